@@ -1,0 +1,92 @@
+//! The crate's one error type. Every variant names what was at fault (registry, url, digest, path) so the CLI can
+//! print a single `ucr: <what failed>: <why>` line without guessing.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid image reference `{reference}`: {why}")]
+    Reference { reference: String, why: String },
+
+    #[error("invalid platform `{0}`: expected OS/ARCH[/VARIANT]")]
+    Platform(String),
+
+    #[error("registry {registry}: authentication failed: {why}")]
+    Auth { registry: String, why: String },
+
+    #[error("registry {registry}: access denied to {url} (HTTP {status})")]
+    Denied { registry: String, url: String, status: u16 },
+
+    #[error("registry {registry}: TLS: {why}")]
+    Tls { registry: String, why: String },
+
+    #[error("registry {registry}: plain HTTP is refused: name it with --insecure-registry {registry} to allow it")]
+    InsecureRefused { registry: String },
+
+    #[error("{url}: not found (HTTP 404){what}")]
+    NotFound { url: String, what: String },
+
+    #[error("{url}: HTTP {status}: {body}")]
+    Http { url: String, status: u16, body: String },
+
+    #[error("{url}: {why}")]
+    Transport { url: String, why: String },
+
+    #[error("{url}: no data for {secs} s (stalled)")]
+    Stalled { url: String, secs: u64 },
+
+    #[error("{what} {digest}: {why}")]
+    Verify { what: &'static str, digest: String, why: String },
+
+    #[error("{what} from {url} exceeds the limit of {limit} bytes")]
+    TooLarge { what: &'static str, url: String, limit: u64 },
+
+    #[error("manifest {reference}: {why}")]
+    Manifest { reference: String, why: String },
+
+    #[error("credentials: {source_name}: {why}")]
+    Credentials { source_name: String, why: String },
+
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    #[error("store {path}: {why}")]
+    Store { path: PathBuf, why: String },
+
+    #[error("layer {digest}: {source}")]
+    Unpack { digest: String, source: crate::unpack::UnpackError },
+
+    #[error("image {0} is not in the store")]
+    ImageUnknown(String),
+
+    #[error("image {image} is in use by container {container}")]
+    InUse { image: String, container: String },
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Worth another attempt: connection trouble, stalls and server-side (5xx) failures.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::Stalled { .. } => true,
+            Error::Http { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// Extension to attach a path to io errors: `file.read(..).at(&path)?`.
+pub trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

@@ -1,0 +1,30 @@
+//! ucr-registry — everything about images, nothing about containers.
+//!
+//! Roles:
+//! - **reference**: parse and normalize image references exactly as docker does.
+//! - **distribution client** (`client`, `auth`, `tls`, `manifest`, `blob`): talk to OCI/Docker registries over
+//!   HTTPS with credentials, custom CAs, client certificates, token auth, retries and resumable blob streams.
+//! - **store**: the content-addressed image store (blobs, unpacked layers keyed by diff_id, image records),
+//!   committed atomically through `staging/`.
+//! - **unpack**: the confined, single-pass layer applier (the `tar` crate only parses headers).
+//! - **pull**: composes the above: manifest → platform → parallel verified layer streams → store.
+//!
+//! Every error is typed (`Error`) and names the url, path or digest at fault; secrets never reach `Debug`.
+
+pub mod auth;
+pub mod blob;
+pub mod client;
+pub mod digest;
+pub mod error;
+pub mod manifest;
+pub mod platform;
+pub mod pull;
+pub mod reference;
+pub mod secret;
+pub mod store;
+pub mod tls;
+pub mod unpack;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use reference::ImageRef;

@@ -1,0 +1,306 @@
+//! Manifests and image configs: fetch (bounded, digest-verified), parse Docker schema2, OCI manifests, Docker
+//! manifest lists and OCI indexes, and pick the platform's manifest from an index.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Get, RegistryClient};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::platform::Platform;
+use crate::reference::ImageRef;
+
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1";
+
+pub const ACCEPT: &[&str] = &[OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST];
+
+/// Manifests and indexes larger than this are refused (the distribution spec suggests 4 MiB).
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// Image configs larger than this are refused.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(rename = "schemaVersion", default)]
+    schema_version: u32,
+    #[serde(rename = "mediaType", default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    manifests: Option<Vec<IndexEntry>>,
+}
+
+#[derive(Deserialize)]
+struct IndexEntry {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: Digest,
+    size: u64,
+    #[serde(default)]
+    platform: Option<RawPlatform>,
+}
+
+#[derive(Deserialize)]
+struct RawPlatform {
+    os: String,
+    architecture: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+/// An image manifest, resolved to one platform.
+#[derive(Clone, Debug)]
+pub struct ImageManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub raw: Vec<u8>,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+    /// The index it was chosen from, if any.
+    pub index: Option<(Digest, Vec<u8>)>,
+}
+
+enum Parsed {
+    Image { config: Descriptor, layers: Vec<Descriptor> },
+    Index(Vec<IndexEntry>),
+}
+
+fn parse(bytes: &[u8], header_type: Option<&str>, what: &str) -> Result<(String, Parsed)> {
+    let bad = |why: String| Error::Manifest { reference: what.to_string(), why };
+    let raw: Raw = serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let mt = raw.media_type.clone().or_else(|| header_type.map(str::to_string)).unwrap_or_default();
+    if raw.schema_version == 1 || mt.starts_with(DOCKER_SCHEMA1) {
+        return Err(bad("Docker schema 1 manifests are not supported (deprecated since 2017); push the image again \
+                        with a current client"
+            .into()));
+    }
+    if raw.schema_version != 2 {
+        return Err(bad(format!("unsupported schemaVersion {}", raw.schema_version)));
+    }
+    if let Some(m) = raw.manifests {
+        return Ok((if mt.is_empty() { OCI_INDEX.into() } else { mt }, Parsed::Index(m)));
+    }
+    match (raw.config, raw.layers) {
+        (Some(config), Some(layers)) => {
+            Ok((if mt.is_empty() { OCI_MANIFEST.into() } else { mt }, Parsed::Image { config, layers }))
+        }
+        _ => Err(bad(format!("media type `{mt}` has neither `manifests` nor `config` and `layers`"))),
+    }
+}
+
+/// Reads a response body up to `limit` bytes, failing as soon as it goes over.
+pub async fn read_bounded(resp: reqwest::Response, limit: u64, what: &'static str) -> Result<Vec<u8>> {
+    let url = crate::auth::session::redact_url(resp.url());
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(Error::TooLarge { what, url, limit });
+    }
+    let mut resp = resp;
+    let mut out = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                if out.len() as u64 + c.len() as u64 > limit {
+                    return Err(Error::TooLarge { what, url, limit });
+                }
+                out.extend_from_slice(&c);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => return Err(Error::Transport { url, why: crate::tls::error_chain(&e) }),
+        }
+    }
+}
+
+async fn fetch(client: &RegistryClient, image: &ImageRef, reference: &str) -> Result<(Vec<u8>, Option<String>, Digest)> {
+    let g = Get {
+        path: format!("/v2/{}/manifests/{reference}", image.repository()),
+        scope: format!("repository:{}:pull", image.repository()),
+        accept: ACCEPT,
+        range_from: None,
+    };
+    let resp = client.get(&g).await?;
+    let header_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(|s| s.to_string());
+    let header_digest = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let bytes = read_bounded(resp, MAX_MANIFEST_BYTES, "manifest").await?;
+    // Verify what we were given: against the pinned digest, else against the registry's own claim.
+    let digest = match reference.parse::<Digest>() {
+        Ok(want) => {
+            want.verify("manifest", &bytes)?;
+            want
+        }
+        Err(_) => {
+            let got = Digest::sha256_of(&bytes);
+            if let Some(h) = header_digest.and_then(|h| h.parse::<Digest>().ok()) {
+                if h.algo() == got.algo() && h != got {
+                    return Err(Error::Verify {
+                        what: "manifest",
+                        digest: h.to_string(),
+                        why: format!("registry sent content hashing to {got}"),
+                    });
+                }
+            }
+            got
+        }
+    };
+    Ok((bytes, header_type, digest))
+}
+
+/// Resolves `image` to one image manifest for `platform`, following an index if there is one.
+pub async fn resolve(client: &RegistryClient, image: &ImageRef, platform: &Platform) -> Result<ImageManifest> {
+    let name = image.to_string();
+    let (bytes, header_type, digest) = fetch(client, image, &image.manifest_reference()).await?;
+    match parse(&bytes, header_type.as_deref(), &name)? {
+        (mt, Parsed::Image { config, layers }) => {
+            Ok(ImageManifest { digest, media_type: mt, raw: bytes, config, layers, index: None })
+        }
+        (_, Parsed::Index(entries)) => {
+            let chosen = select(&entries, platform).ok_or_else(|| Error::Manifest {
+                reference: name.clone(),
+                why: format!(
+                    "no manifest for platform {platform} (the index has: {})",
+                    entries
+                        .iter()
+                        .filter_map(|e| e.platform.as_ref())
+                        .map(|p| format!("{}/{}{}", p.os, p.architecture, p.variant.as_deref().map(|v| format!("/{v}")).unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+            let child = chosen.digest.to_string();
+            let (cbytes, ctype, cdigest) = fetch(client, image, &child).await?;
+            if cbytes.len() as u64 != chosen.size {
+                return Err(Error::Verify { what: "manifest", digest: child, why: "size differs from the index".into() });
+            }
+            match parse(&cbytes, ctype.as_deref().or(Some(chosen.media_type.as_str())), &name)? {
+                (mt, Parsed::Image { config, layers }) => Ok(ImageManifest {
+                    digest: cdigest,
+                    media_type: mt,
+                    raw: cbytes,
+                    config,
+                    layers,
+                    index: Some((digest, bytes)),
+                }),
+                _ => Err(Error::Manifest { reference: name, why: "an index entry points to another index".into() }),
+            }
+        }
+    }
+}
+
+fn select<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<&'a IndexEntry> {
+    let matching = entries
+        .iter()
+        .filter(|e| e.platform.as_ref().is_some_and(|p| platform.matches(&p.os, &p.architecture, p.variant.as_deref())));
+    // Prefer an exact variant match over the arch default (e.g. arm/v7 over plain arm).
+    matching
+        .clone()
+        .find(|e| e.platform.as_ref().and_then(|p| p.variant.as_deref()) == platform.variant.as_deref())
+        .or_else(|| matching.clone().next())
+}
+
+/// Fetches the image config blob, bounded and verified.
+pub async fn fetch_config(client: &RegistryClient, image: &ImageRef, desc: &Descriptor) -> Result<Vec<u8>> {
+    if desc.size > MAX_CONFIG_BYTES {
+        return Err(Error::TooLarge { what: "image config", url: desc.digest.to_string(), limit: MAX_CONFIG_BYTES });
+    }
+    let g = Get {
+        path: format!("/v2/{}/blobs/{}", image.repository(), desc.digest),
+        scope: format!("repository:{}:pull", image.repository()),
+        accept: &[],
+        range_from: None,
+    };
+    let bytes = read_bounded(client.get(&g).await?, MAX_CONFIG_BYTES, "image config").await?;
+    desc.digest.verify("image config", &bytes)?;
+    Ok(bytes)
+}
+
+/// The parts of an image config ucr uses.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub config: RunConfig,
+    pub rootfs: RootFs,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RunConfig {
+    #[serde(rename = "Entrypoint", default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(rename = "Cmd", default)]
+    pub cmd: Option<Vec<String>>,
+    #[serde(rename = "Env", default)]
+    pub env: Option<Vec<String>>,
+    #[serde(rename = "WorkingDir", default)]
+    pub working_dir: Option<String>,
+    #[serde(rename = "User", default)]
+    pub user: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RootFs {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    pub diff_ids: Vec<Digest>,
+}
+
+impl ImageConfig {
+    pub fn parse(bytes: &[u8], digest: &Digest) -> Result<ImageConfig> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Verify {
+            what: "image config",
+            digest: digest.to_string(),
+            why: format!("unreadable: {e}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(os: &str, arch: &str, variant: Option<&str>, n: u8) -> IndexEntry {
+        IndexEntry {
+            media_type: OCI_MANIFEST.into(),
+            digest: Digest::sha256_of(&[n]),
+            size: 1,
+            platform: Some(RawPlatform { os: os.into(), architecture: arch.into(), variant: variant.map(Into::into) }),
+        }
+    }
+
+    #[test]
+    fn selects_platform() {
+        let e = vec![entry("linux", "arm", Some("v6"), 0), entry("linux", "arm", Some("v7"), 1), entry("linux", "amd64", None, 2)];
+        let p = |s| Platform::parse(s).expect("ok");
+        assert_eq!(select(&e, &p("linux/amd64")).map(|e| e.digest.clone()), Some(Digest::sha256_of(&[2])));
+        assert_eq!(select(&e, &p("linux/arm/v7")).map(|e| e.digest.clone()), Some(Digest::sha256_of(&[1])));
+        assert_eq!(select(&e, &p("linux/arm/v6")).map(|e| e.digest.clone()), Some(Digest::sha256_of(&[0])));
+        assert!(select(&e, &p("linux/s390x")).is_none());
+    }
+
+    #[test]
+    fn rejects_schema1_and_garbage() {
+        let e = parse(br#"{"schemaVersion":1,"name":"x"}"#, None, "img").err().expect("err");
+        assert!(e.to_string().contains("schema 1"));
+        assert!(parse(b"nope", None, "img").is_err());
+        assert!(parse(br#"{"schemaVersion":2}"#, None, "img").is_err());
+    }
+}

@@ -1,0 +1,370 @@
+//! Pulling an image into the store, in one pass per layer:
+//! socket → sha256 of the compressed bytes (+ the blob file) → inflate (gzip | zstd | none) → sha256 of the tar
+//! (diff_id) → confined apply into `staging/…/fs`. Only when the size, the blob digest and the diff_id all match
+//! is the blob committed and the layer renamed into the store; the image record is written last.
+//! Layers run in parallel (bounded); two pulls in one process that need the same layer share one download.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::blob::BlobSource;
+use crate::client::{RegistryClient, Registries};
+use crate::digest::{Algo, Digest, Hasher, HashingReader};
+use crate::error::{Error, IoContext, Result};
+use crate::manifest::{self, Descriptor, ImageConfig, ImageManifest};
+use crate::platform::Platform;
+use crate::reference::ImageRef;
+use crate::store::{ImageRecord, LayerRecord, LayerRef, Store};
+use crate::unpack::{self, Limits, Mode};
+
+#[derive(Clone, Debug)]
+pub struct PullOptions {
+    pub platform: Platform,
+    /// Re-fetch the manifest even when the image is present (verified layers are still reused).
+    pub force: bool,
+    /// Layers downloaded at once.
+    pub max_concurrent: usize,
+    pub limits: Limits,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions { platform: Platform::host(), force: false, max_concurrent: 3, limits: Limits::default() }
+    }
+}
+
+/// What a pull reports as it goes (the CLI turns these into progress bars or JSON lines).
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Resolved { reference: String, digest: String, layers: usize },
+    LayerStart { digest: String, size: u64 },
+    LayerProgress { digest: String, bytes: u64, size: u64 },
+    LayerDone { digest: String, cached: bool },
+    Done { reference: String, digest: String },
+}
+
+pub trait Observer: Send + Sync {
+    fn event(&self, e: Event);
+}
+
+impl Observer for () {
+    fn event(&self, _: Event) {}
+}
+
+pub struct Puller {
+    store: Arc<Store>,
+    registries: Arc<Registries>,
+    inflight: Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Puller {
+    pub fn new(store: Arc<Store>, registries: Arc<Registries>) -> Puller {
+        Puller { store, registries, inflight: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn registries(&self) -> &Arc<Registries> {
+        &self.registries
+    }
+
+    /// Pulls `image` (unless it is present and pinned by digest and `force` is off) and returns its record.
+    pub async fn pull(&self, image: &ImageRef, opts: &PullOptions, obs: &dyn Observer) -> Result<ImageRecord> {
+        let store = self.store.clone();
+        let _lock = tokio::task::spawn_blocking(move || store.lock_shared())
+            .await
+            .map_err(|e| Error::Store { path: self.store.root().into(), why: e.to_string() })??;
+        let key = image.to_string();
+        if let (Some(want), false) = (image.digest(), opts.force) {
+            if let Some(rec) = self.store.get_image(&key)? {
+                if &rec.manifest_digest == want && self.complete(&rec) {
+                    obs.event(Event::Done { reference: key, digest: rec.manifest_digest.to_string() });
+                    return Ok(rec);
+                }
+            }
+        }
+        let (client, m) = self.resolve(image, &opts.platform).await?;
+        obs.event(Event::Resolved { reference: key.clone(), digest: m.digest.to_string(), layers: m.layers.len() });
+        if !opts.force {
+            if let Some(rec) = self.store.get_image(&key)? {
+                if rec.manifest_digest == m.digest && self.complete(&rec) {
+                    for l in &rec.layers {
+                        obs.event(Event::LayerDone { digest: l.digest.to_string(), cached: true });
+                    }
+                    obs.event(Event::Done { reference: key, digest: m.digest.to_string() });
+                    return Ok(rec);
+                }
+            }
+        }
+        let config_bytes = if self.store.has_blob(&m.config.digest) {
+            self.store.read_blob(&m.config.digest)?
+        } else {
+            manifest::fetch_config(&client, image, &m.config).await?
+        };
+        let config = ImageConfig::parse(&config_bytes, &m.config.digest)?;
+        if config.rootfs.diff_ids.len() != m.layers.len() {
+            return Err(Error::Manifest {
+                reference: key,
+                why: format!(
+                    "the manifest lists {} layers but the config {} has {} diff_ids",
+                    m.layers.len(),
+                    m.config.digest,
+                    config.rootfs.diff_ids.len()
+                ),
+            });
+        }
+        let sem = Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent.max(1)));
+        let jobs = m.layers.iter().zip(&config.rootfs.diff_ids).map(|(desc, diff_id)| {
+            let sem = sem.clone();
+            let client = client.clone();
+            async move {
+                let _permit = sem.acquire().await.map_err(|e| Error::Store { path: PathBuf::new(), why: e.to_string() })?;
+                self.layer(&client, image, desc, diff_id, &opts.limits, obs).await
+            }
+        });
+        futures_util::future::try_join_all(jobs).await?;
+        // Everything the record names is verified and committed; now the record itself.
+        self.store.put_blob(&m.config.digest, &config_bytes)?;
+        self.store.put_blob(&m.digest, &m.raw)?;
+        if let Some((d, raw)) = &m.index {
+            self.store.put_blob(d, raw)?;
+        }
+        let rec = ImageRecord {
+            reference: key.clone(),
+            manifest_digest: m.digest.clone(),
+            manifest_media_type: m.media_type.clone(),
+            index_digest: m.index.as_ref().map(|(d, _)| d.clone()),
+            config_digest: m.config.digest.clone(),
+            layers: m
+                .layers
+                .iter()
+                .zip(&config.rootfs.diff_ids)
+                .map(|(l, d)| LayerRef { digest: l.digest.clone(), diff_id: d.clone(), size: l.size, media_type: l.media_type.clone() })
+                .collect(),
+            platform: format!("{}/{}", config.os, config.architecture),
+            pulled_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            created: config.created.clone(),
+        };
+        self.store.put_image(&rec)?;
+        obs.event(Event::Done { reference: key, digest: m.digest.to_string() });
+        Ok(rec)
+    }
+
+    fn complete(&self, rec: &ImageRecord) -> bool {
+        rec.layers.iter().all(|l| self.store.has_layer(&l.diff_id) && self.store.has_blob(&l.digest))
+            && self.store.has_blob(&rec.config_digest)
+    }
+
+    /// Mirrors first (Docker Hub images), then the origin; the origin's error is the one reported.
+    async fn resolve(&self, image: &ImageRef, platform: &Platform) -> Result<(Arc<RegistryClient>, ImageManifest)> {
+        let candidates = self.registries.candidates(image)?;
+        let last = candidates.len().saturating_sub(1);
+        for (i, c) in candidates.into_iter().enumerate() {
+            match manifest::resolve(&c, image, platform).await {
+                Ok(m) => return Ok((c, m)),
+                Err(e) if i < last => tracing::warn!(mirror = c.host(), error = %e, "mirror failed; trying the next"),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Manifest { reference: image.to_string(), why: "no registry to ask".into() })
+    }
+
+    async fn layer(
+        &self,
+        client: &Arc<RegistryClient>,
+        image: &ImageRef,
+        desc: &Descriptor,
+        diff_id: &Digest,
+        limits: &Limits,
+        obs: &dyn Observer,
+    ) -> Result<()> {
+        let gate = {
+            let mut m = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            m.entry(desc.digest.clone()).or_default().clone()
+        };
+        let _held = gate.lock().await;
+        if self.store.has_layer(diff_id) && self.store.has_blob(&desc.digest) {
+            obs.event(Event::LayerDone { digest: desc.digest.to_string(), cached: true });
+            return Ok(());
+        }
+        obs.event(Event::LayerStart { digest: desc.digest.to_string(), size: desc.size });
+        let staging = self.store.staging()?;
+        let fs = staging.path().join("fs");
+        std::fs::create_dir(&fs).at(&fs)?;
+        let local = self.store.has_blob(&desc.digest).then(|| self.store.blob_path(&desc.digest));
+        let blob_out = local.is_none().then(|| staging.path().join("blob"));
+
+        let (tx, rx) = mpsc::channel::<Bytes>(16);
+        let worker = {
+            let (fs, blob_out, local, limits, algo) = (fs.clone(), blob_out.clone(), local.clone(), limits.clone(), desc.digest.algo());
+            tokio::task::spawn_blocking(move || unpack_worker(rx, local.as_deref(), blob_out.as_deref(), &fs, algo, &limits))
+        };
+        let mut download_err = None;
+        if local.is_none() {
+            let mut src = BlobSource::new(client.clone(), image.repository(), desc);
+            loop {
+                match src.next_chunk().await {
+                    Ok(Some(c)) => {
+                        obs.event(Event::LayerProgress { digest: desc.digest.to_string(), bytes: src.offset(), size: desc.size });
+                        // A closed channel means the worker stopped (bad tar, limit): its error is the one to show.
+                        if tx.send(c).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        download_err = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        drop(tx);
+        let worked = worker.await.map_err(|e| Error::Store { path: fs.clone(), why: format!("unpack worker: {e}") })?;
+        if let Some(e) = download_err {
+            return Err(e);
+        }
+        let out = worked.map_err(|e| match e {
+            WorkerError::Unpack(source) => Error::Unpack { digest: desc.digest.to_string(), source },
+            WorkerError::Io(path, source) => Error::Io { path, source },
+        })?;
+        let verify = |why: String| Error::Verify { what: "layer blob", digest: desc.digest.to_string(), why };
+        if out.blob_size != desc.size {
+            return Err(verify(format!("got {} bytes, the manifest declares {}", out.blob_size, desc.size)));
+        }
+        if out.blob_digest != desc.digest {
+            return Err(verify(format!("content hashes to {}", out.blob_digest)));
+        }
+        if &out.diff_id != diff_id {
+            return Err(Error::Verify {
+                what: "layer",
+                digest: desc.digest.to_string(),
+                why: format!("uncompressed content hashes to {} but the image config expects diff_id {diff_id}", out.diff_id),
+            });
+        }
+        if let Some(b) = &blob_out {
+            self.store.commit_blob_file(b, &desc.digest)?;
+        }
+        let record = LayerRecord {
+            diff_id: diff_id.clone(),
+            blob: desc.digest.clone(),
+            blob_size: out.blob_size,
+            tar_size: out.tar_size,
+            entries: out.entries,
+        };
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.commit_layer(staging, &record))
+            .await
+            .map_err(|e| Error::Store { path: fs, why: e.to_string() })??;
+        obs.event(Event::LayerDone { digest: desc.digest.to_string(), cached: false });
+        Ok(())
+    }
+}
+
+struct Unpacked {
+    blob_digest: Digest,
+    blob_size: u64,
+    diff_id: Digest,
+    tar_size: u64,
+    entries: u64,
+}
+
+enum WorkerError {
+    Unpack(unpack::UnpackError),
+    Io(PathBuf, std::io::Error),
+}
+
+/// Runs on a blocking thread: everything after the socket, in one pass.
+fn unpack_worker(
+    rx: mpsc::Receiver<Bytes>,
+    local: Option<&Path>,
+    blob_out: Option<&Path>,
+    fs: &Path,
+    algo: Algo,
+    limits: &Limits,
+) -> std::result::Result<Unpacked, WorkerError> {
+    let io = |p: &Path| { let p = p.to_path_buf(); move |e| WorkerError::Io(p, e) };
+    let source: Box<dyn Read + Send> = match local {
+        Some(p) => Box::new(std::fs::File::open(p).map_err(io(p))?),
+        None => Box::new(ChannelReader { rx, cur: Bytes::new() }),
+    };
+    let sink = match blob_out {
+        Some(p) => Some(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(p).map_err(io(p))?)),
+        None => None,
+    };
+    let mut tee = Tee { inner: source, hasher: Hasher::new(algo), count: 0, sink };
+    let mut peek = [0u8; 4];
+    let n = read_full(&mut tee, &mut peek).map_err(io(fs))?;
+    let compression = unpack::Compression::sniff(&peek[..n]);
+    let head = std::io::Cursor::new(peek[..n].to_vec());
+    let decoded = unpack::decoder(head.chain(&mut tee), compression).map_err(io(fs))?;
+    let mut tar = HashingReader::new(decoded, Algo::Sha256);
+    let stats = unpack::apply_layer(&mut tar, fs, Mode::Overlay, limits).map_err(WorkerError::Unpack)?;
+    let (diff_id, tar_size) = tar.finish().map_err(io(fs))?;
+    // Whatever follows the compressed stream still belongs to the blob and to its digest.
+    std::io::copy(&mut tee, &mut std::io::sink()).map_err(io(fs))?;
+    if let Some(mut s) = tee.sink.take() {
+        s.flush().map_err(io(fs))?;
+    }
+    Ok(Unpacked { blob_digest: tee.hasher.finish(), blob_size: tee.count, diff_id, tar_size, entries: stats.entries })
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Bytes from the async download, as a blocking `Read`.
+struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    cur: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Hashes, counts and (for downloads) saves the compressed bytes as they are read.
+struct Tee {
+    inner: Box<dyn Read + Send>,
+    hasher: Hasher,
+    count: u64,
+    sink: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Read for Tee {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        if let Some(s) = &mut self.sink {
+            s.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}

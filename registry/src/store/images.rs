@@ -1,0 +1,127 @@
+//! Image records: `images/<sha256 of the normalized reference>.json`, each naming the manifest, config and
+//! layers (blob digest + diff_id) of one reference. Written atomically (temp, fsync, rename).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{sync_dir, Store};
+use crate::digest::Digest;
+use crate::error::{Error, IoContext, Result};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LayerRef {
+    pub digest: Digest,
+    pub diff_id: Digest,
+    pub size: u64,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImageRecord {
+    /// Normalized reference (`docker.io/library/busybox:latest`).
+    pub reference: String,
+    pub manifest_digest: Digest,
+    pub manifest_media_type: String,
+    /// The index (manifest list) the manifest was chosen from.
+    #[serde(default)]
+    pub index_digest: Option<Digest>,
+    pub config_digest: Digest,
+    pub layers: Vec<LayerRef>,
+    pub platform: String,
+    /// Unix seconds of the pull.
+    pub pulled_at: u64,
+    /// The image config's `created`.
+    #[serde(default)]
+    pub created: Option<String>,
+}
+
+impl ImageRecord {
+    /// Compressed size of the image (what `ucr images` shows as SIZE, like docker's "compressed" size).
+    pub fn size(&self) -> u64 {
+        self.layers.iter().map(|l| l.size).sum()
+    }
+}
+
+impl Store {
+    fn image_path(&self, reference: &str) -> PathBuf {
+        self.root.join("images").join(format!("{}.json", Digest::sha256_of(reference.as_bytes()).hex()))
+    }
+
+    pub fn put_image(&self, rec: &ImageRecord) -> Result<()> {
+        let dest = self.image_path(&rec.reference);
+        let tmp = dest.with_extension(format!("tmp.{}", std::process::id()));
+        let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::Store { path: dest.clone(), why: e.to_string() })?;
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).at(&tmp)?;
+            f.write_all(&json).and_then(|_| f.sync_all()).at(&tmp)?;
+        }
+        std::fs::rename(&tmp, &dest).at(&dest)?;
+        sync_dir(&self.root.join("images"))
+    }
+
+    pub fn get_image(&self, reference: &str) -> Result<Option<ImageRecord>> {
+        let p = self.image_path(reference);
+        match std::fs::read(&p) {
+            // An empty record is a crash artefact of an older writer: treat it as absent.
+            Ok(b) if b.is_empty() => Ok(None),
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| Error::Store { path: p, why: format!("unreadable image record: {e}") }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(p, e)),
+        }
+    }
+
+    pub fn list_images(&self) -> Result<Vec<ImageRecord>> {
+        let dir = self.root.join("images");
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&dir).at(&dir)?.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("json") {
+                continue;
+            }
+            let b = std::fs::read(&p).at(&p)?;
+            if b.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<ImageRecord>(&b) {
+                Ok(r) => out.push(r),
+                Err(e) => return Err(Error::Store { path: p, why: format!("unreadable image record: {e}") }),
+            }
+        }
+        out.sort_by(|a, b| a.reference.cmp(&b.reference));
+        Ok(out)
+    }
+
+    /// Removes the record of `reference`; returns whether there was one. Blobs and layers stay until `prune`.
+    pub fn remove_image(&self, reference: &str) -> Result<bool> {
+        let p = self.image_path(reference);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {
+                sync_dir(&self.root.join("images"))?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(p, e)),
+        }
+    }
+
+    /// The image records whose reference or digest `query` names: a reference (normalized before lookup), or
+    /// a manifest digest (or unique prefix of its hex).
+    pub fn find_images(&self, query: &str) -> Result<Vec<ImageRecord>> {
+        if let Ok(r) = crate::reference::ImageRef::parse(query) {
+            if let Some(rec) = self.get_image(&r.to_string())? {
+                return Ok(vec![rec]);
+            }
+        }
+        let hex = query.strip_prefix("sha256:").unwrap_or(query);
+        if hex.len() >= 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let all = self.list_images()?;
+            return Ok(all.into_iter().filter(|r| r.manifest_digest.hex().starts_with(hex)).collect());
+        }
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,519 @@
+//! The entry loop: one sequential pass over the tar, each entry checked (names, limits, our own reading
+//! of its headers), then materialized through `fsops`, `meta` and `whiteout`.
+
+use std::borrow::Cow;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Timestamps};
+
+use super::error::{show, UnpackError};
+use super::fsops::{self, Tree};
+use super::limits::{Limits, Meter, Metered};
+use super::meta::{self, Meta};
+use super::name::{self, Kind};
+use super::pax::{self, Pax, Time};
+use super::whiteout::{self, Created};
+use super::{ApplyStats, Mode};
+
+/// Copy buffer: large enough that a big file is written in few syscalls.
+const COPY_BUF: usize = 256 << 10;
+
+pub(crate) fn run<R: Read>(tar: R, root: &Path, mode: Mode, limits: &Limits) -> Result<ApplyStats, UnpackError> {
+    let tree = Tree::open(root).map_err(|source| UnpackError::Root { root: root.to_path_buf(), source })?;
+    let meter = Meter::default();
+    let mut archive = tar::Archive::new(Metered::new(tar, &meter));
+    let mut a = Applier {
+        tree,
+        root,
+        mode,
+        limits,
+        created: (mode == Mode::Merge).then(Created::default),
+        stats: ApplyStats::default(),
+        data_bytes: 0,
+        dir_times: Vec::new(),
+        bufs: Bufs { data: vec![0; COPY_BUF], ..Bufs::default() },
+        hdr: tar::Header::new_old(),
+    };
+    {
+        let mut entries = archive.entries().map_err(|e| a.stream_error(&meter, e))?;
+        loop {
+            meter.begin_meta(limits.meta_budget());
+            let next = entries.next();
+            meter.end_meta();
+            match next {
+                None => break,
+                Some(Ok(mut entry)) => a.entry(&mut entry, &meter)?,
+                Some(Err(e)) => return Err(a.stream_error(&meter, e)),
+            }
+        }
+    }
+    // The parser stops at the first zero block; the caller's digest must cover the rest too.
+    let mut rest = archive.into_inner();
+    a.drain_trailing(&mut rest, &meter)?;
+    a.restore_dir_times()?;
+    Ok(a.stats)
+}
+
+/// Buffers reused from entry to entry.
+#[derive(Default)]
+struct Bufs {
+    /// The entry name as the tar spells it (for messages).
+    raw: Vec<u8>,
+    /// The normalized name.
+    path: Vec<u8>,
+    /// The link target as the tar spells it.
+    link: Vec<u8>,
+    /// A hardlink target, normalized.
+    target: Vec<u8>,
+    /// This entry's PAX data, then its GNU long name and long link.
+    ext: Vec<u8>,
+    data: Vec<u8>,
+}
+
+struct Applier<'a> {
+    tree: Tree,
+    root: &'a Path,
+    mode: Mode,
+    limits: &'a Limits,
+    created: Option<Created>,
+    stats: ApplyStats,
+    /// Entry data and trailing bytes seen, against `max_total_bytes`.
+    data_bytes: u64,
+    /// Directory times, restored once their contents are written.
+    dir_times: Vec<(Vec<u8>, Timestamps)>,
+    bufs: Bufs,
+    /// The entry's own header block as it is in the stream.
+    hdr: tar::Header,
+}
+
+/// What an entry is, after the old-style `regular file named dir/` convention is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Type {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Node(FileType),
+    GlobalPax,
+    Unsupported(u8),
+}
+
+impl<'a> Applier<'a> {
+    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, meter: &Meter) -> Result<(), UnpackError> {
+        let mut b = std::mem::take(&mut self.bufs);
+        let r = self.entry_with(e, meter, &mut b);
+        self.bufs = b;
+        r
+    }
+
+    fn entry_with<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, meter: &Meter, b: &mut Bufs) -> Result<(), UnpackError> {
+        self.stats.entries += 1;
+        b.raw.clear();
+        b.raw.extend_from_slice(&e.path_bytes());
+        let raw = b.raw.as_slice();
+        let lim = self.limits;
+        if self.stats.entries > lim.max_entries {
+            return Err(limit("entries", lim.max_entries, Some(raw)));
+        }
+        if raw.len() > lim.max_path_len {
+            return Err(limit("path length", lim.max_path_len as u64, Some(raw)));
+        }
+
+        // Our own reading of the entry's headers (see `pax` for why).
+        let (pax_r, name_r, link_r) = {
+            let cap = meter.capture();
+            let loc = pax::locate(&cap, meter.capture_start(), e.raw_header_position()).map_err(|w| bad(raw, w))?;
+            self.hdr.as_mut_bytes().copy_from_slice(&cap[loc.header.clone()]);
+            b.ext.clear();
+            let mut keep = |r: Option<Range<usize>>| {
+                r.map(|r| {
+                    let start = b.ext.len();
+                    b.ext.extend_from_slice(&cap[r]);
+                    start..b.ext.len()
+                })
+            };
+            (keep(loc.pax), keep(loc.long_name), keep(loc.long_link))
+        };
+        if b.ext.len() > lim.max_pax_bytes {
+            return Err(limit("metadata bytes per entry", lim.max_pax_bytes as u64, Some(raw)));
+        }
+        let ext = b.ext.as_slice();
+        let pax = match pax_r {
+            Some(r) => Pax::parse(&ext[r]).map_err(|w| bad(raw, w))?,
+            None => Pax::default(),
+        };
+        let long = |r: Option<Range<usize>>| r.map(|r| strip_nul(&ext[r]));
+        let hdr = &self.hdr;
+
+        let name_truth = truth(pax.path, long(name_r), || hdr.path_bytes()).map_err(|w| bad(raw, w))?;
+        if *name_truth != *raw {
+            return Err(ambiguous(raw, "name", raw, &name_truth));
+        }
+        let link_truth = truth(pax.linkpath, long(link_r), || hdr.link_name_bytes().unwrap_or_default())
+            .map_err(|w| bad(raw, w))?;
+        let parsed_link = e.link_name_bytes().unwrap_or_default();
+        if *link_truth != *parsed_link {
+            return Err(ambiguous(raw, "link target", &parsed_link, &link_truth));
+        }
+        b.link.clear();
+        b.link.extend_from_slice(&link_truth);
+        if b.link.len() > lim.max_path_len {
+            return Err(limit("link target length", lim.max_path_len as u64, Some(raw)));
+        }
+
+        let typeflag = hdr.as_bytes()[156];
+        let size = e.size();
+        if pax.gnu_sparse {
+            return Err(bad(raw, "PAX-format GNU sparse files are not supported"));
+        }
+        if typeflag == b'S' {
+            if pax.size.is_some() {
+                return Err(bad(raw, "a PAX size on a GNU sparse entry is ambiguous"));
+            }
+        } else {
+            let declared = match pax.size {
+                Some(s) => s,
+                None => hdr.entry_size().map_err(|x| bad(raw, x))?,
+            };
+            if declared != size {
+                return Err(ambiguous(raw, "size", size.to_string().as_bytes(), declared.to_string().as_bytes()));
+            }
+        }
+        let xattr_bytes: usize = pax.xattrs.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if xattr_bytes > lim.max_xattr_bytes {
+            return Err(limit("xattr bytes per entry", lim.max_xattr_bytes as u64, Some(raw)));
+        }
+        if self.data_bytes.saturating_add(size) > lim.max_total_bytes {
+            return Err(limit("total bytes", lim.max_total_bytes, Some(raw)));
+        }
+        self.data_bytes += size;
+
+        let id = |pax: Option<u64>, hdr: io::Result<u64>, what: &str| -> Result<u32, UnpackError> {
+            let v = match pax {
+                Some(v) => v,
+                None => hdr.map_err(|x| bad(raw, x))?,
+            };
+            u32::try_from(v)
+                .ok()
+                .filter(|&v| v != u32::MAX)
+                .ok_or_else(|| bad(raw, format!("{what} {v} is out of range")))
+        };
+        let mtime = match pax.mtime {
+            Some(t) => t,
+            None => Time { secs: hdr.mtime().map_err(|x| bad(raw, x))?.min(i64::MAX as u64) as i64, nanos: 0 },
+        };
+        let m = Meta {
+            uid: id(pax.uid, hdr.uid(), "uid")?,
+            gid: id(pax.gid, hdr.gid(), "gid")?,
+            mode: hdr.mode().map_err(|x| bad(raw, x))? & 0o7777,
+            times: meta::timestamps(mtime, pax.atime.unwrap_or(mtime)),
+        };
+        let kind = match typeflag {
+            b'0' | b'7' | b'S' => Type::File,
+            // Pre-POSIX archives mark directories with a trailing slash only.
+            0 if raw.ends_with(b"/") => Type::Dir,
+            0 => Type::File,
+            b'5' => Type::Dir,
+            b'2' => Type::Symlink,
+            b'1' => Type::Hardlink,
+            b'3' => Type::Node(FileType::CharacterDevice),
+            b'4' => Type::Node(FileType::BlockDevice),
+            b'6' => Type::Node(FileType::Fifo),
+            b'g' => Type::GlobalPax,
+            t => Type::Unsupported(t),
+        };
+        name::normalize(raw, &mut b.path).map_err(|w| bad(raw, w))?;
+        let path = b.path.as_slice();
+        let data = &mut b.data;
+        let xattrs = pax.xattrs.as_slice();
+
+        if kind == Type::GlobalPax {
+            // Global PAX headers carry defaults no layer tool relies on; docker ignores them too.
+            return self.drain(e, raw, data, meter);
+        }
+        if path.is_empty() {
+            if kind != Type::Dir {
+                return Err(bad(raw, format!("the layer root can only be a directory, not a {}", type_name(kind))));
+            }
+            let root = self.tree.root();
+            let at = |op| move |s| io_err(self.root, raw, b"", op, s);
+            meta::own_fd(root, &m).map_err(at("setting owner and mode of"))?;
+            meta::xattrs_fd(root, xattrs).map_err(at("setting xattrs on"))?;
+            self.dir_times.push((Vec::new(), m.times));
+            return Ok(());
+        }
+        let (parent, base) = name::split(path);
+        match name::classify(base).map_err(|w| bad(raw, w))? {
+            Kind::Plain => {}
+            Kind::AufsMeta => return self.drain(e, raw, data, meter),
+            Kind::Opaque => {
+                self.drain(e, raw, data, meter)?;
+                return whiteout::opaque(&mut self.tree, self.mode, self.created.as_mut(), parent)
+                    .map_err(|s| io_err(self.root, raw, parent, "applying the opaque marker to", s));
+            }
+            Kind::Whiteout(hidden) => {
+                self.drain(e, raw, data, meter)?;
+                b.target.clear();
+                if !parent.is_empty() {
+                    b.target.extend_from_slice(parent);
+                    b.target.push(b'/');
+                }
+                b.target.extend_from_slice(hidden);
+                let target = b.target.as_slice();
+                return whiteout::whiteout(&mut self.tree, self.mode, self.created.as_ref(), target)
+                    .map_err(|s| io_err(self.root, raw, target, "applying the whiteout of", s));
+            }
+        }
+
+        let (parent_fd, root) = match self.tree.parent(parent) {
+            Ok(fd) => (fd, self.root),
+            Err(s) => return Err(io_err(self.root, raw, parent, "creating the parent directories of", s)),
+        };
+        let at = |op| move |s| io_err(root, raw, path, op, s);
+        let replaced = match kind {
+            Type::File => {
+                let (fd, old) = fsops::create_file(parent_fd, base).map_err(at("creating file"))?;
+                let mut file = File::from(fd);
+                let written = copy(e, &mut file, data).map_err(|c| match c {
+                    Copy::Read(s) => stream(meter, Some(raw), s),
+                    Copy::Write(s) => at("writing")(s),
+                })?;
+                if written != size {
+                    return Err(bad(raw, format!("the stream ends {written} bytes into this entry's {size}")));
+                }
+                meta::own_fd(file.as_fd(), &m).map_err(at("setting owner and mode of"))?;
+                meta::xattrs_fd(file.as_fd(), xattrs).map_err(at("setting xattrs on"))?;
+                meta::times_fd(file.as_fd(), &m.times).map_err(at("setting times of"))?;
+                self.stats.bytes += written;
+                old
+            }
+            Type::Dir => {
+                let (fd, old) = fsops::make_dir(parent_fd, base).map_err(at("creating directory"))?;
+                meta::own_fd(fd.as_fd(), &m).map_err(at("setting owner and mode of"))?;
+                meta::xattrs_fd(fd.as_fd(), xattrs).map_err(at("setting xattrs on"))?;
+                self.dir_times.push((path.to_vec(), m.times));
+                if fsops::structural(old) {
+                    self.tree.invalidate();
+                }
+                // The next entries are most likely inside this directory.
+                self.tree.remember(path, fd);
+                None
+            }
+            Type::Symlink => {
+                let target = b.link.as_slice();
+                if target.is_empty() || target.contains(&0) {
+                    return Err(bad(raw, "a symlink needs a non-empty target without NUL bytes"));
+                }
+                let old = fsops::symlink(parent_fd, base, target).map_err(at("creating symlink"))?;
+                meta::own_at(parent_fd, base, &m, true).map_err(at("setting owner of"))?;
+                meta::times_at(parent_fd, base, &m.times).map_err(at("setting times of"))?;
+                if !xattrs.is_empty() {
+                    // Only a path-based lsetxattr could reach a symlink, and we do not build host paths.
+                    tracing::debug!(entry = %show(raw), "xattrs on a symlink are not applied");
+                }
+                old
+            }
+            Type::Hardlink => {
+                name::normalize(&b.link, &mut b.target).map_err(|w| bad(raw, w))?;
+                let target = b.target.as_slice();
+                if target.is_empty() {
+                    return Err(bad(raw, "a hardlink cannot point at the layer root"));
+                }
+                let (tparent, tbase) = name::split(target);
+                let tdir = self.tree.open_dir(tparent);
+                let tdir = tdir.map_err(|s| io_err(root, raw, target, "resolving the hardlink target", s))?;
+                // The cache may have been replaced by open_dir's borrow; resolve the parent again (cached).
+                let parent_fd = self.tree.parent(parent).map_err(at("resolving the parent of"))?;
+                fsops::hardlink(tdir.as_fd(), tbase, parent_fd, base)
+                    .map_err(|s| io_err(root, raw, target, "hard-linking to", s))?
+            }
+            Type::Node(ft) => {
+                let dev = match ft {
+                    FileType::Fifo => 0,
+                    _ => {
+                        let major = hdr.device_major().map_err(|x| bad(raw, x))?.unwrap_or(0);
+                        let minor = hdr.device_minor().map_err(|x| bad(raw, x))?.unwrap_or(0);
+                        rustix::fs::makedev(major, minor)
+                    }
+                };
+                let old = fsops::mknod(parent_fd, base, ft, dev).map_err(at("creating node"))?;
+                meta::own_at(parent_fd, base, &m, false).map_err(at("setting owner and mode of"))?;
+                meta::times_at(parent_fd, base, &m.times).map_err(at("setting times of"))?;
+                old
+            }
+            Type::GlobalPax | Type::Unsupported(_) => {
+                return Err(bad(raw, format!("unsupported entry type {}", type_name(kind))));
+            }
+        };
+        if kind != Type::File && size > 0 {
+            self.drain(e, raw, data, meter)?;
+        }
+        if fsops::structural(replaced) {
+            self.tree.invalidate();
+        }
+        if let Some(c) = &mut self.created {
+            c.note(path);
+        }
+        Ok(())
+    }
+
+    /// Reads and discards an entry's data (counted in `data_bytes` already).
+    fn drain<R: Read>(&self, e: &mut R, raw: &[u8], buf: &mut [u8], meter: &Meter) -> Result<(), UnpackError> {
+        loop {
+            match e.read(buf) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(x) if x.kind() == io::ErrorKind::Interrupted => {}
+                Err(x) => return Err(stream(meter, Some(raw), x)),
+            }
+        }
+    }
+
+    fn drain_trailing<R: Read>(&mut self, rest: &mut R, meter: &Meter) -> Result<(), UnpackError> {
+        let buf = &mut self.bufs.data;
+        loop {
+            let n = match rest.read(buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(x) if x.kind() == io::ErrorKind::Interrupted => continue,
+                Err(x) => return Err(stream(meter, None, x)),
+            };
+            self.data_bytes += n as u64;
+            if self.data_bytes > self.limits.max_total_bytes {
+                return Err(limit("total bytes", self.limits.max_total_bytes, None));
+            }
+        }
+    }
+
+    /// Sets directory times last (writing into a directory changes its mtime), deepest first, skipping
+    /// any that a later entry replaced by a non-directory.
+    fn restore_dir_times(&mut self) -> Result<(), UnpackError> {
+        let mut times = std::mem::take(&mut self.dir_times);
+        times.sort_by_key(|(p, _)| std::cmp::Reverse(name::depth(p)));
+        for (path, t) in &times {
+            let err = |s| io_err(self.root, path, path, "setting times of directory", s);
+            if path.is_empty() {
+                meta::times_fd(self.tree.root(), t).map_err(err)?;
+                continue;
+            }
+            let (parent, base) = name::split(path);
+            let Some(dir) = self.tree.existing_dir(parent).map_err(err)? else { continue };
+            match rustix::fs::statat(dir, base, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                    meta::times_at(dir, base, t).map_err(err)?
+                }
+                Ok(_) | Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => return Err(err(e.into())),
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_error(&self, meter: &Meter, e: io::Error) -> UnpackError {
+        if meter.tripped() {
+            return limit("metadata bytes per entry", self.limits.max_pax_bytes as u64, None);
+        }
+        let last = (self.stats.entries > 0).then_some(self.bufs.raw.as_slice());
+        stream(meter, last, e)
+    }
+}
+
+/// The name (or link target) an entry really has: from the PAX record, else the GNU long name, else
+/// the header. PAX and GNU disagreeing is refused: tools pick differently between them.
+fn truth<'x>(
+    pax: Option<&'x [u8]>,
+    gnu: Option<&'x [u8]>,
+    header: impl FnOnce() -> Cow<'x, [u8]>,
+) -> Result<Cow<'x, [u8]>, &'static str> {
+    match (pax, gnu) {
+        (Some(p), Some(g)) if p != g => Err("ambiguous header: the PAX record and the GNU long name differ"),
+        (Some(p), _) => Ok(Cow::Borrowed(p)),
+        (None, Some(g)) => Ok(Cow::Borrowed(g)),
+        (None, None) => Ok(header()),
+    }
+}
+
+/// GNU long names carry a trailing NUL, which the tar crate drops (just one, as we do).
+fn strip_nul(b: &[u8]) -> &[u8] {
+    b.strip_suffix(&[0]).unwrap_or(b)
+}
+
+enum Copy {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copies an entry's data into `file`, filling the buffer before each write.
+fn copy(src: &mut impl Read, file: &mut File, buf: &mut [u8]) -> Result<u64, Copy> {
+    let mut total = 0u64;
+    loop {
+        let mut n = 0;
+        while n < buf.len() {
+            match src.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Copy::Read(e)),
+            }
+        }
+        if n == 0 {
+            return Ok(total);
+        }
+        file.write_all(&buf[..n]).map_err(Copy::Write)?;
+        total += n as u64;
+        if n < buf.len() {
+            return Ok(total);
+        }
+    }
+}
+
+fn type_name(t: Type) -> String {
+    match t {
+        Type::File => "regular file".into(),
+        Type::Dir => "directory".into(),
+        Type::Symlink => "symlink".into(),
+        Type::Hardlink => "hardlink".into(),
+        Type::Node(FileType::Fifo) => "fifo".into(),
+        Type::Node(_) => "device node".into(),
+        Type::GlobalPax => "global PAX header".into(),
+        Type::Unsupported(t) if t.is_ascii_graphic() => format!("`{}`", t as char),
+        Type::Unsupported(t) => format!("0x{t:02x}"),
+    }
+}
+
+fn host(root: &Path, path: &[u8]) -> PathBuf {
+    root.join(OsStr::from_bytes(path))
+}
+
+fn io_err(root: &Path, raw: &[u8], path: &[u8], op: &'static str, source: io::Error) -> UnpackError {
+    UnpackError::Io { path: show(raw), host: host(root, path), op, source }
+}
+
+fn bad(raw: &[u8], why: impl std::fmt::Display) -> UnpackError {
+    UnpackError::BadEntry { path: show(raw), why: why.to_string() }
+}
+
+fn ambiguous(raw: &[u8], what: &str, parsed: &[u8], headers: &[u8]) -> UnpackError {
+    bad(
+        raw,
+        format!(
+            "ambiguous header: the tar parser read the {what} `{}` but the headers say `{}`",
+            show(parsed),
+            show(headers)
+        ),
+    )
+}
+
+fn limit(what: &'static str, limit: u64, raw: Option<&[u8]>) -> UnpackError {
+    UnpackError::LimitExceeded { what, limit, path: raw.map(show) }
+}
+
+fn stream(meter: &Meter, raw: Option<&[u8]>, source: io::Error) -> UnpackError {
+    UnpackError::Stream { offset: meter.pos(), after: raw.map(show), source }
+}

@@ -1,0 +1,236 @@
+//! Image commands: pull, images, inspect, rmi, prune, store check, unpack.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+
+use super::progress::Progress;
+use super::{Cli, RegistryArgs};
+use ucr_registry::manifest::ImageConfig;
+use ucr_registry::platform::Platform;
+use ucr_registry::pull::PullOptions;
+use ucr_registry::store::{ImageRecord, Store};
+use ucr_registry::ImageRef;
+use ucr_runtime::images::{open_store, puller};
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    pub image: String,
+    /// Fetch the manifest again even if the image is present (verified layers are reused).
+    #[arg(long)]
+    pub force: bool,
+    /// Print only the manifest digest.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// One JSON event per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Layers downloaded at once.
+    #[arg(long = "max-concurrent-downloads", default_value_t = 3)]
+    pub max_concurrent: usize,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+pub async fn pull(cli: &Cli, a: &PullArgs) -> anyhow::Result<i32> {
+    let image = ImageRef::parse(&a.image)?;
+    let ctx = || format!("pull {image}");
+    let opts = a.registry.options().client_options(Some(&image)).with_context(ctx)?;
+    let store = open_store(cli.store_dir()).with_context(ctx)?;
+    let puller = puller(store, opts);
+    let platform = match &a.registry.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let popts = PullOptions { platform, force: a.force, max_concurrent: a.max_concurrent, ..PullOptions::default() };
+    let progress = Progress::new(a.json, a.quiet);
+    let rec = puller.pull(&image, &popts, &progress).await.with_context(ctx);
+    progress.finish();
+    let rec = rec?;
+    if a.json {
+        println!("{}", serde_json::json!({"event": "pulled", "reference": rec.reference, "digest": rec.manifest_digest}));
+    } else {
+        println!("{}", rec.manifest_digest);
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn list(cli: &Cli, a: &ImagesArgs) -> anyhow::Result<i32> {
+    let store = Store::open(cli.store_dir())?;
+    let images = store.list_images()?;
+    if a.json {
+        for r in &images {
+            println!("{}", serde_json::to_string(&image_json(r))?);
+        }
+        return Ok(0);
+    }
+    println!("{:<48} {:<16} {:<20} {:>10}  CREATED", "REPOSITORY", "TAG", "DIGEST", "SIZE");
+    for r in &images {
+        let parsed = ImageRef::parse(&r.reference).ok();
+        let repo = parsed.as_ref().map(|p| p.name()).unwrap_or_else(|| r.reference.clone());
+        let tag = parsed.as_ref().and_then(|p| p.tag().map(str::to_string)).unwrap_or_else(|| "<none>".into());
+        let digest = r.manifest_digest.to_string();
+        println!(
+            "{:<48} {:<16} {:<20} {:>10}  {}",
+            repo,
+            tag,
+            &digest[..digest.len().min(19)],
+            human_size(r.size()),
+            r.created.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(0)
+}
+
+fn image_json(r: &ImageRecord) -> serde_json::Value {
+    serde_json::json!({
+        "reference": r.reference, "digest": r.manifest_digest, "config": r.config_digest,
+        "size": r.size(), "created": r.created, "platform": r.platform, "pulled_at": r.pulled_at,
+    })
+}
+
+fn human_size(b: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b}B")
+    } else {
+        format!("{v:.1}{}", units[i])
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    pub image: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The one image `query` names, or an error saying why not.
+fn find_one(store: &Store, query: &str) -> anyhow::Result<ImageRecord> {
+    let mut found = store.find_images(query)?;
+    match found.len() {
+        0 => bail!("image {query}: not in the store (pull it first)"),
+        1 => Ok(found.remove(0)),
+        n => bail!("image {query}: ambiguous, {n} images match"),
+    }
+}
+
+pub fn inspect(cli: &Cli, a: &InspectArgs) -> anyhow::Result<i32> {
+    let store = Store::open(cli.store_dir())?;
+    let rec = find_one(&store, &a.image)?;
+    let config = ImageConfig::parse(&store.read_blob(&rec.config_digest)?, &rec.config_digest)?;
+    let out = serde_json::json!({
+        "reference": rec.reference,
+        "digest": rec.manifest_digest,
+        "mediaType": rec.manifest_media_type,
+        "index": rec.index_digest,
+        "platform": rec.platform,
+        "created": rec.created,
+        "config": {
+            "digest": rec.config_digest,
+            "Entrypoint": config.config.entrypoint, "Cmd": config.config.cmd, "Env": config.config.env,
+            "WorkingDir": config.config.working_dir, "User": config.config.user,
+        },
+        "layers": rec.layers,
+        "size": rec.size(),
+    });
+    if a.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct RmiArgs {
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+pub fn rmi(cli: &Cli, a: &RmiArgs) -> anyhow::Result<i32> {
+    let store = Store::open(cli.store_dir())?;
+    let _lock = store.lock_exclusive()?;
+    for q in &a.images {
+        let rec = find_one(&store, q)?;
+        // Containers do not exist yet in this crate's world; when they do, the containerizer's references are
+        // checked here before the record goes.
+        store.remove_image(&rec.reference)?;
+        println!("Untagged: {}", rec.reference);
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Also remove images not used by any container (none are, until containers exist).
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub fn prune(cli: &Cli, a: &PruneArgs) -> anyhow::Result<i32> {
+    let store = Store::open(cli.store_dir())?;
+    if a.all {
+        let _lock = store.lock_exclusive()?;
+        for r in store.list_images()? {
+            store.remove_image(&r.reference)?;
+        }
+    }
+    let freed = store.prune()?;
+    println!("Total reclaimed space: {} ({freed} bytes)", human_size(freed));
+    Ok(0)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCmd {
+    /// Verify every blob against its digest and every layer and image record.
+    Check {
+        /// Drop what fails so the next pull fetches it again.
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+pub fn store_cmd(cli: &Cli, cmd: &StoreCmd) -> anyhow::Result<i32> {
+    let StoreCmd::Check { repair } = cmd;
+    let store = Store::open(cli.store_dir())?;
+    let rep = store.check(*repair)?;
+    for p in &rep.problems {
+        println!("{p}");
+    }
+    println!(
+        "checked {} blobs, {} layers, {} images: {} problems{}",
+        rep.blobs_checked,
+        rep.layers_checked,
+        rep.images_checked,
+        rep.problems.len(),
+        if *repair { format!(", {} repaired", rep.repaired) } else { String::new() }
+    );
+    Ok(if rep.problems.is_empty() || *repair { 0 } else { 1 })
+}
+
+#[derive(Args, Debug)]
+pub struct UnpackArgs {
+    pub image: String,
+    pub dir: PathBuf,
+}
+
+pub fn unpack(cli: &Cli, a: &UnpackArgs) -> anyhow::Result<i32> {
+    let store = Store::open(cli.store_dir())?;
+    let rec = find_one(&store, &a.image)?;
+    store.materialize(&rec, &a.dir).with_context(|| format!("unpack {} into {}", rec.reference, a.dir.display()))?;
+    Ok(0)
+}

@@ -1,0 +1,160 @@
+//! Command-line parsing (clap) and dispatch. Every Mesos agent flag we support is also accepted under its
+//! Mesos spelling (`--docker_store_dir`, `--work_dir`, ...). Errors print as one line `ucr: <what>: <why>` and
+//! exit 125 (INTERFACE.md).
+
+mod images;
+mod progress;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use ucr_runtime::images::RegistryOptions;
+
+/// Exit code for a failure of ucr itself (bad input, pull failed, ...), as docker/podman use it.
+pub const EXIT_UCR: i32 = 125;
+
+#[derive(Parser, Debug)]
+#[command(name = "ucr", version, about = "A daemonless universal container runtime (Mesos containerizer semantics)")]
+pub struct Cli {
+    /// State and store root.
+    #[arg(long, global = true, default_value = "/var/lib/ucr", alias = "work_dir", alias = "work-dir")]
+    pub root: PathBuf,
+    /// Runtime state (pids, bundles).
+    #[arg(long = "runtime-dir", global = true, default_value = "/run/ucr", alias = "runtime_dir")]
+    pub runtime_dir: PathBuf,
+    /// Docker image store (default <root>/store/docker).
+    #[arg(long = "docker-store-dir", global = true, alias = "docker_store_dir")]
+    pub docker_store_dir: Option<PathBuf>,
+    /// error, warn, info, debug, trace.
+    #[arg(long = "log-level", global = true, default_value = "warn", alias = "log_level")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+impl Cli {
+    pub fn store_dir(&self) -> PathBuf {
+        self.docker_store_dir.clone().unwrap_or_else(|| self.root.join("store/docker"))
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    /// Docker config.json (or legacy .dockercfg) file, or its JSON inline.
+    #[arg(long = "docker-config", alias = "docker_config")]
+    pub docker_config: Option<String>,
+    /// USER:PASS for the registry of the image named here.
+    #[arg(long)]
+    pub creds: Option<String>,
+    /// Extra trusted CA bundle (PEM) for every registry; repeatable.
+    #[arg(long = "ca-file", alias = "ca_file")]
+    pub ca_file: Vec<PathBuf>,
+    /// Per-registry trust in DIR/<host[:port]>/{ca.crt,client.cert,client.key}; repeatable.
+    #[arg(long = "certs-dir", alias = "certs_dir")]
+    pub certs_dir: Vec<PathBuf>,
+    /// Allow plain HTTP or an unverified certificate for this registry only; repeatable.
+    #[arg(long = "insecure-registry", alias = "insecure_registry")]
+    pub insecure_registry: Vec<String>,
+    /// Docker Hub mirror, tried before the origin; repeatable.
+    #[arg(long = "registry-mirror", alias = "registry_mirror")]
+    pub registry_mirror: Vec<String>,
+    /// OS/ARCH[/VARIANT] to pull (default: this host's).
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> RegistryOptions {
+        RegistryOptions {
+            docker_config: self.docker_config.clone(),
+            creds: self.creds.clone(),
+            ca_files: self.ca_file.clone(),
+            certs_dirs: self.certs_dir.clone(),
+            insecure: self.insecure_registry.clone(),
+            mirrors: self.registry_mirror.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Pull an image into the store; prints the manifest digest last.
+    Pull(images::PullArgs),
+    /// List images in the store.
+    Images(images::ImagesArgs),
+    /// Show an image's manifest digest, config and layers.
+    Inspect(images::InspectArgs),
+    /// Remove image records (layers stay until `prune`).
+    Rmi(images::RmiArgs),
+    /// Remove layers and blobs no image references; prints bytes freed.
+    Prune(images::PruneArgs),
+    /// Verify the store.
+    Store {
+        #[command(subcommand)]
+        cmd: images::StoreCmd,
+    },
+    /// Materialize an image's merged root filesystem into DIR.
+    Unpack(images::UnpackArgs),
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_UCR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(&cli.log_level);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ucr: cannot start the async runtime: {e}");
+            return EXIT_UCR;
+        }
+    };
+    let result = rt.block_on(dispatch(&cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ucr: {}", one_line(&e));
+            EXIT_UCR
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    match &cli.cmd {
+        Command::Pull(a) => images::pull(cli, a).await,
+        Command::Images(a) => images::list(cli, a),
+        Command::Inspect(a) => images::inspect(cli, a),
+        Command::Rmi(a) => images::rmi(cli, a),
+        Command::Prune(a) => images::prune(cli, a),
+        Command::Store { cmd } => images::store_cmd(cli, cmd),
+        Command::Unpack(a) => images::unpack(cli, a),
+    }
+}
+
+/// `context: cause: cause` on one line, without repeating a cause already in the text.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if s.contains(&t) {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push_str(": ");
+        }
+        s.push_str(&t);
+    }
+    s.replace('\n', " ")
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UCR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("ucr={level},ucr_registry={level},ucr_runtime={level}")));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

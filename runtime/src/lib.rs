@@ -1,0 +1,11 @@
+//! ucr-runtime — the containerizer and the `ucr` command line.
+//!
+//! Roles:
+//! - **cli**: the `ucr` binary's commands (thin: parse flags, call the libraries, print, map errors to exit
+//!   codes 125/126/127 as INTERFACE.md says).
+//! - **images**: wiring of the image store and the distribution client from the global and registry options.
+//!
+//! Later: the containerizer (provisioner backends, launcher, supervisor, specs, agent) composes `ucr-registry`
+//! and `ucr-isolators` here; neither of those knows the other.
+
+pub mod images;
