@@ -5,10 +5,15 @@ mod common;
 
 use common::Ucr;
 use ucr_fixtures::image::{busybox_image, multi_arch_index, ManifestFormat};
-use ucr_fixtures::registry::{Registry, REDIRECT_PASS, REDIRECT_USER};
+use ucr_fixtures::registry::{Registry, RegistryOptions, REDIRECT_PASS, REDIRECT_USER};
+use ucr_fixtures::token::TokenConfig;
 
 fn ca(reg: &Registry) -> String {
-    reg.ca_pem_path.as_ref().expect("tls registry").display().to_string()
+    reg.ca_pem_path
+        .as_ref()
+        .expect("tls registry")
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -18,26 +23,68 @@ fn pull_by_tag_and_digest_over_tls_basic_with_ca_file() {
     let digest = reg.push("team/app", "1.2", &img);
     let u = Ucr::new();
     let r = format!("{}/team/app:1.2", reg.host);
-    let out = u.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", "alice:s3cret-pw"]).ok();
-    assert_eq!(out.stdout.lines().last(), Some(digest.as_str()), "digest printed last");
+    let out = u
+        .run(&[
+            "pull",
+            &r,
+            "--ca-file",
+            &ca(&reg),
+            "--creds",
+            "alice:s3cret-pw",
+        ])
+        .ok();
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some(digest.as_str()),
+        "digest printed last"
+    );
     // Layers and blobs are in the store, verified.
     for l in &img.layers {
         let hex = l.digest.trim_start_matches("sha256:");
-        assert!(u.store().join("blobs/sha256").join(hex).is_file(), "blob {} stored", l.digest);
+        assert!(
+            u.store().join("blobs/sha256").join(hex).is_file(),
+            "blob {} stored",
+            l.digest
+        );
         let diff = l.diff_id.trim_start_matches("sha256:");
-        assert!(u.store().join("layers/sha256").join(diff).join("fs").is_dir(), "layer {} unpacked", l.diff_id);
+        assert!(
+            u.store()
+                .join("layers/sha256")
+                .join(diff)
+                .join("fs")
+                .is_dir(),
+            "layer {} unpacked",
+            l.diff_id
+        );
     }
     let list = u.run(&["images"]).ok();
-    assert!(list.stdout.contains(&format!("{}/team/app", reg.host)) && list.stdout.contains("1.2"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains(&format!("{}/team/app", reg.host)) && list.stdout.contains("1.2"),
+        "{}",
+        list.stdout
+    );
     let by_digest = format!("{}/team/app@{digest}", reg.host);
-    let out = u.run(&["pull", &by_digest, "--ca-file", &ca(&reg), "--creds", "alice:s3cret-pw"]).ok();
+    let out = u
+        .run(&[
+            "pull",
+            &by_digest,
+            "--ca-file",
+            &ca(&reg),
+            "--creds",
+            "alice:s3cret-pw",
+        ])
+        .ok();
     assert_eq!(out.stdout.lines().last(), Some(digest.as_str()));
     let ins = u.run(&["inspect", &r, "--json"]).ok();
     let v: serde_json::Value = serde_json::from_str(&ins.stdout).expect("inspect json");
     assert_eq!(v["digest"], digest.as_str());
     assert_eq!(v["config"]["Cmd"][0], "/bin/sh");
     assert_eq!(v["layers"].as_array().map(Vec::len), Some(img.layers.len()));
-    assert!(u.run(&["store", "check"]).ok().stdout.contains("0 problems"));
+    assert!(u
+        .run(&["store", "check"])
+        .ok()
+        .stdout
+        .contains("0 problems"));
 }
 
 #[test]
@@ -45,16 +92,36 @@ fn wrong_password_is_an_authentication_error_naming_the_registry() {
     let reg = Registry::tls_htpasswd("alice", "right-password");
     reg.push("a", "t", &busybox_image(ManifestFormat::Oci));
     let u = Ucr::new();
-    let out = u.run(&["pull", &format!("{}/a:t", reg.host), "--ca-file", &ca(&reg), "--creds", "alice:wrong-password"]);
+    let out = u.run(&[
+        "pull",
+        &format!("{}/a:t", reg.host),
+        "--ca-file",
+        &ca(&reg),
+        "--creds",
+        "alice:wrong-password",
+    ]);
     assert_eq!(out.code, 125, "{}", out.all());
     assert!(out.stderr.starts_with("ucr: "), "{}", out.stderr);
-    assert_eq!(out.stderr.trim().lines().count(), 1, "one line: {}", out.stderr);
-    assert!(out.stderr.contains(&reg.host) && out.stderr.contains("authentication"), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim().lines().count(),
+        1,
+        "one line: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&reg.host) && out.stderr.contains("authentication"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.all().contains("wrong-password"));
     // No credentials at all: also an authentication error, not "not found".
     let out = u.run(&["pull", &format!("{}/a:t", reg.host), "--ca-file", &ca(&reg)]);
     assert_eq!(out.code, 125);
-    assert!(out.stderr.contains("authentication") && out.stderr.contains(&reg.host), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("authentication") && out.stderr.contains(&reg.host),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -65,19 +132,46 @@ fn untrusted_certificate_is_refused_unless_trusted_or_insecure() {
     let u = Ucr::new();
     let out = u.run(&["pull", &r, "--creds", "u:p"]);
     assert_eq!(out.code, 125, "{}", out.all());
-    assert!(out.stderr.contains("not trusted") && out.stderr.contains(&reg.host), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not trusted") && out.stderr.contains(&reg.host),
+        "{}",
+        out.stderr
+    );
     // Insecure for another host does not help.
-    let out = u.run(&["pull", &r, "--creds", "u:p", "--insecure-registry", "127.0.0.1:1"]);
+    let out = u.run(&[
+        "pull",
+        &r,
+        "--creds",
+        "u:p",
+        "--insecure-registry",
+        "127.0.0.1:1",
+    ]);
     assert_eq!(out.code, 125, "{}", out.all());
     // certs.d for this host does.
     let certs = u.dir.path().join("certs.d");
     let hostdir = certs.join(&reg.host);
     std::fs::create_dir_all(&hostdir).expect("mkdir");
     std::fs::write(hostdir.join("ca.crt"), reg.ca_pem().expect("ca")).expect("write");
-    u.run(&["pull", &r, "--creds", "u:p", "--certs-dir", &certs.display().to_string()]).ok();
+    u.run(&[
+        "pull",
+        &r,
+        "--creds",
+        "u:p",
+        "--certs-dir",
+        &certs.display().to_string(),
+    ])
+    .ok();
     // And so does naming it insecure.
     let u2 = Ucr::new();
-    u2.run(&["pull", &r, "--creds", "u:p", "--insecure-registry", &reg.host]).ok();
+    u2.run(&[
+        "pull",
+        &r,
+        "--creds",
+        "u:p",
+        "--insecure-registry",
+        &reg.host,
+    ])
+    .ok();
 }
 
 #[test]
@@ -97,7 +191,8 @@ fn client_certificate_from_certs_d() {
     let (cert, key) = ca.client_cert("ucr-test-client");
     std::fs::write(hostdir.join("client.cert"), cert).expect("write");
     std::fs::write(hostdir.join("client.key"), key).expect("write");
-    u.run(&["pull", &r, "--certs-dir", &certs.display().to_string()]).ok();
+    u.run(&["pull", &r, "--certs-dir", &certs.display().to_string()])
+        .ok();
 }
 
 #[test]
@@ -115,19 +210,35 @@ fn token_auth_pull_and_token_cache() {
     assert_eq!(ts.issued() - before, 1, "tokens issued for one pull");
     let out = u.run(&["pull", &r, "--creds", "tok-user:bad"]);
     assert_eq!(out.code, 125);
-    assert!(out.stderr.contains("authentication") && out.stderr.contains(&reg.host), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("authentication") && out.stderr.contains(&reg.host),
+        "{}",
+        out.stderr
+    );
     assert!(!out.all().contains("tok-pass"));
 }
 
 #[test]
 fn identity_token_from_docker_config() {
-    let reg = Registry::token("idu", "idp");
+    let refresh = "refresh-token-for-ucr";
+    let token = TokenConfig {
+        identity_token: Some(refresh.into()),
+        ..TokenConfig::new("idu", "idp")
+    };
+    let reg = Registry::start(RegistryOptions {
+        token: Some(token),
+        ..RegistryOptions::default()
+    });
     reg.push("x", "1", &busybox_image(ManifestFormat::Oci));
-    let ts = reg.token.as_ref().expect("token server");
-    let refresh = ts.config().identity_token.clone().expect("token server has an identity token");
     let u = Ucr::new();
-    let cfg = reg.docker_config_json_identity_token(&refresh);
-    u.run(&["pull", &format!("{}/x:1", reg.host), "--docker-config", &cfg]).ok();
+    let image = format!("{}/x:1", reg.host);
+    let cfg = reg.docker_config_json_identity_token(refresh);
+    u.run(&["pull", &image, "--docker-config", &cfg]).ok();
+    // A wrong refresh token is an authentication failure, not an anonymous pull.
+    let bad = reg.docker_config_json_identity_token("not-the-token");
+    let out = u.run(&["pull", &image, "--docker-config", &bad, "--force"]);
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert!(out.stderr.contains("authentication"), "{}", out.stderr);
 }
 
 #[test]
@@ -143,25 +254,64 @@ fn plain_http_on_localhost_and_oci_and_index_select_host_platform() {
     let out = u.run(&["pull", &format!("{}/oci:1", reg.host)]).ok();
     assert_eq!(out.stdout.lines().last(), Some(d_oci.as_str()));
     for (tag, idx) in [("docker", &idx_docker), ("oci", &idx_oci)] {
-        let want = idx.image_for("amd64").expect("amd64 child").manifest_digest.clone();
-        let out = u.run(&["pull", &format!("{}/multi:{tag}", reg.host), "--platform", "linux/amd64"]).ok();
+        let want = idx
+            .image_for("amd64")
+            .expect("amd64 child")
+            .manifest_digest
+            .clone();
+        let out = u
+            .run(&[
+                "pull",
+                &format!("{}/multi:{tag}", reg.host),
+                "--platform",
+                "linux/amd64",
+            ])
+            .ok();
         assert_eq!(out.stdout.lines().last(), Some(want.as_str()), "{tag}");
-        let arm = idx.image_for("arm64").expect("arm64 child").manifest_digest.clone();
+        let arm = idx
+            .image_for("arm64")
+            .expect("arm64 child")
+            .manifest_digest
+            .clone();
         let u2 = Ucr::new();
-        let out = u2.run(&["pull", &format!("{}/multi:{tag}", reg.host), "--platform", "linux/arm64"]).ok();
+        let out = u2
+            .run(&[
+                "pull",
+                &format!("{}/multi:{tag}", reg.host),
+                "--platform",
+                "linux/arm64",
+            ])
+            .ok();
         assert_eq!(out.stdout.lines().last(), Some(arm.as_str()), "{tag}");
         let dir = u2.dir.path().join("unpacked");
-        u2.run(&["unpack", &format!("{}/multi:{tag}", reg.host), &dir.display().to_string()]).ok();
-        assert_eq!(std::fs::read_to_string(dir.join("etc/arch")).expect("arch marker"), "arm64\n");
+        u2.run(&[
+            "unpack",
+            &format!("{}/multi:{tag}", reg.host),
+            &dir.display().to_string(),
+        ])
+        .ok();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("etc/arch")).expect("arch marker"),
+            "arm64\n"
+        );
     }
     // The host's platform by default (x86_64 CI machines).
     if cfg!(target_arch = "x86_64") {
-        let want = idx_oci.image_for("amd64").expect("amd64").manifest_digest.clone();
+        let want = idx_oci
+            .image_for("amd64")
+            .expect("amd64")
+            .manifest_digest
+            .clone();
         let u3 = Ucr::new();
         let out = u3.run(&["pull", &format!("{}/multi:oci", reg.host)]).ok();
         assert_eq!(out.stdout.lines().last(), Some(want.as_str()));
     }
-    let out = u.run(&["pull", &format!("{}/multi:oci", reg.host), "--platform", "linux/s390x"]);
+    let out = u.run(&[
+        "pull",
+        &format!("{}/multi:oci", reg.host),
+        "--platform",
+        "linux/s390x",
+    ]);
     assert_eq!(out.code, 125);
     assert!(out.stderr.contains("linux/s390x"), "{}", out.stderr);
 }
@@ -180,12 +330,25 @@ fn corrupted_blob_fails_naming_digest_and_keeps_nothing() {
     let u = Ucr::new();
     let out = u.run(&["pull", &format!("{}/c:1", reg.host)]);
     assert_eq!(out.code, 125, "{}", out.all());
-    assert!(out.stderr.contains(victim.as_str()), "names the digest: {}", out.stderr);
+    assert!(
+        out.stderr.contains(victim.as_str()),
+        "names the digest: {}",
+        out.stderr
+    );
     let hex = victim.trim_start_matches("sha256:");
     let entries = u.store_entries();
-    assert!(!entries.iter().any(|e| e.contains(hex)), "nothing of the bad blob kept: {entries:?}");
-    assert!(!entries.iter().any(|e| e.starts_with("images/")), "no image record: {entries:?}");
-    assert!(!entries.iter().any(|e| e.starts_with("staging/")), "staging cleaned: {entries:?}");
+    assert!(
+        !entries.iter().any(|e| e.contains(hex)),
+        "nothing of the bad blob kept: {entries:?}"
+    );
+    assert!(
+        !entries.iter().any(|e| e.starts_with("images/")),
+        "no image record: {entries:?}"
+    );
+    assert!(
+        !entries.iter().any(|e| e.starts_with("staging/")),
+        "staging cleaned: {entries:?}"
+    );
 }
 
 #[test]
@@ -197,11 +360,28 @@ fn blob_redirect_to_second_origin_carries_no_authorization() {
     origin.clear_requests();
     let u = Ucr::new();
     let creds = format!("{REDIRECT_USER}:{REDIRECT_PASS}");
-    u.run(&["pull", &format!("{}/r:1", reg.host), "--ca-file", &ca(&reg), "--creds", &creds]).ok();
+    u.run(&[
+        "pull",
+        &format!("{}/r:1", reg.host),
+        "--ca-file",
+        &ca(&reg),
+        "--creds",
+        &creds,
+    ])
+    .ok();
     let reqs = origin.requests();
-    assert!(reqs.len() >= img.layers.len(), "blobs were fetched from the second origin: {}", reqs.len());
+    assert!(
+        reqs.len() >= img.layers.len(),
+        "blobs were fetched from the second origin: {}",
+        reqs.len()
+    );
     for r in &reqs {
-        assert!(r.header("authorization").is_none(), "Authorization leaked to {}: {:?}", r.path, r.headers);
+        assert!(
+            r.header("authorization").is_none(),
+            "Authorization leaked to {}: {:?}",
+            r.path,
+            r.headers
+        );
     }
 }
 
@@ -227,12 +407,28 @@ fn credential_helper_in_path_is_used() {
     std::fs::create_dir_all(&docker_dir).expect("mkdir");
     std::fs::write(docker_dir.join("config.json"), cfg).expect("config");
     let mut u = u;
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     u.env.push(("PATH".into(), path));
-    let out = u.run(&["pull", &format!("{}/h:1", reg.host), "--ca-file", &ca(&reg), "--log-level", "trace"]).ok();
+    let out = u
+        .run(&[
+            "pull",
+            &format!("{}/h:1", reg.host),
+            "--ca-file",
+            &ca(&reg),
+            "--log-level",
+            "trace",
+        ])
+        .ok();
     let called = std::fs::read_to_string(&log).expect("helper was run");
     assert!(called.contains(&format!("get {}", reg.host)), "{called}");
-    assert!(!out.all().contains("helper-secret"), "secret leaked into output");
+    assert!(
+        !out.all().contains("helper-secret"),
+        "secret leaked into output"
+    );
 }
 
 #[test]
@@ -242,7 +438,17 @@ fn credentials_never_appear_in_output_even_at_trace() {
     let u = Ucr::new();
     let r = format!("{}/l:1", reg.host);
     for creds in ["leaky:Pa55-never-print", "leaky:Pa55-never-printX"] {
-        let out = u.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", creds, "--log-level", "trace", "--json"]);
+        let out = u.run(&[
+            "pull",
+            &r,
+            "--ca-file",
+            &ca(&reg),
+            "--creds",
+            creds,
+            "--log-level",
+            "trace",
+            "--json",
+        ]);
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::STANDARD.encode(creds);
         assert!(!out.all().contains("Pa55-never-print"), "{}", out.all());
@@ -259,9 +465,99 @@ fn warm_pull_reuses_layers_and_force_refetches_manifest_only() {
     let u = Ucr::new();
     let creds = format!("{REDIRECT_USER}:{REDIRECT_PASS}");
     let r = format!("{}/w:1", reg.host);
-    u.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", &creds]).ok();
+    u.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", &creds])
+        .ok();
     origin.clear_requests();
-    u.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", &creds]).ok();
-    u.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", &creds, "--force"]).ok();
+    u.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", &creds])
+        .ok();
+    u.run(&[
+        "pull",
+        &r,
+        "--ca-file",
+        &ca(&reg),
+        "--creds",
+        &creds,
+        "--force",
+    ])
+    .ok();
     assert_eq!(origin.requests().len(), 0, "no blob fetched again");
+}
+
+#[test]
+fn broken_blob_download_resumes_with_range() {
+    let reg = Registry::plain();
+    let img = busybox_image(ManifestFormat::DockerV2);
+    let digest = reg.push("flaky", "1", &img);
+    // The busybox layer is ~1 MB compressed: cutting the first connection after 200 kB breaks it mid-blob.
+    let proxy = ucr_fixtures::proxy::FlakyProxy::start(&reg.host, 200_000);
+    let u = Ucr::new();
+    let out = u
+        .run(&[
+            "pull",
+            &format!("{}/flaky:1", proxy.addr),
+            "--max-concurrent-downloads",
+            "1",
+        ])
+        .ok();
+    assert_eq!(out.stdout.lines().last(), Some(digest.as_str()));
+    assert_eq!(proxy.cuts(), 1, "the download was cut once");
+    let heads = proxy.request_heads();
+    assert!(
+        heads
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains("\r\nrange: bytes=")),
+        "a Range request resumed the blob: {heads:#?}"
+    );
+    assert!(u
+        .run(&["store", "check"])
+        .ok()
+        .stdout
+        .contains("0 problems"));
+}
+
+#[test]
+fn https_proxy_and_no_proxy_are_honoured() {
+    let reg = Registry::tls_htpasswd("p", "q");
+    reg.push("px", "1", &busybox_image(ManifestFormat::Oci));
+    let proxy = ucr_fixtures::proxy::ConnectProxy::start();
+    let mut u = Ucr::new();
+    u.env.push(("HTTPS_PROXY".into(), proxy.url.clone()));
+    let r = format!("{}/px:1", reg.host);
+    u.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", "p:q"])
+        .ok();
+    assert!(
+        proxy.tunnels().iter().any(|t| t == &reg.host),
+        "went through the proxy: {:?}",
+        proxy.tunnels()
+    );
+    let before = proxy.tunnels().len();
+    let mut u2 = Ucr::new();
+    u2.env.push(("HTTPS_PROXY".into(), proxy.url.clone()));
+    u2.env.push(("NO_PROXY".into(), "127.0.0.1".into()));
+    u2.run(&["pull", &r, "--ca-file", &ca(&reg), "--creds", "p:q"])
+        .ok();
+    assert_eq!(proxy.tunnels().len(), before, "NO_PROXY bypasses the proxy");
+}
+
+#[test]
+fn docker_hub_images_come_from_the_mirror() {
+    let mirror = Registry::plain();
+    let img = busybox_image(ManifestFormat::DockerV2);
+    let digest = mirror.push("library/busybox", "latest", &img);
+    let u = Ucr::new();
+    let out = u
+        .run(&[
+            "pull",
+            "busybox",
+            "--registry-mirror",
+            &format!("http://{}", mirror.host),
+        ])
+        .ok();
+    assert_eq!(out.stdout.lines().last(), Some(digest.as_str()));
+    let list = u.run(&["images", "--json"]).ok();
+    assert!(
+        list.stdout.contains("docker.io/library/busybox:latest"),
+        "{}",
+        list.stdout
+    );
 }

@@ -56,7 +56,9 @@ impl BlobSource {
                     range_from: Some(self.offset),
                 };
                 match self.client.get(&g).await {
-                    Err(Error::NotFound { .. }) if self.offset == 0 && self.foreign_url().is_some() => {
+                    Err(Error::NotFound { .. })
+                        if self.offset == 0 && self.foreign_url().is_some() =>
+                    {
                         self.foreign = self.foreign_url();
                         return Box::pin(self.open()).await;
                     }
@@ -65,7 +67,11 @@ impl BlobSource {
             }
         };
         // 206: the registry resumed where we asked; 200: it sent everything again, skip what we have.
-        self.skip = if resp.status() == StatusCode::PARTIAL_CONTENT { 0 } else { self.offset };
+        self.skip = if resp.status() == StatusCode::PARTIAL_CONTENT {
+            0
+        } else {
+            self.offset
+        };
         Ok(resp)
     }
 
@@ -83,7 +89,9 @@ impl BlobSource {
             if self.resp.is_none() {
                 self.resp = Some(self.open().await?);
             }
-            let Some(resp) = self.resp.as_mut() else { continue };
+            let Some(resp) = self.resp.as_mut() else {
+                continue;
+            };
             match resp.chunk().await {
                 Ok(Some(mut c)) => {
                     if self.skip > 0 {
@@ -99,7 +107,10 @@ impl BlobSource {
                         return Err(Error::Verify {
                             what: "layer blob",
                             digest: self.desc.digest.to_string(),
-                            why: format!("registry sent more than the {} bytes the manifest declares", self.desc.size),
+                            why: format!(
+                                "registry sent more than the {} bytes the manifest declares",
+                                self.desc.size
+                            ),
                         });
                     }
                     return Ok(Some(c));
@@ -117,16 +128,25 @@ impl BlobSource {
                     let url = crate::auth::session::redact_url(resp.url());
                     if self.resumes >= MAX_RESUMES {
                         return Err(if e.is_timeout() {
-                            Error::Stalled { url, secs: self.client.stall_timeout().as_secs() }
+                            Error::Stalled {
+                                url,
+                                secs: self.client.stall_timeout().as_secs(),
+                            }
                         } else {
-                            Error::Transport { url, why: crate::tls::error_chain(&e) }
+                            Error::Transport {
+                                url,
+                                why: crate::tls::error_chain(&e),
+                            }
                         });
                     }
                     self.resumes += 1;
                     tracing::warn!(digest = %self.desc.digest, offset = self.offset, error = %crate::tls::error_chain(&e),
                         "blob download broke; resuming");
                     self.resp = None;
-                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(self.resumes))).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        100 * u64::from(self.resumes),
+                    ))
+                    .await;
                 }
             }
         }

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, RANGE, WWW_AUTHENTICATE};
-use reqwest::{Response, StatusCode};
 pub use reqwest::Url;
+use reqwest::{Response, StatusCode};
 
 use crate::auth::session::{redact_url, Session};
 use crate::auth::Credentials;
@@ -58,7 +58,10 @@ pub struct Registries {
 
 impl Registries {
     pub fn new(opts: ClientOptions) -> Registries {
-        Registries { opts, clients: Mutex::new(HashMap::new()) }
+        Registries {
+            opts,
+            clients: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn options(&self) -> &ClientOptions {
@@ -96,9 +99,17 @@ impl Registries {
         let cred = self.opts.credentials.lookup(cred_registry)?;
         let c = Arc::new(RegistryClient {
             host: host.to_string(),
-            http: self.opts.tls.client_for(host, self.opts.connect_timeout, self.opts.stall_timeout)?,
+            http: self.opts.tls.client_for(
+                host,
+                self.opts.connect_timeout,
+                self.opts.stall_timeout,
+            )?,
             plain_ok: scheme == "http" || self.opts.tls.allows_plain_http(host),
-            scheme: Mutex::new(if scheme == "http" { Scheme::Http } else { Scheme::Https }),
+            scheme: Mutex::new(if scheme == "http" {
+                Scheme::Http
+            } else {
+                Scheme::Https
+            }),
             session: Session::new(cred_registry, cred),
             opts: self.opts.clone(),
         });
@@ -149,7 +160,10 @@ impl RegistryClient {
             Scheme::Http => "http",
         };
         let s = format!("{scheme}://{}{path}", self.host);
-        Url::parse(&s).map_err(|e| Error::Transport { url: s, why: e.to_string() })
+        Url::parse(&s).map_err(|e| Error::Transport {
+            url: s,
+            why: e.to_string(),
+        })
     }
 
     /// GET with authentication, retries and scheme fallback. Returns a 2xx response or an error that names the
@@ -183,7 +197,9 @@ impl RegistryClient {
                         continue;
                     }
                     TlsFailure::NotTls if url.scheme() == "https" => {
-                        return Err(Error::InsecureRefused { registry: self.host.clone() });
+                        return Err(Error::InsecureRefused {
+                            registry: self.host.clone(),
+                        });
                     }
                     TlsFailure::Untrusted(chain) => {
                         return Err(Error::Tls {
@@ -207,8 +223,15 @@ impl RegistryClient {
             match status {
                 StatusCode::UNAUTHORIZED if !challenged => {
                     challenged = true;
-                    let h = resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
-                    auth = Some(self.session.on_unauthorized(&self.http, h, &g.scope, sent).await?);
+                    let h = resp
+                        .headers()
+                        .get(WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok());
+                    auth = Some(
+                        self.session
+                            .on_unauthorized(&self.http, h, &g.scope, sent)
+                            .await?,
+                    );
                 }
                 StatusCode::UNAUTHORIZED => {
                     return Err(Error::Auth {
@@ -216,22 +239,35 @@ impl RegistryClient {
                         why: "the registry rejected the credentials".into(),
                     });
                 }
-                StatusCode::FORBIDDEN if !challenged && !sent => match self.session.on_forbidden(sent) {
-                    Some(h) => {
-                        challenged = true;
-                        auth = Some(h);
+                StatusCode::FORBIDDEN if !challenged && !sent => {
+                    match self.session.on_forbidden(sent) {
+                        Some(h) => {
+                            challenged = true;
+                            auth = Some(h);
+                        }
+                        None => return Err(self.denied(&url, status)),
                     }
-                    None => return Err(self.denied(&url, status)),
-                },
+                }
                 StatusCode::FORBIDDEN => return Err(self.denied(&url, status)),
                 StatusCode::NOT_FOUND => {
                     let what = error_summary(resp).await;
-                    let what = if what.is_empty() { what } else { format!(": {what}") };
-                    return Err(Error::NotFound { url: redact_url(&url), what });
+                    let what = if what.is_empty() {
+                        what
+                    } else {
+                        format!(": {what}")
+                    };
+                    return Err(Error::NotFound {
+                        url: redact_url(&url),
+                        what,
+                    });
                 }
                 _ => {
                     let body = error_summary(resp).await;
-                    return Err(Error::Http { url: redact_url(&url), status: status.as_u16(), body });
+                    return Err(Error::Http {
+                        url: redact_url(&url),
+                        status: status.as_u16(),
+                        body,
+                    });
                 }
             }
         }
@@ -272,14 +308,22 @@ impl RegistryClient {
         }
         let resp = req.send().await.map_err(|e| transport_error(url, &e))?;
         if !resp.status().is_success() {
-            return Err(Error::Http { url: redact_url(url), status: resp.status().as_u16(), body: error_summary(resp).await });
+            return Err(Error::Http {
+                url: redact_url(url),
+                status: resp.status().as_u16(),
+                body: error_summary(resp).await,
+            });
         }
         Ok(resp)
     }
 
     fn denied(&self, url: &Url, status: StatusCode) -> Error {
         if self.session.has_credential() {
-            Error::Denied { registry: self.host.clone(), url: redact_url(url), status: status.as_u16() }
+            Error::Denied {
+                registry: self.host.clone(),
+                url: redact_url(url),
+                status: status.as_u16(),
+            }
         } else {
             Error::Auth {
                 registry: self.host.clone(),
@@ -295,11 +339,21 @@ impl RegistryClient {
 
 fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     let why = tls::error_chain(e);
-    Error::Transport { url: redact_url(url), why }
+    Error::Transport {
+        url: redact_url(url),
+        why,
+    }
 }
 
 fn short_cert_reason(chain: &str) -> &str {
-    for r in ["UnknownIssuer", "NotValidForName", "Expired", "BadSignature", "NotValidYet", "Revoked"] {
+    for r in [
+        "UnknownIssuer",
+        "NotValidForName",
+        "Expired",
+        "BadSignature",
+        "NotValidYet",
+        "Revoked",
+    ] {
         if chain.contains(r) {
             return r;
         }
@@ -324,7 +378,13 @@ async fn error_summary(resp: Response) -> String {
         Ok(e) if !e.errors.is_empty() => e
             .errors
             .iter()
-            .map(|e| format!("{}: {}", e.code.as_deref().unwrap_or("?"), e.message.as_deref().unwrap_or("")))
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.code.as_deref().unwrap_or("?"),
+                    e.message.as_deref().unwrap_or("")
+                )
+            })
             .collect::<Vec<_>>()
             .join("; "),
         _ => text.lines().next().unwrap_or("").to_string(),

@@ -44,10 +44,16 @@ impl Digest {
         &self.hex
     }
     pub fn sha256_of(data: &[u8]) -> Digest {
-        Digest { algo: Algo::Sha256, hex: hex::encode(Sha256::digest(data)) }
+        Digest {
+            algo: Algo::Sha256,
+            hex: hex::encode(Sha256::digest(data)),
+        }
     }
     pub fn sha512_of(data: &[u8]) -> Digest {
-        Digest { algo: Algo::Sha512, hex: hex::encode(Sha512::digest(data)) }
+        Digest {
+            algo: Algo::Sha512,
+            hex: hex::encode(Sha512::digest(data)),
+        }
     }
     pub fn of(algo: Algo, data: &[u8]) -> Digest {
         match algo {
@@ -59,7 +65,11 @@ impl Digest {
     pub fn verify(&self, what: &'static str, data: &[u8]) -> Result<()> {
         let got = Digest::of(self.algo, data);
         if &got != self {
-            return Err(Error::Verify { what, digest: self.to_string(), why: format!("content hashes to {got}") });
+            return Err(Error::Verify {
+                what,
+                digest: self.to_string(),
+                why: format!("content hashes to {got}"),
+            });
         }
         Ok(())
     }
@@ -68,17 +78,26 @@ impl Digest {
 impl FromStr for Digest {
     type Err = Error;
     fn from_str(s: &str) -> Result<Digest> {
-        let bad = |why: &str| Error::Verify { what: "digest", digest: s.to_string(), why: why.to_string() };
+        let bad = |why: &str| Error::Verify {
+            what: "digest",
+            digest: s.to_string(),
+            why: why.to_string(),
+        };
         let (algo, hex) = s.split_once(':').ok_or_else(|| bad("expected ALGO:HEX"))?;
         let algo = match algo {
             "sha256" => Algo::Sha256,
             "sha512" => Algo::Sha512,
             _ => return Err(bad("unsupported algorithm (sha256 and sha512 are)")),
         };
-        if hex.len() != algo.hex_len() || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if hex.len() != algo.hex_len()
+            || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(bad("malformed hex"));
         }
-        Ok(Digest { algo, hex: hex.to_string() })
+        Ok(Digest {
+            algo,
+            hex: hex.to_string(),
+        })
     }
 }
 
@@ -129,8 +148,14 @@ impl Hasher {
     }
     pub fn finish(self) -> Digest {
         match self {
-            Hasher::Sha256(h) => Digest { algo: Algo::Sha256, hex: hex::encode(h.finalize()) },
-            Hasher::Sha512(h) => Digest { algo: Algo::Sha512, hex: hex::encode(h.finalize()) },
+            Hasher::Sha256(h) => Digest {
+                algo: Algo::Sha256,
+                hex: hex::encode(h.finalize()),
+            },
+            Hasher::Sha512(h) => Digest {
+                algo: Algo::Sha512,
+                hex: hex::encode(h.finalize()),
+            },
         }
     }
 }
@@ -144,7 +169,11 @@ pub struct HashingReader<R> {
 
 impl<R: std::io::Read> HashingReader<R> {
     pub fn new(inner: R, algo: Algo) -> Self {
-        HashingReader { inner, hasher: Hasher::new(algo), count: 0 }
+        HashingReader {
+            inner,
+            hasher: Hasher::new(algo),
+            count: 0,
+        }
     }
     /// Reads the rest of the stream (so the digest covers every byte) and returns digest and size.
     pub fn finish(mut self) -> std::io::Result<(Digest, u64)> {
@@ -168,12 +197,24 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        let d: Digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse().expect("ok");
+        let d: Digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            .parse()
+            .expect("ok");
         assert_eq!(d, Digest::sha256_of(b""));
         assert!("sha256:abc".parse::<Digest>().is_err());
-        assert!("md5:e3b0c44298fc1c149afbf4c8996fb924".parse::<Digest>().is_err());
-        assert!("sha256:../../../../etc/passwd0000000000000000000000000000000000000000000000".parse::<Digest>().is_err());
-        assert!("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855".parse::<Digest>().is_err());
+        assert!("md5:e3b0c44298fc1c149afbf4c8996fb924"
+            .parse::<Digest>()
+            .is_err());
+        assert!(
+            "sha256:../../../../etc/passwd0000000000000000000000000000000000000000000000"
+                .parse::<Digest>()
+                .is_err()
+        );
+        assert!(
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+                .parse::<Digest>()
+                .is_err()
+        );
     }
 
     #[test]

@@ -17,7 +17,11 @@ pub enum Error {
     Auth { registry: String, why: String },
 
     #[error("registry {registry}: access denied to {url} (HTTP {status})")]
-    Denied { registry: String, url: String, status: u16 },
+    Denied {
+        registry: String,
+        url: String,
+        status: u16,
+    },
 
     #[error("registry {registry}: TLS: {why}")]
     Tls { registry: String, why: String },
@@ -29,7 +33,11 @@ pub enum Error {
     NotFound { url: String, what: String },
 
     #[error("{url}: HTTP {status}: {body}")]
-    Http { url: String, status: u16, body: String },
+    Http {
+        url: String,
+        status: u16,
+        body: String,
+    },
 
     #[error("{url}: {why}")]
     Transport { url: String, why: String },
@@ -38,10 +46,18 @@ pub enum Error {
     Stalled { url: String, secs: u64 },
 
     #[error("{what} {digest}: {why}")]
-    Verify { what: &'static str, digest: String, why: String },
+    Verify {
+        what: &'static str,
+        digest: String,
+        why: String,
+    },
 
     #[error("{what} from {url} exceeds the limit of {limit} bytes")]
-    TooLarge { what: &'static str, url: String, limit: u64 },
+    TooLarge {
+        what: &'static str,
+        url: String,
+        limit: u64,
+    },
 
     #[error("manifest {reference}: {why}")]
     Manifest { reference: String, why: String },
@@ -50,13 +66,19 @@ pub enum Error {
     Credentials { source_name: String, why: String },
 
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("store {path}: {why}")]
     Store { path: PathBuf, why: String },
 
     #[error("layer {digest}: {source}")]
-    Unpack { digest: String, source: crate::unpack::UnpackError },
+    Unpack {
+        digest: String,
+        source: crate::unpack::UnpackError,
+    },
 
     #[error("image {0} is not in the store")]
     ImageUnknown(String),
@@ -67,7 +89,10 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Worth another attempt: connection trouble, stalls and server-side (5xx) failures.

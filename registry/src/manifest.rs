@@ -77,35 +77,62 @@ pub struct ImageManifest {
 }
 
 enum Parsed {
-    Image { config: Descriptor, layers: Vec<Descriptor> },
+    Image {
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+    },
     Index(Vec<IndexEntry>),
 }
 
 fn parse(bytes: &[u8], header_type: Option<&str>, what: &str) -> Result<(String, Parsed)> {
-    let bad = |why: String| Error::Manifest { reference: what.to_string(), why };
+    let bad = |why: String| Error::Manifest {
+        reference: what.to_string(),
+        why,
+    };
     let raw: Raw = serde_json::from_slice(bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
-    let mt = raw.media_type.clone().or_else(|| header_type.map(str::to_string)).unwrap_or_default();
+    let mt = raw
+        .media_type
+        .clone()
+        .or_else(|| header_type.map(str::to_string))
+        .unwrap_or_default();
     if raw.schema_version == 1 || mt.starts_with(DOCKER_SCHEMA1) {
         return Err(bad("Docker schema 1 manifests are not supported (deprecated since 2017); push the image again \
                         with a current client"
             .into()));
     }
     if raw.schema_version != 2 {
-        return Err(bad(format!("unsupported schemaVersion {}", raw.schema_version)));
+        return Err(bad(format!(
+            "unsupported schemaVersion {}",
+            raw.schema_version
+        )));
     }
     if let Some(m) = raw.manifests {
-        return Ok((if mt.is_empty() { OCI_INDEX.into() } else { mt }, Parsed::Index(m)));
+        return Ok((
+            if mt.is_empty() { OCI_INDEX.into() } else { mt },
+            Parsed::Index(m),
+        ));
     }
     match (raw.config, raw.layers) {
-        (Some(config), Some(layers)) => {
-            Ok((if mt.is_empty() { OCI_MANIFEST.into() } else { mt }, Parsed::Image { config, layers }))
-        }
-        _ => Err(bad(format!("media type `{mt}` has neither `manifests` nor `config` and `layers`"))),
+        (Some(config), Some(layers)) => Ok((
+            if mt.is_empty() {
+                OCI_MANIFEST.into()
+            } else {
+                mt
+            },
+            Parsed::Image { config, layers },
+        )),
+        _ => Err(bad(format!(
+            "media type `{mt}` has neither `manifests` nor `config` and `layers`"
+        ))),
     }
 }
 
 /// Reads a response body up to `limit` bytes, failing as soon as it goes over.
-pub async fn read_bounded(resp: reqwest::Response, limit: u64, what: &'static str) -> Result<Vec<u8>> {
+pub async fn read_bounded(
+    resp: reqwest::Response,
+    limit: u64,
+    what: &'static str,
+) -> Result<Vec<u8>> {
     let url = crate::auth::session::redact_url(resp.url());
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(Error::TooLarge { what, url, limit });
@@ -121,12 +148,21 @@ pub async fn read_bounded(resp: reqwest::Response, limit: u64, what: &'static st
                 out.extend_from_slice(&c);
             }
             Ok(None) => return Ok(out),
-            Err(e) => return Err(Error::Transport { url, why: crate::tls::error_chain(&e) }),
+            Err(e) => {
+                return Err(Error::Transport {
+                    url,
+                    why: crate::tls::error_chain(&e),
+                })
+            }
         }
     }
 }
 
-async fn fetch(client: &RegistryClient, image: &ImageRef, reference: &str) -> Result<(Vec<u8>, Option<String>, Digest)> {
+async fn fetch(
+    client: &RegistryClient,
+    image: &ImageRef,
+    reference: &str,
+) -> Result<(Vec<u8>, Option<String>, Digest)> {
     let g = Get {
         path: format!("/v2/{}/manifests/{reference}", image.repository()),
         scope: format!("repository:{}:pull", image.repository()),
@@ -134,8 +170,16 @@ async fn fetch(client: &RegistryClient, image: &ImageRef, reference: &str) -> Re
         range_from: None,
     };
     let resp = client.get(&g).await?;
-    let header_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(|s| s.to_string());
-    let header_digest = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.to_string());
+    let header_digest = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let bytes = read_bounded(resp, MAX_MANIFEST_BYTES, "manifest").await?;
     // Verify what we were given: against the pinned digest, else against the registry's own claim.
     let digest = match reference.parse::<Digest>() {
@@ -161,13 +205,22 @@ async fn fetch(client: &RegistryClient, image: &ImageRef, reference: &str) -> Re
 }
 
 /// Resolves `image` to one image manifest for `platform`, following an index if there is one.
-pub async fn resolve(client: &RegistryClient, image: &ImageRef, platform: &Platform) -> Result<ImageManifest> {
+pub async fn resolve(
+    client: &RegistryClient,
+    image: &ImageRef,
+    platform: &Platform,
+) -> Result<ImageManifest> {
     let name = image.to_string();
     let (bytes, header_type, digest) = fetch(client, image, &image.manifest_reference()).await?;
     match parse(&bytes, header_type.as_deref(), &name)? {
-        (mt, Parsed::Image { config, layers }) => {
-            Ok(ImageManifest { digest, media_type: mt, raw: bytes, config, layers, index: None })
-        }
+        (mt, Parsed::Image { config, layers }) => Ok(ImageManifest {
+            digest,
+            media_type: mt,
+            raw: bytes,
+            config,
+            layers,
+            index: None,
+        }),
         (_, Parsed::Index(entries)) => {
             let chosen = select(&entries, platform).ok_or_else(|| Error::Manifest {
                 reference: name.clone(),
@@ -176,7 +229,15 @@ pub async fn resolve(client: &RegistryClient, image: &ImageRef, platform: &Platf
                     entries
                         .iter()
                         .filter_map(|e| e.platform.as_ref())
-                        .map(|p| format!("{}/{}{}", p.os, p.architecture, p.variant.as_deref().map(|v| format!("/{v}")).unwrap_or_default()))
+                        .map(|p| format!(
+                            "{}/{}{}",
+                            p.os,
+                            p.architecture,
+                            p.variant
+                                .as_deref()
+                                .map(|v| format!("/{v}"))
+                                .unwrap_or_default()
+                        ))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -184,9 +245,17 @@ pub async fn resolve(client: &RegistryClient, image: &ImageRef, platform: &Platf
             let child = chosen.digest.to_string();
             let (cbytes, ctype, cdigest) = fetch(client, image, &child).await?;
             if cbytes.len() as u64 != chosen.size {
-                return Err(Error::Verify { what: "manifest", digest: child, why: "size differs from the index".into() });
+                return Err(Error::Verify {
+                    what: "manifest",
+                    digest: child,
+                    why: "size differs from the index".into(),
+                });
             }
-            match parse(&cbytes, ctype.as_deref().or(Some(chosen.media_type.as_str())), &name)? {
+            match parse(
+                &cbytes,
+                ctype.as_deref().or(Some(chosen.media_type.as_str())),
+                &name,
+            )? {
                 (mt, Parsed::Image { config, layers }) => Ok(ImageManifest {
                     digest: cdigest,
                     media_type: mt,
@@ -195,27 +264,42 @@ pub async fn resolve(client: &RegistryClient, image: &ImageRef, platform: &Platf
                     layers,
                     index: Some((digest, bytes)),
                 }),
-                _ => Err(Error::Manifest { reference: name, why: "an index entry points to another index".into() }),
+                _ => Err(Error::Manifest {
+                    reference: name,
+                    why: "an index entry points to another index".into(),
+                }),
             }
         }
     }
 }
 
 fn select<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<&'a IndexEntry> {
-    let matching = entries
-        .iter()
-        .filter(|e| e.platform.as_ref().is_some_and(|p| platform.matches(&p.os, &p.architecture, p.variant.as_deref())));
+    let matching = entries.iter().filter(|e| {
+        e.platform
+            .as_ref()
+            .is_some_and(|p| platform.matches(&p.os, &p.architecture, p.variant.as_deref()))
+    });
     // Prefer an exact variant match over the arch default (e.g. arm/v7 over plain arm).
     matching
         .clone()
-        .find(|e| e.platform.as_ref().and_then(|p| p.variant.as_deref()) == platform.variant.as_deref())
+        .find(|e| {
+            e.platform.as_ref().and_then(|p| p.variant.as_deref()) == platform.variant.as_deref()
+        })
         .or_else(|| matching.clone().next())
 }
 
 /// Fetches the image config blob, bounded and verified.
-pub async fn fetch_config(client: &RegistryClient, image: &ImageRef, desc: &Descriptor) -> Result<Vec<u8>> {
+pub async fn fetch_config(
+    client: &RegistryClient,
+    image: &ImageRef,
+    desc: &Descriptor,
+) -> Result<Vec<u8>> {
     if desc.size > MAX_CONFIG_BYTES {
-        return Err(Error::TooLarge { what: "image config", url: desc.digest.to_string(), limit: MAX_CONFIG_BYTES });
+        return Err(Error::TooLarge {
+            what: "image config",
+            url: desc.digest.to_string(),
+            limit: MAX_CONFIG_BYTES,
+        });
     }
     let g = Get {
         path: format!("/v2/{}/blobs/{}", image.repository(), desc.digest),
@@ -282,23 +366,42 @@ mod tests {
             media_type: OCI_MANIFEST.into(),
             digest: Digest::sha256_of(&[n]),
             size: 1,
-            platform: Some(RawPlatform { os: os.into(), architecture: arch.into(), variant: variant.map(Into::into) }),
+            platform: Some(RawPlatform {
+                os: os.into(),
+                architecture: arch.into(),
+                variant: variant.map(Into::into),
+            }),
         }
     }
 
     #[test]
     fn selects_platform() {
-        let e = vec![entry("linux", "arm", Some("v6"), 0), entry("linux", "arm", Some("v7"), 1), entry("linux", "amd64", None, 2)];
+        let e = vec![
+            entry("linux", "arm", Some("v6"), 0),
+            entry("linux", "arm", Some("v7"), 1),
+            entry("linux", "amd64", None, 2),
+        ];
         let p = |s| Platform::parse(s).expect("ok");
-        assert_eq!(select(&e, &p("linux/amd64")).map(|e| e.digest.clone()), Some(Digest::sha256_of(&[2])));
-        assert_eq!(select(&e, &p("linux/arm/v7")).map(|e| e.digest.clone()), Some(Digest::sha256_of(&[1])));
-        assert_eq!(select(&e, &p("linux/arm/v6")).map(|e| e.digest.clone()), Some(Digest::sha256_of(&[0])));
+        assert_eq!(
+            select(&e, &p("linux/amd64")).map(|e| e.digest.clone()),
+            Some(Digest::sha256_of(&[2]))
+        );
+        assert_eq!(
+            select(&e, &p("linux/arm/v7")).map(|e| e.digest.clone()),
+            Some(Digest::sha256_of(&[1]))
+        );
+        assert_eq!(
+            select(&e, &p("linux/arm/v6")).map(|e| e.digest.clone()),
+            Some(Digest::sha256_of(&[0]))
+        );
         assert!(select(&e, &p("linux/s390x")).is_none());
     }
 
     #[test]
     fn rejects_schema1_and_garbage() {
-        let e = parse(br#"{"schemaVersion":1,"name":"x"}"#, None, "img").err().expect("err");
+        let e = parse(br#"{"schemaVersion":1,"name":"x"}"#, None, "img")
+            .err()
+            .expect("err");
         assert!(e.to_string().contains("schema 1"));
         assert!(parse(b"nope", None, "img").is_err());
         assert!(parse(br#"{"schemaVersion":2}"#, None, "img").is_err());

@@ -15,7 +15,11 @@ pub struct Platform {
 impl Platform {
     pub fn parse(s: &str) -> Result<Platform> {
         let parts: Vec<&str> = s.split('/').collect();
-        let ok = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let ok = |p: &&str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(ok) {
             return Err(Error::Platform(s.to_string()));
         }
@@ -33,7 +37,11 @@ impl Platform {
             "arm64" => Some("v8".to_string()),
             _ => None,
         };
-        Platform { os: std::env::consts::OS.to_string(), arch, variant }
+        Platform {
+            os: std::env::consts::OS.to_string(),
+            arch,
+            variant,
+        }
     }
 
     /// Whether an index entry with these fields can run here.

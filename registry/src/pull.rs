@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::blob::BlobSource;
-use crate::client::{RegistryClient, Registries};
+use crate::client::{Registries, RegistryClient};
 use crate::digest::{Algo, Digest, Hasher, HashingReader};
 use crate::error::{Error, IoContext, Result};
 use crate::manifest::{self, Descriptor, ImageConfig, ImageManifest};
@@ -34,7 +34,12 @@ pub struct PullOptions {
 
 impl Default for PullOptions {
     fn default() -> Self {
-        PullOptions { platform: Platform::host(), force: false, max_concurrent: 3, limits: Limits::default() }
+        PullOptions {
+            platform: Platform::host(),
+            force: false,
+            max_concurrent: 3,
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -42,11 +47,28 @@ impl Default for PullOptions {
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Resolved { reference: String, digest: String, layers: usize },
-    LayerStart { digest: String, size: u64 },
-    LayerProgress { digest: String, bytes: u64, size: u64 },
-    LayerDone { digest: String, cached: bool },
-    Done { reference: String, digest: String },
+    Resolved {
+        reference: String,
+        digest: String,
+        layers: usize,
+    },
+    LayerStart {
+        digest: String,
+        size: u64,
+    },
+    LayerProgress {
+        digest: String,
+        bytes: u64,
+        size: u64,
+    },
+    LayerDone {
+        digest: String,
+        cached: bool,
+    },
+    Done {
+        reference: String,
+        digest: String,
+    },
 }
 
 pub trait Observer: Send + Sync {
@@ -65,7 +87,11 @@ pub struct Puller {
 
 impl Puller {
     pub fn new(store: Arc<Store>, registries: Arc<Registries>) -> Puller {
-        Puller { store, registries, inflight: Mutex::new(HashMap::new()) }
+        Puller {
+            store,
+            registries,
+            inflight: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -77,29 +103,50 @@ impl Puller {
     }
 
     /// Pulls `image` (unless it is present and pinned by digest and `force` is off) and returns its record.
-    pub async fn pull(&self, image: &ImageRef, opts: &PullOptions, obs: &dyn Observer) -> Result<ImageRecord> {
+    pub async fn pull(
+        &self,
+        image: &ImageRef,
+        opts: &PullOptions,
+        obs: &dyn Observer,
+    ) -> Result<ImageRecord> {
         let store = self.store.clone();
         let _lock = tokio::task::spawn_blocking(move || store.lock_shared())
             .await
-            .map_err(|e| Error::Store { path: self.store.root().into(), why: e.to_string() })??;
+            .map_err(|e| Error::Store {
+                path: self.store.root().into(),
+                why: e.to_string(),
+            })??;
         let key = image.to_string();
         if let (Some(want), false) = (image.digest(), opts.force) {
             if let Some(rec) = self.store.get_image(&key)? {
                 if &rec.manifest_digest == want && self.complete(&rec) {
-                    obs.event(Event::Done { reference: key, digest: rec.manifest_digest.to_string() });
+                    obs.event(Event::Done {
+                        reference: key,
+                        digest: rec.manifest_digest.to_string(),
+                    });
                     return Ok(rec);
                 }
             }
         }
         let (client, m) = self.resolve(image, &opts.platform).await?;
-        obs.event(Event::Resolved { reference: key.clone(), digest: m.digest.to_string(), layers: m.layers.len() });
+        obs.event(Event::Resolved {
+            reference: key.clone(),
+            digest: m.digest.to_string(),
+            layers: m.layers.len(),
+        });
         if !opts.force {
             if let Some(rec) = self.store.get_image(&key)? {
                 if rec.manifest_digest == m.digest && self.complete(&rec) {
                     for l in &rec.layers {
-                        obs.event(Event::LayerDone { digest: l.digest.to_string(), cached: true });
+                        obs.event(Event::LayerDone {
+                            digest: l.digest.to_string(),
+                            cached: true,
+                        });
                     }
-                    obs.event(Event::Done { reference: key, digest: m.digest.to_string() });
+                    obs.event(Event::Done {
+                        reference: key,
+                        digest: m.digest.to_string(),
+                    });
                     return Ok(rec);
                 }
             }
@@ -122,14 +169,22 @@ impl Puller {
             });
         }
         let sem = Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent.max(1)));
-        let jobs = m.layers.iter().zip(&config.rootfs.diff_ids).map(|(desc, diff_id)| {
-            let sem = sem.clone();
-            let client = client.clone();
-            async move {
-                let _permit = sem.acquire().await.map_err(|e| Error::Store { path: PathBuf::new(), why: e.to_string() })?;
-                self.layer(&client, image, desc, diff_id, &opts.limits, obs).await
-            }
-        });
+        let jobs = m
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(desc, diff_id)| {
+                let sem = sem.clone();
+                let client = client.clone();
+                async move {
+                    let _permit = sem.acquire().await.map_err(|e| Error::Store {
+                        path: PathBuf::new(),
+                        why: e.to_string(),
+                    })?;
+                    self.layer(&client, image, desc, diff_id, &opts.limits, obs)
+                        .await
+                }
+            });
         futures_util::future::try_join_all(jobs).await?;
         // Everything the record names is verified and committed; now the record itself.
         self.store.put_blob(&m.config.digest, &config_bytes)?;
@@ -147,34 +202,56 @@ impl Puller {
                 .layers
                 .iter()
                 .zip(&config.rootfs.diff_ids)
-                .map(|(l, d)| LayerRef { digest: l.digest.clone(), diff_id: d.clone(), size: l.size, media_type: l.media_type.clone() })
+                .map(|(l, d)| LayerRef {
+                    digest: l.digest.clone(),
+                    diff_id: d.clone(),
+                    size: l.size,
+                    media_type: l.media_type.clone(),
+                })
                 .collect(),
             platform: format!("{}/{}", config.os, config.architecture),
-            pulled_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            pulled_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             created: config.created.clone(),
         };
         self.store.put_image(&rec)?;
-        obs.event(Event::Done { reference: key, digest: m.digest.to_string() });
+        obs.event(Event::Done {
+            reference: key,
+            digest: m.digest.to_string(),
+        });
         Ok(rec)
     }
 
     fn complete(&self, rec: &ImageRecord) -> bool {
-        rec.layers.iter().all(|l| self.store.has_layer(&l.diff_id) && self.store.has_blob(&l.digest))
+        rec.layers
+            .iter()
+            .all(|l| self.store.has_layer(&l.diff_id) && self.store.has_blob(&l.digest))
             && self.store.has_blob(&rec.config_digest)
     }
 
     /// Mirrors first (Docker Hub images), then the origin; the origin's error is the one reported.
-    async fn resolve(&self, image: &ImageRef, platform: &Platform) -> Result<(Arc<RegistryClient>, ImageManifest)> {
+    async fn resolve(
+        &self,
+        image: &ImageRef,
+        platform: &Platform,
+    ) -> Result<(Arc<RegistryClient>, ImageManifest)> {
         let candidates = self.registries.candidates(image)?;
         let last = candidates.len().saturating_sub(1);
         for (i, c) in candidates.into_iter().enumerate() {
             match manifest::resolve(&c, image, platform).await {
                 Ok(m) => return Ok((c, m)),
-                Err(e) if i < last => tracing::warn!(mirror = c.host(), error = %e, "mirror failed; trying the next"),
+                Err(e) if i < last => {
+                    tracing::warn!(mirror = c.host(), error = %e, "mirror failed; trying the next")
+                }
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Manifest { reference: image.to_string(), why: "no registry to ask".into() })
+        Err(Error::Manifest {
+            reference: image.to_string(),
+            why: "no registry to ask".into(),
+        })
     }
 
     async fn layer(
@@ -192,20 +269,44 @@ impl Puller {
         };
         let _held = gate.lock().await;
         if self.store.has_layer(diff_id) && self.store.has_blob(&desc.digest) {
-            obs.event(Event::LayerDone { digest: desc.digest.to_string(), cached: true });
+            obs.event(Event::LayerDone {
+                digest: desc.digest.to_string(),
+                cached: true,
+            });
             return Ok(());
         }
-        obs.event(Event::LayerStart { digest: desc.digest.to_string(), size: desc.size });
+        obs.event(Event::LayerStart {
+            digest: desc.digest.to_string(),
+            size: desc.size,
+        });
         let staging = self.store.staging()?;
         let fs = staging.path().join("fs");
         std::fs::create_dir(&fs).at(&fs)?;
-        let local = self.store.has_blob(&desc.digest).then(|| self.store.blob_path(&desc.digest));
+        let local = self
+            .store
+            .has_blob(&desc.digest)
+            .then(|| self.store.blob_path(&desc.digest));
         let blob_out = local.is_none().then(|| staging.path().join("blob"));
 
         let (tx, rx) = mpsc::channel::<Bytes>(16);
         let worker = {
-            let (fs, blob_out, local, limits, algo) = (fs.clone(), blob_out.clone(), local.clone(), limits.clone(), desc.digest.algo());
-            tokio::task::spawn_blocking(move || unpack_worker(rx, local.as_deref(), blob_out.as_deref(), &fs, algo, &limits))
+            let (fs, blob_out, local, limits, algo) = (
+                fs.clone(),
+                blob_out.clone(),
+                local.clone(),
+                limits.clone(),
+                desc.digest.algo(),
+            );
+            tokio::task::spawn_blocking(move || {
+                unpack_worker(
+                    rx,
+                    local.as_deref(),
+                    blob_out.as_deref(),
+                    &fs,
+                    algo,
+                    &limits,
+                )
+            })
         };
         let mut download_err = None;
         if local.is_none() {
@@ -213,7 +314,11 @@ impl Puller {
             loop {
                 match src.next_chunk().await {
                     Ok(Some(c)) => {
-                        obs.event(Event::LayerProgress { digest: desc.digest.to_string(), bytes: src.offset(), size: desc.size });
+                        obs.event(Event::LayerProgress {
+                            digest: desc.digest.to_string(),
+                            bytes: src.offset(),
+                            size: desc.size,
+                        });
                         // A closed channel means the worker stopped (bad tar, limit): its error is the one to show.
                         if tx.send(c).await.is_err() {
                             break;
@@ -228,17 +333,30 @@ impl Puller {
             }
         }
         drop(tx);
-        let worked = worker.await.map_err(|e| Error::Store { path: fs.clone(), why: format!("unpack worker: {e}") })?;
+        let worked = worker.await.map_err(|e| Error::Store {
+            path: fs.clone(),
+            why: format!("unpack worker: {e}"),
+        })?;
         if let Some(e) = download_err {
             return Err(e);
         }
         let out = worked.map_err(|e| match e {
-            WorkerError::Unpack(source) => Error::Unpack { digest: desc.digest.to_string(), source },
+            WorkerError::Unpack(source) => Error::Unpack {
+                digest: desc.digest.to_string(),
+                source,
+            },
             WorkerError::Io(path, source) => Error::Io { path, source },
         })?;
-        let verify = |why: String| Error::Verify { what: "layer blob", digest: desc.digest.to_string(), why };
+        let verify = |why: String| Error::Verify {
+            what: "layer blob",
+            digest: desc.digest.to_string(),
+            why,
+        };
         if out.blob_size != desc.size {
-            return Err(verify(format!("got {} bytes, the manifest declares {}", out.blob_size, desc.size)));
+            return Err(verify(format!(
+                "got {} bytes, the manifest declares {}",
+                out.blob_size, desc.size
+            )));
         }
         if out.blob_digest != desc.digest {
             return Err(verify(format!("content hashes to {}", out.blob_digest)));
@@ -263,8 +381,14 @@ impl Puller {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.commit_layer(staging, &record))
             .await
-            .map_err(|e| Error::Store { path: fs, why: e.to_string() })??;
-        obs.event(Event::LayerDone { digest: desc.digest.to_string(), cached: false });
+            .map_err(|e| Error::Store {
+                path: fs,
+                why: e.to_string(),
+            })??;
+        obs.event(Event::LayerDone {
+            digest: desc.digest.to_string(),
+            cached: false,
+        });
         Ok(())
     }
 }
@@ -291,30 +415,51 @@ fn unpack_worker(
     algo: Algo,
     limits: &Limits,
 ) -> std::result::Result<Unpacked, WorkerError> {
-    let io = |p: &Path| { let p = p.to_path_buf(); move |e| WorkerError::Io(p, e) };
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| WorkerError::Io(p, e)
+    };
     let source: Box<dyn Read + Send> = match local {
         Some(p) => Box::new(std::fs::File::open(p).map_err(io(p))?),
-        None => Box::new(ChannelReader { rx, cur: Bytes::new() }),
+        None => Box::new(ChannelReader {
+            rx,
+            cur: Bytes::new(),
+        }),
     };
     let sink = match blob_out {
-        Some(p) => Some(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(p).map_err(io(p))?)),
+        Some(p) => Some(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(p).map_err(io(p))?,
+        )),
         None => None,
     };
-    let mut tee = Tee { inner: source, hasher: Hasher::new(algo), count: 0, sink };
+    let mut tee = Tee {
+        inner: source,
+        hasher: Hasher::new(algo),
+        count: 0,
+        sink,
+    };
     let mut peek = [0u8; 4];
     let n = read_full(&mut tee, &mut peek).map_err(io(fs))?;
     let compression = unpack::Compression::sniff(&peek[..n]);
     let head = std::io::Cursor::new(peek[..n].to_vec());
     let decoded = unpack::decoder(head.chain(&mut tee), compression).map_err(io(fs))?;
     let mut tar = HashingReader::new(decoded, Algo::Sha256);
-    let stats = unpack::apply_layer(&mut tar, fs, Mode::Overlay, limits).map_err(WorkerError::Unpack)?;
+    let stats =
+        unpack::apply_layer(&mut tar, fs, Mode::Overlay, limits).map_err(WorkerError::Unpack)?;
     let (diff_id, tar_size) = tar.finish().map_err(io(fs))?;
     // Whatever follows the compressed stream still belongs to the blob and to its digest.
     std::io::copy(&mut tee, &mut std::io::sink()).map_err(io(fs))?;
     if let Some(mut s) = tee.sink.take() {
         s.flush().map_err(io(fs))?;
     }
-    Ok(Unpacked { blob_digest: tee.hasher.finish(), blob_size: tee.count, diff_id, tar_size, entries: stats.entries })
+    Ok(Unpacked {
+        blob_digest: tee.hasher.finish(),
+        blob_size: tee.count,
+        diff_id,
+        tar_size,
+        entries: stats.entries,
+    })
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -22,7 +22,10 @@ pub struct ImageRef {
 
 impl ImageRef {
     pub fn parse(s: &str) -> Result<ImageRef> {
-        let bad = |why: String| Error::Reference { reference: s.to_string(), why };
+        let bad = |why: String| Error::Reference {
+            reference: s.to_string(),
+            why,
+        };
         if s.is_empty() {
             return Err(bad("empty".into()));
         }
@@ -40,7 +43,12 @@ impl ImageRef {
             (None, None) => Some("latest".to_string()),
             (None, Some(_)) => None,
         };
-        Ok(ImageRef { registry: r.registry().to_string(), repository: r.repository().to_string(), tag, digest })
+        Ok(ImageRef {
+            registry: r.registry().to_string(),
+            repository: r.repository().to_string(),
+            tag,
+            digest,
+        })
     }
 
     /// The registry's canonical name (`docker.io`, `reg:5443`): the key for credentials and certs.d.
@@ -89,7 +97,10 @@ impl ImageRef {
 
     /// The same image pinned to `digest` (keeps the tag for display).
     pub fn with_digest(&self, digest: Digest) -> ImageRef {
-        ImageRef { digest: Some(digest), ..self.clone() }
+        ImageRef {
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 
     /// The name docker shows for it: `busybox:latest` for official Hub images, otherwise the full name.
@@ -150,14 +161,26 @@ mod tests {
         assert_eq!(norm("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(norm("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(norm("library/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(norm("docker.io/busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            norm("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(norm("user/app"), "docker.io/user/app:latest");
         assert_eq!(norm("localhost/a"), "localhost/a:latest");
         assert_eq!(norm("localhost:5000/a"), "localhost:5000/a:latest");
-        assert_eq!(norm("reg.example.com:5443/team/app:1.2"), "reg.example.com:5443/team/app:1.2");
+        assert_eq!(
+            norm("reg.example.com:5443/team/app:1.2"),
+            "reg.example.com:5443/team/app:1.2"
+        );
         assert_eq!(norm("127.0.0.1:5000/x/y/z"), "127.0.0.1:5000/x/y/z:latest");
-        assert_eq!(norm(&format!("busybox@{D}")), format!("docker.io/library/busybox@{D}"));
-        assert_eq!(norm(&format!("busybox:1@{D}")), format!("docker.io/library/busybox:1@{D}"));
+        assert_eq!(
+            norm(&format!("busybox@{D}")),
+            format!("docker.io/library/busybox@{D}")
+        );
+        assert_eq!(
+            norm(&format!("busybox:1@{D}")),
+            format!("docker.io/library/busybox:1@{D}")
+        );
     }
 
     #[test]
@@ -175,7 +198,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_naming_it() {
-        for bad in ["", "UPPER/case", "a//b", "busybox:", "busybox@sha256:abc", ":tag", "a b"] {
+        for bad in [
+            "",
+            "UPPER/case",
+            "a//b",
+            "busybox:",
+            "busybox@sha256:abc",
+            ":tag",
+            "a b",
+        ] {
             let e = ImageRef::parse(bad).expect_err(bad);
             assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
         }

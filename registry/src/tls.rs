@@ -22,7 +22,10 @@ impl Default for TlsOptions {
     fn default() -> Self {
         TlsOptions {
             ca_files: Vec::new(),
-            certs_dirs: vec![PathBuf::from("/etc/ucr/certs.d"), PathBuf::from("/etc/docker/certs.d")],
+            certs_dirs: vec![
+                PathBuf::from("/etc/ucr/certs.d"),
+                PathBuf::from("/etc/docker/certs.d"),
+            ],
             insecure: Vec::new(),
         }
     }
@@ -37,7 +40,9 @@ impl TlsOptions {
     /// `--insecure-registry` names the registry exactly (`host` or `host:port`); `host` alone covers every port.
     pub fn is_insecure(&self, host: &str) -> bool {
         let bare = host_without_port(host);
-        self.insecure.iter().any(|i| i == host || (i == bare && !i.contains(':')))
+        self.insecure
+            .iter()
+            .any(|i| i == host || (i == bare && !i.contains(':')))
     }
 
     /// Plain HTTP is allowed for loopback names and for registries named insecure, never otherwise.
@@ -47,9 +52,17 @@ impl TlsOptions {
     }
 
     /// The HTTP client for `host` (the API host, `name[:port]`).
-    pub fn client_for(&self, host: &str, connect_timeout: Duration, stall: Duration) -> Result<reqwest::Client> {
+    pub fn client_for(
+        &self,
+        host: &str,
+        connect_timeout: Duration,
+        stall: Duration,
+    ) -> Result<reqwest::Client> {
         install_crypto_provider();
-        let tls_err = |why: String| Error::Tls { registry: host.to_string(), why };
+        let tls_err = |why: String| Error::Tls {
+            registry: host.to_string(),
+            why,
+        };
         let mut b = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             // A read that waits longer than this is a stall; blob downloads resume after it.
@@ -71,19 +84,32 @@ impl TlsOptions {
             b = b.tls_certs_merge(extra);
         }
         if self.is_insecure(host) {
-            b = b.tls_danger_accept_invalid_certs(true).tls_danger_accept_invalid_hostnames(true);
+            b = b
+                .tls_danger_accept_invalid_certs(true)
+                .tls_danger_accept_invalid_hostnames(true);
         }
-        b.build().map_err(|e| tls_err(format!("cannot build the HTTPS client: {}", error_chain(&e))))
+        b.build().map_err(|e| {
+            tls_err(format!(
+                "cannot build the HTTPS client: {}",
+                error_chain(&e)
+            ))
+        })
     }
 
     fn certs_dir_for(&self, host: &str) -> Option<PathBuf> {
-        self.certs_dirs.iter().map(|d| d.join(host)).find(|d| d.is_dir())
+        self.certs_dirs
+            .iter()
+            .map(|d| d.join(host))
+            .find(|d| d.is_dir())
     }
 }
 
 fn host_without_port(host: &str) -> &str {
     if host.starts_with('[') {
-        return host.split_once(']').map(|(h, _)| &host[..h.len() + 1]).unwrap_or(host);
+        return host
+            .split_once(']')
+            .map(|(h, _)| &host[..h.len() + 1])
+            .unwrap_or(host);
     }
     host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
@@ -104,7 +130,10 @@ fn read_pem_bundle(path: &Path, host: &str) -> Result<Vec<reqwest::Certificate>>
 }
 
 /// docker's certs.d rules: every `*.crt` is a CA; `X.cert` with `X.key` is the client identity.
-fn read_certs_d(dir: &Path, host: &str) -> Result<(Vec<reqwest::Certificate>, Option<reqwest::Identity>)> {
+fn read_certs_d(
+    dir: &Path,
+    host: &str,
+) -> Result<(Vec<reqwest::Certificate>, Option<reqwest::Identity>)> {
     let mut cas = Vec::new();
     let mut identity = None;
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -118,7 +147,11 @@ fn read_certs_d(dir: &Path, host: &str) -> Result<(Vec<reqwest::Certificate>, Op
                 let mut pem = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
                 let key_pem = std::fs::read(&key).map_err(|e| Error::Tls {
                     registry: host.to_string(),
-                    why: format!("client certificate {} has no key {}: {e}", path.display(), key.display()),
+                    why: format!(
+                        "client certificate {} has no key {}: {e}",
+                        path.display(),
+                        key.display()
+                    ),
                 })?;
                 pem.push(b'\n');
                 pem.extend_from_slice(&key_pem);
@@ -158,7 +191,9 @@ pub enum TlsFailure {
 
 pub fn classify(e: &reqwest::Error) -> TlsFailure {
     let chain = error_chain(e);
-    if chain.contains("invalid peer certificate") || chain.contains("certificate") && chain.contains("Unknown") {
+    if chain.contains("invalid peer certificate")
+        || chain.contains("certificate") && chain.contains("Unknown")
+    {
         TlsFailure::Untrusted(chain)
     } else if chain.contains("InvalidContentType") || chain.contains("corrupt message") {
         TlsFailure::NotTls
@@ -173,7 +208,10 @@ mod tests {
 
     #[test]
     fn insecure_is_per_registry() {
-        let o = TlsOptions { insecure: vec!["reg:5000".into(), "plain".into()], ..TlsOptions::default() };
+        let o = TlsOptions {
+            insecure: vec!["reg:5000".into(), "plain".into()],
+            ..TlsOptions::default()
+        };
         assert!(o.is_insecure("reg:5000"));
         assert!(!o.is_insecure("reg:5001"));
         assert!(!o.is_insecure("reg"));

@@ -28,23 +28,37 @@ impl RegistryOptions {
     pub fn client_options(&self, image: Option<&ImageRef>) -> Result<ClientOptions> {
         let mut credentials = Credentials::default();
         if let (Some(c), Some(img)) = (&self.creds, image) {
-            credentials.explicit = Some((img.registry().to_string(), Credential::parse_user_pass(c)?));
+            credentials.explicit =
+                Some((img.registry().to_string(), Credential::parse_user_pass(c)?));
         }
         credentials.docker_config = match &self.docker_config {
             Some(v) => Some(DockerConfig::from_flag(v)?),
             None => Credentials::load_default_docker_config()?,
         };
-        let mut tls = TlsOptions { ca_files: self.ca_files.clone(), insecure: self.insecure.clone(), ..TlsOptions::default() };
+        let mut tls = TlsOptions {
+            ca_files: self.ca_files.clone(),
+            insecure: self.insecure.clone(),
+            ..TlsOptions::default()
+        };
         if !self.certs_dirs.is_empty() {
             tls.certs_dirs = self.certs_dirs.clone();
         }
         let mut mirrors = Vec::new();
         for m in &self.mirrors {
-            let with_scheme = if m.contains("://") { m.clone() } else { format!("https://{m}") };
+            let with_scheme = if m.contains("://") {
+                m.clone()
+            } else {
+                format!("https://{m}")
+            };
             let url = url_parse(&with_scheme)?;
             mirrors.push(url);
         }
-        Ok(ClientOptions { tls, credentials, mirrors, ..ClientOptions::default() })
+        Ok(ClientOptions {
+            tls,
+            credentials,
+            mirrors,
+            ..ClientOptions::default()
+        })
     }
 }
 

@@ -23,7 +23,11 @@ impl Run {
     }
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "ucr failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "ucr failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -31,12 +35,22 @@ impl Run {
 impl Ucr {
     /// A fresh root on tmpfs when there is one (store-heavy tests are slow on the root ext4 of CI machines).
     pub fn new() -> Ucr {
-        let base = if Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
-        let dir = tempfile::Builder::new().prefix("ucr-e2e-").tempdir_in(base).expect("tempdir");
+        let base = if Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("ucr-e2e-")
+            .tempdir_in(base)
+            .expect("tempdir");
         // An empty HOME so no developer's ~/.docker/config.json leaks into a test.
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
-        Ucr { dir, env: vec![("HOME".into(), home.display().to_string())] }
+        Ucr {
+            dir,
+            env: vec![("HOME".into(), home.display().to_string())],
+        }
     }
 
     pub fn root(&self) -> PathBuf {

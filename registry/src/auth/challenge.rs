@@ -6,13 +6,19 @@ use std::collections::HashMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Challenge {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parses the first challenge we understand; `None` for unknown schemes or a Bearer without a realm.
 pub fn parse(header: &str) -> Option<Challenge> {
     let header = header.trim();
-    let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
+    let (scheme, rest) = header
+        .split_once(char::is_whitespace)
+        .unwrap_or((header, ""));
     if scheme.eq_ignore_ascii_case("basic") {
         return Some(Challenge::Basic);
     }
@@ -81,7 +87,9 @@ mod tests {
 
     #[test]
     fn bearer_full() {
-        let c = parse(r#"Bearer realm="https://a/token",service="reg svc",scope="repository:x/y:pull,push""#);
+        let c = parse(
+            r#"Bearer realm="https://a/token",service="reg svc",scope="repository:x/y:pull,push""#,
+        );
         assert_eq!(
             c,
             Some(Challenge::Bearer {
@@ -95,13 +103,27 @@ mod tests {
     #[test]
     fn bearer_partial_and_odd() {
         let c = parse(r#"bearer realm=https://a/t , error="invalid_token""#);
-        assert_eq!(c, Some(Challenge::Bearer { realm: "https://a/t".into(), service: None, scope: None }));
+        assert_eq!(
+            c,
+            Some(Challenge::Bearer {
+                realm: "https://a/t".into(),
+                service: None,
+                scope: None
+            })
+        );
         assert_eq!(parse(r#"Bearer service="x""#), None);
-        assert_eq!(parse(r#"Basic realm="Registry Realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            parse(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
         assert_eq!(parse("Negotiate"), None);
         assert_eq!(
             parse(r#"Bearer realm="a\"b""#),
-            Some(Challenge::Bearer { realm: "a\"b".into(), service: None, scope: None })
+            Some(Challenge::Bearer {
+                realm: "a\"b".into(),
+                service: None,
+                scope: None
+            })
         );
     }
 }

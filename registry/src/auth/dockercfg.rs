@@ -71,10 +71,12 @@ impl DockerConfig {
         if data.trim_start().starts_with('{') {
             return Self::parse(data, "image config");
         }
-        let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| Error::Credentials {
-            source_name: "image config".into(),
-            why: format!("not base64: {e}"),
-        })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map_err(|e| Error::Credentials {
+                source_name: "image config".into(),
+                why: format!("not base64: {e}"),
+            })?;
         let text = String::from_utf8(bytes).map_err(|_| Error::Credentials {
             source_name: "image config".into(),
             why: "not UTF-8 JSON".into(),
@@ -83,8 +85,12 @@ impl DockerConfig {
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<DockerConfig> {
-        let bad = |why: String| Error::Credentials { source_name: origin.to_string(), why };
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+        let bad = |why: String| Error::Credentials {
+            source_name: origin.to_string(),
+            why,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
         let is_modern = value.get("auths").is_some()
             || value.get("credHelpers").is_some()
             || value.get("credsStore").is_some();
@@ -93,13 +99,20 @@ impl DockerConfig {
             (f.auths.unwrap_or_default(), f.cred_helpers, f.creds_store)
         } else {
             // Legacy .dockercfg: the registry map is the whole document.
-            let m: BTreeMap<String, AuthEntry> = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+            let m: BTreeMap<String, AuthEntry> =
+                serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
             (m, BTreeMap::new(), None)
         };
         Ok(DockerConfig {
             origin: origin.to_string(),
-            auths: auths.into_iter().map(|(k, v)| (normalize_key(&k), v)).collect(),
-            cred_helpers: cred_helpers.into_iter().map(|(k, v)| (normalize_key(&k), v)).collect(),
+            auths: auths
+                .into_iter()
+                .map(|(k, v)| (normalize_key(&k), v))
+                .collect(),
+            cred_helpers: cred_helpers
+                .into_iter()
+                .map(|(k, v)| (normalize_key(&k), v))
+                .collect(),
             creds_store: creds_store.filter(|s| !s.is_empty()),
         })
     }
@@ -133,15 +146,23 @@ impl DockerConfig {
                 source_name: self.origin.clone(),
                 why: format!("auths[{key}].auth: {why}"),
             };
-            let raw = base64::engine::general_purpose::STANDARD.decode(a.trim()).map_err(|_| bad("not base64"))?;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(a.trim())
+                .map_err(|_| bad("not base64"))?;
             let text = String::from_utf8(raw).map_err(|_| bad("not UTF-8"))?;
-            let (u, p) = text.split_once(':').ok_or_else(|| bad("expected base64 of USER:PASS"))?;
-            return Ok(Some(Credential::Basic { username: u.to_string(), password: Secret::new(p) }));
+            let (u, p) = text
+                .split_once(':')
+                .ok_or_else(|| bad("expected base64 of USER:PASS"))?;
+            return Ok(Some(Credential::Basic {
+                username: u.to_string(),
+                password: Secret::new(p),
+            }));
         }
         match (&e.username, &e.password) {
-            (Some(u), Some(p)) if !u.is_empty() => {
-                Ok(Some(Credential::Basic { username: u.clone(), password: Secret::new(p.as_str()) }))
-            }
+            (Some(u), Some(p)) if !u.is_empty() => Ok(Some(Credential::Basic {
+                username: u.clone(),
+                password: Secret::new(p.as_str()),
+            })),
             _ => Ok(None),
         }
     }
@@ -159,10 +180,15 @@ fn helper_server_url(key: &str) -> String {
 /// `https://reg:5000/v2/` → `reg:5000`; every Docker Hub spelling → `docker.io`.
 fn normalize_key(k: &str) -> String {
     let k = k.trim();
-    let k = k.strip_prefix("https://").or_else(|| k.strip_prefix("http://")).unwrap_or(k);
+    let k = k
+        .strip_prefix("https://")
+        .or_else(|| k.strip_prefix("http://"))
+        .unwrap_or(k);
     let host = k.split('/').next().unwrap_or(k).to_ascii_lowercase();
     match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" | "docker.io" => "docker.io".into(),
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" | "docker.io" => {
+            "docker.io".into()
+        }
         _ => host,
     }
 }
@@ -172,7 +198,10 @@ mod tests {
     use super::*;
 
     fn basic(u: &str, p: &str) -> Option<Credential> {
-        Some(Credential::Basic { username: u.into(), password: Secret::new(p) })
+        Some(Credential::Basic {
+            username: u.into(),
+            password: Secret::new(p),
+        })
     }
 
     #[test]
@@ -199,7 +228,8 @@ mod tests {
 
     #[test]
     fn legacy_dockercfg() {
-        let cfg = DockerConfig::parse(r#"{"reg:5000":{"auth":"YTpi","email":"x@y"}}"#, "t").expect("parse");
+        let cfg = DockerConfig::parse(r#"{"reg:5000":{"auth":"YTpi","email":"x@y"}}"#, "t")
+            .expect("parse");
         assert_eq!(cfg.lookup("reg:5000").expect("ok"), basic("a", "b"));
     }
 
@@ -214,8 +244,12 @@ mod tests {
 
     #[test]
     fn bad_auth_field_names_the_entry() {
-        let cfg = DockerConfig::parse(r#"{"auths":{"r:1":{"auth":"bm9jb2xvbg=="}}}"#, "cfg.json").expect("parse");
+        let cfg = DockerConfig::parse(r#"{"auths":{"r:1":{"auth":"bm9jb2xvbg=="}}}"#, "cfg.json")
+            .expect("parse");
         let e = cfg.lookup("r:1").expect_err("no colon");
-        assert!(e.to_string().contains("cfg.json") && e.to_string().contains("auths[r:1]"), "{e}");
+        assert!(
+            e.to_string().contains("cfg.json") && e.to_string().contains("auths[r:1]"),
+            "{e}"
+        );
     }
 }

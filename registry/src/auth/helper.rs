@@ -23,7 +23,10 @@ struct HelperReply {
 /// error naming the helper.
 pub fn get(name: &str, server_url: &str) -> Result<Option<Credential>> {
     let program = format!("docker-credential-{name}");
-    let err = |why: String| Error::Credentials { source_name: program.clone(), why };
+    let err = |why: String| Error::Credentials {
+        source_name: program.clone(),
+        why,
+    };
     if name.contains('/') || name.is_empty() {
         return Err(err("invalid helper name".into()));
     }
@@ -35,16 +38,25 @@ pub fn get(name: &str, server_url: &str) -> Result<Option<Credential>> {
         .spawn()
         .map_err(|e| err(format!("cannot run it: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(server_url.as_bytes()).map_err(|e| err(format!("writing its stdin: {e}")))?;
+        stdin
+            .write_all(server_url.as_bytes())
+            .map_err(|e| err(format!("writing its stdin: {e}")))?;
     }
     let out = child.wait_with_output().map_err(|e| err(e.to_string()))?;
     if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
         if text.contains("credentials not found") {
             return Ok(None);
         }
         // The helper's own message is about its state, not the secret; keep it short.
-        let first = text.lines().next().unwrap_or("").chars().take(200).collect::<String>();
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect::<String>();
         return Err(err(format!("`get` failed ({}): {first}", out.status)));
     }
     let reply: HelperReply =
@@ -55,5 +67,8 @@ pub fn get(name: &str, server_url: &str) -> Result<Option<Credential>> {
     if reply.username == "<token>" {
         return Ok(Some(Credential::IdentityToken(Secret::new(reply.secret))));
     }
-    Ok(Some(Credential::Basic { username: reply.username, password: Secret::new(reply.secret) }))
+    Ok(Some(Credential::Basic {
+        username: reply.username,
+        password: Secret::new(reply.secret),
+    }))
 }

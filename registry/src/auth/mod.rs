@@ -20,7 +20,10 @@ use dockercfg::DockerConfig;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credential {
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
     /// Docker's `identitytoken`: an OAuth2 refresh token exchanged at the token realm.
     IdentityToken(Secret),
     /// `registrytoken`: a bearer token to send as is.
@@ -31,10 +34,14 @@ impl Credential {
     /// `USER:PASS` as given to `--creds` (the password may contain `:`).
     pub fn parse_user_pass(s: &str) -> Result<Credential> {
         match s.split_once(':') {
-            Some((u, p)) if !u.is_empty() => {
-                Ok(Credential::Basic { username: u.to_string(), password: Secret::new(p) })
-            }
-            _ => Err(Error::Credentials { source_name: "--creds".into(), why: "expected USER:PASS".into() }),
+            Some((u, p)) if !u.is_empty() => Ok(Credential::Basic {
+                username: u.to_string(),
+                password: Secret::new(p),
+            }),
+            _ => Err(Error::Credentials {
+                source_name: "--creds".into(),
+                why: "expected USER:PASS".into(),
+            }),
         }
     }
 }
@@ -93,7 +100,13 @@ mod tests {
     #[test]
     fn creds_flag() {
         let c = Credential::parse_user_pass("bob:pa:ss").expect("ok");
-        assert_eq!(c, Credential::Basic { username: "bob".into(), password: Secret::new("pa:ss") });
+        assert_eq!(
+            c,
+            Credential::Basic {
+                username: "bob".into(),
+                password: Secret::new("pa:ss")
+            }
+        );
         assert!(Credential::parse_user_pass("nopass").is_err());
         assert!(Credential::parse_user_pass(":x").is_err());
         assert!(!format!("{c:?}").contains("pa:ss"));
@@ -103,12 +116,21 @@ mod tests {
     fn explicit_wins_only_for_its_registry() {
         let cfg = DockerConfig::parse(r#"{"auths":{"r:1":{"auth":"YTpi"}}}"#, "test").expect("ok");
         let creds = Credentials {
-            explicit: Some(("r:1".into(), Credential::parse_user_pass("x:y").expect("ok"))),
+            explicit: Some((
+                "r:1".into(),
+                Credential::parse_user_pass("x:y").expect("ok"),
+            )),
             per_image: vec![],
             docker_config: Some(cfg),
         };
         let got = creds.lookup("r:1").expect("ok").expect("some");
-        assert_eq!(got, Credential::Basic { username: "x".into(), password: Secret::new("y") });
+        assert_eq!(
+            got,
+            Credential::Basic {
+                username: "x".into(),
+                password: Secret::new("y")
+            }
+        );
         assert!(creds.lookup("other").expect("ok").is_none());
     }
 }

@@ -50,7 +50,11 @@ struct TokenReply {
 
 impl Session {
     pub fn new(registry: &str, credential: Option<Credential>) -> Session {
-        Session { registry: registry.to_string(), credential, state: Mutex::new(State::default()) }
+        Session {
+            registry: registry.to_string(),
+            credential,
+            state: Mutex::new(State::default()),
+        }
     }
 
     pub fn has_credential(&self) -> bool {
@@ -86,7 +90,10 @@ impl Session {
         match &self.credential {
             Some(Credential::Basic { username, password }) => {
                 let raw = format!("{username}:{}", password.expose());
-                Some(Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))))
+                Some(Secret::new(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )))
             }
             _ => None,
         }
@@ -110,7 +117,11 @@ impl Session {
                 }
                 self.basic_header().ok_or_else(|| self.no_credentials())
             }
-            Some(Challenge::Bearer { realm, service, scope: ch_scope }) => {
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope: ch_scope,
+            }) => {
                 if sent {
                     return Err(self.rejected("the registry rejected the token it was given"));
                 }
@@ -121,7 +132,9 @@ impl Session {
                 // Mesos fails when the challenge has no scope; we ask for the scope of the request instead, as
                 // docker and containerd do, and leave `service` out when the registry did not name one.
                 let scope_q = ch_scope.unwrap_or_else(|| scope.to_string());
-                let token = self.fetch_token(http, &realm, service.as_deref(), &scope_q).await?;
+                let token = self
+                    .fetch_token(http, &realm, service.as_deref(), &scope_q)
+                    .await?;
                 let header = Secret::new(format!("Bearer {}", token.0.expose()));
                 self.lock().tokens.insert(scope.to_string(), token);
                 Ok(header)
@@ -129,7 +142,10 @@ impl Session {
             None => match www_authenticate {
                 Some(h) => Err(Error::Auth {
                     registry: self.registry.clone(),
-                    why: format!("unsupported challenge `{}`", h.chars().take(80).collect::<String>()),
+                    why: format!(
+                        "unsupported challenge `{}`",
+                        h.chars().take(80).collect::<String>()
+                    ),
                 }),
                 None => Err(Error::Auth {
                     registry: self.registry.clone(),
@@ -189,12 +205,20 @@ impl Session {
         };
         let resp = req.send().await.map_err(|e| Error::Auth {
             registry: self.registry.clone(),
-            why: format!("token server {}: {}", redact_url(&url), crate::tls::error_chain(&e)),
+            why: format!(
+                "token server {}: {}",
+                redact_url(&url),
+                crate::tls::error_chain(&e)
+            ),
         })?;
         let status = resp.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(if self.credential.is_some() {
-                self.rejected(&format!("token server {} rejected the credentials (HTTP {})", redact_url(&url), status.as_u16()))
+                self.rejected(&format!(
+                    "token server {} rejected the credentials (HTTP {})",
+                    redact_url(&url),
+                    status.as_u16()
+                ))
             } else {
                 self.no_credentials()
             });
@@ -202,33 +226,58 @@ impl Session {
         if !status.is_success() {
             return Err(Error::Auth {
                 registry: self.registry.clone(),
-                why: format!("token server {} answered HTTP {}", redact_url(&url), status.as_u16()),
+                why: format!(
+                    "token server {} answered HTTP {}",
+                    redact_url(&url),
+                    status.as_u16()
+                ),
             });
         }
         let body = resp.bytes().await.map_err(|e| Error::Auth {
             registry: self.registry.clone(),
-            why: format!("token server {}: {}", redact_url(&url), crate::tls::error_chain(&e)),
+            why: format!(
+                "token server {}: {}",
+                redact_url(&url),
+                crate::tls::error_chain(&e)
+            ),
         })?;
         if body.len() > MAX_TOKEN_RESPONSE {
-            return Err(Error::TooLarge { what: "token response", url: redact_url(&url), limit: MAX_TOKEN_RESPONSE as u64 });
+            return Err(Error::TooLarge {
+                what: "token response",
+                url: redact_url(&url),
+                limit: MAX_TOKEN_RESPONSE as u64,
+            });
         }
         let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| Error::Auth {
             registry: self.registry.clone(),
             why: format!("token server {}: unreadable reply: {e}", redact_url(&url)),
         })?;
-        let token = reply.token.filter(|t| !t.is_empty()).or(reply.access_token).filter(|t| !t.is_empty());
+        let token = reply
+            .token
+            .filter(|t| !t.is_empty())
+            .or(reply.access_token)
+            .filter(|t| !t.is_empty());
         let token = token.ok_or_else(|| Error::Auth {
             registry: self.registry.clone(),
-            why: format!("token server {}: reply has neither `token` nor `access_token`", redact_url(&url)),
+            why: format!(
+                "token server {}: reply has neither `token` nor `access_token`",
+                redact_url(&url)
+            ),
         })?;
         // Renew a little early so a token never expires in flight.
-        let secs = reply.expires_in.unwrap_or(DEFAULT_TOKEN_SECS).max(DEFAULT_TOKEN_SECS);
+        let secs = reply
+            .expires_in
+            .unwrap_or(DEFAULT_TOKEN_SECS)
+            .max(DEFAULT_TOKEN_SECS);
         let expiry = Instant::now() + Duration::from_secs(secs) - Duration::from_secs(secs / 10);
         Ok((Secret::new(token), expiry))
     }
 
     fn rejected(&self, why: &str) -> Error {
-        Error::Auth { registry: self.registry.clone(), why: why.to_string() }
+        Error::Auth {
+            registry: self.registry.clone(),
+            why: why.to_string(),
+        }
     }
 
     fn no_credentials(&self) -> Error {

@@ -20,7 +20,9 @@ impl Store {
     /// Moves an already verified staged file into place (a concurrent writer of the same digest may have won:
     /// identical content, so either copy is fine).
     pub fn commit_blob_file(&self, staged: &Path, d: &Digest) -> Result<()> {
-        std::fs::File::open(staged).and_then(|f| f.sync_all()).at(staged)?;
+        std::fs::File::open(staged)
+            .and_then(|f| f.sync_all())
+            .at(staged)?;
         let dest = self.blob_path(d);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).at(parent)?;

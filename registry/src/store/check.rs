@@ -57,7 +57,11 @@ impl Store {
         let dir = self.root.join("blobs/sha256");
         let mut out = Vec::new();
         for e in std::fs::read_dir(&dir).at(&dir)?.flatten() {
-            if let Some(d) = e.file_name().to_str().and_then(|n| format!("sha256:{n}").parse::<Digest>().ok()) {
+            if let Some(d) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| format!("sha256:{n}").parse::<Digest>().ok())
+            {
                 out.push(d);
             }
         }
@@ -76,7 +80,8 @@ impl Store {
             let f = std::fs::File::open(&p).at(&p)?;
             let (got, _) = HashingReader::new(f, d.algo()).finish().at(&p)?;
             if got != d {
-                rep.problems.push(format!("blob {d}: content hashes to {got}"));
+                rep.problems
+                    .push(format!("blob {d}: content hashes to {got}"));
                 bad_blobs.insert(d.clone());
                 if repair {
                     std::fs::remove_file(&p).at(&p)?;
@@ -120,7 +125,11 @@ impl Store {
                 }
             }
             if !missing.is_empty() {
-                rep.problems.push(format!("image {}: missing or corrupt {}", r.reference, missing.join(", ")));
+                rep.problems.push(format!(
+                    "image {}: missing or corrupt {}",
+                    r.reference,
+                    missing.join(", ")
+                ));
                 if repair {
                     self.remove_image(&r.reference)?;
                     rep.repaired += 1;

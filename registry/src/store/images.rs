@@ -46,13 +46,19 @@ impl ImageRecord {
 
 impl Store {
     fn image_path(&self, reference: &str) -> PathBuf {
-        self.root.join("images").join(format!("{}.json", Digest::sha256_of(reference.as_bytes()).hex()))
+        self.root.join("images").join(format!(
+            "{}.json",
+            Digest::sha256_of(reference.as_bytes()).hex()
+        ))
     }
 
     pub fn put_image(&self, rec: &ImageRecord) -> Result<()> {
         let dest = self.image_path(&rec.reference);
         let tmp = dest.with_extension(format!("tmp.{}", std::process::id()));
-        let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::Store { path: dest.clone(), why: e.to_string() })?;
+        let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::Store {
+            path: dest.clone(),
+            why: e.to_string(),
+        })?;
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp).at(&tmp)?;
@@ -69,7 +75,10 @@ impl Store {
             Ok(b) if b.is_empty() => Ok(None),
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
-                .map_err(|e| Error::Store { path: p, why: format!("unreadable image record: {e}") }),
+                .map_err(|e| Error::Store {
+                    path: p,
+                    why: format!("unreadable image record: {e}"),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(p, e)),
         }
@@ -89,7 +98,12 @@ impl Store {
             }
             match serde_json::from_slice::<ImageRecord>(&b) {
                 Ok(r) => out.push(r),
-                Err(e) => return Err(Error::Store { path: p, why: format!("unreadable image record: {e}") }),
+                Err(e) => {
+                    return Err(Error::Store {
+                        path: p,
+                        why: format!("unreadable image record: {e}"),
+                    })
+                }
             }
         }
         out.sort_by(|a, b| a.reference.cmp(&b.reference));
@@ -120,7 +134,10 @@ impl Store {
         let hex = query.strip_prefix("sha256:").unwrap_or(query);
         if hex.len() >= 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             let all = self.list_images()?;
-            return Ok(all.into_iter().filter(|r| r.manifest_digest.hex().starts_with(hex)).collect());
+            return Ok(all
+                .into_iter()
+                .filter(|r| r.manifest_digest.hex().starts_with(hex))
+                .collect());
         }
         Ok(Vec::new())
     }

@@ -23,7 +23,10 @@ pub struct LayerRecord {
 
 impl Store {
     pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
-        self.root.join("layers").join(diff_id.algo().name()).join(diff_id.hex())
+        self.root
+            .join("layers")
+            .join(diff_id.algo().name())
+            .join(diff_id.hex())
     }
 
     /// The layer's root filesystem (what overlay uses as a lowerdir).
@@ -38,14 +41,20 @@ impl Store {
     pub fn layer_record(&self, diff_id: &Digest) -> Result<LayerRecord> {
         let p = self.layer_dir(diff_id).join("layer.json");
         let text = std::fs::read(&p).at(&p)?;
-        serde_json::from_slice(&text).map_err(|e| Error::Store { path: p, why: format!("unreadable layer record: {e}") })
+        serde_json::from_slice(&text).map_err(|e| Error::Store {
+            path: p,
+            why: format!("unreadable layer record: {e}"),
+        })
     }
 
     /// Commits `staging` (which holds `fs/`) as layer `record.diff_id`. If the layer appeared meanwhile (another
     /// pull), ours is discarded.
     pub fn commit_layer(&self, staging: Staging, record: &LayerRecord) -> Result<()> {
         let rec_path = staging.path().join("layer.json");
-        let json = serde_json::to_vec_pretty(record).map_err(|e| Error::Store { path: rec_path.clone(), why: e.to_string() })?;
+        let json = serde_json::to_vec_pretty(record).map_err(|e| Error::Store {
+            path: rec_path.clone(),
+            why: e.to_string(),
+        })?;
         std::fs::write(&rec_path, json).at(&rec_path)?;
         // One syncfs makes every file of the layer durable; cheaper than an fsync per file.
         let dir = std::fs::File::open(staging.path()).at(staging.path())?;

@@ -19,8 +19,12 @@ impl Store {
             let n = f.read(&mut peek).at(&p)?;
             let c = unpack::Compression::sniff(&peek[..n]);
             let r = unpack::decoder(std::io::Cursor::new(peek[..n].to_vec()).chain(f), c).at(&p)?;
-            unpack::apply_layer(r, dir, Mode::Merge, &Limits::default())
-                .map_err(|source| Error::Unpack { digest: l.digest.to_string(), source })?;
+            unpack::apply_layer(r, dir, Mode::Merge, &Limits::default()).map_err(|source| {
+                Error::Unpack {
+                    digest: l.digest.to_string(),
+                    source,
+                }
+            })?;
         }
         Ok(())
     }

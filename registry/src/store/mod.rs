@@ -55,8 +55,17 @@ impl Store {
 
     fn lock(&self, exclusive: bool) -> Result<StoreLock> {
         let path = self.root.join("lock");
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).at(&path)?;
-        let mode = if exclusive { rustix::fs::FlockOperation::LockExclusive } else { rustix::fs::FlockOperation::LockShared };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .at(&path)?;
+        let mode = if exclusive {
+            rustix::fs::FlockOperation::LockExclusive
+        } else {
+            rustix::fs::FlockOperation::LockShared
+        };
         rustix::fs::flock(&file, mode).map_err(|e| Error::io(&path, e.into()))?;
         Ok(StoreLock { _file: file })
     }
@@ -80,7 +89,9 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 /// Bytes used by a file tree (allocated blocks, as `du` counts them), not following symlinks.
 pub(crate) fn disk_usage(path: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
-    let Ok(md) = std::fs::symlink_metadata(path) else { return 0 };
+    let Ok(md) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
     let mut total = md.blocks() * 512;
     if md.is_dir() {
         if let Ok(rd) = std::fs::read_dir(path) {

@@ -63,7 +63,10 @@ impl Store {
     /// A fresh staging directory owned by this process.
     pub fn staging(&self) -> Result<Staging> {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = self.root.join("staging").join(format!("{}-{n}", std::process::id()));
+        let path = self
+            .root
+            .join("staging")
+            .join(format!("{}-{n}", std::process::id()));
         let _ = remove_tree(&path);
         std::fs::create_dir(&path).at(&path)?;
         Ok(Staging { path, keep: false })
@@ -73,8 +76,13 @@ impl Store {
         let dir = self.root.join("staging");
         for e in std::fs::read_dir(&dir).at(&dir)?.flatten() {
             let name = e.file_name();
-            let pid = name.to_str().and_then(|n| n.split('-').next()).and_then(|p| p.parse::<i32>().ok());
-            let alive = pid.is_some_and(|p| p as u32 == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
+            let pid = name
+                .to_str()
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok());
+            let alive = pid.is_some_and(|p| {
+                p as u32 == std::process::id() || Path::new(&format!("/proc/{p}")).exists()
+            });
             if !alive {
                 remove_tree(&e.path()).at(e.path())?;
             }

@@ -24,8 +24,16 @@ use super::{ApplyStats, Mode};
 /// Copy buffer: large enough that a big file is written in few syscalls.
 const COPY_BUF: usize = 256 << 10;
 
-pub(crate) fn run<R: Read>(tar: R, root: &Path, mode: Mode, limits: &Limits) -> Result<ApplyStats, UnpackError> {
-    let tree = Tree::open(root).map_err(|source| UnpackError::Root { root: root.to_path_buf(), source })?;
+pub(crate) fn run<R: Read>(
+    tar: R,
+    root: &Path,
+    mode: Mode,
+    limits: &Limits,
+) -> Result<ApplyStats, UnpackError> {
+    let tree = Tree::open(root).map_err(|source| UnpackError::Root {
+        root: root.to_path_buf(),
+        source,
+    })?;
     let meter = Meter::default();
     let mut archive = tar::Archive::new(Metered::new(tar, &meter));
     let mut a = Applier {
@@ -37,7 +45,10 @@ pub(crate) fn run<R: Read>(tar: R, root: &Path, mode: Mode, limits: &Limits) -> 
         stats: ApplyStats::default(),
         data_bytes: 0,
         dir_times: Vec::new(),
-        bufs: Bufs { data: vec![0; COPY_BUF], ..Bufs::default() },
+        bufs: Bufs {
+            data: vec![0; COPY_BUF],
+            ..Bufs::default()
+        },
         hdr: tar::Header::new_old(),
     };
     {
@@ -105,14 +116,23 @@ enum Type {
 }
 
 impl<'a> Applier<'a> {
-    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, meter: &Meter) -> Result<(), UnpackError> {
+    fn entry<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        meter: &Meter,
+    ) -> Result<(), UnpackError> {
         let mut b = std::mem::take(&mut self.bufs);
         let r = self.entry_with(e, meter, &mut b);
         self.bufs = b;
         r
     }
 
-    fn entry_with<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, meter: &Meter, b: &mut Bufs) -> Result<(), UnpackError> {
+    fn entry_with<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        meter: &Meter,
+        b: &mut Bufs,
+    ) -> Result<(), UnpackError> {
         self.stats.entries += 1;
         b.raw.clear();
         b.raw.extend_from_slice(&e.path_bytes());
@@ -128,8 +148,11 @@ impl<'a> Applier<'a> {
         // Our own reading of the entry's headers (see `pax` for why).
         let (pax_r, name_r, link_r) = {
             let cap = meter.capture();
-            let loc = pax::locate(&cap, meter.capture_start(), e.raw_header_position()).map_err(|w| bad(raw, w))?;
-            self.hdr.as_mut_bytes().copy_from_slice(&cap[loc.header.clone()]);
+            let loc = pax::locate(&cap, meter.capture_start(), e.raw_header_position())
+                .map_err(|w| bad(raw, w))?;
+            self.hdr
+                .as_mut_bytes()
+                .copy_from_slice(&cap[loc.header.clone()]);
             b.ext.clear();
             let mut keep = |r: Option<Range<usize>>| {
                 r.map(|r| {
@@ -141,7 +164,11 @@ impl<'a> Applier<'a> {
             (keep(loc.pax), keep(loc.long_name), keep(loc.long_link))
         };
         if b.ext.len() > lim.max_pax_bytes {
-            return Err(limit("metadata bytes per entry", lim.max_pax_bytes as u64, Some(raw)));
+            return Err(limit(
+                "metadata bytes per entry",
+                lim.max_pax_bytes as u64,
+                Some(raw),
+            ));
         }
         let ext = b.ext.as_slice();
         let pax = match pax_r {
@@ -151,12 +178,15 @@ impl<'a> Applier<'a> {
         let long = |r: Option<Range<usize>>| r.map(|r| strip_nul(&ext[r]));
         let hdr = &self.hdr;
 
-        let name_truth = truth(pax.path, long(name_r), || hdr.path_bytes()).map_err(|w| bad(raw, w))?;
+        let name_truth =
+            truth(pax.path, long(name_r), || hdr.path_bytes()).map_err(|w| bad(raw, w))?;
         if *name_truth != *raw {
             return Err(ambiguous(raw, "name", raw, &name_truth));
         }
-        let link_truth = truth(pax.linkpath, long(link_r), || hdr.link_name_bytes().unwrap_or_default())
-            .map_err(|w| bad(raw, w))?;
+        let link_truth = truth(pax.linkpath, long(link_r), || {
+            hdr.link_name_bytes().unwrap_or_default()
+        })
+        .map_err(|w| bad(raw, w))?;
         let parsed_link = e.link_name_bytes().unwrap_or_default();
         if *link_truth != *parsed_link {
             return Err(ambiguous(raw, "link target", &parsed_link, &link_truth));
@@ -164,7 +194,11 @@ impl<'a> Applier<'a> {
         b.link.clear();
         b.link.extend_from_slice(&link_truth);
         if b.link.len() > lim.max_path_len {
-            return Err(limit("link target length", lim.max_path_len as u64, Some(raw)));
+            return Err(limit(
+                "link target length",
+                lim.max_path_len as u64,
+                Some(raw),
+            ));
         }
 
         let typeflag = hdr.as_bytes()[156];
@@ -182,12 +216,21 @@ impl<'a> Applier<'a> {
                 None => hdr.entry_size().map_err(|x| bad(raw, x))?,
             };
             if declared != size {
-                return Err(ambiguous(raw, "size", size.to_string().as_bytes(), declared.to_string().as_bytes()));
+                return Err(ambiguous(
+                    raw,
+                    "size",
+                    size.to_string().as_bytes(),
+                    declared.to_string().as_bytes(),
+                ));
             }
         }
         let xattr_bytes: usize = pax.xattrs.iter().map(|(n, v)| n.len() + v.len()).sum();
         if xattr_bytes > lim.max_xattr_bytes {
-            return Err(limit("xattr bytes per entry", lim.max_xattr_bytes as u64, Some(raw)));
+            return Err(limit(
+                "xattr bytes per entry",
+                lim.max_xattr_bytes as u64,
+                Some(raw),
+            ));
         }
         if self.data_bytes.saturating_add(size) > lim.max_total_bytes {
             return Err(limit("total bytes", lim.max_total_bytes, Some(raw)));
@@ -206,7 +249,10 @@ impl<'a> Applier<'a> {
         };
         let mtime = match pax.mtime {
             Some(t) => t,
-            None => Time { secs: hdr.mtime().map_err(|x| bad(raw, x))?.min(i64::MAX as u64) as i64, nanos: 0 },
+            None => Time {
+                secs: hdr.mtime().map_err(|x| bad(raw, x))?.min(i64::MAX as u64) as i64,
+                nanos: 0,
+            },
         };
         let m = Meta {
             uid: id(pax.uid, hdr.uid(), "uid")?,
@@ -239,13 +285,20 @@ impl<'a> Applier<'a> {
         }
         if path.is_empty() {
             if kind != Type::Dir {
-                return Err(bad(raw, format!("the layer root can only be a directory, not a {}", type_name(kind))));
+                return Err(bad(
+                    raw,
+                    format!(
+                        "the layer root can only be a directory, not a {}",
+                        type_name(kind)
+                    ),
+                ));
             }
+            let root_path = self.root;
+            let at = |op: &'static str| move |s| io_err(root_path, raw, b"", op, s);
             let root = self.tree.root();
-            let at = |op| move |s| io_err(self.root, raw, b"", op, s);
             meta::own_fd(root, &m).map_err(at("setting owner and mode of"))?;
             meta::xattrs_fd(root, xattrs).map_err(at("setting xattrs on"))?;
-            self.dir_times.push((Vec::new(), m.times));
+            self.dir_times.push((Vec::new(), m.times.clone()));
             return Ok(());
         }
         let (parent, base) = name::split(path);
@@ -255,7 +308,9 @@ impl<'a> Applier<'a> {
             Kind::Opaque => {
                 self.drain(e, raw, data, meter)?;
                 return whiteout::opaque(&mut self.tree, self.mode, self.created.as_mut(), parent)
-                    .map_err(|s| io_err(self.root, raw, parent, "applying the opaque marker to", s));
+                    .map_err(|s| {
+                        io_err(self.root, raw, parent, "applying the opaque marker to", s)
+                    });
             }
             Kind::Whiteout(hidden) => {
                 self.drain(e, raw, data, meter)?;
@@ -266,16 +321,29 @@ impl<'a> Applier<'a> {
                 }
                 b.target.extend_from_slice(hidden);
                 let target = b.target.as_slice();
-                return whiteout::whiteout(&mut self.tree, self.mode, self.created.as_ref(), target)
-                    .map_err(|s| io_err(self.root, raw, target, "applying the whiteout of", s));
+                return whiteout::whiteout(
+                    &mut self.tree,
+                    self.mode,
+                    self.created.as_ref(),
+                    target,
+                )
+                .map_err(|s| io_err(self.root, raw, target, "applying the whiteout of", s));
             }
         }
 
         let (parent_fd, root) = match self.tree.parent(parent) {
             Ok(fd) => (fd, self.root),
-            Err(s) => return Err(io_err(self.root, raw, parent, "creating the parent directories of", s)),
+            Err(s) => {
+                return Err(io_err(
+                    self.root,
+                    raw,
+                    parent,
+                    "creating the parent directories of",
+                    s,
+                ))
+            }
         };
-        let at = |op| move |s| io_err(root, raw, path, op, s);
+        let at = |op: &'static str| move |s| io_err(root, raw, path, op, s);
         let replaced = match kind {
             Type::File => {
                 let (fd, old) = fsops::create_file(parent_fd, base).map_err(at("creating file"))?;
@@ -285,7 +353,10 @@ impl<'a> Applier<'a> {
                     Copy::Write(s) => at("writing")(s),
                 })?;
                 if written != size {
-                    return Err(bad(raw, format!("the stream ends {written} bytes into this entry's {size}")));
+                    return Err(bad(
+                        raw,
+                        format!("the stream ends {written} bytes into this entry's {size}"),
+                    ));
                 }
                 meta::own_fd(file.as_fd(), &m).map_err(at("setting owner and mode of"))?;
                 meta::xattrs_fd(file.as_fd(), xattrs).map_err(at("setting xattrs on"))?;
@@ -294,10 +365,11 @@ impl<'a> Applier<'a> {
                 old
             }
             Type::Dir => {
-                let (fd, old) = fsops::make_dir(parent_fd, base).map_err(at("creating directory"))?;
+                let (fd, old) =
+                    fsops::make_dir(parent_fd, base).map_err(at("creating directory"))?;
                 meta::own_fd(fd.as_fd(), &m).map_err(at("setting owner and mode of"))?;
                 meta::xattrs_fd(fd.as_fd(), xattrs).map_err(at("setting xattrs on"))?;
-                self.dir_times.push((path.to_vec(), m.times));
+                self.dir_times.push((path.to_vec(), m.times.clone()));
                 if fsops::structural(old) {
                     self.tree.invalidate();
                 }
@@ -308,9 +380,13 @@ impl<'a> Applier<'a> {
             Type::Symlink => {
                 let target = b.link.as_slice();
                 if target.is_empty() || target.contains(&0) {
-                    return Err(bad(raw, "a symlink needs a non-empty target without NUL bytes"));
+                    return Err(bad(
+                        raw,
+                        "a symlink needs a non-empty target without NUL bytes",
+                    ));
                 }
-                let old = fsops::symlink(parent_fd, base, target).map_err(at("creating symlink"))?;
+                let old =
+                    fsops::symlink(parent_fd, base, target).map_err(at("creating symlink"))?;
                 meta::own_at(parent_fd, base, &m, true).map_err(at("setting owner of"))?;
                 meta::times_at(parent_fd, base, &m.times).map_err(at("setting times of"))?;
                 if !xattrs.is_empty() {
@@ -327,9 +403,13 @@ impl<'a> Applier<'a> {
                 }
                 let (tparent, tbase) = name::split(target);
                 let tdir = self.tree.open_dir(tparent);
-                let tdir = tdir.map_err(|s| io_err(root, raw, target, "resolving the hardlink target", s))?;
+                let tdir = tdir
+                    .map_err(|s| io_err(root, raw, target, "resolving the hardlink target", s))?;
                 // The cache may have been replaced by open_dir's borrow; resolve the parent again (cached).
-                let parent_fd = self.tree.parent(parent).map_err(at("resolving the parent of"))?;
+                let parent_fd = self
+                    .tree
+                    .parent(parent)
+                    .map_err(at("resolving the parent of"))?;
                 fsops::hardlink(tdir.as_fd(), tbase, parent_fd, base)
                     .map_err(|s| io_err(root, raw, target, "hard-linking to", s))?
             }
@@ -343,12 +423,16 @@ impl<'a> Applier<'a> {
                     }
                 };
                 let old = fsops::mknod(parent_fd, base, ft, dev).map_err(at("creating node"))?;
-                meta::own_at(parent_fd, base, &m, false).map_err(at("setting owner and mode of"))?;
+                meta::own_at(parent_fd, base, &m, false)
+                    .map_err(at("setting owner and mode of"))?;
                 meta::times_at(parent_fd, base, &m.times).map_err(at("setting times of"))?;
                 old
             }
             Type::GlobalPax | Type::Unsupported(_) => {
-                return Err(bad(raw, format!("unsupported entry type {}", type_name(kind))));
+                return Err(bad(
+                    raw,
+                    format!("unsupported entry type {}", type_name(kind)),
+                ));
             }
         };
         if kind != Type::File && size > 0 {
@@ -364,7 +448,13 @@ impl<'a> Applier<'a> {
     }
 
     /// Reads and discards an entry's data (counted in `data_bytes` already).
-    fn drain<R: Read>(&self, e: &mut R, raw: &[u8], buf: &mut [u8], meter: &Meter) -> Result<(), UnpackError> {
+    fn drain<R: Read>(
+        &self,
+        e: &mut R,
+        raw: &[u8],
+        buf: &mut [u8],
+        meter: &Meter,
+    ) -> Result<(), UnpackError> {
         loop {
             match e.read(buf) {
                 Ok(0) => return Ok(()),
@@ -403,7 +493,9 @@ impl<'a> Applier<'a> {
                 continue;
             }
             let (parent, base) = name::split(path);
-            let Some(dir) = self.tree.existing_dir(parent).map_err(err)? else { continue };
+            let Some(dir) = self.tree.existing_dir(parent).map_err(err)? else {
+                continue;
+            };
             match rustix::fs::statat(dir, base, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
                     meta::times_at(dir, base, t).map_err(err)?
@@ -417,7 +509,11 @@ impl<'a> Applier<'a> {
 
     fn stream_error(&self, meter: &Meter, e: io::Error) -> UnpackError {
         if meter.tripped() {
-            return limit("metadata bytes per entry", self.limits.max_pax_bytes as u64, None);
+            return limit(
+                "metadata bytes per entry",
+                self.limits.max_pax_bytes as u64,
+                None,
+            );
         }
         let last = (self.stats.entries > 0).then_some(self.bufs.raw.as_slice());
         stream(meter, last, e)
@@ -432,7 +528,9 @@ fn truth<'x>(
     header: impl FnOnce() -> Cow<'x, [u8]>,
 ) -> Result<Cow<'x, [u8]>, &'static str> {
     match (pax, gnu) {
-        (Some(p), Some(g)) if p != g => Err("ambiguous header: the PAX record and the GNU long name differ"),
+        (Some(p), Some(g)) if p != g => {
+            Err("ambiguous header: the PAX record and the GNU long name differ")
+        }
         (Some(p), _) => Ok(Cow::Borrowed(p)),
         (None, Some(g)) => Ok(Cow::Borrowed(g)),
         (None, None) => Ok(header()),
@@ -491,12 +589,26 @@ fn host(root: &Path, path: &[u8]) -> PathBuf {
     root.join(OsStr::from_bytes(path))
 }
 
-fn io_err(root: &Path, raw: &[u8], path: &[u8], op: &'static str, source: io::Error) -> UnpackError {
-    UnpackError::Io { path: show(raw), host: host(root, path), op, source }
+fn io_err(
+    root: &Path,
+    raw: &[u8],
+    path: &[u8],
+    op: &'static str,
+    source: io::Error,
+) -> UnpackError {
+    UnpackError::Io {
+        path: show(raw),
+        host: host(root, path),
+        op,
+        source,
+    }
 }
 
 fn bad(raw: &[u8], why: impl std::fmt::Display) -> UnpackError {
-    UnpackError::BadEntry { path: show(raw), why: why.to_string() }
+    UnpackError::BadEntry {
+        path: show(raw),
+        why: why.to_string(),
+    }
 }
 
 fn ambiguous(raw: &[u8], what: &str, parsed: &[u8], headers: &[u8]) -> UnpackError {
@@ -511,9 +623,17 @@ fn ambiguous(raw: &[u8], what: &str, parsed: &[u8], headers: &[u8]) -> UnpackErr
 }
 
 fn limit(what: &'static str, limit: u64, raw: Option<&[u8]>) -> UnpackError {
-    UnpackError::LimitExceeded { what, limit, path: raw.map(show) }
+    UnpackError::LimitExceeded {
+        what,
+        limit,
+        path: raw.map(show),
+    }
 }
 
 fn stream(meter: &Meter, raw: Option<&[u8]>, source: io::Error) -> UnpackError {
-    UnpackError::Stream { offset: meter.pos(), after: raw.map(show), source }
+    UnpackError::Stream {
+        offset: meter.pos(),
+        after: raw.map(show),
+        source,
+    }
 }

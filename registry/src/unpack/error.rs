@@ -28,19 +28,32 @@ pub enum UnpackError {
 
     /// A bound of [`Limits`](super::Limits) was exceeded.
     #[error("layer exceeds the {what} limit ({limit}){}", at_entry(.path))]
-    LimitExceeded { what: &'static str, limit: u64, path: Option<String> },
+    LimitExceeded {
+        what: &'static str,
+        limit: u64,
+        path: Option<String>,
+    },
 
     /// The tar stream itself is broken (bad checksum, truncated, decompression error).
     #[error("layer tar stream at byte {offset}{}: {source}", after_entry(.after))]
-    Stream { offset: u64, after: Option<String>, source: io::Error },
+    Stream {
+        offset: u64,
+        after: Option<String>,
+        source: io::Error,
+    },
 }
 
 fn at_entry(path: &Option<String>) -> String {
-    path.as_ref().map(|p| format!(" at entry `{p}`")).unwrap_or_default()
+    path.as_ref()
+        .map(|p| format!(" at entry `{p}`"))
+        .unwrap_or_default()
 }
 
 fn after_entry(after: &Option<String>) -> String {
-    after.as_ref().map(|p| format!(" (after entry `{p}`)")).unwrap_or_default()
+    after
+        .as_ref()
+        .map(|p| format!(" (after entry `{p}`)"))
+        .unwrap_or_default()
 }
 
 /// The way an entry name is shown in errors: lossy UTF-8, cut short when absurdly long so one hostile

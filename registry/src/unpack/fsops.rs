@@ -12,7 +12,9 @@ use std::path::Path;
 use rustix::fs::{self as rfs, AtFlags, Dev, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-pub(crate) const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
+pub(crate) const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC);
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 /// Mode of directories a layer implies without listing them (`a/b/c` with no `a/`), as docker uses.
 const IMPLIED_DIR_MODE: u32 = 0o755;
@@ -79,7 +81,9 @@ impl Tree {
         if !self.cached(parent) {
             match self.open_dir(parent) {
                 Ok(fd) => self.remember(parent, fd),
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => return Ok(None),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+                    return Ok(None)
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -123,7 +127,10 @@ impl Tree {
         let mut creating = false;
         let mut start = 0;
         while start < path.len() {
-            let end = path[start..].iter().position(|&b| b == b'/').map_or(path.len(), |i| start + i);
+            let end = path[start..]
+                .iter()
+                .position(|&b| b == b'/')
+                .map_or(path.len(), |i| start + i);
             let name = &path[start..end];
             if !creating {
                 match self.open_dir(&path[..end]) {
@@ -148,7 +155,10 @@ impl Tree {
                         _ => "exists but is not a directory",
                     };
                     let shown = String::from_utf8_lossy(&path[..end]);
-                    return Err(io::Error::new(io::ErrorKind::NotFound, format!("`{shown}` {why}")));
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("`{shown}` {why}"),
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -185,14 +195,22 @@ fn replacing<T>(
 }
 
 /// Creates a new regular file for writing, never opening an existing one.
-pub(crate) fn create_file(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<(OwnedFd, Option<FileType>)> {
+pub(crate) fn create_file(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+) -> io::Result<(OwnedFd, Option<FileType>)> {
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    replacing(dir, name, || rfs::openat(dir, name, flags, Mode::from_raw_mode(0o600)))
+    replacing(dir, name, || {
+        rfs::openat(dir, name, flags, Mode::from_raw_mode(0o600))
+    })
 }
 
 /// Creates a directory, or keeps the one already there (a directory entry over a directory only
 /// updates metadata); anything else in the way is removed. Returns the directory opened.
-pub(crate) fn make_dir(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<(OwnedFd, Option<FileType>)> {
+pub(crate) fn make_dir(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+) -> io::Result<(OwnedFd, Option<FileType>)> {
     let mut replaced = None;
     match rfs::mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
         Ok(()) => {}
@@ -210,7 +228,11 @@ pub(crate) fn make_dir(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<(OwnedFd,
 }
 
 /// Creates a symlink holding `target` verbatim (it is only ever resolved inside the root).
-pub(crate) fn symlink(dir: BorrowedFd<'_>, name: &[u8], target: &[u8]) -> io::Result<Option<FileType>> {
+pub(crate) fn symlink(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    target: &[u8],
+) -> io::Result<Option<FileType>> {
     replacing(dir, name, || rfs::symlinkat(target, dir, name)).map(|((), old)| old)
 }
 
@@ -244,7 +266,10 @@ pub(crate) fn mknod(
     kind: FileType,
     dev: Dev,
 ) -> io::Result<Option<FileType>> {
-    replacing(dir, name, || rfs::mknodat(dir, name, kind, Mode::empty(), dev)).map(|((), old)| old)
+    replacing(dir, name, || {
+        rfs::mknodat(dir, name, kind, Mode::empty(), dev)
+    })
+    .map(|((), old)| old)
 }
 
 /// Removes whatever is at `name` (a whole tree for a directory). Returns what was there.
@@ -268,14 +293,15 @@ pub(crate) fn remove(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<File
 /// path) can exhaust neither the stack nor the fd table. It climbs back with `..` and checks it arrived
 /// where it came from.
 fn remove_tree(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
-    let open_sub = |at: BorrowedFd<'_>, n: &[u8]| rfs::openat(at, n, DIR_FLAGS | OFlags::NOFOLLOW, Mode::empty());
+    let open_sub = |at: BorrowedFd<'_>, n: &[u8]| {
+        rfs::openat(at, n, DIR_FLAGS | OFlags::NOFOLLOW, Mode::empty())
+    };
     let mut cur = open_sub(dir, name)?;
     // For each level descended: the subdirectory's name and the identity of the directory holding it.
     let mut stack: Vec<(Vec<u8>, (u64, u64))> = Vec::new();
     loop {
         let mut sub = None;
-        let mut entries = rfs::Dir::read_from(&cur)?;
-        while let Some(ent) = entries.next() {
+        for ent in rfs::Dir::read_from(&cur)? {
             let ent = ent?;
             let n = ent.file_name().to_bytes();
             if n == b"." || n == b".." {
@@ -288,7 +314,11 @@ fn remove_tree(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
                 }
                 t => t == FileType::Directory,
             };
-            let flags = if is_dir { AtFlags::REMOVEDIR } else { AtFlags::empty() };
+            let flags = if is_dir {
+                AtFlags::REMOVEDIR
+            } else {
+                AtFlags::empty()
+            };
             match rfs::unlinkat(&cur, n, flags) {
                 Ok(()) | Err(Errno::NOENT) => {}
                 Err(Errno::NOTEMPTY | Errno::EXIST) if is_dir => {
@@ -309,7 +339,9 @@ fn remove_tree(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
         let up = rfs::openat(&cur, "..", DIR_FLAGS | OFlags::NOFOLLOW, Mode::empty())?;
         let st = rfs::fstat(&up)?;
         if (st.st_dev, st.st_ino) != id {
-            return Err(io::Error::other("a directory moved while it was being removed"));
+            return Err(io::Error::other(
+                "a directory moved while it was being removed",
+            ));
         }
         rfs::unlinkat(&up, n.as_slice(), AtFlags::REMOVEDIR)?;
         cur = up;

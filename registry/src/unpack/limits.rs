@@ -111,7 +111,9 @@ impl<R: Read> Read for Metered<'_, R> {
                 let room = end.saturating_sub(pos);
                 if room == 0 && !buf.is_empty() {
                     m.tripped.set(true);
-                    return Err(io::Error::other("entry header data exceeds the metadata limit"));
+                    return Err(io::Error::other(
+                        "entry header data exceeds the metadata limit",
+                    ));
                 }
                 let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
                 let n = self.inner.read(&mut buf[..want])?;

@@ -13,7 +13,7 @@ use rustix::io::Errno;
 use super::pax::Time;
 
 /// Metadata taken from an entry's header and PAX records.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Meta {
     pub uid: u32,
     pub gid: u32,
@@ -23,8 +23,14 @@ pub(crate) struct Meta {
 }
 
 pub(crate) fn timestamps(mtime: Time, atime: Time) -> Timestamps {
-    let ts = |t: Time| Timespec { tv_sec: t.secs, tv_nsec: i64::from(t.nanos) };
-    Timestamps { last_access: ts(atime), last_modification: ts(mtime) }
+    let ts = |t: Time| Timespec {
+        tv_sec: t.secs,
+        tv_nsec: i64::from(t.nanos),
+    };
+    Timestamps {
+        last_access: ts(atime),
+        last_modification: ts(mtime),
+    }
 }
 
 /// Owner and mode of a file or directory we hold open.

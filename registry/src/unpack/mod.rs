@@ -55,7 +55,9 @@ impl Compression {
             "application/vnd.oci.image.layer.v1.tar+gzip"
             | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
             | "application/vnd.docker.image.rootfs.diff.tar.gzip"
-            | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Some(Compression::Gzip),
+            | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => {
+                Some(Compression::Gzip)
+            }
             "application/vnd.oci.image.layer.v1.tar+zstd"
             | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
             | "application/vnd.docker.image.rootfs.diff.tar.zstd" => Some(Compression::Zstd),
@@ -142,7 +144,10 @@ mod tests {
         );
         assert_eq!(Compression::from_media_type("application/json"), None);
         assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
-        assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]), Compression::Zstd);
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
         assert_eq!(Compression::sniff(b"etc/"), Compression::None);
     }
 }

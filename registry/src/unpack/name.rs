@@ -65,7 +65,9 @@ pub(crate) fn classify(base: &[u8]) -> Result<Kind<'_>, &'static str> {
         return Ok(Kind::AufsMeta);
     }
     match &base[WH_PREFIX.len()..] {
-        b"" | b"." | b".." => Err("a whiteout must name an entry (`.wh.`, `.wh..` and `.wh...` name none)"),
+        b"" | b"." | b".." => {
+            Err("a whiteout must name an entry (`.wh.`, `.wh..` and `.wh...` name none)")
+        }
         name => Ok(Kind::Whiteout(name)),
     }
 }

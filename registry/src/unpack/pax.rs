@@ -31,7 +31,9 @@ pub(crate) fn locate(capture: &[u8], start: u64, header_pos: u64) -> Result<Loca
     let mut pos = start.div_ceil(BLOCK) * BLOCK;
     while pos < header_pos {
         let h = header_at(capture, off(pos)?).ok_or(LOST)?;
-        let size = h.entry_size().map_err(|_| "bad size in an extension header")?;
+        let size = h
+            .entry_size()
+            .map_err(|_| "bad size in an extension header")?;
         let data = off(pos + BLOCK)?..off(pos + BLOCK)?.checked_add(size as usize).ok_or(LOST)?;
         if data.end > capture.len() {
             return Err(LOST);
@@ -117,10 +119,17 @@ impl<'a> Pax<'a> {
     }
 }
 
+/// A record's key and value, and the data after it.
+type Record<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
 /// Splits the first record off `data`.
-fn record(data: &[u8]) -> Result<(&[u8], &[u8], &[u8]), String> {
+fn record(data: &[u8]) -> Result<Record<'_>, String> {
     let malformed = || "malformed PAX record".to_string();
-    let sp = data.iter().take(20).position(|&b| b == b' ').ok_or_else(malformed)?;
+    let sp = data
+        .iter()
+        .take(20)
+        .position(|&b| b == b' ')
+        .ok_or_else(malformed)?;
     let len: usize = std::str::from_utf8(&data[..sp])
         .ok()
         .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
@@ -153,7 +162,10 @@ fn time(value: &[u8]) -> Option<Time> {
         None => (false, s),
     };
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let secs: i64 = int.parse().ok()?;
@@ -167,9 +179,15 @@ fn time(value: &[u8]) -> Option<Time> {
     }
     // -1.25 s is 1.75 s after -3 s... i.e. secs = -2, nanos = 0.75e9.
     if nanos == 0 {
-        Some(Time { secs: secs.checked_neg()?, nanos: 0 })
+        Some(Time {
+            secs: secs.checked_neg()?,
+            nanos: 0,
+        })
     } else {
-        Some(Time { secs: secs.checked_neg()?.checked_sub(1)?, nanos: 1_000_000_000 - nanos })
+        Some(Time {
+            secs: secs.checked_neg()?.checked_sub(1)?,
+            nanos: 1_000_000_000 - nanos,
+        })
     }
 }
 
@@ -214,10 +232,28 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(time(b"12.5"), Some(Time { secs: 12, nanos: 500_000_000 }));
-        assert_eq!(time(b"-1.25"), Some(Time { secs: -2, nanos: 750_000_000 }));
+        assert_eq!(
+            time(b"12.5"),
+            Some(Time {
+                secs: 12,
+                nanos: 500_000_000
+            })
+        );
+        assert_eq!(
+            time(b"-1.25"),
+            Some(Time {
+                secs: -2,
+                nanos: 750_000_000
+            })
+        );
         assert_eq!(time(b"7"), Some(Time { secs: 7, nanos: 0 }));
-        assert_eq!(time(b"1.1234567891"), Some(Time { secs: 1, nanos: 123_456_789 }));
+        assert_eq!(
+            time(b"1.1234567891"),
+            Some(Time {
+                secs: 1,
+                nanos: 123_456_789
+            })
+        );
         assert_eq!(time(b"x"), None);
         assert_eq!(time(b""), None);
     }

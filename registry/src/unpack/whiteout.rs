@@ -48,13 +48,24 @@ impl Created {
 }
 
 /// `parent/.wh.<name>`; `path` is `parent/<name>`.
-pub(crate) fn whiteout(tree: &mut Tree, mode: Mode, created: Option<&Created>, path: &[u8]) -> io::Result<()> {
+pub(crate) fn whiteout(
+    tree: &mut Tree,
+    mode: Mode,
+    created: Option<&Created>,
+    path: &[u8],
+) -> io::Result<()> {
     let (parent, name) = split(path);
     match mode {
         Mode::Overlay => {
             let dir = tree.parent(parent)?;
             // Anything already there was written by this layer (the layer dir starts empty): it stays.
-            match rustix::fs::mknodat(dir, name, FileType::CharacterDevice, rustix::fs::Mode::empty(), 0) {
+            match rustix::fs::mknodat(
+                dir,
+                name,
+                FileType::CharacterDevice,
+                rustix::fs::Mode::empty(),
+                0,
+            ) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
                 Err(e) => Err(e.into()),
             }
@@ -63,7 +74,9 @@ pub(crate) fn whiteout(tree: &mut Tree, mode: Mode, created: Option<&Created>, p
             if created.is_some_and(|c| c.contains(path)) {
                 return Ok(());
             }
-            let Some(dir) = tree.existing_dir(parent)? else { return Ok(()) };
+            let Some(dir) = tree.existing_dir(parent)? else {
+                return Ok(());
+            };
             let old = fsops::remove(dir, name)?;
             if fsops::structural(old) {
                 tree.invalidate();
@@ -75,14 +88,23 @@ pub(crate) fn whiteout(tree: &mut Tree, mode: Mode, created: Option<&Created>, p
 
 /// `dir/.wh..wh..opq`. The directory is created if missing (it exists in this layer, even if the tar
 /// does not list it).
-pub(crate) fn opaque(tree: &mut Tree, mode: Mode, created: Option<&mut Created>, dir: &[u8]) -> io::Result<()> {
+pub(crate) fn opaque(
+    tree: &mut Tree,
+    mode: Mode,
+    created: Option<&mut Created>,
+    dir: &[u8],
+) -> io::Result<()> {
     match mode {
         Mode::Overlay => meta::set_opaque(tree.parent(dir)?),
         Mode::Merge => {
             tree.parent(dir)?;
             let created = match created {
                 Some(c) => c,
-                None => return Err(io::Error::other("merge mode without a record of created paths")),
+                None => {
+                    return Err(io::Error::other(
+                        "merge mode without a record of created paths",
+                    ))
+                }
             };
             if !dir.is_empty() {
                 created.note(dir);
@@ -126,7 +148,8 @@ fn clear_lower(tree: &mut Tree, created: &Created, dir: &[u8]) -> io::Result<()>
                     work.push(child.clone());
                 }
             } else {
-                removed_structure |= fsops::structural(fsops::remove(std::os::fd::AsFd::as_fd(&fd), n)?);
+                removed_structure |=
+                    fsops::structural(fsops::remove(std::os::fd::AsFd::as_fd(&fd), n)?);
             }
         }
         if removed_structure {

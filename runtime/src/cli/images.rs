@@ -36,20 +36,35 @@ pub struct PullArgs {
 pub async fn pull(cli: &Cli, a: &PullArgs) -> anyhow::Result<i32> {
     let image = ImageRef::parse(&a.image)?;
     let ctx = || format!("pull {image}");
-    let opts = a.registry.options().client_options(Some(&image)).with_context(ctx)?;
+    let opts = a
+        .registry
+        .options()
+        .client_options(Some(&image))
+        .with_context(ctx)?;
     let store = open_store(cli.store_dir()).with_context(ctx)?;
     let puller = puller(store, opts);
     let platform = match &a.registry.platform {
         Some(p) => Platform::parse(p)?,
         None => Platform::host(),
     };
-    let popts = PullOptions { platform, force: a.force, max_concurrent: a.max_concurrent, ..PullOptions::default() };
+    let popts = PullOptions {
+        platform,
+        force: a.force,
+        max_concurrent: a.max_concurrent,
+        ..PullOptions::default()
+    };
     let progress = Progress::new(a.json, a.quiet);
-    let rec = puller.pull(&image, &popts, &progress).await.with_context(ctx);
+    let rec = puller
+        .pull(&image, &popts, &progress)
+        .await
+        .with_context(ctx);
     progress.finish();
     let rec = rec?;
     if a.json {
-        println!("{}", serde_json::json!({"event": "pulled", "reference": rec.reference, "digest": rec.manifest_digest}));
+        println!(
+            "{}",
+            serde_json::json!({"event": "pulled", "reference": rec.reference, "digest": rec.manifest_digest})
+        );
     } else {
         println!("{}", rec.manifest_digest);
     }
@@ -71,11 +86,20 @@ pub fn list(cli: &Cli, a: &ImagesArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    println!("{:<48} {:<16} {:<20} {:>10}  CREATED", "REPOSITORY", "TAG", "DIGEST", "SIZE");
+    println!(
+        "{:<48} {:<16} {:<20} {:>10}  CREATED",
+        "REPOSITORY", "TAG", "DIGEST", "SIZE"
+    );
     for r in &images {
         let parsed = ImageRef::parse(&r.reference).ok();
-        let repo = parsed.as_ref().map(|p| p.name()).unwrap_or_else(|| r.reference.clone());
-        let tag = parsed.as_ref().and_then(|p| p.tag().map(str::to_string)).unwrap_or_else(|| "<none>".into());
+        let repo = parsed
+            .as_ref()
+            .map(|p| p.name())
+            .unwrap_or_else(|| r.reference.clone());
+        let tag = parsed
+            .as_ref()
+            .and_then(|p| p.tag().map(str::to_string))
+            .unwrap_or_else(|| "<none>".into());
         let digest = r.manifest_digest.to_string();
         println!(
             "{:<48} {:<16} {:<20} {:>10}  {}",
@@ -190,7 +214,10 @@ pub fn prune(cli: &Cli, a: &PruneArgs) -> anyhow::Result<i32> {
         }
     }
     let freed = store.prune()?;
-    println!("Total reclaimed space: {} ({freed} bytes)", human_size(freed));
+    println!(
+        "Total reclaimed space: {} ({freed} bytes)",
+        human_size(freed)
+    );
     Ok(0)
 }
 
@@ -217,9 +244,17 @@ pub fn store_cmd(cli: &Cli, cmd: &StoreCmd) -> anyhow::Result<i32> {
         rep.layers_checked,
         rep.images_checked,
         rep.problems.len(),
-        if *repair { format!(", {} repaired", rep.repaired) } else { String::new() }
+        if *repair {
+            format!(", {} repaired", rep.repaired)
+        } else {
+            String::new()
+        }
     );
-    Ok(if rep.problems.is_empty() || *repair { 0 } else { 1 })
+    Ok(if rep.problems.is_empty() || *repair {
+        0
+    } else {
+        1
+    })
 }
 
 #[derive(Args, Debug)]
@@ -231,6 +266,8 @@ pub struct UnpackArgs {
 pub fn unpack(cli: &Cli, a: &UnpackArgs) -> anyhow::Result<i32> {
     let store = Store::open(cli.store_dir())?;
     let rec = find_one(&store, &a.image)?;
-    store.materialize(&rec, &a.dir).with_context(|| format!("unpack {} into {}", rec.reference, a.dir.display()))?;
+    store
+        .materialize(&rec, &a.dir)
+        .with_context(|| format!("unpack {} into {}", rec.reference, a.dir.display()))?;
     Ok(0)
 }

@@ -15,19 +15,39 @@ use ucr_runtime::images::RegistryOptions;
 pub const EXIT_UCR: i32 = 125;
 
 #[derive(Parser, Debug)]
-#[command(name = "ucr", version, about = "A daemonless universal container runtime (Mesos containerizer semantics)")]
+#[command(
+    name = "ucr",
+    version,
+    about = "A daemonless universal container runtime (Mesos containerizer semantics)"
+)]
 pub struct Cli {
     /// State and store root.
-    #[arg(long, global = true, default_value = "/var/lib/ucr", alias = "work_dir", alias = "work-dir")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "/var/lib/ucr",
+        alias = "work_dir",
+        alias = "work-dir"
+    )]
     pub root: PathBuf,
     /// Runtime state (pids, bundles).
-    #[arg(long = "runtime-dir", global = true, default_value = "/run/ucr", alias = "runtime_dir")]
+    #[arg(
+        long = "runtime-dir",
+        global = true,
+        default_value = "/run/ucr",
+        alias = "runtime_dir"
+    )]
     pub runtime_dir: PathBuf,
     /// Docker image store (default <root>/store/docker).
     #[arg(long = "docker-store-dir", global = true, alias = "docker_store_dir")]
     pub docker_store_dir: Option<PathBuf>,
     /// error, warn, info, debug, trace.
-    #[arg(long = "log-level", global = true, default_value = "warn", alias = "log_level")]
+    #[arg(
+        long = "log-level",
+        global = true,
+        default_value = "warn",
+        alias = "log_level"
+    )]
     pub log_level: String,
     #[command(subcommand)]
     pub cmd: Command,
@@ -35,7 +55,9 @@ pub struct Cli {
 
 impl Cli {
     pub fn store_dir(&self) -> PathBuf {
-        self.docker_store_dir.clone().unwrap_or_else(|| self.root.join("store/docker"))
+        self.docker_store_dir
+            .clone()
+            .unwrap_or_else(|| self.root.join("store/docker"))
     }
 }
 
@@ -108,7 +130,10 @@ pub fn main() -> i32 {
         }
     };
     init_logging(&cli.log_level);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ucr: cannot start the async runtime: {e}");
@@ -154,7 +179,13 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("UCR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("ucr={level},ucr_registry={level},ucr_runtime={level}")));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UCR_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "ucr={level},ucr_registry={level},ucr_runtime={level}"
+        ))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -16,9 +16,16 @@ pub struct Progress {
 impl Progress {
     pub fn new(json: bool, quiet: bool) -> Progress {
         let tty = std::io::stderr().is_terminal();
-        let bars = (!json && !quiet && tty)
-            .then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), Mutex::new(HashMap::new())));
-        Progress { json: json && !quiet, bars }
+        let bars = (!json && !quiet && tty).then(|| {
+            (
+                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                Mutex::new(HashMap::new()),
+            )
+        });
+        Progress {
+            json: json && !quiet,
+            bars,
+        }
     }
 
     pub fn finish(&self) {
@@ -44,12 +51,16 @@ impl Observer for Progress {
             }
             return;
         }
-        let Some((multi, bars)) = &self.bars else { return };
+        let Some((multi, bars)) = &self.bars else {
+            return;
+        };
         let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
         match e {
             Event::LayerStart { digest, size } => {
                 let pb = multi.add(ProgressBar::new(size));
-                if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg}") {
+                if let Ok(style) =
+                    ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg}")
+                {
                     pb.set_style(style.progress_chars("=> "));
                 }
                 pb.set_prefix(short(&digest).to_string());
