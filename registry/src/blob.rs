@@ -45,7 +45,8 @@ impl BlobSource {
         self.offset
     }
 
-    async fn open(&mut self) -> Result<Response> {
+    /// The response to read from next; `None` when there is nothing more to read.
+    async fn open(&mut self) -> Result<Option<Response>> {
         let resp = match &self.foreign {
             Some(url) => self.client.get_unauthenticated(url, self.offset).await?,
             None => {
@@ -62,6 +63,8 @@ impl BlobSource {
                         self.foreign = self.foreign_url();
                         return Box::pin(self.open()).await;
                     }
+                    // Nothing after `offset`: the blob is shorter than declared; the size check says so.
+                    Err(Error::Http { status: 416, .. }) if self.offset > 0 => return Ok(None),
                     other => other?,
                 }
             }
@@ -72,7 +75,7 @@ impl BlobSource {
         } else {
             self.offset
         };
-        Ok(resp)
+        Ok(Some(resp))
     }
 
     fn foreign_url(&self) -> Option<Url> {
@@ -87,7 +90,10 @@ impl BlobSource {
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
         loop {
             if self.resp.is_none() {
-                self.resp = Some(self.open().await?);
+                match self.open().await? {
+                    Some(r) => self.resp = Some(r),
+                    None => return Ok(None),
+                }
             }
             let Some(resp) = self.resp.as_mut() else {
                 continue;

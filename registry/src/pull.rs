@@ -27,6 +27,8 @@ pub struct PullOptions {
     pub platform: Platform,
     /// Re-fetch the manifest even when the image is present (verified layers are still reused).
     pub force: bool,
+    /// Never contact a registry: succeed only if the image is complete in the store.
+    pub offline: bool,
     /// Layers downloaded at once.
     pub max_concurrent: usize,
     pub limits: Limits,
@@ -37,6 +39,7 @@ impl Default for PullOptions {
         PullOptions {
             platform: Platform::host(),
             force: false,
+            offline: false,
             max_concurrent: 3,
             limits: Limits::default(),
         }
@@ -127,6 +130,20 @@ impl Puller {
                     return Ok(rec);
                 }
             }
+        }
+        if opts.offline {
+            return match self.store.get_image(&key)? {
+                Some(rec) if self.complete(&rec) => {
+                    obs.event(Event::Done {
+                        reference: key,
+                        digest: rec.manifest_digest.to_string(),
+                    });
+                    Ok(rec)
+                }
+                _ => Err(Error::ImageUnknown(format!(
+                    "{key} (and --offline forbids contacting the registry)"
+                ))),
+            };
         }
         let (client, m) = self.resolve(image, &opts.platform).await?;
         obs.event(Event::Resolved {

@@ -33,6 +33,10 @@ impl ImageRef {
             return Err(bad("longer than 4096 characters".into()));
         }
         let r = oci_client::Reference::try_from(s).map_err(|e| bad(e.to_string()))?;
+        // oci-client is lenient here; docker is not ("repository name must be lowercase").
+        if r.repository().bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(bad("repository name must be lowercase".into()));
+        }
         let digest = match r.digest() {
             Some(d) => Some(d.parse::<Digest>().map_err(|e| bad(e.to_string()))?),
             None => None,

@@ -20,6 +20,9 @@ pub struct PullArgs {
     /// Fetch the manifest again even if the image is present (verified layers are reused).
     #[arg(long)]
     pub force: bool,
+    /// Use only the store: no registry is contacted.
+    #[arg(long, conflicts_with = "force")]
+    pub offline: bool,
     /// Print only the manifest digest.
     #[arg(long, short)]
     pub quiet: bool,
@@ -50,6 +53,7 @@ pub async fn pull(cli: &Cli, a: &PullArgs) -> anyhow::Result<i32> {
     let popts = PullOptions {
         platform,
         force: a.force,
+        offline: a.offline,
         max_concurrent: a.max_concurrent,
         ..PullOptions::default()
     };
