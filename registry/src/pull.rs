@@ -22,6 +22,9 @@ use crate::reference::ImageRef;
 use crate::store::{ImageRecord, LayerRecord, LayerRef, Store};
 use crate::unpack::{self, Limits, Mode};
 
+/// Bytes handed to the unpack thread at a time.
+const BATCH: usize = 256 << 10;
+
 #[derive(Clone, Debug)]
 pub struct PullOptions {
     pub platform: Platform,
@@ -305,7 +308,7 @@ impl Puller {
             .then(|| self.store.blob_path(&desc.digest));
         let blob_out = local.is_none().then(|| staging.path().join("blob"));
 
-        let (tx, rx) = mpsc::channel::<Bytes>(16);
+        let (tx, rx) = mpsc::channel::<Bytes>(8);
         let worker = {
             let (fs, blob_out, local, limits, algo) = (
                 fs.clone(),
@@ -328,24 +331,31 @@ impl Puller {
         let mut download_err = None;
         if local.is_none() {
             let mut src = BlobSource::new(client.clone(), image.repository(), desc);
+            // The socket yields ~8 KiB pieces; handing each to the unpack thread costs a wake-up. Batches of
+            // 256 KiB cut those ~30× for one extra memcpy.
+            let mut batch = bytes::BytesMut::with_capacity(BATCH);
             loop {
-                match src.next_chunk().await {
-                    Ok(Some(c)) => {
-                        obs.event(Event::LayerProgress {
-                            digest: desc.digest.to_string(),
-                            bytes: src.offset(),
-                            size: desc.size,
-                        });
-                        // A closed channel means the worker stopped (bad tar, limit): its error is the one to show.
-                        if tx.send(c).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        download_err = Some(e);
+                let next = src.next_chunk().await;
+                let end = !matches!(next, Ok(Some(_)));
+                match next {
+                    Ok(Some(c)) => batch.extend_from_slice(&c),
+                    Ok(None) => {}
+                    Err(e) => download_err = Some(e),
+                }
+                if batch.len() >= BATCH || (end && !batch.is_empty()) {
+                    obs.event(Event::LayerProgress {
+                        digest: desc.digest.to_string(),
+                        bytes: src.offset(),
+                        size: desc.size,
+                    });
+                    let full = std::mem::replace(&mut batch, bytes::BytesMut::with_capacity(BATCH));
+                    // A closed channel means the worker stopped (bad tar, limit): its error is the one to show.
+                    if tx.send(full.freeze()).await.is_err() {
                         break;
                     }
+                }
+                if end {
+                    break;
                 }
             }
         }

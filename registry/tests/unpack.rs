@@ -388,6 +388,54 @@ fn xattrs_from_pax_records() {
 }
 
 #[test]
+fn repeated_xattr_records_last_wins_and_non_file_data_is_skipped() {
+    let r = shm();
+    let tar = fx::tar(&[
+        E::dir("./").mode(0o755).kind(b'5').size(0),
+        E {
+            data: vec![b'r'; 700],
+            ..E::dir("./")
+        },
+        E {
+            data: vec![b'd'; 1500],
+            ..E::dir("d")
+        },
+        E {
+            data: vec![b's'; 10],
+            ..E::symlink("d/s", "x")
+        },
+        E::file("d/f", "f")
+            .xattr("user.a", "1")
+            .xattr("user.a", "2"),
+    ]);
+    apply(&tar, r.path(), Mode::Overlay).expect("applies");
+    assert_tree(
+        r.path(),
+        &[
+            ("d", D),
+            ("d/s", &format!("l 0:0 @{T} -> x")),
+            ("d/f", &format!("{} user.a=2", f("f"))),
+        ],
+    );
+}
+
+#[test]
+fn aufs_metadata_is_skipped() {
+    let tar = fx::tar(&[
+        E::dir(".wh..wh.plnk"),
+        E::file(".wh..wh.plnk/1234.5678", "hardlink stash"),
+        E::file(".wh..wh.aufs", ""),
+        E::dir("a/.wh..wh.orph"),
+        E::file("b", "b"),
+    ]);
+    for mode in [Mode::Overlay, Mode::Merge] {
+        let r = shm();
+        apply(&tar, r.path(), mode).expect("applies");
+        assert_tree(r.path(), &[("b", &f("b"))]);
+    }
+}
+
+#[test]
 fn smuggled_pax_record_is_refused() {
     let r = shm();
     let err = apply(&fx::pax_smuggle(), r.path(), Mode::Overlay).expect_err("must refuse");
@@ -571,6 +619,19 @@ fn limits_are_enforced() {
         limit_of(run(&fx::huge_pax(2000), &lim(|l| l.max_pax_bytes = 1000))),
         ("metadata bytes per entry", 1000)
     );
+    let merge = |tar: &[u8], l: &Limits| apply_layer(tar, shm().path(), Mode::Merge, l);
+    assert_eq!(
+        limit_of(merge(
+            &fx::many_files(2000),
+            &lim(|l| l.max_tracked_bytes = 100_000)
+        )),
+        ("tracked path bytes", 100_000)
+    );
+    assert!(merge(
+        &fx::many_files(2000),
+        &lim(|l| l.max_tracked_bytes = 300_000)
+    )
+    .is_ok());
     let big_xattr = fx::tar(&[E::file("x", "x").xattr("user.big", vec![b'v'; 5000])]);
     assert_eq!(
         limit_of(run(&big_xattr, &lim(|l| l.max_xattr_bytes = 4096))),
@@ -649,13 +710,19 @@ fn the_stream_is_consumed_to_eof_and_compressions_decode() {
     ] {
         assert_eq!(Compression::sniff(&blob), c);
         let r = shm();
+        let mut compressed = Counting(&blob[..], 0);
         let st = apply_layer(
-            decoder(&blob[..], c).expect("decoder"),
+            decoder(&mut compressed, c).expect("decoder"),
             r.path(),
             Mode::Merge,
             &Limits::default(),
         )
         .expect("applies");
+        assert_eq!(
+            compressed.1,
+            blob.len() as u64,
+            "{c:?} blob not read to its end"
+        );
         assert_eq!(st.entries, 301);
         assert_eq!(
             fs::read(r.path().join("d00/f00299")).expect("read"),

@@ -1,28 +1,27 @@
 //! The entry loop: one sequential pass over the tar, each entry checked (names, limits, our own reading
 //! of its headers), then materialized through `fsops`, `meta` and `whiteout`.
 
-use std::borrow::Cow;
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::ops::Range;
 use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{FileType, Timestamps};
 
-use super::error::{show, UnpackError};
+use super::error::{bad, io_err, limit, show, stream, UnpackError};
 use super::fsops::{self, Tree};
+use super::header::{self, type_name, Type};
 use super::limits::{Limits, Meter, Metered};
-use super::meta::{self, Meta};
+use super::meta;
 use super::name::{self, Kind};
-use super::pax::{self, Pax, Time};
 use super::whiteout::{self, Created};
 use super::{ApplyStats, Mode};
 
 /// Copy buffer: large enough that a big file is written in few syscalls.
 const COPY_BUF: usize = 256 << 10;
+/// What remembering one path costs beyond its bytes (allocation, vector or hash slot), for
+/// `max_tracked_bytes`.
+pub(crate) const TRACK_OVERHEAD: usize = 64;
 
 pub(crate) fn run<R: Read>(
     tar: R,
@@ -44,6 +43,7 @@ pub(crate) fn run<R: Read>(
         created: (mode == Mode::Merge).then(Created::default),
         stats: ApplyStats::default(),
         data_bytes: 0,
+        tracked: 0,
         dir_times: Vec::new(),
         bufs: Bufs {
             data: vec![0; COPY_BUF],
@@ -96,23 +96,13 @@ struct Applier<'a> {
     stats: ApplyStats,
     /// Entry data and trailing bytes seen, against `max_total_bytes`.
     data_bytes: u64,
+    /// Bytes of paths remembered, against `max_tracked_bytes`.
+    tracked: u64,
     /// Directory times, restored once their contents are written.
     dir_times: Vec<(Vec<u8>, Timestamps)>,
     bufs: Bufs,
     /// The entry's own header block as it is in the stream.
     hdr: tar::Header,
-}
-
-/// What an entry is, after the old-style `regular file named dir/` convention is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Type {
-    File,
-    Dir,
-    Symlink,
-    Hardlink,
-    Node(FileType),
-    GlobalPax,
-    Unsupported(u8),
 }
 
 impl<'a> Applier<'a> {
@@ -145,143 +135,24 @@ impl<'a> Applier<'a> {
             return Err(limit("path length", lim.max_path_len as u64, Some(raw)));
         }
 
-        // Our own reading of the entry's headers (see `pax` for why).
-        let (pax_r, name_r, link_r) = {
-            let cap = meter.capture();
-            let loc = pax::locate(&cap, meter.capture_start(), e.raw_header_position())
-                .map_err(|w| bad(raw, w))?;
-            self.hdr
-                .as_mut_bytes()
-                .copy_from_slice(&cap[loc.header.clone()]);
-            b.ext.clear();
-            let mut keep = |r: Option<Range<usize>>| {
-                r.map(|r| {
-                    let start = b.ext.len();
-                    b.ext.extend_from_slice(&cap[r]);
-                    start..b.ext.len()
-                })
-            };
-            (keep(loc.pax), keep(loc.long_name), keep(loc.long_link))
-        };
-        if b.ext.len() > lim.max_pax_bytes {
-            return Err(limit(
-                "metadata bytes per entry",
-                lim.max_pax_bytes as u64,
-                Some(raw),
-            ));
-        }
-        let ext = b.ext.as_slice();
-        let pax = match pax_r {
-            Some(r) => Pax::parse(&ext[r]).map_err(|w| bad(raw, w))?,
-            None => Pax::default(),
-        };
-        let long = |r: Option<Range<usize>>| r.map(|r| strip_nul(&ext[r]));
-        let hdr = &self.hdr;
-
-        let name_truth =
-            truth(pax.path, long(name_r), || hdr.path_bytes()).map_err(|w| bad(raw, w))?;
-        if *name_truth != *raw {
-            return Err(ambiguous(raw, "name", raw, &name_truth));
-        }
-        let link_truth = truth(pax.linkpath, long(link_r), || {
-            hdr.link_name_bytes().unwrap_or_default()
-        })
-        .map_err(|w| bad(raw, w))?;
-        let parsed_link = e.link_name_bytes().unwrap_or_default();
-        if *link_truth != *parsed_link {
-            return Err(ambiguous(raw, "link target", &parsed_link, &link_truth));
-        }
-        b.link.clear();
-        b.link.extend_from_slice(&link_truth);
-        if b.link.len() > lim.max_path_len {
-            return Err(limit(
-                "link target length",
-                lim.max_path_len as u64,
-                Some(raw),
-            ));
-        }
-
-        let typeflag = hdr.as_bytes()[156];
-        let size = e.size();
-        if pax.gnu_sparse {
-            return Err(bad(raw, "PAX-format GNU sparse files are not supported"));
-        }
-        if typeflag == b'S' {
-            if pax.size.is_some() {
-                return Err(bad(raw, "a PAX size on a GNU sparse entry is ambiguous"));
-            }
-        } else {
-            let declared = match pax.size {
-                Some(s) => s,
-                None => hdr.entry_size().map_err(|x| bad(raw, x))?,
-            };
-            if declared != size {
-                return Err(ambiguous(
-                    raw,
-                    "size",
-                    size.to_string().as_bytes(),
-                    declared.to_string().as_bytes(),
-                ));
-            }
-        }
-        let xattr_bytes: usize = pax.xattrs.iter().map(|(n, v)| n.len() + v.len()).sum();
-        if xattr_bytes > lim.max_xattr_bytes {
-            return Err(limit(
-                "xattr bytes per entry",
-                lim.max_xattr_bytes as u64,
-                Some(raw),
-            ));
-        }
+        let c = header::check(e, meter, lim, &mut self.hdr, raw, &mut b.ext, &mut b.link)?;
+        let (kind, size, m, xattrs) = (c.kind, c.size, &c.meta, c.xattrs.as_slice());
         if self.data_bytes.saturating_add(size) > lim.max_total_bytes {
             return Err(limit("total bytes", lim.max_total_bytes, Some(raw)));
         }
         self.data_bytes += size;
-
-        let id = |pax: Option<u64>, hdr: io::Result<u64>, what: &str| -> Result<u32, UnpackError> {
-            let v = match pax {
-                Some(v) => v,
-                None => hdr.map_err(|x| bad(raw, x))?,
-            };
-            u32::try_from(v)
-                .ok()
-                .filter(|&v| v != u32::MAX)
-                .ok_or_else(|| bad(raw, format!("{what} {v} is out of range")))
-        };
-        let mtime = match pax.mtime {
-            Some(t) => t,
-            None => Time {
-                secs: hdr.mtime().map_err(|x| bad(raw, x))?.min(i64::MAX as u64) as i64,
-                nanos: 0,
-            },
-        };
-        let m = Meta {
-            uid: id(pax.uid, hdr.uid(), "uid")?,
-            gid: id(pax.gid, hdr.gid(), "gid")?,
-            mode: hdr.mode().map_err(|x| bad(raw, x))? & 0o7777,
-            times: meta::timestamps(mtime, pax.atime.unwrap_or(mtime)),
-        };
-        let kind = match typeflag {
-            b'0' | b'7' | b'S' => Type::File,
-            // Pre-POSIX archives mark directories with a trailing slash only.
-            0 if raw.ends_with(b"/") => Type::Dir,
-            0 => Type::File,
-            b'5' => Type::Dir,
-            b'2' => Type::Symlink,
-            b'1' => Type::Hardlink,
-            b'3' => Type::Node(FileType::CharacterDevice),
-            b'4' => Type::Node(FileType::BlockDevice),
-            b'6' => Type::Node(FileType::Fifo),
-            b'g' => Type::GlobalPax,
-            t => Type::Unsupported(t),
-        };
         name::normalize(raw, &mut b.path).map_err(|w| bad(raw, w))?;
         let path = b.path.as_slice();
         let data = &mut b.data;
-        let xattrs = pax.xattrs.as_slice();
+        // Only regular files have content; whatever another entry carries is read past (and was
+        // counted above), so the stream stays in step whatever happens to the entry below.
+        if kind != Type::File {
+            self.drain(e, raw, data, meter)?;
+        }
 
         if kind == Type::GlobalPax {
             // Global PAX headers carry defaults no layer tool relies on; docker ignores them too.
-            return self.drain(e, raw, data, meter);
+            return Ok(());
         }
         if path.is_empty() {
             if kind != Type::Dir {
@@ -296,21 +167,24 @@ impl<'a> Applier<'a> {
             let root_path = self.root;
             let at = |op: &'static str| move |s| io_err(root_path, raw, b"", op, s);
             let root = self.tree.root();
-            meta::own_fd(root, &m).map_err(at("setting owner and mode of"))?;
+            meta::own_fd(root, m).map_err(at("setting owner and mode of"))?;
             meta::xattrs_fd(root, xattrs).map_err(at("setting xattrs on"))?;
+            self.charge(TRACK_OVERHEAD, raw)?;
             self.dir_times.push((Vec::new(), m.times.clone()));
             return Ok(());
         }
         let (parent, base) = name::split(path);
-        match name::classify(base).map_err(|w| bad(raw, w))? {
+        match name::classify(path).map_err(|w| bad(raw, w))? {
             Kind::Plain => {}
             Kind::AufsMeta => return self.drain(e, raw, data, meter),
             Kind::Opaque => {
                 self.drain(e, raw, data, meter)?;
-                return whiteout::opaque(&mut self.tree, self.mode, self.created.as_mut(), parent)
-                    .map_err(|s| {
-                        io_err(self.root, raw, parent, "applying the opaque marker to", s)
-                    });
+                let added =
+                    whiteout::opaque(&mut self.tree, self.mode, self.created.as_mut(), parent)
+                        .map_err(|s| {
+                            io_err(self.root, raw, parent, "applying the opaque marker to", s)
+                        })?;
+                return self.charge(added, raw);
             }
             Kind::Whiteout(hidden) => {
                 self.drain(e, raw, data, meter)?;
@@ -349,7 +223,7 @@ impl<'a> Applier<'a> {
                 let (fd, old) = fsops::create_file(parent_fd, base).map_err(at("creating file"))?;
                 let mut file = File::from(fd);
                 let written = copy(e, &mut file, data).map_err(|c| match c {
-                    Copy::Read(s) => stream(meter, Some(raw), s),
+                    Copy::Read(s) => stream(meter.pos(), Some(raw), s),
                     Copy::Write(s) => at("writing")(s),
                 })?;
                 if written != size {
@@ -358,7 +232,7 @@ impl<'a> Applier<'a> {
                         format!("the stream ends {written} bytes into this entry's {size}"),
                     ));
                 }
-                meta::own_fd(file.as_fd(), &m).map_err(at("setting owner and mode of"))?;
+                meta::own_fd(file.as_fd(), m).map_err(at("setting owner and mode of"))?;
                 meta::xattrs_fd(file.as_fd(), xattrs).map_err(at("setting xattrs on"))?;
                 meta::times_fd(file.as_fd(), &m.times).map_err(at("setting times of"))?;
                 self.stats.bytes += written;
@@ -367,8 +241,9 @@ impl<'a> Applier<'a> {
             Type::Dir => {
                 let (fd, old) =
                     fsops::make_dir(parent_fd, base).map_err(at("creating directory"))?;
-                meta::own_fd(fd.as_fd(), &m).map_err(at("setting owner and mode of"))?;
+                meta::own_fd(fd.as_fd(), m).map_err(at("setting owner and mode of"))?;
                 meta::xattrs_fd(fd.as_fd(), xattrs).map_err(at("setting xattrs on"))?;
+                self.charge(path.len() + TRACK_OVERHEAD, raw)?;
                 self.dir_times.push((path.to_vec(), m.times.clone()));
                 if fsops::structural(old) {
                     self.tree.invalidate();
@@ -387,7 +262,7 @@ impl<'a> Applier<'a> {
                 }
                 let old =
                     fsops::symlink(parent_fd, base, target).map_err(at("creating symlink"))?;
-                meta::own_at(parent_fd, base, &m, true).map_err(at("setting owner of"))?;
+                meta::own_at(parent_fd, base, m, true).map_err(at("setting owner of"))?;
                 meta::times_at(parent_fd, base, &m.times).map_err(at("setting times of"))?;
                 if !xattrs.is_empty() {
                     // Only a path-based lsetxattr could reach a symlink, and we do not build host paths.
@@ -416,15 +291,10 @@ impl<'a> Applier<'a> {
             Type::Node(ft) => {
                 let dev = match ft {
                     FileType::Fifo => 0,
-                    _ => {
-                        let major = hdr.device_major().map_err(|x| bad(raw, x))?.unwrap_or(0);
-                        let minor = hdr.device_minor().map_err(|x| bad(raw, x))?.unwrap_or(0);
-                        rustix::fs::makedev(major, minor)
-                    }
+                    _ => rustix::fs::makedev(c.dev.0, c.dev.1),
                 };
                 let old = fsops::mknod(parent_fd, base, ft, dev).map_err(at("creating node"))?;
-                meta::own_at(parent_fd, base, &m, false)
-                    .map_err(at("setting owner and mode of"))?;
+                meta::own_at(parent_fd, base, m, false).map_err(at("setting owner and mode of"))?;
                 meta::times_at(parent_fd, base, &m.times).map_err(at("setting times of"))?;
                 old
             }
@@ -435,14 +305,25 @@ impl<'a> Applier<'a> {
                 ));
             }
         };
-        if kind != Type::File && size > 0 {
-            self.drain(e, raw, data, meter)?;
-        }
         if fsops::structural(replaced) {
             self.tree.invalidate();
         }
         if let Some(c) = &mut self.created {
-            c.note(path);
+            let added = c.note(path);
+            self.charge(added, raw)?;
+        }
+        Ok(())
+    }
+
+    /// Charges remembered path bytes against `max_tracked_bytes`.
+    fn charge(&mut self, bytes: usize, raw: &[u8]) -> Result<(), UnpackError> {
+        self.tracked += bytes as u64;
+        if self.tracked > self.limits.max_tracked_bytes {
+            return Err(limit(
+                "tracked path bytes",
+                self.limits.max_tracked_bytes,
+                Some(raw),
+            ));
         }
         Ok(())
     }
@@ -460,7 +341,7 @@ impl<'a> Applier<'a> {
                 Ok(0) => return Ok(()),
                 Ok(_) => {}
                 Err(x) if x.kind() == io::ErrorKind::Interrupted => {}
-                Err(x) => return Err(stream(meter, Some(raw), x)),
+                Err(x) => return Err(stream(meter.pos(), Some(raw), x)),
             }
         }
     }
@@ -472,7 +353,7 @@ impl<'a> Applier<'a> {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(x) if x.kind() == io::ErrorKind::Interrupted => continue,
-                Err(x) => return Err(stream(meter, None, x)),
+                Err(x) => return Err(stream(meter.pos(), None, x)),
             };
             self.data_bytes += n as u64;
             if self.data_bytes > self.limits.max_total_bytes {
@@ -516,30 +397,8 @@ impl<'a> Applier<'a> {
             );
         }
         let last = (self.stats.entries > 0).then_some(self.bufs.raw.as_slice());
-        stream(meter, last, e)
+        stream(meter.pos(), last, e)
     }
-}
-
-/// The name (or link target) an entry really has: from the PAX record, else the GNU long name, else
-/// the header. PAX and GNU disagreeing is refused: tools pick differently between them.
-fn truth<'x>(
-    pax: Option<&'x [u8]>,
-    gnu: Option<&'x [u8]>,
-    header: impl FnOnce() -> Cow<'x, [u8]>,
-) -> Result<Cow<'x, [u8]>, &'static str> {
-    match (pax, gnu) {
-        (Some(p), Some(g)) if p != g => {
-            Err("ambiguous header: the PAX record and the GNU long name differ")
-        }
-        (Some(p), _) => Ok(Cow::Borrowed(p)),
-        (None, Some(g)) => Ok(Cow::Borrowed(g)),
-        (None, None) => Ok(header()),
-    }
-}
-
-/// GNU long names carry a trailing NUL, which the tar crate drops (just one, as we do).
-fn strip_nul(b: &[u8]) -> &[u8] {
-    b.strip_suffix(&[0]).unwrap_or(b)
 }
 
 enum Copy {
@@ -568,72 +427,5 @@ fn copy(src: &mut impl Read, file: &mut File, buf: &mut [u8]) -> Result<u64, Cop
         if n < buf.len() {
             return Ok(total);
         }
-    }
-}
-
-fn type_name(t: Type) -> String {
-    match t {
-        Type::File => "regular file".into(),
-        Type::Dir => "directory".into(),
-        Type::Symlink => "symlink".into(),
-        Type::Hardlink => "hardlink".into(),
-        Type::Node(FileType::Fifo) => "fifo".into(),
-        Type::Node(_) => "device node".into(),
-        Type::GlobalPax => "global PAX header".into(),
-        Type::Unsupported(t) if t.is_ascii_graphic() => format!("`{}`", t as char),
-        Type::Unsupported(t) => format!("0x{t:02x}"),
-    }
-}
-
-fn host(root: &Path, path: &[u8]) -> PathBuf {
-    root.join(OsStr::from_bytes(path))
-}
-
-fn io_err(
-    root: &Path,
-    raw: &[u8],
-    path: &[u8],
-    op: &'static str,
-    source: io::Error,
-) -> UnpackError {
-    UnpackError::Io {
-        path: show(raw),
-        host: host(root, path),
-        op,
-        source,
-    }
-}
-
-fn bad(raw: &[u8], why: impl std::fmt::Display) -> UnpackError {
-    UnpackError::BadEntry {
-        path: show(raw),
-        why: why.to_string(),
-    }
-}
-
-fn ambiguous(raw: &[u8], what: &str, parsed: &[u8], headers: &[u8]) -> UnpackError {
-    bad(
-        raw,
-        format!(
-            "ambiguous header: the tar parser read the {what} `{}` but the headers say `{}`",
-            show(parsed),
-            show(headers)
-        ),
-    )
-}
-
-fn limit(what: &'static str, limit: u64, raw: Option<&[u8]>) -> UnpackError {
-    UnpackError::LimitExceeded {
-        what,
-        limit,
-        path: raw.map(show),
-    }
-}
-
-fn stream(meter: &Meter, raw: Option<&[u8]>, source: io::Error) -> UnpackError {
-    UnpackError::Stream {
-        offset: meter.pos(),
-        after: raw.map(show),
-        source,
     }
 }

@@ -1,8 +1,10 @@
 //! The applier's error type. Every variant names the entry as it is spelled in the tar (so a hostile
 //! `../../etc/passwd` shows up as such) and, for filesystem failures, the host path it mapped to.
 
+use std::ffi::OsStr;
 use std::io;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
@@ -65,5 +67,58 @@ pub(crate) fn show(raw: &[u8]) -> String {
         format!("{s}…({} bytes)", raw.len())
     } else {
         s
+    }
+}
+
+pub(crate) fn host(root: &Path, path: &[u8]) -> PathBuf {
+    root.join(OsStr::from_bytes(path))
+}
+
+pub(crate) fn io_err(
+    root: &Path,
+    raw: &[u8],
+    path: &[u8],
+    op: &'static str,
+    source: io::Error,
+) -> UnpackError {
+    UnpackError::Io {
+        path: show(raw),
+        host: host(root, path),
+        op,
+        source,
+    }
+}
+
+pub(crate) fn bad(raw: &[u8], why: impl std::fmt::Display) -> UnpackError {
+    UnpackError::BadEntry {
+        path: show(raw),
+        why: why.to_string(),
+    }
+}
+
+pub(crate) fn ambiguous(raw: &[u8], what: &str, parsed: &[u8], headers: &[u8]) -> UnpackError {
+    bad(
+        raw,
+        format!(
+            "ambiguous header: the tar parser read the {what} `{}` but the headers say `{}`",
+            show(parsed),
+            show(headers)
+        ),
+    )
+}
+
+pub(crate) fn limit(what: &'static str, limit: u64, raw: Option<&[u8]>) -> UnpackError {
+    UnpackError::LimitExceeded {
+        what,
+        limit,
+        path: raw.map(show),
+    }
+}
+
+pub(crate) fn stream(offset: u64, raw: Option<&[u8]>, source: io::Error) -> UnpackError {
+    UnpackError::Stream {
+        offset,
+        after: raw.map(show),
+        source,
     }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use rustix::fs::{self as rfs, AtFlags, Dev, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-pub(crate) const DIR_FLAGS: OFlags = OFlags::RDONLY
+const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::CLOEXEC);
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);

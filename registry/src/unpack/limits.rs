@@ -21,6 +21,10 @@ pub struct Limits {
     pub max_pax_bytes: usize,
     /// Extended attribute names and values on one entry, summed.
     pub max_xattr_bytes: usize,
+    /// Memory for paths the applier keeps until the layer ends: directories whose times are restored
+    /// last and, in merge mode, every path the layer created (for opaque markers). Each path is
+    /// charged its length plus 64 bytes.
+    pub max_tracked_bytes: u64,
 }
 
 impl Default for Limits {
@@ -31,6 +35,7 @@ impl Default for Limits {
             max_path_len: 4096,
             max_pax_bytes: 1 << 20,
             max_xattr_bytes: 256 << 10,
+            max_tracked_bytes: 512 << 20,
         }
     }
 }

@@ -15,13 +15,31 @@
 //! - The stream is read once, in order, to its very end (the caller hashes it for the diff_id), and every
 //!   resource a layer can claim is bounded by [`Limits`].
 //!
-//! Module map: [`apply`](self) (the entry loop), `fsops` (fd-relative primitives), `whiteout` (OCI
-//! whiteouts in overlay or merged form), `pax` (a correct PAX record reader and the cross-check against the
-//! tar crate's reading), `name` (path normalization), `limits` (bounds and the metered reader), `error`.
+//! Behaviour worth knowing (each is tested in `registry/tests/unpack.rs`):
+//!
+//! - A parent reached through a symlink resolves inside the root; if that target directory does not
+//!   exist the entry fails (`evil -> /tmp/x` then `evil/f`), it is not created through the link.
+//! - A hardlink's target is resolved inside the root and must exist there (so a layer cannot link to a
+//!   file of a lower layer in overlay mode, nor ever to a host file); a final symlink is linked itself.
+//! - A whiteout hides lower layers only (OCI image spec): an entry of the same name in the same layer
+//!   stays, in both modes, whichever comes first. That keeps the overlay and merged forms equal.
+//! - Xattrs come from `SCHILY.xattr.*`. `trusted.overlay.*` from a layer is dropped (only whiteouts may
+//!   steer overlayfs). Xattrs on symlinks, devices and fifos are not applied: that would need a
+//!   path-based `lsetxattr`, and nothing here builds host paths.
+//! - The tar crate mis-reads PAX records whose values hold a newline; we read them ourselves and refuse
+//!   any entry whose name, link target or size the two readings disagree on (see `pax`).
+//! - GNU sparse entries are expanded (holes written as zeros); PAX-format sparse files are refused, as
+//!   are entry types other than file, dir, symlink, hardlink, device, fifo and global PAX header.
+//!
+//! Module map: `apply` (the entry loop), `header` (reading and checking one entry's header), `pax` (a
+//! correct PAX record reader and where the extension headers are), `fsops` (fd-relative primitives),
+//! `meta` (owner, mode, times, xattrs), `whiteout` (OCI whiteouts in overlay or merged form), `name`
+//! (normalization), `limits` (bounds and the metered reader), `error`.
 
 mod apply;
 mod error;
 mod fsops;
+mod header;
 mod limits;
 mod meta;
 mod name;

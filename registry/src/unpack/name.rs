@@ -41,7 +41,7 @@ pub(crate) fn split(path: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// What an entry's base name says it is.
+/// What an entry's name says it is.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Kind<'a> {
     /// An ordinary entry.
@@ -50,11 +50,18 @@ pub(crate) enum Kind<'a> {
     Opaque,
     /// `.wh.<name>`: `<name>` in the parent directory is deleted.
     Whiteout(&'a [u8]),
-    /// AUFS bookkeeping (`.wh..wh.*` other than the opaque marker): skipped, as docker does.
+    /// AUFS bookkeeping: a top-level `.wh..wh.*` entry other than the opaque marker, or anything
+    /// under one (`.wh..wh.plnk/…`). Skipped, as docker does.
     AufsMeta,
 }
 
-pub(crate) fn classify(base: &[u8]) -> Result<Kind<'_>, &'static str> {
+/// Classifies a normalized, non-root path.
+pub(crate) fn classify(path: &[u8]) -> Result<Kind<'_>, &'static str> {
+    let first = path.split(|&b| b == b'/').next().unwrap_or(path);
+    if first.starts_with(WH_META_PREFIX) && path != WH_OPAQUE {
+        return Ok(Kind::AufsMeta);
+    }
+    let base = split(path).1;
     if !base.starts_with(WH_PREFIX) {
         return Ok(Kind::Plain);
     }
@@ -110,11 +117,17 @@ mod tests {
     fn splits_and_classifies() {
         assert_eq!(split(b"a/b/c"), (&b"a/b"[..], &b"c"[..]));
         assert_eq!(split(b"c"), (&b""[..], &b"c"[..]));
-        assert_eq!(classify(b"x").expect("ok"), Kind::Plain);
+        assert_eq!(classify(b"a/x").expect("ok"), Kind::Plain);
         assert_eq!(classify(b".wh..wh..opq").expect("ok"), Kind::Opaque);
+        assert_eq!(classify(b"a/.wh..wh..opq").expect("ok"), Kind::Opaque);
         assert_eq!(classify(b".wh..wh.plnk").expect("ok"), Kind::AufsMeta);
-        assert_eq!(classify(b".wh.foo").expect("ok"), Kind::Whiteout(b"foo"));
-        assert!(classify(b".wh.").is_err());
+        assert_eq!(
+            classify(b".wh..wh.plnk/123.45").expect("ok"),
+            Kind::AufsMeta
+        );
+        assert_eq!(classify(b"a/.wh..wh.aufs").expect("ok"), Kind::AufsMeta);
+        assert_eq!(classify(b"a/.wh.foo").expect("ok"), Kind::Whiteout(b"foo"));
+        assert!(classify(b"a/.wh.").is_err());
         assert!(classify(b".wh...").is_err());
         assert_eq!(depth(b""), 0);
         assert_eq!(depth(b"a/b"), 2);

@@ -81,7 +81,7 @@ pub(crate) struct Pax<'a> {
     pub atime: Option<Time>,
     /// A `GNU.sparse.*` record: PAX-format sparse files, which the tar crate does not expand.
     pub gnu_sparse: bool,
-    /// `SCHILY.xattr.<name>` records as (name, value).
+    /// `SCHILY.xattr.<name>` records as (name, value), in order.
     pub xattrs: Vec<(&'a [u8], &'a [u8])>,
 }
 
@@ -109,7 +109,8 @@ impl<'a> Pax<'a> {
                     if name.is_empty() || name.contains(&0) {
                         return Err(format!("bad xattr name in PAX record `{}`", show(k)));
                     }
-                    pax.xattrs.retain(|(n, _)| *n != name);
+                    // Duplicates are kept: set in order, the last one wins. (Removing them here would
+                    // be quadratic in a hostile header's record count.)
                     pax.xattrs.push((name, value));
                 }
                 _ => {}

@@ -14,6 +14,7 @@ use std::io;
 
 use rustix::fs::FileType;
 
+use super::apply::TRACK_OVERHEAD;
 use super::fsops::{self, Tree};
 use super::meta;
 use super::name::split;
@@ -27,19 +28,23 @@ pub(crate) struct Created {
 }
 
 impl Created {
-    /// Records `path` and its ancestors. If a path is present so are its ancestors, so the walk up
-    /// stops at the first known one.
-    pub(crate) fn note(&mut self, path: &[u8]) {
-        if !self.paths.insert(path.to_vec()) {
-            return;
+    /// Records `path` and its ancestors; returns the memory newly used (for `max_tracked_bytes`). If a
+    /// path is present so are its ancestors, so the walk up stops at the first known one.
+    pub(crate) fn note(&mut self, path: &[u8]) -> usize {
+        if self.paths.contains(path) {
+            return 0;
         }
+        let mut added = path.len() + TRACK_OVERHEAD;
+        self.paths.insert(path.to_vec());
         let mut p = path;
         while let Some(i) = p.iter().rposition(|&b| b == b'/') {
             p = &p[..i];
             if !self.paths.insert(p.to_vec()) {
                 break;
             }
+            added += p.len() + TRACK_OVERHEAD;
         }
+        added
     }
 
     pub(crate) fn contains(&self, path: &[u8]) -> bool {
@@ -87,29 +92,25 @@ pub(crate) fn whiteout(
 }
 
 /// `dir/.wh..wh..opq`. The directory is created if missing (it exists in this layer, even if the tar
-/// does not list it).
+/// does not list it). Returns the memory newly used to remember paths (merge mode).
 pub(crate) fn opaque(
     tree: &mut Tree,
     mode: Mode,
     created: Option<&mut Created>,
     dir: &[u8],
-) -> io::Result<()> {
+) -> io::Result<usize> {
     match mode {
-        Mode::Overlay => meta::set_opaque(tree.parent(dir)?),
+        Mode::Overlay => meta::set_opaque(tree.parent(dir)?).map(|()| 0),
         Mode::Merge => {
             tree.parent(dir)?;
-            let created = match created {
-                Some(c) => c,
-                None => {
-                    return Err(io::Error::other(
-                        "merge mode without a record of created paths",
-                    ))
-                }
+            let Some(created) = created else {
+                return Err(io::Error::other(
+                    "merge mode without a record of created paths",
+                ));
             };
-            if !dir.is_empty() {
-                created.note(dir);
-            }
-            clear_lower(tree, created, dir)
+            let added = if dir.is_empty() { 0 } else { created.note(dir) };
+            clear_lower(tree, created, dir)?;
+            Ok(added)
         }
     }
 }
