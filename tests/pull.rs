@@ -561,3 +561,26 @@ fn docker_hub_images_come_from_the_mirror() {
         list.stdout
     );
 }
+
+#[test]
+fn server_errors_are_retried_with_backoff_then_reported() {
+    let reg = Registry::plain();
+    let img = busybox_image(ManifestFormat::Oci);
+    let digest = reg.push("retry", "1", &img);
+    // One 503 eats the TLS probe, two more hit real requests: within the retry budget.
+    let proxy = ucr_fixtures::proxy::FailingProxy::start(&reg.host, 3);
+    let u = Ucr::new();
+    let out = u.run(&["pull", &format!("{}/retry:1", proxy.addr)]).ok();
+    assert_eq!(out.stdout.lines().last(), Some(digest.as_str()));
+    assert_eq!(proxy.failed(), 3);
+    // A registry that keeps failing: a clear error with the status, after the retries.
+    let down = ucr_fixtures::proxy::FailingProxy::start(&reg.host, 1000);
+    let out = u.run(&["pull", &format!("{}/retry:1", down.addr), "--force"]);
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert!(
+        out.stderr.contains("503") && out.stderr.contains(&down.addr),
+        "{}",
+        out.stderr
+    );
+    assert!(down.failed() >= 5, "retried: {}", down.failed());
+}

@@ -5,8 +5,7 @@
 //! Layers run in parallel (bounded); two pulls in one process that need the same layer share one download.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -14,13 +13,16 @@ use tokio::sync::mpsc;
 
 use crate::blob::BlobSource;
 use crate::client::{Registries, RegistryClient};
-use crate::digest::{Algo, Digest, Hasher, HashingReader};
+use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::manifest::{self, Descriptor, ImageConfig, ImageManifest};
 use crate::platform::Platform;
 use crate::reference::ImageRef;
 use crate::store::{ImageRecord, LayerRecord, LayerRef, Store};
-use crate::unpack::{self, Limits, Mode};
+use crate::unpack::Limits;
+use worker::{unpack_worker, WorkerError};
+
+mod worker;
 
 /// Bytes handed to the unpack thread at a time.
 const BATCH: usize = 256 << 10;
@@ -417,126 +419,5 @@ impl Puller {
             cached: false,
         });
         Ok(())
-    }
-}
-
-struct Unpacked {
-    blob_digest: Digest,
-    blob_size: u64,
-    diff_id: Digest,
-    tar_size: u64,
-    entries: u64,
-}
-
-enum WorkerError {
-    Unpack(unpack::UnpackError),
-    Io(PathBuf, std::io::Error),
-}
-
-/// Runs on a blocking thread: everything after the socket, in one pass.
-fn unpack_worker(
-    rx: mpsc::Receiver<Bytes>,
-    local: Option<&Path>,
-    blob_out: Option<&Path>,
-    fs: &Path,
-    algo: Algo,
-    limits: &Limits,
-) -> std::result::Result<Unpacked, WorkerError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| WorkerError::Io(p, e)
-    };
-    let source: Box<dyn Read + Send> = match local {
-        Some(p) => Box::new(std::fs::File::open(p).map_err(io(p))?),
-        None => Box::new(ChannelReader {
-            rx,
-            cur: Bytes::new(),
-        }),
-    };
-    let sink = match blob_out {
-        Some(p) => Some(std::io::BufWriter::with_capacity(
-            1 << 20,
-            std::fs::File::create(p).map_err(io(p))?,
-        )),
-        None => None,
-    };
-    let mut tee = Tee {
-        inner: source,
-        hasher: Hasher::new(algo),
-        count: 0,
-        sink,
-    };
-    let mut peek = [0u8; 4];
-    let n = read_full(&mut tee, &mut peek).map_err(io(fs))?;
-    let compression = unpack::Compression::sniff(&peek[..n]);
-    let head = std::io::Cursor::new(peek[..n].to_vec());
-    let decoded = unpack::decoder(head.chain(&mut tee), compression).map_err(io(fs))?;
-    let mut tar = HashingReader::new(decoded, Algo::Sha256);
-    let stats =
-        unpack::apply_layer(&mut tar, fs, Mode::Overlay, limits).map_err(WorkerError::Unpack)?;
-    let (diff_id, tar_size) = tar.finish().map_err(io(fs))?;
-    // Whatever follows the compressed stream still belongs to the blob and to its digest.
-    std::io::copy(&mut tee, &mut std::io::sink()).map_err(io(fs))?;
-    if let Some(mut s) = tee.sink.take() {
-        s.flush().map_err(io(fs))?;
-    }
-    Ok(Unpacked {
-        blob_digest: tee.hasher.finish(),
-        blob_size: tee.count,
-        diff_id,
-        tar_size,
-        entries: stats.entries,
-    })
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
-/// Bytes from the async download, as a blocking `Read`.
-struct ChannelReader {
-    rx: mpsc::Receiver<Bytes>,
-    cur: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(b) => self.cur = b,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len());
-        buf[..n].copy_from_slice(&self.cur[..n]);
-        self.cur = self.cur.slice(n..);
-        Ok(n)
-    }
-}
-
-/// Hashes, counts and (for downloads) saves the compressed bytes as they are read.
-struct Tee {
-    inner: Box<dyn Read + Send>,
-    hasher: Hasher,
-    count: u64,
-    sink: Option<std::io::BufWriter<std::fs::File>>,
-}
-
-impl Read for Tee {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        if let Some(s) = &mut self.sink {
-            s.write_all(&buf[..n])?;
-        }
-        Ok(n)
     }
 }
