@@ -272,7 +272,7 @@ fn kill_9_during_pull_never_corrupts_the_store() {
         }
     }
     assert!(
-        killed_mid_pull >= 12,
+        killed_mid_pull >= 10,
         "most kills landed mid-pull ({killed_mid_pull})"
     );
     let out = u.run(&["pull", &r]).ok();

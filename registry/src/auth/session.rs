@@ -203,20 +203,20 @@ impl Session {
                 r
             }
         };
-        let resp = req.send().await.map_err(|e| Error::Auth {
+        let realm_shown = redact_url(&url);
+        let fail = |why: String| Error::Auth {
             registry: self.registry.clone(),
-            why: format!(
-                "token server {}: {}",
-                redact_url(&url),
-                crate::tls::error_chain(&e)
-            ),
-        })?;
+            why: format!("token server {realm_shown}: {why}"),
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| fail(crate::tls::error_chain(&e)))?;
         let status = resp.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(if self.credential.is_some() {
-                self.rejected(&format!(
-                    "token server {} rejected the credentials (HTTP {})",
-                    redact_url(&url),
+                fail(format!(
+                    "rejected the credentials (HTTP {})",
                     status.as_u16()
                 ))
             } else {
@@ -224,23 +224,12 @@ impl Session {
             });
         }
         if !status.is_success() {
-            return Err(Error::Auth {
-                registry: self.registry.clone(),
-                why: format!(
-                    "token server {} answered HTTP {}",
-                    redact_url(&url),
-                    status.as_u16()
-                ),
-            });
+            return Err(fail(format!("answered HTTP {}", status.as_u16())));
         }
-        let body = resp.bytes().await.map_err(|e| Error::Auth {
-            registry: self.registry.clone(),
-            why: format!(
-                "token server {}: {}",
-                redact_url(&url),
-                crate::tls::error_chain(&e)
-            ),
-        })?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| fail(crate::tls::error_chain(&e)))?;
         if body.len() > MAX_TOKEN_RESPONSE {
             return Err(Error::TooLarge {
                 what: "token response",
@@ -248,22 +237,15 @@ impl Session {
                 limit: MAX_TOKEN_RESPONSE as u64,
             });
         }
-        let reply: TokenReply = serde_json::from_slice(&body).map_err(|e| Error::Auth {
-            registry: self.registry.clone(),
-            why: format!("token server {}: unreadable reply: {e}", redact_url(&url)),
-        })?;
+        let reply: TokenReply =
+            serde_json::from_slice(&body).map_err(|e| fail(format!("unreadable reply: {e}")))?;
         let token = reply
             .token
             .filter(|t| !t.is_empty())
             .or(reply.access_token)
             .filter(|t| !t.is_empty());
-        let token = token.ok_or_else(|| Error::Auth {
-            registry: self.registry.clone(),
-            why: format!(
-                "token server {}: reply has neither `token` nor `access_token`",
-                redact_url(&url)
-            ),
-        })?;
+        let token =
+            token.ok_or_else(|| fail("reply has neither `token` nor `access_token`".into()))?;
         // Renew a little early so a token never expires in flight.
         let secs = reply
             .expires_in
