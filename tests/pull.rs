@@ -80,11 +80,7 @@ fn pull_by_tag_and_digest_over_tls_basic_with_ca_file() {
     assert_eq!(v["digest"], digest.as_str());
     assert_eq!(v["config"]["Cmd"][0], "/bin/sh");
     assert_eq!(v["layers"].as_array().map(Vec::len), Some(img.layers.len()));
-    assert!(u
-        .run(&["store", "check"])
-        .ok()
-        .stdout
-        .contains("0 problems"));
+    u.assert_store_ok();
 }
 
 #[test]
@@ -335,20 +331,7 @@ fn corrupted_blob_fails_naming_digest_and_keeps_nothing() {
         "names the digest: {}",
         out.stderr
     );
-    let hex = victim.trim_start_matches("sha256:");
-    let entries = u.store_entries();
-    assert!(
-        !entries.iter().any(|e| e.contains(hex)),
-        "nothing of the bad blob kept: {entries:?}"
-    );
-    assert!(
-        !entries.iter().any(|e| e.starts_with("images/")),
-        "no image record: {entries:?}"
-    );
-    assert!(
-        !entries.iter().any(|e| e.starts_with("staging/")),
-        "staging cleaned: {entries:?}"
-    );
+    u.assert_nothing_of(victim, &img.layers[0].diff_id);
 }
 
 #[test]
@@ -508,11 +491,7 @@ fn broken_blob_download_resumes_with_range() {
             .any(|h| h.to_ascii_lowercase().contains("\r\nrange: bytes=")),
         "a Range request resumed the blob: {heads:#?}"
     );
-    assert!(u
-        .run(&["store", "check"])
-        .ok()
-        .stdout
-        .contains("0 problems"));
+    u.assert_store_ok();
 }
 
 #[test]

@@ -22,29 +22,6 @@ fn with_wrong_layer_size(mut img: TestImage) -> TestImage {
     img
 }
 
-/// Nothing of the failing layer (its blob or its unpacked tree), no image record and no staging left. Other
-/// layers of the image that were verified before the failure may stay: they are correct and content-addressed,
-/// and the retry reuses them.
-fn assert_nothing_of(u: &Ucr, digest: &str, diff_id: &str) {
-    let entries = u.store_entries();
-    let (hex, diff) = (
-        digest.trim_start_matches("sha256:"),
-        diff_id.trim_start_matches("sha256:"),
-    );
-    assert!(
-        !entries.iter().any(|e| e.contains(hex) || e.contains(diff)),
-        "nothing of the bad layer: {entries:?}"
-    );
-    assert!(
-        !entries.iter().any(|e| e.starts_with("images/")),
-        "no image record: {entries:?}"
-    );
-    assert!(
-        !entries.iter().any(|e| e.starts_with("staging/")),
-        "staging empty: {entries:?}"
-    );
-}
-
 #[test]
 fn size_mismatch_fails_and_keeps_nothing() {
     let reg = Registry::plain();
@@ -58,7 +35,7 @@ fn size_mismatch_fails_and_keeps_nothing() {
         "{}",
         out.stderr
     );
-    assert_nothing_of(&u, &img.layers[0].digest, &img.layers[0].diff_id);
+    u.assert_nothing_of(&img.layers[0].digest, &img.layers[0].diff_id);
 }
 
 #[test]
@@ -80,10 +57,10 @@ fn diff_id_mismatch_fails_and_keeps_nothing() {
     let out = u.run(&["pull", &format!("{}/diff:1", reg.host)]);
     assert_eq!(out.code, 125, "{}", out.all());
     assert!(out.stderr.contains("diff_id"), "{}", out.stderr);
-    assert_nothing_of(&u, &img.layers[0].digest, &img.layers[0].diff_id);
+    u.assert_nothing_of(&img.layers[0].digest, &img.layers[0].diff_id);
     // The real diff_id must not appear either: the unpacked tree was discarded.
     let real = ucr_fixtures::image::sha256_digest(&busybox_layer());
-    assert_nothing_of(&u, &img.layers[0].digest, &real);
+    u.assert_nothing_of(&img.layers[0].digest, &real);
 }
 
 #[test]
@@ -187,17 +164,9 @@ fn rmi_prune_check_repair_and_offline() {
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(out.stdout.contains(victim), "{}", out.stdout);
     u.run(&["store", "check", "--repair"]).ok();
-    assert!(u
-        .run(&["store", "check"])
-        .ok()
-        .stdout
-        .contains("0 problems"));
+    u.assert_store_ok();
     u.run(&["pull", &ra]).ok();
-    assert!(u
-        .run(&["store", "check"])
-        .ok()
-        .stdout
-        .contains("0 problems"));
+    u.assert_store_ok();
 }
 
 /// kill -9 of `ucr pull` at random moments, 20+ times: the store stays usable, `store check` is clean each
@@ -280,10 +249,6 @@ fn kill_9_during_pull_never_corrupts_the_store() {
         out.stdout.lines().last(),
         Some(img.manifest_digest.as_str())
     );
-    assert!(u
-        .run(&["store", "check"])
-        .ok()
-        .stdout
-        .contains("0 problems"));
+    u.assert_store_ok();
     assert!(!u.store_entries().iter().any(|e| e.starts_with("staging/")));
 }

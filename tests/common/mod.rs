@@ -97,4 +97,34 @@ impl Ucr {
         out.sort();
         out
     }
+
+    /// `ucr store check` finds nothing wrong.
+    #[track_caller]
+    pub fn assert_store_ok(&self) {
+        let out = self.run(&["store", "check"]).ok();
+        assert!(out.stdout.contains("0 problems"), "{}", out.stdout);
+    }
+
+    /// Nothing of a failing layer (its blob or unpacked tree), no image record and no staging is left. Other
+    /// layers verified before the failure may stay: they are correct, content-addressed and reused by a retry.
+    #[track_caller]
+    pub fn assert_nothing_of(&self, digest: &str, diff_id: &str) {
+        let entries = self.store_entries();
+        let (hex, diff) = (
+            digest.trim_start_matches("sha256:"),
+            diff_id.trim_start_matches("sha256:"),
+        );
+        assert!(
+            !entries.iter().any(|e| e.contains(hex) || e.contains(diff)),
+            "nothing of the bad layer: {entries:?}"
+        );
+        assert!(
+            !entries.iter().any(|e| e.starts_with("images/")),
+            "no image record: {entries:?}"
+        );
+        assert!(
+            !entries.iter().any(|e| e.starts_with("staging/")),
+            "staging empty: {entries:?}"
+        );
+    }
 }
