@@ -9,3 +9,4 @@
 //! and `ucr-isolators` here; neither of those knows the other.
 
 pub mod images;
+pub mod spec;

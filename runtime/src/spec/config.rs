@@ -1,0 +1,226 @@
+//! `ContainerConfig`: what one container is asked to be, whatever the request came as (CLI flags, a Mesos
+//! `LAUNCH_CONTAINER` call, a `TaskInfo`, a Marathon app). Checkpointed as JSON beside the container's state, so
+//! every field is serde and plain data.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the request came from; decides the command rules (Mesos vs Docker containerizer) and extra env.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    #[default]
+    Cli,
+    LaunchContainer,
+    TaskInfo,
+    Marathon,
+}
+
+/// Which command rules apply (MESOS-SEMANTICS.md "Command").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ContainerType {
+    #[default]
+    Mesos,
+    Docker,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub id: String,
+    #[serde(default)]
+    pub source: Source,
+    #[serde(default)]
+    pub container_type: ContainerType,
+    /// None: the container runs on the host's root filesystem (Mesos "no image").
+    #[serde(default)]
+    pub image: Option<ImageSpec>,
+    pub command: CommandSpec,
+    /// `--entrypoint` (CLI) or a Docker `parameters` entrypoint: replaces the image ENTRYPOINT.
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    /// `--workdir`: overrides the image WorkingDir.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub volumes: Vec<Volume>,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub rlimits: Vec<Rlimit>,
+    #[serde(default)]
+    pub linux: LinuxSpec,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Marathon health checks, kept as given (the agent runs them; the CLI only shows them).
+    #[serde(default)]
+    pub health_checks: Vec<serde_json::Value>,
+    /// Remove everything, sandbox included, once the task has exited (`run --rm`).
+    #[serde(default)]
+    pub remove_on_exit: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageSpec {
+    /// As written by the user (`busybox`, `reg:5000/a/b:1`); normalized when resolved against the store.
+    pub reference: String,
+    /// Mesos `cached`: false = fetch the manifest again (force pull); verified layers are still reused.
+    #[serde(default = "yes")]
+    pub cached: bool,
+    /// A docker config.json given with the request (Mesos `docker.config`, Marathon `pullConfig`); a secret:
+    /// never logged, and it is not checkpointed (skip_serializing) so it never lands on disk with the config.
+    #[serde(skip)]
+    pub docker_config: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandSpec {
+    /// Mesos default: true.
+    #[serde(default = "yes")]
+    pub shell: bool,
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Full argv when `shell` is false and `value` is set (argv[0] included), else arguments after ENTRYPOINT.
+    #[serde(default)]
+    pub arguments: Vec<String>,
+    /// Request environment, in order (later duplicates win).
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub uris: Vec<UriSpec>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UriSpec {
+    pub value: String,
+    #[serde(default = "yes")]
+    pub extract: bool,
+    #[serde(default)]
+    pub executable: bool,
+    #[serde(default)]
+    pub cache: bool,
+    #[serde(default)]
+    pub output_file: Option<String>,
+}
+
+/// Requested resources (Mesos `resources`; Marathon `cpus`/`mem`/`disk`). Units as Mesos: mem and disk in MB.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub cpus: Option<f64>,
+    pub mem_mb: Option<f64>,
+    pub disk_mb: Option<f64>,
+    pub pids: Option<u64>,
+    /// `ports` ranges, inclusive.
+    #[serde(default)]
+    pub ports: Vec<(u16, u16)>,
+}
+
+/// Mesos `limits` (hard caps above the request).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub cpus: Option<f64>,
+    pub mem_mb: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VolumeMode {
+    #[default]
+    Rw,
+    Ro,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum VolumeSource {
+    /// An absolute host path.
+    HostPath { path: String },
+    /// A path inside this container's sandbox (`SANDBOX_PATH` with type SELF).
+    SandboxSelf { path: String },
+    /// A path inside the parent container's sandbox (`SANDBOX_PATH` type PARENT; nested containers only).
+    SandboxParent { path: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    /// Absolute inside the container, or relative = relative to the sandbox.
+    pub container_path: String,
+    pub mode: VolumeMode,
+    pub source: VolumeSource,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode", content = "name")]
+pub enum NetworkMode {
+    /// The host's network namespace (the Mesos default).
+    #[default]
+    Host,
+    /// A network namespace with loopback only.
+    None,
+    /// A named CNI network (`mesos-bridge` for Marathon `container/bridge`).
+    Cni(String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSpec {
+    #[serde(default)]
+    pub mode: NetworkMode,
+    #[serde(default)]
+    pub port_mappings: Vec<PortMapping>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    /// 0 = allocate from the agent's `ports` range.
+    pub host_port: u16,
+    /// 0 = same as the host port.
+    pub container_port: u16,
+    /// "tcp" or "udp".
+    pub protocol: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// Mesos name, e.g. `RLMT_NOFILE`.
+    pub kind: String,
+    /// None = unlimited.
+    pub soft: Option<u64>,
+    pub hard: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinuxSpec {
+    #[serde(default)]
+    pub share_pid_namespace: bool,
+    /// `PRIVATE` or `SHARE_PARENT`; None = the default (private for containers with an image).
+    #[serde(default)]
+    pub ipc_mode: Option<String>,
+    /// MB, for /dev/shm.
+    #[serde(default)]
+    pub shm_size: Option<u64>,
+    #[serde(default)]
+    pub privileged: bool,
+    /// Capability names (`CAP_NET_ADMIN` or `NET_ADMIN`), as Mesos `linux_info.effective_capabilities`.
+    #[serde(default)]
+    pub effective_capabilities: Option<Vec<String>>,
+    #[serde(default)]
+    pub bounding_capabilities: Option<Vec<String>>,
+    /// Seccomp profile: None = the default profile; Some("unconfined") disables it.
+    #[serde(default)]
+    pub seccomp: Option<String>,
+}
