@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use ucr_registry::secret::Secret;
 
 /// Where the request came from; decides the command rules (Mesos vs Docker containerizer) and extra env.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,9 +66,22 @@ pub struct ContainerConfig {
     /// Remove everything, sandbox included, once the task has exited (`run --rm`).
     #[serde(default)]
     pub remove_on_exit: bool,
+    /// Environment the orchestrator adds (Marathon's `MARATHON_APP_*`, `MESOS_TASK_ID`): below the request's
+    /// env, above the image Env, as Marathon merges it into CommandInfo.environment (see `spec::env`).
+    #[serde(default)]
+    pub framework_env: Vec<(String, String)>,
+    /// Secret env values (Mesos `Environment.Variable` of type SECRET with a VALUE, Marathon `env` entries
+    /// `{"secret": name}`), resolved at parse time. Never checkpointed (skip) and never printed (`Secret`).
+    #[serde(skip)]
+    pub secret_env: Vec<(String, Secret)>,
+    /// Seconds between SIGTERM and SIGKILL on kill (Mesos `kill_policy.grace_period`, Marathon
+    /// `taskKillGracePeriodSeconds`); None = the runtime's default.
+    #[serde(default)]
+    pub kill_grace_period_secs: Option<f64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+// Debug is written by hand below: `docker_config` is a credential and must never reach a log line.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageSpec {
     /// As written by the user (`busybox`, `reg:5000/a/b:1`); normalized when resolved against the store.
     pub reference: String,
@@ -78,6 +92,19 @@ pub struct ImageSpec {
     /// never logged, and it is not checkpointed (skip_serializing) so it never lands on disk with the config.
     #[serde(skip)]
     pub docker_config: Option<String>,
+}
+
+impl std::fmt::Debug for ImageSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageSpec")
+            .field("reference", &self.reference)
+            .field("cached", &self.cached)
+            .field(
+                "docker_config",
+                &self.docker_config.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 fn yes() -> bool {

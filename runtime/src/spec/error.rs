@@ -1,0 +1,56 @@
+//! The one error type of the `spec` module. Every variant names what was at fault — the field path of the
+//! request, the container id, the user and the file it was looked up in — so the CLI prints a single
+//! `ucr: <what failed>: <why>` line and the agent a 400 body without guessing.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = SpecError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// A container id breaking one of the rules of [`crate::spec::validate_id`].
+    #[error("invalid container id {id:?}: {rule}")]
+    InvalidId { id: String, rule: &'static str },
+
+    /// The request is not JSON at all.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+
+    /// JSON, but none of the formats `ucr launch` takes; the text says what was looked for and what was found.
+    #[error("not a LAUNCH_CONTAINER call, TaskInfo or Marathon app: {0}")]
+    Unrecognized(String),
+
+    /// A field of the request is unknown, malformed or not supported. `path` is the JSON path as written in the
+    /// request (`launch_container.container.volumes[1].mode`).
+    #[error("{path}: {why}")]
+    Field { path: String, why: String },
+
+    /// A secret could not be read. Never carries the secret's value.
+    #[error("secret {name:?}: {why}")]
+    Secret { name: String, why: String },
+
+    /// Mesos: `shell` true (the default) and no `value`.
+    #[error("shell specified but no command value")]
+    ShellWithoutValue,
+
+    /// Nothing to run: no command value, no ENTRYPOINT, no CMD.
+    #[error("no executable found: the request has no command value and the image has no ENTRYPOINT or CMD")]
+    NoExecutable,
+
+    /// A user or group that the passwd/group files under the given root do not name.
+    #[error("user {user:?}: {why} ({file})")]
+    User {
+        user: String,
+        why: String,
+        file: PathBuf,
+    },
+}
+
+impl SpecError {
+    pub(crate) fn field(path: impl Into<String>, why: impl Into<String>) -> SpecError {
+        SpecError::Field {
+            path: path.into(),
+            why: why.into(),
+        }
+    }
+}
