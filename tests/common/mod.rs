@@ -128,3 +128,344 @@ impl Ucr {
         );
     }
 }
+
+// ---- Containers (tests/run.rs, tests/run_specs.rs) -------------------------------------------------------
+
+use std::io::{Read as _, Write as _};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long any single `ucr` command may take before a test calls it hung (a pull included).
+pub const CMD_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Ucr {
+    /// Like [`Ucr::new`], with a tempdir name starting with `prefix` (a long one makes every path deep).
+    pub fn with_prefix(prefix: &str) -> Ucr {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in("/dev/shm")
+            .expect("tempdir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        Ucr {
+            dir,
+            env: vec![("HOME".into(), home.display().to_string())],
+        }
+    }
+
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// The command [`Ucr::run`] runs, for callers that need stdin or a child to watch.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(UCR);
+        c.arg("--root")
+            .arg(self.root())
+            .arg("--runtime-dir")
+            .arg(self.runtime_dir())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c
+    }
+
+    /// Starts `ucr ARGS` with stdout and stderr captured (read by threads, so a chatty child never blocks).
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        self.spawn_cmd(self.command(args).stdin(Stdio::null()))
+    }
+
+    fn spawn_cmd(&self, c: &mut Command) -> Spawned {
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ucr");
+        let drain = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                String::from_utf8_lossy(&v).into_owned()
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().expect("stdout")));
+        let err = drain(Box::new(child.stderr.take().expect("stderr")));
+        Spawned {
+            child,
+            out: Some(out),
+            err: Some(err),
+        }
+    }
+
+    /// `ucr ARGS` with a deadline: a hung command fails the test instead of hanging it.
+    pub fn run_for(&self, args: &[&str], timeout: Duration) -> Run {
+        self.spawn(args).wait_for(timeout)
+    }
+
+    /// `ucr ARGS` with `stdin` as its standard input (e.g. `launch -`).
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut c = self.command(args);
+        let mut s = self.spawn_cmd(c.stdin(Stdio::piped()));
+        let mut pipe = s.child.stdin.take().expect("stdin");
+        pipe.write_all(stdin.as_bytes()).expect("write stdin");
+        drop(pipe);
+        s.wait_for(CMD_TIMEOUT)
+    }
+}
+
+/// A running `ucr` command.
+pub struct Spawned {
+    pub child: Child,
+    out: Option<std::thread::JoinHandle<String>>,
+    err: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Spawned {
+    /// Whether it has exited, without waiting.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits up to `timeout`; on expiry kills it and panics (with what it printed so far).
+    #[track_caller]
+    pub fn wait_for(mut self, timeout: Duration) -> Run {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                break Some(st);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let join = |h: Option<std::thread::JoinHandle<String>>| {
+            h.map(|h| h.join().unwrap_or_default()).unwrap_or_default()
+        };
+        let (stdout, stderr) = (join(self.out.take()), join(self.err.take()));
+        let Some(status) = status else {
+            panic!("ucr hung for {timeout:?}\nstdout: {stdout}\nstderr: {stderr}");
+        };
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // A test that panicked before waiting must not leave its `ucr` child running.
+        if self.out.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A [`Ucr`] whose containers are all removed (`rm --force`) when it is dropped, and whose leftovers (processes in
+/// their cgroups, the cgroups, mounts under its tempdir) are then cleaned by hand: a failing test must not leak
+/// into the machine or into the tests that run after it. Container ids come from [`Containers::id`], unique
+/// across test processes because every test binary shares the cgroup parent `/ucr`.
+pub struct Containers {
+    pub ucr: Ucr,
+    ids: Mutex<Vec<String>>,
+}
+
+impl std::ops::Deref for Containers {
+    type Target = Ucr;
+    fn deref(&self) -> &Ucr {
+        &self.ucr
+    }
+}
+
+impl Default for Containers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Containers {
+    pub fn new() -> Containers {
+        Self::wrap(Ucr::new())
+    }
+
+    pub fn wrap(ucr: Ucr) -> Containers {
+        Containers {
+            ucr,
+            ids: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `<base>-<pid>-<n>`: unique on this machine, and only `[A-Za-z0-9_.-]`, so the libcontainer id and the
+    /// cgroup name equal it.
+    pub fn id(&self, base: &str) -> String {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let id = format!(
+            "{base}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        self.ids.lock().expect("ids").push(id.clone());
+        id
+    }
+
+    /// The `ucr ps --all --json` entry of `id`.
+    pub fn ps(&self, id: &str) -> Option<serde_json::Value> {
+        let out = self.run_for(&["ps", "--all", "--json"], CMD_TIMEOUT).ok();
+        out.stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("ps --json line"))
+            .find(|v| v["id"] == id)
+    }
+
+    /// Polls `ps` until `id` is RUNNING with a pid; returns the pid.
+    #[track_caller]
+    pub fn wait_running(&self, id: &str) -> i32 {
+        let deadline = Instant::now() + CMD_TIMEOUT;
+        loop {
+            if let Some(v) = self.ps(id) {
+                if v["state"] == "RUNNING" {
+                    if let Some(pid) = v["pid"].as_i64() {
+                        return pid as i32;
+                    }
+                }
+                assert_ne!(v["state"], "EXITED", "{id} exited before running: {v}");
+            }
+            assert!(Instant::now() < deadline, "{id} never got RUNNING");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn cleanup(&self) {
+        let mut ids = self.ids.lock().map(|v| v.clone()).unwrap_or_default();
+        if let Ok(rd) = std::fs::read_dir(self.runtime_dir().join("containers")) {
+            ids.extend(
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned()),
+            );
+        }
+        ids.sort();
+        ids.dedup();
+        for id in &ids {
+            if self.runtime_dir().join("containers").join(id).exists() {
+                let s = self.spawn(&["rm", "--force", id]);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    s.wait_for(Duration::from_secs(60))
+                }));
+            }
+        }
+        // What `rm --force` should have left nothing of; if it did not, the test asserting that fails, and the
+        // machine is still cleaned here.
+        for id in &ids {
+            for _ in 0..100 {
+                let procs = procs_in_cgroup(id);
+                for pid in &procs {
+                    // SAFETY: kill(2) has no memory effects; a stale pid at worst gets ESRCH.
+                    unsafe { libc::kill(*pid, libc::SIGKILL) };
+                }
+                let dirs = cgroup_dirs(id);
+                for d in &dirs {
+                    let _ = std::fs::remove_dir(d);
+                }
+                if procs.is_empty() && cgroup_dirs(id).is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let mut mounts = mounts_under(self.dir.path());
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            if let Ok(c) = std::ffi::CString::new(m) {
+                // SAFETY: a valid NUL-terminated path; MNT_DETACH never blocks on busy mounts.
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// Pids of processes in the cgroup `/ucr/<id>` (or below it) of any hierarchy.
+pub fn procs_in_cgroup(id: &str) -> Vec<i32> {
+    let (exact, below) = (format!("/ucr/{id}"), format!("/ucr/{id}/"));
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cg) = std::fs::read_to_string(e.path().join("cgroup")) else {
+            continue;
+        };
+        let inside = cg.lines().any(|l| {
+            let path = l.splitn(3, ':').nth(2).unwrap_or("");
+            path.ends_with(&exact) || path.contains(&below)
+        });
+        if inside {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Cgroup directories named `id` under `ucr/` of every mounted hierarchy (v1 controllers, the v2 tree).
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut bases = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+        bases.extend(rd.flatten().map(|e| e.path()));
+    }
+    for b in bases {
+        let d = b.join("ucr").join(id);
+        if d.is_dir() && !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// Mount points at or below `dir` in this process's mount namespace.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let prefix = dir.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|m| m == &prefix || m.starts_with(&format!("{prefix}/")))
+        .collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.len() >= i + 4 {
+            let digits = std::str::from_utf8(&b[i + 1..i + 4]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(digits, 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Container start-to-teardown latency, warm image, both on tmpfs, in the same run:
+#   ucr run --rm IMAGE /bin/true   (foreground; overlay rootfs, cgroups under /ucr, full teardown, sandbox removed)
+#   runc run --bundle B id-N       (a bundle of the same rootfs made once with `ucr unpack` + `runc spec`;
+#                                   runc run creates, starts, waits and deletes the container)
+# Prints the median wall time of each and the ratio ucr/runc (target <= 0.5), then the RSS of a ucr supervisor
+# (`__supervise`) while its task runs. Needs root, runc, GNU date. Release build.
+# usage: bench/run.sh [RUNS]   (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-30}
+command -v runc >/dev/null || { echo "runc not found" >&2; exit 1; }
+cargo build --release -q -p ucr-runtime -p ucr-fixtures
+UCR=$PWD/target/release/ucr
+WORK=$(mktemp -d /dev/shm/ucr-bench-run.XXXXXX)
+U=("$UCR" --root "$WORK/root" --runtime-dir "$WORK/run" --image_provisioner_backend overlay)
+RUNC=(runc --root "$WORK/runc")
+# A busybox-only registry: no big layers to build, this benchmark never pulls in the timed part.
+coproc REG { exec target/release/ucr-fixture-registry --env "$WORK/env" --layers 0; }
+cleanup() {
+  # Whatever an interrupted run left: containers of either runtime, then the registry, then the files.
+  for id in $("${U[@]}" ps --all --json 2>/dev/null | jq -r .id); do "${U[@]}" rm --force "$id" >/dev/null 2>&1 || true; done
+  for id in $("${RUNC[@]}" list -q 2>/dev/null); do "${RUNC[@]}" delete --force "$id" >/dev/null 2>&1 || true; done
+  eval "exec ${REG[1]}>&-" 2>/dev/null || true
+  wait "$REG_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+for _ in $(seq 600); do [ -f "$WORK/env" ] && break; sleep 0.2; done
+# shellcheck disable=SC1091
+. "$WORK/env"
+IMAGE=$HOST/demo/busybox:latest
+"${U[@]}" pull --quiet --ca-file "$CA" --creds "$USER:$PASS" "$IMAGE" >/dev/null
+
+# The runc bundle: the same merged rootfs, runc's default spec with only what must change for the same work:
+# argv, no terminal, and the host network namespace (ucr's default; a fresh netns would only slow runc down).
+B=$WORK/bundle
+"${U[@]}" unpack "$IMAGE" "$B/rootfs"
+(cd "$B" && runc spec)
+jq '.process.args = ["/bin/true"] | .process.terminal = false
+    | .linux.namespaces |= map(select(.type != "network"))' "$B/config.json" >"$B/config.json.new"
+mv "$B/config.json.new" "$B/config.json"
+
+# One of each untimed first: page cache, the overlay probe, the first cgroup creation.
+"${U[@]}" run --rm "$IMAGE" /bin/true
+"${RUNC[@]}" run --bundle "$B" ucr-bench-warm >/dev/null
+
+ms() { # command...: runs it, prints its wall time in ms; fails the benchmark if it fails
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>"$WORK/err" || { echo "failed: $*" >&2; cat "$WORK/err" >&2; exit 1; }
+  t1=$(date +%s%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 }'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+: >"$WORK/ucr.t"; : >"$WORK/runc.t"
+for i in $(seq "$RUNS"); do
+  # Alternate the order so neither always runs right after the other's teardown.
+  if (( i % 2 )); then
+    u=$(ms "${U[@]}" run --rm "$IMAGE" /bin/true); r=$(ms "${RUNC[@]}" run --bundle "$B" "ucr-bench-$i")
+  else
+    r=$(ms "${RUNC[@]}" run --bundle "$B" "ucr-bench-$i"); u=$(ms "${U[@]}" run --rm "$IMAGE" /bin/true)
+  fi
+  echo "$u" >>"$WORK/ucr.t"; echo "$r" >>"$WORK/runc.t"
+done
+# Every run tore down: no container of either runtime, no mount under the work dir.
+left=$("${U[@]}" ps --all --json | wc -l); left_runc=$("${RUNC[@]}" list -q | wc -l)
+mounts=$(grep -c " $WORK/" /proc/self/mountinfo || true)
+[ "$left" = 0 ] && [ "$left_runc" = 0 ] && [ "$mounts" = 0 ] ||
+  { echo "leftovers: ucr $left, runc $left_runc, mounts $mounts" >&2; exit 1; }
+
+# Supervisor memory: a detached task that sleeps, its supervisor's RSS read while the task runs.
+id=ucr-bench-rss-$$
+"${U[@]}" run --detach --name "$id" "$IMAGE" sleep 5 >/dev/null
+sup=""
+for _ in $(seq 100); do
+  sup=$(pgrep -o -f -- "__supervise .*$id" || true)
+  [ -n "$sup" ] && break; sleep 0.05
+done
+[ -n "$sup" ] || { echo "no __supervise process for $id" >&2; exit 1; }
+sleep 1
+rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$sup/status"); hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$sup/status")
+"${U[@]}" rm --force "$id" >/dev/null
+
+U_MED=$(median <"$WORK/ucr.t"); R_MED=$(median <"$WORK/runc.t")
+awk -v u="$U_MED" -v r="$R_MED" -v n="$RUNS" -v rss="$rss" -v hwm="$hwm" 'BEGIN {
+  printf "%d runs each, warm image, tmpfs\n", n
+  printf "median wall: ucr run --rm %.1f ms | runc run %.1f ms\n", u, r
+  printf "ratio ucr/runc = %.2f (target <= 0.5)\n", u / r
+  printf "supervisor RSS while the task runs: %.1f MiB (peak %.1f MiB)\n", rss / 1024, hwm / 1024
+}'
