@@ -8,5 +8,7 @@
 //! Later: the containerizer (provisioner backends, launcher, supervisor, specs, agent) composes `ucr-registry`
 //! and `ucr-isolators` here; neither of those knows the other.
 
+pub mod container;
 pub mod images;
+pub mod provisioner;
 pub mod spec;

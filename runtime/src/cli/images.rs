@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
+use super::launcher::paths;
 use super::progress::Progress;
 use super::{Cli, RegistryArgs};
 use ucr_registry::manifest::ImageConfig;
@@ -12,6 +13,7 @@ use ucr_registry::platform::Platform;
 use ucr_registry::pull::PullOptions;
 use ucr_registry::store::{ImageRecord, Store};
 use ucr_registry::ImageRef;
+use ucr_runtime::container::ops;
 use ucr_runtime::images::{open_store, puller};
 
 #[derive(Args, Debug)]
@@ -194,8 +196,21 @@ pub fn rmi(cli: &Cli, a: &RmiArgs) -> anyhow::Result<i32> {
     let _lock = store.lock_exclusive()?;
     for q in &a.images {
         let rec = find_one(&store, q)?;
-        // Containers do not exist yet in this crate's world; when they do, the containerizer's references are
-        // checked here before the record goes.
+        // A live container's rootfs stands on this image's layers: removing the record would let `prune` pull
+        // them out from under it.
+        let digest = rec.manifest_digest.to_string();
+        let users: Vec<String> = ops::list(&paths(cli))?
+            .into_iter()
+            .filter(|c| ops::is_live(c) && c.image_digest.as_deref() == Some(digest.as_str()))
+            .map(|c| c.id)
+            .collect();
+        if !users.is_empty() {
+            bail!(
+                "image {}: in use by live container(s) {} (remove them first)",
+                rec.reference,
+                users.join(", ")
+            );
+        }
         store.remove_image(&rec.reference)?;
         println!("Untagged: {}", rec.reference);
     }
@@ -204,7 +219,7 @@ pub fn rmi(cli: &Cli, a: &RmiArgs) -> anyhow::Result<i32> {
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
-    /// Also remove images not used by any container (none are, until containers exist).
+    /// Also remove images not used by any live container.
     #[arg(long)]
     pub all: bool,
 }
@@ -212,9 +227,16 @@ pub struct PruneArgs {
 pub fn prune(cli: &Cli, a: &PruneArgs) -> anyhow::Result<i32> {
     let store = Store::open(cli.store_dir())?;
     if a.all {
+        let in_use: Vec<String> = ops::list(&paths(cli))?
+            .into_iter()
+            .filter(ops::is_live)
+            .filter_map(|c| c.image_digest)
+            .collect();
         let _lock = store.lock_exclusive()?;
         for r in store.list_images()? {
-            store.remove_image(&r.reference)?;
+            if !in_use.contains(&r.manifest_digest.to_string()) {
+                store.remove_image(&r.reference)?;
+            }
         }
     }
     let freed = store.prune()?;

@@ -2,8 +2,11 @@
 //! Mesos spelling (`--docker_store_dir`, `--work_dir`, ...). Errors print as one line `ucr: <what>: <why>` and
 //! exit 125 (INTERFACE.md).
 
+mod containers;
 mod images;
+mod launcher;
 mod progress;
+mod run;
 
 use std::path::PathBuf;
 
@@ -49,6 +52,21 @@ pub struct Cli {
         alias = "log_level"
     )]
     pub log_level: String,
+    /// Provisioner backend: overlay or copy (default: overlay where the filesystem supports it).
+    #[arg(
+        long = "image-provisioner-backend",
+        global = true,
+        alias = "image_provisioner_backend"
+    )]
+    pub image_provisioner_backend: Option<String>,
+    /// Where the sandbox appears inside containers.
+    #[arg(
+        long = "sandbox-directory",
+        global = true,
+        alias = "sandbox_directory",
+        default_value = ucr_runtime::container::paths::DEFAULT_SANDBOX_DIRECTORY
+    )]
+    pub sandbox_directory: String,
     #[command(subcommand)]
     pub cmd: Command,
 }
@@ -118,6 +136,23 @@ pub enum Command {
     },
     /// Materialize an image's merged root filesystem into DIR.
     Unpack(images::UnpackArgs),
+    /// Run a container from an image; in the foreground, stream its output and exit with its code.
+    Run(Box<run::RunArgs>),
+    /// Run a container from a Mesos LAUNCH_CONTAINER call, a TaskInfo or a Marathon app (JSON).
+    Launch(run::LaunchArgs),
+    /// List containers.
+    Ps(containers::PsArgs),
+    /// Print a container's stdout (or stderr).
+    Logs(containers::LogsArgs),
+    /// Wait for a container to exit; prints and exits with its code.
+    Wait(containers::WaitArgs),
+    /// Send a signal to a container (default SIGKILL, to every process in it).
+    Kill(containers::KillArgs),
+    /// Remove exited containers (with --force, running ones too).
+    Rm(containers::RmArgs),
+    /// Internal: the per-container supervisor.
+    #[command(name = "__supervise", hide = true)]
+    Supervise(containers::SuperviseCmd),
 }
 
 pub fn main() -> i32 {
@@ -130,6 +165,33 @@ pub fn main() -> i32 {
         }
     };
     init_logging(&cli.log_level);
+    // Container commands run without an async runtime: the supervisor must stay single-threaded, and `run`
+    // starts faster without worker threads (a pull, when needed, makes its own runtime).
+    let sync = match &cli.cmd {
+        Command::Supervise(a) => return containers::supervise_cmd(&cli, a),
+        Command::Run(a) => Some(run::run(&cli, a)),
+        Command::Launch(a) => Some(run::launch(&cli, a)),
+        Command::Ps(a) => Some(containers::ps(&cli, a)),
+        Command::Logs(a) => Some(containers::logs(&cli, a)),
+        Command::Wait(a) => Some(containers::wait(&cli, a)),
+        Command::Kill(a) => Some(containers::kill(&cli, a)),
+        Command::Rm(a) => Some(containers::rm(&cli, a)),
+        Command::Inspect(a)
+            if ucr_runtime::container::ops::exists(&launcher::paths(&cli), &a.image) =>
+        {
+            Some(containers::inspect(&cli, &a.image, a.json))
+        }
+        _ => None,
+    };
+    if let Some(result) = sync {
+        return match result {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("ucr: {}", one_line(&e));
+                EXIT_UCR
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -159,6 +221,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Prune(a) => images::prune(cli, a),
         Command::Store { cmd } => images::store_cmd(cli, cmd),
         Command::Unpack(a) => images::unpack(cli, a),
+        _ => unreachable!("container commands are dispatched before the async runtime starts"),
     }
 }
 

@@ -1,0 +1,78 @@
+//! Teardown of a container's live parts, the same whether the task ended by itself, was killed, never started,
+//! or its supervisor died: kill every process left in its cgroups, remove the cgroups and libcontainer's state,
+//! and let the provisioner unmount and remove the rootfs. Each step tolerates what an earlier crash left half
+//! done, so it can run again. The sandbox is not touched (it stays until `rm`).
+
+use std::path::Path;
+
+use libcontainer::container::Container;
+
+use super::error::{ContainerError, Result};
+use super::paths::Paths;
+use super::state::ContainerState;
+use crate::provisioner;
+
+pub fn teardown(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<()> {
+    let mut first_err: Option<ContainerError> = None;
+    let mut keep = |r: Result<()>| {
+        if let Err(e) = r {
+            tracing::warn!("{e}");
+            first_err.get_or_insert(e);
+        }
+    };
+    keep(kill_and_remove_cgroups(paths, st));
+    keep(destroy_rootfs(paths, store_dir, st));
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn kill_and_remove_cgroups(paths: &Paths, st: &ContainerState) -> Result<()> {
+    let lc_dir = paths.libcontainer_root(&st.id).join(&st.libcontainer_id);
+    if lc_dir.join("state.json").exists() {
+        // delete(force) kills whatever is left (through the cgroup, so forks that escaped the init's wait die
+        // too), removes the cgroups and libcontainer's own state dir.
+        let r = Container::load(lc_dir.clone()).and_then(|mut c| c.delete(true));
+        if let Err(e) = r {
+            // A state dir without a usable state (crash mid-create): fall through to the cgroups directly.
+            tracing::warn!(id = st.id, "libcontainer delete: {e}");
+        } else {
+            return Ok(());
+        }
+    }
+    let manager = libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
+        cgroup_path: st.cgroup.clone().into(),
+        systemd_cgroup: false,
+        container_name: st.libcontainer_id.clone(),
+    })
+    .map_err(|e| ContainerError::State {
+        id: st.id.clone(),
+        why: format!("cgroups {}: {e}", st.cgroup),
+    })?;
+    use libcgroups::common::CgroupManager;
+    manager.remove().map_err(|e| ContainerError::State {
+        id: st.id.clone(),
+        why: format!("removing cgroups {}: {e}", st.cgroup),
+    })?;
+    if lc_dir.exists() {
+        std::fs::remove_dir_all(&lc_dir).map_err(|e| ContainerError::io(&lc_dir, e))?;
+    }
+    Ok(())
+}
+
+fn destroy_rootfs(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<()> {
+    let Some(name) = st.backend.as_deref() else {
+        // Never provisioned, or the backend was not recorded before a crash: try every backend; each tolerates
+        // an unknown id.
+        for name in ["overlay", "copy"] {
+            if let Ok(b) = provisioner::select(Some(name), &paths.provisioner(), store_dir) {
+                b.destroy(&st.id)?;
+            }
+        }
+        return Ok(());
+    };
+    let backend = provisioner::select(Some(name), &paths.provisioner(), store_dir)?;
+    backend.destroy(&st.id)?;
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The caller's half of a launch (CLI or agent): claim the id, provision the rootfs, resolve the command, write
+//! the OCI bundle, fetch URIs, then start the per-container supervisor and wait for its first word. Every step
+//! is checkpointed before it starts; a failure at any step records a `REASON_CONTAINER_LAUNCH_FAILED`
+//! termination and undoes what was done, so nothing is left half-made.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use ucr_registry::manifest::RunConfig;
+
+use super::destroy::teardown;
+use super::error::{ContainerError, Result};
+use super::oci::{runtime_spec, BundleInput};
+use super::paths::{cgroup_path, libcontainer_id, Paths};
+use super::process::resolve_process;
+use super::state::{now, write_json, ContainerState, Owner, State, Termination};
+use crate::provisioner;
+use crate::spec::{self, ContainerConfig, ImageSpec};
+
+/// An image made ready for a container: its layer dirs (lowest first) and its run config.
+pub struct ResolvedImage {
+    pub reference: String,
+    pub digest: String,
+    pub layers: Vec<PathBuf>,
+    pub config: RunConfig,
+}
+
+/// How the launcher gets images (the CLI pulls with its registry options; tests may hand in a store).
+pub trait Images {
+    fn resolve(&self, image: &ImageSpec) -> Result<ResolvedImage>;
+}
+
+pub struct Launcher<'a> {
+    pub paths: &'a Paths,
+    pub store_dir: &'a Path,
+    /// `--image_provisioner_backend`; None = probe.
+    pub backend: Option<&'a str>,
+    /// `--sandbox_directory`.
+    pub sandbox_directory: &'a str,
+    /// The `ucr` executable and the global options to start the supervisor with.
+    pub exe: &'a Path,
+    pub global_args: Vec<OsString>,
+    pub images: &'a dyn Images,
+}
+
+/// A started container: the supervisor's pipe (a line `exited <termination json>`, then EOF when it is done) and
+/// the supervisor itself. The reader is kept buffered: the `exited` line may already sit behind `started`.
+pub struct Launched {
+    pub pid: i32,
+    pub done: BufReader<File>,
+    pub supervisor: Child,
+}
+
+impl Launcher<'_> {
+    pub fn launch(&self, cfg: &ContainerConfig) -> Result<Launched> {
+        spec::validate_id(&cfg.id)?;
+        let id = cfg.id.as_str();
+        let paths = self.paths;
+        fs::create_dir_all(paths.containers())
+            .map_err(|e| ContainerError::io(paths.containers(), e))?;
+        match fs::create_dir(paths.runtime(id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(ContainerError::InUse(id.to_string()))
+            }
+            Err(e) => return Err(ContainerError::io(paths.runtime(id), e)),
+        }
+        let lcid = libcontainer_id(id);
+        let mut st = ContainerState {
+            id: id.to_string(),
+            state: State::Starting,
+            image: cfg.image.as_ref().map(|i| i.reference.clone()),
+            image_digest: None,
+            backend: None,
+            rootfs: None,
+            cgroup: cgroup_path(&lcid).to_string_lossy().into_owned(),
+            libcontainer_id: lcid,
+            sandbox: paths.sandbox(id).to_string_lossy().into_owned(),
+            pid: None,
+            owner: Some(Owner::current()),
+            created: now(),
+            started: None,
+            finished: None,
+            user: None,
+            termination: None,
+        };
+        write_json(&paths.config_file(id), cfg)?;
+        write_json(&paths.state_file(id), &st)?;
+        match self
+            .prepare(cfg, &mut st)
+            .and_then(|()| self.spawn(&mut st))
+        {
+            Ok(l) => Ok(l),
+            // The supervisor has recorded the failure and torn down; its record stands.
+            Err(e @ ContainerError::Started { .. }) => Err(e),
+            Err(e) => {
+                // Undo and record: the id keeps its checkpoint (EXITED, launch failed) until `rm`, as Mesos keeps a
+                // failed container's termination for WAIT_CONTAINER.
+                st.state = State::Destroying;
+                let _ = write_json(&paths.state_file(id), &st);
+                let _ = teardown(paths, self.store_dir, &st);
+                st.state = State::Exited;
+                st.finished = Some(now());
+                st.owner = None;
+                st.termination = Some(Termination::launch_failed(e.to_string(), e.exit_code()));
+                let _ = write_json(&paths.state_file(id), &st);
+                if cfg.remove_on_exit {
+                    let _ = super::remove::remove_files(paths, id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn checkpoint(&self, st: &mut ContainerState, s: State) -> Result<()> {
+        st.state = s;
+        write_json(&self.paths.state_file(&st.id), st)
+    }
+
+    fn prepare(&self, cfg: &ContainerConfig, st: &mut ContainerState) -> Result<()> {
+        let (paths, id) = (self.paths, cfg.id.as_str());
+        self.checkpoint(st, State::Provisioning)?;
+        let image = match &cfg.image {
+            Some(i) => self.images.resolve(i)?,
+            None => {
+                return Err(launch_err(
+                    id,
+                    "provisioning",
+                    "the container has no image; ucr runs containers from images only".into(),
+                    125,
+                ))
+            }
+        };
+        st.image = Some(image.reference.clone());
+        st.image_digest = Some(image.digest.clone());
+        let backend = provisioner::select(self.backend, &paths.provisioner(), self.store_dir)?;
+        st.backend = Some(backend.name().to_string());
+        self.checkpoint(st, State::Provisioning)?;
+        let rootfs = backend.provision(id, &image.layers)?;
+        st.rootfs = Some(rootfs.to_string_lossy().into_owned());
+
+        self.checkpoint(st, State::Preparing)?;
+        let sandbox = paths.sandbox(id);
+        fs::create_dir_all(&sandbox).map_err(|e| ContainerError::io(&sandbox, e))?;
+        for f in ["stdout", "stderr"] {
+            let p = sandbox.join(f);
+            File::create(&p).map_err(|e| ContainerError::io(&p, e))?;
+        }
+        let process = resolve_process(cfg, &image.config, &rootfs, self.sandbox_directory)?;
+        st.user = process.user_note.clone();
+        let bundle = paths.bundle(id);
+        fs::create_dir_all(&bundle).map_err(|e| ContainerError::io(&bundle, e))?;
+        let spec = runtime_spec(&BundleInput {
+            config: cfg,
+            process: &process.process,
+            rootfs: &rootfs,
+            sandbox_host: &sandbox,
+            sandbox_in_container: self.sandbox_directory,
+            cgroups_path: Path::new(&st.cgroup),
+        });
+        write_json(&bundle.join("config.json"), &spec)?;
+
+        // Cgroups are created and the task placed in them by libcontainer as it starts the init.
+        self.checkpoint(st, State::Isolating)?;
+        self.checkpoint(st, State::Fetching)?;
+        super::fetch::fetch_uris(id, &cfg.command.uris, &sandbox)?;
+        if paths.kill_marker(id).exists() {
+            return Err(launch_err(
+                id,
+                "fetching",
+                "killed before the task started".into(),
+                137,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Start the supervisor and read its first line.
+    fn spawn(&self, st: &mut ContainerState) -> Result<Launched> {
+        let id = st.id.clone();
+        let paths = self.paths;
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| ContainerError::io("pipe", e.into()))?;
+        let log_path = paths.supervisor_log(&id);
+        let log = File::create(&log_path).map_err(|e| ContainerError::io(&log_path, e))?;
+        let wfd = write.as_raw_fd();
+        let mut cmd = Command::new(self.exe);
+        cmd.args(&self.global_args)
+            .arg("__supervise")
+            .arg("--notify-fd")
+            .arg("3")
+            .arg("--")
+            .arg(&id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        // SAFETY: only async-signal-safe calls (setsid, dup2) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                // Own session: Ctrl-C at the caller's terminal must not reach the supervisor.
+                libc::setsid();
+                if libc::dup2(wfd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().map_err(|e| ContainerError::io(self.exe, e))?;
+        drop::<OwnedFd>(write);
+        let mut done = BufReader::new(File::from(read));
+        let mut line = String::new();
+        done.read_line(&mut line)
+            .map_err(|e| ContainerError::io(paths.supervisor_log(&id), e))?;
+        let line = line.trim_end();
+        if let Some(pid) = line.strip_prefix("started ") {
+            let pid = pid.parse().unwrap_or(0);
+            return Ok(Launched {
+                pid,
+                done,
+                supervisor: child,
+            });
+        }
+        // The supervisor recorded the failure and tore down itself; report it with its exit code.
+        let mut child = child;
+        let _ = child.wait();
+        let (code, msg) = match line.strip_prefix("failed ") {
+            Some(rest) => {
+                let (c, m) = rest.split_once(' ').unwrap_or((rest, ""));
+                (c.parse().unwrap_or(125), m.to_string())
+            }
+            None => {
+                let log = fs::read_to_string(paths.supervisor_log(&id)).unwrap_or_default();
+                (
+                    125,
+                    format!("supervisor ended without starting the task: {}", log.trim()),
+                )
+            }
+        };
+        Err(ContainerError::Started { id, why: msg, code })
+    }
+}
+
+pub fn launch_err(id: &str, step: &'static str, why: String, code: i32) -> ContainerError {
+    ContainerError::Launch {
+        id: id.to_string(),
+        step,
+        why,
+        code,
+    }
+}

@@ -1,0 +1,116 @@
+//! Where one container's things live. Two roots, as ARCHITECTURE.md lays out: the persistent work dir (`--root`)
+//! holds the sandbox and the provisioned rootfs; the runtime dir (`--runtime-dir`, a tmpfs in production) holds
+//! the checkpoints, the OCI bundle and libcontainer's state. Everything takes its roots as arguments so tests run
+//! in a tempdir.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+/// The in-container sandbox path (Mesos `--sandbox_directory`).
+pub const DEFAULT_SANDBOX_DIRECTORY: &str = "/mnt/mesos/sandbox";
+
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub runtime_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: impl Into<PathBuf>, runtime_dir: impl Into<PathBuf>) -> Paths {
+        Paths {
+            root: root.into(),
+            runtime_dir: runtime_dir.into(),
+        }
+    }
+
+    /// `<runtime-dir>/containers`: one directory per container, created atomically to claim the id.
+    pub fn containers(&self) -> PathBuf {
+        self.runtime_dir.join("containers")
+    }
+
+    pub fn runtime(&self, id: &str) -> PathBuf {
+        self.containers().join(id)
+    }
+
+    pub fn config_file(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("config.json")
+    }
+
+    pub fn state_file(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("state.json")
+    }
+
+    /// The raw wait status of the task, written by the supervisor; outlives supervisor and caller.
+    pub fn status_file(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("status")
+    }
+
+    /// Present when a kill was asked for, so the termination says TASK_KILLED rather than TASK_FAILED.
+    pub fn kill_marker(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("killed")
+    }
+
+    pub fn bundle(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("bundle")
+    }
+
+    /// libcontainer's state root for this container (it adds `/<libcontainer id>`).
+    pub fn libcontainer_root(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("lc")
+    }
+
+    pub fn supervisor_log(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("supervisor.log")
+    }
+
+    /// `<root>/containers/<id>`: kept after the task exits, until `rm`.
+    pub fn work(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    pub fn sandbox(&self, id: &str) -> PathBuf {
+        self.work(id).join("sandbox")
+    }
+
+    pub fn provisioner(&self) -> PathBuf {
+        self.root.join("provisioner")
+    }
+}
+
+/// The id libcontainer and the cgroup tree see. libcontainer accepts only `[A-Za-z0-9_+.-]`, Mesos ids may hold
+/// more (`:`, `@`, ...), so those get a stable hash-derived name instead.
+pub fn libcontainer_id(id: &str) -> String {
+    let ok = id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
+        && id != "."
+        && id != "..";
+    if ok {
+        id.to_string()
+    } else {
+        let h = Sha256::digest(id.as_bytes());
+        format!("ucr-{}", &hex::encode(h)[..24])
+    }
+}
+
+/// The cgroup path (relative to each hierarchy's root) of a container: always under our own `ucr` parent.
+pub fn cgroup_path(lcid: &str) -> PathBuf {
+    Path::new("/ucr").join(lcid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libcontainer_ids_are_safe_and_stable() {
+        assert_eq!(libcontainer_id("web-1.a_b+c"), "web-1.a_b+c");
+        let odd = libcontainer_id("task:1@host");
+        assert!(odd.starts_with("ucr-") && odd.len() == 28);
+        assert_eq!(odd, libcontainer_id("task:1@host"));
+        assert_ne!(odd, libcontainer_id("task:2@host"));
+        assert!(libcontainer_id("..").starts_with("ucr-"));
+    }
+}

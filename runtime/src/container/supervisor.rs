@@ -1,0 +1,209 @@
+//! The per-container supervisor: `ucr __supervise ID`, started by the CLI (or agent) in its own session. It is
+//! single-threaded on purpose: libcontainer forks without exec and changes process-wide settings, which is only
+//! sound in a process with one thread. It launches the bundle with libcontainer, keeps the task's init as its
+//! child, reaps it, writes the raw wait status to `<runtime>/status` (which outlives supervisor and caller), tears
+//! the container down (every process, cgroups, rootfs) and records the termination. The sandbox stays until `rm`.
+//!
+//! Progress reaches the process that started it through a pipe: one line, `started <pid>` or `failed <code>
+//! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::destroy::teardown;
+use super::error::{ContainerError, Result};
+use super::paths::Paths;
+use super::state::{
+    now, read_json, write_atomic, write_json, ContainerState, Owner, State, Termination,
+};
+use crate::spec::ContainerConfig;
+
+pub struct SuperviseArgs<'a> {
+    pub paths: &'a Paths,
+    pub store_dir: &'a std::path::Path,
+    pub id: &'a str,
+    /// Write end of the caller's pipe (inherited fd), if any.
+    pub notify_fd: Option<i32>,
+}
+
+/// Runs the container to its end; returns the process exit code (0 when the supervision itself worked).
+pub fn supervise(a: &SuperviseArgs<'_>) -> i32 {
+    // Terminal and session signals must not take the supervisor down with the shell that started `ucr run`.
+    for s in [libc::SIGINT, libc::SIGHUP, libc::SIGPIPE, libc::SIGQUIT] {
+        // SAFETY: setting a signal's disposition to SIG_IGN has no handler to race with.
+        unsafe {
+            libc::signal(s, libc::SIG_IGN);
+        }
+    }
+    let mut notify = a.notify_fd.map(|fd| {
+        // SAFETY: the fd was handed to us by our parent for exactly this use and nothing else owns it.
+        let f = unsafe { File::from_raw_fd(fd) };
+        let _ = rustix::io::fcntl_setfd(&f, rustix::io::FdFlags::CLOEXEC);
+        f
+    });
+    match run(a, &mut notify) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e}");
+            if let Some(n) = notify.as_mut() {
+                let _ = writeln!(n, "failed {} {}", e.exit_code(), one_line(&e.to_string()));
+            }
+            1
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+fn load_state(paths: &Paths, id: &str) -> Result<ContainerState> {
+    read_json(&paths.state_file(id))?.ok_or_else(|| ContainerError::NotFound(id.to_string()))
+}
+
+fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
+    let (paths, id) = (a.paths, a.id);
+    let mut st = load_state(paths, id)?;
+    let cfg: ContainerConfig = read_json(&paths.config_file(id))?
+        .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
+    st.owner = Some(Owner::current());
+    write_json(&paths.state_file(id), &st)?;
+
+    let pid = match start(paths, &st) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let code = e.exit_code();
+            let msg = e.to_string();
+            if let Some(n) = notify.as_mut() {
+                let _ = writeln!(n, "failed {code} {}", one_line(&msg));
+            }
+            finish(
+                a,
+                &mut st,
+                &cfg,
+                Termination::launch_failed(msg, code),
+                notify,
+            )?;
+            return Ok(());
+        }
+    };
+    st.state = State::Running;
+    st.pid = Some(pid);
+    st.started = Some(now());
+    write_json(&paths.state_file(id), &st)?;
+    if let Some(n) = notify.as_mut() {
+        let _ = writeln!(n, "started {pid}");
+    }
+    let released = super::residency::release_launch_pages();
+    tracing::debug!(released, "supervisor waiting");
+
+    let status = reap(pid);
+    // The status first, on its own: whatever happens during teardown, the task's end is known.
+    write_atomic(&paths.status_file(id), status.to_string().as_bytes())?;
+    let killed = paths.kill_marker(id).exists();
+    finish(
+        a,
+        &mut st,
+        &cfg,
+        Termination::from_wait_status(status, killed),
+        notify,
+    )
+}
+
+/// Build and start the container with libcontainer; the task's init becomes our child.
+fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
+    let id = &st.id;
+    let lc = |e: libcontainer::error::LibcontainerError| ContainerError::Libcontainer {
+        id: id.clone(),
+        why: e.to_string(),
+    };
+    let sandbox = std::path::Path::new(&st.sandbox);
+    let out = open_log(&sandbox.join("stdout"))?;
+    let err = open_log(&sandbox.join("stderr"))?;
+    let null = File::open("/dev/null").map_err(|e| ContainerError::io("/dev/null", e))?;
+    let mut container = ContainerBuilder::new(st.libcontainer_id.clone(), SyscallType::default())
+        .with_root_path(paths.libcontainer_root(id))
+        .map_err(lc)?
+        .with_stdin(OwnedFd::from(null))
+        .with_stdout(OwnedFd::from(out))
+        .with_stderr(OwnedFd::from(err))
+        .with_executor(super::executor::ProgramExecutor)
+        .validate_id()
+        .map_err(lc)?
+        .as_init(paths.bundle(id))
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(lc)?;
+    container.start().map_err(lc)?;
+    container
+        .pid()
+        .map(|p| p.as_raw())
+        .ok_or_else(|| ContainerError::Libcontainer {
+            id: id.clone(),
+            why: "no init pid after start".into(),
+        })
+}
+
+fn open_log(p: &std::path::Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(p)
+        .map_err(|e| ContainerError::io(p, e))
+}
+
+/// Wait for the task's init, reaping anything else that ends up our child meanwhile. Returns the raw status.
+fn reap(pid: i32) -> i32 {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return (code & 0xff) << 8,
+            Ok(WaitStatus::Signaled(p, sig, core)) if p.as_raw() == pid => {
+                return (sig as i32) | if core { 0x80 } else { 0 }
+            }
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            // No children left: the init was reaped by someone else (cannot happen for our own child).
+            Err(_) => return 0xff << 8,
+        }
+    }
+}
+
+fn finish(
+    a: &SuperviseArgs<'_>,
+    st: &mut ContainerState,
+    cfg: &ContainerConfig,
+    termination: Termination,
+    notify: &mut Option<File>,
+) -> Result<()> {
+    let (paths, id) = (a.paths, a.id);
+    st.state = State::Destroying;
+    write_json(&paths.state_file(id), st)?;
+    let torn = teardown(paths, a.store_dir, st);
+    st.pid = None;
+    st.state = State::Exited;
+    st.finished = Some(now());
+    let mut termination = termination;
+    if let Err(e) = &torn {
+        termination.message = format!("{}; teardown: {e}", termination.message);
+    }
+    st.termination = Some(termination);
+    write_json(&paths.state_file(id), st)?;
+    if let (Some(n), Some(t)) = (notify.as_mut(), &st.termination) {
+        // The caller in the foreground learns the end from the pipe: no polling, and it still works after
+        // `--rm` removed the checkpoints below.
+        let _ = writeln!(n, "exited {}", serde_json::to_string(t).unwrap_or_default());
+    }
+    if cfg.remove_on_exit && torn.is_ok() {
+        super::remove::remove_files(paths, id)?;
+    }
+    torn
+}
