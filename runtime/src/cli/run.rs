@@ -133,7 +133,8 @@ fn start(
         Err(e) => {
             let code = e.exit_code();
             eprintln!("ucr: {e}");
-            if rm {
+            // Only a container this run claimed is ours to remove (never the one already holding the name).
+            if rm && !matches!(e, ucr_runtime::container::ContainerError::InUse(_)) {
                 let _ = ops::remove(&paths, &cli.store_dir(), &cfg.id, true);
             }
             return Ok(code);

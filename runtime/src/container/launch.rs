@@ -87,6 +87,7 @@ impl Launcher<'_> {
             started: None,
             finished: None,
             user: None,
+            ports: Vec::new(),
             termination: None,
         };
         write_json(&paths.config_file(id), cfg)?;
@@ -151,7 +152,18 @@ impl Launcher<'_> {
             let p = sandbox.join(f);
             File::create(&p).map_err(|e| ContainerError::io(&p, e))?;
         }
-        let process = resolve_process(cfg, &image.config, &rootfs, self.sandbox_directory)?;
+        let port_lock = super::ports::lock(paths)?;
+        st.ports = super::ports::allocate(paths, cfg)?;
+        self.checkpoint(st, State::Preparing)?;
+        drop(port_lock);
+        let extra_env = super::ports::marathon_env(cfg, &st.ports);
+        let process = resolve_process(
+            cfg,
+            &image.config,
+            &rootfs,
+            self.sandbox_directory,
+            &extra_env,
+        )?;
         st.user = process.user_note.clone();
         let bundle = paths.bundle(id);
         fs::create_dir_all(&bundle).map_err(|e| ContainerError::io(&bundle, e))?;

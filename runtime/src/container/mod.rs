@@ -13,6 +13,7 @@ pub mod launch;
 pub mod oci;
 pub mod ops;
 pub mod paths;
+pub mod ports;
 pub mod process;
 pub mod remove;
 pub mod residency;

@@ -23,11 +23,12 @@ pub fn resolve_process(
     image: &RunConfig,
     rootfs: &Path,
     sandbox_dir: &str,
+    extra_env: &[(String, String)],
 ) -> Result<ResolvedProcess> {
     let id = cfg.id.as_str();
     let command = spec::resolve_command(cfg, Some(image))?;
     let args = command.argv;
-    let env = spec::build_env(cfg, Some(image), sandbox_dir, &[]);
+    let env = spec::build_env(cfg, Some(image), sandbox_dir, extra_env);
     let cwd = spec::working_dir(cfg, Some(image), sandbox_dir);
     ensure_dir_in_rootfs(rootfs, &cwd).map_err(|e| {
         launch_err(

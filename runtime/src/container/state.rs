@@ -184,6 +184,9 @@ pub struct ContainerState {
     /// The image USER applied because the request named none (INTERFACE: "says so in inspect").
     #[serde(default)]
     pub user: Option<String>,
+    /// Host port mappings decided at launch.
+    #[serde(default)]
+    pub ports: Vec<crate::spec::PortMapping>,
     #[serde(default)]
     pub termination: Option<Termination>,
 }
