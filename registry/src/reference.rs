@@ -34,7 +34,10 @@ impl ImageRef {
             return Err(bad("longer than 4096 characters".into()));
         }
         let (rest, digest) = match s.split_once('@') {
-            Some((r, d)) => (r, Some(d.parse::<Digest>().map_err(|e| bad(e.to_string()))?)),
+            Some((r, d)) => (
+                r,
+                Some(d.parse::<Digest>().map_err(|e| bad(e.to_string()))?),
+            ),
             None => (s, None),
         };
         // The tag is after the last ':' that follows the last '/' (a ':' before it is the registry's port).
@@ -169,13 +172,19 @@ impl std::str::FromStr for ImageRef {
 fn split_domain(name: &str) -> (&str, String) {
     let (domain, remainder) = match name.split_once('/') {
         Some((d, r))
-            if d.contains(['.', ':']) || d == "localhost" || d.bytes().any(|b| b.is_ascii_uppercase()) =>
+            if d.contains(['.', ':'])
+                || d == "localhost"
+                || d.bytes().any(|b| b.is_ascii_uppercase()) =>
         {
             (d, r)
         }
         _ => (DOCKER_HUB, name),
     };
-    let domain = if domain == "index.docker.io" { DOCKER_HUB } else { domain };
+    let domain = if domain == "index.docker.io" {
+        DOCKER_HUB
+    } else {
+        domain
+    };
     if domain == DOCKER_HUB && !remainder.contains('/') {
         return (domain, format!("library/{remainder}"));
     }
@@ -188,7 +197,11 @@ fn check_domain(d: &str) -> std::result::Result<(), &'static str> {
     let (host, port) = if let Some(rest) = d.strip_prefix('[') {
         let end = rest.find(']').ok_or("unterminated IPv6 address")?;
         let (ip, after) = (&rest[..end], &rest[end + 1..]);
-        if ip.is_empty() || !ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        if ip.is_empty()
+            || !ip
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return Err("invalid IPv6 address");
         }
         ("", after.strip_prefix(':'))
@@ -229,7 +242,9 @@ fn check_path(p: &str) -> std::result::Result<(), &'static str> {
         let b = comp.as_bytes();
         let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
         if !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-            return Err("invalid reference format: a path component must start and end with [a-z0-9]");
+            return Err(
+                "invalid reference format: a path component must start and end with [a-z0-9]",
+            );
         }
         let mut i = 0;
         while i < b.len() {
@@ -255,7 +270,11 @@ fn check_path(p: &str) -> std::result::Result<(), &'static str> {
 fn check_tag(t: &str) -> std::result::Result<(), &'static str> {
     let b = t.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    if b.is_empty() || b.len() > 128 || !word(b[0]) || !b.iter().all(|&c| word(c) || c == b'.' || c == b'-') {
+    if b.is_empty()
+        || b.len() > 128
+        || !word(b[0])
+        || !b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
+    {
         return Err("invalid tag");
     }
     Ok(())
@@ -288,8 +307,14 @@ mod tests {
             "reg.example.com:5443/team/app:1.2"
         );
         assert_eq!(norm("127.0.0.1:5000/x/y/z"), "127.0.0.1:5000/x/y/z:latest");
-        assert_eq!(norm("index.docker.io/busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(norm("[::1]:5000/a_b/c-d__e"), "[::1]:5000/a_b/c-d__e:latest");
+        assert_eq!(
+            norm("index.docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            norm("[::1]:5000/a_b/c-d__e"),
+            "[::1]:5000/a_b/c-d__e:latest"
+        );
         // Docker takes an upper-case first component for a registry host (namespaces are lower case).
         assert_eq!(norm("Reg/app:v1.0-rc_1"), "Reg/app:v1.0-rc_1");
         assert_eq!(
