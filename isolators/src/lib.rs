@@ -1,9 +1,31 @@
 //! ucr-isolators — container isolation, nothing about images.
 //!
 //! Roles (Mesos's isolator lifecycle: recover, prepare, isolate, watch, update, usage, cleanup):
-//! - **cgroups**: cpu, memory, pids, devices on cgroup v1 and v2 behind one interface (youki's libcgroups).
-//! - **filesystem**: volumes (HOST_PATH, SANDBOX_PATH), /proc, /sys, /dev, shm.
-//! - **network**: host, none and CNI networks with port mappings.
+//! - **the lifecycle** (`isolator`): the `Isolator` trait, what flows through it, and the ordered set that
+//!   `--isolation` selects by Mesos name (`set`).
+//! - **cgroups**: `cgroups/cpu`, `cgroups/mem` (with the OOM watch), `cgroups/pids`, `cgroups/devices`, on cgroup v1
+//!   and v2 behind one interface (youki's libcgroups for statistics and updates).
+//! - **filesystem**: `filesystem/linux` (/proc, /sys, /dev, shm, masked paths, host network files) and the volume
+//!   isolators `volume/host_path` and `volume/sandbox_path`.
+//! - **process limits**: `posix/rlimits`, `linux/capabilities`, `linux/seccomp`.
+//! - **network**: `network/cni` (none and named CNI networks, port mappings); host networking needs no isolator.
 //!
-//! This crate never depends on `ucr-registry`; `ucr-runtime` composes both. The modules arrive with the
-//! isolator issues; until then the crate only fixes its place in the workspace.
+//! The request vocabulary (`vocab`) lives here so isolators and the runtime share one definition. This crate
+//! never depends on `ucr-registry`; `ucr-runtime` composes both.
+
+pub mod cgroups;
+pub mod error;
+pub mod filesystem;
+pub mod isolator;
+pub mod linux;
+pub mod network;
+pub mod posix;
+pub mod set;
+pub mod stats;
+pub mod vocab;
+pub mod volume;
+
+pub use error::{IsolatorError, Result};
+pub use isolator::{Container, Contribution, Isolator, Request};
+pub use set::{default_names, parse_isolation, Flags, Isolators, KNOWN};
+pub use stats::{Limitation, LimitedResource, ResourceStatistics};

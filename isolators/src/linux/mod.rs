@@ -1,0 +1,2 @@
+pub mod capabilities;
+pub mod seccomp;

@@ -1,0 +1,3 @@
+//! Network isolation (being written): `network/cni`.
+
+pub mod cni;

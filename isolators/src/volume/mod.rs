@@ -1,0 +1,2 @@
+pub mod host_path;
+pub mod sandbox_path;
