@@ -29,6 +29,13 @@ pub enum IsolatorError {
     },
     #[error("{isolator}: {why}")]
     Failed { isolator: &'static str, why: String },
+    /// A CNI network could not be set up or torn down: the network, the plugin (or config file) and why.
+    #[error("network/cni: network {network}: {plugin}: {why}")]
+    Cni {
+        network: String,
+        plugin: String,
+        why: String,
+    },
 }
 
 impl IsolatorError {
