@@ -1,18 +1,334 @@
-//! `network/cni` (being written).
+//! `network/cni`: a container's own network, as Mesos's `network/cni` isolator gives it.
+//!
+//! - host (the default): nothing here; the container stays in the host's network namespace and the launcher
+//!   binds the host's name-resolution files.
+//! - none: a network namespace of its own with only loopback (up).
+//! - a named CNI network: a network namespace, then CNI ADD of the network's plugin chain into it (with the
+//!   container's host ports as `runtimeConfig.portMappings`); the container's address goes into its
+//!   `/etc/hosts`, `MESOS_CONTAINER_IP` and its status (`network_infos`, in Mesos's shape).
+//!
+//! Everything cleanup needs is checkpointed under `Container::module_dir("network/cni")`: `netns` (the bound
+//! namespace), `cni.json` (the attachment, see `attachment.rs`) and the generated `/etc` files. Cleanup DELs
+//! the chain in reverse, unmounts the namespace and removes the dir; it tolerates any partial prepare and runs
+//! again after a crash. A DEL that fails keeps the checkpoint and the namespace, so a later cleanup retries it
+//! instead of leaking iptables rules and address leases.
 
-use crate::isolator::Isolator;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType};
+use serde_json::{json, Value};
+
+use super::attachment::Attachment;
+use super::{conf, files, netns, result};
+use crate::error::{IsolatorError, Result};
+use crate::isolator::{Container, Contribution, Isolator, Request};
 use crate::set::Flags;
+use crate::stats::ResourceStatistics;
+use crate::vocab::{NetworkMode, PortMapping};
 
-pub struct Cni;
+const NAME: &str = "network/cni";
+/// The container-side interface name (what Mesos uses).
+const IFNAME: &str = "eth0";
+
+pub struct Cni {
+    config_dir: PathBuf,
+    /// `:`-separated plugin search path.
+    plugins_path: String,
+}
 
 impl Cni {
-    pub fn new(_flags: &Flags) -> Self {
-        Cni
+    pub fn new(flags: &Flags) -> Self {
+        Cni {
+            config_dir: flags
+                .network_cni_config_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(conf::DEFAULT_CONFIG_DIR)),
+            plugins_path: flags
+                .network_cni_plugins_dir
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| conf::DEFAULT_PLUGINS_PATH.to_string()),
+        }
     }
+}
+
+fn netns_file(dir: &Path) -> PathBuf {
+    dir.join("netns")
+}
+
+fn checkpoint_file(dir: &Path) -> PathBuf {
+    dir.join("cni.json")
+}
+
+/// CNI_CONTAINERID must be `[A-Za-z0-9][A-Za-z0-9_.-]*` (CNI spec); Mesos ids may hold more, so those get a
+/// stable hash-derived id instead. It is checkpointed, so DEL always uses the one ADD used.
+pub fn cni_container_id(id: &str) -> String {
+    let ok = id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        return id.to_string();
+    }
+    // FNV-1a, twice with different offsets: 128 bits, no dependency, and only uniqueness matters here.
+    let fnv = |offset: u64| {
+        id.bytes().fold(offset, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    format!(
+        "ucr-{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
+}
+
+fn namespace(path: &Path) -> Result<LinuxNamespace> {
+    LinuxNamespaceBuilder::default()
+        .typ(LinuxNamespaceType::Network)
+        .path(path)
+        .build()
+        .map_err(|e| IsolatorError::invalid(NAME, e.to_string()))
+}
+
+/// Mesos `NetworkInfo.PortMapping`s, and CNI's `runtimeConfig.portMappings` entries.
+fn mesos_ports(ports: &[PortMapping]) -> Vec<Value> {
+    ports
+        .iter()
+        .map(|p| json!({"host_port": p.host_port, "container_port": p.container_port, "protocol": p.protocol}))
+        .collect()
+}
+
+fn cni_ports(ports: &[PortMapping]) -> Vec<Value> {
+    ports
+        .iter()
+        .map(|p| json!({"hostPort": p.host_port, "containerPort": p.container_port, "protocol": p.protocol}))
+        .collect()
+}
+
+/// Mesos `ContainerStatus.network_infos` for an attachment.
+pub fn network_infos(network: &str, ips: &[IpAddr], ports: &[Value]) -> Value {
+    let addrs: Vec<Value> = ips
+        .iter()
+        .map(|ip| {
+            let proto = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+            json!({"protocol": proto, "ip_address": ip.to_string()})
+        })
+        .collect();
+    let mut info = json!({"name": network, "ip_addresses": addrs});
+    if !ports.is_empty() {
+        info["port_mappings"] = Value::from(ports.to_vec());
+    }
+    json!([info])
+}
+
+/// One host-wide lock around CNI ADD/DEL: plugins edit host-global state (iptables chains they create on first
+/// use, the bridge) and some of that is check-then-create, so two containers starting at once could fail each
+/// other. A plugin chain takes tens of milliseconds, so serializing them costs little.
+fn host_lock() -> Result<std::fs::File> {
+    let dir = Path::new("/run/lock");
+    let dir = if dir.is_dir() {
+        dir.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let p = dir.join("ucr-cni.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| IsolatorError::io(&p, e))?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| IsolatorError::io(&p, e.into()))?;
+    Ok(f)
+}
+
+impl Cni {
+    fn prepare_mode(&self, c: &Container<'_>, r: &Request<'_>, dir: &Path) -> Result<Contribution> {
+        let network = match &r.network.mode {
+            NetworkMode::Host => return Ok(Contribution::default()),
+            NetworkMode::None => None,
+            NetworkMode::Cni(n) => Some(n.as_str()),
+        };
+        let hostname =
+            files::hostname(r.hostname, c.id).map_err(|why| IsolatorError::invalid(NAME, why))?;
+        if network.is_none() && !r.ports.is_empty() {
+            return Err(IsolatorError::invalid(
+                NAME,
+                "port mappings need a container network; network mode none has nothing to map",
+            ));
+        }
+        // Resolve the config and the plugins before making anything, so a typo costs nothing to undo.
+        let config = network
+            .map(|n| conf::find_or_default(&self.config_dir, n))
+            .transpose()?;
+        std::fs::create_dir_all(dir).map_err(|e| IsolatorError::io(dir, e))?;
+        let ns = netns_file(dir);
+        netns::create(&ns)?;
+
+        let mut out = Contribution::default();
+        out.namespaces.push(namespace(&ns)?);
+        out.hostname = Some(hostname.clone());
+        let mut attached = result::Attached::default();
+        if let Some(config) = config {
+            let mut att = Attachment {
+                network: config.name.clone(),
+                cni_version: config.cni_version.clone(),
+                plugins: config.plugins.clone(),
+                config_file: config.file.clone(),
+                container_id: cni_container_id(c.id),
+                netns: ns.clone(),
+                ifname: IFNAME.into(),
+                cni_path: self.plugins_path.clone(),
+                port_mappings: cni_ports(r.ports),
+                result: None,
+            };
+            if !att.maps_ports() && !att.port_mappings.is_empty() {
+                if r.network
+                    .port_mappings
+                    .iter()
+                    .any(|m| m.host_port != 0 || m.container_port != 0)
+                {
+                    return Err(IsolatorError::Cni {
+                        network: att.network,
+                        plugin: format!("config {}", att.config_file.display()),
+                        why: "port mappings were asked for but no plugin has the portMappings capability".into(),
+                    });
+                }
+                // Only the default mapping Marathon adds on container networks: nothing to map it with.
+                tracing::warn!(
+                    network = att.network,
+                    "no portMappings plugin; the default port mapping is not mapped"
+                );
+                att.port_mappings.clear();
+            }
+            for p in &att.plugins {
+                att_find(&att, p)?;
+            }
+            // Checkpointed before the first ADD: a crash in the middle of the chain still leaves what DEL needs.
+            let file = checkpoint_file(dir);
+            att.write(&file)?;
+            let added = {
+                let _lock = host_lock()?;
+                let started = std::time::Instant::now();
+                let r = att.add();
+                tracing::debug!(network = att.network, elapsed = ?started.elapsed(), "CNI ADD");
+                r?
+            };
+            attached = result::parse(&added);
+            att.result = Some(added);
+            att.write(&file)?;
+            if let Some(ip) = attached
+                .ips
+                .iter()
+                .find(|ip| ip.is_ipv4())
+                .or(attached.ips.first())
+            {
+                out.env.push(("MESOS_CONTAINER_IP".into(), ip.to_string()));
+            }
+            out.status.push((
+                "network_infos".into(),
+                network_infos(
+                    &att.network,
+                    &attached.ips,
+                    &mesos_ports(att_ports(&att, r.ports)),
+                ),
+            ));
+        }
+        let hosts = files::hosts(&hostname, &attached.ips);
+        let resolv = files::resolv_conf(&attached.dns, &files::host_resolv_conf());
+        out.mounts = files::write(dir, &hostname, &hosts, &resolv)?;
+        Ok(out)
+    }
+}
+
+/// The mappings actually made (none when the chain cannot map ports).
+fn att_ports<'a>(att: &Attachment, ports: &'a [PortMapping]) -> &'a [PortMapping] {
+    if att.port_mappings.is_empty() {
+        &[]
+    } else {
+        ports
+    }
+}
+
+fn att_find(att: &Attachment, plugin: &Value) -> Result<PathBuf> {
+    super::plugin::Invocation {
+        network: &att.network,
+        container_id: &att.container_id,
+        netns: &att.netns,
+        ifname: &att.ifname,
+        cni_path: &att.cni_path,
+    }
+    .find(Attachment::plugin_type(plugin))
 }
 
 impl Isolator for Cni {
     fn name(&self) -> &'static str {
-        "network/cni"
+        NAME
+    }
+
+    fn prepare(&self, c: &Container<'_>, r: &Request<'_>) -> Result<Contribution> {
+        let dir = c.module_dir(NAME);
+        let made = self.prepare_mode(c, r, &dir);
+        if made.is_err() {
+            // Undo here rather than rely on the caller: a half-made attachment must not outlive the error.
+            if let Err(e) = self.cleanup(c) {
+                tracing::warn!(id = c.id, "cleanup after failed prepare: {e}");
+            }
+        }
+        made
+    }
+
+    fn recover(&self, c: &Container<'_>) -> Result<()> {
+        // A checkpointed attachment must still have its namespace; if not, the container lost its network
+        // (e.g. a reboot emptied the runtime dir's tmpfs but not the checkpoint) and says so.
+        let dir = c.module_dir(NAME);
+        if Attachment::read(&checkpoint_file(&dir))?.is_some()
+            && !netns::is_netns(&netns_file(&dir))
+        {
+            return Err(IsolatorError::Failed {
+                isolator: NAME,
+                why: format!(
+                    "{}: the network namespace is gone",
+                    netns_file(&dir).display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn usage(&self, c: &Container<'_>, stats: &mut ResourceStatistics) -> Result<()> {
+        let ns = netns_file(&c.module_dir(NAME));
+        if !netns::is_netns(&ns) {
+            return Ok(());
+        }
+        let dev = netns::within(&ns, || std::fs::read_to_string("/proc/thread-self/net/dev"))?;
+        super::counters::add(&dev, stats);
+        Ok(())
+    }
+
+    fn cleanup(&self, c: &Container<'_>) -> Result<()> {
+        let dir = c.module_dir(NAME);
+        if !dir.exists() {
+            return Ok(());
+        }
+        if let Some(att) = Attachment::read(&checkpoint_file(&dir))? {
+            let _lock = host_lock()?;
+            let started = std::time::Instant::now();
+            att.del()?;
+            tracing::debug!(network = att.network, elapsed = ?started.elapsed(), "CNI DEL");
+        }
+        netns::remove(&netns_file(&dir))?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(IsolatorError::io(&dir, e)),
+        }
     }
 }
+
+#[cfg(test)]
+#[path = "cni_tests.rs"]
+mod tests;

@@ -1,0 +1,273 @@
+//! Running one CNI plugin (CNI spec 1.1, "Execution protocol"): the plugin binary named by `type` is looked up
+//! in the search path, run with the `CNI_*` variables, the network config on stdin, and answers with a result
+//! (ADD) or nothing (DEL) on stdout; on failure it exits non-zero with `{"code", "msg", "details"}` on stdout.
+//!
+//! The environment is cleared except for `PATH` (plugins run iptables and ip): nothing of the caller's
+//! environment, credentials included, reaches a plugin.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::error::{IsolatorError, Result};
+
+/// What every plugin of one attachment is told.
+#[derive(Clone, Debug)]
+pub struct Invocation<'a> {
+    pub network: &'a str,
+    pub container_id: &'a str,
+    pub netns: &'a Path,
+    pub ifname: &'a str,
+    /// `:`-separated plugin search path (CNI_PATH).
+    pub cni_path: &'a str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmd {
+    Add,
+    Del,
+}
+
+impl Cmd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cmd::Add => "ADD",
+            Cmd::Del => "DEL",
+        }
+    }
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Invocation<'_> {
+    fn err(&self, plugin: &str, cmd: Cmd, why: impl Into<String>) -> IsolatorError {
+        IsolatorError::Cni {
+            network: self.network.to_string(),
+            plugin: format!("plugin {plugin} ({})", cmd.as_str()),
+            why: why.into(),
+        }
+    }
+
+    /// The executable for plugin `kind`, from the first search-path dir that has it.
+    pub fn find(&self, kind: &str) -> Result<PathBuf> {
+        // A type is a file name, never a path: a config must not make us run an arbitrary binary.
+        if kind.is_empty() || kind.contains('/') || kind == "." || kind == ".." {
+            return Err(self.err(kind, Cmd::Add, "not a plugin name"));
+        }
+        self.cni_path
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(kind))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                self.err(
+                    kind,
+                    Cmd::Add,
+                    format!("not found in {} (--network_cni_plugins_dir)", self.cni_path),
+                )
+            })
+    }
+
+    /// Runs plugin `kind` with `config` on stdin. ADD returns the plugin's result; DEL returns Null.
+    pub fn exec(&self, cmd: Cmd, kind: &str, config: &Value) -> Result<Value> {
+        let bin = self.find(kind).map_err(|e| match e {
+            IsolatorError::Cni { why, .. } => self.err(kind, cmd, why),
+            other => other,
+        })?;
+        let input = serde_json::to_vec(config).map_err(|e| self.err(kind, cmd, e.to_string()))?;
+        let mut child = Command::new(&bin)
+            .env_clear()
+            .env(
+                "PATH",
+                std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()),
+            )
+            .env("CNI_COMMAND", cmd.as_str())
+            .env("CNI_CONTAINERID", self.container_id)
+            .env("CNI_NETNS", self.netns)
+            .env("CNI_IFNAME", self.ifname)
+            .env("CNI_PATH", self.cni_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.err(kind, cmd, format!("{}: {e}", bin.display())))?;
+        // The config is far smaller than a pipe buffer and plugins read all of stdin before they write, so
+        // writing it all before reading the output cannot deadlock.
+        if let Some(mut stdin) = child.stdin.take() {
+            if let Err(e) = stdin.write_all(&input) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(self.err(kind, cmd, format!("writing its config: {e}")));
+            }
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| self.err(kind, cmd, e.to_string()))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.trim().is_empty() {
+            tracing::debug!(
+                network = self.network,
+                plugin = kind,
+                command = cmd.as_str(),
+                "stderr: {}",
+                stderr.trim()
+            );
+        }
+        if !out.status.success() {
+            return Err(self.err(kind, cmd, failure(&out.stdout, &stderr, out.status)));
+        }
+        if cmd == Cmd::Del {
+            return Ok(Value::Null);
+        }
+        let result: Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| self.err(kind, cmd, format!("its result is not JSON ({e})")))?;
+        if !result.is_object() {
+            return Err(self.err(kind, cmd, "its result is not a JSON object"));
+        }
+        Ok(result)
+    }
+}
+
+/// One line from a failed plugin: its CNI error (`msg: details (code N)`), else its stderr, else its status.
+fn failure(stdout: &[u8], stderr: &str, status: std::process::ExitStatus) -> String {
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Ok(v) = serde_json::from_slice::<Value>(stdout) {
+        let msg = v.get("msg").and_then(Value::as_str).unwrap_or("");
+        let details = v.get("details").and_then(Value::as_str).unwrap_or("");
+        let code = v.get("code").and_then(Value::as_u64);
+        if !msg.is_empty() || code.is_some() {
+            let mut s = one_line(msg);
+            if !details.is_empty() && !msg.contains(details) {
+                s = format!("{s}: {}", one_line(details));
+            }
+            if let Some(c) = code {
+                s = format!("{s} (CNI error {c}{})", code_name(c));
+            }
+            return s;
+        }
+    }
+    let text = if stderr.trim().is_empty() {
+        String::from_utf8_lossy(stdout).into_owned()
+    } else {
+        stderr.to_string()
+    };
+    match text.trim() {
+        "" => format!("exited with {status}"),
+        t => format!("{} ({status})", one_line(t)),
+    }
+}
+
+/// The well-known error codes of the CNI spec.
+fn code_name(code: u64) -> &'static str {
+    match code {
+        1 => ": incompatible CNI version",
+        2 => ": unsupported field in network configuration",
+        3 => ": container unknown or does not exist",
+        4 => ": invalid necessary environment variables",
+        5 => ": I/O failure",
+        6 => ": failed to decode content",
+        7 => ": invalid network config",
+        11 => ": try again later",
+        50 => ": plugin not available",
+        51 => ": plugin not available, limited connectivity",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &Path, name: &str, body: &str) {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    fn inv<'a>(path: &'a str, netns: &'a Path) -> Invocation<'a> {
+        Invocation {
+            network: "net1",
+            container_id: "c1",
+            netns,
+            ifname: "eth0",
+            cni_path: path,
+        }
+    }
+
+    #[test]
+    fn protocol_environment_stdin_and_result() {
+        let d = tempfile::tempdir().expect("tempdir");
+        // Echo the environment and stdin back as the result, so the test sees exactly what the plugin got.
+        script(
+            d.path(),
+            "echoer",
+            r#"cfg=$(cat); printf '{"cniVersion":"1.0.0","env":"%s","stdin":%s}' "$CNI_COMMAND $CNI_CONTAINERID $CNI_NETNS $CNI_IFNAME $CNI_PATH ${HOME:-clean}" "$cfg""#,
+        );
+        let path = format!("/nonexistent:{}", d.path().display());
+        let ns = Path::new("/run/x/netns");
+        let r = inv(&path, ns)
+            .exec(Cmd::Add, "echoer", &serde_json::json!({"name": "net1"}))
+            .expect("add");
+        assert_eq!(r["env"], format!("ADD c1 /run/x/netns eth0 {path} clean"));
+        assert_eq!(r["stdin"]["name"], "net1");
+        assert_eq!(
+            inv(&path, ns)
+                .exec(Cmd::Del, "echoer", &serde_json::json!({}))
+                .expect("del"),
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn errors_name_network_plugin_and_cni_message() {
+        let d = tempfile::tempdir().expect("tempdir");
+        script(
+            d.path(),
+            "failer",
+            r#"cat >/dev/null; printf '%s' '{"cniVersion":"1.0.0","code":7,"msg":"bad subnet","details":"10.0.0.0/33\nis invalid"}'; exit 1"#,
+        );
+        script(
+            d.path(),
+            "crasher",
+            "cat >/dev/null; echo 'panic: boom' >&2; exit 2",
+        );
+        script(d.path(), "garbage", "cat >/dev/null; echo notjson");
+        let path = d.path().display().to_string();
+        let ns = Path::new("/x");
+        let e = |kind: &str| {
+            inv(&path, ns)
+                .exec(Cmd::Add, kind, &serde_json::json!({}))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            e("failer"),
+            "network/cni: network net1: plugin failer (ADD): bad subnet: 10.0.0.0/33 is invalid \
+             (CNI error 7: invalid network config)"
+        );
+        assert!(
+            e("crasher").ends_with("plugin crasher (ADD): panic: boom (exit status: 2)"),
+            "{}",
+            e("crasher")
+        );
+        assert!(
+            e("garbage").contains("result is not JSON"),
+            "{}",
+            e("garbage")
+        );
+        assert!(
+            e("missing").contains("plugin missing (ADD): not found in"),
+            "{}",
+            e("missing")
+        );
+        assert!(
+            e("../bin/sh").contains("not a plugin name"),
+            "{}",
+            e("../bin/sh")
+        );
+    }
+}
