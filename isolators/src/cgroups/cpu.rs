@@ -46,27 +46,37 @@ impl Cpu {
         }
     }
 
-    /// The OCI cpu resources for a request; None when it asks for nothing.
+    /// The OCI cpu resources for a request; None when it asks for nothing. A `limits.cpus` of infinity (Mesos's
+    /// "no limit") means no quota even with `--cgroups_enable_cfs`.
     pub fn linux_cpu(&self, resources: &Resources, limits: &Limits) -> Result<Option<LinuxCpu>> {
         let cpus = valid(resources.cpus, "cpus")?;
-        let limit = valid(limits.cpus, "limits.cpus")?;
+        let unlimited = limits.cpus == Some(f64::INFINITY);
+        let limit = if unlimited {
+            None
+        } else {
+            valid(limits.cpus, "limits.cpus")?
+        };
         let mut cpu = LinuxCpu::default();
         if let Some(c) = cpus {
             cpu.set_shares(Some(shares(c)));
         }
-        let quota_cpus = limit.or(if self.enable_cfs { cpus } else { None });
+        let quota_cpus = limit.or(if self.enable_cfs && !unlimited {
+            cpus
+        } else {
+            None
+        });
         match quota_cpus {
             Some(q) => {
                 let us = ((q * CFS_PERIOD_US as f64) as i64).max(MIN_CFS_QUOTA_US);
                 cpu.set_quota(Some(us)).set_period(Some(CFS_PERIOD_US));
             }
             // Explicitly unlimited, so an update that drops the limit lifts the quota.
-            None if cpus.is_some() => {
+            None if cpus.is_some() || unlimited => {
                 cpu.set_quota(Some(-1)).set_period(Some(CFS_PERIOD_US));
             }
             None => {}
         }
-        Ok((cpus.is_some() || quota_cpus.is_some()).then_some(cpu))
+        Ok((cpus.is_some() || quota_cpus.is_some() || unlimited).then_some(cpu))
     }
 }
 
@@ -253,6 +263,13 @@ mod tests {
         assert_eq!(c.quota(), Some(MIN_CFS_QUOTA_US));
         let (r, l) = req(None, None);
         assert!(cpu.linux_cpu(&r, &l).ok().flatten().is_none());
+        let (r, l) = req(Some(1.0), Some(f64::INFINITY));
+        let c = cfs.linux_cpu(&r, &l).ok().flatten().expect("cpu");
+        assert_eq!(
+            (c.shares(), c.quota()),
+            (Some(1024), Some(-1)),
+            "infinity: no quota"
+        );
         let (r, l) = req(Some(-1.0), None);
         let e = cpu.linux_cpu(&r, &l).err().map(|e| e.to_string());
         assert!(e.unwrap_or_default().contains("cpus must be a positive"));

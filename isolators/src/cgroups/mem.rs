@@ -46,21 +46,27 @@ fn valid(v: Option<f64>, what: &str) -> Result<Option<f64>> {
     }
 }
 
-/// The OCI memory resources for a request; None when it asks for no memory.
+/// The OCI memory resources for a request; None when it asks for no memory. A `limits.mem` of infinity (Mesos's
+/// "no limit") leaves the hard limit (and swap) unlimited and keeps the soft limit.
 pub fn linux_memory(
     resources: &Resources,
     limits: &Limits,
     swap_accounted: bool,
 ) -> Result<Option<LinuxMemory>> {
     let mem = valid(resources.mem_mb, "mem")?;
-    let Some(hard_mb) = valid(limits.mem_mb, "limits.mem")?.or(mem) else {
-        return Ok(None);
+    let limit = if limits.mem_mb == Some(f64::INFINITY) {
+        -1
+    } else {
+        let Some(hard_mb) = valid(limits.mem_mb, "limits.mem")?.or(mem) else {
+            return Ok(None);
+        };
+        (hard_mb.max(MIN_MEMORY_MB) * MB as f64) as i64
     };
-    let limit = (hard_mb.max(MIN_MEMORY_MB) * MB as f64) as i64;
     let mut m = LinuxMemory::default();
     m.set_limit(Some(limit));
     if let Some(soft) = mem {
-        m.set_reservation(Some(((soft * MB as f64) as i64).min(limit)));
+        let soft = (soft * MB as f64) as i64;
+        m.set_reservation(Some(if limit < 0 { soft } else { soft.min(limit) }));
     }
     if swap_accounted {
         m.set_swap(Some(limit));
@@ -236,6 +242,15 @@ mod tests {
             .ok()
             .flatten()
             .is_none());
+        let r = req(Some(64.0), Some(f64::INFINITY));
+        let m = linux_memory(&r.resources, &r.limits, true)
+            .ok()
+            .flatten()
+            .expect("mem");
+        assert_eq!(
+            (m.limit(), m.reservation(), m.swap()),
+            (Some(-1), Some(64 << 20), Some(-1))
+        );
         let r = req(Some(f64::NAN), None);
         assert!(linux_memory(&r.resources, &r.limits, true).is_err());
     }
