@@ -85,6 +85,16 @@ pub enum Error {
 
     #[error("image {image} is in use by container {container}")]
     InUse { image: String, container: String },
+
+    /// `load`, `save` and the file image sources (boxed: it carries a member error inside).
+    #[error(transparent)]
+    Archive(Box<crate::archive::ArchiveError>),
+}
+
+impl From<crate::archive::ArchiveError> for Error {
+    fn from(e: crate::archive::ArchiveError) -> Self {
+        Error::Archive(Box::new(e))
+    }
 }
 
 impl Error {

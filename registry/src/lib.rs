@@ -8,9 +8,12 @@
 //!   committed atomically through `staging/`.
 //! - **unpack**: the confined, single-pass layer applier (the `tar` crate only parses headers).
 //! - **pull**: composes the above: manifest → platform → parallel verified layer streams → store.
+//! - **archive**: offline images: `load` (docker-archive, legacy `docker save`, OCI layouts) and `save` (an OCI
+//!   layout tar), through the same verified single-pass ingest; the `--docker_registry DIR` naming.
 //!
 //! Every error is typed (`Error`) and names the url, path or digest at fault; secrets never reach `Debug`.
 
+pub mod archive;
 pub mod auth;
 pub mod blob;
 pub mod client;

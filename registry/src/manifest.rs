@@ -47,21 +47,21 @@ struct Raw {
 }
 
 #[derive(Deserialize)]
-struct IndexEntry {
+pub(crate) struct IndexEntry {
     #[serde(rename = "mediaType", default)]
-    media_type: String,
-    digest: Digest,
-    size: u64,
+    pub(crate) media_type: String,
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     #[serde(default)]
-    platform: Option<RawPlatform>,
+    pub(crate) platform: Option<RawPlatform>,
 }
 
 #[derive(Deserialize)]
-struct RawPlatform {
-    os: String,
-    architecture: String,
+pub(crate) struct RawPlatform {
+    pub(crate) os: String,
+    pub(crate) architecture: String,
     #[serde(default)]
-    variant: Option<String>,
+    pub(crate) variant: Option<String>,
 }
 
 /// An image manifest, resolved to one platform.
@@ -76,7 +76,7 @@ pub struct ImageManifest {
     pub index: Option<(Digest, Vec<u8>)>,
 }
 
-enum Parsed {
+pub(crate) enum Parsed {
     Image {
         config: Descriptor,
         layers: Vec<Descriptor>,
@@ -84,7 +84,12 @@ enum Parsed {
     Index(Vec<IndexEntry>),
 }
 
-fn parse(bytes: &[u8], header_type: Option<&str>, what: &str) -> Result<(String, Parsed)> {
+/// A manifest or index document: its media type (from the document, else `header_type`) and content.
+pub(crate) fn parse(
+    bytes: &[u8],
+    header_type: Option<&str>,
+    what: &str,
+) -> Result<(String, Parsed)> {
     let bad = |why: String| Error::Manifest {
         reference: what.to_string(),
         why,
@@ -273,7 +278,7 @@ pub async fn resolve(
     }
 }
 
-fn select<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<&'a IndexEntry> {
+pub(crate) fn select<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<&'a IndexEntry> {
     let matching = entries.iter().filter(|e| {
         e.platform
             .as_ref()

@@ -22,7 +22,7 @@ use crate::store::{ImageRecord, LayerRecord, LayerRef, Store};
 use crate::unpack::Limits;
 use worker::{unpack_worker, WorkerError};
 
-mod worker;
+pub(crate) mod worker;
 
 /// Bytes handed to the unpack thread at a time.
 const BATCH: usize = 256 << 10;

@@ -1,6 +1,7 @@
 //! The one pass after the socket, on a blocking thread: compressed bytes → sha256 (+ the blob file) →
 //! inflate → sha256 (diff_id) → confined apply. The caller compares the digests it returns with the manifest
-//! and config before anything is committed.
+//! and config before anything is committed. `ucr load` runs the same pass over archive members
+//! ([`unpack_stream`]).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,15 +12,17 @@ use tokio::sync::mpsc;
 use crate::digest::{Algo, Digest, Hasher, HashingReader};
 use crate::unpack::{self, Limits, Mode};
 
-pub(super) struct Unpacked {
+pub(crate) struct Unpacked {
     pub blob_digest: Digest,
     pub blob_size: u64,
     pub diff_id: Digest,
     pub tar_size: u64,
     pub entries: u64,
+    /// As sniffed from the first bytes (what a made-up manifest's layer media type says).
+    pub compression: unpack::Compression,
 }
 
-pub(super) enum WorkerError {
+pub(crate) enum WorkerError {
     Unpack(unpack::UnpackError),
     Io(PathBuf, std::io::Error),
 }
@@ -44,6 +47,23 @@ pub(super) fn unpack_worker(
             cur: Bytes::new(),
         }),
     };
+    unpack_stream(source, blob_out, Some(fs), algo, limits)
+}
+
+/// Hashes `source` (and copies it to `blob_out`), inflates it, hashes the tar (diff_id) and, with `fs`, applies
+/// it there; without `fs` the tar is only hashed (a layer already unpacked whose blob is still wanted).
+pub(crate) fn unpack_stream(
+    source: Box<dyn Read + Send + '_>,
+    blob_out: Option<&Path>,
+    fs: Option<&Path>,
+    algo: Algo,
+    limits: &Limits,
+) -> std::result::Result<Unpacked, WorkerError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| WorkerError::Io(p, e)
+    };
+    let here = fs.or(blob_out).unwrap_or(Path::new("-"));
     let sink = match blob_out {
         Some(p) => Some(std::io::BufWriter::with_capacity(
             1 << 20,
@@ -58,25 +78,32 @@ pub(super) fn unpack_worker(
         sink,
     };
     let mut peek = [0u8; 4];
-    let n = read_full(&mut tee, &mut peek).map_err(io(fs))?;
+    let n = read_full(&mut tee, &mut peek).map_err(io(here))?;
     let compression = unpack::Compression::sniff(&peek[..n]);
     let head = std::io::Cursor::new(peek[..n].to_vec());
-    let decoded = unpack::decoder(head.chain(&mut tee), compression).map_err(io(fs))?;
+    let decoded = unpack::decoder(head.chain(&mut tee), compression).map_err(io(here))?;
     let mut tar = HashingReader::new(decoded, Algo::Sha256);
-    let stats =
-        unpack::apply_layer(&mut tar, fs, Mode::Overlay, limits).map_err(WorkerError::Unpack)?;
-    let (diff_id, tar_size) = tar.finish().map_err(io(fs))?;
+    let entries = match fs {
+        Some(fs) => {
+            unpack::apply_layer(&mut tar, fs, Mode::Overlay, limits)
+                .map_err(WorkerError::Unpack)?
+                .entries
+        }
+        None => 0,
+    };
+    let (diff_id, tar_size) = tar.finish().map_err(io(here))?;
     // Whatever follows the compressed stream still belongs to the blob and to its digest.
-    std::io::copy(&mut tee, &mut std::io::sink()).map_err(io(fs))?;
+    std::io::copy(&mut tee, &mut std::io::sink()).map_err(io(here))?;
     if let Some(mut s) = tee.sink.take() {
-        s.flush().map_err(io(fs))?;
+        s.flush().map_err(io(here))?;
     }
     Ok(Unpacked {
         blob_digest: tee.hasher.finish(),
         blob_size: tee.count,
         diff_id,
         tar_size,
-        entries: stats.entries,
+        entries,
+        compression,
     })
 }
 
@@ -113,14 +140,14 @@ impl Read for ChannelReader {
 }
 
 /// Hashes, counts and (for downloads) saves the compressed bytes as they are read.
-struct Tee {
-    inner: Box<dyn Read + Send>,
+struct Tee<'a> {
+    inner: Box<dyn Read + Send + 'a>,
     hasher: Hasher,
     count: u64,
     sink: Option<std::io::BufWriter<std::fs::File>>,
 }
 
-impl Read for Tee {
+impl Read for Tee<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
