@@ -408,6 +408,46 @@ fn twenty_containers_get_distinct_ports_and_rm_leaves_nothing() {
     assert!(ids.iter().all(|id| rules_of(id) == 0));
 }
 
+#[test]
+fn rm_after_the_supervisor_was_killed_still_releases_the_network() {
+    let _s = serial();
+    let (_reg, image) = busybox_registry();
+    let n = Net::new();
+    warm_up(&n, &image);
+    let before = host_net();
+    let id = n.c.id("orphan");
+    let out = n.ucr(&[
+        "run",
+        "-d",
+        "--name",
+        &id,
+        "--network",
+        NET,
+        "-p",
+        "80",
+        &image,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    n.c.wait_running(&id);
+    let supervisor = n.c.ps(&id).expect("listed")["owner"]["pid"]
+        .as_i64()
+        .expect("owner pid") as i32;
+    // SAFETY: kill(2) on the supervisor this test started; no memory effects.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    let deadline = Instant::now() + CMD_TIMEOUT;
+    while n.c.ps(&id).expect("listed")["lost"] != true {
+        assert!(Instant::now() < deadline, "never reported lost");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rules_of(&id) > 0, "nobody has cleaned up yet");
+    // A fresh process, with only the checkpoint: CNI DEL, namespace unmounted, lease released.
+    n.ucr(&["rm", "--force", &id]).ok();
+    assert_eq!(rules_of(&id), 0);
+    assert_eq!(host_net(), before);
+}
+
 /// Stand-in for `python3 -m http.server PORT` in a busybox image (as in tests/run_specs.rs): busybox httpd
 /// serving the working directory (the sandbox) on that port, after writing the port to `port.txt` there.
 const PYTHON_STAND_IN: &str = "#!/bin/sh\n\
@@ -496,7 +536,9 @@ fn bridge_adds_little_to_a_launch() {
         }
         started.elapsed() / runs
     };
+    let before = host_net();
     let (host, none, bridge) = (time("host"), time("none"), time(NET));
+    assert_eq!(host_net(), before, "every run --rm cleaned up after itself");
     eprintln!("run --rm true: host {host:?}, none {none:?}, {NET} {bridge:?} (mean of 5)");
     // CNI ADD and DEL are tens of milliseconds each; a second would mean a sleep or a poll crept in.
     assert!(
