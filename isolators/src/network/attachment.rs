@@ -118,7 +118,12 @@ impl Attachment {
     /// DEL through the chain in reverse. Every plugin is run even if one fails (each DEL must clean up what it
     /// can); the first failure is returned, and the whole DEL is safe to repeat.
     pub fn del(&self) -> Result<()> {
-        let inv = self.invocation();
+        let mut inv = self.invocation();
+        // A namespace that is gone is passed as none (CNI_NETNS empty), as the spec allows for DEL: plugins then
+        // release what lives outside it (address leases, host rules) instead of failing on a stale path.
+        if !super::netns::is_netns(&self.netns) {
+            inv.netns = Path::new("");
+        }
         // DEL gets the cached result from 0.4.0 on.
         let prev = self
             .result

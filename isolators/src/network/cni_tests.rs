@@ -202,6 +202,8 @@ fn cni_mode_adds_checkpoints_and_dels_in_reverse() {
     );
     assert!(att.result.is_some());
 
+    cni.recover(&e.container())
+        .expect("recover: namespace and checkpoint agree");
     // A later process: only the checkpoint, whatever its own flags say.
     let other = e.cni(Path::new("/nonexistent"), Path::new("/nonexistent"));
     other.cleanup(&e.container()).expect("cleanup");
@@ -243,7 +245,21 @@ fn failed_add_is_undone_and_failed_del_is_kept_for_a_retry() {
         "kept for the retry"
     );
     fake(&bin, "mapper", "never");
+    // The namespace vanished (a reboot emptied the runtime dir's tmpfs under a kept checkpoint): recover says so,
+    // and cleanup still DELs.
+    netns::remove(&e.module().join("netns")).expect("unmount");
+    let err = cni
+        .recover(&e.container())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("the network namespace is gone"), "{err}");
     cni.cleanup(&e.container()).expect("retry");
+    assert!(
+        log(&bin).ends_with("DEL mapper fail-del\nDEL first fail-del\n"),
+        "{}",
+        log(&bin)
+    );
     assert!(!e.module().exists());
 }
 
