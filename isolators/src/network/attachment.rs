@@ -133,7 +133,6 @@ impl Attachment {
         for p in self.plugins.iter().rev() {
             let cfg = self.plugin_config(p, prev);
             if let Err(e) = inv.exec(Cmd::Del, Self::plugin_type(p), &cfg) {
-                tracing::warn!("{e}");
                 first.get_or_insert(e);
             }
         }

@@ -10,8 +10,9 @@
 //! Everything cleanup needs is checkpointed under `Container::module_dir("network/cni")`: `netns` (the bound
 //! namespace), `cni.json` (the attachment, see `attachment.rs`) and the generated `/etc` files. Cleanup DELs
 //! the chain in reverse, unmounts the namespace and removes the dir; it tolerates any partial prepare and runs
-//! again after a crash. A DEL that fails keeps the checkpoint and the namespace, so a later cleanup retries it
-//! instead of leaking iptables rules and address leases.
+//! again after a crash. A DEL that fails after a completed ADD keeps the checkpoint and the namespace, so a later
+//! cleanup (`ucr rm --force`) retries it instead of leaking iptables rules and address leases; after an ADD that
+//! failed, a failing DEL is not retried (it would fail the same way on the same checkpointed config).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -317,7 +318,17 @@ impl Isolator for Cni {
         if let Some(att) = Attachment::read(&checkpoint_file(&dir))? {
             let _lock = host_lock()?;
             let started = std::time::Instant::now();
-            att.del()?;
+            match att.del() {
+                Ok(()) => {}
+                // The ADD never completed: the chain failed on this very config (which the checkpoint keeps, so
+                // no retry can do better), and the ADD's error already said why. What the plugins made before
+                // failing is theirs to have undone; the namespace goes below.
+                Err(e) if att.result.is_none() => {
+                    tracing::debug!(id = c.id, "DEL after an incomplete ADD: {e}")
+                }
+                // A completed ADD must be undone, or rules and leases leak: keep everything for the next try.
+                Err(e) => return Err(e),
+            }
             tracing::debug!(network = att.network, elapsed = ?started.elapsed(), "CNI DEL");
         }
         netns::remove(&netns_file(&dir))?;

@@ -96,7 +96,7 @@ fn fake(dir: &Path, name: &str, fail_on: &str) {
     let p = dir.join(name);
     let body = format!(
         "#!/bin/sh\ncat > /dev/null\necho \"$CNI_COMMAND {name} $CNI_CONTAINERID\" >> {log}\n\
-         if [ \"$CNI_COMMAND\" = \"{fail_on}\" ]; then echo '{{\"code\":7,\"msg\":\"{name} refuses\"}}'; exit 1; fi\n\
+         if [ \"$CNI_COMMAND\" = \"{fail_on}\" ] || [ {fail_on} = ALL ]; then echo '{{\"code\":7,\"msg\":\"{name} refuses\"}}'; exit 1; fi\n\
          echo '{{\"cniVersion\":\"1.0.0\",\"interfaces\":[{{\"name\":\"eth0\",\"sandbox\":\"x\"}}],\
          \"ips\":[{{\"interface\":0,\"address\":\"10.88.0.7/24\"}}],\"dns\":{{\"nameservers\":[\"10.88.0.1\"]}}}}'\n",
         log = dir.join("log").display()
@@ -234,6 +234,17 @@ fn failed_add_is_undone_and_failed_del_is_kept_for_a_retry() {
         "ADD first fail-add\nADD mapper fail-add\nDEL mapper fail-add\nDEL first fail-add\n"
     );
     assert!(!e.module().exists(), "nothing left after a failed ADD");
+
+    // A config its plugins reject on ADD and DEL alike: the launch fails once, and nothing is left stuck.
+    let e = Env::new("fail-all", NetworkMode::Cni("fakenet".into()));
+    let (conf, bin) = fake_network(e.dir.path(), "ALL");
+    let cni = e.cni(&conf, &bin);
+    assert!(cni.prepare(&e.container(), &e.request()).is_err());
+    assert!(
+        !e.module().exists(),
+        "not kept for a retry that cannot succeed"
+    );
+    cni.cleanup(&e.container()).expect("nothing to clean");
 
     let e = Env::new("fail-del", NetworkMode::Cni("fakenet".into()));
     let (conf, bin) = fake_network(e.dir.path(), "DEL");
