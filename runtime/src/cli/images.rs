@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
+use super::archive;
 use super::launcher::paths;
 use super::progress::Progress;
 use super::{Cli, RegistryArgs};
 use ucr_registry::manifest::ImageConfig;
-use ucr_registry::platform::Platform;
 use ucr_registry::pull::PullOptions;
 use ucr_registry::store::{ImageRecord, Store};
 use ucr_registry::ImageRef;
@@ -22,7 +22,7 @@ pub struct PullArgs {
     /// Fetch the manifest again even if the image is present (verified layers are reused).
     #[arg(long)]
     pub force: bool,
-    /// Use only the store: no registry is contacted.
+    /// Use only the store (and a --docker_registry directory): no registry is contacted.
     #[arg(long, conflicts_with = "force")]
     pub offline: bool,
     /// Print only the manifest digest.
@@ -39,19 +39,23 @@ pub struct PullArgs {
 }
 
 pub async fn pull(cli: &Cli, a: &PullArgs) -> anyhow::Result<i32> {
-    let image = ImageRef::parse(&a.image)?;
+    let platform = archive::platform(a.registry.platform.as_deref())?;
+    let store = open_store(cli.store_dir()).with_context(|| format!("pull {}", a.image))?;
+    // Files (`oci-archive:…`) and a `--docker_registry` directory are loaded, never pulled.
+    let image = match archive::pull_local(cli, &store, &a.image, &platform, a.offline)? {
+        Ok(rec) => {
+            print_pulled(a, &rec);
+            return Ok(0);
+        }
+        Err(image) => image,
+    };
     let ctx = || format!("pull {image}");
     let opts = a
         .registry
         .options()
         .client_options(Some(&image))
         .with_context(ctx)?;
-    let store = open_store(cli.store_dir()).with_context(ctx)?;
     let puller = puller(store, opts);
-    let platform = match &a.registry.platform {
-        Some(p) => Platform::parse(p)?,
-        None => Platform::host(),
-    };
     let popts = PullOptions {
         platform,
         force: a.force,
@@ -65,7 +69,11 @@ pub async fn pull(cli: &Cli, a: &PullArgs) -> anyhow::Result<i32> {
         .await
         .with_context(ctx);
     progress.finish();
-    let rec = rec?;
+    print_pulled(a, &rec?);
+    Ok(0)
+}
+
+fn print_pulled(a: &PullArgs, rec: &ImageRecord) {
     if a.json {
         println!(
             "{}",
@@ -74,7 +82,6 @@ pub async fn pull(cli: &Cli, a: &PullArgs) -> anyhow::Result<i32> {
     } else {
         println!("{}", rec.manifest_digest);
     }
-    Ok(0)
 }
 
 #[derive(Args, Debug)]

@@ -13,6 +13,7 @@ use ucr_runtime::container::{ContainerError, Images, Paths, ResolvedImage};
 use ucr_runtime::images::{open_store, puller};
 use ucr_runtime::spec::ImageSpec;
 
+use super::archive::{self, Source};
 use super::{Cli, RegistryArgs};
 
 pub fn paths(cli: &Cli) -> Paths {
@@ -42,7 +43,8 @@ pub fn exe() -> PathBuf {
     std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"))
 }
 
-/// Images from the store, pulled first when absent or when the request says `cached: false`.
+/// Images from the store, pulled first when absent or when the request says `cached: false`; file references
+/// and `--docker_registry` files are loaded instead (see `archive::source`).
 pub struct CliImages<'a> {
     pub cli: &'a Cli,
     pub registry: &'a RegistryArgs,
@@ -52,12 +54,35 @@ pub struct CliImages<'a> {
 
 impl Images for CliImages<'_> {
     fn resolve(&self, spec: &ImageSpec) -> Result<ResolvedImage, ContainerError> {
-        let image = ImageRef::parse(&spec.reference)?;
         let store = open_store(self.cli.store_dir())?;
-        let present = store.get_image(&image.to_string())?;
-        let rec = match present {
-            Some(r) if spec.cached && r.layers.iter().all(|l| store.has_layer(&l.diff_id)) => r,
-            _ => self.pull(&store, &image, spec)?,
+        let platform = archive::platform(self.registry.platform.as_deref())?;
+        let rec = match archive::source(self.cli, &spec.reference, &platform)? {
+            // A file reference or the `--docker_registry` file: loaded (layers already stored are reused).
+            Source::File { path, opts, image } => {
+                match image
+                    .filter(|_| spec.cached)
+                    .map(|i| archive::complete_record(&store, &i))
+                {
+                    Some(Ok(Some(r))) => r,
+                    _ => {
+                        if !self.quiet {
+                            eprintln!("Loading {}", path.display());
+                        }
+                        archive::load_file(&store, &path, &opts)?
+                    }
+                }
+            }
+            Source::Registry(image) => {
+                let present = store.get_image(&image.to_string())?;
+                match present {
+                    Some(r)
+                        if spec.cached && r.layers.iter().all(|l| store.has_layer(&l.diff_id)) =>
+                    {
+                        r
+                    }
+                    _ => self.pull(&store, &image, spec)?,
+                }
+            }
         };
         let config = ImageConfig::parse(&store.read_blob(&rec.config_digest)?, &rec.config_digest)?;
         Ok(ResolvedImage {

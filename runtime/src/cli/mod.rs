@@ -2,6 +2,7 @@
 //! Mesos spelling (`--docker_store_dir`, `--work_dir`, ...). Errors print as one line `ucr: <what>: <why>` and
 //! exit 125 (INTERFACE.md).
 
+mod archive;
 mod containers;
 mod images;
 mod launcher;
@@ -59,6 +60,17 @@ pub struct Cli {
         alias = "image_provisioner_backend"
     )]
     pub image_provisioner_backend: Option<String>,
+    /// Mesos --docker_registry: a directory of image tarballs (`NAME.tar`), where images are then only looked
+    /// up, or a registry (`https://host[:port]`, `host:port`) used for names without one.
+    #[arg(long = "docker-registry", global = true, alias = "docker_registry")]
+    pub docker_registry: Option<String>,
+    /// With a --docker_registry directory: pull from the image's registry when the directory has no file.
+    #[arg(
+        long = "docker-registry-fallback",
+        global = true,
+        alias = "docker_registry_fallback"
+    )]
+    pub docker_registry_fallback: bool,
     /// Where the sandbox appears inside containers.
     #[arg(
         long = "sandbox-directory",
@@ -134,6 +146,10 @@ pub enum Command {
         #[command(subcommand)]
         cmd: images::StoreCmd,
     },
+    /// Load images from a docker-archive, an OCI layout tar or a directory.
+    Load(archive::LoadArgs),
+    /// Write images into one OCI layout tar (shared layers once).
+    Save(archive::SaveArgs),
     /// Materialize an image's merged root filesystem into DIR.
     Unpack(images::UnpackArgs),
     /// Run a container from an image; in the foreground, stream its output and exit with its code.
@@ -176,6 +192,8 @@ pub fn main() -> i32 {
         Command::Wait(a) => Some(containers::wait(&cli, a)),
         Command::Kill(a) => Some(containers::kill(&cli, a)),
         Command::Rm(a) => Some(containers::rm(&cli, a)),
+        Command::Load(a) => Some(archive::load(&cli, a)),
+        Command::Save(a) => Some(archive::save(&cli, a)),
         Command::Inspect(a)
             if ucr_runtime::container::ops::exists(&launcher::paths(&cli), &a.image) =>
         {
