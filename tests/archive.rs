@@ -422,7 +422,7 @@ fn docker_registry_dir_finds_legacy_and_modern_archives_by_every_spelling() {
 }
 
 #[test]
-fn docker_registry_fallback_pulls_only_when_allowed() {
+fn docker_registry_fallback_pulls_only_when_allowed_and_a_url_is_a_registry() {
     let reg = tls_registry();
     reg.push("fb/app", "1", &busybox_image(ManifestFormat::Oci));
     let image = format!("{}/fb/app:1", reg.host);
@@ -448,6 +448,28 @@ fn docker_registry_fallback_pulls_only_when_allowed() {
     let out = ucr(&u, &with).ok();
     assert!(out.stdout.trim().starts_with("sha256:"), "{}", out.stdout);
     u.assert_store_ok();
+    // A registry as --docker_registry replaces Docker Hub for names without a registry (Mesos).
+    let remote = format!("--docker_registry=https://{}", reg.host);
+    let out = ucr(
+        &u,
+        &[
+            &remote,
+            "pull",
+            "fb/app:1",
+            "--ca-file",
+            &ca(&reg),
+            "--creds",
+            &creds,
+        ],
+    )
+    .ok();
+    assert!(out.stdout.trim().starts_with("sha256:"), "{}", out.stdout);
+    let images = ucr(&u, &["images"]).ok();
+    assert!(
+        images.stdout.contains(&format!("{}/fb/app", reg.host)),
+        "{}",
+        images.stdout
+    );
 }
 
 fn blob_member(digest: &str) -> String {
