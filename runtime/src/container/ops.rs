@@ -139,10 +139,13 @@ fn lost_termination(paths: &Paths, st: &ContainerState) -> Termination {
 }
 
 /// Remove a container. A running one needs `force` (it is killed first and its supervisor tears it down); a lost
-/// one is torn down here.
+/// one is torn down here. An exited one is torn down again first: every step is idempotent, and a teardown that
+/// failed at exit (a CNI DEL, a busy mount) gets its retry here instead of leaving the container unremovable.
 pub fn remove(paths: &Paths, store_dir: &Path, id: &str, force: bool) -> Result<()> {
     let st = load(paths, id)?;
-    if st.state != State::Exited {
+    if st.state == State::Exited {
+        teardown(paths, store_dir, &st)?;
+    } else {
         if !force {
             return Err(ContainerError::State {
                 id: id.to_string(),
