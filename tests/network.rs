@@ -448,6 +448,66 @@ fn rm_after_the_supervisor_was_killed_still_releases_the_network() {
     assert_eq!(host_net(), before);
 }
 
+/// A CNI plugin whose DEL fails while `<its dir>/fail-del` exists.
+const FLAKY_PLUGIN: &str = "#!/bin/sh\ncat > /dev/null\n\
+if [ \"$CNI_COMMAND\" = DEL ] && [ -e \"$(dirname \"$0\")/fail-del\" ]; then\n\
+  echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"not now\"}'; exit 1\nfi\n\
+[ \"$CNI_COMMAND\" = ADD ] && echo '{\"cniVersion\":\"1.0.0\",\"interfaces\":[],\"ips\":[]}'\nexit 0\n";
+
+#[test]
+fn a_del_that_failed_at_exit_is_retried_by_rm() {
+    use std::os::unix::fs::PermissionsExt;
+    let _s = serial();
+    let (_reg, image) = busybox_registry();
+    let n = Net::new();
+    let bin = n.c.dir.path().join("cni-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::create_dir_all(&n.cni_dir).expect("conf");
+    let plugin = bin.join("flaky");
+    std::fs::write(&plugin, FLAKY_PLUGIN).expect("plugin");
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        n.cni_dir.join("flaky.conflist"),
+        r#"{"cniVersion":"1.0.0","name":"flaky","plugins":[{"type":"flaky"}]}"#,
+    )
+    .expect("conf");
+    std::fs::write(bin.join("fail-del"), b"").expect("marker");
+    let id = n.c.id("flaky");
+    let plugins = bin.to_str().expect("utf-8 path");
+    let out = n.ucr(&[
+        "--network_cni_plugins_dir",
+        plugins,
+        "run",
+        "--name",
+        &id,
+        "--network",
+        "flaky",
+        &image,
+        "true",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let v = n.c.ps(&id).expect("listed");
+    assert!(
+        v["termination"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("plugin flaky (DEL): not now"),
+        "{v}"
+    );
+    let module =
+        n.c.runtime_dir()
+            .join("containers")
+            .join(&id)
+            .join("isolators/network-cni");
+    assert!(module.join("cni.json").exists(), "kept for the retry");
+    let out = n.ucr(&["rm", &id]);
+    assert_ne!(out.code, 0, "still failing: {}", out.all());
+    assert!(out.stderr.contains("not now"), "{}", out.stderr);
+    std::fs::remove_file(bin.join("fail-del")).expect("marker");
+    n.ucr(&["rm", &id]).ok();
+    assert!(!module.exists());
+}
+
 /// Stand-in for `python3 -m http.server PORT` in a busybox image (as in tests/run_specs.rs): busybox httpd
 /// serving the working directory (the sandbox) on that port, after writing the port to `port.txt` there.
 const PYTHON_STAND_IN: &str = "#!/bin/sh\n\
