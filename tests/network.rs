@@ -212,6 +212,11 @@ fn bridge_container_serves_on_its_host_port_and_to_a_peer() {
     // From the host, on its loopback: portmap DNATs 127.0.0.1:<hostPort> (with `snat`, route_localnet on the
     // bridge) to the container.
     assert_eq!(http_get(port, "/"), format!("hello from {ip}\n"));
+    // That traffic shows in its statistics (its interfaces, read inside its namespace).
+    let stats = n.ucr(&["stats", "--json", &web]).ok();
+    let s: Value = serde_json::from_str(stats.stdout.trim()).expect("stats --json");
+    assert!(s["net_rx_packets"].as_u64().unwrap_or(0) > 0, "{s}");
+    assert!(s["net_tx_bytes"].as_u64().unwrap_or(0) > 0, "{s}");
 
     // From another container on the same bridge, to the first one's address.
     let url = format!("http://{ip}:8080/");
