@@ -45,7 +45,8 @@ fn version(v: &str) -> (u32, u32, u32) {
 }
 
 impl Attachment {
-    fn invocation(&self) -> Invocation<'_> {
+    /// What every plugin of this attachment is told.
+    pub fn invocation(&self) -> Invocation<'_> {
         Invocation {
             network: &self.network,
             container_id: &self.container_id,

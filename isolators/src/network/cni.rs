@@ -161,53 +161,18 @@ impl Cni {
                 "port mappings need a container network; network mode none has nothing to map",
             ));
         }
-        // Resolve the config and the plugins before making anything, so a typo costs nothing to undo.
-        let config = network
-            .map(|n| conf::find_or_default(&self.config_dir, n))
-            .transpose()?;
-        std::fs::create_dir_all(dir).map_err(|e| IsolatorError::io(dir, e))?;
         let ns = netns_file(dir);
+        // The config, the plugins and the ports are checked before anything is made, so a typo costs nothing
+        // to undo.
+        let att = network.map(|n| self.attachment(c, r, n, &ns)).transpose()?;
+        std::fs::create_dir_all(dir).map_err(|e| IsolatorError::io(dir, e))?;
         netns::create(&ns)?;
 
         let mut out = Contribution::default();
         out.namespaces.push(namespace(&ns)?);
         out.hostname = Some(hostname.clone());
         let mut attached = result::Attached::default();
-        if let Some(config) = config {
-            let mut att = Attachment {
-                network: config.name.clone(),
-                cni_version: config.cni_version.clone(),
-                plugins: config.plugins.clone(),
-                config_file: config.file.clone(),
-                container_id: cni_container_id(c.id),
-                netns: ns.clone(),
-                ifname: IFNAME.into(),
-                cni_path: self.plugins_path.clone(),
-                port_mappings: cni_ports(r.ports),
-                result: None,
-            };
-            if !att.maps_ports() && !att.port_mappings.is_empty() {
-                if r.network
-                    .port_mappings
-                    .iter()
-                    .any(|m| m.host_port != 0 || m.container_port != 0)
-                {
-                    return Err(IsolatorError::Cni {
-                        network: att.network,
-                        plugin: format!("config {}", att.config_file.display()),
-                        why: "port mappings were asked for but no plugin has the portMappings capability".into(),
-                    });
-                }
-                // Only the default mapping Marathon adds on container networks: nothing to map it with.
-                tracing::warn!(
-                    network = att.network,
-                    "no portMappings plugin; the default port mapping is not mapped"
-                );
-                att.port_mappings.clear();
-            }
-            for p in &att.plugins {
-                att_find(&att, p)?;
-            }
+        if let Some(mut att) = att {
             // Checkpointed before the first ADD: a crash in the middle of the chain still leaves what DEL needs.
             let file = checkpoint_file(dir);
             att.write(&file)?;
@@ -229,13 +194,15 @@ impl Cni {
             {
                 out.env.push(("MESOS_CONTAINER_IP".into(), ip.to_string()));
             }
+            // The mappings actually made: none when the chain has no port mapper (see `attachment`).
+            let mapped = if att.port_mappings.is_empty() {
+                &[][..]
+            } else {
+                r.ports
+            };
             out.status.push((
                 "network_infos".into(),
-                network_infos(
-                    &att.network,
-                    &attached.ips,
-                    &mesos_ports(att_ports(&att, r.ports)),
-                ),
+                network_infos(&att.network, &attached.ips, &mesos_ports(mapped)),
             ));
         }
         let hosts = files::hosts(&hostname, &attached.ips);
@@ -243,26 +210,56 @@ impl Cni {
         out.mounts = files::write(dir, &hostname, &hosts, &resolv)?;
         Ok(out)
     }
-}
 
-/// The mappings actually made (none when the chain cannot map ports).
-fn att_ports<'a>(att: &Attachment, ports: &'a [PortMapping]) -> &'a [PortMapping] {
-    if att.port_mappings.is_empty() {
-        &[]
-    } else {
-        ports
+    /// The attachment to network `name` this container will get: its config (the bundled one written first if
+    /// need be), every plugin found, and the host ports for the chain's port mapper.
+    fn attachment(
+        &self,
+        c: &Container<'_>,
+        r: &Request<'_>,
+        name: &str,
+        ns: &Path,
+    ) -> Result<Attachment> {
+        let config = conf::find_or_default(&self.config_dir, name)?;
+        let mut att = Attachment {
+            network: config.name,
+            cni_version: config.cni_version,
+            plugins: config.plugins,
+            config_file: config.file,
+            container_id: cni_container_id(c.id),
+            netns: ns.to_path_buf(),
+            ifname: IFNAME.into(),
+            cni_path: self.plugins_path.clone(),
+            port_mappings: cni_ports(r.ports),
+            result: None,
+        };
+        for p in &att.plugins {
+            att.invocation().find(Attachment::plugin_type(p))?;
+        }
+        if !att.maps_ports() && !att.port_mappings.is_empty() {
+            let asked = r
+                .network
+                .port_mappings
+                .iter()
+                .any(|m| m.host_port != 0 || m.container_port != 0);
+            if asked {
+                return Err(IsolatorError::Cni {
+                    network: att.network,
+                    plugin: format!("config {}", att.config_file.display()),
+                    why:
+                        "port mappings were asked for but no plugin has the portMappings capability"
+                            .into(),
+                });
+            }
+            // Only the default mapping Marathon adds on container networks: there is nothing to map it with.
+            tracing::warn!(
+                network = att.network,
+                "no portMappings plugin; the default port mapping is not mapped"
+            );
+            att.port_mappings.clear();
+        }
+        Ok(att)
     }
-}
-
-fn att_find(att: &Attachment, plugin: &Value) -> Result<PathBuf> {
-    super::plugin::Invocation {
-        network: &att.network,
-        container_id: &att.container_id,
-        netns: &att.netns,
-        ifname: &att.ifname,
-        cni_path: &att.cni_path,
-    }
-    .find(Attachment::plugin_type(plugin))
 }
 
 impl Isolator for Cni {
@@ -283,8 +280,8 @@ impl Isolator for Cni {
     }
 
     fn recover(&self, c: &Container<'_>) -> Result<()> {
-        // A checkpointed attachment must still have its namespace; if not, the container lost its network
-        // (e.g. a reboot emptied the runtime dir's tmpfs but not the checkpoint) and says so.
+        // A checkpointed attachment must still have its namespace; if not (unmounted by hand, or a runtime dir
+        // kept across a reboot), the container has lost its network, and recovery says so.
         let dir = c.module_dir(NAME);
         if Attachment::read(&checkpoint_file(&dir))?.is_some()
             && !netns::is_netns(&netns_file(&dir))
