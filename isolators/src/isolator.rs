@@ -10,8 +10,8 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    LinuxCapabilities, LinuxCpu, LinuxDevice, LinuxDeviceCgroup, LinuxMemory, LinuxNamespace, LinuxPids,
-    LinuxSeccomp, Mount, PosixRlimit,
+    LinuxCapabilities, LinuxCpu, LinuxDevice, LinuxDeviceCgroup, LinuxMemory, LinuxNamespace,
+    LinuxPids, LinuxSeccomp, Mount, PosixRlimit,
 };
 
 use crate::error::Result;
@@ -156,5 +156,58 @@ pub trait Isolator: Send + Sync {
     /// idempotent: it runs again after a crash in the middle of a cleanup.
     fn cleanup(&self, _c: &Container<'_>) -> Result<()> {
         Ok(())
+    }
+}
+
+/// Owned request data for unit tests of isolator modules.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    use crate::vocab::NetworkSpec;
+
+    #[derive(Default)]
+    pub struct Req {
+        pub resources: Resources,
+        pub limits: Limits,
+        pub volumes: Vec<Volume>,
+        pub network: NetworkSpec,
+        pub rlimits: Vec<Rlimit>,
+        pub linux: LinuxSpec,
+        pub uid: u32,
+    }
+
+    impl Req {
+        pub fn request(&self) -> Request<'_> {
+            Request {
+                resources: &self.resources,
+                limits: &self.limits,
+                volumes: &self.volumes,
+                network: &self.network,
+                ports: &[],
+                hostname: None,
+                rlimits: &self.rlimits,
+                linux: &self.linux,
+                uid: self.uid,
+                gid: self.uid,
+            }
+        }
+    }
+
+    pub fn request_with_rlimits(r: &[Rlimit]) -> Req {
+        Req {
+            rlimits: r.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    pub fn container() -> Container<'static> {
+        Container {
+            id: "c",
+            cgroup: Path::new("/ucr/c"),
+            state_dir: Path::new("/nonexistent/state"),
+            sandbox: Path::new("/nonexistent/sandbox"),
+            sandbox_in_container: "/mnt/mesos/sandbox",
+            rootfs: Some(Path::new("/nonexistent/rootfs")),
+        }
     }
 }

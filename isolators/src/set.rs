@@ -79,6 +79,12 @@ pub struct Flags {
     /// `pids.max` for containers that ask for no `pids` resource.
     #[serde(default)]
     pub default_pids_limit: Option<u64>,
+    /// `--seccomp_config_dir`: where named seccomp profiles are.
+    #[serde(default)]
+    pub seccomp_config_dir: Option<PathBuf>,
+    /// `--seccomp_profile_name`: the profile for containers that name none (default: ucr's own).
+    #[serde(default)]
+    pub seccomp_profile_name: Option<String>,
     /// `--network_cni_config_dir`.
     #[serde(default)]
     pub network_cni_config_dir: Option<PathBuf>,
@@ -234,8 +240,8 @@ fn build(name: &str, flags: &Flags) -> Option<Box<dyn Isolator>> {
         "cgroups/pids" => Box::new(cgroups::pids::Pids::new(flags)),
         "cgroups/devices" => Box::new(cgroups::devices::Devices),
         "posix/rlimits" => Box::new(posix::rlimits::Rlimits),
-        "linux/capabilities" => Box::new(linux::capabilities::Capabilities),
-        "linux/seccomp" => Box::new(linux::seccomp::Seccomp),
+        "linux/capabilities" => Box::new(linux::capabilities::CapabilitiesIsolator),
+        "linux/seccomp" => Box::new(linux::seccomp::Seccomp::new(flags)),
         "network/cni" => Box::new(network::cni::Cni::new(flags)),
         _ => return None,
     })
@@ -255,6 +261,9 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("\"gpu/nvidia\"") && err.contains("network/cni"), "{err}");
+        assert!(
+            err.contains("\"gpu/nvidia\"") && err.contains("network/cni"),
+            "{err}"
+        );
     }
 }

@@ -1,1 +1,3 @@
+//! POSIX process limits: `posix/rlimits`.
+
 pub mod rlimits;

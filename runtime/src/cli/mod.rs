@@ -5,6 +5,7 @@
 mod archive;
 mod containers;
 mod images;
+mod isolation;
 mod launcher;
 mod progress;
 mod run;
@@ -79,6 +80,8 @@ pub struct Cli {
         default_value = ucr_runtime::container::paths::DEFAULT_SANDBOX_DIRECTORY
     )]
     pub sandbox_directory: String,
+    #[command(flatten)]
+    pub isolation: isolation::IsolationArgs,
     #[command(subcommand)]
     pub cmd: Command,
 }

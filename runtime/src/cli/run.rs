@@ -38,6 +38,30 @@ pub struct RunArgs {
     pub mem: Option<f64>,
     #[arg(long)]
     pub pids: Option<u64>,
+    /// Hard CPU cap (Mesos `limits.cpus`): a CFS quota; `--cpus` then only weighs shares.
+    #[arg(long = "cpus-limit")]
+    pub cpus_limit: Option<f64>,
+    /// Hard memory cap in MB (Mesos `limits.mem`), above `--mem`.
+    #[arg(long = "mem-limit")]
+    pub mem_limit: Option<f64>,
+    /// Every capability, every device, no seccomp filter, unmasked /proc and /sys.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Effective capabilities (Mesos names, e.g. NET_ADMIN), replacing the default set; repeatable.
+    #[arg(long = "cap")]
+    pub cap: Vec<String>,
+    /// Bounding capabilities (default: the effective set); repeatable.
+    #[arg(long = "bounding-cap")]
+    pub bounding_cap: Vec<String>,
+    /// `unconfined`, or a profile name in --seccomp-config-dir.
+    #[arg(long)]
+    pub seccomp: Option<String>,
+    /// TYPE=SOFT[:HARD] (e.g. nofile=4096:8192, core=unlimited); repeatable.
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Size of /dev/shm in MB.
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<u64>,
     /// K=V, or K to pass the caller's value; repeatable.
     #[arg(long, short)]
     pub env: Vec<String>,
@@ -119,6 +143,7 @@ fn start(
         quiet: detach,
     };
     let exe = exe();
+    let (isolation, isolator_flags) = cli.isolation.resolve()?;
     let launcher = Launcher {
         paths: &paths,
         store_dir: &cli.store_dir(),
@@ -127,6 +152,8 @@ fn start(
         exe: &exe,
         global_args: global_args(cli),
         images: &images,
+        isolation: &isolation,
+        isolator_flags: &isolator_flags,
     };
     let launched = match launcher.launch(&cfg) {
         Ok(l) => l,
@@ -325,7 +352,48 @@ fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
             port_mappings,
         },
         hostname: a.hostname.clone(),
+        limits: spec::Limits {
+            cpus: a.cpus_limit,
+            mem_mb: a.mem_limit,
+        },
+        rlimits: a
+            .ulimit
+            .iter()
+            .map(|u| parse_ulimit(u))
+            .collect::<anyhow::Result<_>>()?,
+        linux: spec::LinuxSpec {
+            privileged: a.privileged,
+            effective_capabilities: (!a.cap.is_empty()).then(|| a.cap.clone()),
+            bounding_capabilities: (!a.bounding_cap.is_empty()).then(|| a.bounding_cap.clone()),
+            seccomp: a.seccomp.clone(),
+            shm_size: a.shm_size,
+            ..spec::LinuxSpec::default()
+        },
         ..ContainerConfig::default()
+    })
+}
+
+/// Docker's `--ulimit` form: `nofile=4096:8192`, `core=unlimited`, `stack=8192` (soft = hard).
+fn parse_ulimit(u: &str) -> anyhow::Result<spec::Rlimit> {
+    let Some((kind, values)) = u.split_once('=') else {
+        bail!("--ulimit {u}: expected TYPE=SOFT[:HARD]");
+    };
+    let num = |s: &str| -> anyhow::Result<Option<u64>> {
+        if s == "unlimited" || s == "-1" {
+            return Ok(None);
+        }
+        s.parse()
+            .map(Some)
+            .with_context(|| format!("--ulimit {u}: {s:?} is not a number"))
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((s, h)) => (num(s)?, num(h)?),
+        None => (num(values)?, num(values)?),
+    };
+    Ok(spec::Rlimit {
+        kind: format!("RLMT_{}", kind.to_ascii_uppercase()),
+        soft,
+        hard,
     })
 }
 

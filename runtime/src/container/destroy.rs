@@ -1,13 +1,14 @@
 //! Teardown of a container's live parts, the same whether the task ended by itself, was killed, never started,
 //! or its supervisor died: kill every process left in its cgroups, remove the cgroups and libcontainer's state,
-//! and let the provisioner unmount and remove the rootfs. Each step tolerates what an earlier crash left half
-//! done, so it can run again. The sandbox is not touched (it stays until `rm`).
+//! let the isolators clean up, and let the provisioner unmount and remove the rootfs. Each step tolerates what
+//! an earlier crash left half done, so it can run again. The sandbox is not touched (it stays until `rm`).
 
 use std::path::Path;
 
 use libcontainer::container::Container;
 
 use super::error::{ContainerError, Result};
+use super::isolation;
 use super::paths::Paths;
 use super::state::ContainerState;
 use crate::provisioner;
@@ -21,6 +22,9 @@ pub fn teardown(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<
         }
     };
     keep(kill_and_remove_cgroups(paths, st));
+    // With every process gone: the isolators undo what they set up (network namespace and CNI, ...), in
+    // reverse order, each tolerating a partial prepare.
+    keep(cleanup_isolators(paths, st));
     keep(destroy_rootfs(paths, store_dir, st));
     match first_err {
         Some(e) => Err(e),
@@ -59,6 +63,14 @@ fn kill_and_remove_cgroups(paths: &Paths, st: &ContainerState) -> Result<()> {
         std::fs::remove_dir_all(&lc_dir).map_err(|e| ContainerError::io(&lc_dir, e))?;
     }
     Ok(())
+}
+
+fn cleanup_isolators(paths: &Paths, st: &ContainerState) -> Result<()> {
+    let isolators = isolation::isolators(st)?;
+    let places = isolation::Places::of(paths, st);
+    isolators
+        .cleanup(&places.container())
+        .map_err(|e| isolation::isolator_err(&st.id, e))
 }
 
 fn destroy_rootfs(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<()> {

@@ -33,6 +33,8 @@ pub enum ContainerError {
     Started { id: String, why: String, code: i32 },
     #[error("container {id}: libcontainer: {why}")]
     Libcontainer { id: String, why: String },
+    #[error("container {id}: {why}")]
+    Isolator { id: String, why: String },
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
     #[error(transparent)]

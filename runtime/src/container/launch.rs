@@ -15,6 +15,7 @@ use ucr_registry::manifest::RunConfig;
 
 use super::destroy::teardown;
 use super::error::{ContainerError, Result};
+use super::isolation;
 use super::oci::{runtime_spec, BundleInput};
 use super::paths::{cgroup_path, libcontainer_id, Paths};
 use super::process::resolve_process;
@@ -46,6 +47,9 @@ pub struct Launcher<'a> {
     pub exe: &'a Path,
     pub global_args: Vec<OsString>,
     pub images: &'a dyn Images,
+    /// `--isolation` (Mesos names) and the settings the isolators read; checkpointed with the container.
+    pub isolation: &'a [String],
+    pub isolator_flags: &'a ucr_isolators::Flags,
 }
 
 /// A started container: the supervisor's pipe (a line `exited <termination json>`, then EOF when it is done) and
@@ -88,6 +92,10 @@ impl Launcher<'_> {
             finished: None,
             user: None,
             ports: Vec::new(),
+            isolation: self.isolation.to_vec(),
+            isolator_flags: self.isolator_flags.clone(),
+            sandbox_directory: self.sandbox_directory.to_string(),
+            status: serde_json::Map::new(),
             termination: None,
         };
         write_json(&paths.config_file(id), cfg)?;
@@ -165,19 +173,35 @@ impl Launcher<'_> {
             &extra_env,
         )?;
         st.user = process.user_note.clone();
+        // The isolators decide everything the bundle adds to the process and its root (mounts, cgroup
+        // resources, devices, limits, capabilities, seccomp, network). A failure here has cleaned up after
+        // itself; the teardown below runs cleanup again, which every isolator tolerates.
+        let isolators = isolation::isolators(st)?;
+        let places = isolation::Places::of(paths, st);
+        let p = &process.process;
+        let contribution = isolators
+            .prepare(
+                &places.container(),
+                &isolation::request(cfg, st, p.uid, p.gid),
+            )
+            .map_err(|e| launch_err(id, "preparing", e.to_string(), 125))?;
+        st.status = contribution.status.iter().cloned().collect();
+        self.checkpoint(st, State::Preparing)?;
         let bundle = paths.bundle(id);
         fs::create_dir_all(&bundle).map_err(|e| ContainerError::io(&bundle, e))?;
         let spec = runtime_spec(&BundleInput {
             config: cfg,
-            process: &process.process,
+            process: p,
             rootfs: &rootfs,
             sandbox_host: &sandbox,
             sandbox_in_container: self.sandbox_directory,
             cgroups_path: Path::new(&st.cgroup),
+            contribution: &contribution,
         });
         write_json(&bundle.join("config.json"), &spec)?;
 
-        // Cgroups are created and the task placed in them by libcontainer as it starts the init.
+        // Cgroups are created and the task placed in them by libcontainer as it starts the init; the supervisor
+        // runs the isolators' `isolate` between creating the init and letting it exec the task.
         self.checkpoint(st, State::Isolating)?;
         self.checkpoint(st, State::Fetching)?;
         super::fetch::fetch_uris(id, &cfg.command.uris, &sandbox)?;

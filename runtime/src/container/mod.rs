@@ -9,6 +9,7 @@ pub mod destroy;
 pub mod error;
 pub mod executor;
 pub mod fetch;
+pub mod isolation;
 pub mod launch;
 pub mod oci;
 pub mod ops;
@@ -19,6 +20,7 @@ pub mod remove;
 pub mod residency;
 pub mod state;
 pub mod supervisor;
+pub mod watch;
 
 pub use error::{ContainerError, Result};
 pub use launch::{Images, Launched, Launcher, ResolvedImage};

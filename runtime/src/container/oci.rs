@@ -1,13 +1,15 @@
 //! The OCI runtime spec (bundle `config.json`) for one container, written as the JSON runc and youki read.
-//! Defaults follow `runc spec` (namespaces, /proc /dev /sys mounts, masked and read-only paths), so a bundle
-//! of ours and a bundle of runc's differ only where Mesos semantics say they must: the sandbox bind mount,
-//! the host network files, an explicit cgroups path under `/ucr`, and the Docker default capabilities.
+//! The launcher owns only the frame: the process, the root, the pid/ipc/uts/mount namespaces, the explicit
+//! cgroups path under `/ucr`, the sandbox bind mount and annotations. Everything else (the /proc, /dev and /sys
+//! mounts, volumes, cgroup resources, devices, rlimits, capabilities, seccomp, the network namespace and its
+//! files) is what the enabled isolators contributed, so `--isolation` really decides what a container gets.
 
 use std::path::Path;
 
 use serde_json::{json, Value};
+use ucr_isolators::Contribution;
 
-use crate::spec::{ContainerConfig, NetworkMode};
+use crate::spec::ContainerConfig;
 
 /// The process to run, fully resolved (argv, env, cwd and ids are final here).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,25 +24,6 @@ pub struct Process {
     pub additional_gids: Vec<u32>,
 }
 
-/// Docker's default capability set: what `docker run` and podman give a container, so images that chown or
-/// bind low ports at start work as they do elsewhere.
-pub const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
 pub struct BundleInput<'a> {
     pub config: &'a ContainerConfig,
     pub process: &'a Process,
@@ -48,43 +31,48 @@ pub struct BundleInput<'a> {
     pub sandbox_host: &'a Path,
     pub sandbox_in_container: &'a str,
     pub cgroups_path: &'a Path,
+    pub contribution: &'a Contribution,
 }
 
 pub fn runtime_spec(b: &BundleInput<'_>) -> Value {
     let cfg = b.config;
     let p = b.process;
-    let caps = Value::from(DEFAULT_CAPS.to_vec());
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
-    if cfg.network.mode != NetworkMode::Host {
-        namespaces.push(json!({"type": "network"}));
+    let c = b.contribution;
+    let mut namespaces = vec![json!({"type": "uts"}), json!({"type": "mount"})];
+    // Mesos `linux_info`: share_pid_namespace and ipc_mode SHARE_PARENT keep the parent's (the host's).
+    if !cfg.linux.share_pid_namespace {
+        namespaces.push(json!({"type": "pid"}));
     }
-    let mut mounts = default_mounts();
+    if cfg.linux.ipc_mode.as_deref() != Some(ucr_isolators::filesystem::linux::SHARE_PARENT) {
+        namespaces.push(json!({"type": "ipc"}));
+    }
+    namespaces.extend(c.namespaces.iter().map(to_json));
+    // The sandbox first: volumes may name paths under it (Mesos SANDBOX_PATH volumes and relative paths).
+    let mut mounts = Vec::new();
+    let (before, after): (Vec<_>, Vec<_>) = c.mounts.iter().partition(|m| {
+        let d = m.destination();
+        !d.starts_with(b.sandbox_in_container)
+    });
+    mounts.extend(before.into_iter().map(to_json));
     mounts.push(json!({
         "destination": b.sandbox_in_container, "type": "bind",
         "source": b.sandbox_host, "options": ["rbind", "rw"],
     }));
-    if cfg.network.mode == NetworkMode::Host {
-        // Host network: the task resolves names like the host does (MESOS-SEMANTICS: host network keeps the
-        // host's files, read-only).
-        for f in ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"] {
-            if Path::new(f).exists() {
-                mounts.push(json!({
-                    "destination": f, "type": "bind", "source": f, "options": ["bind", "ro", "nosuid", "nodev"],
-                }));
-            }
-        }
-    }
+    mounts.extend(after.into_iter().map(to_json));
+    let own_netns = c
+        .namespaces
+        .iter()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network);
     let hostname = cfg
         .hostname
         .clone()
-        .unwrap_or_else(|| match cfg.network.mode {
-            NetworkMode::Host => host_name(),
-            _ => short_id(&cfg.id),
+        .or_else(|| c.hostname.clone())
+        .unwrap_or_else(|| {
+            if own_netns {
+                short_id(&cfg.id)
+            } else {
+                host_name()
+            }
         });
     let mut annotations = serde_json::Map::new();
     if let Some(prog) = &p.program {
@@ -93,78 +81,78 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Value {
             prog.clone().into(),
         );
     }
+    let mut env = p.env.clone();
+    for (k, v) in &c.env {
+        // An isolator's variable (e.g. MESOS_CONTAINER_IP) is a fact about this launch: it replaces any
+        // value of the same name.
+        env.retain(|e| e.split_once('=').map(|(n, _)| n) != Some(k.as_str()));
+        env.push(format!("{k}={v}"));
+    }
+    let mut process = json!({
+        "terminal": false,
+        "user": {"uid": p.uid, "gid": p.gid, "additionalGids": p.additional_gids},
+        "args": p.args,
+        "env": env,
+        "cwd": p.cwd,
+        "noNewPrivileges": c.no_new_privileges.unwrap_or(false),
+    });
+    // Absent capabilities and rlimits mean "inherit", as in Mesos without those isolators.
+    if let Some(caps) = &c.capabilities {
+        process["capabilities"] = to_json(caps);
+    }
+    if !c.rlimits.is_empty() {
+        process["rlimits"] = Value::Array(c.rlimits.iter().map(to_json).collect());
+    }
+    let mut resources = serde_json::Map::new();
+    if !c.device_rules.is_empty() {
+        resources.insert(
+            "devices".into(),
+            Value::Array(c.device_rules.iter().map(to_json).collect()),
+        );
+    }
+    if let Some(cpu) = &c.cpu {
+        resources.insert("cpu".into(), to_json(cpu));
+    }
+    if let Some(m) = &c.memory {
+        resources.insert("memory".into(), to_json(m));
+    }
+    if let Some(pids) = &c.pids {
+        resources.insert("pids".into(), to_json(pids));
+    }
+    let mut linux = json!({
+        "cgroupsPath": b.cgroups_path,
+        "resources": resources,
+        "namespaces": namespaces,
+        "maskedPaths": c.masked_paths,
+        "readonlyPaths": c.readonly_paths,
+    });
+    if !c.devices.is_empty() {
+        linux["devices"] = Value::Array(c.devices.iter().map(to_json).collect());
+    }
+    if let Some(s) = &c.seccomp {
+        linux["seccomp"] = to_json(s);
+    }
+    if !c.sysctl.is_empty() {
+        linux["sysctl"] = c
+            .sysctl
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+            .collect();
+    }
     json!({
         "ociVersion": "1.0.2",
         "annotations": annotations,
-        "process": {
-            "terminal": false,
-            "user": {"uid": p.uid, "gid": p.gid, "additionalGids": p.additional_gids},
-            "args": p.args,
-            "env": p.env,
-            "cwd": p.cwd,
-            "capabilities": {
-                "bounding": caps, "effective": caps, "permitted": caps,
-            },
-            // Never above the caller's hard limit: these machines cap NOFILE at 20000, and so may users'.
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile_hard(), "soft": nofile_soft()}],
-            "noNewPrivileges": true,
-        },
+        "process": process,
         "root": {"path": b.rootfs, "readonly": false},
         "hostname": hostname,
         "mounts": mounts,
-        "linux": {
-            "cgroupsPath": b.cgroups_path,
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": namespaces,
-            "maskedPaths": [
-                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
-            ],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-        },
+        "linux": linux,
     })
 }
 
-fn default_mounts() -> Vec<Value> {
-    vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc"}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-               "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-               "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-               "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-               "options": ["nosuid", "noexec", "nodev", "ro"]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
-    ]
-}
-
-fn nofile_limits() -> (u64, u64) {
-    match rustix::process::getrlimit(rustix::process::Resource::Nofile) {
-        rustix::process::Rlimit {
-            current: Some(s),
-            maximum: Some(h),
-        } => (s, h),
-        rustix::process::Rlimit {
-            current: Some(s),
-            maximum: None,
-        } => (s, 1 << 20),
-        _ => (1024, 1 << 20),
-    }
-}
-
-/// Hard: the caller's hard limit, capped at 1M (what Docker uses).
-fn nofile_hard() -> u64 {
-    nofile_limits().1.min(1 << 20)
-}
-
-/// Soft: 1024 like runc's default, unless the caller's hard limit is lower.
-fn nofile_soft() -> u64 {
-    1024.min(nofile_hard()).max(nofile_limits().0.min(1024))
+/// oci-spec's types serialize to the runtime-spec JSON; they cannot fail to (plain data, string keys).
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 fn host_name() -> String {

@@ -89,6 +89,15 @@ impl Termination {
         }
     }
 
+    /// The task was ended for exceeding a limit (Mesos `ContainerLimitation`): TASK_FAILED with the
+    /// limitation's reason, its message first, and the limited resources.
+    pub fn limited(&mut self, l: ucr_isolators::Limitation) {
+        self.state = "TASK_FAILED".into();
+        self.reason = Some(l.reason);
+        self.message = format!("{}; {}", l.message, self.message);
+        self.limitation = Some(serde_json::json!({ "resources": l.resources }));
+    }
+
     /// The launch failed before the task ran.
     pub fn launch_failed(message: String, code: i32) -> Termination {
         Termination {
@@ -187,8 +196,24 @@ pub struct ContainerState {
     /// Host port mappings decided at launch.
     #[serde(default)]
     pub ports: Vec<crate::spec::PortMapping>,
+    /// The isolators the container was made with (Mesos names) and the agent settings they read: cleanup,
+    /// usage and update in a later process use exactly these, whatever that process's own flags say.
+    #[serde(default)]
+    pub isolation: Vec<String>,
+    #[serde(default)]
+    pub isolator_flags: ucr_isolators::Flags,
+    /// Where the sandbox appears inside the container (`--sandbox_directory` at launch).
+    #[serde(default = "default_sandbox_directory")]
+    pub sandbox_directory: String,
+    /// What isolators reported for `inspect` (e.g. `network_infos`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub status: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub termination: Option<Termination>,
+}
+
+fn default_sandbox_directory() -> String {
+    super::paths::DEFAULT_SANDBOX_DIRECTORY.to_string()
 }
 
 pub fn now() -> u64 {

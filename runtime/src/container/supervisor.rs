@@ -14,11 +14,10 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 
 use super::destroy::teardown;
 use super::error::{ContainerError, Result};
+use super::isolation;
 use super::paths::Paths;
 use super::state::{
     now, read_json, write_atomic, write_json, ContainerState, Owner, State, Termination,
@@ -104,17 +103,15 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     let released = super::residency::release_launch_pages();
     tracing::debug!(released, "supervisor waiting");
 
-    let status = reap(pid);
+    let (status, limitation) = super::watch::wait(paths, &st, pid);
     // The status first, on its own: whatever happens during teardown, the task's end is known.
     write_atomic(&paths.status_file(id), status.to_string().as_bytes())?;
     let killed = paths.kill_marker(id).exists();
-    finish(
-        a,
-        &mut st,
-        &cfg,
-        Termination::from_wait_status(status, killed),
-        notify,
-    )
+    let mut termination = Termination::from_wait_status(status, killed);
+    if let Some(l) = limitation {
+        termination.limited(l);
+    }
+    finish(a, &mut st, &cfg, termination, notify)
 }
 
 /// Build and start the container with libcontainer; the task's init becomes our child.
@@ -142,14 +139,19 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
         .with_detach(true)
         .build()
         .map_err(lc)?;
-    container.start().map_err(lc)?;
-    container
+    let pid = container
         .pid()
         .map(|p| p.as_raw())
         .ok_or_else(|| ContainerError::Libcontainer {
             id: id.clone(),
-            why: "no init pid after start".into(),
-        })
+            why: "no init pid after create".into(),
+        })?;
+    // The init exists, in its cgroups and namespaces, and has not run the task yet: Mesos's `isolate` point.
+    isolation::isolators(st)?
+        .isolate(&isolation::Places::of(paths, st).container(), pid)
+        .map_err(|e| isolation::isolator_err(id, e))?;
+    container.start().map_err(lc)?;
+    Ok(pid)
 }
 
 fn open_log(p: &std::path::Path) -> Result<File> {
@@ -159,22 +161,6 @@ fn open_log(p: &std::path::Path) -> Result<File> {
         .mode(0o644)
         .open(p)
         .map_err(|e| ContainerError::io(p, e))
-}
-
-/// Wait for the task's init, reaping anything else that ends up our child meanwhile. Returns the raw status.
-fn reap(pid: i32) -> i32 {
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
-            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return (code & 0xff) << 8,
-            Ok(WaitStatus::Signaled(p, sig, core)) if p.as_raw() == pid => {
-                return (sig as i32) | if core { 0x80 } else { 0 }
-            }
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            // No children left: the init was reaped by someone else (cannot happen for our own child).
-            Err(_) => return 0xff << 8,
-        }
-    }
 }
 
 fn finish(

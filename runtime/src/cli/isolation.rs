@@ -1,0 +1,83 @@
+//! The agent-wide isolation options (Mesos flag names accepted): which isolators run and the settings they
+//! read. They are global so `run`, `launch` and the agent share them; a container checkpoints what it was made
+//! with, so later commands never need them again.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use ucr_isolators::{default_names, parse_isolation, Flags};
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct IsolationArgs {
+    /// Isolators by Mesos name, comma-separated (default: all of them). `cgroups/all` = every cgroups one.
+    #[arg(long, global = true)]
+    pub isolation: Option<String>,
+    /// A CFS quota from `cpus` when a container gives no `limits.cpus`.
+    #[arg(
+        long = "cgroups-enable-cfs",
+        global = true,
+        alias = "cgroups_enable_cfs"
+    )]
+    pub cgroups_enable_cfs: bool,
+    /// pids.max for containers that ask for no `pids` resource.
+    #[arg(
+        long = "default-pids-limit",
+        global = true,
+        alias = "default_pids_limit"
+    )]
+    pub default_pids_limit: Option<u64>,
+    /// Directory of named seccomp profiles.
+    #[arg(
+        long = "seccomp-config-dir",
+        global = true,
+        alias = "seccomp_config_dir"
+    )]
+    pub seccomp_config_dir: Option<PathBuf>,
+    /// Seccomp profile for containers that name none (a file in --seccomp-config-dir, or `unconfined`).
+    #[arg(
+        long = "seccomp-profile-name",
+        global = true,
+        alias = "seccomp_profile_name"
+    )]
+    pub seccomp_profile_name: Option<String>,
+    /// CNI network configurations.
+    #[arg(
+        long = "network-cni-config-dir",
+        global = true,
+        alias = "network_cni_config_dir"
+    )]
+    pub network_cni_config_dir: Option<PathBuf>,
+    /// CNI plugin binaries.
+    #[arg(
+        long = "network-cni-plugins-dir",
+        global = true,
+        alias = "network_cni_plugins_dir"
+    )]
+    pub network_cni_plugins_dir: Option<PathBuf>,
+}
+
+impl IsolationArgs {
+    /// The isolator names and settings for a new container; an unknown name is an error listing the known.
+    pub fn resolve(&self) -> anyhow::Result<(Vec<String>, Flags)> {
+        let names = match &self.isolation {
+            Some(v) => parse_isolation(v).context("--isolation")?,
+            None => default_names(),
+        };
+        let abs = |p: &Option<PathBuf>| -> anyhow::Result<Option<PathBuf>> {
+            // Checkpointed and used by later processes from other working dirs.
+            p.as_ref()
+                .map(|p| std::path::absolute(p).with_context(|| p.display().to_string()))
+                .transpose()
+        };
+        let flags = Flags {
+            cgroups_enable_cfs: self.cgroups_enable_cfs,
+            default_pids_limit: self.default_pids_limit,
+            seccomp_config_dir: abs(&self.seccomp_config_dir)?,
+            seccomp_profile_name: self.seccomp_profile_name.clone(),
+            network_cni_config_dir: abs(&self.network_cni_config_dir)?,
+            network_cni_plugins_dir: abs(&self.network_cni_plugins_dir)?,
+        };
+        Ok((names, flags))
+    }
+}

@@ -1,0 +1,103 @@
+//! The supervisor's wait: for the task's init to end, and meanwhile for the isolators' limitation fds (e.g. the
+//! memory cgroup's OOM notification). A limitation kills the task (its init is pid 1 of the container's pid
+//! namespace, so every process goes with it; the teardown's cgroup kill catches a shared pid namespace) and
+//! becomes part of the termination, as Mesos's containerizer does.
+//!
+//! Single-threaded like the rest of the supervisor: one poll over a pidfd and the watch fds.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use rustix::event::{poll, PollFd, PollFlags};
+use ucr_isolators::{Isolators, Limitation};
+
+use super::isolation::{self, Places};
+use super::paths::Paths;
+use super::state::ContainerState;
+
+/// Returns the init's raw wait status and the limitation that ended it, if any.
+pub fn wait(paths: &Paths, st: &ContainerState, pid: i32) -> (i32, Option<Limitation>) {
+    let places = Places::of(paths, st);
+    let c = places.container();
+    let isolators = match isolation::isolators(st) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!("no isolator watch: {e}");
+            return (reap(pid), None);
+        }
+    };
+    let fds = isolators.watch_fds(&c).unwrap_or_else(|e| {
+        tracing::warn!("isolator watch fds: {e}");
+        Vec::new()
+    });
+    let mut limitation = None;
+    if !fds.is_empty() {
+        limitation = watch(&isolators, &places, pid, &fds);
+    }
+    let status = reap(pid);
+    // The kernel may have acted (OOM kill of the init) before the notification was read.
+    (status, limitation.or_else(|| isolators.watch(&c)))
+}
+
+/// Poll until the init ends or a limitation is found; on a limitation, kill the init and return it.
+fn watch(isolators: &Isolators, places: &Places, pid: i32, fds: &[OwnedFd]) -> Option<Limitation> {
+    let pidfd = rustix::process::Pid::from_raw(pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())?;
+    loop {
+        let mut set: Vec<PollFd<'_>> = Vec::with_capacity(fds.len() + 1);
+        set.push(PollFd::new(&pidfd, PollFlags::IN));
+        set.extend(fds.iter().map(|f| PollFd::new(f, PollFlags::IN)));
+        match poll(&mut set, None) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                tracing::warn!("poll: {e}");
+                return None;
+            }
+        }
+        if !set[0].revents().is_empty() {
+            return None;
+        }
+        let fired: Vec<usize> = set[1..]
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.revents().is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        drop(set);
+        for i in fired {
+            drain(&fds[i]);
+        }
+        if let Some(l) = isolators.watch(&places.container()) {
+            tracing::info!(reason = l.reason, "limitation: {}", l.message);
+            // SAFETY: plain kill(2) of our own child, which we have not reaped, so the pid is still ours.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            return Some(l);
+        }
+    }
+}
+
+/// Consume what made an fd readable (an eventfd's counter, inotify events) so the next poll waits again.
+fn drain(fd: &OwnedFd) {
+    let mut buf = [0u8; 4096];
+    let _ = rustix::io::read(fd.as_fd(), &mut buf);
+}
+
+/// Wait for the task's init, reaping anything else that ends up our child meanwhile. Returns the raw status.
+fn reap(pid: i32) -> i32 {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return (code & 0xff) << 8,
+            Ok(WaitStatus::Signaled(p, sig, core)) if p.as_raw() == pid => {
+                return (sig as i32) | if core { 0x80 } else { 0 }
+            }
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            // No children left: the init was reaped by someone else (cannot happen for our own child).
+            Err(_) => return 0xff << 8,
+        }
+    }
+}
