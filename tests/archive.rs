@@ -310,8 +310,20 @@ fn skopeo_archives_load_and_run_also_as_image_references() {
     // `oci:DIR:tagged` has only a bare tag for a name: it is recorded under one made from the directory.
     let images = ucr(&c, &["images"]).ok();
     assert!(images.stdout.contains("localhost/od"), "{}", images.stdout);
-    // A name the archive does not have, with one image only, is that image; an archive that is not there is
-    // an error naming it.
+    // A name the archive does not have is an error listing what it has; so is an archive that is not there.
+    let wrong = ucr(
+        &c,
+        &[
+            "run",
+            "--rm",
+            &format!("oci-archive:{}:local/bb:nope", oa.display()),
+            "true",
+        ],
+    );
+    assert_one_line_error(
+        &wrong,
+        &["no image local/bb:nope", "(it holds: local/bb:oa)"],
+    );
     let missing = ucr(
         &c,
         &[

@@ -223,8 +223,15 @@ fn unnamed_images_get_a_name_from_the_file_or_from_name() {
         env.load(&path, &LoadOptions::default()).expect("loads"),
         ["localhost/my-image:v2"]
     );
-    let named = LoadOptions {
+    // A name the archive does not have: strict for an image source, the only image for `load --name`.
+    let strict = LoadOptions {
         select: Some(Selector::Name("team/app:3".into())),
+        ..LoadOptions::default()
+    };
+    let e = env.load(&path, &strict).expect_err("no such name");
+    assert!(e.contains("no image team/app:3") && e.contains("v2"), "{e}");
+    let named = LoadOptions {
+        select: Some(Selector::NameOrOnly("team/app:3".into())),
         name: Some(ImageRef::parse("team/app:3").expect("ref")),
         ..LoadOptions::default()
     };

@@ -33,6 +33,10 @@ pub enum LoadError {
     #[error("not an image archive: {0}")]
     NotAnArchive(String),
 
+    /// The archive itself cannot be opened (the path is already in the `load PATH:` prefix).
+    #[error("{0}")]
+    Open(std::io::Error),
+
     #[error("member {member}: not in the archive")]
     Missing { member: String },
 

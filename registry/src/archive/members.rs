@@ -68,10 +68,7 @@ impl Members {
     /// Opens `path` as a directory or as a (possibly compressed) tar. `store` provides the staging directory a
     /// compressed tar is inflated into.
     pub(crate) fn open(path: &Path, store: &Store) -> Result<Members, LoadError> {
-        let io = |source| LoadError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = LoadError::Open;
         let md = std::fs::metadata(path).map_err(io)?;
         if md.is_dir() {
             let fd = rustix::fs::open(

@@ -50,6 +50,9 @@ pub enum Selector {
     /// The image the archive names so: an OCI `ref.name` as written, a `RepoTags` entry, or any name that
     /// normalizes to the same reference (`busybox` = `docker.io/library/busybox:latest`).
     Name(String),
+    /// As `Name`, but an archive holding only one image gives that image whatever it is called in there
+    /// (`ucr load --name`, and a `--docker_registry` file, which Mesos takes by its file name alone).
+    NameOrOnly(String),
     /// The n-th image (0-based), as skopeo's `docker-archive:PATH:@N`.
     Index(usize),
 }
@@ -59,7 +62,7 @@ pub struct LoadOptions {
     /// The platform to pick from multi-platform indexes.
     pub platform: Platform,
     pub limits: Limits,
-    /// Load only this image; a name that matches none falls back to the archive's only image, if it has one.
+    /// Load only this image.
     pub select: Option<Selector>,
     /// Record the loaded image under this name instead of the names the archive gives it.
     pub name: Option<ImageRef>,
@@ -275,7 +278,8 @@ fn choose(all: Vec<Candidate>, opts: &LoadOptions) -> Result<Vec<Candidate>, Loa
             }
             all.into_iter().skip(*i).take(1).collect()
         }
-        Some(Selector::Name(want)) => {
+        Some(Selector::Name(want) | Selector::NameOrOnly(want)) => {
+            let or_only = matches!(opts.select, Some(Selector::NameOrOnly(_)));
             let norm = ImageRef::parse(want).ok();
             let hit = all.iter().position(|c| {
                 c.labels.iter().any(|l| l == want)
@@ -283,7 +287,7 @@ fn choose(all: Vec<Candidate>, opts: &LoadOptions) -> Result<Vec<Candidate>, Loa
             });
             match hit {
                 Some(i) => all.into_iter().skip(i).take(1).collect(),
-                None if all.len() == 1 => all,
+                None if or_only && all.len() == 1 => all,
                 None => {
                     return Err(LoadError::NoImage {
                         want: want.clone(),

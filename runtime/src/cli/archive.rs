@@ -39,7 +39,7 @@ pub fn load(cli: &Cli, a: &LoadArgs) -> anyhow::Result<i32> {
     let name = a.name.as_deref().map(ImageRef::parse).transpose()?;
     let opts = LoadOptions {
         platform: platform(a.platform.as_deref())?,
-        select: a.name.clone().map(Selector::Name),
+        select: a.name.clone().map(Selector::NameOrOnly),
         name,
         ..LoadOptions::default()
     };
@@ -122,7 +122,7 @@ pub fn source(cli: &Cli, written: &str, platform: &Platform) -> ucr_registry::Re
         (Some(path), _) => Ok(Source::File {
             path,
             opts: Box::new(LoadOptions {
-                select: Some(Selector::Name(written.to_string())),
+                select: Some(Selector::NameOrOnly(written.to_string())),
                 name: Some(image.clone()),
                 single: true,
                 ..base
