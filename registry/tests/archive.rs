@@ -412,3 +412,50 @@ fn save_writes_one_layout_that_loads_back_with_the_same_digests() {
     let e = archive::save(&env.store, &["nope:1".into()], &bad).expect_err("unknown");
     assert!(e.to_string().contains("nope:1") && !bad.exists(), "{e}");
 }
+
+#[test]
+fn a_stored_layer_in_another_compression_is_only_hashed_for_its_blob() {
+    let env = Env::new();
+    let gz = small_image("c\n", ManifestFormat::Oci);
+    env.load(
+        &env.file("gz.tar", &oci_archive(&[(&gz, Some("example.com/gz:1"))])),
+        &LoadOptions::default(),
+    )
+    .expect("loads gzip");
+    let layer_fs = env
+        .store
+        .layer_fs(&gz.layers[0].diff_id.parse().expect("digest"));
+    let inode = std::fs::metadata(&layer_fs).expect("fs").ino();
+    // The same layers, uncompressed (Docker ≥ 25's classic store): new blobs, the same diff_ids.
+    let tars: Vec<Vec<u8>> = gz
+        .layers
+        .iter()
+        .map(|l| ucr_fixtures::archive::layer_tar_bytes(&l.data))
+        .collect();
+    let plain = tars
+        .iter()
+        .fold(ImageBuilder::new(), |b, t| {
+            b.layer_tar(t.clone(), Compression::None)
+        })
+        .cmd(["/bin/sh"])
+        .build(ManifestFormat::Oci);
+    let data = modern_docker_archive(&plain, "example.com/plain:1", "example.com/plain:1", true);
+    assert_eq!(
+        env.load(&env.file("plain.tar", &data), &LoadOptions::default())
+            .expect("loads"),
+        ["example.com/plain:1"]
+    );
+    assert_eq!(
+        std::fs::metadata(&layer_fs).expect("fs").ino(),
+        inode,
+        "not unpacked again"
+    );
+    for l in &plain.layers {
+        assert!(
+            env.store.has_blob(&l.digest.parse().expect("digest")),
+            "blob {} stored",
+            l.digest
+        );
+    }
+    env.assert_clean_but_registered();
+}
