@@ -91,6 +91,10 @@ pub struct Flags {
     /// `--network_cni_plugins_dir`.
     #[serde(default)]
     pub network_cni_plugins_dir: Option<PathBuf>,
+    /// The agent's `ports` resource (`--resources 'ports:[31000-32000]'`), inclusive ranges the host ports of
+    /// containers come from; empty = Mesos's default 31000-32000.
+    #[serde(default)]
+    pub agent_ports: Vec<(u16, u16)>,
 }
 
 /// The chosen isolators, in launch order.

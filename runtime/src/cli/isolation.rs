@@ -55,6 +55,10 @@ pub struct IsolationArgs {
         alias = "network_cni_plugins_dir"
     )]
     pub network_cni_plugins_dir: Option<PathBuf>,
+    /// The agent's resources, Mesos syntax (`cpus:8;mem:4096;ports:[31000-32000]`, or the JSON list); ucr reads
+    /// `ports`, the host ports it gives containers (default 31000-32000).
+    #[arg(long, global = true)]
+    pub resources: Option<String>,
 }
 
 impl IsolationArgs {
@@ -77,6 +81,13 @@ impl IsolationArgs {
             seccomp_profile_name: self.seccomp_profile_name.clone(),
             network_cni_config_dir: abs(&self.network_cni_config_dir)?,
             network_cni_plugins_dir: abs(&self.network_cni_plugins_dir)?,
+            agent_ports: match &self.resources {
+                Some(r) => ucr_runtime::container::ports::parse_resources(r)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("--resources {r}"))?
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            },
         };
         Ok((names, flags))
     }

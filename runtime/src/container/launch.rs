@@ -161,7 +161,7 @@ impl Launcher<'_> {
             File::create(&p).map_err(|e| ContainerError::io(&p, e))?;
         }
         let port_lock = super::ports::lock(paths)?;
-        st.ports = super::ports::allocate(paths, cfg)?;
+        st.ports = super::ports::allocate_in(paths, cfg, &self.isolator_flags.agent_ports)?;
         self.checkpoint(st, State::Preparing)?;
         drop(port_lock);
         let extra_env = super::ports::marathon_env(cfg, &st.ports);

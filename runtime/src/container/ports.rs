@@ -134,12 +134,8 @@ fn siblings(a: &PortMapping, b: &PortMapping) -> bool {
         && a.protocol != b.protocol
 }
 
-/// The mappings with every host port decided, from the agent's default range. Call under `lock`.
-pub fn allocate(paths: &Paths, cfg: &ContainerConfig) -> Result<Vec<PortMapping>> {
-    allocate_in(paths, cfg, &[DEFAULT_RANGE])
-}
-
-/// The mappings with every host port decided, from `agent` (the agent's `ports`). Call under `lock`.
+/// The mappings with every host port decided, from `agent` (the agent's `ports`; empty = the default range).
+/// Call under `lock`.
 pub fn allocate_in(
     paths: &Paths,
     cfg: &ContainerConfig,
