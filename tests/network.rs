@@ -453,6 +453,65 @@ fn rm_after_the_supervisor_was_killed_still_releases_the_network() {
     assert_eq!(host_net(), before);
 }
 
+#[test]
+fn the_agent_ports_resource_bounds_host_ports() {
+    let _s = serial();
+    let (_reg, image) = busybox_registry();
+    let n = Net::new();
+    // A one-port range that nothing on this host binds.
+    let port = (42000u16..43000)
+        .find(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok())
+        .expect("a free port");
+    let resources = format!("cpus:2;mem:512;ports:[{port}-{port}]");
+    let a = n.c.id("res");
+    let out = n.ucr(&[
+        "--resources",
+        &resources,
+        "run",
+        "-d",
+        "--name",
+        &a,
+        "--network",
+        NET,
+        "-p",
+        "80",
+        &image,
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(n.inspect(&a)["ports"][0]["host_port"], port);
+    let b = n.c.id("res");
+    let out = n.ucr(&[
+        "--resources",
+        &resources,
+        "run",
+        "-d",
+        "--name",
+        &b,
+        "--network",
+        NET,
+        "-p",
+        "80",
+        &image,
+        "true",
+    ]);
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains(&format!("no free tcp port left in [{port}-{port}]")),
+        "{}",
+        out.stderr
+    );
+    let out = n.ucr(&["--resources", "ports:[9-1]", "run", "--rm", &image, "true"]);
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert!(
+        out.stderr.starts_with("ucr: --resources ports:[9-1]: "),
+        "{}",
+        out.stderr
+    );
+}
+
 /// A CNI plugin whose DEL fails while `<its dir>/fail-del` exists.
 const FLAKY_PLUGIN: &str = "#!/bin/sh\ncat > /dev/null\n\
 if [ \"$CNI_COMMAND\" = DEL ] && [ -e \"$(dirname \"$0\")/fail-del\" ]; then\n\
