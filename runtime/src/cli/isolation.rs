@@ -80,7 +80,19 @@ impl IsolationArgs {
             seccomp_config_dir: abs(&self.seccomp_config_dir)?,
             seccomp_profile_name: self.seccomp_profile_name.clone(),
             network_cni_config_dir: abs(&self.network_cni_config_dir)?,
-            network_cni_plugins_dir: abs(&self.network_cni_plugins_dir)?,
+            // A search path like CNI_PATH: each colon-separated entry made absolute on its own.
+            network_cni_plugins_dir: self
+                .network_cni_plugins_dir
+                .as_ref()
+                .map(|v| -> anyhow::Result<PathBuf> {
+                    let parts = std::env::split_paths(v)
+                        .map(|p| std::path::absolute(&p).with_context(|| p.display().to_string()))
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    Ok(std::env::join_paths(parts)
+                        .context("--network_cni_plugins_dir")?
+                        .into())
+                })
+                .transpose()?,
             agent_ports: match &self.resources {
                 Some(r) => ucr_runtime::container::ports::parse_resources(r)
                     .map_err(anyhow::Error::msg)
