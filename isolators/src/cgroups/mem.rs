@@ -121,6 +121,11 @@ impl Isolator for Mem {
         })
     }
 
+    fn isolate(&self, c: &Container<'_>, _pid: i32) -> Result<()> {
+        let h = self.tree.get()?;
+        oom::arm_early(&*h, c.cgroup)
+    }
+
     fn watch_fd(&self, c: &Container<'_>) -> Result<Option<OwnedFd>> {
         let h = self.tree.get()?;
         oom::watch_fd(&*h, c.cgroup).map(Some)
