@@ -9,6 +9,7 @@ mod isolation;
 mod launcher;
 mod progress;
 mod run;
+mod stats;
 
 use std::path::PathBuf;
 
@@ -169,6 +170,10 @@ pub enum Command {
     Kill(containers::KillArgs),
     /// Remove exited containers (with --force, running ones too).
     Rm(containers::RmArgs),
+    /// A running container's resource statistics (Mesos ResourceStatistics).
+    Stats(stats::StatsArgs),
+    /// Change a running container's cpus and memory.
+    Update(stats::UpdateArgs),
     /// Internal: the per-container supervisor.
     #[command(name = "__supervise", hide = true)]
     Supervise(containers::SuperviseCmd),
@@ -195,6 +200,8 @@ pub fn main() -> i32 {
         Command::Wait(a) => Some(containers::wait(&cli, a)),
         Command::Kill(a) => Some(containers::kill(&cli, a)),
         Command::Rm(a) => Some(containers::rm(&cli, a)),
+        Command::Stats(a) => Some(stats::stats(&cli, a)),
+        Command::Update(a) => Some(stats::update(&cli, a)),
         Command::Load(a) => Some(archive::load(&cli, a)),
         Command::Save(a) => Some(archive::save(&cli, a)),
         Command::Inspect(a)
