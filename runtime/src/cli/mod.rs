@@ -180,7 +180,7 @@ pub enum Command {
 }
 
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_UCR } else { 0 };
@@ -188,6 +188,19 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // Paths go into OCI bundles, checkpoints and the supervisor's argv, all read from other working dirs.
+    for p in [&mut cli.root, &mut cli.runtime_dir] {
+        if let Ok(abs) = std::path::absolute(&*p) {
+            *p = abs;
+        }
+    }
+    if let Some(abs) = cli
+        .docker_store_dir
+        .as_ref()
+        .and_then(|p| std::path::absolute(p).ok())
+    {
+        cli.docker_store_dir = Some(abs);
+    }
     init_logging(&cli.log_level);
     // Container commands run without an async runtime: the supervisor must stay single-threaded, and `run`
     // starts faster without worker threads (a pull, when needed, makes its own runtime).
