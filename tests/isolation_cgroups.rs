@@ -306,6 +306,14 @@ fn update_changes_limits_live_and_records_them() {
     );
     let limit = cg_file(&id, "memory", "memory.limit_in_bytes", "memory.max");
     assert_eq!(read(&limit), (64u64 << 20).to_string());
+    // No swap under the limit, from the launch on.
+    let (swap, no_swap) = if v2() {
+        (cg_file(&id, "", "", "memory.swap.max"), "0".to_string())
+    } else {
+        let memsw = cg_file(&id, "memory", "memory.memsw.limit_in_bytes", "");
+        (memsw, (64u64 << 20).to_string())
+    };
+    assert_eq!(read(&swap), no_swap);
     ucr(&c, &["update", &id, "--mem", "128", "--cpus", "0.5"]).ok();
     assert_eq!(read(&limit), (128u64 << 20).to_string());
     let soft = cg_file(&id, "memory", "memory.soft_limit_in_bytes", "memory.low");

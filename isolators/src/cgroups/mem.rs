@@ -105,6 +105,19 @@ fn swap_accounted(h: &dyn Hierarchy, cgroup: &Path) -> Result<bool> {
     }
 }
 
+/// v2: `memory.swap.max` 0 under a hard limit. libcgroups 0.7 turns OCI swap = limit into swap.max = 0 and
+/// then skips writing it (it reads 0 as "not set"), so the launch and `update` leave swap unlimited; this
+/// writes it. A cgroup without a hard limit, or a kernel without swap accounting, keeps its swap.
+fn no_swap_v2(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
+    if h.version() != Version::V2 || !h.exists(Controller::Memory, cgroup, "memory.swap.max") {
+        return Ok(());
+    }
+    match h.read_u64(Controller::Memory, cgroup, "memory.max")? {
+        Some(_) => h.write(Controller::Memory, cgroup, "memory.swap.max", "0"),
+        None => Ok(()),
+    }
+}
+
 impl Isolator for Mem {
     fn name(&self) -> &'static str {
         NAME
@@ -123,6 +136,7 @@ impl Isolator for Mem {
 
     fn isolate(&self, c: &Container<'_>, _pid: i32) -> Result<()> {
         let h = self.tree.get()?;
+        no_swap_v2(&*h, c.cgroup)?;
         oom::arm_early(&*h, c.cgroup)
     }
 
@@ -149,7 +163,8 @@ impl Isolator for Mem {
         };
         let mut res = LinuxResources::default();
         res.set_memory(Some(m));
-        apply(&*h, NAME, c.cgroup, &res)
+        apply(&*h, NAME, c.cgroup, &res)?;
+        no_swap_v2(&*h, c.cgroup)
     }
 
     fn usage(&self, c: &Container<'_>, out: &mut ResourceStatistics) -> Result<()> {
@@ -305,5 +320,31 @@ mod tests {
         assert_eq!(m.and_then(|m| m.swap()), Some(64 << 20));
         let none = v2.prepare(&container(&state), &req(None, None).request());
         assert!(none.expect("prepare").memory.is_none());
+
+        // After libcontainer applied the limit, isolate closes swap itself (see no_swap_v2).
+        let cg = root.join("ucr/c");
+        put(
+            &cg,
+            &[
+                ("memory.max", "67108864\n"),
+                ("memory.swap.max", "max\n"),
+                ("memory.events", ""),
+            ],
+        );
+        no_swap_v2(&V2::at(&root), Path::new("/ucr/c")).expect("swap");
+        assert_eq!(
+            std::fs::read_to_string(cg.join("memory.swap.max"))
+                .ok()
+                .as_deref(),
+            Some("0")
+        );
+        put(&cg, &[("memory.max", "max\n"), ("memory.swap.max", "max")]);
+        no_swap_v2(&V2::at(&root), Path::new("/ucr/c")).expect("swap");
+        assert_eq!(
+            std::fs::read_to_string(cg.join("memory.swap.max"))
+                .ok()
+                .as_deref(),
+            Some("max")
+        );
     }
 }

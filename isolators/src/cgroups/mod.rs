@@ -115,10 +115,12 @@ pub trait Hierarchy: Send + Sync + fmt::Debug {
 
     fn write(&self, controller: Controller, cgroup: &Path, name: &str, value: &str) -> Result<()> {
         let p = self.file(controller, cgroup, name)?;
-        // cgroup files take one value per write(2) and never create: open for writing only.
+        // cgroup files take one value per write(2) and are never created here. (O_TRUNC means nothing to a cgroup
+        // file; it keeps a fake tree's file whole.)
         use std::io::Write;
         std::fs::OpenOptions::new()
             .write(true)
+            .truncate(true)
             .open(&p)
             .and_then(|mut f| f.write_all(value.as_bytes()))
             .map_err(|e| IsolatorError::io(p, e))
