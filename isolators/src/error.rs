@@ -20,7 +20,10 @@ pub enum IsolatorError {
     Unknown { name: String, known: String },
     /// The request needs an isolator that `--isolation` left out.
     #[error("{what} needs the {isolator} isolator, which --isolation does not enable")]
-    NotEnabled { what: String, isolator: &'static str },
+    NotEnabled {
+        what: String,
+        isolator: &'static str,
+    },
     #[error("{isolator}: cgroup {cgroup}: {why}")]
     Cgroup {
         isolator: &'static str,

@@ -17,11 +17,45 @@ pub struct Resources {
     pub ports: Vec<(u16, u16)>,
 }
 
-/// Mesos `limits` (hard caps above the request).
+/// Mesos `limits` (hard caps above the request). Infinity (Mesos's "no limit") is kept as the string
+/// `"Infinity"` in the checkpoint: JSON has no infinite number and serde_json would write `null`, which reads
+/// back as "no limit given" and silently turns an unlimited task into one capped at its request.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
+    #[serde(default, with = "maybe_infinite")]
     pub cpus: Option<f64>,
+    #[serde(default, with = "maybe_infinite")]
     pub mem_mb: Option<f64>,
+}
+
+mod maybe_infinite {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) if x.is_infinite() && *x > 0.0 => s.serialize_str("Infinity"),
+            Some(x) => s.serialize_f64(*x),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        match Option::<Repr>::deserialize(d)? {
+            None => Ok(None),
+            Some(Repr::Number(x)) => Ok(Some(x)),
+            Some(Repr::Text(t)) if t == "Infinity" => Ok(Some(f64::INFINITY)),
+            Some(Repr::Text(t)) => Err(serde::de::Error::custom(format!(
+                "expected a number or \"Infinity\", got {t:?}"
+            ))),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,4 +146,23 @@ pub struct LinuxSpec {
     /// Seccomp profile: None = the default profile; Some("unconfined") disables it.
     #[serde(default)]
     pub seccomp: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infinite_limits_survive_the_checkpoint() {
+        let l = Limits {
+            cpus: Some(f64::INFINITY),
+            mem_mb: Some(64.0),
+        };
+        let json = serde_json::to_string(&l).unwrap_or_default();
+        assert_eq!(json, r#"{"cpus":"Infinity","mem_mb":64.0}"#);
+        let back: Limits = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, l);
+        let none: Limits = serde_json::from_str("{}").unwrap_or_default();
+        assert_eq!(none, Limits::default());
+    }
 }

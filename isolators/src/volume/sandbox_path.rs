@@ -23,14 +23,16 @@ impl Isolator for SandboxPath {
         for v in r.volumes {
             let path = match &v.source {
                 VolumeSource::SandboxSelf { path } => path,
-                VolumeSource::SandboxParent { path } => return Err(IsolatorError::invalid(
-                    NAME,
-                    format!(
+                VolumeSource::SandboxParent { path } => {
+                    return Err(IsolatorError::invalid(
+                        NAME,
+                        format!(
                         "volume {}: SANDBOX_PATH type PARENT ({path}) needs a parent container; \
                              ucr containers are top-level",
                         v.container_path
                     ),
-                )),
+                    ))
+                }
                 VolumeSource::HostPath { .. } => continue,
             };
             let rel = Path::new(path);

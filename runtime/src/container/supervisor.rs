@@ -100,8 +100,6 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     if let Some(n) = notify.as_mut() {
         let _ = writeln!(n, "started {pid}");
     }
-    let released = super::residency::release_launch_pages();
-    tracing::debug!(released, "supervisor waiting");
 
     let (status, limitation) = super::watch::wait(paths, &st, pid);
     // The status first, on its own: whatever happens during teardown, the task's end is known.

@@ -24,6 +24,7 @@ pub fn wait(paths: &Paths, st: &ContainerState, pid: i32) -> (i32, Option<Limita
         Ok(i) => i,
         Err(e) => {
             tracing::warn!("no isolator watch: {e}");
+            super::residency::release_launch_pages();
             return (reap(pid), None);
         }
     };
@@ -31,6 +32,9 @@ pub fn wait(paths: &Paths, st: &ContainerState, pid: i32) -> (i32, Option<Limita
         tracing::warn!("isolator watch fds: {e}");
         Vec::new()
     });
+    // Everything the wait needs is set up: drop the launch's pages now, so what stays resident is the wait.
+    let released = super::residency::release_launch_pages();
+    tracing::debug!(released, watches = fds.len(), "supervisor waiting");
     let mut limitation = None;
     if !fds.is_empty() {
         limitation = watch(&isolators, &places, pid, &fds);
