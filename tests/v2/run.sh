@@ -6,9 +6,10 @@
 #
 # usage: tests/v2/run.sh [FILTER]     (FILTER selects tests of both binaries, as cargo test does)
 #
-# Runs: the e2e file tests/isolation_cgroups.rs (memory limitation, fork bomb, CFS quota, shares, update,
-# stats, devices) and the ucr-isolators unit tests under `cgroups::` (among them the BPF device filter on a
-# real cgroup2 tree). Needs root, qemu-system-x86, linux-image-amd64, busybox-static (v2vm.sh's header).
+# Runs: the e2e files tests/isolation_cgroups.rs (memory limitation, fork bomb, CFS quota, shares, update,
+# stats, devices) and tests/isolation_fs.rs (volumes, mknod/module/pid/proc-sys confinement, seccomp,
+# capabilities, rlimits), and the ucr-isolators unit tests under `cgroups::` (among them the BPF device filter
+# on a real cgroup2 tree). Needs root, qemu-system-x86, linux-image-amd64, busybox-static (v2vm.sh's header).
 # Exit status: the tests' (125: the VM itself failed; v2vm.sh says why).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +24,9 @@ test_exe() {
 }
 e2e=$(test_exe -p ucr-runtime --test isolation_cgroups)
 unit=$(test_exe -p ucr-isolators --lib)
-[ -x "$e2e" ] && [ -x "$unit" ] || { echo "tests/v2/run.sh: no test executables ($e2e, $unit)" >&2; exit 1; }
+fs=$(test_exe -p ucr-runtime --test isolation_fs)
+[ -x "$e2e" ] && [ -x "$unit" ] && [ -x "$fs" ] ||
+  { echo "tests/v2/run.sh: no test executables ($e2e, $unit, $fs)" >&2; exit 1; }
 
 # The guest writes nothing the host needs; the shared dir only has to exist.
 share=$(mktemp -d /tmp/ucr-v2.XXXXXX)
@@ -35,5 +38,6 @@ script='set -e
 ip link set lo up
 echo "== cgroup v2: $(cat /sys/fs/cgroup/cgroup.controllers) on $(uname -r)"
 "$1" --test-threads=1 cgroups:: $2
-"$0" --test-threads=1 --show-output $2'
-V2VM_MEM=${V2VM_MEM:-3072} bash "$V2VM" "$share" bash -c "$script" "$e2e" "$unit" "$FILTER"
+"$0" --test-threads=1 --show-output $2
+"$3" --test-threads=1 $2'
+V2VM_MEM=${V2VM_MEM:-3072} bash "$V2VM" "$share" bash -c "$script" "$e2e" "$unit" "$FILTER" "$fs"
