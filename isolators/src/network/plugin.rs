@@ -6,12 +6,20 @@
 //! environment, credentials included, reaches a plugin.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::error::{IsolatorError, Result};
+
+/// How long one plugin call may take. Real ADDs take tens of milliseconds and DELs a fraction of a second.
+#[cfg(not(test))]
+const PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
+#[cfg(test)]
+const PLUGIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What every plugin of one attachment is told.
 #[derive(Clone, Debug)]
@@ -91,6 +99,7 @@ impl Invocation<'_> {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .map_err(|e| self.err(kind, cmd, format!("{}: {e}", bin.display())))?;
         // The config is far smaller than a pipe buffer and plugins read all of stdin before they write, so
@@ -102,9 +111,36 @@ impl Invocation<'_> {
                 return Err(self.err(kind, cmd, format!("writing its config: {e}")));
             }
         }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| self.err(kind, cmd, e.to_string()))?;
+        // A plugin that hangs (a stuck iptables lock, a dead DHCP daemon) must not hang the launch or the
+        // teardown with it: a watchdog kills its process group after PLUGIN_TIMEOUT. The whole group, because
+        // a child of the plugin (iptables, sleep) would keep the output pipes open. The plugin cannot have been
+        // reaped yet when the watchdog fires: it is reaped only after its pipes closed, and then `done` drops.
+        let pgid = child.id() as i32;
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let timed_out = matches!(
+                finished.recv_timeout(PLUGIN_TIMEOUT),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            );
+            if timed_out {
+                // SAFETY: kill(2) of a process group we created; it has no memory effects.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+            timed_out
+        });
+        let out = child.wait_with_output();
+        drop(done);
+        let timed_out = watchdog.join().unwrap_or(false);
+        let out = out.map_err(|e| self.err(kind, cmd, e.to_string()))?;
+        if timed_out {
+            return Err(self.err(
+                kind,
+                cmd,
+                format!("no answer after {} s; killed", PLUGIN_TIMEOUT.as_secs()),
+            ));
+        }
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !stderr.trim().is_empty() {
             tracing::debug!(
@@ -218,6 +254,29 @@ mod tests {
                 .exec(Cmd::Del, "echoer", &serde_json::json!({}))
                 .expect("del"),
             Value::Null
+        );
+    }
+
+    #[test]
+    fn a_hanging_plugin_and_its_children_are_killed_after_the_timeout() {
+        let d = tempfile::tempdir().expect("tempdir");
+        // The sleep is a child of the plugin and holds its stdout: killing the plugin alone would not end it.
+        script(d.path(), "hanger", "cat >/dev/null; sleep 120; echo '{}'");
+        let path = d.path().display().to_string();
+        let t0 = std::time::Instant::now();
+        let e = inv(&path, Path::new("/x"))
+            .exec(Cmd::Add, "hanger", &serde_json::json!({}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("plugin hanger (ADD): no answer after 5 s; killed"),
+            "{e}"
+        );
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            t0.elapsed()
         );
     }
 
