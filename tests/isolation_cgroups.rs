@@ -152,6 +152,16 @@ fn memory_hog_dies_with_the_memory_limitation() {
         ],
     );
     assert_eq!(out.code, 137, "{}", out.all());
+    // The foreground run says why it exited 137, in one line.
+    let why = format!(
+        "ucr: container {id}: REASON_CONTAINER_LIMITATION_MEMORY: Memory limit exceeded: Requested: 64MB \
+         Maximum Used: "
+    );
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with(&why)),
+        "{}",
+        out.all()
+    );
     assert_memory_limitation(&wait_json(&c, &id), 64.0);
 
     // The hog is a child and the init would live on: the OOM notification makes the supervisor kill it.

@@ -173,6 +173,12 @@ fn start(
     }
     let sandbox = paths.sandbox(&cfg.id);
     let t = follow(&paths, &cfg.id, &sandbox, launched)?;
+    // A task ended for a limit exits 137 like any SIGKILL: say why, or the operator cannot tell an OOM from a
+    // kill. The message's first clause names the limit and the peak.
+    if let Some(reason) = t.reason.as_deref().filter(|r| r.contains("LIMITATION")) {
+        let why = t.message.split("; ").next().unwrap_or(&t.message);
+        eprintln!("ucr: container {}: {reason}: {why}", cfg.id);
+    }
     if rm {
         ops::remove(&paths, &cli.store_dir(), &cfg.id, true)?;
     }
