@@ -17,6 +17,7 @@ pub mod devices;
 pub mod mem;
 pub mod oom;
 pub mod pids;
+pub mod teardown;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -89,6 +90,14 @@ pub trait Hierarchy: Send + Sync + fmt::Debug {
     /// libcgroups' manager for `cgroup` (statistics, updates).
     fn manager(&self, cgroup: &Path) -> Result<AnyCgroupManager>;
 
+    /// Every directory `cgroup` may have: one per mounted v1 hierarchy (libcontainer creates the cgroup in each,
+    /// not only in the controllers the isolators use), the one directory on v2.
+    fn all_dirs(&self, cgroup: &Path) -> Result<Vec<PathBuf>>;
+
+    /// Where `cgroup` is frozen: the v1 freezer hierarchy's directory (None when it is not mounted), the
+    /// cgroup itself on v2.
+    fn freezer_dir(&self, cgroup: &Path) -> Result<Option<PathBuf>>;
+
     fn file(&self, controller: Controller, cgroup: &Path, name: &str) -> Result<PathBuf> {
         Ok(self.dir(controller, cgroup)?.join(name))
     }
@@ -137,18 +146,27 @@ pub trait Hierarchy: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub struct V1 {
     mounts: BTreeMap<Controller, PathBuf>,
+    /// Every cgroup v1 mount (any controllers, named hierarchies too), and the freezer's among them.
+    hierarchies: Vec<PathBuf>,
+    freezer: Option<PathBuf>,
     /// libcgroups' v1 manager finds the mounts itself in /proc/self/mountinfo: only usable for the host.
     host: bool,
 }
 
 impl V1 {
-    /// A fake tree: `root/<controller>/` for every controller.
+    /// A fake tree: `root/<controller>/` for every controller, and `root/freezer/`.
     pub fn at(root: &Path) -> V1 {
+        let mounts: BTreeMap<Controller, PathBuf> = Controller::ALL
+            .iter()
+            .map(|c| (*c, root.join(c.name())))
+            .collect();
+        let freezer = root.join("freezer");
+        let mut hierarchies: Vec<PathBuf> = mounts.values().cloned().collect();
+        hierarchies.push(freezer.clone());
         V1 {
-            mounts: Controller::ALL
-                .iter()
-                .map(|c| (*c, root.join(c.name())))
-                .collect(),
+            mounts,
+            hierarchies,
+            freezer: Some(freezer),
             host: false,
         }
     }
@@ -183,6 +201,16 @@ impl Hierarchy for V1 {
             .map(|m| m.any())
             .map_err(|e| cgroup_err("cgroups", cgroup, e))
     }
+
+    fn all_dirs(&self, cgroup: &Path) -> Result<Vec<PathBuf>> {
+        let rel = relative(cgroup)?;
+        Ok(self.hierarchies.iter().map(|m| m.join(&rel)).collect())
+    }
+
+    fn freezer_dir(&self, cgroup: &Path) -> Result<Option<PathBuf>> {
+        let rel = relative(cgroup)?;
+        Ok(self.freezer.as_ref().map(|m| m.join(rel)))
+    }
 }
 
 /// v2: one unified tree.
@@ -213,6 +241,14 @@ impl Hierarchy for V2 {
             .map(|m| m.any())
             .map_err(|e| cgroup_err("cgroups", cgroup, e))
     }
+
+    fn all_dirs(&self, cgroup: &Path) -> Result<Vec<PathBuf>> {
+        Ok(vec![self.root.join(relative(cgroup)?)])
+    }
+
+    fn freezer_dir(&self, cgroup: &Path) -> Result<Option<PathBuf>> {
+        Ok(Some(self.root.join(relative(cgroup)?)))
+    }
 }
 
 /// The host's cgroups, detected on first use (statfs of /sys/fs/cgroup, then /proc/self/mountinfo for v1).
@@ -236,7 +272,39 @@ fn detect_host() -> std::result::Result<Arc<dyn Hierarchy>, String> {
     if mounts.is_empty() {
         return Err("no cgroup v1 controller is mounted and the root is not cgroup2".into());
     }
-    Ok(Arc::new(V1 { mounts, host: true }))
+    let (hierarchies, freezer) = v1_hierarchies(&info);
+    Ok(Arc::new(V1 {
+        mounts,
+        hierarchies,
+        freezer,
+        host: true,
+    }))
+}
+
+/// Every `cgroup` (v1) mount point, and the one carrying the freezer controller.
+fn v1_hierarchies(mountinfo: &str) -> (Vec<PathBuf>, Option<PathBuf>) {
+    let (mut all, mut freezer) = (Vec::<PathBuf>::new(), None);
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut r = right.split(' ');
+        if r.next() != Some("cgroup") {
+            continue;
+        }
+        let opts = r.nth(1).unwrap_or("");
+        let Some(mount_point) = left.split(' ').nth(4).map(|m| PathBuf::from(unescape(m))) else {
+            continue;
+        };
+        if all.contains(&mount_point) {
+            continue;
+        }
+        if freezer.is_none() && opts.split(',').any(|o| o == "freezer") {
+            freezer = Some(mount_point.clone());
+        }
+        all.push(mount_point);
+    }
+    (all, freezer)
 }
 
 /// Controller → mount point, from mountinfo lines of type `cgroup` (their super options name the controllers).
@@ -448,6 +516,12 @@ mod tests {
         assert_eq!(m[&Controller::Memory], Path::new("/sys/fs/cgroup/memory"));
         assert_eq!(m[&Controller::Pids], Path::new("/sys/fs/cgroup/my pids"));
         assert!(!m.contains_key(&Controller::Devices));
+        let freezer = "38 30 0:34 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
+        let (all, f) = v1_hierarchies(&format!("{info}{freezer}"));
+        assert_eq!(all.len(), 5, "{all:?}");
+        assert!(all.contains(&PathBuf::from("/sys/fs/cgroup/systemd")));
+        assert_eq!(f.as_deref(), Some(Path::new("/sys/fs/cgroup/freezer")));
+        assert_eq!(v1_hierarchies(info).1, None);
     }
 
     #[test]

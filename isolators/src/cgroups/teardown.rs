@@ -1,0 +1,292 @@
+//! Destroying a container's cgroups at teardown: every process still in them is killed, then every directory
+//! the cgroup has (one per v1 hierarchy, one on v2) is removed, deepest first.
+//!
+//! The common end needs no kill at all: the task's init was pid 1 of its own pid namespace, so the kernel killed
+//! and reaped everything else in the namespace before the init's status reached the supervisor. The kill is for
+//! the rest: a shared pid namespace, a `rm --force` of a container whose supervisor died, a process that moved
+//! itself into a child cgroup. It freezes first (v1 freezer, v2 `cgroup.freeze`) so that nothing can fork
+//! between reading the member list and the kill, or uses v2's `cgroup.kill`, which the kernel does atomically.
+//!
+//! This reads the hierarchies the [`Hierarchy`] found once per process, where libcgroups' manager rescans
+//! `/proc/self/mountinfo` once per controller for every teardown.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{cgroup_err, Hierarchy, Version};
+use crate::error::Result;
+
+/// How long dying processes get to leave before a removal fails (an uninterruptible sleep on I/O can hold one).
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Kill every process in `cgroup` and remove it from every hierarchy. A cgroup that does not exist (never
+/// created, or removed by an earlier teardown) is fine: teardown runs again after a crash.
+pub fn destroy(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
+    let dirs: Vec<PathBuf> = h
+        .all_dirs(cgroup)?
+        .into_iter()
+        .filter(|d| d.is_dir())
+        .collect();
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    if dirs.iter().any(|d| populated(d)) {
+        kill_all(h, cgroup, &dirs)?;
+    }
+    let deadline = Instant::now() + PATIENCE;
+    for d in &dirs {
+        remove_tree(d, cgroup, deadline)?;
+    }
+    Ok(())
+}
+
+/// Members of a cgroup directory or of any cgroup below it.
+fn populated(dir: &Path) -> bool {
+    !pids(dir).is_empty() || sub_cgroups(dir).iter().any(|d| populated(d))
+}
+
+fn pids(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn kill_all(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
+    let freezer = h.freezer_dir(cgroup)?.filter(|f| f.is_dir());
+    match (h.version(), freezer) {
+        (Version::V2, Some(dir)) if dir.join("cgroup.kill").exists() => {
+            write(&dir.join("cgroup.kill"), "1", cgroup)
+        }
+        (Version::V2, Some(dir)) => frozen(&dir, cgroup, "cgroup.freeze", ("1", "0"), || {
+            kill_listed(dirs)
+        }),
+        (Version::V1, Some(dir)) => {
+            frozen(&dir, cgroup, "freezer.state", ("FROZEN", "THAWED"), || {
+                kill_listed(dirs)
+            })
+        }
+        // No freezer: kill what is listed until nothing is (a forking process loses the race eventually, as
+        // every child it makes is killed in the next round).
+        _ => {
+            let deadline = Instant::now() + PATIENCE;
+            while dirs.iter().any(|d| populated(d)) && Instant::now() < deadline {
+                kill_listed(dirs);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Run `kill` with the cgroup frozen: freeze, wait until the kernel says every member is frozen, kill, thaw (a
+/// SIGKILL is acted on only once the process runs again).
+fn frozen(
+    dir: &Path,
+    cgroup: &Path,
+    file: &str,
+    (freeze, thaw): (&str, &str),
+    kill: impl FnOnce(),
+) -> Result<()> {
+    let path = dir.join(file);
+    write(&path, freeze, cgroup)?;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut delay = Duration::from_micros(100);
+    // v1 reads FREEZING until every task stopped; v2 reports the frozen state in cgroup.events.
+    while !is_frozen(dir, file) && Instant::now() < deadline {
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(20));
+    }
+    kill();
+    write(&path, thaw, cgroup)
+}
+
+fn is_frozen(dir: &Path, file: &str) -> bool {
+    if file == "freezer.state" {
+        return std::fs::read_to_string(dir.join(file)).is_ok_and(|s| s.trim() == "FROZEN");
+    }
+    std::fs::read_to_string(dir.join("cgroup.events"))
+        .is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
+}
+
+/// SIGKILL every process listed in the directories and their sub-cgroups (on v1 each process is listed once
+/// per hierarchy: one signal each is enough).
+fn kill_listed(dirs: &[PathBuf]) {
+    let mut all = std::collections::BTreeSet::new();
+    collect(dirs, &mut all);
+    for pid in all {
+        // SAFETY: kill(2) has no memory effects; a pid that just went away gives ESRCH.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn collect(dirs: &[PathBuf], into: &mut std::collections::BTreeSet<i32>) {
+    for d in dirs {
+        into.extend(pids(d));
+        collect(&sub_cgroups(d), into);
+    }
+}
+
+/// rmdir `dir` after its sub-cgroups. EBUSY means a killed process has not left yet: retry until `deadline`.
+fn remove_tree(dir: &Path, cgroup: &Path, deadline: Instant) -> Result<()> {
+    for sub in sub_cgroups(dir) {
+        remove_tree(&sub, cgroup, deadline)?;
+    }
+    let mut delay = Duration::from_micros(200);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(cgroup_err(
+                    "cgroups",
+                    cgroup,
+                    format!("removing {}: {e}", dir.display()),
+                ))
+            }
+        }
+    }
+}
+
+fn write(path: &Path, value: &str, cgroup: &Path) -> Result<()> {
+    std::fs::write(path, value)
+        .map_err(|e| cgroup_err("cgroups", cgroup, format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    use super::super::{host, V1};
+    use super::*;
+
+    #[test]
+    fn removes_empty_dirs_deepest_first_and_tolerates_absence() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let h = V1::at(tmp.path());
+        let cg = Path::new("/ucr/c");
+        for d in h.all_dirs(cg).expect("dirs") {
+            std::fs::create_dir_all(d.join("child/grandchild")).expect("mkdir");
+        }
+        destroy(&h, cg).expect("destroy");
+        for d in h.all_dirs(cg).expect("dirs") {
+            assert!(!d.exists(), "{} left", d.display());
+            assert!(d.parent().is_some_and(|p| p.exists()), "parent removed too");
+        }
+        destroy(&h, cg).expect("a second teardown finds nothing and is fine");
+    }
+
+    #[test]
+    fn a_non_empty_directory_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let h = V1::at(tmp.path());
+        let cg = Path::new("/ucr/c");
+        let dir = h.dir(super::super::Controller::Memory, cg).expect("dir");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("not-a-cgroup-file"), "x").expect("write");
+        let e = destroy(&h, cg)
+            .expect_err("rmdir of a non-empty plain dir fails")
+            .to_string();
+        assert!(e.contains(&dir.display().to_string()), "{e}");
+    }
+
+    /// Whatever the test made, removed even when it fails: the shell (killed and reaped) and the cgroup dirs.
+    struct Made {
+        dirs: Vec<PathBuf>,
+        sh: Option<std::process::Child>,
+    }
+
+    impl Drop for Made {
+        fn drop(&mut self) {
+            if let Some(sh) = self.sh.as_mut() {
+                let _ = sh.kill();
+                let _ = sh.wait();
+            }
+            for d in &self.dirs {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+
+    /// On the host's real cgroups (root): a process that forked, placed in a fresh cgroup, is killed with its
+    /// child, and the cgroup is gone from every hierarchy.
+    #[test]
+    fn kills_every_member_and_removes_the_cgroup_on_the_host() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let h = host().expect("host cgroups");
+        let cg = PathBuf::from(format!("/ucr-test-teardown-{}", std::process::id()));
+        let mut made = Made {
+            dirs: h.all_dirs(&cg).expect("dirs"),
+            sh: None,
+        };
+        for d in &made.dirs {
+            std::fs::create_dir_all(d).expect("mkdir cgroup");
+            // A v1 cpuset cgroup takes no task until it has cpus and mems (libcontainer copies the parent's too).
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = std::fs::read_to_string(d.parent().expect("parent").join(f)) {
+                    if std::fs::read_to_string(d.join(f)).is_ok_and(|own| own.trim().is_empty()) {
+                        std::fs::write(d.join(f), v.trim()).expect("cpuset");
+                    }
+                }
+            }
+        }
+        let sh = made.sh.insert(
+            Command::new("/bin/sh")
+                .args(["-c", "read go; sleep 300 & echo $!; sleep 300"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn sh"),
+        );
+        for d in &made.dirs {
+            std::fs::write(d.join("cgroup.procs"), sh.id().to_string()).expect("join");
+        }
+        sh.stdin
+            .as_mut()
+            .expect("stdin")
+            .write_all(b"go\n")
+            .expect("go");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(sh.stdout.as_mut().expect("stdout")),
+            &mut line,
+        )
+        .expect("child pid");
+        let child: i32 = line.trim().parse().expect("pid");
+        destroy(h.as_ref(), &cg).expect("destroy");
+        let status = sh.wait().expect("wait sh");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        // Reparented to init, the child may linger as a zombie for a moment: dead either way.
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "the forked child survived: {stat}"
+        );
+        let left: Vec<_> = made.dirs.iter().filter(|d| d.exists()).collect();
+        assert!(left.is_empty(), "cgroup dirs left: {left:?}");
+    }
+}
