@@ -5,8 +5,6 @@
 
 use std::path::Path;
 
-use libcontainer::container::Container;
-
 use super::error::{ContainerError, Result};
 use super::isolation;
 use super::paths::Paths;
@@ -33,36 +31,17 @@ pub fn teardown(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<
 }
 
 fn kill_and_remove_cgroups(paths: &Paths, st: &ContainerState) -> Result<()> {
-    let lc_dir = paths.libcontainer_root(&st.id).join(&st.libcontainer_id);
-    if lc_dir.join("state.json").exists() {
-        // delete(force) kills whatever is left (through the cgroup, so forks that escaped the init's wait die
-        // too), removes the cgroups and libcontainer's own state dir.
-        let r = Container::load(lc_dir.clone()).and_then(|mut c| c.delete(true));
-        if let Err(e) = r {
-            // A state dir without a usable state (crash mid-create): fall through to the cgroups directly.
-            tracing::warn!(id = st.id, "libcontainer delete: {e}");
-        } else {
-            return Ok(());
-        }
+    // Our own kill and removal rather than libcontainer's delete: the same freezer kill and rmdir, but on the
+    // hierarchies found once per process, where libcgroups rescans mountinfo once per controller (a quarter of
+    // the supervisor's teardown). libcontainer's state for the container is only files under our runtime dir.
+    let h = ucr_isolators::cgroups::host().map_err(|e| isolation::isolator_err(&st.id, e))?;
+    ucr_isolators::cgroups::teardown::destroy(h.as_ref(), Path::new(&st.cgroup))
+        .map_err(|e| isolation::isolator_err(&st.id, e))?;
+    let lc_root = paths.libcontainer_root(&st.id);
+    match std::fs::remove_dir_all(&lc_root) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ContainerError::io(&lc_root, e)),
+        _ => Ok(()),
     }
-    let manager = libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
-        cgroup_path: st.cgroup.clone().into(),
-        systemd_cgroup: false,
-        container_name: st.libcontainer_id.clone(),
-    })
-    .map_err(|e| ContainerError::State {
-        id: st.id.clone(),
-        why: format!("cgroups {}: {e}", st.cgroup),
-    })?;
-    use libcgroups::common::CgroupManager;
-    manager.remove().map_err(|e| ContainerError::State {
-        id: st.id.clone(),
-        why: format!("removing cgroups {}: {e}", st.cgroup),
-    })?;
-    if lc_dir.exists() {
-        std::fs::remove_dir_all(&lc_dir).map_err(|e| ContainerError::io(&lc_dir, e))?;
-    }
-    Ok(())
 }
 
 fn cleanup_isolators(paths: &Paths, st: &ContainerState) -> Result<()> {
