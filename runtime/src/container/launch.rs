@@ -97,6 +97,7 @@ impl Launcher<'_> {
             sandbox_directory: self.sandbox_directory.to_string(),
             status: serde_json::Map::new(),
             termination: None,
+            torn_down: false,
         };
         write_json(&paths.config_file(id), cfg)?;
         write_json(&paths.state_file(id), &st)?;
@@ -112,7 +113,7 @@ impl Launcher<'_> {
                 // failed container's termination for WAIT_CONTAINER.
                 st.state = State::Destroying;
                 let _ = write_json(&paths.state_file(id), &st);
-                let _ = teardown(paths, self.store_dir, &st);
+                st.torn_down = teardown(paths, self.store_dir, &st).is_ok();
                 st.state = State::Exited;
                 st.finished = Some(now());
                 st.owner = None;

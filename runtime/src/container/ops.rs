@@ -139,12 +139,14 @@ fn lost_termination(paths: &Paths, st: &ContainerState) -> Termination {
 }
 
 /// Remove a container. A running one needs `force` (it is killed first and its supervisor tears it down); a lost
-/// one is torn down here. An exited one is torn down again first: every step is idempotent, and a teardown that
-/// failed at exit (a CNI DEL, a busy mount) gets its retry here instead of leaving the container unremovable.
+/// one is torn down here. An exited one whose teardown failed at exit (a CNI DEL, a busy mount) is torn down
+/// again first, every step being idempotent, instead of staying unremovable; one that was torn down is not.
 pub fn remove(paths: &Paths, store_dir: &Path, id: &str, force: bool) -> Result<()> {
     let st = load(paths, id)?;
     if st.state == State::Exited {
-        teardown(paths, store_dir, &st)?;
+        if !st.torn_down {
+            teardown(paths, store_dir, &st)?;
+        }
     } else {
         if !force {
             return Err(ContainerError::State {

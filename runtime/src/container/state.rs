@@ -210,6 +210,10 @@ pub struct ContainerState {
     pub status: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub termination: Option<Termination>,
+    /// The teardown after the task's end completed (nothing of the container is live: no process, cgroup,
+    /// mount or network). `rm` then only removes files; while false it tears down again first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub torn_down: bool,
 }
 
 fn default_sandbox_directory() -> String {

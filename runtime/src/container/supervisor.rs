@@ -175,6 +175,7 @@ fn finish(
     st.pid = None;
     st.state = State::Exited;
     st.finished = Some(now());
+    st.torn_down = torn.is_ok();
     let mut termination = termination;
     if let Err(e) = &torn {
         termination.message = format!("{}; teardown: {e}", termination.message);
