@@ -16,6 +16,10 @@ use super::isolation::{self, Places};
 use super::paths::Paths;
 use super::state::ContainerState;
 
+/// How long the task runs before the supervisor drops its launch pages. A short task (a health check, `true`)
+/// ends first and its teardown is not delayed by the release; a long one pays it once, early.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Returns the init's raw wait status and the limitation that ended it, if any.
 pub fn wait(paths: &Paths, st: &ContainerState, pid: i32) -> (i32, Option<Limitation>) {
     let places = Places::of(paths, st);
@@ -32,27 +36,39 @@ pub fn wait(paths: &Paths, st: &ContainerState, pid: i32) -> (i32, Option<Limita
         tracing::warn!("isolator watch fds: {e}");
         Vec::new()
     });
-    // Everything the wait needs is set up: drop the launch's pages now, so what stays resident is the wait.
-    let released = super::residency::release_launch_pages();
-    tracing::debug!(released, watches = fds.len(), "supervisor waiting");
-    let mut limitation = None;
-    if !fds.is_empty() {
-        limitation = watch(&isolators, &places, pid, &fds);
-    }
+    tracing::debug!(watches = fds.len(), "supervisor waiting");
+    let limitation = watch(&isolators, &places, pid, &fds);
     let status = reap(pid);
     // The kernel may have acted (OOM kill of the init) before the notification was read.
     (status, limitation.or_else(|| isolators.watch(&c)))
 }
 
-/// Poll until the init ends or a limitation is found; on a limitation, kill the init and return it.
+/// Poll until the init ends or a limitation is found; on a limitation, kill the init and return it. Once the task
+/// has run for [`SETTLE`], everything the wait needs is set up: the launch's pages are dropped then, so what
+/// stays resident is the wait.
 fn watch(isolators: &Isolators, places: &Places, pid: i32, fds: &[OwnedFd]) -> Option<Limitation> {
-    let pidfd = rustix::process::Pid::from_raw(pid)
-        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())?;
+    let Some(pidfd) = rustix::process::Pid::from_raw(pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+    else {
+        super::residency::release_launch_pages();
+        return None;
+    };
+    let mut settled = false;
     loop {
         let mut set: Vec<PollFd<'_>> = Vec::with_capacity(fds.len() + 1);
         set.push(PollFd::new(&pidfd, PollFlags::IN));
         set.extend(fds.iter().map(|f| PollFd::new(f, PollFlags::IN)));
-        match poll(&mut set, None) {
+        let settle = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: SETTLE.as_nanos() as i64,
+        };
+        match poll(&mut set, (!settled).then_some(&settle)) {
+            Ok(0) => {
+                settled = true;
+                let released = super::residency::release_launch_pages();
+                tracing::debug!(released, "launch pages released");
+                continue;
+            }
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => {
