@@ -13,6 +13,7 @@
 
 pub mod bpf;
 pub mod cpu;
+pub mod create;
 pub mod devices;
 pub mod mem;
 pub mod oom;
@@ -98,6 +99,10 @@ pub trait Hierarchy: Send + Sync + fmt::Debug {
     /// cgroup itself on v2.
     fn freezer_dir(&self, cgroup: &Path) -> Result<Option<PathBuf>>;
 
+    /// The mount point of every hierarchy a container's cgroup is made in: each v1 hierarchy that carries
+    /// controllers (not named ones such as `name=systemd`), the root on v2.
+    fn controller_mounts(&self) -> &[PathBuf];
+
     fn file(&self, controller: Controller, cgroup: &Path, name: &str) -> Result<PathBuf> {
         Ok(self.dir(controller, cgroup)?.join(name))
     }
@@ -146,8 +151,10 @@ pub trait Hierarchy: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub struct V1 {
     mounts: BTreeMap<Controller, PathBuf>,
-    /// Every cgroup v1 mount (any controllers, named hierarchies too), and the freezer's among them.
+    /// Every cgroup v1 mount (any controllers, named hierarchies too), those carrying controllers, and the
+    /// freezer's among them.
     hierarchies: Vec<PathBuf>,
+    controlled: Vec<PathBuf>,
     freezer: Option<PathBuf>,
     /// libcgroups' v1 manager finds the mounts itself in /proc/self/mountinfo: only usable for the host.
     host: bool,
@@ -165,6 +172,7 @@ impl V1 {
         hierarchies.push(freezer.clone());
         V1 {
             mounts,
+            controlled: hierarchies.clone(),
             hierarchies,
             freezer: Some(freezer),
             host: false,
@@ -211,6 +219,10 @@ impl Hierarchy for V1 {
         let rel = relative(cgroup)?;
         Ok(self.freezer.as_ref().map(|m| m.join(rel)))
     }
+
+    fn controller_mounts(&self) -> &[PathBuf] {
+        &self.controlled
+    }
 }
 
 /// v2: one unified tree.
@@ -249,6 +261,10 @@ impl Hierarchy for V2 {
     fn freezer_dir(&self, cgroup: &Path) -> Result<Option<PathBuf>> {
         Ok(Some(self.root.join(relative(cgroup)?)))
     }
+
+    fn controller_mounts(&self) -> &[PathBuf] {
+        std::slice::from_ref(&self.root)
+    }
 }
 
 /// The host's cgroups, detected on first use (statfs of /sys/fs/cgroup, then /proc/self/mountinfo for v1).
@@ -272,18 +288,20 @@ fn detect_host() -> std::result::Result<Arc<dyn Hierarchy>, String> {
     if mounts.is_empty() {
         return Err("no cgroup v1 controller is mounted and the root is not cgroup2".into());
     }
-    let (hierarchies, freezer) = v1_hierarchies(&info);
+    let (hierarchies, controlled, freezer) = v1_hierarchies(&info);
     Ok(Arc::new(V1 {
         mounts,
         hierarchies,
+        controlled,
         freezer,
         host: true,
     }))
 }
 
-/// Every `cgroup` (v1) mount point, and the one carrying the freezer controller.
-fn v1_hierarchies(mountinfo: &str) -> (Vec<PathBuf>, Option<PathBuf>) {
-    let (mut all, mut freezer) = (Vec::<PathBuf>::new(), None);
+/// Every `cgroup` (v1) mount point, those carrying controllers (all but named hierarchies: `name=` in the super
+/// options), and the one carrying the freezer controller.
+fn v1_hierarchies(mountinfo: &str) -> (Vec<PathBuf>, Vec<PathBuf>, Option<PathBuf>) {
+    let (mut all, mut controlled, mut freezer) = (Vec::<PathBuf>::new(), Vec::new(), None);
     for line in mountinfo.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
             continue;
@@ -302,9 +320,12 @@ fn v1_hierarchies(mountinfo: &str) -> (Vec<PathBuf>, Option<PathBuf>) {
         if freezer.is_none() && opts.split(',').any(|o| o == "freezer") {
             freezer = Some(mount_point.clone());
         }
+        if !opts.split(',').any(|o| o.starts_with("name=")) {
+            controlled.push(mount_point.clone());
+        }
         all.push(mount_point);
     }
-    (all, freezer)
+    (all, controlled, freezer)
 }
 
 /// Controller → mount point, from mountinfo lines of type `cgroup` (their super options name the controllers).
@@ -517,11 +538,13 @@ mod tests {
         assert_eq!(m[&Controller::Pids], Path::new("/sys/fs/cgroup/my pids"));
         assert!(!m.contains_key(&Controller::Devices));
         let freezer = "38 30 0:34 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
-        let (all, f) = v1_hierarchies(&format!("{info}{freezer}"));
+        let (all, controlled, f) = v1_hierarchies(&format!("{info}{freezer}"));
         assert_eq!(all.len(), 5, "{all:?}");
         assert!(all.contains(&PathBuf::from("/sys/fs/cgroup/systemd")));
+        assert_eq!(controlled.len(), 4, "{controlled:?}");
+        assert!(!controlled.contains(&PathBuf::from("/sys/fs/cgroup/systemd")));
         assert_eq!(f.as_deref(), Some(Path::new("/sys/fs/cgroup/freezer")));
-        assert_eq!(v1_hierarchies(info).1, None);
+        assert_eq!(v1_hierarchies(info).2, None);
     }
 
     #[test]
