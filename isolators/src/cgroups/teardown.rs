@@ -31,12 +31,27 @@ pub fn destroy(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
     if dirs.is_empty() {
         return Ok(());
     }
-    if dirs.iter().any(|d| populated(d)) {
-        kill_all(h, cgroup, &dirs)?;
-    }
+    kill_members(h, cgroup, &dirs)?;
     let deadline = Instant::now() + PATIENCE;
     for d in &dirs {
         remove_tree(d, cgroup, deadline)?;
+    }
+    Ok(())
+}
+
+/// SIGKILL every process in `cgroup` (`ucr kill` with SIGKILL), frozen first so that none escapes by forking.
+pub fn kill(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
+    let dirs: Vec<PathBuf> = h
+        .all_dirs(cgroup)?
+        .into_iter()
+        .filter(|d| d.is_dir())
+        .collect();
+    kill_members(h, cgroup, &dirs)
+}
+
+fn kill_members(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
+    if dirs.iter().any(|d| populated(d)) {
+        kill_all(h, cgroup, dirs)?;
     }
     Ok(())
 }
