@@ -10,5 +10,6 @@
 
 pub mod container;
 pub mod images;
+pub mod launcher;
 pub mod provisioner;
 pub mod spec;

@@ -31,8 +31,8 @@ pub enum ContainerError {
     /// The supervisor took over and failed to start the task; it has recorded the termination itself.
     #[error("container {id}: {why}")]
     Started { id: String, why: String, code: i32 },
-    #[error("container {id}: libcontainer: {why}")]
-    Libcontainer { id: String, why: String },
+    #[error("container {id}: launch: {why}")]
+    Launcher { id: String, why: String },
     #[error("container {id}: {why}")]
     Isolator { id: String, why: String },
     #[error(transparent)]

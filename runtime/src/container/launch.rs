@@ -201,7 +201,7 @@ impl Launcher<'_> {
         });
         write_json(&bundle.join("config.json"), &spec)?;
 
-        // Cgroups are created and the task placed in them by libcontainer as it starts the init; the supervisor
+        // Cgroups are created (limits written) and the init placed in them by the supervisor as it starts; it
         // runs the isolators' `isolate` between creating the init and letting it exec the task.
         self.checkpoint(st, State::Isolating)?;
         self.checkpoint(st, State::Fetching)?;

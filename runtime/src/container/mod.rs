@@ -2,12 +2,12 @@
 //! transition checkpointed under the runtime dir so any later process can see and act on it.
 //!
 //! - `launch`: the caller's half (claim id, provision, bundle, fetch, start the supervisor);
-//! - `supervisor`: the per-container single-threaded process that runs the bundle with libcontainer and reaps it;
+//! - `supervisor`: the per-container single-threaded process that runs the bundle with `crate::launcher` and
+//!   reaps it;
 //! - `destroy`/`remove`: teardown and `rm`; `ops`: kill, wait and listing from any process.
 
 pub mod destroy;
 pub mod error;
-pub mod executor;
 pub mod fetch;
 pub mod isolation;
 pub mod launch;

@@ -34,6 +34,11 @@ pub struct BundleInput<'a> {
     pub contribution: &'a Contribution,
 }
 
+/// The annotation naming the program when it differs from args[0]: Mesos' `shell: false` with a `value` execs
+/// `value` with `arguments` as the whole argv (busybox applets rely on argv[0]), which OCI `process.args` cannot
+/// say on its own.
+pub const PROGRAM_ANNOTATION: &str = "ucr.program";
+
 pub fn runtime_spec(b: &BundleInput<'_>) -> Value {
     let cfg = b.config;
     let p = b.process;
@@ -76,10 +81,7 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Value {
         });
     let mut annotations = serde_json::Map::new();
     if let Some(prog) = &p.program {
-        annotations.insert(
-            super::executor::PROGRAM_ANNOTATION.into(),
-            prog.clone().into(),
-        );
+        annotations.insert(PROGRAM_ANNOTATION.into(), prog.clone().into());
     }
     let mut env = p.env.clone();
     for (k, v) in &c.env {

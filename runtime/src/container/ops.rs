@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use libcontainer::container::Container;
-
 use super::destroy::teardown;
 use super::error::{ContainerError, Result};
 use super::paths::Paths;
@@ -70,20 +68,26 @@ pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
         id: id.to_string(),
         why: format!("unknown signal {signal}"),
     })?;
-    let lc_dir = paths.libcontainer_root(id).join(&st.libcontainer_id);
-    let all = sig == nix::sys::signal::Signal::SIGKILL;
-    match Container::load(lc_dir).and_then(|mut c| c.kill(sig, all)) {
-        Ok(()) => Ok(()),
-        Err(_) => {
-            // libcontainer's view is gone (the task is exiting); signal the init directly.
-            match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-                Err(e) => Err(ContainerError::State {
-                    id: id.to_string(),
-                    why: format!("kill pid {pid}: {e}"),
-                }),
-            }
-        }
+    // SIGKILL is for every process of the container (its cgroup), as Mesos' destroy; other signals go to the
+    // task's init, which decides what its children get.
+    if sig == nix::sys::signal::Signal::SIGKILL {
+        let h = ucr_isolators::cgroups::host().map_err(|e| ContainerError::State {
+            id: id.to_string(),
+            why: e.to_string(),
+        })?;
+        ucr_isolators::cgroups::teardown::kill(&*h, std::path::Path::new(&st.cgroup)).map_err(
+            |e| ContainerError::State {
+                id: id.to_string(),
+                why: e.to_string(),
+            },
+        )?;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(ContainerError::State {
+            id: id.to_string(),
+            why: format!("kill pid {pid}: {e}"),
+        }),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The per-container supervisor: `ucr __supervise ID`, started by the CLI (or agent) in its own session. It is
-//! single-threaded on purpose: libcontainer forks without exec and changes process-wide settings, which is only
-//! sound in a process with one thread. It launches the bundle with libcontainer, keeps the task's init as its
+//! single-threaded on purpose: the launcher forks the init without exec and the init runs Rust code, which is only
+//! sound in a process with one thread. It launches the bundle with ucr's launcher, keeps the task's init as its
 //! child, reaps it, writes the raw wait status to `<runtime>/status` (which outlives supervisor and caller), tears
 //! the container down (every process, cgroups, rootfs) and records the termination. The sandbox stays until `rm`.
 //!
@@ -12,8 +12,7 @@ use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
-use libcontainer::container::builder::ContainerBuilder;
-use libcontainer::syscall::syscall::SyscallType;
+use oci_spec::runtime::Spec;
 
 use super::destroy::teardown;
 use super::error::{ContainerError, Result};
@@ -22,6 +21,7 @@ use super::paths::Paths;
 use super::state::{
     now, read_json, write_atomic, write_json, ContainerState, Owner, State, Termination,
 };
+use crate::launcher;
 use crate::spec::ContainerConfig;
 
 pub struct SuperviseArgs<'a> {
@@ -112,43 +112,57 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     finish(a, &mut st, &cfg, termination, notify)
 }
 
-/// Build and start the container with libcontainer; the task's init becomes our child.
+/// Create the container's cgroup and init from the bundle, run the isolators' `isolate`, start the task; the
+/// init is our child.
 fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
     let id = &st.id;
-    let lc = |e: libcontainer::error::LibcontainerError| ContainerError::Libcontainer {
+    let fail = |why: String| ContainerError::Launcher {
         id: id.clone(),
-        why: e.to_string(),
+        why,
     };
     let sandbox = std::path::Path::new(&st.sandbox);
     let out = open_log(&sandbox.join("stdout"))?;
     let err = open_log(&sandbox.join("stderr"))?;
     let null = File::open("/dev/null").map_err(|e| ContainerError::io("/dev/null", e))?;
-    let mut container = ContainerBuilder::new(st.libcontainer_id.clone(), SyscallType::default())
-        .with_root_path(paths.libcontainer_root(id))
-        .map_err(lc)?
-        .with_stdin(OwnedFd::from(null))
-        .with_stdout(OwnedFd::from(out))
-        .with_stderr(OwnedFd::from(err))
-        .with_executor(super::executor::ProgramExecutor)
-        .validate_id()
-        .map_err(lc)?
-        .as_init(paths.bundle(id))
-        .with_systemd(false)
-        .with_detach(true)
-        .build()
-        .map_err(lc)?;
-    let pid = container
-        .pid()
-        .map(|p| p.as_raw())
-        .ok_or_else(|| ContainerError::Libcontainer {
-            id: id.clone(),
-            why: "no init pid after create".into(),
-        })?;
+    let config = paths.bundle(id).join("config.json");
+    let spec = Spec::load(&config).map_err(|e| fail(format!("{}: {e}", config.display())))?;
+    let program = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(super::oci::PROGRAM_ANNOTATION).cloned());
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let hierarchy = ucr_isolators::cgroups::host().map_err(|e| fail(e.to_string()))?;
+    let placement = ucr_isolators::cgroups::create::create(
+        &*hierarchy,
+        std::path::Path::new(&st.cgroup),
+        &resources,
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let plan =
+        launcher::plan(&spec, program.as_deref(), &placement).map_err(|e| fail(e.to_string()))?;
+    let stdio = launcher::Stdio {
+        stdin: OwnedFd::from(null),
+        stdout: OwnedFd::from(out),
+        stderr: OwnedFd::from(err),
+    };
+    // SAFETY: the supervisor is single-threaded (see the module docs).
+    let mut created =
+        unsafe { launcher::create(&plan, &placement, stdio) }.map_err(|e| fail(e.to_string()))?;
+    let pid = created.pid;
     // The init exists, in its cgroups and namespaces, and has not run the task yet: Mesos's `isolate` point.
-    isolation::isolators(st)?
-        .isolate(&isolation::Places::of(paths, st).container(), pid)
-        .map_err(|e| isolation::isolator_err(id, e))?;
-    container.start().map_err(lc)?;
+    let isolated = isolation::isolators(st).and_then(|i| {
+        i.isolate(&isolation::Places::of(paths, st).container(), pid)
+            .map_err(|e| isolation::isolator_err(id, e))
+    });
+    if let Err(e) = isolated {
+        created.abort();
+        return Err(e);
+    }
+    created.start().map_err(|e| fail(e.to_string()))?;
     Ok(pid)
 }
 

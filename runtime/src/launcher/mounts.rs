@@ -1,0 +1,429 @@
+//! The container's mounts, made before `pivot_root`. Each one is built detached — `fsopen`/`fsmount` for a
+//! filesystem, `open_tree(OPEN_TREE_CLONE)` for a bind — gets its flags while still detached (`mount_setattr`),
+//! and is attached with one `move_mount` onto an fd that [`inroot`] resolved inside the rootfs. A mount is
+//! therefore never visible with the wrong flags, and no path is looked up by name on the host side of the rootfs.
+//!
+//! The plan is made in the supervisor, before the init exists ([`plan`]), so a bad option is a one-line error
+//! naming the mount rather than a failure inside the new namespaces.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Mount;
+use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags};
+
+use super::inroot::{self, Kind};
+use super::Failure;
+
+/// One mount of `config.json`, checked and decoded.
+#[derive(Debug)]
+pub struct Planned {
+    pub dest: PathBuf,
+    how: How,
+    /// Per-mount flags to set (and those to clear, as a `remount` would) on the top mount.
+    attr: Attr,
+    /// Options with an `r` prefix (`rro`, `rnosuid`...): set on the whole tree.
+    recursive: Option<Attr>,
+    /// MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, applied once attached.
+    propagation: u64,
+}
+
+#[derive(Debug)]
+enum How {
+    Bind {
+        source: PathBuf,
+        recursive: bool,
+        dir: bool,
+    },
+    Fs {
+        fstype: String,
+        source: Option<String>,
+        data: Vec<String>,
+    },
+    /// `type: cgroup`: the container's own cgroup dirs, read-only by default, as libcontainer and runc show them.
+    Cgroup,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Attr {
+    set: u64,
+    clr: u64,
+}
+
+/// Decode the spec's mounts (options through libcontainer's parser, so the accepted vocabulary is the OCI one).
+pub fn plan(mounts: &[Mount]) -> Result<Vec<Planned>, String> {
+    mounts.iter().map(plan_one).collect()
+}
+
+fn plan_one(m: &Mount) -> Result<Planned, String> {
+    let dest = m.destination().clone();
+    let name = || dest.display().to_string();
+    if !dest.is_absolute() {
+        return Err(format!(
+            "mount {}: the destination must be absolute",
+            name()
+        ));
+    }
+    let opts = libcontainer::rootfs::utils::parse_mount(m)
+        .map_err(|e| format!("mount {}: {e}", name()))?;
+    let flags = bits(opts.flags.bits());
+    let attr = attr_of(flags);
+    let recursive = opts.rec_attr.as_ref().map(|a| Attr {
+        set: a.attr_set,
+        clr: a.attr_clr,
+    });
+    let propagation =
+        flags & bits(libc::MS_SHARED | libc::MS_SLAVE | libc::MS_PRIVATE | libc::MS_UNBINDABLE);
+    let typ = m.typ().as_deref().unwrap_or("");
+    let how = if flags & bits(libc::MS_BIND) != 0 || typ == "bind" {
+        let source = m
+            .source()
+            .clone()
+            .ok_or_else(|| format!("mount {}: a bind mount needs a source", name()))?;
+        if !source.is_absolute() {
+            return Err(format!(
+                "mount {}: bind source {} must be absolute",
+                name(),
+                source.display()
+            ));
+        }
+        let meta = std::fs::metadata(&source)
+            .map_err(|e| format!("mount {}: source {}: {e}", name(), source.display()))?;
+        How::Bind {
+            recursive: flags & bits(libc::MS_REC) != 0,
+            dir: meta.is_dir(),
+            source,
+        }
+    } else if typ == "cgroup" {
+        How::Cgroup
+    } else if typ.is_empty() {
+        return Err(format!("mount {}: no type", name()));
+    } else {
+        How::Fs {
+            fstype: typ.to_string(),
+            source: m
+                .source()
+                .as_ref()
+                .map(|s| s.to_string_lossy().into_owned()),
+            data: opts.data.clone(),
+        }
+    };
+    Ok(Planned {
+        dest,
+        how,
+        attr,
+        recursive,
+        propagation,
+    })
+}
+
+/// MS_* values are `c_ulong`, which is u64 only on 64-bit targets.
+#[allow(clippy::unnecessary_cast)]
+fn bits(ms: libc::c_ulong) -> u64 {
+    ms as u64
+}
+
+/// MS_* per-mount flags as MOUNT_ATTR_* values: what to set, and (as a remount would) what to clear.
+fn attr_of(ms: u64) -> Attr {
+    let pairs = [
+        (libc::MS_RDONLY, MountAttrFlags::MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, MountAttrFlags::MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, MountAttrFlags::MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, MountAttrFlags::MOUNT_ATTR_NOEXEC),
+        (libc::MS_NODIRATIME, MountAttrFlags::MOUNT_ATTR_NODIRATIME),
+    ];
+    let mut a = Attr::default();
+    for (m, f) in pairs {
+        if ms & bits(m) != 0 {
+            a.set |= f.bits() as u64;
+        } else {
+            a.clr |= f.bits() as u64;
+        }
+    }
+    let atime = if ms & bits(libc::MS_NOATIME) != 0 {
+        Some(MountAttrFlags::MOUNT_ATTR_NOATIME)
+    } else if ms & bits(libc::MS_STRICTATIME) != 0 {
+        Some(MountAttrFlags::MOUNT_ATTR_STRICTATIME)
+    } else if ms & bits(libc::MS_RELATIME) != 0 {
+        Some(MountAttrFlags::MOUNT_ATTR_RELATIME)
+    } else {
+        None
+    };
+    if let Some(t) = atime {
+        // The atime mode is one field: it must be cleared as a whole to be set.
+        a.set |= t.bits() as u64;
+        a.clr |= MountAttrFlags::MOUNT_ATTR__ATIME.bits() as u64;
+    }
+    a
+}
+
+/// The kernel's `struct mount_attr`.
+#[repr(C)]
+struct MountAttrArg {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const AT_RECURSIVE: u32 = 0x8000;
+
+fn setattr(fd: BorrowedFd<'_>, a: Attr, propagation: u64, recursive: bool) -> io::Result<()> {
+    let arg = MountAttrArg {
+        attr_set: a.set,
+        attr_clr: a.clr,
+        propagation,
+        userns_fd: 0,
+    };
+    let empty = CString::default();
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: a valid fd, an empty C string with AT_EMPTY_PATH, and a mount_attr of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &arg as *const MountAttrArg,
+            std::mem::size_of::<MountAttrArg>(),
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Set `flags` (and nothing else) on the mount `fd` refers to, or on its whole tree.
+pub fn set_flags(fd: BorrowedFd<'_>, flags: MountAttrFlags, recursive: bool) -> io::Result<()> {
+    let a = Attr {
+        set: flags.bits() as u64,
+        clr: 0,
+    };
+    setattr(fd, a, 0, recursive)
+}
+
+/// Attach every planned mount under the rootfs `root` (an fd of the rootfs's own bind mount). `cgroups` are the
+/// container's cgroup dirs with their hierarchies' mount points (see `Placement::dirs`).
+pub fn mount_all(
+    root: BorrowedFd<'_>,
+    plan: &[Planned],
+    cgroups: &[(PathBuf, PathBuf)],
+) -> Result<(), Failure> {
+    for p in plan {
+        mount_one(root, p, cgroups)
+            .map_err(|e| Failure::new(format!("mount {}", p.dest.display()), e))?;
+    }
+    Ok(())
+}
+
+fn mount_one(root: BorrowedFd<'_>, p: &Planned, cgroups: &[(PathBuf, PathBuf)]) -> io::Result<()> {
+    let (mnt, kind) = match &p.how {
+        How::Bind {
+            source,
+            recursive,
+            dir,
+        } => {
+            let mut f = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+            if *recursive {
+                f |= OpenTreeFlags::AT_RECURSIVE;
+            }
+            let t = rustix::mount::open_tree(rustix::fs::CWD, source, f)?;
+            // A plain bind keeps the source's flags unless options were given, as with mount(2).
+            if p.attr.set != 0 {
+                setattr(t.as_fd(), p.attr, 0, false)?;
+            }
+            (t, if *dir { Kind::Dir } else { Kind::File })
+        }
+        How::Fs {
+            fstype,
+            source,
+            data,
+        } => (
+            filesystem(fstype, source.as_deref(), data, p.attr)?,
+            Kind::Dir,
+        ),
+        How::Cgroup => return cgroup_mount(root, p, cgroups),
+    };
+    if let Some(r) = p.recursive {
+        setattr(mnt.as_fd(), r, 0, true)?;
+    }
+    attach(root, &mnt, &p.dest, kind)?;
+    if p.propagation != 0 {
+        setattr(mnt.as_fd(), Attr::default(), p.propagation, false)?;
+    }
+    Ok(())
+}
+
+/// A new detached filesystem with its data options (`size=64m`, `mode=755`, `newinstance`...).
+fn filesystem(
+    fstype: &str,
+    source: Option<&str>,
+    data: &[String],
+    attr: Attr,
+) -> io::Result<OwnedFd> {
+    let fs = rustix::mount::fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC)?;
+    if let Some(s) = source {
+        rustix::mount::fsconfig_set_string(fs.as_fd(), "source", s)?;
+    }
+    for opt in data
+        .iter()
+        .flat_map(|d| d.split(','))
+        .filter(|o| !o.is_empty())
+    {
+        match opt.split_once('=') {
+            Some((k, v)) => rustix::mount::fsconfig_set_string(fs.as_fd(), k, v),
+            None => rustix::mount::fsconfig_set_flag(fs.as_fd(), opt),
+        }
+        .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("option {opt}: {e}")))?;
+    }
+    rustix::mount::fsconfig_create(fs.as_fd())?;
+    let flags = MountAttrFlags::from_bits_retain(attr.set as u32);
+    Ok(rustix::mount::fsmount(
+        fs.as_fd(),
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        flags,
+    )?)
+}
+
+fn attach(root: BorrowedFd<'_>, mnt: &OwnedFd, dest: &Path, kind: Kind) -> io::Result<()> {
+    let target = inroot::ensure(root, dest, kind)?;
+    rustix::mount::move_mount(
+        mnt.as_fd(),
+        "",
+        target.as_fd(),
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )?;
+    Ok(())
+}
+
+/// `/sys/fs/cgroup`: on v1 a tmpfs holding one read-only bind per hierarchy, named as on the host (co-mounted
+/// controllers such as `cpu,cpuacct` get a symlink per controller); on v2 the cgroup's own directory.
+fn cgroup_mount(
+    root: BorrowedFd<'_>,
+    p: &Planned,
+    cgroups: &[(PathBuf, PathBuf)],
+) -> io::Result<()> {
+    let bind = |dir: &Path| -> io::Result<OwnedFd> {
+        let t = rustix::mount::open_tree(
+            rustix::fs::CWD,
+            dir,
+            OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+        )?;
+        setattr(t.as_fd(), p.attr, 0, false)?;
+        Ok(t)
+    };
+    if let [(_, dir)] = cgroups {
+        if is_v2(dir) {
+            return attach(root, &bind(dir)?, &p.dest, Kind::Dir);
+        }
+    }
+    let rw = Attr {
+        set: p.attr.set & !(MountAttrFlags::MOUNT_ATTR_RDONLY.bits() as u64),
+        clr: p.attr.clr,
+    };
+    let data = vec!["mode=755".to_string()];
+    let tmp = filesystem("tmpfs", Some("tmpfs"), &data, rw)?;
+    attach(root, &tmp, &p.dest, Kind::Dir)?;
+    for (mount_point, dir) in cgroups {
+        let Some(name) = mount_point.file_name() else {
+            continue;
+        };
+        rustix::fs::mkdirat(tmp.as_fd(), name, rustix::fs::Mode::from_raw_mode(0o755))?;
+        rustix::mount::move_mount(
+            bind(dir)?.as_fd(),
+            "",
+            tmp.as_fd(),
+            name,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )?;
+        let name = name.to_string_lossy();
+        if name.contains(',') {
+            for part in name.split(',') {
+                rustix::fs::symlinkat(name.as_ref(), tmp.as_fd(), part)?;
+            }
+        }
+    }
+    if p.attr.set & MountAttrFlags::MOUNT_ATTR_RDONLY.bits() as u64 != 0 {
+        setattr(tmp.as_fd(), p.attr, 0, false)?;
+    }
+    Ok(())
+}
+
+fn is_v2(dir: &Path) -> bool {
+    // f_type's integer type differs between libc targets.
+    #[allow(clippy::unnecessary_cast)]
+    let v2 = |t| t as i64 == libc::CGROUP2_SUPER_MAGIC as i64;
+    rustix::fs::statfs(dir).is_ok_and(|s| v2(s.f_type))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::MountBuilder;
+
+    fn m(dest: &str, typ: &str, src: &str, opts: &[&str]) -> Mount {
+        MountBuilder::default()
+            .destination(dest)
+            .typ(typ)
+            .source(src)
+            .options(opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .build()
+            .expect("test step")
+    }
+
+    #[test]
+    fn options_become_mount_attributes() {
+        let p = plan(&[m(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )])
+        .expect("test step");
+        let ro = MountAttrFlags::MOUNT_ATTR_RDONLY.bits() as u64;
+        assert_ne!(p[0].attr.set & ro, 0);
+        assert_eq!(p[0].attr.clr & ro, 0);
+        let p = plan(&[m(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755"],
+        )])
+        .expect("test step");
+        assert_eq!(p[0].attr.clr & ro, ro, "rw clears a read-only flag");
+        match &p[0].how {
+            How::Fs { data, .. } => assert_eq!(data.join(","), "mode=755"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn binds_know_file_or_dir_and_bad_mounts_name_themselves() {
+        let t = tempfile::tempdir().expect("test step");
+        let f = t.path().join("f");
+        std::fs::write(&f, "x").expect("test step");
+        let p = plan(&[m(
+            "/etc/x",
+            "bind",
+            f.to_str().expect("test step"),
+            &["rbind", "ro"],
+        )])
+        .expect("test step");
+        assert!(matches!(
+            p[0].how,
+            How::Bind {
+                dir: false,
+                recursive: true,
+                ..
+            }
+        ));
+        let e = plan(&[m("/y", "bind", "/no/such/source", &["bind"])]).expect_err("must fail");
+        assert!(e.contains("/y") && e.contains("/no/such/source"), "{e}");
+        let e = plan(&[m("rel", "tmpfs", "tmpfs", &[])]).expect_err("must fail");
+        assert!(e.contains("absolute"), "{e}");
+    }
+}
