@@ -1,4 +1,4 @@
-//! Commands on existing containers: ps, inspect, logs, wait, kill, rm, and the hidden `__supervise`.
+//! Commands on existing containers: ps, inspect, logs, wait, kill, rm.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -7,7 +7,6 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use ucr_runtime::container::state::{now, ContainerState};
-use ucr_runtime::container::supervisor::{supervise, SuperviseArgs};
 use ucr_runtime::container::{ops, State};
 
 use super::launcher::paths;
@@ -213,22 +212,4 @@ pub fn rm(cli: &Cli, a: &RmArgs) -> anyhow::Result<i32> {
         println!("{id}");
     }
     Ok(0)
-}
-
-#[derive(Args, Debug)]
-pub struct SuperviseCmd {
-    /// Inherited pipe to report to.
-    #[arg(long = "notify-fd")]
-    pub notify_fd: Option<i32>,
-    pub id: String,
-}
-
-pub fn supervise_cmd(cli: &Cli, a: &SuperviseCmd) -> i32 {
-    let p = paths(cli);
-    supervise(&SuperviseArgs {
-        paths: &p,
-        store_dir: &cli.store_dir(),
-        id: &a.id,
-        notify_fd: a.notify_fd,
-    })
 }

@@ -10,6 +10,7 @@ mod launcher;
 mod progress;
 mod run;
 mod stats;
+mod supervise;
 
 use std::path::PathBuf;
 
@@ -176,10 +177,13 @@ pub enum Command {
     Update(stats::UpdateArgs),
     /// Internal: the per-container supervisor.
     #[command(name = "__supervise", hide = true)]
-    Supervise(containers::SuperviseCmd),
+    Supervise(supervise::SuperviseCmd),
 }
 
 pub fn main() -> i32 {
+    if let Some(code) = supervise::fast() {
+        return code;
+    }
     let mut cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -205,7 +209,7 @@ pub fn main() -> i32 {
     // Container commands run without an async runtime: the supervisor must stay single-threaded, and `run`
     // starts faster without worker threads (a pull, when needed, makes its own runtime).
     let sync = match &cli.cmd {
-        Command::Supervise(a) => return containers::supervise_cmd(&cli, a),
+        Command::Supervise(a) => return supervise::supervise_cmd(&cli, a),
         Command::Run(a) => Some(run::run(&cli, a)),
         Command::Launch(a) => Some(run::launch(&cli, a)),
         Command::Ps(a) => Some(containers::ps(&cli, a)),
