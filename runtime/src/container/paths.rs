@@ -29,6 +29,11 @@ impl Paths {
         self.runtime_dir.join("containers")
     }
 
+    /// `<runtime-dir>/seccomp`: compiled seccomp filters, one file per profile digest (a cache).
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.runtime_dir.join("seccomp")
+    }
+
     pub fn runtime(&self, id: &str) -> PathBuf {
         self.containers().join(id)
     }

@@ -142,8 +142,13 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
         &resources,
     )
     .map_err(|e| fail(e.to_string()))?;
-    let plan =
-        launcher::plan(&spec, program.as_deref(), &placement).map_err(|e| fail(e.to_string()))?;
+    let plan = launcher::plan(
+        &spec,
+        program.as_deref(),
+        &placement,
+        &paths.seccomp_cache(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
     let stdio = launcher::Stdio {
         stdin: OwnedFd::from(null),
         stdout: OwnedFd::from(out),

@@ -5,8 +5,8 @@
 //! syscalls as possible). Then it says "ready" and waits for "go" (the supervisor runs the isolators' `isolate`
 //! in between) and execs the task. Any failure goes back to the supervisor as one line naming the step.
 //!
-//! Capabilities, the seccomp filter, rlimits and the uid/gid switch are libcontainer's own code
-//! (`libcontainer::capabilities`, `libcontainer::seccomp`, its `Syscall`), so their semantics are youki's.
+//! Capabilities, rlimits and the uid/gid switch are libcontainer's own code (`libcontainer::capabilities`, its
+//! `Syscall`), so their semantics are youki's; the seccomp filter was compiled by libseccomp in the supervisor.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -259,18 +259,8 @@ fn find_program(plan: &Plan) -> Result<CString, Failure> {
 }
 
 fn seccomp(plan: &Plan) -> Result<(), Failure> {
-    let Some(s) = &plan.seccomp else {
-        return Ok(());
-    };
-    match libcontainer::seccomp::initialize_seccomp(s) {
-        Ok(None) => Ok(()),
-        Ok(Some(_)) => Err(Failure::new(
-            "seccomp".into(),
-            io::Error::other("SCMP_ACT_NOTIFY profiles need a listener; ucr has none"),
-        )),
-        Err(e) => Err(Failure::new(
-            "seccomp".into(),
-            io::Error::other(e.to_string()),
-        )),
+    match &plan.seccomp {
+        Some(f) => step("seccomp", super::seccomp::install(f)),
+        None => Ok(()),
     }
 }

@@ -7,7 +7,8 @@
 //!   cgroups before it runs, and waits for it to say "ready". [`Created::start`] lets it exec the task and
 //!   reports whether the exec happened.
 //! - [`init`]: the init's side, from clone to exec. [`mounts`], [`inroot`], [`dev`] and [`protect`] build its
-//!   filesystem; capabilities, seccomp, rlimits and the uid switch are libcontainer's functions.
+//!   filesystem; [`seccomp`] compiles filters once per profile; capabilities, rlimits and the uid switch are
+//!   libcontainer's functions.
 //!
 //! Why not libcontainer's whole create path: it re-validates every path through procfs (about 1,800 syscalls in
 //! the init for our standard spec, 5 ms) and runs an intermediate process whose libcgroups manager rescans
@@ -24,6 +25,7 @@ mod init;
 mod inroot;
 mod mounts;
 mod protect;
+mod seccomp;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -31,7 +33,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, LinuxSeccomp, PosixRlimit, Spec};
+use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, PosixRlimit, Spec};
 use ucr_isolators::cgroups::create::Placement;
 use ucr_isolators::cgroups::Version;
 
@@ -92,7 +94,7 @@ pub struct Plan {
     additional_gids: Vec<u32>,
     capabilities: Option<LinuxCapabilities>,
     no_new_privs: bool,
-    seccomp: Option<LinuxSeccomp>,
+    seccomp: Option<seccomp::Filter>,
     cwd: PathBuf,
     program: Option<String>,
     args: Vec<CString>,
@@ -103,8 +105,14 @@ fn unsupported(what: &str) -> LaunchError {
     LaunchError::Spec(format!("{what} is not supported by ucr's launcher"))
 }
 
-/// Check and decode `spec`. `program`, when given, is exec'd with `process.args` as the whole argv.
-pub fn plan(spec: &Spec, program: Option<&str>, cgroup: &Placement) -> Result<Plan, LaunchError> {
+/// Check and decode `spec`. `program`, when given, is exec'd with `process.args` as the whole argv. Seccomp
+/// filters are compiled into (or found in) `seccomp_cache`.
+pub fn plan(
+    spec: &Spec,
+    program: Option<&str>,
+    cgroup: &Placement,
+    seccomp_cache: &std::path::Path,
+) -> Result<Plan, LaunchError> {
     let process = spec
         .process()
         .as_ref()
@@ -207,7 +215,12 @@ pub fn plan(spec: &Spec, program: Option<&str>, cgroup: &Placement) -> Result<Pl
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
         capabilities: process.capabilities().clone(),
         no_new_privs: process.no_new_privileges() == Some(true),
-        seccomp: linux.seccomp().clone(),
+        seccomp: linux
+            .seccomp()
+            .as_ref()
+            .map(|p| seccomp::prepare(p, seccomp_cache))
+            .transpose()
+            .map_err(|e| LaunchError::Spec(format!("linux.seccomp: {e}")))?,
         cwd: process.cwd().clone(),
         program: program.map(str::to_string),
         args,
