@@ -4,7 +4,7 @@
 #   runc run --bundle B id-N       (a bundle of the same rootfs made once with `ucr unpack` + `runc spec`;
 #                                   runc run creates, starts, waits and deletes the container)
 # Prints the median wall time of each and the ratio ucr/runc (target <= 0.5), then the RSS of a ucr supervisor
-# (`__supervise`) while its task runs. Needs root, runc, GNU date. Release build.
+# while its task runs. Needs root, runc, GNU date. Release build.
 # usage: bench/run.sh [RUNS]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,11 +74,13 @@ mounts=$(grep -c " $WORK/" /proc/self/mountinfo || true)
 id=ucr-bench-rss-$$
 "${U[@]}" run --detach --name "$id" "$IMAGE" sleep 5 >/dev/null
 sup=""
+# The supervisor records itself as the container's owner (forked from the CLI, or `ucr __supervise`).
 for _ in $(seq 100); do
-  sup=$(pgrep -o -f -- "__supervise .*$id" || true)
-  [ -n "$sup" ] && break; sleep 0.05
+  sup=$(jq -r '.owner.pid // empty' "$WORK/run/containers/$id/state.json" 2>/dev/null || true)
+  [ -n "$sup" ] && [ "$(jq -r .state "$WORK/run/containers/$id/state.json")" = RUNNING ] && break
+  sup=""; sleep 0.05
 done
-[ -n "$sup" ] || { echo "no __supervise process for $id" >&2; exit 1; }
+[ -n "$sup" ] || { echo "no supervisor for $id" >&2; exit 1; }
 sleep 1
 rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$sup/status"); hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$sup/status")
 "${U[@]}" rm --force "$id" >/dev/null

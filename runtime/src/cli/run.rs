@@ -260,7 +260,10 @@ fn follow(
     };
     pump(&mut out, &mut std::io::stdout())?;
     pump(&mut err, &mut std::io::stderr())?;
-    let _ = l.supervisor.wait();
+    // EOF: the supervisor is done (its teardown and `--rm` included) and closes the pipe just before it exits.
+    let mut rest = Vec::new();
+    let _ = l.done.read_to_end(&mut rest);
+    l.release_supervisor();
     Ok(termination)
 }
 

@@ -28,8 +28,9 @@ pub enum ContainerError {
         /// Exit code for `ucr run`: 125 (ucr failed), 126 (cannot invoke), 127 (not found).
         code: i32,
     },
-    /// The supervisor took over and failed to start the task; it has recorded the termination itself.
-    #[error("container {id}: {why}")]
+    /// The supervisor took over and failed to start the task; it has recorded the termination itself. `why` is
+    /// its message, which already names the container.
+    #[error("{why}")]
     Started { id: String, why: String, code: i32 },
     #[error("container {id}: launch: {why}")]
     Launcher { id: String, why: String },
