@@ -5,8 +5,12 @@
 //!   codes 125/126/127 as INTERFACE.md says).
 //! - **images**: wiring of the image store and the distribution client from the global and registry options.
 //!
-//! Later: the containerizer (provisioner backends, launcher, supervisor, specs, agent) composes `ucr-registry`
-//! and `ucr-isolators` here; neither of those knows the other.
+//! - **container**: the containerizer — a container's lifecycle, checkpoints, supervisor, teardown.
+//! - **launcher**: the Linux launcher — from an OCI spec to a running task (namespaces, cgroup placement,
+//!   mounts, identity, seccomp).
+//! - **provisioner**: rootfs backends (overlay, copy). **spec**: Mesos and Marathon inputs.
+//!
+//! The containerizer composes `ucr-registry` and `ucr-isolators` here; neither of those knows the other.
 
 pub mod container;
 pub mod images;

@@ -1,9 +1,9 @@
 //! The cgroups isolators (`cgroups/cpu`, `cgroups/mem`, `cgroups/pids`, `cgroups/devices`) on cgroup v1 and v2.
 //!
 //! Limits reach the kernel through the launch: each isolator's `prepare` contributes OCI `linux.resources`
-//! values and libcontainer writes them while it creates the container's cgroups (`/ucr/<id>`), before the task
-//! runs. What libcontainer cannot do right on v2 (`cpu.weight` proportional to `cpus`, the device filter) the
-//! isolators do in `isolate`, which runs after the cgroup exists and before the task starts. Updates and
+//! values and the launcher writes them with [`create`] while it makes the container's cgroups (`/ucr/<id>`),
+//! before the init exists. What the OCI values cannot say right on v2 (`cpu.weight` proportional to `cpus`, the
+//! device filter) the isolators do in `isolate`, which runs after the init exists and before the task starts. Updates and
 //! statistics go through youki's libcgroups (`apply`, `stats`); OOM watching and the few values libcgroups does
 //! not report (soft limit, CPU limit) read the cgroup files directly.
 //!
