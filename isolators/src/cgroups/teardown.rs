@@ -31,12 +31,35 @@ pub fn destroy(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
     if dirs.is_empty() {
         return Ok(());
     }
+    // The common end needs only the rmdirs (every process is gone), so try them first; a directory that still
+    // has members or sub-cgroups refuses, and only those go through the kill below. The freezer's directory is
+    // tried last, and only when all others went, so that it is there for that kill.
+    let freezer = h.freezer_dir(cgroup)?;
+    let (last, first): (Vec<PathBuf>, Vec<PathBuf>) =
+        dirs.into_iter().partition(|d| Some(d) == freezer.as_ref());
+    let mut dirs: Vec<PathBuf> = first.into_iter().filter(|d| !removed(d)).collect();
+    if dirs.is_empty() {
+        dirs = last.into_iter().filter(|d| !removed(d)).collect();
+    } else {
+        dirs.extend(last);
+    }
+    if dirs.is_empty() {
+        return Ok(());
+    }
     kill_members(h, cgroup, &dirs)?;
     let deadline = Instant::now() + PATIENCE;
     for d in &dirs {
         remove_tree(d, cgroup, deadline)?;
     }
     Ok(())
+}
+
+/// An empty cgroup directory removed (or already gone).
+fn removed(dir: &Path) -> bool {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => true,
+        Err(e) => e.kind() == ErrorKind::NotFound,
+    }
 }
 
 /// SIGKILL every process in `cgroup` (`ucr kill` with SIGKILL), frozen first so that none escapes by forking.
