@@ -1,5 +1,5 @@
 //! The container's init, between `clone3` and `execve`. It runs in the new namespaces as a copy of the
-//! single-threaded supervisor and follows runc's order: wait until its cgroups are joined, stdio, the
+//! single-threaded supervisor and follows runc's order: its cgroups (v1: it moves itself), stdio, the
 //! namespaces given by path, hostname, the mounts and devices, `pivot_root`, sysctls and protected paths,
 //! rlimits, identity, capabilities, no_new_privs and seccomp (last, so the filter sees as few of our own
 //! syscalls as possible). Then it says "ready" and waits for "go" (the supervisor runs the isolators' `isolate`
@@ -54,7 +54,12 @@ fn setup(
     report: &mut File,
     stdio: [OwnedFd; 3],
 ) -> Result<std::convert::Infallible, Failure> {
-    wait_for(go, "waiting for the cgroups")?;
+    for tasks in &plan.cgroup_tasks {
+        step(
+            &format!("cgroup {}", tasks.display()),
+            std::fs::write(tasks, "0"),
+        )?;
+    }
     step(
         "setsid",
         rustix::process::setsid().map(drop).map_err(io::Error::from),

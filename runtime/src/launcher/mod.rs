@@ -3,8 +3,8 @@
 //!
 //! Roles:
 //! - [`create`] (supervisor side): checks and decodes the spec into a [`Plan`] before anything exists, then
-//!   `clone3`s the init into its new namespaces — on cgroup v2 straight into its cgroup — or joins it to its v1
-//!   cgroups before it runs, and waits for it to say "ready". [`Created::start`] lets it exec the task and
+//!   `clone3`s the init into its new namespaces — on cgroup v2 straight into its cgroup; on v1 the init joins
+//!   its cgroups itself before anything else — and waits for it to say "ready". [`Created::start`] lets it exec the task and
 //!   reports whether the exec happened.
 //! - [`init`]: the init's side, from clone to exec. [`mounts`], [`inroot`], [`dev`] and [`protect`] build its
 //!   filesystem; [`seccomp`] compiles filters once per profile; capabilities, rlimits and the uid switch are
@@ -15,7 +15,7 @@
 //! mountinfo per controller (3 ms), together most of a start that should take under 10 ms. This launcher makes
 //! the same container — the spec is unchanged, `runc run` accepts the bundle — with one process and one clone.
 //!
-//! Protocol: two CLOEXEC pipes. Supervisor → init: one byte once the cgroups are joined, one byte to start.
+//! Protocol: two CLOEXEC pipes. Supervisor → init: one byte to start.
 //! Init → supervisor: `R` when ready, or `E<step>: <error>` and exit. The init's end closes at exec, so EOF
 //! after start means the task runs.
 
@@ -83,6 +83,11 @@ pub struct Plan {
     rootfs: PathBuf,
     mounts: Vec<mounts::Planned>,
     cgroup_dirs: Vec<(PathBuf, PathBuf)>,
+    /// v1: the `tasks` file of each hierarchy's cgroup dir. The init writes "0" (itself) to each: moving the
+    /// calling thread skips the kernel's global threadgroup lock, which a pid written by another process takes
+    /// (and which can wait for an RCU grace period, milliseconds on a busy host). The init has one thread, so
+    /// that thread is the whole process.
+    cgroup_tasks: Vec<PathBuf>,
     devices: Vec<dev::Node>,
     sysctl: Vec<(String, String)>,
     readonly_paths: Vec<String>,
@@ -200,6 +205,10 @@ pub fn plan(
         rootfs: root.path().clone(),
         mounts,
         cgroup_dirs: cgroup.dirs().to_vec(),
+        cgroup_tasks: match cgroup.version() {
+            Version::V1 => cgroup.dirs().iter().map(|(_, d)| d.join("tasks")).collect(),
+            Version::V2 => Vec::new(),
+        },
         devices,
         sysctl: linux
             .sysctl()
@@ -253,7 +262,12 @@ pub unsafe fn create(
     let (mut go_r, go_w) = pipe()?;
     let (report_r, mut report_w) = pipe()?;
     let into = match cgroup.version() {
-        Version::V2 => cgroup.clone_into(),
+        Version::V2 => Some(
+            cgroup
+                .clone_into()
+                .ok_or_else(|| LaunchError::Spec("no cgroup v2 directory to clone into".into()))?,
+        ),
+        // The init joins its v1 cgroups itself, first thing (see `Plan::cgroup_tasks`).
         Version::V1 => None,
     };
     // SAFETY: the caller guarantees a single thread.
@@ -290,21 +304,6 @@ pub unsafe fn create(
         go: go_w,
         report: report_r,
     };
-    let joined = if into.is_none() {
-        cgroup
-            .join(pid)
-            .map_err(|e| LaunchError::Spec(e.to_string()))
-    } else {
-        Ok(())
-    };
-    if let Err(e) = joined {
-        created.abort();
-        return Err(e);
-    }
-    if let Err(e) = created.go.write_all(b"J") {
-        created.abort();
-        return Err(Failure::new("init".into(), e).into());
-    }
     match created.read_report(1) {
         Ok(r) if r == b"R" => Ok(created),
         Ok(r) => {
