@@ -22,9 +22,10 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::fs::OFlags;
 
 use super::error::LoadError;
+use crate::confined;
 use crate::store::{Staging, Store};
 use crate::unpack::{self, Compression};
 
@@ -71,12 +72,7 @@ impl Members {
         let io = LoadError::Open;
         let md = std::fs::metadata(path).map_err(io)?;
         if md.is_dir() {
-            let fd = rustix::fs::open(
-                path,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| io(e.into()))?;
+            let fd = confined::open_root(path).map_err(io)?;
             return Ok(Members {
                 kind: Kind::Dir(fd),
             });
@@ -301,18 +297,16 @@ fn open_in_dir(root: &OwnedFd, name: &str, norm: &str) -> Result<Member, LoadErr
             member: name.to_string(),
         });
     }
-    let fd = rustix::fs::openat2(
+    let fd = confined::open(
         root,
         norm,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK,
     )
-    .map_err(|e| match e {
-        rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR => LoadError::Missing {
+    .map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR) => LoadError::Missing {
             member: norm.to_string(),
         },
-        e => LoadError::member(norm, std::io::Error::from(e).to_string()),
+        _ => LoadError::member(norm, e.to_string()),
     })?;
     let file = File::from(fd);
     let md = file

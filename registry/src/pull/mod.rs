@@ -127,7 +127,7 @@ impl Puller {
         let key = image.to_string();
         if let (Some(want), false) = (image.digest(), opts.force) {
             if let Some(rec) = self.store.get_image(&key)? {
-                if &rec.manifest_digest == want && self.complete(&rec) {
+                if &rec.manifest_digest == want && self.store.is_complete(&rec) {
                     obs.event(Event::Done {
                         reference: key,
                         digest: rec.manifest_digest.to_string(),
@@ -138,7 +138,7 @@ impl Puller {
         }
         if opts.offline {
             return match self.store.get_image(&key)? {
-                Some(rec) if self.complete(&rec) => {
+                Some(rec) if self.store.is_complete(&rec) => {
                     obs.event(Event::Done {
                         reference: key,
                         digest: rec.manifest_digest.to_string(),
@@ -158,7 +158,7 @@ impl Puller {
         });
         if !opts.force {
             if let Some(rec) = self.store.get_image(&key)? {
-                if rec.manifest_digest == m.digest && self.complete(&rec) {
+                if rec.manifest_digest == m.digest && self.store.is_complete(&rec) {
                     for l in &rec.layers {
                         obs.event(Event::LayerDone {
                             digest: l.digest.to_string(),
@@ -244,13 +244,6 @@ impl Puller {
             digest: m.digest.to_string(),
         });
         Ok(rec)
-    }
-
-    fn complete(&self, rec: &ImageRecord) -> bool {
-        rec.layers
-            .iter()
-            .all(|l| self.store.has_layer(&l.diff_id) && self.store.has_blob(&l.digest))
-            && self.store.has_blob(&rec.config_digest)
     }
 
     /// Mirrors first (Docker Hub images), then the origin; the origin's error is the one reported.

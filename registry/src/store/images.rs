@@ -84,6 +84,22 @@ impl Store {
         }
     }
 
+    /// Whether the store holds all of an image: its config blob and every layer, both unpacked and as its blob.
+    /// The one definition of "complete" (pull, load, the runtime's image resolution and `save` all rely on
+    /// it): a record alone, or layers without their blobs, is an image to fetch again.
+    pub fn is_complete(&self, rec: &ImageRecord) -> bool {
+        self.has_blob(&rec.config_digest)
+            && rec
+                .layers
+                .iter()
+                .all(|l| self.has_layer(&l.diff_id) && self.has_blob(&l.digest))
+    }
+
+    /// The record of `reference` when the store holds all of that image ([`Store::is_complete`]).
+    pub fn complete_image(&self, reference: &str) -> Result<Option<ImageRecord>> {
+        Ok(self.get_image(reference)?.filter(|r| self.is_complete(r)))
+    }
+
     pub fn list_images(&self) -> Result<Vec<ImageRecord>> {
         let dir = self.root.join("images");
         let mut out = Vec::new();

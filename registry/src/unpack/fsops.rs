@@ -1,6 +1,6 @@
 //! The fd-relative filesystem primitives. Nothing here takes a host path except [`Tree::open`].
 //!
-//! Parents are resolved with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` against the root fd, so
+//! Parents are resolved by [`confined::open`] (`openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`) against the root fd, so
 //! symlinks resolve as if the root were `/`; final components are created or removed relative to the
 //! parent's fd and never followed. We assume nothing else writes into the tree while a layer is applied
 //! (it is a staging dir, or a rootfs no container runs in yet).
@@ -9,13 +9,14 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{self as rfs, AtFlags, Dev, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{self as rfs, AtFlags, Dev, FileType, Mode, OFlags};
 use rustix::io::Errno;
+
+use crate::confined;
 
 const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::CLOEXEC);
-const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 /// Mode of directories a layer implies without listing them (`a/b/c` with no `a/`), as docker uses.
 const IMPLIED_DIR_MODE: u32 = 0o755;
 
@@ -41,21 +42,8 @@ impl Tree {
 
     /// Opens the directory at normalized `path` (`""` is the root), resolved inside the root.
     pub(crate) fn open_dir(&self, path: &[u8]) -> io::Result<OwnedFd> {
-        let path: &[u8] = if path.is_empty() { b"." } else { path };
-        // EAGAIN: a concurrent rename elsewhere on the system made the kernel unsure `..` stayed inside.
-        for _ in 0..16 {
-            match rfs::openat2(&self.root, path, DIR_FLAGS, Mode::empty(), RESOLVE) {
-                Err(Errno::AGAIN) | Err(Errno::INTR) => continue,
-                Err(Errno::NOSYS) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Unsupported,
-                        "openat2 is not available: Linux 5.6 or later is required to apply layers",
-                    ))
-                }
-                r => return r.map_err(io::Error::from),
-            }
-        }
-        Err(Errno::AGAIN.into())
+        use std::os::unix::ffi::OsStrExt;
+        confined::open(&self.root, std::ffi::OsStr::from_bytes(path), DIR_FLAGS)
     }
 
     /// The directory `parent`, created with its missing ancestors (`mkdir -p`) if needed.
