@@ -2,7 +2,8 @@
 //!
 //! Roles (Mesos's isolator lifecycle: recover, prepare, isolate, watch, update, usage, cleanup):
 //! - **the lifecycle** (`isolator`): the `Isolator` trait, what flows through it, and the ordered set that
-//!   `--isolation` selects by Mesos name (`set`).
+//!   `--isolation` selects by Mesos name (`names`, `set`), which also places, kills and destroys the
+//!   container's cgroup. Each isolator has its own small config; `config` is their sum.
 //! - **cgroups**: `cgroups/cpu`, `cgroups/mem` (with the OOM watch), `cgroups/pids`, `cgroups/devices`, on cgroup v1
 //!   and v2 behind one interface (youki's libcgroups for statistics and updates).
 //! - **filesystem**: `filesystem/linux` (/proc, /sys, /dev, shm, masked paths, host network files) and the volume
@@ -14,10 +15,12 @@
 //! never depends on `ucr-registry`; `ucr-runtime` composes both.
 
 pub mod cgroups;
+pub mod config;
 pub mod error;
 pub mod filesystem;
 pub mod isolator;
 pub mod linux;
+pub mod names;
 pub mod network;
 pub mod posix;
 pub mod set;
@@ -25,7 +28,10 @@ pub mod stats;
 pub mod vocab;
 pub mod volume;
 
+pub use cgroups::create::Placement;
+pub use config::Config;
 pub use error::{IsolatorError, Result};
 pub use isolator::{Container, Contribution, Isolator, Request};
-pub use set::{default_names, parse_isolation, Flags, Isolators, KNOWN};
+pub use names::{default_names, parse_isolation, KNOWN};
+pub use set::Isolators;
 pub use stats::{Limitation, LimitedResource, ResourceStatistics};

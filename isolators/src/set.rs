@@ -1,109 +1,35 @@
-//! `--isolation`: the Mesos names of the isolators to run, and the ordered set built from them.
+//! The isolator set: the isolators `--isolation` chose, in launch order, run as one Mesos lifecycle — and the
+//! container's cgroup, which every container has whatever isolators run.
 //!
 //! The order is fixed by the set, not by the flag: the root filesystem's own mounts come before volumes, and
 //! network files last, because a mount must follow the mount of its parent path. Cleanup runs in reverse.
+//!
+//! The cgroup steps live here rather than in one isolator, as Mesos's launcher keeps them apart from the
+//! isolators: [`Isolators::place`] makes the container's cgroup with the launch's limits before its init
+//! exists, [`Isolators::kill`] kills every process in it, [`Isolators::destroy`] kills what is left, removes
+//! the cgroup and runs every isolator's cleanup. Nothing outside this crate touches cgroup files.
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use oci_spec::runtime::LinuxResources;
 
+use crate::cgroups::create::{self, Placement};
+use crate::cgroups::{teardown, Tree};
+use crate::config::Config;
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
+use crate::names::{build, KNOWN};
 use crate::stats::{Limitation, ResourceStatistics};
 use crate::vocab::{Limits, NetworkMode, Resources, VolumeSource};
-use crate::{cgroups, filesystem, linux, network, posix, volume};
 
-/// Every isolator this build has, in launch order.
-pub const KNOWN: &[&str] = &[
-    "filesystem/linux",
-    "volume/sandbox_path",
-    "volume/host_path",
-    "cgroups/cpu",
-    "cgroups/mem",
-    "cgroups/pids",
-    "cgroups/devices",
-    "posix/rlimits",
-    "linux/capabilities",
-    "linux/seccomp",
-    "network/cni",
-];
-
-/// Mesos names accepted for what ucr always does, so an agent's existing `--isolation` works unchanged:
-/// every container gets its own pid and ipc namespace (unless its `linux_info` shares them) and the image's
-/// runtime config (`docker/runtime`, `appc/runtime`) is always applied by the launcher.
-const ALWAYS_ON: &[&str] = &[
-    "namespaces/pid",
-    "namespaces/ipc",
-    "docker/runtime",
-    "appc/runtime",
-];
-
-/// The default when `--isolation` is not given: everything. A shared agent must be safe without tuning.
-pub fn default_names() -> Vec<String> {
-    KNOWN.iter().map(|s| s.to_string()).collect()
-}
-
-/// Parse a `--isolation` value (comma-separated Mesos names). `cgroups/all` means every cgroups isolator.
-pub fn parse_isolation(value: &str) -> Result<Vec<String>> {
-    let mut wanted = Vec::new();
-    for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if name == "cgroups/all" {
-            wanted.extend(KNOWN.iter().filter(|k| k.starts_with("cgroups/")).copied());
-        } else if let Some(k) = KNOWN.iter().find(|k| **k == name) {
-            wanted.push(*k);
-        } else if !ALWAYS_ON.contains(&name) {
-            let mut known: Vec<&str> = KNOWN.to_vec();
-            known.push("cgroups/all");
-            known.extend(ALWAYS_ON);
-            return Err(IsolatorError::Unknown {
-                name: name.to_string(),
-                known: known.join(", "),
-            });
-        }
-    }
-    Ok(KNOWN
-        .iter()
-        .filter(|k| wanted.contains(k))
-        .map(|s| s.to_string())
-        .collect())
-}
-
-/// Agent-wide settings the isolators read. Checkpointed with each container, so a later process cleans up with
-/// the settings the container was made with.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Flags {
-    /// `--cgroups_enable_cfs`: a CFS quota from `cpus` when no `limits.cpus` is given.
-    #[serde(default)]
-    pub cgroups_enable_cfs: bool,
-    /// `pids.max` for containers that ask for no `pids` resource.
-    #[serde(default)]
-    pub default_pids_limit: Option<u64>,
-    /// `--seccomp_config_dir`: where named seccomp profiles are.
-    #[serde(default)]
-    pub seccomp_config_dir: Option<PathBuf>,
-    /// `--seccomp_profile_name`: the profile for containers that name none (default: ucr's own).
-    #[serde(default)]
-    pub seccomp_profile_name: Option<String>,
-    /// `--network_cni_config_dir`.
-    #[serde(default)]
-    pub network_cni_config_dir: Option<PathBuf>,
-    /// `--network_cni_plugins_dir`.
-    #[serde(default)]
-    pub network_cni_plugins_dir: Option<PathBuf>,
-    /// The agent's `ports` resource (`--resources 'ports:[31000-32000]'`), inclusive ranges the host ports of
-    /// containers come from; empty = Mesos's default 31000-32000.
-    #[serde(default)]
-    pub agent_ports: Vec<(u16, u16)>,
-}
-
-/// The chosen isolators, in launch order.
+/// The chosen isolators, in launch order, and the cgroup tree containers are placed in.
 pub struct Isolators {
     list: Vec<Box<dyn Isolator>>,
+    tree: Tree,
 }
 
 impl Isolators {
-    pub fn new(names: &[String], flags: &Flags) -> Result<Self> {
+    pub fn new(names: &[String], config: &Config) -> Result<Self> {
         let unknown = |name: &str| IsolatorError::Unknown {
             name: name.to_string(),
             known: KNOWN.join(", "),
@@ -113,9 +39,44 @@ impl Isolators {
         }
         let mut list = Vec::new();
         for name in KNOWN.iter().filter(|k| names.iter().any(|n| n == *k)) {
-            list.push(build(name, flags).ok_or_else(|| unknown(name))?);
+            list.push(build(name, config).ok_or_else(|| unknown(name))?);
         }
-        Ok(Isolators { list })
+        Ok(Isolators {
+            list,
+            tree: Tree::Host,
+        })
+    }
+
+    /// The same set placing containers in another cgroup tree (a fake one in a tempdir, in tests).
+    pub fn with_tree(self, tree: Tree) -> Self {
+        Isolators { tree, ..self }
+    }
+
+    /// Make the container's cgroup in every hierarchy and write `resources` (the launch's `linux.resources`)
+    /// into it, before its init exists, so the task never runs unlimited. The init joins it as it starts
+    /// ([`Placement`]). Idempotent on an existing cgroup; a failure removes what it made.
+    pub fn place(&self, c: &Container<'_>, resources: &LinuxResources) -> Result<Placement> {
+        create::create(self.tree.get()?.as_ref(), c.cgroup, resources)
+    }
+
+    /// SIGKILL every process in the container's cgroup, frozen first so none forks away (v2: `cgroup.kill`).
+    pub fn kill(&self, c: &Container<'_>) -> Result<()> {
+        teardown::kill(self.tree.get()?.as_ref(), c.cgroup)
+    }
+
+    /// The container's end: kill every process left, remove its cgroup, then every isolator's cleanup in
+    /// reverse order. Every step runs even if one before failed; the first error is returned. Tolerates a
+    /// container that was never placed or only partly prepared, and runs again after a crash midway.
+    pub fn destroy(&self, c: &Container<'_>) -> Result<()> {
+        let removed = self
+            .tree
+            .get()
+            .and_then(|h| teardown::destroy(h.as_ref(), c.cgroup));
+        if let Err(e) = &removed {
+            tracing::warn!(error = %e, "cgroup teardown");
+        }
+        let cleaned = self.cleanup(c);
+        removed.and(cleaned)
     }
 
     pub fn names(&self) -> Vec<&'static str> {
@@ -231,43 +192,5 @@ impl Isolators {
             }
         }
         first.map_or(Ok(()), Err)
-    }
-}
-
-fn build(name: &str, flags: &Flags) -> Option<Box<dyn Isolator>> {
-    Some(match name {
-        "filesystem/linux" => Box::new(filesystem::linux::FilesystemLinux),
-        "volume/sandbox_path" => Box::new(volume::sandbox_path::SandboxPath),
-        "volume/host_path" => Box::new(volume::host_path::HostPath),
-        "cgroups/cpu" => Box::new(cgroups::cpu::Cpu::new(flags)),
-        "cgroups/mem" => Box::new(cgroups::mem::Mem::new(flags)),
-        "cgroups/pids" => Box::new(cgroups::pids::Pids::new(flags)),
-        "cgroups/devices" => Box::new(cgroups::devices::Devices),
-        "posix/rlimits" => Box::new(posix::rlimits::Rlimits),
-        "linux/capabilities" => Box::new(linux::capabilities::CapabilitiesIsolator),
-        "linux/seccomp" => Box::new(linux::seccomp::Seccomp::new(flags)),
-        "network/cni" => Box::new(network::cni::Cni::new(flags)),
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn isolation_names() {
-        let n = parse_isolation("cgroups/mem, filesystem/linux,namespaces/pid").unwrap_or_default();
-        assert_eq!(n, vec!["filesystem/linux", "cgroups/mem"]);
-        let all = parse_isolation("cgroups/all").unwrap_or_default();
-        assert_eq!(all.len(), 4);
-        let err = parse_isolation("cgroups/cpu,gpu/nvidia")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("\"gpu/nvidia\"") && err.contains("network/cni"),
-            "{err}"
-        );
     }
 }

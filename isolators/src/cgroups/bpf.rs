@@ -225,7 +225,7 @@ pub fn attach(prog: &OwnedFd, dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroups::devices::rules;
+    use crate::cgroups::device_rules::rules;
 
     /// Run the compiled program on one request, as the kernel would.
     fn eval(prog: &[Insn], typ: i32, access: i32, major: i32, minor: i32) -> i32 {

@@ -14,7 +14,6 @@ use oci_spec::runtime::{LinuxCpu, LinuxResources};
 use super::{apply, stats, Controller, Hierarchy, Tree, Version};
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
-use crate::set::Flags;
 use crate::stats::ResourceStatistics;
 use crate::vocab::{Limits, Resources};
 
@@ -29,19 +28,27 @@ pub const MIN_CFS_QUOTA_US: i64 = 1_000;
 /// The weight `prepare` decided, kept for `isolate` (which gets no request).
 const WEIGHT_FILE: &str = "cpu.weight";
 
+/// `cgroups/cpu`'s settings.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CpuConfig {
+    /// `--cgroups_enable_cfs`: a CFS quota from `cpus` when no `limits.cpus` is given.
+    #[serde(default)]
+    pub enable_cfs: bool,
+}
+
 pub struct Cpu {
     enable_cfs: bool,
     tree: Tree,
 }
 
 impl Cpu {
-    pub fn new(flags: &Flags) -> Self {
-        Self::with_tree(flags, Tree::Host)
+    pub fn new(config: &CpuConfig) -> Self {
+        Self::with_tree(config, Tree::Host)
     }
 
-    pub fn with_tree(flags: &Flags, tree: Tree) -> Self {
+    pub fn with_tree(config: &CpuConfig, tree: Tree) -> Self {
         Cpu {
-            enable_cfs: flags.cgroups_enable_cfs,
+            enable_cfs: config.enable_cfs,
             tree,
         }
     }
@@ -244,7 +251,7 @@ mod tests {
 
     #[test]
     fn shares_quota_and_weight_follow_mesos() {
-        let cpu = Cpu::new(&Flags::default());
+        let cpu = Cpu::new(&CpuConfig::default());
         let (r, l) = req(Some(0.5), None);
         let c = cpu.linux_cpu(&r, &l).ok().flatten().expect("cpu");
         assert_eq!((c.shares(), c.quota()), (Some(512), Some(-1)));
@@ -254,10 +261,7 @@ mod tests {
             (c.shares(), c.quota(), c.period()),
             (Some(MIN_SHARES), Some(150_000), Some(100_000))
         );
-        let cfs = Cpu::new(&Flags {
-            cgroups_enable_cfs: true,
-            ..Default::default()
-        });
+        let cfs = Cpu::new(&CpuConfig { enable_cfs: true });
         let (r, l) = req(Some(0.005), None);
         let c = cfs.linux_cpu(&r, &l).ok().flatten().expect("cpu");
         assert_eq!(c.quota(), Some(MIN_CFS_QUOTA_US));
@@ -286,7 +290,7 @@ mod tests {
         put(&cg, &[("cpu.weight", "173")]);
         let state = t.path().join("state");
         let cpu = Cpu::with_tree(
-            &Flags::default(),
+            &CpuConfig::default(),
             Tree::Given(Arc::new(V2::at(&t.path().join("cg")))),
         );
         let (r, l) = req(Some(2.0), None);

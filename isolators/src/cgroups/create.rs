@@ -49,6 +49,16 @@ impl Placement {
         self.fd.as_ref().map(|f| f.as_fd())
     }
 
+    /// v1 only: the `tasks` file of the cgroup in each hierarchy. The init writes "0" (itself) to each: moving
+    /// the calling thread skips the kernel's global threadgroup lock that a pid written by another process
+    /// takes (an RCU grace period on a busy host). Empty on v2, where the init is cloned into its cgroup.
+    pub fn self_join_files(&self) -> Vec<PathBuf> {
+        match self.version {
+            Version::V1 => self.dirs.iter().map(|(_, d)| d.join("tasks")).collect(),
+            Version::V2 => Vec::new(),
+        }
+    }
+
     /// Move `pid` (all its threads) into the cgroup in every hierarchy: writes the pid to each dir's
     /// cgroup.procs (v1 always; v2 only when clone_into could not be used).
     pub fn join(&self, pid: i32) -> Result<()> {
@@ -332,7 +342,7 @@ mod tests {
     use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids};
 
     use super::super::fake::{get, put as files};
-    use super::super::{devices::rules, host, teardown, V1, V2};
+    use super::super::{device_rules::rules, host, teardown, V1, V2};
     use super::*;
 
     const CG: &str = "/ucr/c";

@@ -2,69 +2,27 @@
 //! urandom, tty, console, pts, ptmx, /dev/net/tun) and may mknod any node (opening it still needs the rule), as
 //! Mesos's and runc's default lists say; `linux_info` privileged allows every device.
 //!
-//! v1: the rules go into the launch (`deny a`, then the allows) and libcontainer writes them to `devices.deny` and
+//! v1: the rules go into the launch (`deny a`, then the allows) and the placement writes them to `devices.deny` and
 //! `devices.allow`. v2 has no devices files: the kernel asks a BPF program attached to the cgroup, and
 //! libcgroups builds one only with its `cgroupsv2_devices` feature (a libbpf C build), so this isolator compiles
 //! the same rules into a program itself (`bpf.rs`) and attaches it in `isolate`, before the task runs. The rules
 //! are checkpointed at `prepare` because `isolate` gets no request.
 //!
-//! Device nodes: libcontainer creates null, zero, full, tty, random and urandom in the container's /dev, and
+//! Device nodes: the launcher creates null, zero, full, tty, random and urandom in the container's /dev, and
 //! ptmx as a link to pts/ptmx. /dev/net/tun is allowed but not created, as in Mesos: a task that needs it makes
 //! the node (mknod is allowed) and still needs CAP_NET_ADMIN to use it.
 
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+use oci_spec::runtime::LinuxDeviceCgroup;
 
+use super::device_rules::rules;
 use super::{bpf, Controller, Tree, Version};
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
 
 const NAME: &str = "cgroups/devices";
 const RULES_FILE: &str = "rules.json";
-
-/// (type, major, minor, access); None = any.
-type Rule = (LinuxDeviceType, Option<i64>, Option<i64>, &'static str);
-
-pub const DEFAULT_ALLOW: &[Rule] = {
-    use LinuxDeviceType::{B, C};
-    &[
-        (C, None, None, "m"),
-        (B, None, None, "m"),
-        (C, Some(1), Some(3), "rwm"),    // null
-        (C, Some(1), Some(5), "rwm"),    // zero
-        (C, Some(1), Some(7), "rwm"),    // full
-        (C, Some(1), Some(8), "rwm"),    // random
-        (C, Some(1), Some(9), "rwm"),    // urandom
-        (C, Some(5), Some(0), "rwm"),    // tty
-        (C, Some(5), Some(1), "rwm"),    // console
-        (C, Some(136), None, "rwm"),     // pts/*
-        (C, Some(5), Some(2), "rwm"),    // ptmx
-        (C, Some(10), Some(200), "rwm"), // net/tun
-    ]
-};
-
-fn rule(allow: bool, (typ, major, minor, access): Rule) -> LinuxDeviceCgroup {
-    let mut r = LinuxDeviceCgroup::default();
-    r.set_allow(allow)
-        .set_typ(Some(typ))
-        .set_major(major)
-        .set_minor(minor)
-        .set_access(Some(access.to_string()));
-    r
-}
-
-/// The device cgroup rules of a container, in order (the last matching rule decides).
-pub fn rules(privileged: bool) -> Vec<LinuxDeviceCgroup> {
-    let all = (LinuxDeviceType::A, None, None, "rwm");
-    let mut out = vec![rule(false, all)];
-    if privileged {
-        out.push(rule(true, all));
-    } else {
-        out.extend(DEFAULT_ALLOW.iter().map(|r| rule(true, *r)));
-    }
-    out
-}
 
 pub struct Devices;
 

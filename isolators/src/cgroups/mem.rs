@@ -13,7 +13,6 @@ use oci_spec::runtime::{LinuxMemory, LinuxResources};
 use super::{apply, oom, stats, Controller, Hierarchy, Tree, Version};
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
-use crate::set::Flags;
 use crate::stats::{Limitation, ResourceStatistics};
 use crate::vocab::{Limits, Resources};
 
@@ -22,12 +21,13 @@ pub const MB: u64 = 1 << 20;
 /// Mesos's `MIN_MEMORY`: below this a task rarely even starts.
 pub const MIN_MEMORY_MB: f64 = 32.0;
 
+#[derive(Default)]
 pub struct Mem {
     tree: Tree,
 }
 
 impl Mem {
-    pub fn new(_flags: &Flags) -> Self {
+    pub fn new() -> Self {
         Self::with_tree(Tree::Host)
     }
 

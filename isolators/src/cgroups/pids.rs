@@ -7,10 +7,17 @@ use oci_spec::runtime::LinuxPids;
 use super::{stats, Controller, Hierarchy, Tree};
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
-use crate::set::Flags;
 use crate::stats::ResourceStatistics;
 
 const NAME: &str = "cgroups/pids";
+
+/// `cgroups/pids`'s settings.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PidsConfig {
+    /// `--default_pids_limit`: `pids.max` for containers that ask for no `pids` resource.
+    #[serde(default)]
+    pub default_limit: Option<u64>,
+}
 
 pub struct Pids {
     default_limit: Option<u64>,
@@ -18,13 +25,13 @@ pub struct Pids {
 }
 
 impl Pids {
-    pub fn new(flags: &Flags) -> Self {
-        Self::with_tree(flags, Tree::Host)
+    pub fn new(config: &PidsConfig) -> Self {
+        Self::with_tree(config, Tree::Host)
     }
 
-    pub fn with_tree(flags: &Flags, tree: Tree) -> Self {
+    pub fn with_tree(config: &PidsConfig, tree: Tree) -> Self {
         Pids {
-            default_limit: flags.default_pids_limit,
+            default_limit: config.default_limit,
             tree,
         }
     }
@@ -85,17 +92,16 @@ mod tests {
 
     #[test]
     fn requested_then_default_then_none() {
-        let flags = Flags {
-            default_pids_limit: Some(1000),
-            ..Default::default()
+        let config = PidsConfig {
+            default_limit: Some(1000),
         };
-        let p = Pids::new(&flags);
+        let p = Pids::new(&config);
         assert_eq!(
             p.limit(Some(64)).ok().flatten().map(|l| l.limit()),
             Some(64)
         );
         assert_eq!(p.limit(None).ok().flatten().map(|l| l.limit()), Some(1000));
-        assert!(Pids::new(&Flags::default())
+        assert!(Pids::new(&PidsConfig::default())
             .limit(None)
             .ok()
             .flatten()

@@ -6,7 +6,7 @@
 //! change what the profile means. The filter is compiled by libcontainer with libseccomp; a build without it
 //! fails the launch, never runs a container unfiltered.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::LinuxSeccomp;
 use serde_json::Value;
@@ -14,21 +14,31 @@ use serde_json::Value;
 use super::seccomp_default;
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
-use crate::set::Flags;
 
 const NAME: &str = "linux/seccomp";
 pub const UNCONFINED: &str = "unconfined";
 
+/// `linux/seccomp`'s settings.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SeccompConfig {
+    /// `--seccomp_config_dir`: where named profiles are.
+    #[serde(default)]
+    pub config_dir: Option<PathBuf>,
+    /// `--seccomp_profile_name`: the profile for containers that name none (default: ucr's own).
+    #[serde(default)]
+    pub profile_name: Option<String>,
+}
+
 pub struct Seccomp {
-    config_dir: Option<std::path::PathBuf>,
+    config_dir: Option<PathBuf>,
     default_profile: Option<String>,
 }
 
 impl Seccomp {
-    pub fn new(flags: &Flags) -> Self {
+    pub fn new(config: &SeccompConfig) -> Self {
         Seccomp {
-            config_dir: flags.seccomp_config_dir.clone(),
-            default_profile: flags.seccomp_profile_name.clone(),
+            config_dir: config.config_dir.clone(),
+            default_profile: config.profile_name.clone(),
         }
     }
 
@@ -124,7 +134,7 @@ mod tests {
 
     #[test]
     fn default_profile_parses_and_denies_mount() {
-        let s = Seccomp::new(&Flags::default());
+        let s = Seccomp::new(&SeccompConfig::default());
         let c = prepare(&s, None).expect("prepare");
         let sc = c.seccomp.expect("filter");
         let denied: Vec<String> = sc
@@ -146,11 +156,11 @@ mod tests {
     #[test]
     fn named_profiles() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let flags = Flags {
-            seccomp_config_dir: Some(dir.path().to_path_buf()),
+        let config = SeccompConfig {
+            config_dir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
-        let s = Seccomp::new(&flags);
+        let s = Seccomp::new(&config);
         std::fs::write(
             dir.path().join("p.json"),
             r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,

@@ -24,13 +24,23 @@ use super::attachment::Attachment;
 use super::{conf, files, netns, result};
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
-use crate::set::Flags;
 use crate::stats::ResourceStatistics;
 use crate::vocab::{NetworkMode, PortMapping};
 
 const NAME: &str = "network/cni";
 /// The container-side interface name (what Mesos uses).
 const IFNAME: &str = "eth0";
+
+/// `network/cni`'s settings.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CniConfig {
+    /// `--network_cni_config_dir` (default `/etc/ucr/cni`).
+    #[serde(default)]
+    pub config_dir: Option<PathBuf>,
+    /// `--network_cni_plugins_dir`: a `:`-separated search path (default `/usr/lib/cni:/opt/cni/bin`).
+    #[serde(default)]
+    pub plugins_dir: Option<PathBuf>,
+}
 
 pub struct Cni {
     config_dir: PathBuf,
@@ -39,14 +49,14 @@ pub struct Cni {
 }
 
 impl Cni {
-    pub fn new(flags: &Flags) -> Self {
+    pub fn new(config: &CniConfig) -> Self {
         Cni {
-            config_dir: flags
-                .network_cni_config_dir
+            config_dir: config
+                .config_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(conf::DEFAULT_CONFIG_DIR)),
-            plugins_path: flags
-                .network_cni_plugins_dir
+            plugins_path: config
+                .plugins_dir
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| conf::DEFAULT_PLUGINS_PATH.to_string()),

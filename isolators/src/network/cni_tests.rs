@@ -74,10 +74,9 @@ impl Env {
     }
 
     fn cni(&self, config_dir: &Path, plugins: &Path) -> Cni {
-        Cni::new(&Flags {
-            network_cni_config_dir: Some(config_dir.to_path_buf()),
-            network_cni_plugins_dir: Some(plugins.to_path_buf()),
-            ..Flags::default()
+        Cni::new(&CniConfig {
+            config_dir: Some(config_dir.to_path_buf()),
+            plugins_dir: Some(plugins.to_path_buf()),
         })
     }
 }

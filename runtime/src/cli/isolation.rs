@@ -6,7 +6,18 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use ucr_isolators::{default_names, parse_isolation, Flags};
+use ucr_isolators::cgroups::cpu::CpuConfig;
+use ucr_isolators::cgroups::pids::PidsConfig;
+use ucr_isolators::linux::seccomp::SeccompConfig;
+use ucr_isolators::network::cni::CniConfig;
+use ucr_isolators::{default_names, parse_isolation, Config};
+
+/// What the isolation options decide for a new container.
+pub struct Isolation {
+    pub names: Vec<String>,
+    pub config: Config,
+    pub ports: Vec<(u16, u16)>,
+}
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct IsolationArgs {
@@ -63,7 +74,8 @@ pub struct IsolationArgs {
 
 impl IsolationArgs {
     /// The isolator names and settings for a new container; an unknown name is an error listing the known.
-    pub fn resolve(&self) -> anyhow::Result<(Vec<String>, Flags)> {
+    /// The isolator names, their settings, and the agent's `ports` ranges (empty: the default range).
+    pub fn resolve(&self) -> anyhow::Result<Isolation> {
         let names = match &self.isolation {
             Some(v) => parse_isolation(v).context("--isolation")?,
             None => default_names(),
@@ -74,33 +86,47 @@ impl IsolationArgs {
                 .map(|p| std::path::absolute(p).with_context(|| p.display().to_string()))
                 .transpose()
         };
-        let flags = Flags {
-            cgroups_enable_cfs: self.cgroups_enable_cfs,
-            default_pids_limit: self.default_pids_limit,
-            seccomp_config_dir: abs(&self.seccomp_config_dir)?,
-            seccomp_profile_name: self.seccomp_profile_name.clone(),
-            network_cni_config_dir: abs(&self.network_cni_config_dir)?,
-            // A search path like CNI_PATH: each colon-separated entry made absolute on its own.
-            network_cni_plugins_dir: self
-                .network_cni_plugins_dir
-                .as_ref()
-                .map(|v| -> anyhow::Result<PathBuf> {
-                    let parts = std::env::split_paths(v)
-                        .map(|p| std::path::absolute(&p).with_context(|| p.display().to_string()))
-                        .collect::<anyhow::Result<Vec<_>>>()?;
-                    Ok(std::env::join_paths(parts)
-                        .context("--network_cni_plugins_dir")?
-                        .into())
-                })
-                .transpose()?,
-            agent_ports: match &self.resources {
-                Some(r) => ucr_runtime::container::ports::parse_resources(r)
-                    .map_err(anyhow::Error::msg)
-                    .with_context(|| format!("--resources {r}"))?
-                    .unwrap_or_default(),
-                None => Vec::new(),
+        let config = Config {
+            cpu: CpuConfig {
+                enable_cfs: self.cgroups_enable_cfs,
+            },
+            pids: PidsConfig {
+                default_limit: self.default_pids_limit,
+            },
+            seccomp: SeccompConfig {
+                config_dir: abs(&self.seccomp_config_dir)?,
+                profile_name: self.seccomp_profile_name.clone(),
+            },
+            cni: CniConfig {
+                config_dir: abs(&self.network_cni_config_dir)?,
+                // A search path like CNI_PATH: each colon-separated entry made absolute on its own.
+                plugins_dir: self
+                    .network_cni_plugins_dir
+                    .as_ref()
+                    .map(|v| -> anyhow::Result<PathBuf> {
+                        let parts = std::env::split_paths(v)
+                            .map(|p| {
+                                std::path::absolute(&p).with_context(|| p.display().to_string())
+                            })
+                            .collect::<anyhow::Result<Vec<_>>>()?;
+                        Ok(std::env::join_paths(parts)
+                            .context("--network_cni_plugins_dir")?
+                            .into())
+                    })
+                    .transpose()?,
             },
         };
-        Ok((names, flags))
+        let ports = match &self.resources {
+            Some(r) => ucr_runtime::container::ports::parse_resources(r)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("--resources {r}"))?
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(Isolation {
+            names,
+            config,
+            ports,
+        })
     }
 }

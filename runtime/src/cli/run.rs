@@ -143,7 +143,7 @@ fn start(
         quiet: detach,
     };
     let exe = exe();
-    let (isolation, isolator_flags) = cli.isolation.resolve()?;
+    let isolation = cli.isolation.resolve()?;
     let launcher = Launcher {
         paths: &paths,
         store_dir: &cli.store_dir(),
@@ -152,8 +152,9 @@ fn start(
         exe: &exe,
         global_args: global_args(cli),
         images: &images,
-        isolation: &isolation,
-        isolator_flags: &isolator_flags,
+        isolation: &isolation.names,
+        isolator_config: &isolation.config,
+        agent_ports: &isolation.ports,
     };
     let launched = match launcher.launch(&cfg) {
         Ok(l) => l,

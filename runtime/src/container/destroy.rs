@@ -1,6 +1,6 @@
 //! Teardown of a container's live parts, the same whether the task ended by itself, was killed, never started,
-//! or its supervisor died: kill every process left in its cgroups, remove the cgroups and libcontainer's state,
-//! let the isolators clean up, and let the provisioner unmount and remove the rootfs. Each step tolerates what
+//! or its supervisor died: kill every process left in its cgroups, remove the cgroups, let the isolators clean
+//! up, and let the provisioner unmount and remove the rootfs. Each step tolerates what
 //! an earlier crash left half done, so it can run again. The sandbox is not touched (it stays until `rm`).
 
 use std::path::Path;
@@ -19,10 +19,9 @@ pub fn teardown(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<
             first_err.get_or_insert(e);
         }
     };
-    keep(kill_and_remove_cgroups(paths, st));
-    // With every process gone: the isolators undo what they set up (network namespace and CNI, ...), in
-    // reverse order, each tolerating a partial prepare.
-    keep(cleanup_isolators(paths, st));
+    // Every process killed and the cgroup removed, then the isolators undo what they set up (network namespace
+    // and CNI, ...), in reverse order, each tolerating a partial prepare.
+    keep(destroy_isolated(paths, st));
     keep(destroy_rootfs(paths, store_dir, st));
     match first_err {
         Some(e) => Err(e),
@@ -30,25 +29,11 @@ pub fn teardown(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<
     }
 }
 
-fn kill_and_remove_cgroups(paths: &Paths, st: &ContainerState) -> Result<()> {
-    // Our own kill and removal rather than libcontainer's delete: the same freezer kill and rmdir, but on the
-    // hierarchies found once per process, where libcgroups rescans mountinfo once per controller (a quarter of
-    // the supervisor's teardown). libcontainer's state for the container is only files under our runtime dir.
-    let h = ucr_isolators::cgroups::host().map_err(|e| isolation::isolator_err(&st.id, e))?;
-    ucr_isolators::cgroups::teardown::destroy(h.as_ref(), Path::new(&st.cgroup))
-        .map_err(|e| isolation::isolator_err(&st.id, e))?;
-    let lc_root = paths.libcontainer_root(&st.id);
-    match std::fs::remove_dir_all(&lc_root) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ContainerError::io(&lc_root, e)),
-        _ => Ok(()),
-    }
-}
-
-fn cleanup_isolators(paths: &Paths, st: &ContainerState) -> Result<()> {
+fn destroy_isolated(paths: &Paths, st: &ContainerState) -> Result<()> {
     let isolators = isolation::isolators(st)?;
     let places = isolation::Places::of(paths, st);
     isolators
-        .cleanup(&places.container())
+        .destroy(&places.container())
         .map_err(|e| isolation::isolator_err(&st.id, e))
 }
 

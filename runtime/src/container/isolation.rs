@@ -47,7 +47,7 @@ impl Places {
 
 /// The isolators recorded in the container's state.
 pub fn isolators(st: &ContainerState) -> Result<Isolators> {
-    Isolators::new(&st.isolation, &st.isolator_flags).map_err(|e| isolator_err(&st.id, e))
+    Isolators::new(&st.isolation, &st.isolator_config).map_err(|e| isolator_err(&st.id, e))
 }
 
 /// The isolation request of a container, borrowed from its config and the launch's decisions.

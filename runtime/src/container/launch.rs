@@ -49,7 +49,9 @@ pub struct Launcher<'a> {
     pub images: &'a dyn Images,
     /// `--isolation` (Mesos names) and the settings the isolators read; checkpointed with the container.
     pub isolation: &'a [String],
-    pub isolator_flags: &'a ucr_isolators::Flags,
+    pub isolator_config: &'a ucr_isolators::Config,
+    /// The agent's `ports` ranges host ports are given from (empty: Mesos's default 31000-32000).
+    pub agent_ports: &'a [(u16, u16)],
 }
 
 /// A started container: the supervisor's pipe (a line `exited <termination json>`, then EOF when it is done) and
@@ -141,7 +143,7 @@ impl Launcher<'_> {
             user: None,
             ports: Vec::new(),
             isolation: self.isolation.to_vec(),
-            isolator_flags: self.isolator_flags.clone(),
+            isolator_config: self.isolator_config.clone(),
             sandbox_directory: self.sandbox_directory.to_string(),
             status: serde_json::Map::new(),
             termination: None,
@@ -210,7 +212,7 @@ impl Launcher<'_> {
             File::create(&p).map_err(|e| ContainerError::io(&p, e))?;
         }
         let port_lock = super::ports::lock(paths)?;
-        st.ports = super::ports::allocate_in(paths, cfg, &self.isolator_flags.agent_ports)?;
+        st.ports = super::ports::allocate_in(paths, cfg, self.agent_ports)?;
         self.checkpoint(st, State::Preparing)?;
         drop(port_lock);
         let extra_env = super::ports::marathon_env(cfg, &st.ports);

@@ -71,16 +71,13 @@ pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
     // SIGKILL is for every process of the container (its cgroup), as Mesos' destroy; other signals go to the
     // task's init, which decides what its children get.
     if sig == nix::sys::signal::Signal::SIGKILL {
-        let h = ucr_isolators::cgroups::host().map_err(|e| ContainerError::State {
-            id: id.to_string(),
-            why: e.to_string(),
-        })?;
-        ucr_isolators::cgroups::teardown::kill(&*h, std::path::Path::new(&st.cgroup)).map_err(
-            |e| ContainerError::State {
+        let places = super::isolation::Places::of(paths, &st);
+        super::isolation::isolators(&st)?
+            .kill(&places.container())
+            .map_err(|e| ContainerError::State {
                 id: id.to_string(),
                 why: e.to_string(),
-            },
-        )?;
+            })?;
     }
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),

@@ -60,11 +60,6 @@ impl Paths {
         self.runtime(id).join("bundle")
     }
 
-    /// libcontainer's state root for this container (it adds `/<libcontainer id>`).
-    pub fn libcontainer_root(&self, id: &str) -> PathBuf {
-        self.runtime(id).join("lc")
-    }
-
     pub fn supervisor_log(&self, id: &str) -> PathBuf {
         self.runtime(id).join("supervisor.log")
     }

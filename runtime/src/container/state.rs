@@ -200,8 +200,9 @@ pub struct ContainerState {
     /// usage and update in a later process use exactly these, whatever that process's own flags say.
     #[serde(default)]
     pub isolation: Vec<String>,
-    #[serde(default)]
-    pub isolator_flags: ucr_isolators::Flags,
+    /// (`isolator_flags` in checkpoints written before each isolator had its own config; still read.)
+    #[serde(default, alias = "isolator_flags")]
+    pub isolator_config: ucr_isolators::Config,
     /// Where the sandbox appears inside the container (`--sandbox_directory` at launch).
     #[serde(default = "default_sandbox_directory")]
     pub sandbox_directory: String,

@@ -135,13 +135,11 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
         .as_ref()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let hierarchy = ucr_isolators::cgroups::host().map_err(|e| fail(e.to_string()))?;
-    let placement = ucr_isolators::cgroups::create::create(
-        &*hierarchy,
-        std::path::Path::new(&st.cgroup),
-        &resources,
-    )
-    .map_err(|e| fail(e.to_string()))?;
+    let isolators = isolation::isolators(st)?;
+    let places = isolation::Places::of(paths, st);
+    let placement = isolators
+        .place(&places.container(), &resources)
+        .map_err(|e| fail(e.to_string()))?;
     let plan = launcher::plan(
         &spec,
         program.as_deref(),
@@ -159,10 +157,9 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
         unsafe { launcher::create(&plan, &placement, stdio) }.map_err(|e| fail(e.to_string()))?;
     let pid = created.pid;
     // The init exists, in its cgroups and namespaces, and has not run the task yet: Mesos's `isolate` point.
-    let isolated = isolation::isolators(st).and_then(|i| {
-        i.isolate(&isolation::Places::of(paths, st).container(), pid)
-            .map_err(|e| isolation::isolator_err(id, e))
-    });
+    let isolated = isolators
+        .isolate(&places.container(), pid)
+        .map_err(|e| isolation::isolator_err(id, e));
     if let Err(e) = isolated {
         created.abort();
         return Err(e);

@@ -34,8 +34,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, PosixRlimit, Spec};
-use ucr_isolators::cgroups::create::Placement;
-use ucr_isolators::cgroups::Version;
+use ucr_isolators::Placement;
 
 /// A failed step: what was being done (naming the path or setting) and why.
 #[derive(Debug, thiserror::Error)]
@@ -205,10 +204,7 @@ pub fn plan(
         rootfs: root.path().clone(),
         mounts,
         cgroup_dirs: cgroup.dirs().to_vec(),
-        cgroup_tasks: match cgroup.version() {
-            Version::V1 => cgroup.dirs().iter().map(|(_, d)| d.join("tasks")).collect(),
-            Version::V2 => Vec::new(),
-        },
+        cgroup_tasks: cgroup.self_join_files(),
         devices,
         sysctl: linux
             .sysctl()
@@ -261,15 +257,9 @@ pub unsafe fn create(
 ) -> Result<Created, LaunchError> {
     let (mut go_r, go_w) = pipe()?;
     let (report_r, mut report_w) = pipe()?;
-    let into = match cgroup.version() {
-        Version::V2 => Some(
-            cgroup
-                .clone_into()
-                .ok_or_else(|| LaunchError::Spec("no cgroup v2 directory to clone into".into()))?,
-        ),
-        // The init joins its v1 cgroups itself, first thing (see `Plan::cgroup_tasks`).
-        Version::V1 => None,
-    };
+    // v2: cloned straight into its cgroup; v1: the init joins its cgroups itself, first thing (see
+    // `Plan::cgroup_tasks`).
+    let into = cgroup.clone_into();
     // SAFETY: the caller guarantees a single thread.
     let forked = unsafe { clone::clone3(plan.clone_flags, into) }
         .map_err(|e| Failure::new("clone3".into(), e))?;
