@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
-cargo build --release -q -p ucr-runtime -p ucr-fixtures
+cargo build --release -q -p ucr -p ucr-fixtures
 UCR=$PWD/target/release/ucr
 WORK=$(mktemp -d /dev/shm/ucr-bench.XXXXXX)
 coproc REG { exec target/release/ucr-fixture-registry --env "$WORK/env"; }

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-30}
 command -v runc >/dev/null || { echo "runc not found" >&2; exit 1; }
-cargo build --release -q -p ucr-runtime -p ucr-fixtures
+cargo build --release -q -p ucr -p ucr-fixtures
 UCR=$PWD/target/release/ucr
 WORK=$(mktemp -d /dev/shm/ucr-bench-run.XXXXXX)
 U=("$UCR" --root "$WORK/root" --runtime-dir "$WORK/run" --image_provisioner_backend overlay)

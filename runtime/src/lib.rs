@@ -1,8 +1,7 @@
-//! ucr-runtime — the containerizer and the `ucr` command line.
+//! ucr-runtime — the containerizer library every front end (the `ucr` CLI crate, the agent, the OCI runtime
+//! mode) drives.
 //!
 //! Roles:
-//! - **cli**: the `ucr` binary's commands (thin: parse flags, call the libraries, print, map errors to exit
-//!   codes 125/126/127 as INTERFACE.md says).
 //! - **images**: wiring of the image store and the distribution client from the global and registry options.
 //!
 //! - **container**: the containerizer — a container's lifecycle, checkpoints, supervisor, teardown.

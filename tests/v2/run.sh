@@ -22,9 +22,9 @@ test_exe() {
     jq -r 'select(.reason == "compiler-artifact" and .profile.test == true and .executable != null) | .executable' |
     tail -n 1
 }
-e2e=$(test_exe -p ucr-runtime --test isolation_cgroups)
+e2e=$(test_exe -p ucr --test isolation_cgroups)
 unit=$(test_exe -p ucr-isolators --lib)
-fs=$(test_exe -p ucr-runtime --test isolation_fs)
+fs=$(test_exe -p ucr --test isolation_fs)
 [ -x "$e2e" ] && [ -x "$unit" ] && [ -x "$fs" ] ||
   { echo "tests/v2/run.sh: no test executables ($e2e, $unit, $fs)" >&2; exit 1; }
 

@@ -3,7 +3,6 @@
 //! form. Each case asserts on the content it expects, so a backend that does nothing fails them all.
 //! Plus overlay-only cases: a 70-layer image whose lowerdir string would not fit a page, and `select`.
 
-#[path = "provisioner/support.rs"]
 mod support;
 
 use std::fs;

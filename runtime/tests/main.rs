@@ -1,0 +1,3 @@
+//! The runtime library's integration tests, one binary (ripgrep's layout): each module is a suite.
+
+mod provisioner;
