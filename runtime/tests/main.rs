@@ -1,3 +1,4 @@
 //! The runtime library's integration tests, one binary (ripgrep's layout): each module is a suite.
 
 mod provisioner;
+mod requests;

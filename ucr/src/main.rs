@@ -1,7 +1,112 @@
-//! `ucr` — the daemonless CLI. Thin: flags in, library calls, one-line errors out.
+//! `ucr` — the daemonless CLI: a thin clap front end over the `ucr-runtime` library. Flags in, one library call,
+//! output out; errors print as one line `ucr: <what>: <why>` and exit 125 (126/127 when the task's program
+//! cannot be run or is not there), as INTERFACE.md says.
+//!
+//! Files: `args` (the command line), `globals` and `isolation` (the options every command takes), `context`
+//! (options → the runtime's `Images` and `Containerizer`), one file per group of commands (`images`, `archive`,
+//! `run` with `run_flags`, `containers`, `stats`), `supervise` (the hidden per-container supervisor), `progress` (pull
+//! progress), `logging`.
 
-mod cli;
+mod archive;
+mod args;
+mod containers;
+mod context;
+mod globals;
+mod images;
+mod isolation;
+mod logging;
+mod progress;
+mod run;
+mod run_flags;
+mod stats;
+mod supervise;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Exit code for a failure of ucr itself (bad input, pull failed, ...), as docker/podman use it.
+pub const EXIT_UCR: i32 = 125;
 
 fn main() {
-    std::process::exit(cli::main());
+    std::process::exit(run_cli());
+}
+
+fn run_cli() -> i32 {
+    if let Some(code) = supervise::fast() {
+        return code;
+    }
+    let mut cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_UCR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let g = &mut cli.globals;
+    // Paths go into OCI bundles, checkpoints and the supervisor's argv, all read from other working dirs.
+    for p in [&mut g.root, &mut g.runtime_dir] {
+        if let Ok(abs) = std::path::absolute(&*p) {
+            *p = abs;
+        }
+    }
+    if let Some(abs) = g
+        .docker_store_dir
+        .as_ref()
+        .and_then(|p| std::path::absolute(p).ok())
+    {
+        g.docker_store_dir = Some(abs);
+    }
+    logging::init(&g.log_level);
+    let g = &cli.globals;
+    // Commands run without the async runtime unless they need it: the supervisor must stay single-threaded,
+    // and `run` starts faster without worker threads (a pull, when needed, starts the process's one runtime).
+    let result = match &cli.cmd {
+        Command::Supervise(a) => return supervise::supervise_cmd(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::Launch(a) => run::launch(g, a),
+        Command::Ps(a) => containers::ps(g, a),
+        Command::Logs(a) => containers::logs(g, a),
+        Command::Wait(a) => containers::wait(g, a),
+        Command::Kill(a) => containers::kill(g, a),
+        Command::Rm(a) => containers::rm(g, a),
+        Command::Stats(a) => stats::stats(g, a),
+        Command::Update(a) => stats::update(g, a),
+        Command::Load(a) => archive::load(g, a),
+        Command::Save(a) => archive::save(g, a),
+        Command::Pull(a) => images::pull(g, a),
+        Command::Images(a) => images::list(g, a),
+        Command::Inspect(a) if containers::is_container(g, &a.image) => {
+            containers::inspect(g, &a.image, a.json)
+        }
+        Command::Inspect(a) => images::inspect(g, a),
+        Command::Rmi(a) => images::rmi(g, a),
+        Command::Prune(a) => images::prune(g, a),
+        Command::Store { cmd } => images::store_cmd(g, cmd),
+        Command::Unpack(a) => images::unpack(g, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ucr: {}", one_line(&e));
+            EXIT_UCR
+        }
+    }
+}
+
+/// `context: cause: cause` on one line, without repeating a cause already in the text.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut s = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if s.contains(&t) {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push_str(": ");
+        }
+        s.push_str(&t);
+    }
+    s.replace('\n', " ")
 }

@@ -42,6 +42,10 @@ pub enum ContainerError {
     Provision(#[from] crate::provisioner::ProvisionError),
     #[error(transparent)]
     Image(#[from] ucr_registry::Error),
+    #[error(transparent)]
+    Images(#[from] crate::images::ImageError),
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
 }
 
 impl ContainerError {
@@ -49,6 +53,30 @@ impl ContainerError {
         ContainerError::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// A step of a launch failed (`step`: provisioning, preparing, fetching, ...), with the exit code a CLI
+    /// reports for it.
+    pub fn launch(
+        id: &str,
+        step: &'static str,
+        why: impl Into<String>,
+        code: i32,
+    ) -> ContainerError {
+        ContainerError::Launch {
+            id: id.to_string(),
+            step,
+            why: why.into(),
+            code,
+        }
+    }
+
+    /// An isolator's failure, for the container it happened to.
+    pub fn isolator(id: &str, e: ucr_isolators::IsolatorError) -> ContainerError {
+        ContainerError::Isolator {
+            id: id.to_string(),
+            why: e.to_string(),
         }
     }
 

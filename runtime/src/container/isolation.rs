@@ -72,8 +72,5 @@ pub fn request<'a>(
 }
 
 pub fn isolator_err(id: &str, e: ucr_isolators::IsolatorError) -> ContainerError {
-    ContainerError::Isolator {
-        id: id.to_string(),
-        why: e.to_string(),
-    }
+    ContainerError::isolator(id, e)
 }

@@ -1,28 +1,22 @@
-//! The containerizer: one container's lifecycle from a `ContainerConfig` to its termination, with every
-//! transition checkpointed under the runtime dir so any later process can see and act on it.
-//!
-//! - `launch`: the caller's half (claim id, provision, bundle, fetch, start the supervisor);
-//! - `supervisor`: the per-container single-threaded process that runs the bundle with `crate::launcher` and
-//!   reaps it;
-//! - `destroy`/`remove`: teardown and `rm`; `ops`: kill, wait and listing from any process.
+//! One container's records and the pieces every process that touches it shares: where its things live
+//! (`paths`), its checkpointed state and termination (`state`, `termination`, written through `checkpoint`,
+//! read by `records`), its OCI bundle (`bundle`), its host ports (`ports`), the isolators it was made with
+//! (`isolation`), its teardown (`teardown`) and the removal of its files (`remove`). The containerizer
+//! (`crate::containerizer`) and the supervisor (`crate::supervisor`) are built from these.
 
-pub mod destroy;
+pub mod bundle;
+pub mod checkpoint;
 pub mod error;
-pub mod fetch;
 pub mod isolation;
-pub mod launch;
-pub mod oci;
-pub mod ops;
 pub mod paths;
 pub mod ports;
-pub mod process;
+pub mod records;
 pub mod remove;
-pub mod residency;
 pub mod state;
-pub mod supervisor;
-pub mod watch;
+pub mod teardown;
+pub mod termination;
 
 pub use error::{ContainerError, Result};
-pub use launch::{Images, Launched, Launcher, ResolvedImage};
 pub use paths::Paths;
-pub use state::{ContainerState, State, Termination};
+pub use state::{ContainerState, Owner, State};
+pub use termination::Termination;

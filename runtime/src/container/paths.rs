@@ -1,6 +1,6 @@
 //! Where one container's things live. Two roots, as ARCHITECTURE.md lays out: the persistent work dir (`--root`)
 //! holds the sandbox and the provisioned rootfs; the runtime dir (`--runtime-dir`, a tmpfs in production) holds
-//! the checkpoints, the OCI bundle and libcontainer's state. Everything takes its roots as arguments so tests run
+//! the checkpoints, the OCI bundle and the isolators' state. Everything takes its roots as arguments so tests run
 //! in a tempdir.
 
 use std::path::{Path, PathBuf};
@@ -78,9 +78,10 @@ impl Paths {
     }
 }
 
-/// The id libcontainer and the cgroup tree see. libcontainer accepts only `[A-Za-z0-9_+.-]`, Mesos ids may hold
-/// more (`:`, `@`, ...), so those get a stable hash-derived name instead.
-pub fn libcontainer_id(id: &str) -> String {
+/// The name of a container's cgroup. A cgroup name is a directory name that every hierarchy and every tool must
+/// take, so only `[A-Za-z0-9_+.-]` (at most 128) is used as is; Mesos ids may hold more (`:`, `@`, ...), and
+/// those get a stable hash-derived name instead.
+pub fn cgroup_name(id: &str) -> String {
     let ok = id.len() <= 128
         && id
             .bytes()
@@ -96,8 +97,8 @@ pub fn libcontainer_id(id: &str) -> String {
 }
 
 /// The cgroup path (relative to each hierarchy's root) of a container: always under our own `ucr` parent.
-pub fn cgroup_path(lcid: &str) -> PathBuf {
-    Path::new("/ucr").join(lcid)
+pub fn cgroup_path(name: &str) -> PathBuf {
+    Path::new("/ucr").join(name)
 }
 
 #[cfg(test)]
@@ -105,12 +106,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn libcontainer_ids_are_safe_and_stable() {
-        assert_eq!(libcontainer_id("web-1.a_b+c"), "web-1.a_b+c");
-        let odd = libcontainer_id("task:1@host");
+    fn cgroup_names_are_safe_and_stable() {
+        assert_eq!(cgroup_name("web-1.a_b+c"), "web-1.a_b+c");
+        let odd = cgroup_name("task:1@host");
         assert!(odd.starts_with("ucr-") && odd.len() == 28);
-        assert_eq!(odd, libcontainer_id("task:1@host"));
-        assert_ne!(odd, libcontainer_id("task:2@host"));
-        assert!(libcontainer_id("..").starts_with("ucr-"));
+        assert_eq!(odd, cgroup_name("task:1@host"));
+        assert_ne!(odd, cgroup_name("task:2@host"));
+        assert!(cgroup_name("..").starts_with("ucr-"));
     }
 }

@@ -16,9 +16,8 @@
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
 
 use super::error::{ContainerError, Result};
-use super::launch::launch_err;
-use super::ops;
 use super::paths::Paths;
+use super::records;
 use crate::spec::{ContainerConfig, NetworkMode, PortMapping, Source};
 
 pub const DEFAULT_RANGE: (u16, u16) = (31000, 32000);
@@ -141,7 +140,7 @@ pub fn allocate_in(
     cfg: &ContainerConfig,
     agent: &[(u16, u16)],
 ) -> Result<Vec<PortMapping>> {
-    let fail = |why: String| launch_err(&cfg.id, "preparing", why, 125);
+    let fail = |why: String| ContainerError::launch(&cfg.id, "preparing", why, 125);
     let agent = if agent.is_empty() {
         &[DEFAULT_RANGE][..]
     } else {
@@ -163,9 +162,9 @@ pub fn allocate_in(
         return Ok(Vec::new());
     }
     // Another container's port is taken whatever the protocol: Mesos allocates a port, not a port/protocol.
-    let others: Vec<u16> = ops::list(paths)?
+    let others: Vec<u16> = records::list(paths)?
         .into_iter()
-        .filter(|c| c.id != cfg.id && ops::is_live(c))
+        .filter(|c| c.id != cfg.id && c.is_live())
         .flat_map(|c| c.ports.into_iter().map(|p| p.host_port))
         .collect();
     let mut out: Vec<PortMapping> = Vec::new();

@@ -1,15 +1,13 @@
-//! The container's checkpointed state (`state.json`) and its termination record. Every write is atomic (temp
-//! file, fsync, rename), and an empty or missing checkpoint reads as absent, so any later process (`ucr ps`,
-//! `wait`, `rm`, a restarted agent) sees either the old state or the new one, never half of one.
+//! The container's checkpointed state (`state.json`): its lifecycle state, what it was made from and with,
+//! who owns it now, and its termination once it ended. Written through `checkpoint.rs`.
 
 use std::fs;
-use std::io::Write;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{ContainerError, Result};
+use super::paths::DEFAULT_SANDBOX_DIRECTORY;
+use super::termination::Termination;
 
 /// Lifecycle states, in order (INTERFACE.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -37,84 +35,6 @@ impl State {
             State::Destroying => "DESTROYING",
             State::Exited => "EXITED",
         }
-    }
-}
-
-/// Mesos termination (`WAIT_CONTAINER` response).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Termination {
-    /// Raw wait status (256 = exit code 1; 9 = killed by SIGKILL); absent when the task never ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_status: Option<i32>,
-    /// TASK_FINISHED, TASK_FAILED or TASK_KILLED.
-    pub state: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limitation: Option<serde_json::Value>,
-    /// What `ucr run`/`ucr wait` exit with: the task's code, 128+signal, or 125/126/127 when it never ran.
-    pub code: i32,
-}
-
-impl Termination {
-    /// From a raw wait status; `killed` says a kill was asked for.
-    pub fn from_wait_status(status: i32, killed: bool) -> Termination {
-        let (code, message) = if libc::WIFEXITED(status) {
-            let c = libc::WEXITSTATUS(status);
-            (c, format!("Command exited with status {c}"))
-        } else if libc::WIFSIGNALED(status) {
-            let s = libc::WTERMSIG(status);
-            (
-                128 + s,
-                format!("Command terminated with signal {}", signal_name(s)),
-            )
-        } else {
-            (125, format!("Command ended with wait status {status}"))
-        };
-        let state = if killed {
-            "TASK_KILLED"
-        } else if code == 0 {
-            "TASK_FINISHED"
-        } else {
-            "TASK_FAILED"
-        };
-        Termination {
-            exit_status: Some(status),
-            state: state.into(),
-            reason: None,
-            message,
-            limitation: None,
-            code,
-        }
-    }
-
-    /// The task was ended for exceeding a limit (Mesos `ContainerLimitation`): TASK_FAILED with the
-    /// limitation's reason, its message first, and the limited resources.
-    pub fn limited(&mut self, l: ucr_isolators::Limitation) {
-        self.state = "TASK_FAILED".into();
-        self.reason = Some(l.reason);
-        self.message = format!("{}; {}", l.message, self.message);
-        self.limitation = Some(serde_json::json!({ "resources": l.resources }));
-    }
-
-    /// The launch failed before the task ran.
-    pub fn launch_failed(message: String, code: i32) -> Termination {
-        Termination {
-            exit_status: None,
-            state: "TASK_FAILED".into(),
-            reason: Some("REASON_CONTAINER_LAUNCH_FAILED".into()),
-            message,
-            limitation: None,
-            code,
-        }
-    }
-}
-
-pub fn signal_name(sig: i32) -> String {
-    match nix::sys::signal::Signal::try_from(sig) {
-        Ok(s) => s.as_str().to_string(),
-        Err(_) => sig.to_string(),
     }
 }
 
@@ -176,7 +96,10 @@ pub struct ContainerState {
     pub backend: Option<String>,
     #[serde(default)]
     pub rootfs: Option<String>,
-    pub libcontainer_id: String,
+    /// The name of its cgroup (`/ucr/<cgroup_name>`): the id, or a hash of an id the kernel would refuse.
+    /// (`libcontainer_id` in checkpoints of the first launcher, which handed it to libcontainer.)
+    #[serde(alias = "libcontainer_id")]
+    pub cgroup_name: String,
     pub cgroup: String,
     pub sandbox: String,
     /// The task's init pid (in the host's pid namespace) while it runs.
@@ -218,7 +141,19 @@ pub struct ContainerState {
 }
 
 fn default_sandbox_directory() -> String {
-    super::paths::DEFAULT_SANDBOX_DIRECTORY.to_string()
+    DEFAULT_SANDBOX_DIRECTORY.to_string()
+}
+
+impl ContainerState {
+    /// Not exited and nobody alive is taking it there (its supervisor, or the launching process, died).
+    pub fn is_lost(&self) -> bool {
+        self.state != State::Exited && !self.owner.map(|o| o.is_alive()).unwrap_or(false)
+    }
+
+    /// Holds resources: running, or on its way there or out.
+    pub fn is_live(&self) -> bool {
+        self.state != State::Exited
+    }
 }
 
 pub fn now() -> u64 {
@@ -228,83 +163,9 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Atomically replace `path` with `bytes`: write a sibling temp file, fsync it, rename over.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let io = |e| ContainerError::io(path, e);
-    let mut f = fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        ContainerError::io(path, e)
-    })
-}
-
-pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(v).map_err(|e| ContainerError::Corrupt {
-        path: path.to_path_buf(),
-        why: e.to_string(),
-    })?;
-    write_atomic(path, &bytes)
-}
-
-/// Ok(None) when the file is missing or empty (a crash before the first rename leaves no file at all; an empty
-/// one is treated the same way, as the agent contract says).
-pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ContainerError::io(path, e)),
-    };
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(None);
-    }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| ContainerError::Corrupt {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wait_status_maps_to_mesos_states() {
-        let t = Termination::from_wait_status(0, false);
-        assert_eq!((t.state.as_str(), t.code), ("TASK_FINISHED", 0));
-        let t = Termination::from_wait_status(256, false);
-        assert_eq!((t.state.as_str(), t.code), ("TASK_FAILED", 1));
-        let t = Termination::from_wait_status(9, true);
-        assert_eq!((t.state.as_str(), t.code), ("TASK_KILLED", 137));
-        assert!(t.message.contains("SIGKILL"), "{}", t.message);
-    }
-
-    #[test]
-    fn empty_checkpoint_is_absent_and_writes_are_whole() {
-        let d = tempfile::tempdir().expect("tempdir");
-        let p = d.path().join("state.json");
-        assert!(read_json::<Termination>(&p).expect("read").is_none());
-        fs::write(&p, b"").expect("write");
-        assert!(read_json::<Termination>(&p).expect("read").is_none());
-        let t = Termination::launch_failed("x".into(), 125);
-        write_json(&p, &t).expect("write");
-        assert_eq!(read_json::<Termination>(&p).expect("read"), Some(t));
-        assert_eq!(
-            fs::read_dir(d.path()).expect("ls").count(),
-            1,
-            "no temp files left"
-        );
-    }
 
     #[test]
     fn own_start_time_is_readable() {

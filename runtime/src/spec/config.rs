@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use ucr_registry::secret::Secret;
+use ucr_registry::ImageName;
 
 /// Where the request came from; decides the command rules (Mesos vs Docker containerizer) and extra env.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,10 +82,12 @@ pub struct ContainerConfig {
 }
 
 // Debug is written by hand below: `docker_config` is a credential and must never reach a log line.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageSpec {
-    /// As written by the user (`busybox`, `reg:5000/a/b:1`); normalized when resolved against the store.
-    pub reference: String,
+    /// As written by the user (`busybox`, `reg:5000/a/b:1`, `oci-archive:F`), parsed when the request is, so a
+    /// name that can never resolve fails before a container id is claimed; where the image comes from is
+    /// decided when it is provided (`crate::images`).
+    pub reference: ImageName,
     /// Mesos `cached`: false = fetch the manifest again (force pull); verified layers are still reused.
     #[serde(default = "yes")]
     pub cached: bool,

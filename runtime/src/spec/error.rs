@@ -1,8 +1,6 @@
 //! The one error type of the `spec` module. Every variant names what was at fault — the field path of the
-//! request, the container id, the user and the file it was looked up in — so the CLI prints a single
+//! request, the container id, the secret — so the CLI prints a single
 //! `ucr: <what failed>: <why>` line and the agent a 400 body without guessing.
-
-use std::path::PathBuf;
 
 pub type Result<T, E = SpecError> = std::result::Result<T, E>;
 
@@ -28,22 +26,6 @@ pub enum SpecError {
     /// A secret could not be read. Never carries the secret's value.
     #[error("secret {name:?}: {why}")]
     Secret { name: String, why: String },
-
-    /// Mesos: `shell` true (the default) and no `value`.
-    #[error("shell specified but no command value")]
-    ShellWithoutValue,
-
-    /// Nothing to run: no command value, no ENTRYPOINT, no CMD.
-    #[error("no executable found: the request has no command value and the image has no ENTRYPOINT or CMD")]
-    NoExecutable,
-
-    /// A user or group that the passwd/group files under the given root do not name.
-    #[error("user {user:?}: {why} ({file})")]
-    User {
-        user: String,
-        why: String,
-        file: PathBuf,
-    },
 }
 
 impl SpecError {

@@ -25,11 +25,12 @@ use super::config::{
     CommandSpec, ContainerConfig, ContainerType, ImageSpec, Limits, Resources, Source, UriSpec,
     Volume, VolumeMode, VolumeSource,
 };
-use super::detect::from_str_with_path;
 use super::docker_params::apply_docker_parameters;
 use super::error::{Result, SpecError};
 use super::ids::marathon_container_id;
+use super::json::from_str_with_path;
 use super::mesos::convert::check_env_name;
+use super::mesos::convert_container::image_name;
 use super::secrets::{check_docker_config, SecretSource};
 
 /// Marathon's defaults (app.raml).
@@ -89,7 +90,7 @@ pub fn parse_marathon_app(
                     None => None,
                 };
                 cfg.image = Some(ImageSpec {
-                    reference: d.image.clone(),
+                    reference: image_name(&d.image, "container.docker.image")?,
                     cached: !d.force_pull_image.unwrap_or(false),
                     docker_config,
                 });

@@ -1,6 +1,8 @@
 //! Mesos `ContainerInfo` → the container half of a `ContainerConfig`: image, container type, volumes, network,
 //! hostname, Linux settings and rlimits.
 
+use ucr_registry::ImageName;
+
 use super::container::{
     ContainerInfo, ContainerKind, DockerNetwork, Image, ImageType, IpcMode, LinuxInfo,
     PortMapping as MesosPort, PropagationMode, RLimitInfo, RLimitType, SandboxType, SourceType,
@@ -62,7 +64,7 @@ pub fn apply_container(cfg: &mut ContainerConfig, info: ContainerInfo, path: &st
             }
             cfg.container_type = ContainerType::Docker;
             cfg.image = Some(ImageSpec {
-                reference: docker.image,
+                reference: image_name(&docker.image, &format!("{path}.docker.image"))?,
                 cached: !docker.force_pull_image.unwrap_or(false),
                 docker_config: None,
             });
@@ -94,6 +96,11 @@ pub fn apply_container(cfg: &mut ContainerConfig, info: ContainerInfo, path: &st
         cfg.rlimits = rlimits(r, &format!("{path}.rlimit_info"))?;
     }
     Ok(())
+}
+
+/// An image name as the request writes it, parsed now so a bad one fails naming its field.
+pub fn image_name(written: &str, at: &str) -> Result<ImageName> {
+    ImageName::parse(written).map_err(|e| SpecError::field(at, e.to_string()))
 }
 
 /// `Image` → image spec. AppC images become `appc:NAME[:VERSION]` (the `version` label; the `os`/`arch` labels
@@ -132,7 +139,7 @@ pub fn image_spec(image: Image, path: &str) -> Result<ImageSpec> {
                 None => None,
             };
             Ok(ImageSpec {
-                reference: docker.name,
+                reference: image_name(&docker.name, &format!("{path}.docker.name"))?,
                 cached,
                 docker_config,
             })
@@ -155,7 +162,7 @@ pub fn image_spec(image: Image, path: &str) -> Result<ImageSpec> {
                 None => format!("appc:{}", appc.name),
             };
             Ok(ImageSpec {
-                reference,
+                reference: image_name(&reference, &format!("{path}.appc.name"))?,
                 cached,
                 docker_config: None,
             })

@@ -19,9 +19,9 @@ use self::types::{
     Resource,
 };
 use super::config::{ContainerConfig, Source};
-use super::detect::from_str_with_path;
 use super::error::{Result, SpecError};
 use super::ids::validate_id;
+use super::json::from_str_with_path;
 
 /// `mesos.v1.agent.Call` holding a `LAUNCH_CONTAINER`.
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,307 @@
+//! The OCI runtime spec (bundle `config.json`) of one container, built with oci-spec's typed builders and read
+//! back by the supervisor as the same `Spec` type, so the limits, mounts and identity the isolators decided
+//! reach the launcher without passing through hand-written JSON.
+//!
+//! The containerizer owns only the frame: the process, the root, the pid/ipc/uts/mount namespaces, the
+//! explicit cgroups path under `/ucr`, the sandbox bind mount and annotations. Everything else (the /proc, /dev
+//! and /sys mounts, volumes, cgroup resources, devices, rlimits, capabilities, seccomp, the network namespace
+//! and its files) is what the enabled isolators contributed, so `--isolation` really decides what a container
+//! gets.
+//!
+//! oci-spec's builders fill every field left unset with the type's `Default` (default capabilities, a NOFILE
+//! rlimit, runc's masked paths, ...); here every such field is set explicitly, and the two that must be absent
+//! when no isolator contributed them (capabilities and rlimits mean "inherit" then, as in Mesos without those
+//! isolators) are cleared after the build.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use oci_spec::runtime::{
+    LinuxBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder,
+    Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+use oci_spec::OciSpecError;
+use ucr_isolators::Contribution;
+
+use crate::process::Process;
+use crate::spec::ContainerConfig;
+
+pub struct BundleInput<'a> {
+    pub config: &'a ContainerConfig,
+    pub process: &'a Process,
+    pub rootfs: &'a Path,
+    pub sandbox_host: &'a Path,
+    pub sandbox_in_container: &'a str,
+    pub cgroups_path: &'a Path,
+    pub contribution: &'a Contribution,
+}
+
+/// The annotation naming the program when it differs from args[0]: Mesos' `shell: false` with a `value` execs
+/// `value` with `arguments` as the whole argv (busybox applets rely on argv[0]), which OCI `process.args` cannot
+/// say on its own.
+pub const PROGRAM_ANNOTATION: &str = "ucr.program";
+
+fn namespace(typ: LinuxNamespaceType) -> Result<LinuxNamespace, OciSpecError> {
+    LinuxNamespaceBuilder::default().typ(typ).build()
+}
+
+pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
+    let cfg = b.config;
+    let p = b.process;
+    let c = b.contribution;
+    let mut namespaces = vec![
+        namespace(LinuxNamespaceType::Uts)?,
+        namespace(LinuxNamespaceType::Mount)?,
+    ];
+    // Mesos `linux_info`: share_pid_namespace and ipc_mode SHARE_PARENT keep the parent's (the host's).
+    if !cfg.linux.share_pid_namespace {
+        namespaces.push(namespace(LinuxNamespaceType::Pid)?);
+    }
+    if cfg.linux.ipc_mode.as_deref() != Some(ucr_isolators::filesystem::linux::SHARE_PARENT) {
+        namespaces.push(namespace(LinuxNamespaceType::Ipc)?);
+    }
+    namespaces.extend(c.namespaces.iter().cloned());
+    // The sandbox first: volumes may name paths under it (Mesos SANDBOX_PATH volumes and relative paths).
+    let (before, after): (Vec<&Mount>, Vec<&Mount>) = c
+        .mounts
+        .iter()
+        .partition(|m| !m.destination().starts_with(b.sandbox_in_container));
+    let sandbox = MountBuilder::default()
+        .destination(b.sandbox_in_container)
+        .typ("bind")
+        .source(b.sandbox_host)
+        .options(vec!["rbind".to_string(), "rw".to_string()])
+        .build()?;
+    let mounts: Vec<Mount> = before
+        .into_iter()
+        .cloned()
+        .chain(std::iter::once(sandbox))
+        .chain(after.into_iter().cloned())
+        .collect();
+    let own_netns = c
+        .namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network);
+    let hostname = cfg
+        .hostname
+        .clone()
+        .or_else(|| c.hostname.clone())
+        .unwrap_or_else(|| {
+            if own_netns {
+                short_id(&cfg.id)
+            } else {
+                host_name()
+            }
+        });
+    let mut annotations = HashMap::new();
+    if let Some(prog) = &p.program {
+        annotations.insert(PROGRAM_ANNOTATION.to_string(), prog.clone());
+    }
+    let mut env = p.env.clone();
+    for (k, v) in &c.env {
+        // An isolator's variable (e.g. MESOS_CONTAINER_IP) is a fact about this launch: it replaces any value of
+        // the same name.
+        env.retain(|e| e.split_once('=').map(|(n, _)| n) != Some(k.as_str()));
+        env.push(format!("{k}={v}"));
+    }
+    let user = UserBuilder::default()
+        .uid(p.uid)
+        .gid(p.gid)
+        .additional_gids(p.additional_gids.clone())
+        .build()?;
+    let mut process = ProcessBuilder::default()
+        .terminal(false)
+        .user(user)
+        .args(p.args.clone())
+        .env(env)
+        .cwd(&p.cwd)
+        .no_new_privileges(c.no_new_privileges.unwrap_or(false))
+        .build()?;
+    // Absent capabilities and rlimits mean "inherit", as in Mesos without those isolators.
+    process.set_capabilities(c.capabilities.clone());
+    process.set_rlimits((!c.rlimits.is_empty()).then(|| c.rlimits.clone()));
+    let mut resources = LinuxResourcesBuilder::default();
+    if !c.device_rules.is_empty() {
+        resources = resources.devices(c.device_rules.clone());
+    }
+    if let Some(cpu) = &c.cpu {
+        resources = resources.cpu(cpu.clone());
+    }
+    if let Some(m) = &c.memory {
+        resources = resources.memory(*m);
+    }
+    if let Some(pids) = &c.pids {
+        resources = resources.pids(*pids);
+    }
+    let mut linux = LinuxBuilder::default()
+        .cgroups_path(b.cgroups_path)
+        .resources(resources.build()?)
+        .namespaces(namespaces)
+        .masked_paths(c.masked_paths.clone())
+        .readonly_paths(c.readonly_paths.clone());
+    if !c.devices.is_empty() {
+        linux = linux.devices(c.devices.clone());
+    }
+    if let Some(s) = &c.seccomp {
+        linux = linux.seccomp(s.clone());
+    }
+    if !c.sysctl.is_empty() {
+        linux = linux.sysctl(c.sysctl.iter().cloned().collect::<HashMap<_, _>>());
+    }
+    SpecBuilder::default()
+        .version("1.0.2")
+        .annotations(annotations)
+        .process(process)
+        .root(
+            RootBuilder::default()
+                .path(b.rootfs)
+                .readonly(false)
+                .build()?,
+        )
+        .hostname(hostname)
+        .mounts(mounts)
+        .linux(linux.build()?)
+        .build()
+}
+
+fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Docker-style short hostname for containers with their own UTS and network namespace.
+fn short_id(id: &str) -> String {
+    let s: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(63)
+        .collect();
+    if s.is_empty() {
+        "ucr".into()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxCapabilities, PosixRlimitBuilder, PosixRlimitType};
+
+    fn process() -> Process {
+        Process {
+            program: Some("/bin/busybox".into()),
+            args: vec!["sh".into(), "-c".into(), "true".into()],
+            env: vec!["PATH=/bin".into(), "MESOS_CONTAINER_IP=old".into()],
+            cwd: "/work".into(),
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![10],
+        }
+    }
+
+    fn spec_of(c: &Contribution) -> Spec {
+        let cfg = ContainerConfig {
+            id: "web-1".into(),
+            ..ContainerConfig::default()
+        };
+        let p = process();
+        runtime_spec(&BundleInput {
+            config: &cfg,
+            process: &p,
+            rootfs: Path::new("/r/rootfs"),
+            sandbox_host: Path::new("/w/sandbox"),
+            sandbox_in_container: "/mnt/mesos/sandbox",
+            cgroups_path: Path::new("/ucr/web-1"),
+            contribution: c,
+        })
+        .expect("spec")
+    }
+
+    #[test]
+    fn nothing_but_the_frame_and_what_isolators_contributed() {
+        let spec = spec_of(&Contribution::default());
+        let proc_ = spec.process().as_ref().expect("process");
+        // No isolator contributed capabilities or rlimits: absent ("inherit"), not oci-spec's defaults.
+        assert!(proc_.capabilities().is_none());
+        assert!(proc_.rlimits().is_none());
+        assert_eq!(proc_.user().uid(), 1000);
+        assert_eq!(proc_.cwd(), Path::new("/work"));
+        let linux = spec.linux().as_ref().expect("linux");
+        assert_eq!(linux.masked_paths().as_deref(), Some(&[][..]));
+        assert!(linux.seccomp().is_none() && linux.devices().is_none());
+        assert_eq!(
+            linux.cgroups_path().as_deref(),
+            Some(Path::new("/ucr/web-1"))
+        );
+        let types: Vec<_> = linux
+            .namespaces()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                LinuxNamespaceType::Uts,
+                LinuxNamespaceType::Mount,
+                LinuxNamespaceType::Pid,
+                LinuxNamespaceType::Ipc
+            ]
+        );
+        let mounts = spec.mounts().as_deref().unwrap_or_default();
+        assert_eq!(mounts.len(), 1, "only the sandbox");
+        assert_eq!(
+            spec.annotations()
+                .as_ref()
+                .and_then(|a| a.get(PROGRAM_ANNOTATION))
+                .map(String::as_str),
+            Some("/bin/busybox")
+        );
+        let root = spec.root().as_ref().expect("root");
+        assert_eq!(root.readonly(), Some(false));
+    }
+
+    #[test]
+    fn contributions_reach_the_spec_and_survive_a_round_trip() {
+        let c = Contribution {
+            capabilities: Some(LinuxCapabilities::default()),
+            rlimits: vec![PosixRlimitBuilder::default()
+                .typ(PosixRlimitType::RlimitNofile)
+                .soft(10u64)
+                .hard(20u64)
+                .build()
+                .expect("rlimit")],
+            env: vec![("MESOS_CONTAINER_IP".into(), "10.0.0.2".into())],
+            mounts: vec![MountBuilder::default()
+                .destination("/mnt/mesos/sandbox/data")
+                .typ("bind")
+                .source("/srv")
+                .build()
+                .expect("mount")],
+            ..Contribution::default()
+        };
+        let spec = spec_of(&c);
+        let dests: Vec<_> = spec
+            .mounts()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| m.destination().display().to_string())
+            .collect();
+        assert_eq!(dests, ["/mnt/mesos/sandbox", "/mnt/mesos/sandbox/data"]);
+        let env = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.env().clone())
+            .unwrap_or_default();
+        assert!(env.contains(&"MESOS_CONTAINER_IP=10.0.0.2".to_string()));
+        assert!(!env.contains(&"MESOS_CONTAINER_IP=old".to_string()));
+        let json = serde_json::to_string(&spec).expect("json");
+        let back: Spec = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back, spec);
+    }
+}

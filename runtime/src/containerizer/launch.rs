@@ -1,0 +1,205 @@
+//! The caller's half of a launch (CLI or agent): claim the id, provide the image, provision the rootfs, resolve
+//! the process, let the isolators prepare, write the OCI bundle, fetch URIs, then start the per-container
+//! supervisor and wait for its first word. Every step is checkpointed before it starts; a failure at any step
+//! records a `REASON_CONTAINER_LAUNCH_FAILED` termination and undoes what was done, so nothing is left
+//! half-made.
+
+use std::fs::{self, File};
+use std::path::Path;
+
+use super::config::Config;
+use super::spawn::{spawn, Launched};
+use crate::container::bundle::{runtime_spec, BundleInput};
+use crate::container::checkpoint::write_json;
+use crate::container::error::{ContainerError, Result};
+use crate::container::isolation;
+use crate::container::paths::{cgroup_name, cgroup_path};
+use crate::container::ports;
+use crate::container::remove::remove_files;
+use crate::container::state::{now, ContainerState, Owner, State};
+use crate::container::teardown::teardown;
+use crate::container::termination::Termination;
+use crate::fetcher::fetch_uris;
+use crate::images::{Images, Notices};
+use crate::process::resolve_process;
+use crate::provisioner;
+use crate::spec::{self, ContainerConfig};
+
+pub fn launch(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    notices: &dyn Notices,
+) -> Result<Launched> {
+    spec::validate_id(&cfg.id)?;
+    let id = cfg.id.as_str();
+    let paths = &config.paths;
+    fs::create_dir_all(paths.containers())
+        .map_err(|e| ContainerError::io(paths.containers(), e))?;
+    match fs::create_dir(paths.runtime(id)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(ContainerError::InUse(id.to_string()))
+        }
+        Err(e) => return Err(ContainerError::io(paths.runtime(id), e)),
+    }
+    let name = cgroup_name(id);
+    let mut st = ContainerState {
+        id: id.to_string(),
+        state: State::Starting,
+        image: cfg.image.as_ref().map(|i| i.reference.to_string()),
+        image_digest: None,
+        backend: None,
+        rootfs: None,
+        cgroup: cgroup_path(&name).to_string_lossy().into_owned(),
+        cgroup_name: name,
+        sandbox: paths.sandbox(id).to_string_lossy().into_owned(),
+        pid: None,
+        owner: Some(Owner::current()),
+        created: now(),
+        started: None,
+        finished: None,
+        user: None,
+        ports: Vec::new(),
+        isolation: config.isolation.clone(),
+        isolator_config: config.isolator_config.clone(),
+        sandbox_directory: config.sandbox_directory.clone(),
+        status: serde_json::Map::new(),
+        termination: None,
+        torn_down: false,
+    };
+    write_json(&paths.config_file(id), cfg)?;
+    write_json(&paths.state_file(id), &st)?;
+    let store_dir = images.store_dir();
+    match prepare(config, images, cfg, &mut st, notices)
+        .and_then(|()| spawn(paths, store_dir, &config.supervisor, id))
+    {
+        Ok(l) => Ok(l),
+        // The supervisor has recorded the failure and torn down; its record stands.
+        Err(e @ ContainerError::Started { .. }) => Err(e),
+        Err(e) => {
+            // Undo and record: the id keeps its checkpoint (EXITED, launch failed) until `rm`, as Mesos keeps a
+            // failed container's termination for WAIT_CONTAINER.
+            st.state = State::Destroying;
+            let _ = write_json(&paths.state_file(id), &st);
+            st.torn_down = teardown(paths, store_dir, &st).is_ok();
+            st.state = State::Exited;
+            st.finished = Some(now());
+            st.owner = None;
+            st.termination = Some(Termination::launch_failed(e.to_string(), e.exit_code()));
+            let _ = write_json(&paths.state_file(id), &st);
+            if cfg.remove_on_exit {
+                let _ = remove_files(paths, id);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn checkpoint(config: &Config, st: &mut ContainerState, s: State) -> Result<()> {
+    st.state = s;
+    write_json(&config.paths.state_file(&st.id), st)
+}
+
+fn prepare(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    st: &mut ContainerState,
+    notices: &dyn Notices,
+) -> Result<()> {
+    let (paths, id) = (&config.paths, cfg.id.as_str());
+    checkpoint(config, st, State::Provisioning)?;
+    let image = match &cfg.image {
+        Some(i) => images.provide(i, notices)?,
+        None => {
+            return Err(ContainerError::launch(
+                id,
+                "provisioning",
+                "the container has no image; ucr runs containers from images only",
+                125,
+            ))
+        }
+    };
+    st.image = Some(image.reference.clone());
+    st.image_digest = Some(image.digest.clone());
+    let backend = provisioner::select(
+        config.backend.as_deref(),
+        &paths.provisioner(),
+        images.store_dir(),
+    )?;
+    st.backend = Some(backend.name().to_string());
+    checkpoint(config, st, State::Provisioning)?;
+    let rootfs = backend.provision(id, &image.layers)?;
+    st.rootfs = Some(rootfs.to_string_lossy().into_owned());
+
+    checkpoint(config, st, State::Preparing)?;
+    let sandbox = paths.sandbox(id);
+    fs::create_dir_all(&sandbox).map_err(|e| ContainerError::io(&sandbox, e))?;
+    for f in ["stdout", "stderr"] {
+        let p = sandbox.join(f);
+        File::create(&p).map_err(|e| ContainerError::io(&p, e))?;
+    }
+    let port_lock = ports::lock(paths)?;
+    st.ports = ports::allocate_in(paths, cfg, &config.agent_ports)?;
+    checkpoint(config, st, State::Preparing)?;
+    drop(port_lock);
+    let extra_env = ports::marathon_env(cfg, &st.ports);
+    let process = resolve_process(
+        cfg,
+        &image.config,
+        &rootfs,
+        &config.sandbox_directory,
+        &extra_env,
+    )
+    .map_err(|e| {
+        if e.found_in_rootfs() {
+            ContainerError::launch(id, "preparing", e.to_string(), e.exit_code())
+        } else {
+            ContainerError::Process(e)
+        }
+    })?;
+    st.user = process.user_note.clone();
+    // The isolators decide everything the bundle adds to the process and its root (mounts, cgroup resources,
+    // devices, limits, capabilities, seccomp, network). A failure here has cleaned up after itself; the teardown
+    // after a failed launch runs cleanup again, which every isolator tolerates.
+    let isolators = isolation::isolators(st)?;
+    let places = isolation::Places::of(paths, st);
+    let p = &process.process;
+    let contribution = isolators
+        .prepare(
+            &places.container(),
+            &isolation::request(cfg, st, p.uid, p.gid),
+        )
+        .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), 125))?;
+    st.status = contribution.status.iter().cloned().collect();
+    checkpoint(config, st, State::Preparing)?;
+    let bundle = paths.bundle(id);
+    fs::create_dir_all(&bundle).map_err(|e| ContainerError::io(&bundle, e))?;
+    let spec = runtime_spec(&BundleInput {
+        config: cfg,
+        process: p,
+        rootfs: &rootfs,
+        sandbox_host: &sandbox,
+        sandbox_in_container: &config.sandbox_directory,
+        cgroups_path: Path::new(&st.cgroup),
+        contribution: &contribution,
+    })
+    .map_err(|e| ContainerError::launch(id, "preparing", format!("OCI bundle: {e}"), 125))?;
+    write_json(&bundle.join("config.json"), &spec)?;
+
+    // The cgroup is made (limits written) and the init placed in it by the supervisor as it starts; it runs the
+    // isolators' `isolate` between creating the init and letting it exec the task.
+    checkpoint(config, st, State::Isolating)?;
+    checkpoint(config, st, State::Fetching)?;
+    fetch_uris(id, &cfg.command.uris, &sandbox)?;
+    if paths.kill_marker(id).exists() {
+        return Err(ContainerError::launch(
+            id,
+            "fetching",
+            "killed before the task started",
+            137,
+        ));
+    }
+    Ok(())
+}

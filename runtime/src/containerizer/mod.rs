@@ -1,0 +1,111 @@
+//! The `Containerizer`: the operations every front end calls — the CLI, the agent (`ucr agent`) and the OCI
+//! runtime mode — over the on-disk state they all share, so a container launched by one is seen, waited for,
+//! killed and removed by any other, and a restarted agent recovers it.
+//!
+//! Each operation is its own file, a function of the configuration and the paths: `launch` (claim, provision,
+//! prepare, bundle, fetch) with `spawn` (the supervisor), `ops` (kill, wait, destroy, remove), `resources`
+//! (usage, update), `recover`. This file only holds them together with the `Images` service.
+
+pub mod config;
+pub mod launch;
+pub mod ops;
+pub mod recover;
+pub mod resources;
+pub mod spawn;
+
+use std::time::Duration;
+
+use ucr_isolators::ResourceStatistics;
+
+pub use config::{Config, SupervisorCommand};
+pub use recover::Recovered;
+pub use resources::Update;
+pub use spawn::Launched;
+
+use crate::container::error::Result;
+use crate::container::paths::Paths;
+use crate::container::records;
+use crate::container::state::ContainerState;
+use crate::container::termination::Termination;
+use crate::images::{Images, Notices};
+use crate::spec::ContainerConfig;
+
+pub struct Containerizer {
+    config: Config,
+    images: Images,
+}
+
+impl Containerizer {
+    pub fn new(config: Config, images: Images) -> Containerizer {
+        Containerizer { config, images }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.config.paths
+    }
+
+    pub fn images(&self) -> &Images {
+        &self.images
+    }
+
+    /// Launch a container: returns once its task runs (or with the launch's error, the failure recorded).
+    pub fn launch(&self, cfg: &ContainerConfig, notices: &dyn Notices) -> Result<Launched> {
+        launch::launch(&self.config, &self.images, cfg, notices)
+    }
+
+    /// Block until the container has exited (or `timeout` passed); its termination. A lost container gets a
+    /// termination saying so instead of a wait that never ends.
+    pub fn wait(&self, id: &str, timeout: Option<Duration>) -> Result<Termination> {
+        ops::wait(self.paths(), id, timeout)
+    }
+
+    /// Send `signal`: SIGKILL to every process of the container, any other to its task's init.
+    pub fn kill(&self, id: &str, signal: i32) -> Result<()> {
+        ops::kill(self.paths(), id, signal)
+    }
+
+    /// Kill everything and see the container torn down; its record stays until `remove`.
+    pub fn destroy(&self, id: &str) -> Result<Termination> {
+        ops::destroy(self.paths(), self.images.store_dir(), id)
+    }
+
+    /// Remove the container and its sandbox; a live one only with `force`.
+    pub fn remove(&self, id: &str, force: bool) -> Result<()> {
+        ops::remove(self.paths(), self.images.store_dir(), id, force)
+    }
+
+    /// Every container, oldest first.
+    pub fn containers(&self) -> Result<Vec<ContainerState>> {
+        records::list(self.paths())
+    }
+
+    pub fn container(&self, id: &str) -> Result<ContainerState> {
+        records::load(self.paths(), id)
+    }
+
+    /// The config the container runs with (as `update` last changed it).
+    pub fn container_config(&self, id: &str) -> Result<Option<ContainerConfig>> {
+        records::config(self.paths(), id)
+    }
+
+    pub fn exists(&self, id: &str) -> bool {
+        records::exists(self.paths(), id)
+    }
+
+    pub fn usage(&self, id: &str) -> Result<ResourceStatistics> {
+        resources::usage(self.paths(), id)
+    }
+
+    pub fn update(&self, id: &str, update: &Update) -> Result<()> {
+        resources::update(self.paths(), id, update)
+    }
+
+    /// Account for every container found on disk (see `recover.rs`).
+    pub fn recover(&self) -> Result<Recovered> {
+        recover::recover(self.paths(), self.images.store_dir())
+    }
+}

@@ -1,0 +1,165 @@
+//! Operations on existing containers from any process: kill, wait, destroy and remove. They read the
+//! checkpoints the launch and the supervisor write; a container whose owner (the launching process while it
+//! provisions, then the supervisor) died without finishing is lost, and is torn down here.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::container::checkpoint::{write_atomic, write_json};
+use crate::container::error::{ContainerError, Result};
+use crate::container::isolation;
+use crate::container::paths::Paths;
+use crate::container::records::load;
+use crate::container::remove::remove_files;
+use crate::container::state::{now, ContainerState, State};
+use crate::container::teardown::teardown;
+use crate::container::termination::Termination;
+
+/// Send `signal` to the container. SIGKILL goes to every process in its cgroups (nothing survives); other
+/// signals go to the task's init, which is how a task is asked to shut down gracefully.
+pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
+    let st = load(paths, id)?;
+    if st.state == State::Exited {
+        return Err(ContainerError::State {
+            id: id.to_string(),
+            why: "not running (it has exited)".into(),
+        });
+    }
+    // Recorded first, so the supervisor reports TASK_KILLED however fast the task dies.
+    write_atomic(&paths.kill_marker(id), signal.to_string().as_bytes())?;
+    let Some(pid) = st.pid else {
+        // Still provisioning: the launcher checks the marker before starting the task.
+        return Ok(());
+    };
+    let sig = nix::sys::signal::Signal::try_from(signal).map_err(|_| ContainerError::State {
+        id: id.to_string(),
+        why: format!("unknown signal {signal}"),
+    })?;
+    // SIGKILL is for every process of the container (its cgroup), as Mesos' destroy; other signals go to the
+    // task's init, which decides what its children get.
+    if sig == nix::sys::signal::Signal::SIGKILL {
+        let places = isolation::Places::of(paths, &st);
+        isolation::isolators(&st)?
+            .kill(&places.container())
+            .map_err(|e| ContainerError::State {
+                id: id.to_string(),
+                why: e.to_string(),
+            })?;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(ContainerError::State {
+            id: id.to_string(),
+            why: format!("kill pid {pid}: {e}"),
+        }),
+    }
+}
+
+/// Block until the container has exited; returns its termination. A lost container (its owner died) gets a
+/// termination saying so instead of a wait that never ends.
+pub fn wait(paths: &Paths, id: &str, timeout: Option<Duration>) -> Result<Termination> {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(2);
+    loop {
+        let st = load(paths, id)?;
+        if let Some(t) = st.termination.clone().filter(|_| st.state == State::Exited) {
+            return Ok(t);
+        }
+        if st.is_lost() {
+            // Re-read once: the owner may have finished between the two reads.
+            let st = load(paths, id)?;
+            if let Some(t) = st.termination.clone().filter(|_| st.state == State::Exited) {
+                return Ok(t);
+            }
+            return Ok(lost_termination(paths, &st));
+        }
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
+            return Err(ContainerError::State {
+                id: id.to_string(),
+                why: "timed out waiting for the container to exit".into(),
+            });
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// The end of a container whose owner died: the task's raw status when the supervisor recorded it before dying,
+/// else "its supervisor died".
+pub fn lost_termination(paths: &Paths, st: &ContainerState) -> Termination {
+    // The supervisor writes the raw status before teardown; if it got that far, that's the task's end.
+    if let Some(status) = std::fs::read_to_string(paths.status_file(&st.id))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    {
+        return Termination::from_wait_status(status, paths.kill_marker(&st.id).exists());
+    }
+    let owner = st.owner.map(|o| o.pid).unwrap_or(0);
+    Termination {
+        exit_status: None,
+        state: "TASK_FAILED".into(),
+        reason: Some("REASON_EXECUTOR_TERMINATED".into()),
+        message: format!(
+            "the container's supervisor (pid {owner}) died in state {}",
+            st.state.as_str()
+        ),
+        limitation: None,
+        code: 125,
+    }
+}
+
+/// Kill every process of the container and see it torn down; its record (EXITED, with its termination) stays
+/// until `remove`, as Mesos keeps a destroyed container's termination for WAIT_CONTAINER. A running one is
+/// killed and its supervisor tears it down; a lost one is torn down here; an exited one whose teardown failed
+/// at exit (a CNI DEL, a busy mount) is torn down again, every step being idempotent.
+pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination> {
+    let st = load(paths, id)?;
+    if st.is_live() && !st.is_lost() {
+        kill(paths, id, libc::SIGKILL)?;
+        wait(paths, id, Some(Duration::from_secs(30)))?;
+    }
+    let mut st = load(paths, id)?;
+    if st.state != State::Exited {
+        finish_lost(paths, store_dir, &mut st)?;
+    } else if !st.torn_down {
+        teardown(paths, store_dir, &st)?;
+        st.torn_down = true;
+        write_json(&paths.state_file(id), &st)?;
+    }
+    st.termination.ok_or_else(|| ContainerError::State {
+        id: id.to_string(),
+        why: "exited without a termination record".into(),
+    })
+}
+
+/// A lost container's end: torn down here, and recorded with the termination its supervisor could not write.
+pub fn finish_lost(paths: &Paths, store_dir: &Path, st: &mut ContainerState) -> Result<()> {
+    let t = lost_termination(paths, st);
+    teardown(paths, store_dir, st)?;
+    st.state = State::Exited;
+    st.finished = Some(now());
+    st.pid = None;
+    st.torn_down = true;
+    st.termination = Some(t);
+    write_json(&paths.state_file(&st.id), st)
+}
+
+/// Remove a container: its record, sandbox and everything else. A live one needs `force` (it is destroyed
+/// first); an exited one that was not torn down completely is torn down again first instead of staying
+/// unremovable.
+pub fn remove(paths: &Paths, store_dir: &Path, id: &str, force: bool) -> Result<()> {
+    let st = load(paths, id)?;
+    if st.is_live() && !force {
+        return Err(ContainerError::State {
+            id: id.to_string(),
+            why: format!(
+                "cannot remove a container in state {} (use --force)",
+                st.state.as_str()
+            ),
+        });
+    }
+    if st.is_live() || !st.torn_down {
+        destroy(paths, store_dir, id)?;
+    }
+    remove_files(paths, id)
+}

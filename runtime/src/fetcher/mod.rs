@@ -1,0 +1,196 @@
+//! The fetcher: `CommandInfo.uris` into the sandbox before the task starts (Mesos fetcher semantics). A URI is
+//! an http(s) URL, a `file://` URL or a local path; `output_file` names the result, else the URI's last path
+//! segment; `extract` unpacks tar archives (plain, gzip, zstd) into the sandbox with the same confined applier
+//! the image layers use, so a hostile archive cannot write outside the sandbox; `executable` sets the mode 0755.
+//! Archives the applier cannot read (zip, bzip2, xz) fail the launch naming the URI, rather than being left
+//! unextracted silently. Every file is written through the confined resolver from a descriptor of the sandbox,
+//! never following a symlink at its name, and a download lands under a temporary name first, so a failed fetch
+//! leaves nothing in its place.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustix::fs::{Mode, OFlags};
+use ucr_registry::confined;
+use ucr_registry::unpack::{self, Limits};
+
+use crate::container::error::{ContainerError, Result};
+use crate::rt;
+use crate::spec::UriSpec;
+
+pub fn fetch_uris(id: &str, uris: &[UriSpec], sandbox: &Path) -> Result<()> {
+    for u in uris {
+        fetch_one(u, sandbox).map_err(|why| {
+            ContainerError::launch(id, "fetching", format!("URI {}: {why}", u.value), 125)
+        })?;
+    }
+    Ok(())
+}
+
+fn file_name(u: &UriSpec) -> std::result::Result<String, String> {
+    let name = match &u.output_file {
+        Some(o) => o.clone(),
+        None => {
+            let path = u.value.split(['?', '#']).next().unwrap_or(&u.value);
+            path.rsplit('/').next().unwrap_or("").to_string()
+        }
+    };
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(format!(
+            "cannot derive a file name in the sandbox (got {name:?}); set output_file"
+        ));
+    }
+    Ok(name)
+}
+
+fn fetch_one(u: &UriSpec, sandbox: &Path) -> std::result::Result<(), String> {
+    let name = file_name(u)?;
+    let dir = confined::open_root(sandbox).map_err(|e| format!("{}: {e}", sandbox.display()))?;
+    if u.value.starts_with("http://") || u.value.starts_with("https://") {
+        download(&u.value, &dir, &name)?;
+    } else {
+        let src = PathBuf::from(u.value.strip_prefix("file://").unwrap_or(&u.value));
+        if !src.is_absolute() {
+            return Err("a local URI must be an absolute path".into());
+        }
+        copy(&src, &dir, &name).map_err(|e| format!("{}: {e}", src.display()))?;
+    }
+    let local = |e: std::io::Error| format!("{}: {e}", sandbox.join(&name).display());
+    if u.extract && is_archive(&name) {
+        if let Some(unsupported) = [".zip", ".bz2", ".tbz2", ".xz", ".txz"]
+            .iter()
+            .find(|s| name.ends_with(*s))
+        {
+            return Err(format!(
+                "cannot extract {unsupported} archives (tar, tar.gz and tar.zst are supported)"
+            ));
+        }
+        let mut f = File::from(confined::open(&dir, &name, OFlags::RDONLY).map_err(local)?);
+        let mut peek = [0u8; 4];
+        let n = f.read(&mut peek).map_err(|e| e.to_string())?;
+        let f = File::from(confined::open(&dir, &name, OFlags::RDONLY).map_err(local)?);
+        let r = unpack::decoder(
+            std::io::BufReader::new(f),
+            unpack::Compression::sniff(&peek[..n]),
+        )
+        .map_err(|e| e.to_string())?;
+        unpack::apply_layer(r, sandbox, unpack::Mode::Merge, &Limits::default())
+            .map_err(|e| e.to_string())?;
+    }
+    if u.executable {
+        let fd = confined::open(&dir, &name, OFlags::RDONLY).map_err(local)?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o755)).map_err(|e| local(e.into()))?;
+    }
+    Ok(())
+}
+
+/// A local file (the operator's own path, trusted) into the sandbox, keeping its permission bits.
+fn copy(src: &Path, dir: &OwnedFd, name: &str) -> std::io::Result<()> {
+    let mut from = File::open(src)?;
+    let mode = from.metadata()?.mode() & 0o777;
+    let mut to = confined::create(dir, Path::new(name), mode)?;
+    std::io::copy(&mut from, &mut to)?;
+    to.sync_all()
+}
+
+fn is_archive(name: &str) -> bool {
+    [
+        ".tar", ".tar.gz", ".tgz", ".tar.zst", ".zip", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
+}
+
+/// Stream an http(s) URL into the sandbox as `name`, via `name.part` renamed into place, so a failed fetch
+/// leaves nothing.
+fn download(url: &str, dir: &OwnedFd, name: &str) -> std::result::Result<(), String> {
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    let client = ucr_registry::tls::TlsOptions::default()
+        .client_for(&host, Duration::from_secs(30), Duration::from_secs(60))
+        .map_err(|e| e.to_string())?;
+    let part = format!("{name}.part");
+    let r: std::result::Result<(), String> = rt::block_on(async {
+        let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        let mut f =
+            confined::create(dir, Path::new(&part), 0o644).map_err(|e| format!("{part}: {e}"))?;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+            f.write_all(&chunk).map_err(|e| e.to_string())?;
+        }
+        f.sync_all().map_err(|e| e.to_string())?;
+        Ok(())
+    })
+    .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    if let Err(e) = r {
+        let _ = rustix::fs::unlinkat(dir, part.as_str(), rustix::fs::AtFlags::empty());
+        return Err(e);
+    }
+    rustix::fs::renameat(dir, part.as_str(), dir, name).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn output_names_come_from_the_uri_or_output_file() {
+        let mut u = UriSpec {
+            value: "https://x/a/app.tgz?sig=1".into(),
+            ..UriSpec::default()
+        };
+        assert_eq!(file_name(&u).as_deref(), Ok("app.tgz"));
+        u.output_file = Some("../evil".into());
+        assert!(file_name(&u).is_err());
+        u.output_file = None;
+        u.value = "https://x/".into();
+        assert!(file_name(&u).is_err());
+    }
+
+    #[test]
+    fn local_files_are_copied_and_tars_extracted_inside_the_sandbox() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let sandbox = d.path().join("sandbox");
+        fs::create_dir(&sandbox).expect("mkdir");
+        let tar_path = d.path().join("app.tar");
+        let mut b = tar::Builder::new(File::create(&tar_path).expect("create"));
+        let data = b"hello";
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, "dir/hello.txt", &data[..])
+            .expect("append");
+        b.into_inner().expect("finish");
+        let u = UriSpec {
+            value: format!("file://{}", tar_path.display()),
+            extract: true,
+            ..UriSpec::default()
+        };
+        fetch_uris("c", &[u], &sandbox).expect("fetch");
+        assert_eq!(
+            fs::read(sandbox.join("dir/hello.txt")).expect("read"),
+            b"hello"
+        );
+        assert!(sandbox.join("app.tar").exists());
+        let missing = UriSpec {
+            value: "/nonexistent/x.bin".into(),
+            ..UriSpec::default()
+        };
+        let e = fetch_uris("c", &[missing], &sandbox).expect_err("missing");
+        assert!(e.to_string().contains("/nonexistent/x.bin"), "{e}");
+    }
+}

@@ -1,0 +1,13 @@
+//! Images for every front end: the `Images` service (`service`), where an image comes from (`source`: the store,
+//! a file reference, a Mesos `--docker_registry` directory or registry, a pull), the registry options the front
+//! ends take (`options`), and its errors. Image formats themselves are `ucr-registry`'s.
+
+pub mod error;
+pub mod options;
+pub mod service;
+pub mod source;
+
+pub use error::ImageError;
+pub use options::RegistryOptions;
+pub use service::{Images, ImagesConfig, Notices, ProvidedImage, PullRequest};
+pub use source::{DockerRegistry, Source};

@@ -1,0 +1,96 @@
+//! Registry options as every front end takes them (`--creds`, `--docker-config`, `--ca-file`, `--certs-dir`,
+//! `--insecure-registry`, `--registry-mirror`), and the client options they make for one image.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use ucr_registry::auth::dockercfg::DockerConfig;
+use ucr_registry::auth::{Credential, Credentials};
+use ucr_registry::client::{ClientOptions, Url};
+use ucr_registry::tls::TlsOptions;
+use ucr_registry::{ImageRef, Result};
+
+/// Registry-related options, as the CLI and the agent take them. `Debug` never shows a credential.
+#[derive(Clone, Default)]
+pub struct RegistryOptions {
+    /// A docker config.json (or legacy .dockercfg) path, or its JSON inline.
+    pub docker_config: Option<String>,
+    /// `USER:PASS` for the registry of the image named on the command line.
+    pub creds: Option<String>,
+    pub ca_files: Vec<PathBuf>,
+    pub certs_dirs: Vec<PathBuf>,
+    pub insecure: Vec<String>,
+    pub mirrors: Vec<String>,
+}
+
+impl fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("RegistryOptions")
+            .field("docker_config", &redacted(&self.docker_config))
+            .field("creds", &redacted(&self.creds))
+            .field("ca_files", &self.ca_files)
+            .field("certs_dirs", &self.certs_dirs)
+            .field("insecure", &self.insecure)
+            .field("mirrors", &self.mirrors)
+            .finish()
+    }
+}
+
+impl RegistryOptions {
+    /// `image` is the image named on the command line: `--creds` applies to its registry only.
+    pub fn client_options(&self, image: Option<&ImageRef>) -> Result<ClientOptions> {
+        let mut credentials = Credentials::default();
+        if let (Some(c), Some(img)) = (&self.creds, image) {
+            credentials.explicit =
+                Some((img.registry().to_string(), Credential::parse_user_pass(c)?));
+        }
+        credentials.docker_config = match &self.docker_config {
+            Some(v) => Some(DockerConfig::from_flag(v)?),
+            None => Credentials::load_default_docker_config()?,
+        };
+        let mut tls = TlsOptions {
+            ca_files: self.ca_files.clone(),
+            insecure: self.insecure.clone(),
+            ..TlsOptions::default()
+        };
+        if !self.certs_dirs.is_empty() {
+            tls.certs_dirs = self.certs_dirs.clone();
+        }
+        let mut mirrors = Vec::new();
+        for m in &self.mirrors {
+            let with_scheme = if m.contains("://") {
+                m.clone()
+            } else {
+                format!("https://{m}")
+            };
+            let url = Url::parse(&with_scheme).map_err(|e| ucr_registry::Error::Reference {
+                reference: with_scheme.clone(),
+                why: format!("--registry-mirror: {e}"),
+            })?;
+            mirrors.push(url);
+        }
+        Ok(ClientOptions {
+            tls,
+            credentials,
+            mirrors,
+            ..ClientOptions::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let o = RegistryOptions {
+            creds: Some("alice:hunter2".into()),
+            docker_config: Some(r#"{"auths":{"r":{"auth":"c2VjcmV0"}}}"#.into()),
+            ..RegistryOptions::default()
+        };
+        let d = format!("{o:?}");
+        assert!(!d.contains("hunter2") && !d.contains("c2VjcmV0"), "{d}");
+    }
+}

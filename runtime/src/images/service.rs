@@ -1,0 +1,237 @@
+//! The `Images` service: the one place a front end gets an image from — for a container (`provide`), for
+//! `ucr pull` (`pull`), from and to files (`load`, `save`). It owns the store, the registry options, the
+//! platform and Mesos's `--docker_registry`, so the CLI, the agent and the OCI runtime mode resolve an image
+//! name the same way.
+//!
+//! "Complete" has one definition, the store's ([`Store::is_complete`]): an image is taken from the store only
+//! when its record, config and every layer (unpacked and as a blob) are there; anything less is fetched again
+//! (verified layers already stored are reused by the pull or load).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use ucr_registry::archive::{self, LoadOptions};
+use ucr_registry::client::Registries;
+use ucr_registry::manifest::{ImageConfig, RunConfig};
+use ucr_registry::platform::Platform;
+use ucr_registry::pull::{Observer, PullOptions, Puller};
+use ucr_registry::store::{ImageRecord, Store};
+use ucr_registry::{ImageName, ImageRef};
+
+use super::error::{ImageError, Result};
+use super::options::RegistryOptions;
+use super::source::{locate, DockerRegistry, Source};
+use crate::rt;
+use crate::spec::ImageSpec;
+
+/// How images are found, as the front end's flags say.
+#[derive(Clone, Debug, Default)]
+pub struct ImagesConfig {
+    /// `--docker_store_dir`.
+    pub store_dir: PathBuf,
+    pub registry: RegistryOptions,
+    /// `OS/ARCH[/VARIANT]` to pick from multi-platform images (default: this host's).
+    pub platform: Option<String>,
+    /// Mesos `--docker_registry`: a directory of tarballs or a registry.
+    pub docker_registry: Option<String>,
+    /// Mesos `--docker_registry_fallback`.
+    pub docker_registry_fallback: bool,
+}
+
+/// An image made ready for a container: its layer dirs (lowest first) and its run config.
+pub struct ProvidedImage {
+    /// The normalized reference it is recorded under.
+    pub reference: String,
+    pub digest: String,
+    pub layers: Vec<PathBuf>,
+    pub config: RunConfig,
+}
+
+/// What `ucr pull` asks for.
+#[derive(Clone, Debug)]
+pub struct PullRequest {
+    /// Fetch the manifest again even if the image is present (verified layers are reused).
+    pub force: bool,
+    /// Use only the store (and a `--docker_registry` directory).
+    pub offline: bool,
+    /// Layers downloaded at once.
+    pub max_concurrent: usize,
+}
+
+/// What providing an image tells its caller as it goes (the CLI prints it; the agent logs it).
+pub trait Notices: Sync {
+    fn loading(&self, _path: &Path) {}
+    fn pulling(&self, _image: &ImageRef) {}
+}
+
+impl Notices for () {}
+
+pub struct Images {
+    config: ImagesConfig,
+    platform: Platform,
+    docker_registry: DockerRegistry,
+    store: OnceLock<Arc<Store>>,
+}
+
+impl Images {
+    /// Checks the options (the platform) now; the store is opened on first use.
+    pub fn new(config: ImagesConfig) -> Result<Images> {
+        let platform = match &config.platform {
+            Some(p) => Platform::parse(p)?,
+            None => Platform::host(),
+        };
+        Ok(Images {
+            docker_registry: DockerRegistry::parse(config.docker_registry.as_deref()),
+            platform,
+            config,
+            store: OnceLock::new(),
+        })
+    }
+
+    pub fn store_dir(&self) -> &Path {
+        &self.config.store_dir
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// The store, opened (and its stale staging cleaned) once.
+    pub fn store(&self) -> Result<Arc<Store>> {
+        if let Some(s) = self.store.get() {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(Store::open(&self.config.store_dir)?);
+        Ok(self.store.get_or_init(|| s).clone())
+    }
+
+    /// Where `name` comes from under this configuration.
+    pub fn locate(&self, name: &ImageName) -> Result<Source> {
+        locate(
+            name,
+            &self.docker_registry,
+            self.config.docker_registry_fallback,
+            &self.platform,
+        )
+    }
+
+    /// The image of a container: from the store when it is complete there (and the request allows a cached
+    /// image), else loaded from its file or pulled with the registry options (the request's own docker config
+    /// winning over the front end's).
+    pub fn provide(&self, spec: &ImageSpec, notices: &dyn Notices) -> Result<ProvidedImage> {
+        let store = self.store()?;
+        let rec = match self.locate(&spec.reference)? {
+            Source::File { path, opts, image } => {
+                let stored = match image.filter(|_| spec.cached) {
+                    Some(i) => store.complete_image(&i.to_string())?,
+                    None => None,
+                };
+                match stored {
+                    Some(r) => r,
+                    None => {
+                        notices.loading(&path);
+                        load_one(&store, &path, &opts)?
+                    }
+                }
+            }
+            Source::Registry(image) => {
+                let stored = if spec.cached {
+                    store.complete_image(&image.to_string())?
+                } else {
+                    None
+                };
+                match stored {
+                    Some(r) => r,
+                    None => {
+                        let popts = PullOptions {
+                            platform: self.platform.clone(),
+                            force: !spec.cached,
+                            ..PullOptions::default()
+                        };
+                        notices.pulling(&image);
+                        let pull =
+                            self.pull_registry(&image, &popts, spec.docker_config.as_deref(), &());
+                        rt::block_on(pull).map_err(ImageError::Runtime)??
+                    }
+                }
+            }
+        };
+        let config = ImageConfig::parse(&store.read_blob(&rec.config_digest)?, &rec.config_digest)?;
+        Ok(ProvidedImage {
+            reference: rec.reference.clone(),
+            digest: rec.manifest_digest.to_string(),
+            layers: rec
+                .layers
+                .iter()
+                .map(|l| store.layer_fs(&l.diff_id))
+                .collect(),
+            config: config.config,
+        })
+    }
+
+    /// `ucr pull`: a file or `--docker_registry` directory image is loaded (offline: the store first), any
+    /// other is pulled from its registry.
+    pub async fn pull(
+        &self,
+        name: &ImageName,
+        req: &PullRequest,
+        obs: &dyn Observer,
+    ) -> Result<ImageRecord> {
+        match self.locate(name)? {
+            Source::File { path, opts, image } => {
+                let store = self.store()?;
+                if let (true, Some(image)) = (req.offline, &image) {
+                    if let Some(rec) = store.complete_image(&image.to_string())? {
+                        return Ok(rec);
+                    }
+                }
+                load_one(&store, &path, &opts)
+            }
+            Source::Registry(image) => {
+                let popts = PullOptions {
+                    platform: self.platform.clone(),
+                    force: req.force,
+                    offline: req.offline,
+                    max_concurrent: req.max_concurrent,
+                    ..PullOptions::default()
+                };
+                self.pull_registry(&image, &popts, None, obs).await
+            }
+        }
+    }
+
+    async fn pull_registry(
+        &self,
+        image: &ImageRef,
+        popts: &PullOptions,
+        docker_config: Option<&str>,
+        obs: &dyn Observer,
+    ) -> Result<ImageRecord> {
+        let mut ropts = self.config.registry.clone();
+        if let Some(cfg) = docker_config {
+            ropts.docker_config = Some(cfg.to_string());
+        }
+        let copts = ropts.client_options(Some(image))?;
+        let puller = Puller::new(self.store()?, Arc::new(Registries::new(copts)));
+        Ok(puller.pull(image, popts, obs).await?)
+    }
+
+    /// `ucr load`: every image of an archive or layout (or the one `opts` selects).
+    pub fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Vec<ImageRecord>> {
+        Ok(archive::load(&*self.store()?, path, opts)?)
+    }
+
+    /// `ucr save`: the images named into one OCI layout tar (`-`: standard output).
+    pub fn save(&self, images: &[String], out: &Path) -> Result<Vec<ImageRecord>> {
+        Ok(archive::save(&*self.store()?, images, out)?)
+    }
+}
+
+/// Loads a single-image source and returns the record of its one image (a single-image load returns one
+/// record per name; they are all the same image).
+fn load_one(store: &Store, path: &Path, opts: &LoadOptions) -> Result<ImageRecord> {
+    archive::load(store, path, opts)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ucr_registry::Error::ImageUnknown(path.display().to_string()).into())
+}

@@ -1,0 +1,19 @@
+//! Process set-up: from a container's config, its image's run config and its root filesystem to the exact
+//! process the launcher starts — argv by the Mesos or Docker command rules (`command`), the environment and
+//! working directory (`env`), the uid/gids from the image's or the host's passwd and group files (`user`), and
+//! the program's path inside the rootfs (`lookup`); `resolve` puts them together. Request parsing is `spec`'s;
+//! nothing here reads a request, and everything here that reads the rootfs goes through the confined resolver.
+
+pub mod command;
+pub mod env;
+pub mod error;
+pub mod lookup;
+pub mod resolve;
+pub mod user;
+
+pub use command::{resolve_argv, resolve_command, ResolvedCommand};
+pub use env::{build_env, working_dir, DEFAULT_PATH};
+pub use error::ProcessError;
+pub use lookup::{lookup, LookupError};
+pub use resolve::{resolve_process, Process, ResolvedProcess};
+pub use user::{resolve_user, ResolvedUser};

@@ -1,0 +1,88 @@
+//! Reading a request's JSON into the mirror types (`mesos/`, `marathon/`) so that an error names the JSON path
+//! it happened at (`launch_container.container.volumes[1].mode`), in words made for JSON users.
+
+use serde::de::DeserializeOwned;
+
+use super::error::{Result, SpecError};
+
+/// Deserializes `text` into a mirror type; an error names the JSON path it happened at.
+pub(crate) fn from_str_with_path<T: DeserializeOwned>(text: &str) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "(top level)".to_string()
+        } else {
+            path
+        };
+        SpecError::field(path, tidy(&e.into_inner().to_string()))
+    })?;
+    Ok(value)
+}
+
+/// serde's message made for JSON users: double quotes instead of backticks, and for an unknown field the
+/// closest known one ("did you mean") instead of a list of every field, which for a Marathon app is 50 long.
+fn tidy(msg: &str) -> String {
+    let msg = msg.replace('`', "\"");
+    let parsed = msg.strip_prefix("unknown field \"").and_then(|rest| {
+        let (field, after) = rest.split_once('"')?;
+        let list = after.strip_prefix(", expected one of ")?;
+        let (list, position) = match list.rsplit_once(" at line ") {
+            Some((l, pos)) => (l, format!(" at line {pos}")),
+            None => (list, String::new()),
+        };
+        let fields: Vec<&str> = list.split(", ").map(|f| f.trim_matches('"')).collect();
+        Some((field.to_string(), fields, position))
+    });
+    let Some((field, fields, position)) = parsed else {
+        return msg;
+    };
+    let closest = fields.iter().map(|f| (edit_distance(&field, f), *f)).min();
+    match closest {
+        Some((d, f)) if d <= 2 && d < field.len() => {
+            format!("unknown field \"{field}\", did you mean \"{f}\"?{position}")
+        }
+        _ if fields.len() <= 12 => msg,
+        _ => format!("unknown field \"{field}\"{position}"),
+    }
+}
+
+/// Levenshtein distance, case-insensitive (`Image` is a typo of `image`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_field_messages() {
+        let many = "unknown field `imag`, expected one of `credential`, `pullConfig`, `image` at line 1 column 5";
+        assert_eq!(
+            tidy(many),
+            "unknown field \"imag\", did you mean \"image\"? at line 1 column 5"
+        );
+        let few = "unknown field `zzz`, expected one of `a`, `b`";
+        assert_eq!(
+            tidy(few),
+            "unknown field \"zzz\", expected one of \"a\", \"b\""
+        );
+        let list: Vec<String> = (0..20).map(|i| format!("`field{i}`")).collect();
+        let long = format!("unknown field `zzz`, expected one of {}", list.join(", "));
+        assert_eq!(tidy(&long), "unknown field \"zzz\"");
+        assert_eq!(tidy("missing field `name`"), "missing field \"name\"");
+        assert_eq!(edit_distance("shel", "shell"), 1);
+    }
+}

@@ -1,0 +1,215 @@
+//! The per-container supervisor: `ucr __supervise ID`, started by the CLI (or agent) in its own session. It is
+//! single-threaded on purpose: the launcher forks the init without exec and the init runs Rust code, which is only
+//! sound in a process with one thread. It launches the bundle with ucr's launcher, keeps the task's init as its
+//! child, reaps it, writes the raw wait status to `<runtime>/status` (which outlives supervisor and caller), tears
+//! the container down (every process, cgroups, rootfs) and records the termination. The sandbox stays until `rm`.
+//!
+//! Progress reaches the process that started it through a pipe: one line, `started <pid>` or `failed <code>
+//! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
+
+mod residency;
+mod watch;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use oci_spec::runtime::Spec;
+
+use crate::container::bundle::PROGRAM_ANNOTATION;
+use crate::container::checkpoint::{read_json, write_atomic, write_json};
+use crate::container::error::{ContainerError, Result};
+use crate::container::isolation;
+use crate::container::paths::Paths;
+use crate::container::remove::remove_files;
+use crate::container::state::{now, ContainerState, Owner, State};
+use crate::container::teardown::teardown;
+use crate::container::termination::Termination;
+use crate::launcher;
+use crate::spec::ContainerConfig;
+
+pub struct SuperviseArgs<'a> {
+    pub paths: &'a Paths,
+    pub store_dir: &'a std::path::Path,
+    pub id: &'a str,
+    /// Write end of the caller's pipe (inherited fd), if any.
+    pub notify_fd: Option<i32>,
+}
+
+/// Runs the container to its end; returns the process exit code (0 when the supervision itself worked).
+pub fn supervise(a: &SuperviseArgs<'_>) -> i32 {
+    // Terminal and session signals must not take the supervisor down with the shell that started `ucr run`.
+    for s in [libc::SIGINT, libc::SIGHUP, libc::SIGPIPE, libc::SIGQUIT] {
+        // SAFETY: setting a signal's disposition to SIG_IGN has no handler to race with.
+        unsafe {
+            libc::signal(s, libc::SIG_IGN);
+        }
+    }
+    let mut notify = a.notify_fd.map(|fd| {
+        // SAFETY: the fd was handed to us by our parent for exactly this use and nothing else owns it.
+        let f = unsafe { File::from_raw_fd(fd) };
+        let _ = rustix::io::fcntl_setfd(&f, rustix::io::FdFlags::CLOEXEC);
+        f
+    });
+    match run(a, &mut notify) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e}");
+            if let Some(n) = notify.as_mut() {
+                let _ = writeln!(n, "failed {} {}", e.exit_code(), one_line(&e.to_string()));
+            }
+            1
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+fn load_state(paths: &Paths, id: &str) -> Result<ContainerState> {
+    read_json(&paths.state_file(id))?.ok_or_else(|| ContainerError::NotFound(id.to_string()))
+}
+
+fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
+    let (paths, id) = (a.paths, a.id);
+    let mut st = load_state(paths, id)?;
+    let cfg: ContainerConfig = read_json(&paths.config_file(id))?
+        .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
+    st.owner = Some(Owner::current());
+    write_json(&paths.state_file(id), &st)?;
+
+    let pid = match start(paths, &st) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let code = e.exit_code();
+            let msg = e.to_string();
+            if let Some(n) = notify.as_mut() {
+                let _ = writeln!(n, "failed {code} {}", one_line(&msg));
+            }
+            finish(
+                a,
+                &mut st,
+                &cfg,
+                Termination::launch_failed(msg, code),
+                notify,
+            )?;
+            return Ok(());
+        }
+    };
+    st.state = State::Running;
+    st.pid = Some(pid);
+    st.started = Some(now());
+    write_json(&paths.state_file(id), &st)?;
+    if let Some(n) = notify.as_mut() {
+        let _ = writeln!(n, "started {pid}");
+    }
+
+    let (status, limitation) = watch::wait(paths, &st, pid);
+    // The status first, on its own: whatever happens during teardown, the task's end is known.
+    write_atomic(&paths.status_file(id), status.to_string().as_bytes())?;
+    let killed = paths.kill_marker(id).exists();
+    let mut termination = Termination::from_wait_status(status, killed);
+    if let Some(l) = limitation {
+        termination.limited(l);
+    }
+    finish(a, &mut st, &cfg, termination, notify)
+}
+
+/// Create the container's cgroup and init from the bundle, run the isolators' `isolate`, start the task; the
+/// init is our child.
+fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
+    let id = &st.id;
+    let fail = |why: String| ContainerError::Launcher {
+        id: id.clone(),
+        why,
+    };
+    let sandbox = std::path::Path::new(&st.sandbox);
+    let out = open_log(&sandbox.join("stdout"))?;
+    let err = open_log(&sandbox.join("stderr"))?;
+    let null = File::open("/dev/null").map_err(|e| ContainerError::io("/dev/null", e))?;
+    let config = paths.bundle(id).join("config.json");
+    let spec = Spec::load(&config).map_err(|e| fail(format!("{}: {e}", config.display())))?;
+    let program = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(PROGRAM_ANNOTATION).cloned());
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let isolators = isolation::isolators(st)?;
+    let places = isolation::Places::of(paths, st);
+    let placement = isolators
+        .place(&places.container(), &resources)
+        .map_err(|e| fail(e.to_string()))?;
+    let plan = launcher::plan(
+        &spec,
+        program.as_deref(),
+        &placement,
+        &paths.seccomp_cache(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let stdio = launcher::Stdio {
+        stdin: OwnedFd::from(null),
+        stdout: OwnedFd::from(out),
+        stderr: OwnedFd::from(err),
+    };
+    // SAFETY: the supervisor is single-threaded (see the module docs).
+    let mut created =
+        unsafe { launcher::create(&plan, &placement, stdio) }.map_err(|e| fail(e.to_string()))?;
+    let pid = created.pid;
+    // The init exists, in its cgroups and namespaces, and has not run the task yet: Mesos's `isolate` point.
+    let isolated = isolators
+        .isolate(&places.container(), pid)
+        .map_err(|e| isolation::isolator_err(id, e));
+    if let Err(e) = isolated {
+        created.abort();
+        return Err(e);
+    }
+    created.start().map_err(|e| fail(e.to_string()))?;
+    Ok(pid)
+}
+
+fn open_log(p: &std::path::Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .open(p)
+        .map_err(|e| ContainerError::io(p, e))
+}
+
+fn finish(
+    a: &SuperviseArgs<'_>,
+    st: &mut ContainerState,
+    cfg: &ContainerConfig,
+    termination: Termination,
+    notify: &mut Option<File>,
+) -> Result<()> {
+    let (paths, id) = (a.paths, a.id);
+    st.state = State::Destroying;
+    write_json(&paths.state_file(id), st)?;
+    let torn = teardown(paths, a.store_dir, st);
+    st.pid = None;
+    st.state = State::Exited;
+    st.finished = Some(now());
+    st.torn_down = torn.is_ok();
+    let mut termination = termination;
+    if let Err(e) = &torn {
+        termination.message = format!("{}; teardown: {e}", termination.message);
+    }
+    st.termination = Some(termination);
+    write_json(&paths.state_file(id), st)?;
+    if let (Some(n), Some(t)) = (notify.as_mut(), &st.termination) {
+        // The caller in the foreground learns the end from the pipe: no polling, and it still works after
+        // `--rm` removed the checkpoints below.
+        let _ = writeln!(n, "exited {}", serde_json::to_string(t).unwrap_or_default());
+    }
+    if cfg.remove_on_exit && torn.is_ok() {
+        remove_files(paths, id)?;
+    }
+    torn
+}

@@ -1,0 +1,65 @@
+//! The command line: the global options and one subcommand.
+
+use clap::{Parser, Subcommand};
+
+use crate::globals::Globals;
+use crate::{archive, containers, images, run, run_flags, stats, supervise};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ucr",
+    version,
+    about = "A daemonless universal container runtime (Mesos containerizer semantics)"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Pull an image into the store; prints the manifest digest last.
+    Pull(images::PullArgs),
+    /// List images in the store.
+    Images(images::ImagesArgs),
+    /// Show an image's manifest digest, config and layers.
+    Inspect(images::InspectArgs),
+    /// Remove image records (layers stay until `prune`).
+    Rmi(images::RmiArgs),
+    /// Remove layers and blobs no image references; prints bytes freed.
+    Prune(images::PruneArgs),
+    /// Verify the store.
+    Store {
+        #[command(subcommand)]
+        cmd: images::StoreCmd,
+    },
+    /// Load images from a docker-archive, an OCI layout tar or a directory.
+    Load(archive::LoadArgs),
+    /// Write images into one OCI layout tar (shared layers once).
+    Save(archive::SaveArgs),
+    /// Materialize an image's merged root filesystem into DIR.
+    Unpack(images::UnpackArgs),
+    /// Run a container from an image; in the foreground, stream its output and exit with its code.
+    Run(Box<run_flags::RunArgs>),
+    /// Run a container from a Mesos LAUNCH_CONTAINER call, a TaskInfo or a Marathon app (JSON).
+    Launch(run::LaunchArgs),
+    /// List containers.
+    Ps(containers::PsArgs),
+    /// Print a container's stdout (or stderr).
+    Logs(containers::LogsArgs),
+    /// Wait for a container to exit; prints and exits with its code.
+    Wait(containers::WaitArgs),
+    /// Send a signal to a container (default SIGKILL, to every process in it).
+    Kill(containers::KillArgs),
+    /// Remove exited containers (with --force, running ones too).
+    Rm(containers::RmArgs),
+    /// A running container's resource statistics (Mesos ResourceStatistics).
+    Stats(stats::StatsArgs),
+    /// Change a running container's cpus and memory.
+    Update(stats::UpdateArgs),
+    /// Internal: the per-container supervisor.
+    #[command(name = "__supervise", hide = true)]
+    Supervise(supervise::SuperviseCmd),
+}

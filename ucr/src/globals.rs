@@ -1,0 +1,102 @@
+//! The options every command takes (Mesos agent flags under their Mesos spellings too: `--docker_store_dir`,
+//! `--work_dir`, ...), and the registry options of the commands that fetch images.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use ucr_runtime::container::paths::DEFAULT_SANDBOX_DIRECTORY;
+
+use crate::isolation::IsolationArgs;
+
+#[derive(Args, Debug)]
+pub struct Globals {
+    /// State and store root.
+    #[arg(
+        long,
+        global = true,
+        default_value = "/var/lib/ucr",
+        alias = "work_dir",
+        alias = "work-dir"
+    )]
+    pub root: PathBuf,
+    /// Runtime state (pids, bundles).
+    #[arg(
+        long = "runtime-dir",
+        global = true,
+        default_value = "/run/ucr",
+        alias = "runtime_dir"
+    )]
+    pub runtime_dir: PathBuf,
+    /// Docker image store (default <root>/store/docker).
+    #[arg(long = "docker-store-dir", global = true, alias = "docker_store_dir")]
+    pub docker_store_dir: Option<PathBuf>,
+    /// error, warn, info, debug, trace.
+    #[arg(
+        long = "log-level",
+        global = true,
+        default_value = "warn",
+        alias = "log_level"
+    )]
+    pub log_level: String,
+    /// Provisioner backend: overlay or copy (default: overlay where the filesystem supports it).
+    #[arg(
+        long = "image-provisioner-backend",
+        global = true,
+        alias = "image_provisioner_backend"
+    )]
+    pub image_provisioner_backend: Option<String>,
+    /// Mesos --docker_registry: a directory of image tarballs (`NAME.tar`), where images are then only looked
+    /// up, or a registry (`https://host[:port]`, `host:port`) used for names without one.
+    #[arg(long = "docker-registry", global = true, alias = "docker_registry")]
+    pub docker_registry: Option<String>,
+    /// With a --docker_registry directory: pull from the image's registry when the directory has no file.
+    #[arg(
+        long = "docker-registry-fallback",
+        global = true,
+        alias = "docker_registry_fallback"
+    )]
+    pub docker_registry_fallback: bool,
+    /// Where the sandbox appears inside containers.
+    #[arg(
+        long = "sandbox-directory",
+        global = true,
+        alias = "sandbox_directory",
+        default_value = DEFAULT_SANDBOX_DIRECTORY
+    )]
+    pub sandbox_directory: String,
+    #[command(flatten)]
+    pub isolation: IsolationArgs,
+}
+
+impl Globals {
+    pub fn store_dir(&self) -> PathBuf {
+        self.docker_store_dir
+            .clone()
+            .unwrap_or_else(|| self.root.join("store/docker"))
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    /// Docker config.json (or legacy .dockercfg) file, or its JSON inline.
+    #[arg(long = "docker-config", alias = "docker_config")]
+    pub docker_config: Option<String>,
+    /// USER:PASS for the registry of the image named here.
+    #[arg(long)]
+    pub creds: Option<String>,
+    /// Extra trusted CA bundle (PEM) for every registry; repeatable.
+    #[arg(long = "ca-file", alias = "ca_file")]
+    pub ca_file: Vec<PathBuf>,
+    /// Per-registry trust in DIR/<host[:port]>/{ca.crt,client.cert,client.key}; repeatable.
+    #[arg(long = "certs-dir", alias = "certs_dir")]
+    pub certs_dir: Vec<PathBuf>,
+    /// Allow plain HTTP or an unverified certificate for this registry only; repeatable.
+    #[arg(long = "insecure-registry", alias = "insecure_registry")]
+    pub insecure_registry: Vec<String>,
+    /// Docker Hub mirror, tried before the origin; repeatable.
+    #[arg(long = "registry-mirror", alias = "registry_mirror")]
+    pub registry_mirror: Vec<String>,
+    /// OS/ARCH[/VARIANT] to pull (default: this host's).
+    #[arg(long)]
+    pub platform: Option<String>,
+}

@@ -1,0 +1,13 @@
+//! Logs go to stderr through `tracing`, at `--log-level` for ucr's own crates, or as `UCR_LOG` says.
+
+pub fn init(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UCR_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "ucr={level},ucr_registry={level},ucr_runtime={level},ucr_isolators={level}"
+        ))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

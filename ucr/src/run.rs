@@ -1,0 +1,167 @@
+//! `ucr run` and `ucr launch`: a config from flags (`run_flags`) or from a JSON request, launched through the
+//! containerizer; in the foreground the task's output is streamed from the sandbox files and ucr exits with
+//! the task's code.
+
+use std::fs::File;
+use std::io::{BufRead, Read, Write};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use anyhow::Context;
+use clap::Args;
+
+use ucr_runtime::containerizer::Launched;
+use ucr_runtime::spec::{self, ContainerConfig};
+use ucr_runtime::{ContainerError, Containerizer, Termination};
+
+use crate::context::{self, Printed};
+use crate::globals::{Globals, RegistryArgs};
+use crate::run_flags::{config_from_args, RunArgs};
+
+pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
+    let cfg = config_from_args(a)?;
+    start(g, &a.registry, cfg, a.detach, a.rm)
+}
+
+#[derive(Args, Debug)]
+pub struct LaunchArgs {
+    /// A Mesos LAUNCH_CONTAINER call, a TaskInfo or a Marathon app, as JSON; `-` reads stdin.
+    pub file: String,
+    #[arg(long, short)]
+    pub detach: bool,
+    #[arg(long)]
+    pub rm: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+pub fn launch(g: &Globals, a: &LaunchArgs) -> anyhow::Result<i32> {
+    let text = if a.file == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(&a.file).with_context(|| a.file.clone())?
+    };
+    let cfg = spec::parse_request(&text).with_context(|| a.file.clone())?;
+    start(g, &a.registry, cfg, a.detach, a.rm)
+}
+
+fn start(
+    g: &Globals,
+    registry: &RegistryArgs,
+    mut cfg: ContainerConfig,
+    detach: bool,
+    rm: bool,
+) -> anyhow::Result<i32> {
+    // Detached: the supervisor removes it at the end; in the foreground we read the termination first.
+    cfg.remove_on_exit = rm && detach;
+    let c = context::containerizer(g, Some(registry))?;
+    let launched = match c.launch(&cfg, &Printed { quiet: detach }) {
+        Ok(l) => l,
+        Err(e) => {
+            let code = e.exit_code();
+            eprintln!("ucr: {e}");
+            // Only a container this run claimed is ours to remove (never the one already holding the name).
+            if rm && !matches!(e, ContainerError::InUse(_)) {
+                let _ = c.remove(&cfg.id, true);
+            }
+            return Ok(code);
+        }
+    };
+    if detach {
+        println!("{}", cfg.id);
+        return Ok(0);
+    }
+    let t = follow(&c, &cfg.id, launched)?;
+    // A task ended for a limit exits 137 like any SIGKILL: say why, or the operator cannot tell an OOM from a
+    // kill. The message's first clause names the limit and the peak.
+    if let Some(reason) = t.reason.as_deref().filter(|r| r.contains("LIMITATION")) {
+        let why = t.message.split("; ").next().unwrap_or(&t.message);
+        eprintln!("ucr: container {}: {reason}: {why}", cfg.id);
+    }
+    if rm {
+        c.remove(&cfg.id, true)?;
+    }
+    Ok(t.code)
+}
+
+static SIGNALLED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNALLED.store(sig, Ordering::SeqCst);
+}
+
+/// Stream the sandbox's stdout/stderr until the supervisor says the task exited; forward SIGINT/SIGTERM/SIGHUP
+/// to the task, like `docker run` does.
+fn follow(c: &Containerizer, id: &str, mut l: Launched) -> anyhow::Result<Termination> {
+    let sandbox = c.paths().sandbox(id);
+    for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic; no SA_RESTART so poll() returns EINTR promptly.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            libc::sigaction(s, &sa, std::ptr::null_mut());
+        }
+    }
+    let mut out = File::open(sandbox.join("stdout")).context("sandbox stdout")?;
+    let mut err = File::open(sandbox.join("stderr")).context("sandbox stderr")?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pump = |f: &mut File, to: &mut dyn Write| -> std::io::Result<bool> {
+        let mut any = false;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(any);
+            }
+            any = true;
+            to.write_all(&buf[..n])?;
+            to.flush()?;
+        }
+    };
+    let mut idle_ms = 1;
+    let termination = loop {
+        let a = pump(&mut out, &mut std::io::stdout())?;
+        let b = pump(&mut err, &mut std::io::stderr())?;
+        let sig = SIGNALLED.swap(0, Ordering::SeqCst);
+        if sig != 0 {
+            let _ = c.kill(id, sig);
+        }
+        if l.done.buffer().is_empty() {
+            idle_ms = if a || b { 1 } else { (idle_ms * 2).min(50) };
+            let fd = l.done.get_ref().as_fd();
+            let mut fds = [rustix::event::PollFd::new(
+                &fd,
+                rustix::event::PollFlags::IN,
+            )];
+            let timeout = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: idle_ms * 1_000_000,
+            };
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+                Ok(_) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut line = String::new();
+        let n = l.done.read_line(&mut line)?;
+        if let Some(json) = line.trim_end().strip_prefix("exited ") {
+            break serde_json::from_str::<Termination>(json)
+                .context("supervisor's termination line")?;
+        }
+        if n == 0 {
+            // EOF without a termination line: the supervisor died; the checkpoint tells the rest.
+            break c.wait(id, None)?;
+        }
+    };
+    pump(&mut out, &mut std::io::stdout())?;
+    pump(&mut err, &mut std::io::stderr())?;
+    // EOF: the supervisor is done (its teardown and `--rm` included) and closes the pipe just before it exits.
+    let mut rest = Vec::new();
+    let _ = l.done.read_to_end(&mut rest);
+    l.release_supervisor();
+    Ok(termination)
+}
