@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use rustix::fs::{FileType, Mode};
 
-use super::inroot::{self, Kind};
-use super::Failure;
+use ucr_registry::confined::{self, Kind};
 
 /// A node to make: path in the container, type, numbers, mode, owner.
 #[derive(Clone, Debug)]
@@ -79,13 +78,10 @@ pub fn plan(extra: &[LinuxDevice]) -> Result<Vec<Node>, String> {
     Ok(nodes)
 }
 
-/// Make the nodes and the standard links under `root` (an fd of the container's root directory).
-pub fn populate(root: BorrowedFd<'_>, nodes: &[Node]) -> Result<(), Failure> {
-    for n in nodes {
-        make(root, n).map_err(|e| Failure::new(format!("device {}", n.path.display()), e))?;
-    }
-    let dev = inroot::ensure(root, Path::new("/dev"), Kind::Dir)
-        .map_err(|e| Failure::new("/dev".into(), e))?;
+/// The standard links under `root` (an fd of the container's root directory): `/dev/fd`, `/dev/std*`,
+/// `/dev/ptmx`.
+pub fn links(root: BorrowedFd<'_>) -> io::Result<()> {
+    let dev = confined::ensure(root, Path::new("/dev"), Kind::Dir)?;
     for (link, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -95,19 +91,25 @@ pub fn populate(root: BorrowedFd<'_>, nodes: &[Node]) -> Result<(), Failure> {
     ] {
         match rustix::fs::symlinkat(target, dev.as_fd(), link) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(Failure::new(format!("/dev/{link}"), e.into())),
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("/dev/{link}: {e}"),
+                ))
+            }
         }
     }
     Ok(())
 }
 
-fn make(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
+/// Make one node under `root`, its parent directories resolved (and made) inside the rootfs.
+pub fn make(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
     let parent = n.path.parent().unwrap_or(Path::new("/"));
     let name = n
         .path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let dir = inroot::ensure(root, parent, Kind::Dir)?;
+    let dir = confined::ensure(root, parent, Kind::Dir)?;
     let dev = rustix::fs::makedev(n.major, n.minor);
     match rustix::fs::mknodat(dir.as_fd(), name, n.kind, Mode::from_raw_mode(n.mode), dev) {
         Ok(()) => {}

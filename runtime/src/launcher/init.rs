@@ -1,27 +1,31 @@
-//! The container's init, between `clone3` and `execve`. It runs in the new namespaces as a copy of the
-//! single-threaded supervisor and follows runc's order: its cgroups (v1: it moves itself), stdio, the
-//! namespaces given by path, hostname, the mounts and devices, `pivot_root`, sysctls and protected paths,
-//! rlimits, identity, capabilities, no_new_privs and seccomp (last, so the filter sees as few of our own
-//! syscalls as possible). Then it says "ready" and waits for "go" (the supervisor runs the isolators' `isolate`
-//! in between) and execs the task. Any failure goes back to the supervisor as one line naming the step.
-//!
-//! Capabilities, rlimits and the uid/gid switch are libcontainer's own code (`libcontainer::capabilities`, its
-//! `Syscall`), so their semantics are youki's; the seccomp filter was compiled by libseccomp in the supervisor.
+//! The container's init, between `clone3` and `execve`: every decision of what to do, with which values and in
+//! which order, made over the [`Launcher`] trait, so it is unit-tested against a recording fake. It runs in the
+//! new namespaces as a copy of the single-threaded supervisor and follows runc's order: its cgroups (v1: it
+//! moves itself), stdio, the namespaces given by path, hostname, the mounts and devices, `pivot_root`, sysctls
+//! and protected paths, rlimits, identity, capabilities, no_new_privs and seccomp (last, so the filter sees as
+//! few of our own syscalls as possible). Then it says "ready" and waits for "go" (the supervisor runs the
+//! isolators' `isolate` in between) and execs the task. Any failure goes back to the supervisor as one line
+//! naming the step.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use libcontainer::syscall::syscall::create_syscall;
-use nix::unistd::{Gid, Uid};
-
-use super::{dev, mounts, protect, Failure, Plan};
+use super::error::Failure;
+use super::os::Launcher;
+use super::plan::Plan;
 
 /// Runs the init to the exec; returns only on failure.
-pub fn run(plan: &Plan, go: &mut File, report: &mut File, stdio: [OwnedFd; 3]) -> Failure {
-    match setup(plan, go, report, stdio) {
+pub fn run(
+    os: &dyn Launcher,
+    plan: &Plan,
+    go: &mut File,
+    report: &mut File,
+    stdio: [OwnedFd; 3],
+) -> Failure {
+    match setup(os, plan, go, report, stdio) {
         Ok(never) => match never {},
         Err(f) => f,
     }
@@ -31,8 +35,12 @@ fn step<T>(what: &str, r: io::Result<T>) -> Result<T, Failure> {
     r.map_err(|e| Failure::new(what.to_string(), e))
 }
 
-fn sys<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Result<T, Failure> {
-    r.map_err(|e| Failure::new(what.to_string(), io::Error::other(e.to_string())))
+/// A protected path the kernel does not have is skipped, as runc does.
+fn unless_missing(what: String, r: io::Result<()>) -> Result<(), Failure> {
+    match r {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Failure::new(what, e)),
+        _ => Ok(()),
+    }
 }
 
 /// Wait for one byte from the supervisor; EOF means it gave up on us.
@@ -49,173 +57,123 @@ fn wait_for(go: &mut File, what: &str) -> Result<(), Failure> {
 }
 
 fn setup(
+    os: &dyn Launcher,
     plan: &Plan,
     go: &mut File,
     report: &mut File,
     stdio: [OwnedFd; 3],
 ) -> Result<std::convert::Infallible, Failure> {
-    for tasks in &plan.cgroup_tasks {
+    for tasks in &plan.cgroups.join {
         step(
             &format!("cgroup {}", tasks.display()),
-            std::fs::write(tasks, "0"),
+            os.write_file(tasks, "0"),
         )?;
     }
-    step(
-        "setsid",
-        rustix::process::setsid().map(drop).map_err(io::Error::from),
-    )?;
-    for (i, fd) in stdio.iter().enumerate() {
-        // SAFETY: dup2 onto 0..2 of fds we own; the originals are closed when `stdio` drops.
-        if unsafe { libc::dup2(fd.as_raw_fd(), i as i32) } < 0 {
-            return Err(Failure::new("stdio".into(), io::Error::last_os_error()));
-        }
-    }
-    drop(stdio);
+    step("setsid", os.setsid())?;
+    step("stdio", os.set_stdio(stdio))?;
     for (path, nstype) in &plan.join {
-        let f = step(&format!("namespace {}", path.display()), File::open(path))?;
-        // SAFETY: setns on an fd we opened; nstype names the kind we expect it to be.
-        if unsafe { libc::setns(f.as_raw_fd(), *nstype) } < 0 {
-            return Err(Failure::new(
-                format!("namespace {}", path.display()),
-                io::Error::last_os_error(),
-            ));
-        }
+        step(
+            &format!("namespace {}", path.display()),
+            os.join_namespace(path, *nstype),
+        )?;
     }
     if plan.unshare_cgroup {
-        // SAFETY: a new cgroup namespace changes nothing this process holds (no fds or memory depend on it).
-        let r = unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) };
-        step("cgroup namespace", r.map_err(io::Error::from))?;
+        step("cgroup namespace", os.unshare_cgroup_namespace())?;
     }
-    let syscall = create_syscall();
     if let Some(h) = &plan.hostname {
-        sys("hostname", syscall.set_hostname(h))?;
+        step("hostname", os.set_hostname(h))?;
     }
     if let Some(adj) = plan.oom_score_adj {
         step(
             "oom_score_adj",
-            std::fs::write("/proc/self/oom_score_adj", adj.to_string()),
+            os.write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string()),
         )?;
     }
-    rootfs(plan)?;
-    protect::sysctl(&plan.sysctl)?;
-    protect::readonly(&plan.readonly_paths)?;
-    protect::masked(&plan.masked_paths)?;
-    if plan.readonly_root {
-        protect::readonly_root()?;
+    rootfs(os, plan)?;
+    // Kernel parameters before /proc/sys turns read-only.
+    for (file, value) in &plan.sysctl {
+        step(
+            &format!("sysctl {}", file.display()),
+            os.write_file(file, value),
+        )?;
     }
-    for rl in &plan.rlimits {
-        sys("rlimit", syscall.set_rlimit(rl))?;
+    for p in &plan.readonly_paths {
+        unless_missing(format!("read-only path {p}"), os.readonly_path(p))?;
+    }
+    for p in &plan.masked_paths {
+        unless_missing(format!("masked path {p}"), os.mask_path(p))?;
+    }
+    if plan.readonly_root {
+        step("read-only root", os.readonly_root())?;
+    }
+    for (resource, limit) in &plan.rlimits {
+        step(
+            &format!("rlimit {resource:?}"),
+            os.set_rlimit(*resource, *limit),
+        )?;
     }
     // Before the uid changes: a directory only root may enter is still reachable; retried after if refused.
-    let cwd_later = match rustix::process::chdir(&plan.cwd) {
+    let cwd_later = match os.chdir(&plan.cwd) {
         Ok(()) => false,
-        Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => true,
-        Err(e) => {
-            return Err(Failure::new(
-                format!("cwd {}", plan.cwd.display()),
-                e.into(),
-            ))
-        }
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => true,
+        Err(e) => return Err(Failure::new(format!("cwd {}", plan.cwd.display()), e)),
     };
-    let gids: Vec<Gid> = plan
-        .additional_gids
-        .iter()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
-    sys("supplementary groups", syscall.set_groups(&gids))?;
-    sys(
-        "uid/gid",
-        syscall.set_id(Uid::from_raw(plan.uid), Gid::from_raw(plan.gid)),
-    )?;
+    step("supplementary groups", os.set_groups(&plan.additional_gids))?;
+    step("uid/gid", os.set_ids(plan.uid, plan.gid))?;
     // Everything we inherited from the supervisor closes at exec.
-    sys("close fds", syscall.close_range(0))?;
+    step("close fds", os.close_on_exec_from(3))?;
     // Without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in before the capabilities drop.
     if !plan.no_new_privs {
-        seccomp(plan)?;
+        seccomp(os, plan)?;
     }
-    sys(
-        "capabilities",
-        libcontainer::capabilities::reset_effective(syscall.as_ref()),
-    )?;
+    step("capabilities", os.reset_effective_caps())?;
     if let Some(caps) = &plan.capabilities {
-        sys(
-            "capabilities",
-            libcontainer::capabilities::drop_privileges(caps, syscall.as_ref()),
-        )?;
+        step("capabilities", os.set_capabilities(caps))?;
     }
     if cwd_later {
-        step(
-            &format!("cwd {}", plan.cwd.display()),
-            rustix::process::chdir(&plan.cwd).map_err(io::Error::from),
-        )?;
+        step(&format!("cwd {}", plan.cwd.display()), os.chdir(&plan.cwd))?;
     }
-    let env = environment(plan);
-    let program = find_program(plan)?;
+    let env = environment(os, plan);
+    let program = find_program(os, plan)?;
     if plan.no_new_privs {
-        step(
-            "no_new_privs",
-            rustix::thread::set_no_new_privs(true).map_err(io::Error::from),
-        )?;
-        seccomp(plan)?;
+        step("no_new_privs", os.set_no_new_privs())?;
+        seccomp(os, plan)?;
     }
     step("ready", report.write_all(b"R"))?;
     wait_for(go, "waiting for start")?;
-    let argv: Vec<*const libc::c_char> = plan
-        .args
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let envp: Vec<*const libc::c_char> = env
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    // SAFETY: NUL-terminated arrays of pointers into CStrings that outlive the call.
-    unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    let e = os.exec(&program, &plan.args, &env);
     Err(Failure::new(
         format!("exec {}", program.to_string_lossy()),
-        io::Error::last_os_error(),
+        e,
     ))
 }
 
-/// The rootfs: no mount event of ours may reach the host (rslave), the rootfs becomes a mount of its own so
-/// it can be pivoted to, every mount and device goes on, then `pivot_root` and the old root is detached.
-fn rootfs(plan: &Plan) -> Result<(), Failure> {
-    use rustix::mount::MountPropagationFlags;
-    step(
-        "rootfs propagation",
-        rustix::mount::mount_change(
-            "/",
-            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
-        )
-        .map_err(io::Error::from),
-    )?;
-    step(
-        &format!("rootfs {}", plan.rootfs.display()),
-        rustix::mount::mount_bind_recursive(&plan.rootfs, &plan.rootfs).map_err(io::Error::from),
-    )?;
-    let root = step(
-        &format!("rootfs {}", plan.rootfs.display()),
-        rustix::fs::open(
-            &plan.rootfs,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(io::Error::from),
-    )?;
-    mounts::mount_all(root.as_fd(), &plan.mounts, &plan.cgroup_dirs)?;
-    dev::populate(root.as_fd(), &plan.devices)?;
-    let syscall = create_syscall();
-    sys("pivot_root", syscall.pivot_rootfs(&plan.rootfs))
+/// The rootfs: made a mount of its own, every mount and device put on it, then `pivot_root`.
+fn rootfs(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
+    let at = || format!("rootfs {}", plan.rootfs.display());
+    let root = Failure::at(at, os.prepare_rootfs(&plan.rootfs))?;
+    for m in &plan.mounts {
+        Failure::at(
+            || format!("mount {}", m.dest.display()),
+            os.mount(root.as_fd(), m, &plan.cgroups.dirs),
+        )?;
+    }
+    for n in &plan.devices {
+        Failure::at(
+            || format!("device {}", n.path.display()),
+            os.make_device(root.as_fd(), n),
+        )?;
+    }
+    step("/dev", os.dev_links(root.as_fd()))?;
+    step("pivot_root", os.pivot_root(&plan.rootfs))
 }
 
 /// The spec's environment, plus HOME from the container's /etc/passwd when the spec has none (as runc and
-/// libcontainer add it).
-fn environment(plan: &Plan) -> Vec<CString> {
+/// youki add it).
+fn environment(os: &dyn Launcher, plan: &Plan) -> Vec<CString> {
     let mut env: Vec<String> = plan.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
-        if let Some(home) = home_of(plan.uid) {
+        if let Some(home) = home_of(os, plan.uid) {
             env.push(format!("HOME={home}"));
         }
     }
@@ -224,8 +182,8 @@ fn environment(plan: &Plan) -> Vec<CString> {
         .collect()
 }
 
-fn home_of(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+fn home_of(os: &dyn Launcher, uid: u32) -> Option<String> {
+    let passwd = os.read_file(Path::new("/etc/passwd")).ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
@@ -233,7 +191,7 @@ fn home_of(uid: u32) -> Option<String> {
 }
 
 /// The program to exec: given (`ucr.program`), a path, or args[0] looked up in the task's PATH inside the root.
-fn find_program(plan: &Plan) -> Result<CString, Failure> {
+fn find_program(os: &dyn Launcher, plan: &Plan) -> Result<CString, Failure> {
     let name = plan.program.clone().unwrap_or_else(|| {
         plan.args
             .first()
@@ -257,15 +215,15 @@ fn find_program(plan: &Plan) -> Result<CString, Failure> {
         path.split(':')
             .filter(|d| !d.is_empty())
             .map(|d| Path::new(d).join(&name))
-            .find(|p| rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok() && p.is_file())
+            .find(|p| os.is_executable(p))
             .ok_or_else(not_found)?
     };
     CString::new(found.into_os_string().into_encoded_bytes()).map_err(|_| not_found())
 }
 
-fn seccomp(plan: &Plan) -> Result<(), Failure> {
+fn seccomp(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
     match &plan.seccomp {
-        Some(f) => step("seccomp", super::seccomp::install(f)),
+        Some(f) => step("seccomp", os.load_seccomp(f)),
         None => Ok(()),
     }
 }

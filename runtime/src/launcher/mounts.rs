@@ -1,6 +1,6 @@
 //! The container's mounts, made before `pivot_root`. Each one is built detached — `fsopen`/`fsmount` for a
 //! filesystem, `open_tree(OPEN_TREE_CLONE)` for a bind — gets its flags while still detached (`mount_setattr`),
-//! and is attached with one `move_mount` onto an fd that [`inroot`] resolved inside the rootfs. A mount is
+//! and is attached with one `move_mount` onto an fd the confined resolver found inside the rootfs. A mount is
 //! therefore never visible with the wrong flags, and no path is looked up by name on the host side of the rootfs.
 //!
 //! The plan is made in the supervisor, before the init exists ([`plan`]), so a bad option is a one-line error
@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Mount;
 use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags};
 
-use super::inroot::{self, Kind};
-use super::Failure;
+use ucr_registry::confined::{self, Kind};
+
+use super::options::{self, bits, Attr};
 
 /// One mount of `config.json`, checked and decoded.
 #[derive(Debug)]
@@ -46,13 +47,7 @@ enum How {
     Cgroup,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct Attr {
-    set: u64,
-    clr: u64,
-}
-
-/// Decode the spec's mounts (options through libcontainer's parser, so the accepted vocabulary is the OCI one).
+/// Decode the spec's mounts (their options by `options.rs`, the runtime-spec's vocabulary).
 pub fn plan(mounts: &[Mount]) -> Result<Vec<Planned>, String> {
     mounts.iter().map(plan_one).collect()
 }
@@ -66,14 +61,17 @@ fn plan_one(m: &Mount) -> Result<Planned, String> {
             name()
         ));
     }
-    let opts = libcontainer::rootfs::utils::parse_mount(m)
+    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(format!(
+            "mount {}: ID-mapped mounts need a user namespace, which ucr's launcher does not make",
+            name()
+        ));
+    }
+    let opts = options::parse(m.options().as_deref().unwrap_or_default())
         .map_err(|e| format!("mount {}: {e}", name()))?;
-    let flags = bits(opts.flags.bits());
+    let flags = opts.flags;
     let attr = attr_of(flags);
-    let recursive = opts.rec_attr.as_ref().map(|a| Attr {
-        set: a.attr_set,
-        clr: a.attr_clr,
-    });
+    let recursive = opts.recursive;
     let propagation =
         flags & bits(libc::MS_SHARED | libc::MS_SLAVE | libc::MS_PRIVATE | libc::MS_UNBINDABLE);
     let typ = m.typ().as_deref().unwrap_or("");
@@ -117,12 +115,6 @@ fn plan_one(m: &Mount) -> Result<Planned, String> {
         recursive,
         propagation,
     })
-}
-
-/// MS_* values are `c_ulong`, which is u64 only on 64-bit targets.
-#[allow(clippy::unnecessary_cast)]
-fn bits(ms: libc::c_ulong) -> u64 {
-    ms as u64
 }
 
 /// MS_* per-mount flags as MOUNT_ATTR_* values: what to set, and (as a remount would) what to clear.
@@ -205,21 +197,13 @@ pub fn set_flags(fd: BorrowedFd<'_>, flags: MountAttrFlags, recursive: bool) -> 
     setattr(fd, a, 0, recursive)
 }
 
-/// Attach every planned mount under the rootfs `root` (an fd of the rootfs's own bind mount). `cgroups` are the
+/// Attach one planned mount under the rootfs `root` (an fd of the rootfs's own bind mount). `cgroups` are the
 /// container's cgroup dirs with their hierarchies' mount points (see `Placement::dirs`).
-pub fn mount_all(
+pub fn mount_one(
     root: BorrowedFd<'_>,
-    plan: &[Planned],
+    p: &Planned,
     cgroups: &[(PathBuf, PathBuf)],
-) -> Result<(), Failure> {
-    for p in plan {
-        mount_one(root, p, cgroups)
-            .map_err(|e| Failure::new(format!("mount {}", p.dest.display()), e))?;
-    }
-    Ok(())
-}
-
-fn mount_one(root: BorrowedFd<'_>, p: &Planned, cgroups: &[(PathBuf, PathBuf)]) -> io::Result<()> {
+) -> io::Result<()> {
     let (mnt, kind) = match &p.how {
         How::Bind {
             source,
@@ -289,7 +273,7 @@ fn filesystem(
 }
 
 fn attach(root: BorrowedFd<'_>, mnt: &OwnedFd, dest: &Path, kind: Kind) -> io::Result<()> {
-    let target = inroot::ensure(root, dest, kind)?;
+    let target = confined::ensure(root, dest, kind)?;
     rustix::mount::move_mount(
         mnt.as_fd(),
         "",

@@ -148,7 +148,7 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
     let plan = launcher::plan(
         &spec,
         program.as_deref(),
-        &placement,
+        launcher::Cgroups::from(&placement),
         &paths.seccomp_cache(),
     )
     .map_err(|e| fail(e.to_string()))?;

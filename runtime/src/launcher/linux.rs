@@ -1,0 +1,212 @@
+//! The real `Launcher`: each method is the system calls of one step, through rustix (and `caps`, and a few raw
+//! syscalls rustix does not wrap). The init is single-threaded, so the per-thread calls (`setresuid`,
+//! `setgroups`, `capset`) change the whole process.
+
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::mount::{MountPropagationFlags, UnmountFlags};
+use rustix::process::{Resource, Rlimit};
+use rustix::thread::{Gid, Uid};
+
+use super::caps::{self, CapPlan};
+use super::dev::{self, Node};
+use super::mounts::{self, Planned};
+use super::os::Launcher;
+use super::protect;
+use super::seccomp::{self, Filter};
+
+/// This process, on Linux.
+pub struct Linux;
+
+impl Launcher for Linux {
+    fn write_file(&self, path: &Path, value: &str) -> io::Result<()> {
+        std::fs::write(path, value)
+    }
+
+    fn read_file(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn is_executable(&self, path: &Path) -> bool {
+        rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok() && path.is_file()
+    }
+
+    fn setsid(&self) -> io::Result<()> {
+        rustix::process::setsid()?;
+        Ok(())
+    }
+
+    fn set_stdio(&self, stdio: [OwnedFd; 3]) -> io::Result<()> {
+        for (i, fd) in stdio.iter().enumerate() {
+            // SAFETY: dup2 onto 0..2 of fds we own; the originals are closed when `stdio` drops.
+            if unsafe { libc::dup2(fd.as_raw_fd(), i as i32) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    fn join_namespace(&self, path: &Path, nstype: i32) -> io::Result<()> {
+        let f = File::open(path)?;
+        // SAFETY: setns on an fd we opened; nstype names the kind we expect it to be.
+        if unsafe { libc::setns(f.as_raw_fd(), nstype) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn unshare_cgroup_namespace(&self) -> io::Result<()> {
+        // SAFETY: a new cgroup namespace changes nothing this process holds (no fds or memory depend on it).
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }?;
+        Ok(())
+    }
+
+    fn set_hostname(&self, name: &str) -> io::Result<()> {
+        rustix::system::sethostname(name.as_bytes())?;
+        Ok(())
+    }
+
+    fn prepare_rootfs(&self, rootfs: &Path) -> io::Result<OwnedFd> {
+        // No mount event of ours may reach the host (rslave), and the rootfs becomes a mount of its own so it can
+        // be pivoted to.
+        rustix::mount::mount_change(
+            "/",
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        )?;
+        rustix::mount::mount_bind_recursive(rootfs, rootfs)?;
+        Ok(rustix::fs::open(
+            rootfs,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?)
+    }
+
+    fn mount(
+        &self,
+        root: BorrowedFd<'_>,
+        m: &Planned,
+        cgroups: &[(PathBuf, PathBuf)],
+    ) -> io::Result<()> {
+        mounts::mount_one(root, m, cgroups)
+    }
+
+    fn make_device(&self, root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
+        dev::make(root, n)
+    }
+
+    fn dev_links(&self, root: BorrowedFd<'_>) -> io::Result<()> {
+        dev::links(root)
+    }
+
+    fn pivot_root(&self, rootfs: &Path) -> io::Result<()> {
+        // runc's way: pivot onto the same directory, then detach the old root that now sits on top of it.
+        let new_root = rustix::fs::open(
+            rootfs,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        rustix::process::fchdir(&new_root)?;
+        rustix::process::pivot_root(".", ".")?;
+        // The old root must not propagate its unmount to the host.
+        rustix::mount::mount_change(
+            "/",
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        )?;
+        rustix::mount::unmount("/", UnmountFlags::DETACH)?;
+        rustix::process::chdir("/")?;
+        Ok(())
+    }
+
+    fn readonly_path(&self, path: &str) -> io::Result<()> {
+        protect::readonly(path)
+    }
+
+    fn mask_path(&self, path: &str) -> io::Result<()> {
+        protect::mask(path)
+    }
+
+    fn readonly_root(&self) -> io::Result<()> {
+        protect::readonly_root()
+    }
+
+    fn set_rlimit(&self, resource: Resource, limit: Rlimit) -> io::Result<()> {
+        rustix::process::setrlimit(resource, limit)?;
+        Ok(())
+    }
+
+    fn chdir(&self, dir: &Path) -> io::Result<()> {
+        rustix::process::chdir(dir)?;
+        Ok(())
+    }
+
+    fn set_groups(&self, gids: &[u32]) -> io::Result<()> {
+        let gids: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
+        rustix::thread::set_thread_groups(&gids)?;
+        Ok(())
+    }
+
+    fn set_ids(&self, uid: u32, gid: u32) -> io::Result<()> {
+        // The permitted set survives the switch away from root only with KEEPCAPS; the capabilities step then
+        // trims it to what the spec grants.
+        rustix::thread::set_keep_capabilities(true)?;
+        let g = Gid::from_raw(gid);
+        rustix::thread::set_thread_res_gid(g, g, g)?;
+        let u = Uid::from_raw(uid);
+        rustix::thread::set_thread_res_uid(u, u, u)?;
+        if uid != 0 {
+            // A non-root uid clears the effective set; what is permitted becomes effective again.
+            caps::reset_effective()?;
+        }
+        rustix::thread::set_keep_capabilities(false)?;
+        Ok(())
+    }
+
+    fn close_on_exec_from(&self, first: u32) -> io::Result<()> {
+        const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+        // SAFETY: close_range only changes flags of this process's fds.
+        let r =
+            unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn reset_effective_caps(&self) -> io::Result<()> {
+        caps::reset_effective()
+    }
+
+    fn set_capabilities(&self, c: &CapPlan) -> io::Result<()> {
+        caps::apply(c)
+    }
+
+    fn set_no_new_privs(&self) -> io::Result<()> {
+        rustix::thread::set_no_new_privs(true)?;
+        Ok(())
+    }
+
+    fn load_seccomp(&self, filter: &Filter) -> io::Result<()> {
+        seccomp::install(filter)
+    }
+
+    fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error {
+        let argv: Vec<*const libc::c_char> = args
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        let envp: Vec<*const libc::c_char> = env
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        // SAFETY: NUL-terminated arrays of pointers into CStrings that outlive the call.
+        unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        io::Error::last_os_error()
+    }
+}

@@ -1,0 +1,240 @@
+//! Everything the init does, decided in the supervisor before the init exists: the spec checked and decoded
+//! (namespaces, mounts, devices, sysctls, rlimits, identity, capabilities, the seccomp filter compiled), so a
+//! bad or unsupported field is a one-line error naming it rather than a failure inside the new namespaces.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Spec};
+use rustix::process::{Resource, Rlimit};
+use ucr_isolators::Placement;
+
+use super::caps::{self, CapPlan};
+use super::clone::new_namespace_flag;
+use super::dev::{self, Node};
+use super::error::{unsupported, LaunchError};
+use super::mounts::{self, Planned};
+use super::seccomp::{self, Filter};
+
+/// The container's cgroup as the init sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Cgroups {
+    /// Each cgroup dir with its hierarchy's mount point (for a `type: cgroup` mount).
+    pub dirs: Vec<(PathBuf, PathBuf)>,
+    /// v1: the `tasks` files the init writes "0" to, joining its cgroup itself (see `Placement`).
+    pub join: Vec<PathBuf>,
+}
+
+impl From<&Placement> for Cgroups {
+    fn from(p: &Placement) -> Cgroups {
+        Cgroups {
+            dirs: p.dirs().to_vec(),
+            join: p.self_join_files(),
+        }
+    }
+}
+
+pub struct Plan {
+    pub clone_flags: u64,
+    /// Namespaces joined by path (`setns`), with their CLONE_NEW* type.
+    pub join: Vec<(PathBuf, i32)>,
+    pub unshare_cgroup: bool,
+    pub hostname: Option<String>,
+    pub oom_score_adj: Option<i32>,
+    pub rootfs: PathBuf,
+    pub mounts: Vec<Planned>,
+    pub cgroups: Cgroups,
+    pub devices: Vec<Node>,
+    /// `/proc/sys/...` files and their values.
+    pub sysctl: Vec<(PathBuf, String)>,
+    pub readonly_paths: Vec<String>,
+    pub masked_paths: Vec<String>,
+    pub readonly_root: bool,
+    pub rlimits: Vec<(Resource, Rlimit)>,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub capabilities: Option<CapPlan>,
+    pub no_new_privs: bool,
+    pub seccomp: Option<Filter>,
+    pub cwd: PathBuf,
+    pub program: Option<String>,
+    pub args: Vec<CString>,
+    pub env: Vec<String>,
+}
+
+/// Check and decode `spec`. `program`, when given, is exec'd with `process.args` as the whole argv. Seccomp
+/// filters are compiled into (or found in) `seccomp_cache`.
+pub fn plan(
+    spec: &Spec,
+    program: Option<&str>,
+    cgroups: Cgroups,
+    seccomp_cache: &Path,
+) -> Result<Plan, LaunchError> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| LaunchError::Spec("no process".into()))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| LaunchError::Spec("no linux section".into()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| LaunchError::Spec("no root".into()))?;
+    if spec.hooks().is_some() {
+        return Err(unsupported("hooks"));
+    }
+    if process.terminal() == Some(true) {
+        return Err(unsupported("process.terminal"));
+    }
+    if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
+        return Err(unsupported("a user namespace"));
+    }
+    if linux.personality().is_some()
+        || linux.intel_rdt().is_some()
+        || linux.time_offsets().is_some()
+    {
+        return Err(unsupported("linux.personality, intelRdt or timeOffsets"));
+    }
+    if process.apparmor_profile().is_some() || process.selinux_label().is_some() {
+        return Err(unsupported("an LSM label"));
+    }
+    let mut clone_flags = 0;
+    let mut join = Vec::new();
+    let mut unshare_cgroup = false;
+    let mut new_uts = false;
+    let mut new_mount = false;
+    for ns in linux.namespaces().as_deref().unwrap_or_default() {
+        let t = ns.typ();
+        match (t, ns.path()) {
+            (LinuxNamespaceType::User | LinuxNamespaceType::Time, _) => {
+                return Err(unsupported(&format!("a {t:?} namespace")))
+            }
+            // Joining a pid or mount namespace needs a further fork or breaks pivot_root: never asked for.
+            (LinuxNamespaceType::Pid | LinuxNamespaceType::Mount, Some(p)) => {
+                return Err(unsupported(&format!("joining namespace {}", p.display())))
+            }
+            (_, Some(p)) => join.push((p.clone(), new_namespace_flag(t) as i32)),
+            // After the cgroups are joined, or its root would be the supervisor's cgroup.
+            (LinuxNamespaceType::Cgroup, None) => unshare_cgroup = true,
+            (_, None) => {
+                new_uts |= t == LinuxNamespaceType::Uts;
+                new_mount |= t == LinuxNamespaceType::Mount;
+                clone_flags |= new_namespace_flag(t);
+            }
+        }
+    }
+    if !new_mount {
+        return Err(LaunchError::Spec(
+            "a container needs its own mount namespace".into(),
+        ));
+    }
+    let mounts =
+        mounts::plan(spec.mounts().as_deref().unwrap_or_default()).map_err(LaunchError::Spec)?;
+    let devices =
+        dev::plan(linux.devices().as_deref().unwrap_or_default()).map_err(LaunchError::Spec)?;
+    let user = process.user();
+    let c = |s: &String| {
+        CString::new(s.as_bytes()).map_err(|_| LaunchError::Spec(format!("NUL in {s:?}")))
+    };
+    let args = process
+        .args()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(c)
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.is_empty() {
+        return Err(LaunchError::Spec("process.args is empty".into()));
+    }
+    let mut sysctl = Vec::new();
+    for (k, v) in linux.sysctl().iter().flatten() {
+        sysctl.push((sysctl_file(k)?, v.clone()));
+    }
+    // Sorted so the writes do not depend on the map's order.
+    sysctl.sort();
+    Ok(Plan {
+        clone_flags,
+        join,
+        unshare_cgroup,
+        hostname: spec.hostname().clone().filter(|_| new_uts),
+        oom_score_adj: process.oom_score_adj(),
+        rootfs: root.path().clone(),
+        mounts,
+        cgroups,
+        devices,
+        sysctl,
+        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+        readonly_root: root.readonly() == Some(true),
+        rlimits: process
+            .rlimits()
+            .iter()
+            .flatten()
+            .map(|r| (resource(r.typ()), limit(r.soft(), r.hard())))
+            .collect(),
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        capabilities: process
+            .capabilities()
+            .as_ref()
+            .map(caps::plan)
+            .transpose()
+            .map_err(LaunchError::Spec)?,
+        no_new_privs: process.no_new_privileges() == Some(true),
+        seccomp: linux
+            .seccomp()
+            .as_ref()
+            .map(|p| seccomp::prepare(p, seccomp_cache))
+            .transpose()
+            .map_err(|e| LaunchError::Spec(format!("linux.seccomp: {e}")))?,
+        cwd: process.cwd().clone(),
+        program: program.map(str::to_string),
+        args,
+        env: process.env().clone().unwrap_or_default(),
+    })
+}
+
+/// `net.ipv4.ip_forward` is /proc/sys/net/ipv4/ip_forward; a name that could leave /proc/sys is refused.
+fn sysctl_file(key: &str) -> Result<PathBuf, LaunchError> {
+    if key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
+        return Err(LaunchError::Spec(format!(
+            "linux.sysctl: {key:?} is not a kernel parameter name"
+        )));
+    }
+    Ok(Path::new("/proc/sys").join(key.replace('.', "/")))
+}
+
+fn resource(t: PosixRlimitType) -> Resource {
+    use PosixRlimitType as T;
+    match t {
+        T::RlimitCpu => Resource::Cpu,
+        T::RlimitFsize => Resource::Fsize,
+        T::RlimitData => Resource::Data,
+        T::RlimitStack => Resource::Stack,
+        T::RlimitCore => Resource::Core,
+        T::RlimitRss => Resource::Rss,
+        T::RlimitNproc => Resource::Nproc,
+        T::RlimitNofile => Resource::Nofile,
+        T::RlimitMemlock => Resource::Memlock,
+        T::RlimitAs => Resource::As,
+        T::RlimitLocks => Resource::Locks,
+        T::RlimitSigpending => Resource::Sigpending,
+        T::RlimitMsgqueue => Resource::Msgqueue,
+        T::RlimitNice => Resource::Nice,
+        T::RlimitRtprio => Resource::Rtprio,
+        T::RlimitRttime => Resource::Rttime,
+    }
+}
+
+/// RLIM_INFINITY (all ones) is "no limit".
+fn limit(soft: u64, hard: u64) -> Rlimit {
+    let v = |x: u64| (x != u64::MAX).then_some(x);
+    Rlimit {
+        current: v(soft),
+        maximum: v(hard),
+    }
+}
