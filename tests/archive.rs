@@ -7,12 +7,10 @@
 //!   found by every spelling of the name; `pull --offline`; the fallback to a registry only when allowed;
 //! - damaged archives fail with one line naming the member, and leave the store clean.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{Containers, Run, Ucr, CMD_TIMEOUT};
+use crate::common::{Containers, Run, Ucr, CMD_TIMEOUT};
 use ucr_fixtures::archive::{
     gzip, legacy_docker_archive, member_span, modern_docker_archive, oci_archive,
 };

@@ -3,24 +3,15 @@
 //! `ucr update` and `ucr stats` on a running container. They run on whatever this machine has: cgroup v1
 //! (hybrid) here, cgroup v2 inside `tests/v2/run.sh`'s VM.
 //!
-//! The tests in this file take one lock: the CPU measurements must not share the CPUs with the other tests'
-//! spinners and hogs. Every container is removed by its [`Containers`] guard, even when an assertion fails.
-
-mod common;
+//! The tests in this file hold the host alone (`common::exclusive`): the CPU measurements must not share the
+//! CPUs with other tests' spinners, hogs and pulls. Every container is removed by its [`Containers`] guard, even when an assertion fails.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{Containers, Run, CMD_TIMEOUT};
+use crate::common::{exclusive, Containers, Run, CMD_TIMEOUT};
 use ucr_fixtures::image::{busybox_image, ManifestFormat};
 use ucr_fixtures::registry::Registry;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A plain-HTTP registry holding busybox as `bb:1`, and that image's reference.
 fn busybox_registry() -> (Registry, String) {
@@ -132,7 +123,7 @@ const HOG: &str = "busybox awk 'BEGIN { s = \"x\"; while (1) s = s s }'";
 
 #[test]
 fn memory_hog_dies_with_the_memory_limitation() {
-    let _serial = serial();
+    let _serial = exclusive();
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     // The hog is the task's init: the kernel kills the task itself.
@@ -194,7 +185,7 @@ fn exited(c: &Containers, id: &str, limit: Duration) -> Option<serde_json::Value
 
 #[test]
 fn fork_bomb_never_exceeds_the_pids_limit() {
-    let _serial = serial();
+    let _serial = exclusive();
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     let id = c.id("bomb");
@@ -227,7 +218,7 @@ fn fork_bomb_never_exceeds_the_pids_limit() {
 
 #[test]
 fn cpu_limit_caps_a_spinner_at_half_a_core() {
-    let _serial = serial();
+    let _serial = exclusive();
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     let id = c.id("spin");
@@ -265,7 +256,7 @@ fn cpu_limit_caps_a_spinner_at_half_a_core() {
 
 #[test]
 fn shares_weigh_two_spinners_two_to_one_on_one_core() {
-    let _serial = serial();
+    let _serial = exclusive();
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     // Both pinned to CPU 0 from inside, so they compete for one core.
@@ -306,7 +297,7 @@ fn stats_json(c: &Containers, id: &str) -> serde_json::Value {
 
 #[test]
 fn update_changes_limits_live_and_records_them() {
-    let _serial = serial();
+    let _serial = exclusive();
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     let id = c.id("upd");
@@ -367,7 +358,7 @@ fn update_changes_limits_live_and_records_them() {
 
 #[test]
 fn stats_move_while_the_task_works() {
-    let _serial = serial();
+    let _serial = exclusive();
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     let id = c.id("stats");
@@ -416,7 +407,7 @@ fn stats_move_while_the_task_works() {
 
 #[test]
 fn devices_outside_the_allow_list_cannot_be_opened() {
-    let _serial = serial();
+    let _serial = exclusive();
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     // The device cgroup allows mknod (Mesos's list has `c *:* m`, `b *:* m`); the task needs CAP_MKNOD too,

@@ -7,11 +7,9 @@
 //! Every test has its own root, runtime dir and container ids; [`Containers`] removes what it started even
 //! when an assertion fails.
 
-mod common;
-
 use serde_json::json;
 
-use common::{Containers, Run, CMD_TIMEOUT};
+use crate::common::{Containers, Run, CMD_TIMEOUT};
 use ucr_fixtures::image::{busybox_image, ManifestFormat};
 use ucr_fixtures::registry::Registry;
 

@@ -4,17 +4,15 @@
 //! containers' own namespaces.
 //!
 //! The tests share host-wide things (the `mesos-cni0` bridge, iptables, host-local's leases in
-//! /var/lib/cni/networks/mesos-bridge) and some count them before and after, so they run one at a time
+//! /var/lib/cni/networks/mesos-bridge) and some count them before and after, so each holds the host alone
 //! ([`support::serial`]). Every container is removed by [`Containers`] even when an assertion fails; `rm --force` runs
 //! the CNI DEL, and the tempdir's mounts (network namespace files included) are unmounted after it.
 
-mod common;
-#[path = "network/support.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
-use common::CMD_TIMEOUT;
+use crate::common::CMD_TIMEOUT;
 use serde_json::Value;
 use support::*;
 use ucr_fixtures::image::{busybox_builder, Compression, ManifestFormat};

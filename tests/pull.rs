@@ -1,9 +1,7 @@
 //! End-to-end pull tests: the real `ucr` binary against Debian's real `docker-registry` (TLS from a CA made at
 //! test time, htpasswd, a token server, client certificates, blob redirects to a second origin).
 
-mod common;
-
-use common::Ucr;
+use crate::common::Ucr;
 use ucr_fixtures::image::{busybox_image, multi_arch_index, ManifestFormat};
 use ucr_fixtures::registry::{Registry, RegistryOptions, REDIRECT_PASS, REDIRECT_USER};
 use ucr_fixtures::token::TokenConfig;

@@ -6,12 +6,12 @@
 //! Every test has its own root and runtime dir and its own container ids ([`Containers`]), which removes every
 //! container it started even when an assertion fails; the only shared thing is the cgroup parent `/ucr`.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{cgroup_dirs, mounts_under, procs_in_cgroup, Containers, Run, Ucr, CMD_TIMEOUT};
+use crate::common::{
+    cgroup_dirs, mounts_under, procs_in_cgroup, Containers, Run, Ucr, CMD_TIMEOUT,
+};
 use ucr_fixtures::image::many::many_layers_builder;
 use ucr_fixtures::image::{
     busybox_image, busybox_layer, Compression, ImageBuilder, LayerTar, ManifestFormat,

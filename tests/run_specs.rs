@@ -3,11 +3,9 @@
 //! working directory rules, and Mesos/Marathon documents from their docs run unchanged (fixtures/specs/).
 //! Lifecycle, sandbox, teardown and backends are in tests/run.rs.
 
-mod common;
-
 use serde_json::{json, Value};
 
-use common::{Containers, Run, CMD_TIMEOUT};
+use crate::common::{Containers, Run, CMD_TIMEOUT};
 use ucr_fixtures::image::{
     busybox_builder, busybox_layer, Compression, ImageBuilder, ManifestFormat,
 };
@@ -292,7 +290,7 @@ fn mesos_standalone_launch_container_from_the_docs_runs_unchanged() {
         spec["process"]
     );
     let cmdline = |p: &i32| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-    let procs = common::procs_in_cgroup(id);
+    let procs = crate::common::procs_in_cgroup(id);
     assert!(procs.contains(&pid), "init {pid} in its cgroup: {procs:?}");
     assert!(
         procs.iter().any(|p| cmdline(p) == b"sleep\x00100\x00"),

@@ -1,11 +1,9 @@
 //! End-to-end store tests: verification failures keep nothing, kill -9 at random moments never corrupts the
 //! store, prune/rmi/check/unpack work on what a real pull stored.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::Ucr;
+use crate::common::Ucr;
 use ucr_fixtures::image::{
     busybox_image, busybox_layer, random_files_layer, tar_of, Compression, ImageBuilder, LayerBlob,
     ManifestFormat, TestImage,
@@ -200,7 +198,7 @@ fn kill_9_during_pull_never_corrupts_the_store() {
         x ^= x << 17;
         // Uniform over most of a full pull (process start included).
         let delay = Duration::from_micros(x % (full.as_micros() as u64 * 9 / 10 + 1));
-        let mut child = std::process::Command::new(common::UCR)
+        let mut child = std::process::Command::new(crate::common::UCR)
             .arg("--root")
             .arg(u.root())
             .args(["pull", &r, "--quiet"])

@@ -205,8 +205,9 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
+    /// (From the process set-up's reader of `/etc/passwd`.)
     #[test]
-    fn symlinks_resolve_inside_the_root() {
+    fn confined() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("rootfs");
         std::fs::create_dir_all(root.join("etc")).expect("mkdir");
@@ -222,36 +223,59 @@ mod tests {
         assert_eq!(read_text(&root, "/etc/up", 100).expect("read"), None);
         assert_eq!(read_text(&root, "/../outside", 100).expect("read"), None);
         assert!(read_text(&root, "/etc/inside", 3).is_err());
-        // A magic link is refused rather than followed to a host object.
-        symlink("/proc/self/root", root.join("magic")).expect("symlink");
-        let r = open_root(&root).expect("root");
-        assert!(open(&r, "/magic/etc", OFlags::PATH).is_err());
     }
 
     #[test]
-    fn ensure_creates_missing_dirs_and_files_and_stays_inside() {
-        let t = tempfile::tempdir().expect("tempdir");
-        let outside = tempfile::tempdir().expect("tempdir");
+    fn magic_links_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        symlink("/proc/self/root", dir.path().join("magic")).expect("symlink");
+        let r = open_root(dir.path()).expect("root");
+        assert!(open(&r, "/magic/etc", OFlags::PATH).is_err());
+    }
+
+    fn root_fd(dir: &Path) -> OwnedFd {
+        open_root(dir).expect("test step")
+    }
+
+    /// (This and the two below from the launcher's resolver of mount destinations.)
+    #[test]
+    fn creates_missing_dirs_and_files() {
+        let t = tempfile::tempdir().expect("test step");
+        let r = root_fd(t.path());
+        ensure(&r, Path::new("/a/b/c"), Kind::Dir).expect("test step");
+        assert!(t.path().join("a/b/c").is_dir());
+        ensure(&r, Path::new("/etc/hosts"), Kind::File).expect("test step");
+        assert!(t.path().join("etc/hosts").is_file());
+        // Existing paths are opened, not recreated.
+        ensure(&r, Path::new("/etc/hosts"), Kind::File).expect("test step");
+    }
+
+    #[test]
+    fn symlinks_stay_inside_the_root() {
+        let t = tempfile::tempdir().expect("test step");
+        let outside = tempfile::tempdir().expect("test step");
         let root = t.path().join("root");
-        std::fs::create_dir(&root).expect("mkdir");
-        let r = open_root(&root).expect("root");
-        ensure(&r, Path::new("/a/b/c"), Kind::Dir).expect("dirs");
-        assert!(root.join("a/b/c").is_dir());
-        ensure(&r, Path::new("/etc/hosts"), Kind::File).expect("file");
-        assert!(root.join("etc/hosts").is_file());
-        ensure(&r, Path::new("/etc/hosts"), Kind::File).expect("existing");
-        symlink(outside.path(), root.join("abs")).expect("symlink");
-        symlink("../../../../../../..", root.join("up")).expect("symlink");
+        std::fs::create_dir(&root).expect("test step");
+        // An absolute link and a climbing link, both aimed at the host.
+        symlink(outside.path(), root.join("abs")).expect("test step");
+        symlink("../../../../../../..", root.join("up")).expect("test step");
+        let r = root_fd(&root);
         // The absolute link points at <root><outside>, which does not exist: an error, not a host write.
         assert!(ensure(&r, Path::new("/abs/x"), Kind::Dir).is_err());
         // The climbing link is clamped at the root: /up/y is <root>/y.
-        ensure(&r, Path::new("/up/y"), Kind::File).expect("clamped");
+        ensure(&r, Path::new("/up/y"), Kind::File).expect("test step");
         assert!(root.join("y").is_file());
         assert!(std::fs::read_dir(outside.path())
-            .expect("ls")
+            .expect("test step")
             .next()
             .is_none());
-        let e = ensure(&r, Path::new("/a/../../b"), Kind::Dir).expect_err("dot-dot");
+    }
+
+    #[test]
+    fn dot_dot_is_refused() {
+        let t = tempfile::tempdir().expect("test step");
+        let r = root_fd(t.path());
+        let e = ensure(&r, Path::new("/a/../../b"), Kind::Dir).expect_err("must fail");
         assert!(e.to_string().contains(".."), "{e}");
     }
 

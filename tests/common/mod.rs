@@ -1,14 +1,76 @@
 //! Shared by the end-to-end tests: run the real `ucr` binary with a private `--root` in a tempdir.
 #![allow(dead_code)]
 
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub const UCR: &str = env!("CARGO_BIN_EXE_ucr");
+
+/// The host as the tests see it. Most tests only read it and run side by side; a test that measures the CPUs
+/// or counts host-wide things (veths, iptables lines, CNI leases) takes it for itself with [`exclusive`], so
+/// no other test's spinners, pulls or bridges run meanwhile (what separate test binaries used to give them).
+static HOST: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    /// This thread holds the host for itself: its own `Ucr`s must not wait for the read side.
+    static ALONE: Cell<bool> = const { Cell::new(false) };
+    /// The read side, taken once per thread however many `Ucr`s it has: a second read while a writer waits
+    /// would deadlock the writer-preferring lock.
+    static READERS: RefCell<(usize, Option<RwLockReadGuard<'static, ()>>)> = const { RefCell::new((0, None)) };
+}
+
+/// The host for this test alone, until the guard drops.
+pub struct Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>);
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        ALONE.with(|a| a.set(false));
+    }
+}
+
+pub fn exclusive() -> Exclusive {
+    let g = HOST.write().unwrap_or_else(|e| e.into_inner());
+    ALONE.with(|a| a.set(true));
+    Exclusive(g)
+}
+
+/// One `Ucr`'s share of its thread's read side (not `Send`: it counts on the thread that made it).
+pub struct Shared(PhantomData<*const ()>);
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        READERS.with(|r| {
+            let mut r = r.borrow_mut();
+            r.0 -= 1;
+            if r.0 == 0 {
+                r.1 = None;
+            }
+        });
+    }
+}
+
+/// The read side, held by every [`Ucr`] of a test that does not hold the host alone.
+fn shared() -> Option<Shared> {
+    if ALONE.with(|a| a.get()) {
+        return None;
+    }
+    READERS.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.0 == 0 {
+            r.1 = Some(HOST.read().unwrap_or_else(|e| e.into_inner()));
+        }
+        r.0 += 1;
+    });
+    Some(Shared(PhantomData))
+}
 
 pub struct Ucr {
     pub dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,
+    _host: Option<Shared>,
 }
 
 pub struct Run {
@@ -50,6 +112,7 @@ impl Ucr {
         Ucr {
             dir,
             env: vec![("HOME".into(), home.display().to_string())],
+            _host: shared(),
         }
     }
 
@@ -152,6 +215,7 @@ impl Ucr {
         Ucr {
             dir,
             env: vec![("HOME".into(), home.display().to_string())],
+            _host: shared(),
         }
     }
 

@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::common::{Containers, Run, CMD_TIMEOUT};
@@ -14,9 +13,9 @@ use ucr_fixtures::registry::Registry;
 pub const NET: &str = "mesos-bridge";
 pub const LEASES: &str = "/var/lib/cni/networks/mesos-bridge";
 
-pub fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// The network tests count host-wide things before and after: no other test may add to them meanwhile.
+pub fn serial() -> crate::common::Exclusive {
+    crate::common::exclusive()
 }
 
 /// A [`Containers`] whose commands all get `--network_cni_config_dir <its own dir>`.

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, Mode};
 
+use super::backend::Backend;
 use super::copytree::{self, CopyFailure};
-use super::layout::{self, DIR_FLAGS};
-use super::{Backend, ProvisionError};
+use super::error::ProvisionError;
+use super::layout;
+use super::remove::DIR_FLAGS;
 
 /// See the module docs.
 #[derive(Debug)]

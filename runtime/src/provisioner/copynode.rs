@@ -17,8 +17,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, See
 use rustix::fs::{Gid, Stat, Timespec, Timestamps, Uid, XattrFlags};
 use rustix::io::Errno;
 
-use super::layout::DIR_FLAGS;
-use super::remove;
+use super::remove::{self, DIR_FLAGS};
 
 /// Attributes that steer overlayfs. In a layer they are markers (opaque); in a copy they mean nothing.
 const OVERLAY_XATTRS: &[u8] = b"trusted.overlay.";

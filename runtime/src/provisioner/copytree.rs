@@ -23,8 +23,7 @@ use std::path::Path;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, Stat, Timestamps};
 
 use super::copynode::{self as node, Bufs};
-use super::layout::DIR_FLAGS;
-use super::remove;
+use super::remove::{self, DIR_FLAGS};
 
 /// A directory being copied: its entries still to do and how to check the climb back to it.
 struct Level {

@@ -9,18 +9,14 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{self as rfs, Mode, OFlags};
+use rustix::fs::{self as rfs, Mode};
 use rustix::io::Errno;
 
-use super::{remove, ProvisionError};
+use super::error::ProvisionError;
+use super::remove::{self, DIR_FLAGS};
 
 /// Longest id: one directory name (`NAME_MAX`). Ids are at most 242 characters in practice.
 const MAX_ID_BYTES: usize = 255;
-
-pub(crate) const DIR_FLAGS: OFlags = OFlags::RDONLY
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::NOFOLLOW)
-    .union(OFlags::CLOEXEC);
 
 /// Mode of `<root>/<id>`: others may traverse it to reach the rootfs (a user-namespaced container's root
 /// is "other" here) but not list which containers exist.

@@ -44,7 +44,7 @@ use rustix::io::Errno;
 use rustix::mount::{self as rmount, FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
 use rustix::mount::{MountFlags, UnmountFlags};
 
-use super::ProvisionError;
+use super::error::ProvisionError;
 
 /// How to mount; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

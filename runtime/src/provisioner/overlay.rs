@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs as rfs;
 
+use super::backend::Backend;
+use super::error::ProvisionError;
+use super::layout;
 use super::mount::{self, Api};
-use super::{layout, Backend, ProvisionError};
 
 /// See the module docs.
 #[derive(Debug)]

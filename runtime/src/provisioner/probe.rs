@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{self as rfs, FileType, XattrFlags};
 
-use super::layout::{self, DIR_FLAGS};
-use super::{mount, remove, ProvisionError};
+use super::error::ProvisionError;
+use super::remove::{self, DIR_FLAGS};
+use super::{layout, mount};
 
 const CACHE: &str = ".backend probe";
 const FORMAT: &str = "ucr-provisioner-probe-v1";

@@ -12,10 +12,14 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, RawDir, StatxFlags};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RawDir, StatxFlags};
 use rustix::io::Errno;
 
-use super::layout::DIR_FLAGS;
+/// How every directory of the provisioner is opened: never through a symlink, closed at exec.
+pub(crate) const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
 
 /// Identity of a directory: (dev, ino) to check a climb, and the mount it is on.
 #[derive(Clone, Copy, PartialEq, Eq)]

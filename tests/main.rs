@@ -1,0 +1,13 @@
+//! The end-to-end tests of the `ucr` binary, one test binary (ripgrep's layout): each module is a suite, and
+//! `common` holds what they share (a private root per test, the real binary, the host lock).
+
+mod common;
+
+mod archive;
+mod isolation_cgroups;
+mod isolation_fs;
+mod network;
+mod pull;
+mod run;
+mod run_specs;
+mod store;
