@@ -86,15 +86,12 @@ pub enum Error {
     #[error("image {image} is in use by container {container}")]
     InUse { image: String, container: String },
 
-    /// `load`, `save` and the file image sources (boxed: it carries a member error inside).
+    /// `load`, `save` and the file image sources: an `archive::ArchiveError`, boxed (it carries a member error
+    /// inside) and type-erased, because that error itself wraps this one (a store that refused a commit). This
+    /// file is the bottom of the crate and names no module above it, so the conversion is in
+    /// `archive/error.rs`. Display, `source()` and `Debug` are the archive error's; `downcast_ref` gives it back.
     #[error(transparent)]
-    Archive(Box<crate::archive::ArchiveError>),
-}
-
-impl From<crate::archive::ArchiveError> for Error {
-    fn from(e: crate::archive::ArchiveError) -> Self {
-        Error::Archive(Box::new(e))
-    }
+    Archive(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {

@@ -1,11 +1,10 @@
 //! The layer applier's errors: unsupported entry types, truncated and corrupt streams, and messages that
 //! name the layer entry and the host path. Runs as root.
 
-mod common;
-
-use common::{apply, shm};
 use ucr_fixtures::layers::{self as fx, E};
 use ucr_registry::unpack::{Mode, UnpackError};
+
+use crate::common::{apply, shm};
 
 #[test]
 fn unsupported_types_and_broken_streams_are_errors() {

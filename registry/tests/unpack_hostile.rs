@@ -2,17 +2,16 @@
 //! replaced, existing entries written through, smuggled PAX records. Nothing outside the root may change
 //! (checked on canaries around it). Runs as root.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use common::{apply, assert_tree, desc, f, shm, tree, D};
 use ucr_fixtures::layers::{self as fx, E};
 use ucr_registry::unpack::{Mode, UnpackError};
+
+use crate::common::{apply, assert_tree, desc, f, shm, tree, D};
 
 #[test]
 fn dotdot_and_absolute_names_are_clamped() {

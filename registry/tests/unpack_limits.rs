@@ -2,17 +2,16 @@
 //! decompression bombs stopped promptly, and the stream read to its end through each compression.
 //! Runs as root.
 
-mod common;
-
 use std::fs;
 use std::io::{self, Read};
 use std::time::Instant;
 
-use common::{apply, shm};
 use ucr_fixtures::layers::{self as fx, E};
 use ucr_registry::unpack::{
     apply_layer, decoder, ApplyStats, Compression, Limits, Mode, UnpackError,
 };
+
+use crate::common::{apply, shm};
 
 #[test]
 fn twenty_thousand_tiny_files() {

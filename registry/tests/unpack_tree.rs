@@ -2,16 +2,15 @@
 //! devices, set-id bits, owners, times, xattrs, long names and sparse files. Runs as root: it creates
 //! device nodes, sets owners and xattrs.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use common::{apply, assert_tree, f, shm, xattrs, D, T};
 use ucr_fixtures::layers::{self as fx, E};
 use ucr_registry::unpack::Mode;
+
+use crate::common::{apply, assert_tree, f, shm, xattrs, D, T};
 
 #[test]
 fn hardlinks_share_one_inode() {

@@ -2,13 +2,12 @@
 //! and overlay form; the overlay form mounted with overlayfs must show exactly the merged form. Runs as
 //! root: it sets trusted.* xattrs, creates whiteout device nodes and mounts overlayfs.
 
-mod common;
-
 use std::fs;
 
-use common::{apply, apply_all, assert_tree, f, shm, tree, D, WH};
 use ucr_fixtures::layers::{self as fx, E};
 use ucr_registry::unpack::Mode;
+
+use crate::common::{apply, apply_all, assert_tree, f, shm, tree, D, WH};
 
 #[test]
 fn whiteouts_merge_and_overlay() {

@@ -18,9 +18,9 @@ use std::sync::atomic::AtomicBool;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::candidate::{add_name, Body, Candidate, Image, LayerSource, Legacy};
 use super::error::LoadError;
 use super::members::{normalize, Members};
-use super::{add_name, Body, Candidate, Image, LayerSource};
 use crate::digest::{Algo, Digest};
 use crate::manifest::{ImageConfig, MAX_CONFIG_BYTES};
 use crate::unpack::Limits;
@@ -161,17 +161,6 @@ pub(super) fn repo_tags_by_config(
             .extend(e.repo_tags.into_iter().flatten());
     }
     Ok(out)
-}
-
-/// A legacy image before its layers are hashed: the chain of v1 layer ids, base first.
-pub(crate) struct Legacy {
-    chain: Vec<(String, Value)>,
-}
-
-impl Legacy {
-    pub(crate) fn top_id(&self) -> &str {
-        self.chain.last().map(|(id, _)| id.as_str()).unwrap_or("")
-    }
 }
 
 /// Images of a legacy archive (`repositories` + `<id>/json` + `<id>/layer.tar`).

@@ -135,3 +135,11 @@ impl From<crate::Error> for SaveError {
         SaveError::Store(Box::new(e))
     }
 }
+
+/// `load` and `save` return the crate's `Error`; the conversion lives here, above `crate::error`, so that file
+/// never names the archive's error (see `Error::Archive`).
+impl From<ArchiveError> for crate::Error {
+    fn from(e: ArchiveError) -> Self {
+        crate::Error::Archive(Box::new(e))
+    }
+}

@@ -13,9 +13,9 @@ use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use super::candidate::{Image, LayerSource};
 use super::error::LoadError;
 use super::members::Members;
-use super::{Image, LayerSource};
 use crate::digest::{Algo, Digest, HashingReader};
 use crate::manifest::DOCKER_MANIFEST;
 use crate::pull::worker::{unpack_stream, Unpacked, WorkerError};

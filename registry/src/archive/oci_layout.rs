@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::candidate::{add_name, Body, Candidate, Image, LayerSource, StoredManifest};
 use super::error::LoadError;
 use super::members::Members;
-use super::{add_name, Body, Candidate, Image, LayerSource, StoredManifest};
 use crate::digest::Digest;
 use crate::manifest::{
     self, Descriptor, ImageConfig, Parsed, RawPlatform, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES,

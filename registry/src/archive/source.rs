@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::ArchiveError;
-use super::{LoadOptions, Selector};
+use super::options::{LoadOptions, Selector};
 use crate::error::Result;
 use crate::reference::ImageRef;
 

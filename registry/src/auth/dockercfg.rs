@@ -8,7 +8,8 @@ use std::path::Path;
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{helper, Credential};
+use super::credential::Credential;
+use super::helper;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
-use super::Credential;
+use super::credential::Credential;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 

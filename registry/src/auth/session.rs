@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use super::challenge::{self, Challenge};
-use super::Credential;
+use super::credential::Credential;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{sync_dir, Store};
+use super::durable::sync_dir;
+use super::handle::Store;
 use crate::digest::Digest;
 use crate::error::{IoContext, Result};
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{sync_dir, Store};
+use super::durable::sync_dir;
+use super::handle::Store;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{sync_dir, Staging, Store};
+use super::durable::sync_dir;
+use super::handle::Store;
+use super::staging::Staging;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 

@@ -5,7 +5,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{ImageRecord, Store};
+use super::handle::Store;
+use super::images::ImageRecord;
 use crate::error::{Error, IoContext, Result};
 use crate::unpack::{self, Limits, Mode};
 

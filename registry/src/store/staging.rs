@@ -1,11 +1,11 @@
 //! Staging: every blob and layer is built in `staging/<pid>-<n>` and only renamed into place once verified.
 //! A `Staging` removes its directory when dropped unless committed, so errors and panics leave nothing behind;
-//! after a kill -9, the next `Store::open` removes directories whose process is gone.
+//! after a kill -9, the next `Store::open` removes directories whose process is gone. Knows nothing of the
+//! `Store`: it works in the staging directory it is given.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::Store;
 use crate::error::{IoContext, Result};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -59,34 +59,31 @@ fn make_writable(path: &Path) {
     }
 }
 
-impl Store {
-    /// A fresh staging directory owned by this process.
-    pub fn staging(&self) -> Result<Staging> {
+impl Staging {
+    /// A fresh directory for this process in `staging_dir` (the store's `staging/`).
+    pub(super) fn create(staging_dir: &Path) -> Result<Staging> {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = self
-            .root
-            .join("staging")
-            .join(format!("{}-{n}", std::process::id()));
+        let path = staging_dir.join(format!("{}-{n}", std::process::id()));
         let _ = remove_tree(&path);
         std::fs::create_dir(&path).at(&path)?;
         Ok(Staging { path, keep: false })
     }
+}
 
-    pub(super) fn clean_staging(&self) -> Result<()> {
-        let dir = self.root.join("staging");
-        for e in std::fs::read_dir(&dir).at(&dir)?.flatten() {
-            let name = e.file_name();
-            let pid = name
-                .to_str()
-                .and_then(|n| n.split('-').next())
-                .and_then(|p| p.parse::<i32>().ok());
-            let alive = pid.is_some_and(|p| {
-                p as u32 == std::process::id() || Path::new(&format!("/proc/{p}")).exists()
-            });
-            if !alive {
-                remove_tree(&e.path()).at(e.path())?;
-            }
+/// Removes the work in `staging_dir` of processes that are gone (a kill -9 in the middle of a pull).
+pub(super) fn clean(staging_dir: &Path) -> Result<()> {
+    for e in std::fs::read_dir(staging_dir).at(staging_dir)?.flatten() {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok());
+        let alive = pid.is_some_and(|p| {
+            p as u32 == std::process::id() || Path::new(&format!("/proc/{p}")).exists()
+        });
+        if !alive {
+            remove_tree(&e.path()).at(e.path())?;
         }
-        Ok(())
     }
+    Ok(())
 }

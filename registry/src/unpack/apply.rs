@@ -1,5 +1,5 @@
-//! The entry loop: one sequential pass over the tar, each entry checked (names, limits, our own reading
-//! of its headers), then materialized through `fsops`, `meta` and `whiteout`.
+//! [`apply_layer`] and its entry loop: one sequential pass over the tar, each entry checked (names, limits,
+//! our own reading of its headers), then materialized through `fsops`, `meta` and `whiteout`.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -11,19 +11,30 @@ use rustix::fs::{FileType, Timestamps};
 use super::error::{bad, io_err, limit, show, stream, UnpackError};
 use super::fsops::{self, Tree};
 use super::header::{self, type_name, Type};
-use super::limits::{Limits, Meter, Metered};
+use super::limits::{Limits, Meter, Metered, TRACK_OVERHEAD};
 use super::meta;
+use super::mode::Mode;
 use super::name::{self, Kind};
 use super::whiteout::{self, Created};
-use super::{ApplyStats, Mode};
 
 /// Copy buffer: large enough that a big file is written in few syscalls.
 const COPY_BUF: usize = 256 << 10;
-/// What remembering one path costs beyond its bytes (allocation, vector or hash slot), for
-/// `max_tracked_bytes`.
-pub(crate) const TRACK_OVERHEAD: usize = 64;
 
-pub(crate) fn run<R: Read>(
+/// What one application did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyStats {
+    /// Tar entries processed (including whiteouts and global PAX headers).
+    pub entries: u64,
+    /// Bytes of regular-file content written.
+    pub bytes: u64,
+}
+
+/// Applies the (already decompressed) layer tar `tar` under `root`, confined to it.
+///
+/// `tar` is read strictly sequentially and to EOF, including the end-of-archive blocks and anything after
+/// them, so a hash computed over it covers every byte. On error the tree under `root` is left half-written:
+/// the caller applies into staging and discards it.
+pub fn apply_layer<R: Read>(
     tar: R,
     root: &Path,
     mode: Mode,

@@ -48,6 +48,10 @@ impl Limits {
     }
 }
 
+/// What remembering one path costs beyond its bytes (allocation, vector or hash slot), charged
+/// against `max_tracked_bytes` by the applier (directory times) and `whiteout::Created` (merge mode).
+pub(super) const TRACK_OVERHEAD: usize = 64;
+
 /// Shared state between the applier and the [`Metered`] reader owned by the tar parser.
 #[derive(Default)]
 pub(crate) struct Meter {

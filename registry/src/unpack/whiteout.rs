@@ -14,11 +14,11 @@ use std::io;
 
 use rustix::fs::FileType;
 
-use super::apply::TRACK_OVERHEAD;
 use super::fsops::{self, Tree};
+use super::limits::TRACK_OVERHEAD;
 use super::meta;
+use super::mode::Mode;
 use super::name::split;
-use super::Mode;
 
 /// The paths a layer created so far (and their ancestors). Merge mode only: there the target already
 /// holds lower layers, and whiteouts must tell theirs from ours.

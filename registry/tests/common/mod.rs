@@ -21,14 +21,12 @@ pub fn apply(tar: &[u8], root: &Path, mode: Mode) -> Result<ApplyStats, UnpackEr
     apply_layer(tar, root, mode, &Limits::default())
 }
 
-#[allow(dead_code)]
 pub fn apply_all(layers: &[Vec<u8>], root: &Path, mode: Mode) {
     for l in layers {
         apply(l, root, mode).expect("layer applies");
     }
 }
 
-#[allow(dead_code)]
 pub fn xattrs(p: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut names = vec![0u8; 64 << 10];
     let n = rustix::fs::llistxattr(p, &mut names[..]).expect("llistxattr");
@@ -46,7 +44,6 @@ pub fn xattrs(p: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// One line describing an inode: type, mode, owner, and (files, symlinks) mtime and content/target.
 /// Directory mtimes are left out (implied directories get the current time); see `dir_times`.
-#[allow(dead_code)]
 pub fn desc(p: &Path) -> String {
     let m = fs::symlink_metadata(p).expect("lstat");
     let ft = m.file_type();
@@ -85,7 +82,6 @@ pub fn desc(p: &Path) -> String {
 }
 
 /// Every path under `root` (relative, `""` for the root itself) with its description.
-#[allow(dead_code)]
 pub fn tree(root: &Path) -> BTreeMap<String, String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         for e in fs::read_dir(dir).expect("read_dir") {
@@ -107,7 +103,6 @@ pub fn tree(root: &Path) -> BTreeMap<String, String> {
 }
 
 /// Asserts the tree under `root` is exactly `want` (the root itself not included).
-#[allow(dead_code)]
 pub fn assert_tree(root: &Path, want: &[(&str, &str)]) {
     let want: BTreeMap<String, String> = want
         .iter()
@@ -130,15 +125,11 @@ pub fn assert_tree(root: &Path, want: &[(&str, &str)]) {
     }
 }
 
-#[allow(dead_code)]
 pub const T: u64 = fx::MTIME;
 
-#[allow(dead_code)]
 pub fn f(content: &str) -> String {
     format!("f 0644 0:0 @{T} {content:?}")
 }
 
-#[allow(dead_code)]
 pub const D: &str = "d 0755 0:0";
-#[allow(dead_code)]
 pub const WH: &str = "c 0000 0:0 0:0";

@@ -1,0 +1,88 @@
+//! How layer blobs are compressed: the compression a media type names or the first bytes show, and the
+//! streaming decoder for it (the applier itself only ever sees a plain tar).
+
+use std::io::{self, Read};
+
+/// How a layer blob is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    /// The compression named by a layer media type (OCI, OCI non-distributable, Docker schema2), or
+    /// `None` if the media type is not a layer type we know.
+    pub fn from_media_type(mt: &str) -> Option<Compression> {
+        // Parameters (`; charset=...`) never change the compression.
+        let mt = mt.split(';').next().unwrap_or(mt).trim();
+        match mt {
+            "application/vnd.oci.image.layer.v1.tar"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar"
+            | "application/vnd.docker.image.rootfs.diff.tar" => Some(Compression::None),
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+            | "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => {
+                Some(Compression::Gzip)
+            }
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+            | "application/vnd.docker.image.rootfs.diff.tar.zstd" => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    /// Guesses the compression from the first bytes of a blob (gzip and zstd magic numbers); anything
+    /// else is taken as a plain tar.
+    pub fn sniff(first_bytes: &[u8]) -> Compression {
+        if first_bytes.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if first_bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// A streaming decompressor for `c`. Gzip uses `MultiGzDecoder` because layers written by parallel
+/// compressors (pigz, some registries' re-compression) are several concatenated gzip members; zstd
+/// decodes concatenated frames too, with the library's default window limit (128 MiB), which bounds
+/// the memory a hostile frame can demand.
+pub fn decoder<'a, R: Read + 'a>(r: R, c: Compression) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match c {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+        Compression::None => Box::new(r),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_and_magic() {
+        assert_eq!(
+            Compression::from_media_type("application/vnd.oci.image.layer.v1.tar+zstd"),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            Compression::from_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::from_media_type("application/vnd.oci.image.layer.v1.tar"),
+            Some(Compression::None)
+        );
+        assert_eq!(Compression::from_media_type("application/json"), None);
+        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
+        assert_eq!(Compression::sniff(b"etc/"), Compression::None);
+    }
+}
