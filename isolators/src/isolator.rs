@@ -19,7 +19,7 @@ use crate::stats::{Limitation, ResourceStatistics};
 use crate::vocab::{Limits, LinuxSpec, NetworkSpec, PortMapping, Resources, Rlimit, Volume};
 
 /// Where one container lives. Paths are absolute on the host; the cgroup path is relative to each hierarchy's
-/// root (v1) or to the unified root (v2), exactly as given to libcontainer as `cgroupsPath`.
+/// root (v1) or to the unified root (v2), exactly as the OCI bundle's `cgroupsPath`.
 #[derive(Clone, Copy, Debug)]
 pub struct Container<'a> {
     pub id: &'a str,

@@ -3,7 +3,7 @@
 //!
 //! v1: `cpu.shares` = 1024 per cpu (at least 2). v2: `cpu.weight` = 100 per cpu (1..=10000), linear like the v1
 //! shares, so two containers' weights keep the ratio of their `cpus`. libcgroups 0.7 maps OCI shares to a weight
-//! with runc's quadratic fit (1024 → 100 but 2048 → 173), so on v2 `isolate` overwrites the weight libcontainer
+//! with runc's quadratic fit (1024 → 100 but 2048 → 173), so on v2 `isolate` overwrites the weight the placement
 //! wrote with the linear one, before the task runs. The quota's period is 100 ms (cpu.cfs_* on v1, cpu.max on
 //! v2).
 

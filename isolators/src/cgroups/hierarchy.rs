@@ -57,7 +57,7 @@ impl fmt::Display for Controller {
 }
 
 /// One cgroup layout: v1 (a mount per controller) or v2 (one unified tree). `cgroup` arguments are the
-/// container's cgroups path as libcontainer gets it (`/ucr/<id>`), relative to each hierarchy's root.
+/// container's cgroups path as the OCI bundle's `cgroupsPath` gives it (`/ucr/<id>`), relative to each hierarchy's root.
 pub trait Hierarchy: Send + Sync + fmt::Debug {
     fn version(&self) -> Version;
 
@@ -67,7 +67,7 @@ pub trait Hierarchy: Send + Sync + fmt::Debug {
     /// libcgroups' manager for `cgroup` (statistics, updates).
     fn manager(&self, cgroup: &Path) -> Result<AnyCgroupManager>;
 
-    /// Every directory `cgroup` may have: one per mounted v1 hierarchy (libcontainer creates the cgroup in each,
+    /// Every directory `cgroup` may have: one per mounted v1 hierarchy (the placement creates the cgroup in each,
     /// not only in the controllers the isolators use), the one directory on v2.
     fn all_dirs(&self, cgroup: &Path) -> Result<Vec<PathBuf>>;
 

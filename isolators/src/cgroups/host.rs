@@ -11,7 +11,7 @@ use crate::error::Result;
 pub const HOST_ROOT: &str = "/sys/fs/cgroup";
 
 /// The host's cgroups, detected on first use (statfs of /sys/fs/cgroup, then /proc/self/mountinfo for v1).
-/// A hybrid host (v1 controllers plus an empty unified tree) is v1, as libcgroups and libcontainer see it.
+/// A hybrid host (v1 controllers plus an empty unified tree) is v1, as libcgroups and runc see it.
 pub fn host() -> Result<Arc<dyn Hierarchy>> {
     static HOST: OnceLock<std::result::Result<Arc<dyn Hierarchy>, String>> = OnceLock::new();
     HOST.get_or_init(detect_host)

@@ -84,7 +84,7 @@ fn swap_accounted(h: &dyn Hierarchy, cgroup: &Path) -> Result<bool> {
         )),
         Version::V2 => {
             // The root cgroup has no memory.* files: look at the container's parent (`/ucr`), made now if this
-            // is the first container (libcontainer would make it the same way), with memory enabled for it.
+            // is the first container (runc would make it the same way), with memory enabled for it.
             let Some(parent) = cgroup.parent().filter(|p| p.parent().is_some()) else {
                 return Ok(false);
             };
@@ -321,7 +321,7 @@ mod tests {
         let none = v2.prepare(&container(&state), &req(None, None).request());
         assert!(none.expect("prepare").memory.is_none());
 
-        // After libcontainer applied the limit, isolate closes swap itself (see no_swap_v2).
+        // After the placement wrote the limit, isolate closes swap itself (see no_swap_v2).
         let cg = root.join("ucr/c");
         put(
             &cg,

@@ -280,7 +280,7 @@ mod tests {
         };
         for d in &made.dirs {
             std::fs::create_dir_all(d).expect("mkdir cgroup");
-            // A v1 cpuset cgroup takes no task until it has cpus and mems (libcontainer copies the parent's too).
+            // A v1 cpuset cgroup takes no task until it has cpus and mems (runc copies the parent's too).
             for f in ["cpuset.cpus", "cpuset.mems"] {
                 if let Ok(v) = std::fs::read_to_string(d.parent().expect("parent").join(f)) {
                     if std::fs::read_to_string(d.join(f)).is_ok_and(|own| own.trim().is_empty()) {

@@ -1,5 +1,5 @@
 //! `filesystem/linux`: what a container with an image sees besides its rootfs — a fresh /proc, /sys read-only,
-//! /dev as a small tmpfs (libcontainer makes the standard nodes in it), devpts, /dev/shm sized by
+//! /dev as a small tmpfs (the launcher makes the standard nodes in it), devpts, /dev/shm sized by
 //! `linux_info.shm_size`, mqueue, the cgroup tree read-only; the /proc and /sys paths that leak host facts or
 //! accept writes that affect the host are masked or made read-only (the runc/Docker lists). With host
 //! networking, the host's /etc/hosts, /etc/resolv.conf and /etc/hostname are bound read-only so names resolve as

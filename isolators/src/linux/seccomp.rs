@@ -3,7 +3,7 @@
 //! container's `linux_info.seccomp.profile_name`; a named profile is a file in `--seccomp_config_dir` in OCI
 //! form or Docker's (Mesos reads Docker's format). Docker's conditional rules (`includes`/`excludes` by
 //! capability, arch or kernel) are refused with an error rather than applied unconditionally, which would
-//! change what the profile means. The filter is compiled by libcontainer with libseccomp; a build without it
+//! change what the profile means. The filter is compiled by the launcher with libseccomp; a build without it
 //! fails the launch, never runs a container unfiltered.
 
 use std::path::{Component, Path, PathBuf};

@@ -43,7 +43,7 @@ enum How {
         source: Option<String>,
         data: Vec<String>,
     },
-    /// `type: cgroup`: the container's own cgroup dirs, read-only by default, as libcontainer and runc show them.
+    /// `type: cgroup`: the container's own cgroup dirs, read-only by default, as runc shows them.
     Cgroup,
 }
 

@@ -1,5 +1,5 @@
 //! Keeping the supervisor small while it waits. Launching touches a few MB of the `ucr` binary's code (clap,
-//! libcontainer, serde) that the wait never runs again; those pages stay mapped and count in the supervisor's
+//! the launcher, serde) that the wait never runs again; those pages stay mapped and count in the supervisor's
 //! RSS for the task's whole life. Once the task runs, the supervisor drops its mappings of read-only file pages
 //! (they stay in the page cache, shared, and fault back in if ever needed) and returns free heap to the kernel.
 //!
