@@ -28,10 +28,14 @@ pub mod stats;
 pub mod vocab;
 pub mod volume;
 
+pub use cgroups::cpu::CpuConfig;
 pub use cgroups::create::Placement;
+pub use cgroups::pids::PidsConfig;
 pub use config::Config;
 pub use error::{IsolatorError, Result};
 pub use isolator::{Container, Contribution, Isolator, Request};
+pub use linux::seccomp::SeccompConfig;
 pub use names::{default_names, parse_isolation, KNOWN};
+pub use network::cni::CniConfig;
 pub use set::Isolators;
 pub use stats::{Limitation, LimitedResource, ResourceStatistics};

@@ -1,4 +1,5 @@
 //! The runtime library's integration tests, one binary (ripgrep's layout): each module is a suite.
 
+mod containerizer;
 mod provisioner;
 mod requests;

@@ -7,11 +7,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use ucr_runtime::container::ports::parse_resources;
-use ucr_runtime::isolators::cgroups::cpu::CpuConfig;
-use ucr_runtime::isolators::cgroups::pids::PidsConfig;
-use ucr_runtime::isolators::linux::seccomp::SeccompConfig;
-use ucr_runtime::isolators::network::cni::CniConfig;
-use ucr_runtime::isolators::{default_names, parse_isolation, Config};
+use ucr_runtime::isolators::{
+    default_names, parse_isolation, CniConfig, Config, CpuConfig, PidsConfig, SeccompConfig,
+};
 
 /// What the isolation options decide for a new container.
 pub struct Isolation {

@@ -41,29 +41,32 @@ fn detect_host() -> std::result::Result<Arc<dyn Hierarchy>, String> {
     }))
 }
 
+/// The `cgroup` (v1) mounts of a mountinfo text: each mount point (unescaped) with its super options.
+fn v1_lines(mountinfo: &str) -> impl Iterator<Item = (PathBuf, Vec<&str>)> {
+    mountinfo.lines().filter_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut r = right.split(' ');
+        if r.next() != Some("cgroup") {
+            return None;
+        }
+        let opts = r.nth(1).unwrap_or("").split(',').collect();
+        let mount_point = PathBuf::from(unescape(left.split(' ').nth(4)?));
+        Some((mount_point, opts))
+    })
+}
+
 /// Every `cgroup` (v1) mount point, those carrying controllers (all but named hierarchies: `name=` in the super
 /// options), and the one carrying the freezer controller.
 fn v1_hierarchies(mountinfo: &str) -> (Vec<PathBuf>, Vec<PathBuf>, Option<PathBuf>) {
     let (mut all, mut controlled, mut freezer) = (Vec::<PathBuf>::new(), Vec::new(), None);
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut r = right.split(' ');
-        if r.next() != Some("cgroup") {
-            continue;
-        }
-        let opts = r.nth(1).unwrap_or("");
-        let Some(mount_point) = left.split(' ').nth(4).map(|m| PathBuf::from(unescape(m))) else {
-            continue;
-        };
+    for (mount_point, opts) in v1_lines(mountinfo) {
         if all.contains(&mount_point) {
             continue;
         }
-        if freezer.is_none() && opts.split(',').any(|o| o == "freezer") {
+        if freezer.is_none() && opts.contains(&"freezer") {
             freezer = Some(mount_point.clone());
         }
-        if !opts.split(',').any(|o| o.starts_with("name=")) {
+        if !opts.iter().any(|o| o.starts_with("name=")) {
             controlled.push(mount_point.clone());
         }
         all.push(mount_point);
@@ -74,22 +77,10 @@ fn v1_hierarchies(mountinfo: &str) -> (Vec<PathBuf>, Vec<PathBuf>, Option<PathBu
 /// Controller → mount point, from mountinfo lines of type `cgroup` (their super options name the controllers).
 fn v1_mounts(mountinfo: &str) -> BTreeMap<Controller, PathBuf> {
     let mut out = BTreeMap::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut r = right.split(' ');
-        if r.next() != Some("cgroup") {
-            continue;
-        }
-        let opts: Vec<&str> = r.nth(1).unwrap_or("").split(',').collect();
-        let Some(mount_point) = left.split(' ').nth(4) else {
-            continue;
-        };
+    for (mount_point, opts) in v1_lines(mountinfo) {
         for c in Controller::ALL {
             if opts.contains(&c.name()) {
-                out.entry(c)
-                    .or_insert_with(|| PathBuf::from(unescape(mount_point)));
+                out.entry(c).or_insert_with(|| mount_point.clone());
             }
         }
     }
