@@ -1,6 +1,6 @@
 //! How the `ucr` executable is linked. It is a PIE (ASLR for the image of a root program that parses untrusted
-//! input), with its relative relocations packed (`-z pack-relative-relocs`, DT_RELR: glibc >= 2.36, binutils
-//! >= 2.38). A plain PIE spends about 0.45 ms of every start applying ~33,000 RELA relocations and copying the
+//! input), with its relative relocations packed (`-z pack-relative-relocs`, DT_RELR: glibc 2.36 and binutils
+//! 2.38 or later). A plain PIE spends about 0.45 ms of every start applying ~33,000 RELA relocations and copying the
 //! pages they touch; the packed table is a few hundred bytes that the loader applies in a tight loop, so PIE
 //! costs little at start (`bench/run.sh`, README "Building").
 //!
