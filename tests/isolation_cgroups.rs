@@ -30,12 +30,21 @@ fn v2() -> bool {
 }
 
 /// A file of the container's cgroup: `v1` names it in the controller's hierarchy, `v2` in the unified tree.
+/// A file of container `id`'s cgroup (`ucr/<instance>/<id>`; ids are unique, any instance's will do).
 fn cg_file(id: &str, controller: &str, v1: &str, v2_name: &str) -> PathBuf {
-    if v2() {
-        PathBuf::from(format!("/sys/fs/cgroup/ucr/{id}/{v2_name}"))
+    let (base, name) = if v2() {
+        (PathBuf::from("/sys/fs/cgroup"), v2_name)
     } else {
-        PathBuf::from(format!("/sys/fs/cgroup/{controller}/ucr/{id}/{v1}"))
-    }
+        (PathBuf::from("/sys/fs/cgroup").join(controller), v1)
+    };
+    let dir = std::fs::read_dir(base.join("ucr"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|i| i.path().join(id))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| base.join("ucr").join(id));
+    dir.join(name)
 }
 
 fn read(p: &PathBuf) -> String {

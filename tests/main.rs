@@ -11,3 +11,4 @@ mod pull;
 mod run;
 mod run_specs;
 mod store;
+mod supervisor_death;

@@ -4,7 +4,7 @@
 //! JSON documents are in tests/run_specs.rs.
 //!
 //! Every test has its own root and runtime dir and its own container ids ([`Containers`]), which removes every
-//! container it started even when an assertion fails; the only shared thing is the cgroup parent `/ucr`.
+//! container it started even when an assertion fails; each root has its own cgroup parent `/ucr/<instance>`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

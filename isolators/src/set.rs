@@ -68,10 +68,11 @@ impl Isolators {
     /// reverse order. Every step runs even if one before failed; the first error is returned. Tolerates a
     /// container that was never placed or only partly prepared, and runs again after a crash midway.
     pub fn destroy(&self, c: &Container<'_>) -> Result<()> {
-        let removed = self
-            .tree
-            .get()
-            .and_then(|h| teardown::destroy(h.as_ref(), c.cgroup));
+        let removed = self.tree.get().and_then(|h| {
+            teardown::destroy(h.as_ref(), c.cgroup)?;
+            teardown::remove_parent(h.as_ref(), c.cgroup);
+            Ok(())
+        });
         if let Err(e) = &removed {
             tracing::warn!(error = %e, "cgroup teardown");
         }

@@ -115,7 +115,7 @@ fn recovery_destroys_a_rootfs_no_container_owns() {
     lost_checkpoint(&w, "kept");
     let kept = copy.provision("kept", &[]).expect("provision");
     let r = w.c.recover().expect("recover");
-    assert_eq!(r.orphans, ["orphan"]);
+    assert_eq!(r.orphans, ["rootfs orphan"]);
     assert!(!Path::new(&rootfs).exists());
     // The lost container's own rootfs went with its teardown, not as an orphan.
     assert!(!kept.exists());

@@ -336,7 +336,7 @@ impl Drop for Spawned {
 /// A [`Ucr`] whose containers are all removed (`rm --force`) when it is dropped, and whose leftovers (processes in
 /// their cgroups, the cgroups, mounts under its tempdir) are then cleaned by hand: a failing test must not leak
 /// into the machine or into the tests that run after it. Container ids come from [`Containers::id`], unique
-/// across test processes because every test binary shares the cgroup parent `/ucr`.
+/// across test processes, so a container's cgroup is found by its id under any instance's `/ucr/<instance>`.
 pub struct Containers {
     pub ucr: Ucr,
     ids: Mutex<Vec<String>>,
@@ -461,9 +461,9 @@ impl Drop for Containers {
     }
 }
 
-/// Pids of processes in the cgroup `/ucr/<id>` (or below it) of any hierarchy.
+/// Pids of processes in the cgroup of container `id` (`/ucr/<instance>/<id>`, or below it) of any hierarchy.
 pub fn procs_in_cgroup(id: &str) -> Vec<i32> {
-    let (exact, below) = (format!("/ucr/{id}"), format!("/ucr/{id}/"));
+    let (end, below) = (format!("/{id}"), format!("/{id}/"));
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return out;
@@ -477,7 +477,7 @@ pub fn procs_in_cgroup(id: &str) -> Vec<i32> {
         };
         let inside = cg.lines().any(|l| {
             let path = l.splitn(3, ':').nth(2).unwrap_or("");
-            path.ends_with(&exact) || path.contains(&below)
+            path.starts_with("/ucr/") && (path.ends_with(&end) || path.contains(&below))
         });
         if inside {
             out.push(pid);
@@ -486,7 +486,8 @@ pub fn procs_in_cgroup(id: &str) -> Vec<i32> {
     out
 }
 
-/// Cgroup directories named `id` under `ucr/` of every mounted hierarchy (v1 controllers, the v2 tree).
+/// Cgroup directories of container `id` (`ucr/<instance>/<id>`) in every mounted hierarchy (v1 controllers, the
+/// v2 tree). Ids are unique per test, so any instance's will do.
 pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut bases = vec![PathBuf::from("/sys/fs/cgroup")];
@@ -494,9 +495,14 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
         bases.extend(rd.flatten().map(|e| e.path()));
     }
     for b in bases {
-        let d = b.join("ucr").join(id);
-        if d.is_dir() && !out.contains(&d) {
-            out.push(d);
+        let Ok(instances) = std::fs::read_dir(b.join("ucr")) else {
+            continue;
+        };
+        for i in instances.flatten() {
+            let d = i.path().join(id);
+            if d.is_dir() && !out.contains(&d) {
+                out.push(d);
+            }
         }
     }
     out

@@ -68,8 +68,14 @@ fn ago(t: u64) -> String {
 }
 
 fn status_text(s: &ContainerState) -> String {
+    if s.is_orphaned() {
+        return format!(
+            "Up since {}, its supervisor died (wait, kill, stats and rm still work)",
+            s.started.map(ago).unwrap_or_default()
+        );
+    }
     if s.is_lost() {
-        return "lost (its supervisor died; rm --force cleans up)".into();
+        return "lost (its supervisor died; wait or rm finishes it)".into();
     }
     match (&s.termination, s.state) {
         (Some(t), State::Exited) => format!("{} ({}) {}", t.state, t.code, t.message),
@@ -81,7 +87,10 @@ fn status_text(s: &ContainerState) -> String {
 fn state_json(s: &ContainerState) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        o.insert("lost".into(), s.is_lost().into());
+        // `lost`: its supervisor died (as before `task_running` existed); `task_running` says whether the task
+        // runs on without it.
+        o.insert("lost".into(), (s.is_live() && !s.owner_alive()).into());
+        o.insert("task_running".into(), s.task_alive().into());
     }
     v
 }

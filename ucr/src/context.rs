@@ -40,6 +40,7 @@ pub fn containerizer(
     let config = Config {
         backend: cli.image_provisioner_backend.clone(),
         sandbox_directory: cli.sandbox_directory.clone(),
+        cgroups_root: cli.cgroups_root.clone(),
         isolation: isolation.names,
         isolator_config: isolation.config,
         agent_ports: isolation.ports,
@@ -54,6 +55,7 @@ pub fn existing(cli: &Globals) -> anyhow::Result<Containerizer> {
     let config = Config {
         backend: cli.image_provisioner_backend.clone(),
         sandbox_directory: cli.sandbox_directory.clone(),
+        cgroups_root: cli.cgroups_root.clone(),
         ..Config::new(paths(cli), supervisor_command(cli))
     };
     Ok(Containerizer::new(config, images(cli, None)?))

@@ -64,6 +64,10 @@ pub struct Globals {
         default_value = DEFAULT_SANDBOX_DIRECTORY
     )]
     pub sandbox_directory: String,
+    /// Mesos --cgroups_root: the cgroup parent of this instance's containers (default: ucr/<instance>, one per
+    /// --root and --runtime-dir, so two instances never share or clean up each other's cgroups).
+    #[arg(long = "cgroups-root", global = true, alias = "cgroups_root")]
+    pub cgroups_root: Option<String>,
     #[command(flatten)]
     pub isolation: IsolationArgs,
 }

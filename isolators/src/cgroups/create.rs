@@ -9,7 +9,6 @@
 //! pids <= 0 is `max`, device rules in their `Display` form); on v2 libcgroups' manager, which reads no
 //! mountinfo, writes the limits, all but the device rules, which are our own BPF filter (`devices.rs`).
 
-use std::fmt::Display;
 use std::io::ErrorKind;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -17,12 +16,13 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 use rustix::fs::{Mode, OFlags};
 
+use super::files::{fail, put, read};
+use super::limits_v1::{limits_v1, unsupported_v1};
 use super::{apply, cgroup_err, relative, Controller, Hierarchy, Version};
 use crate::error::{IsolatorError, Result};
 
 /// The v2 controllers enabled from the root down to the container's parent, those the root offers.
 const V2_CONTROLLERS: [&str; 6] = ["cpu", "cpuset", "io", "memory", "pids", "hugetlb"];
-const MEMSW: &str = "memory.memsw.limit_in_bytes";
 
 /// The container's cgroup, made and limited, ready for its init.
 #[derive(Debug)]
@@ -115,21 +115,30 @@ fn make(
             .into_iter()
             .filter(|c| have.contains(c))
             .collect();
-        let mut dir = mount.clone();
-        for c in rel.components() {
-            // v2: a controller reaches a cgroup through its parent's subtree_control only. Never the container's
-            // own: a cgroup that enables controllers for children may hold no process.
-            enable(&dir, &wanted, cgroup)?;
-            let parent = dir.clone();
-            dir.push(c);
-            mkdir(&dir, cgroup, made)?;
-            // A v1 cpuset cgroup with no cpus or mems takes no task (ENOSPC): the parent's are copied.
-            if cpuset.as_ref() == Some(mount) {
-                for f in ["cpuset.cpus", "cpuset.mems"] {
-                    copy_if_empty(&parent.join(f), &dir.join(f), cgroup)?;
+        // A parent that another container's teardown removed as empty between our steps (see
+        // `teardown::remove_parent`) makes a mkdir fail with ENOENT: the chain is walked again.
+        let mut attempts = 0;
+        let dir = loop {
+            match chain(
+                mount,
+                rel,
+                &wanted,
+                cpuset.as_ref() == Some(mount),
+                cgroup,
+                made,
+            ) {
+                Err(Chain::ParentGone) if attempts < 3 => attempts += 1,
+                Err(Chain::ParentGone) => {
+                    return Err(cgroup_err(
+                        "cgroups",
+                        cgroup,
+                        "its parent keeps disappearing",
+                    ))
                 }
+                Err(Chain::Failed(e)) => return Err(e),
+                Ok(dir) => break dir,
             }
-        }
+        };
         dirs.push((mount.clone(), dir));
     }
     let mut fd = None;
@@ -155,128 +164,53 @@ fn make(
     })
 }
 
-/// What libcgroups would have written on v1 and this module does not: refused, not dropped.
-fn unsupported_v1(r: &LinuxResources) -> Option<&'static str> {
-    let cpu = r.cpu().clone().unwrap_or_default();
-    let mem = r.memory().unwrap_or_default();
-    [
-        ("blockIO", r.block_io().is_some()),
-        (
-            "hugepageLimits",
-            r.hugepage_limits().iter().flatten().next().is_some(),
-        ),
-        ("network", r.network().is_some()),
-        ("rdma", r.rdma().iter().flatten().next().is_some()),
-        ("unified", r.unified().iter().flatten().next().is_some()),
-        (
-            "cpu.realtimeRuntime/idle",
-            cpu.realtime_runtime().or(cpu.idle()).is_some(),
-        ),
-        (
-            "cpu.realtimePeriod/burst",
-            cpu.realtime_period().or(cpu.burst()).is_some(),
-        ),
-        (
-            "memory.kernel/kernelTCP",
-            mem.kernel().or(mem.kernel_tcp()).is_some(),
-        ),
-        (
-            "memory.disableOOMKiller",
-            mem.disable_oom_killer() == Some(true),
-        ),
-    ]
-    .into_iter()
-    .find_map(|(what, set)| set.then_some(what))
+enum Chain {
+    ParentGone,
+    Failed(IsolatorError),
 }
 
-/// Every write is planned first (a controller that is not mounted fails before anything is written), then done
-/// in order.
-fn limits_v1(h: &dyn Hierarchy, cgroup: &Path, r: &LinuxResources) -> Result<()> {
-    let mut writes: Vec<(PathBuf, String)> = Vec::new();
-    if let Some(cpu) = r.cpu() {
-        for (f, v) in [("cpuset.cpus", cpu.cpus()), ("cpuset.mems", cpu.mems())] {
-            if let Some(v) = v {
-                writes.push((h.file(Controller::CpuSet, cgroup, f)?, v.clone()));
-            }
-        }
-        // The period before the quota: the kernel checks a quota against the period it has.
-        let cfs = [
-            ("cpu.shares", nonzero(cpu.shares())),
-            ("cpu.cfs_period_us", nonzero(cpu.period())),
-            ("cpu.cfs_quota_us", nonzero(cpu.quota())),
-        ];
-        for (f, v) in cfs {
-            if let Some(v) = v {
-                writes.push((h.file(Controller::Cpu, cgroup, f)?, v));
-            }
-        }
+impl From<IsolatorError> for Chain {
+    fn from(e: IsolatorError) -> Chain {
+        Chain::Failed(e)
     }
-    if let Some(m) = r.memory() {
-        let dir = h.dir(Controller::Memory, cgroup)?;
-        let limit = nonzero(m.limit()).map(|v| (dir.join("memory.limit_in_bytes"), v));
-        // memsw exists where the kernel accounts swap, in every cgroup of the hierarchy or in none.
-        let swap = nonzero(m.swap())
-            .filter(|_| h.exists(Controller::Memory, Path::new("/"), MEMSW))
-            .map(|v| (dir.join(MEMSW), v));
-        // memsw >= limit at every step: a swap limit at or above the current limit goes first (raising), else the
-        // limit does (a fresh cgroup is unlimited: the limit first).
-        let swap_first = match (&limit, &swap, m.swap()) {
-            (Some((f, _)), Some(_), Some(s)) => {
-                let current = read(f, cgroup)?.trim().parse::<i64>().unwrap_or(i64::MAX);
-                s == -1 || current <= s
-            }
-            _ => false,
-        };
-        let (first, second) = if swap_first {
-            (swap, limit)
-        } else {
-            (limit, swap)
-        };
-        writes.extend(first.into_iter().chain(second));
-        if let Some(v) = nonzero(m.reservation()) {
-            writes.push((dir.join("memory.soft_limit_in_bytes"), v));
-        }
-        if let Some(s) = m.swappiness() {
-            let f = dir.join("memory.swappiness");
-            if s > 100 {
-                return Err(fail(cgroup, &f, format!("swappiness {s} > 100")));
-            }
-            writes.push((f, s.to_string()));
-        }
-    }
-    if let Some(p) = r.pids() {
-        let v = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".into()
-        };
-        writes.push((h.file(Controller::Pids, cgroup, "pids.max")?, v));
-    }
-    // In order: the last rule that matches a device decides.
-    for d in r.devices().iter().flatten() {
-        let f = if d.allow() {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
-        writes.push((h.file(Controller::Devices, cgroup, f)?, d.to_string()));
-    }
-    writes.iter().try_for_each(|(f, v)| put(f, v, cgroup))
 }
 
-/// libcgroups' v1 convention: 0 means "not set".
-fn nonzero<T: PartialEq + Default + ToString>(v: Option<T>) -> Option<String> {
-    v.filter(|v| *v != T::default()).map(|v| v.to_string())
+/// Make `rel` under `mount`, one component at a time; returns the cgroup's directory.
+fn chain(
+    mount: &Path,
+    rel: &Path,
+    wanted: &[&str],
+    cpuset: bool,
+    cgroup: &Path,
+    made: &mut Vec<PathBuf>,
+) -> std::result::Result<PathBuf, Chain> {
+    let mut dir = mount.to_path_buf();
+    for c in rel.components() {
+        // v2: a controller reaches a cgroup through its parent's subtree_control only. Never the container's
+        // own: a cgroup that enables controllers for children may hold no process.
+        enable(&dir, wanted, cgroup)?;
+        let parent = dir.clone();
+        dir.push(c);
+        mkdir(&dir, cgroup, made)?;
+        // A v1 cpuset cgroup with no cpus or mems takes no task (ENOSPC): the parent's are copied.
+        if cpuset {
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                copy_if_empty(&parent.join(f), &dir.join(f), cgroup)?;
+            }
+        }
+    }
+    Ok(dir)
 }
 
-fn mkdir(dir: &Path, cgroup: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+fn mkdir(dir: &Path, cgroup: &Path, made: &mut Vec<PathBuf>) -> std::result::Result<(), Chain> {
     match std::fs::create_dir(dir) {
         Ok(()) => {
             made.push(dir.to_path_buf());
             Ok(())
         }
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(fail(cgroup, dir, e)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(Chain::ParentGone),
+        Err(e) => Err(Chain::Failed(fail(cgroup, dir, e))),
     }
 }
 
@@ -311,29 +245,9 @@ fn copy_if_empty(parent: &Path, child: &Path, cgroup: &Path) -> Result<()> {
     put(child, v.trim(), cgroup)
 }
 
-/// A cgroup file's text; a missing file reads as empty (the kernel makes every file with its directory, a fake
-/// tree does not).
-fn read(f: &Path, cgroup: &Path) -> Result<String> {
-    match std::fs::read_to_string(f) {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
-        r => r.map_err(|e| fail(cgroup, f, e)),
-    }
-}
-
-/// One value, one write(2). cgroupfs refuses to create a file (EACCES), so a missing one is named as missing.
-fn put(f: &Path, value: &str, cgroup: &Path) -> Result<()> {
-    std::fs::write(f, value).map_err(|e| match f.exists() {
-        true => fail(cgroup, f, format!("{e} (writing {value:?})")),
-        false => fail(cgroup, f, "no such file"),
-    })
-}
-
-fn fail(cgroup: &Path, file: &Path, why: impl Display) -> IsolatorError {
-    cgroup_err("cgroups", cgroup, format!("{}: {why}", file.display()))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::limits_v1::MEMSW;
     use std::fs::{create_dir_all as mkdirs, remove_dir_all};
     use std::os::fd::AsRawFd;
     use std::process::{Child, Command};

@@ -16,6 +16,8 @@ pub mod cpu;
 pub mod create;
 pub mod device_rules;
 pub mod devices;
+mod files;
+mod limits_v1;
 pub mod mem;
 pub mod oom;
 pub mod pids;

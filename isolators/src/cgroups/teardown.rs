@@ -54,6 +54,20 @@ pub fn destroy(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Remove the parent of `cgroup` (an instance's `/ucr/<instance>`) from every hierarchy where it is empty now,
+/// so no empty cgroup outlives the last container. Best effort: a parent with another container in it stays,
+/// and a placement racing this one walks its chain again (`create::chain`).
+pub fn remove_parent(h: &dyn Hierarchy, cgroup: &Path) {
+    let Some(parent) = cgroup.parent().filter(|p| p.components().count() > 1) else {
+        return;
+    };
+    if let Ok(dirs) = h.all_dirs(parent) {
+        for d in dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
 /// An empty cgroup directory removed (or already gone).
 fn removed(dir: &Path) -> bool {
     match std::fs::remove_dir(dir) {

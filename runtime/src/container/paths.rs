@@ -76,6 +76,17 @@ impl Paths {
     pub fn provisioner(&self) -> PathBuf {
         self.root.join("provisioner")
     }
+
+    /// A short name of this instance (its two roots): the default cgroup parent is `/ucr/<instance>`, so the
+    /// cgroups of two instances on one host (two agents, two test roots) never mix, and recovery can take every
+    /// cgroup under its own parent for its own (MESOS-9960: an agent adopted every cgroup under `mesos`).
+    pub fn instance(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.root.as_os_str().as_encoded_bytes());
+        h.update([0]);
+        h.update(self.runtime_dir.as_os_str().as_encoded_bytes());
+        hex::encode(h.finalize())[..12].to_string()
+    }
 }
 
 /// The name of a container's cgroup. A cgroup name is a directory name that every hierarchy and every tool must
@@ -96,14 +107,51 @@ pub fn cgroup_name(id: &str) -> String {
     }
 }
 
-/// The cgroup path (relative to each hierarchy's root) of a container: always under our own `ucr` parent.
-pub fn cgroup_path(name: &str) -> PathBuf {
-    Path::new("/ucr").join(name)
+/// The cgroup parent of an instance's containers (relative to each hierarchy's root): `/<cgroups_root>` when the
+/// operator names one (Mesos `--cgroups_root`), else `/ucr/<instance>`. A named root must be plain names.
+pub fn cgroup_parent(cgroups_root: Option<&str>, paths: &Paths) -> Result<PathBuf, String> {
+    match cgroups_root {
+        None => Ok(Path::new("/ucr").join(paths.instance())),
+        Some(r) => {
+            let p = Path::new("/").join(r.trim_start_matches('/'));
+            let plain = p.components().skip(1).count() > 0
+                && p.components()
+                    .skip(1)
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if plain {
+                Ok(p)
+            } else {
+                Err(format!(
+                    "--cgroups_root {r:?}: expected a cgroup name such as ucr or mesos/agent1"
+                ))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instances_have_their_own_cgroup_parent() {
+        let a = Paths::new("/var/lib/ucr", "/run/ucr");
+        let b = Paths::new("/srv/ucr2", "/run/ucr2");
+        assert_ne!(a.instance(), b.instance());
+        assert_eq!(
+            a.instance(),
+            Paths::new("/var/lib/ucr", "/run/ucr").instance()
+        );
+        let p = cgroup_parent(None, &a).expect("default");
+        assert_eq!(p, Path::new("/ucr").join(a.instance()));
+        assert_eq!(
+            cgroup_parent(Some("mesos/agent1"), &a).expect("named"),
+            Path::new("/mesos/agent1")
+        );
+        for bad in ["", "..", "a/../b", "/"] {
+            assert!(cgroup_parent(Some(bad), &a).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn cgroup_names_are_safe_and_stable() {

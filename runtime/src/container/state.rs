@@ -105,6 +105,10 @@ pub struct ContainerState {
     /// The task's init pid (in the host's pid namespace) while it runs.
     #[serde(default)]
     pub pid: Option<i32>,
+    /// The init's start time (clock ticks since boot, /proc/<pid>/stat field 22): tells the task from a later
+    /// process that reused its pid, once nobody is its parent any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
     #[serde(default)]
     pub owner: Option<Owner>,
     /// Unix seconds.
@@ -145,9 +149,35 @@ fn default_sandbox_directory() -> String {
 }
 
 impl ContainerState {
-    /// Not exited and nobody alive is taking it there (its supervisor, or the launching process, died).
+    /// Its owner (the launching process while it provisions, then the supervisor) is alive.
+    pub fn owner_alive(&self) -> bool {
+        self.owner.is_some_and(|o| o.is_alive())
+    }
+
+    /// The task's init still runs (the same process: its start time is the one recorded).
+    pub fn task_alive(&self) -> bool {
+        match (self.pid, self.pid_start) {
+            (Some(pid), Some(start)) => Owner {
+                pid,
+                start_time: start,
+            }
+            .is_alive(),
+            // Checkpoints from before `pid_start`: the pid alone.
+            (Some(pid), None) => process_start_time(pid).is_some(),
+            _ => false,
+        }
+    }
+
+    /// Not exited and nothing will get it there by itself: its owner died, and no task of it runs. Whoever
+    /// finds it finishes it (teardown, and the termination its supervisor could not record).
     pub fn is_lost(&self) -> bool {
-        self.state != State::Exited && !self.owner.map(|o| o.is_alive()).unwrap_or(false)
+        self.is_live() && !self.owner_alive() && !self.task_alive()
+    }
+
+    /// Its supervisor died but its task still runs: it stays manageable (kill, wait, stats, rm), and whoever
+    /// waits for it records its end when the task is gone.
+    pub fn is_orphaned(&self) -> bool {
+        self.is_live() && !self.owner_alive() && self.task_alive()
     }
 
     /// Holds resources: running, or on its way there or out.

@@ -22,6 +22,8 @@ pub struct Config {
     /// The agent's `ports` resource (`--resources 'ports:[...]'`): inclusive ranges host ports are given from;
     /// empty = Mesos's default 31000-32000.
     pub agent_ports: Vec<(u16, u16)>,
+    /// Mesos `--cgroups_root`: the cgroup parent of this instance's containers; None = `/ucr/<instance>`.
+    pub cgroups_root: Option<String>,
     /// How to start a supervisor when this process cannot fork one (it has more than one thread).
     pub supervisor: SupervisorCommand,
 }
@@ -44,6 +46,7 @@ impl Config {
             isolation: ucr_isolators::default_names(),
             isolator_config: ucr_isolators::Config::default(),
             agent_ports: Vec::new(),
+            cgroups_root: None,
             supervisor,
         }
     }

@@ -13,7 +13,7 @@ use crate::container::bundle::{runtime_spec, BundleInput};
 use crate::container::checkpoint::write_json;
 use crate::container::error::{ContainerError, Result};
 use crate::container::isolation;
-use crate::container::paths::{cgroup_name, cgroup_path};
+use crate::container::paths::{cgroup_name, cgroup_parent};
 use crate::container::ports;
 use crate::container::remove::remove_files;
 use crate::container::state::{now, ContainerState, Owner, State};
@@ -34,6 +34,8 @@ pub fn launch(
     spec::validate_id(&cfg.id)?;
     let id = cfg.id.as_str();
     let paths = &config.paths;
+    let parent = cgroup_parent(config.cgroups_root.as_deref(), paths)
+        .map_err(|why| ContainerError::launch(id, "preparing", why, 125))?;
     fs::create_dir_all(paths.containers())
         .map_err(|e| ContainerError::io(paths.containers(), e))?;
     match fs::create_dir(paths.runtime(id)) {
@@ -51,10 +53,11 @@ pub fn launch(
         image_digest: None,
         backend: None,
         rootfs: None,
-        cgroup: cgroup_path(&name).to_string_lossy().into_owned(),
+        cgroup: parent.join(&name).to_string_lossy().into_owned(),
         cgroup_name: name,
         sandbox: paths.sandbox(id).to_string_lossy().into_owned(),
         pid: None,
+        pid_start: None,
         owner: Some(Owner::current()),
         created: now(),
         started: None,

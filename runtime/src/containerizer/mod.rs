@@ -23,7 +23,7 @@ pub use resources::Update;
 pub use spawn::Launched;
 
 use crate::container::error::Result;
-use crate::container::paths::Paths;
+use crate::container::paths::{cgroup_parent, Paths};
 use crate::container::records;
 use crate::container::state::ContainerState;
 use crate::container::termination::Termination;
@@ -57,10 +57,10 @@ impl Containerizer {
         launch::launch(&self.config, &self.images, cfg, notices)
     }
 
-    /// Block until the container has exited (or `timeout` passed); its termination. A lost container gets a
-    /// termination saying so instead of a wait that never ends.
+    /// Block until the container has exited (or `timeout` passed); its termination. A container whose
+    /// supervisor died is finished here once its task is gone (see `ops::wait`).
     pub fn wait(&self, id: &str, timeout: Option<Duration>) -> Result<Termination> {
-        ops::wait(self.paths(), id, timeout)
+        ops::wait(self.paths(), self.images.store_dir(), id, timeout)
     }
 
     /// Send `signal`: SIGKILL to every process of the container, any other to its task's init.
@@ -106,6 +106,20 @@ impl Containerizer {
 
     /// Account for every container found on disk (see `recover.rs`).
     pub fn recover(&self) -> Result<Recovered> {
-        recover::recover(self.paths(), self.images.store_dir())
+        recover::recover(
+            self.paths(),
+            self.images.store_dir(),
+            &self.cgroup_parent()?,
+        )
+    }
+
+    /// The cgroup parent of this instance's containers.
+    pub fn cgroup_parent(&self) -> Result<std::path::PathBuf> {
+        cgroup_parent(self.config.cgroups_root.as_deref(), self.paths()).map_err(|why| {
+            crate::container::ContainerError::State {
+                id: "(instance)".into(),
+                why,
+            }
+        })
     }
 }

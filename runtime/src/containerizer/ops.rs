@@ -1,6 +1,7 @@
 //! Operations on existing containers from any process: kill, wait, destroy and remove. They read the
-//! checkpoints the launch and the supervisor write; a container whose owner (the launching process while it
-//! provisions, then the supervisor) died without finishing is lost, and is torn down here.
+//! checkpoints the launch and the supervisor write. A container whose owner (the launching process while it
+//! provisions, then the supervisor) died is still managed here: kill reaches its cgroup, wait watches its task
+//! and records its end, and one with no task left (lost) is torn down and recorded exactly once.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -55,9 +56,15 @@ pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
     }
 }
 
-/// Block until the container has exited; returns its termination. A lost container (its owner died) gets a
-/// termination saying so instead of a wait that never ends.
-pub fn wait(paths: &Paths, id: &str, timeout: Option<Duration>) -> Result<Termination> {
+/// Block until the container has exited; returns its termination. A container nobody will finish by itself
+/// is finished here: a lost one (its owner died and no task runs) at once, an orphaned one (its supervisor died,
+/// its task runs on) when the task is gone, as Mesos reaps a recovered container by polling its pid.
+pub fn wait(
+    paths: &Paths,
+    store_dir: &Path,
+    id: &str,
+    timeout: Option<Duration>,
+) -> Result<Termination> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(2);
     loop {
@@ -66,12 +73,7 @@ pub fn wait(paths: &Paths, id: &str, timeout: Option<Duration>) -> Result<Termin
             return Ok(t);
         }
         if st.is_lost() {
-            // Re-read once: the owner may have finished between the two reads.
-            let st = load(paths, id)?;
-            if let Some(t) = st.termination.clone().filter(|_| st.state == State::Exited) {
-                return Ok(t);
-            }
-            return Ok(lost_termination(paths, &st));
+            return finish_lost(paths, store_dir, id);
         }
         if timeout.is_some_and(|t| start.elapsed() >= t) {
             return Err(ContainerError::State {
@@ -84,28 +86,40 @@ pub fn wait(paths: &Paths, id: &str, timeout: Option<Duration>) -> Result<Termin
     }
 }
 
-/// The end of a container whose owner died: the task's raw status when the supervisor recorded it before dying,
-/// else "its supervisor died".
+/// The end of a container whose owner died. The task's raw status when the supervisor recorded it before dying;
+/// else, for a task that ran, SIGKILL (Mesos reports `W_EXITCODE(0, SIGKILL)` for a status it cannot know) with
+/// the reason saying why; for one that never ran, a failed launch.
 pub fn lost_termination(paths: &Paths, st: &ContainerState) -> Termination {
+    let killed = paths.kill_marker(&st.id).exists();
     // The supervisor writes the raw status before teardown; if it got that far, that's the task's end.
     if let Some(status) = std::fs::read_to_string(paths.status_file(&st.id))
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
     {
-        return Termination::from_wait_status(status, paths.kill_marker(&st.id).exists());
+        return Termination::from_wait_status(status, killed);
     }
     let owner = st.owner.map(|o| o.pid).unwrap_or(0);
-    Termination {
-        exit_status: None,
-        state: "TASK_FAILED".into(),
-        reason: Some("REASON_EXECUTOR_TERMINATED".into()),
-        message: format!(
-            "the container's supervisor (pid {owner}) died in state {}",
-            st.state.as_str()
-        ),
-        limitation: None,
-        code: 125,
+    if st.state < State::Running {
+        let mut t = Termination::launch_failed(
+            format!(
+                "the process launching the container (pid {owner}) died in state {}",
+                st.state.as_str()
+            ),
+            125,
+        );
+        if killed {
+            t.state = "TASK_KILLED".into();
+        }
+        return t;
     }
+    let mut t = Termination::from_wait_status(libc::SIGKILL, killed);
+    t.reason = Some("REASON_EXECUTOR_TERMINATED".into());
+    t.message = format!(
+        "the container's supervisor (pid {owner}) died in state {} before it recorded the task's exit; \
+         reported as killed by SIGKILL, as Mesos does",
+        st.state.as_str()
+    );
+    t
 }
 
 /// Kill every process of the container and see it torn down; its record (EXITED, with its termination) stays
@@ -116,11 +130,11 @@ pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination>
     let st = load(paths, id)?;
     if st.is_live() && !st.is_lost() {
         kill(paths, id, libc::SIGKILL)?;
-        wait(paths, id, Some(Duration::from_secs(30)))?;
+        wait(paths, store_dir, id, Some(Duration::from_secs(30)))?;
     }
     let mut st = load(paths, id)?;
     if st.state != State::Exited {
-        finish_lost(paths, store_dir, &mut st)?;
+        return finish_lost(paths, store_dir, id);
     } else if !st.torn_down {
         teardown(paths, store_dir, &st)?;
         st.torn_down = true;
@@ -133,15 +147,33 @@ pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination>
 }
 
 /// A lost container's end: torn down here, and recorded with the termination its supervisor could not write.
-pub fn finish_lost(paths: &Paths, store_dir: &Path, st: &mut ContainerState) -> Result<()> {
-    let t = lost_termination(paths, st);
-    teardown(paths, store_dir, st)?;
+/// Exactly once, whoever else (an agent's waiter, a `ucr wait`, a recovery) finds it lost at the same time: the
+/// first takes the container's finish lock, the others read what it recorded.
+pub fn finish_lost(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination> {
+    let lock_path = paths.runtime(id).join("finish.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| ContainerError::io(&lock_path, e))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| ContainerError::io(&lock_path, e.into()))?;
+    let mut st = load(paths, id)?;
+    if let Some(t) = st.termination.clone().filter(|_| st.state == State::Exited) {
+        return Ok(t);
+    }
+    let t = lost_termination(paths, &st);
+    st.state = State::Destroying;
+    write_json(&paths.state_file(id), &st)?;
+    let torn = teardown(paths, store_dir, &st);
     st.state = State::Exited;
     st.finished = Some(now());
     st.pid = None;
-    st.torn_down = true;
-    st.termination = Some(t);
-    write_json(&paths.state_file(&st.id), st)
+    st.torn_down = torn.is_ok();
+    st.termination = Some(t.clone());
+    write_json(&paths.state_file(id), &st)?;
+    torn.map(|()| t)
 }
 
 /// Remove a container: its record, sandbox and everything else. A live one needs `force` (it is destroyed

@@ -7,10 +7,10 @@
 //!   task's raw status if the supervisor wrote it before dying, else "its supervisor died". Teardown is
 //!   idempotent and the record is written atomically, so two processes recovering at once agree.
 //! - An exited container whose teardown failed is torn down again.
-//! - A root filesystem the provisioner holds for an id no checkpoint names (a crash between claiming an id
-//!   and the first checkpoint cannot leave one, but a removed runtime dir can) is destroyed. Only this root's
-//!   provisioner is looked at: cgroups under `/ucr` may belong to another ucr root on the same host and are
-//!   never taken for orphans.
+//! - Orphans are destroyed: a root filesystem the provisioner holds for an id no checkpoint names, a cgroup
+//!   under this instance's cgroup parent that no container has, a claimed runtime dir whose first checkpoint
+//!   was never written. Only this instance's own places are looked at (its provisioner dir, its cgroup parent,
+//!   its runtime dir): nothing of another instance on the same host is ever touched.
 
 use std::path::Path;
 
@@ -39,7 +39,11 @@ pub struct Recovered {
     pub failed: Vec<(String, String)>,
 }
 
-pub fn recover(paths: &Paths, store_dir: &Path) -> Result<Recovered> {
+/// How old a claimed runtime dir without a checkpoint must be to be an orphan: a launch writes its first
+/// checkpoint right after claiming the id, so anything older was left by a crash.
+const UNWRITTEN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub fn recover(paths: &Paths, store_dir: &Path, cgroup_parent: &Path) -> Result<Recovered> {
     let mut out = Recovered::default();
     let all = list(paths)?;
     for mut st in all.iter().cloned() {
@@ -56,7 +60,7 @@ pub fn recover(paths: &Paths, store_dir: &Path) -> Result<Recovered> {
             }
         } else if st.is_lost() {
             out.lost.push(id.clone());
-            finish_lost(paths, store_dir, &mut st)
+            finish_lost(paths, store_dir, &id).map(drop)
         } else {
             out.live.push(id.clone());
             let places = Places::of(paths, &st);
@@ -79,10 +83,49 @@ pub fn recover(paths: &Paths, store_dir: &Path) -> Result<Recovered> {
                 continue;
             }
             match backend.destroy(&id) {
-                Ok(()) => out.orphans.push(id),
+                Ok(()) => out.orphans.push(format!("rootfs {id}")),
                 Err(e) => out.failed.push((id, e.to_string())),
             }
         }
     }
+    let known: Vec<&str> = all.iter().map(|c| c.cgroup.as_str()).collect();
+    for name in ucr_isolators::cgroup_children(cgroup_parent)
+        .map_err(|e| isolation::isolator_err("(recovery)", e))?
+    {
+        let cgroup = cgroup_parent.join(&name);
+        if known.contains(&cgroup.to_string_lossy().as_ref()) {
+            continue;
+        }
+        match ucr_isolators::destroy_cgroup(&cgroup) {
+            Ok(()) => out.orphans.push(format!("cgroup {}", cgroup.display())),
+            Err(e) => out.failed.push((name, e.to_string())),
+        }
+    }
+    for id in unwritten(paths, &all) {
+        match std::fs::remove_dir_all(paths.runtime(&id)) {
+            Ok(()) => out.orphans.push(format!("runtime dir {id}")),
+            Err(e) => out.failed.push((id, e.to_string())),
+        }
+    }
     Ok(out)
+}
+
+/// Claimed runtime dirs with no readable checkpoint, old enough not to be a launch that is just starting.
+fn unwritten(paths: &Paths, known: &[crate::container::state::ContainerState]) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(paths.containers()) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|id| !known.iter().any(|c| &c.id == id))
+        .filter(|id| !paths.state_file(id).exists())
+        .filter(|id| {
+            std::fs::metadata(paths.runtime(id))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > UNWRITTEN_GRACE)
+        })
+        .collect()
 }

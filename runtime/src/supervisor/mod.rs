@@ -100,6 +100,7 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     };
     st.state = State::Running;
     st.pid = Some(pid);
+    st.pid_start = Some(Owner::of(pid).start_time).filter(|t| *t > 0);
     st.started = Some(now());
     write_json(&paths.state_file(id), &st)?;
     if let Some(n) = notify.as_mut() {
