@@ -9,7 +9,9 @@ use crate::{archive, containers, images, run, run_flags, stats, supervise};
 #[command(
     name = "ucr",
     version,
-    about = "A daemonless universal container runtime (Mesos containerizer semantics)"
+    about = "A daemonless universal container runtime (Mesos containerizer semantics)",
+    // An option given twice keeps the last: `--config`'s options come first, so the command line wins.
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -10,6 +10,9 @@ use crate::isolation::IsolationArgs;
 
 #[derive(Args, Debug)]
 pub struct Globals {
+    /// Options from a TOML file (keys are the long option names); the command line wins.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// State and store root.
     #[arg(
         long,

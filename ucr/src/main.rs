@@ -2,13 +2,15 @@
 //! output out; errors print as one line `ucr: <what>: <why>` and exit 125 (126/127 when the task's program
 //! cannot be run or is not there), as INTERFACE.md says.
 //!
-//! Files: `args` (the command line), `globals` and `isolation` (the options every command takes), `context`
+//! Files: `args` (the command line), `config_file` (`--config FILE`), `globals` and `isolation` (the options
+//! every command takes), `context`
 //! (options → the runtime's `Images` and `Containerizer`), one file per group of commands (`images`, `archive`,
 //! `run` with `run_flags`, `containers`, `stats`), `supervise` (the hidden per-container supervisor), `progress` (pull
 //! progress), `logging`.
 
 mod archive;
 mod args;
+mod config_file;
 mod containers;
 mod context;
 mod globals;
@@ -21,7 +23,7 @@ mod run_flags;
 mod stats;
 mod supervise;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use args::{Cli, Command};
 
@@ -36,7 +38,14 @@ fn run_cli() -> i32 {
     if let Some(code) = supervise::fast() {
         return code;
     }
-    let mut cli = match Cli::try_parse() {
+    let args = match config_file::expand(std::env::args_os().collect(), &takes_value) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ucr: {e}");
+            return EXIT_UCR;
+        }
+    };
+    let mut cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_UCR } else { 0 };
@@ -93,6 +102,17 @@ fn run_cli() -> i32 {
             EXIT_UCR
         }
     }
+}
+
+/// Whether the global option `--name` takes a value (for placing `--config`'s options; only asked when there is
+/// a `--config`, so a plain start never builds clap's whole command).
+fn takes_value(name: &str) -> bool {
+    Cli::command().get_arguments().any(|a| {
+        let named = a.get_long() == Some(name)
+            || a.get_all_aliases()
+                .is_some_and(|aliases| aliases.contains(&name));
+        named && a.get_action().takes_values()
+    })
 }
 
 /// `context: cause: cause` on one line, without repeating a cause already in the text.
