@@ -135,6 +135,7 @@ fn prepare(
     checkpoint(config, st, State::Provisioning)?;
     let rootfs = backend.provision(id, &image.layers)?;
     st.rootfs = Some(rootfs.to_string_lossy().into_owned());
+    killed_yet(config, id, "provisioning")?;
 
     checkpoint(config, st, State::Preparing)?;
     let sandbox = paths.sandbox(id);
@@ -177,6 +178,7 @@ fn prepare(
         .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), 125))?;
     st.status = contribution.status.iter().cloned().collect();
     checkpoint(config, st, State::Preparing)?;
+    killed_yet(config, id, "preparing")?;
     let bundle = paths.bundle(id);
     fs::create_dir_all(&bundle).map_err(|e| ContainerError::io(&bundle, e))?;
     let spec = runtime_spec(&BundleInput {
@@ -196,10 +198,16 @@ fn prepare(
     checkpoint(config, st, State::Isolating)?;
     checkpoint(config, st, State::Fetching)?;
     fetch_uris(id, &cfg.command.uris, &sandbox)?;
-    if paths.kill_marker(id).exists() {
+    killed_yet(config, id, "fetching")
+}
+
+/// A kill that arrived while the container was being made (Mesos destroys a container that has no task yet):
+/// the launch stops at the next step and undoes what it did.
+fn killed_yet(config: &Config, id: &str, step: &'static str) -> Result<()> {
+    if config.paths.kill_marker(id).exists() {
         return Err(ContainerError::launch(
             id,
-            "fetching",
+            step,
             "killed before the task started",
             137,
         ));

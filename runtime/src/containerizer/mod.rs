@@ -20,14 +20,14 @@ use ucr_isolators::ResourceStatistics;
 pub use config::{Config, SupervisorCommand};
 pub use recover::Recovered;
 pub use resources::Update;
-pub use spawn::Launched;
+pub use spawn::{Launched, Reaper};
 
 use crate::container::error::Result;
 use crate::container::paths::{cgroup_parent, Paths};
 use crate::container::records;
 use crate::container::state::ContainerState;
 use crate::container::termination::Termination;
-use crate::images::{Images, Notices};
+use crate::images::{Images, Keep, Notices};
 use crate::spec::ContainerConfig;
 
 pub struct Containerizer {
@@ -102,6 +102,20 @@ impl Containerizer {
 
     pub fn update(&self, id: &str, update: &Update) -> Result<()> {
         resources::update(self.paths(), id, update)
+    }
+
+    /// What live containers stand on, for image garbage collection: their images' digests once provisioned,
+    /// their references before.
+    pub fn images_in_use(&self) -> Result<Keep> {
+        let mut keep = Keep::default();
+        for c in self.containers()?.into_iter().filter(|c| c.is_live()) {
+            match (c.image_digest, c.image) {
+                (Some(d), _) => keep.digests.push(d),
+                (None, Some(r)) => keep.references.push(r),
+                (None, None) => {}
+            }
+        }
+        Ok(keep)
     }
 
     /// Account for every container found on disk (see `recover.rs`).

@@ -48,6 +48,12 @@ impl Supervisor {
 }
 
 impl Launched {
+    /// The supervisor's pipe and the means to reap it, for a long-lived caller (the agent) that follows the pipe
+    /// itself and must not leave a zombie behind per container.
+    pub fn split(self) -> (BufReader<File>, Reaper) {
+        (self.done, Reaper(self.supervisor))
+    }
+
     /// After the pipe's EOF: the supervisor has done everything (teardown, `--rm`) and is only exiting. Reap it
     /// if it is gone already; otherwise leave its exit (unmapping its memory takes a few hundred microseconds) to
     /// whoever inherits it when this process ends.
@@ -61,6 +67,16 @@ impl Launched {
                 let _ = c.try_wait();
             }
         }
+    }
+}
+
+/// Reaps a supervisor once its pipe reached EOF (it closes the pipe just before it exits).
+pub struct Reaper(Supervisor);
+
+impl Reaper {
+    /// Blocks until the supervisor has exited, then reaps it.
+    pub fn reap(mut self) {
+        self.0.wait();
     }
 }
 

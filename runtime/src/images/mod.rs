@@ -4,10 +4,12 @@
 
 pub mod error;
 pub mod options;
+pub mod prune;
 pub mod service;
 pub mod source;
 
 pub use error::ImageError;
 pub use options::RegistryOptions;
+pub use prune::{Keep, Pruned};
 pub use service::{Images, ImagesConfig, Notices, ProvidedImage, PullRequest};
 pub use source::{DockerRegistry, Source};

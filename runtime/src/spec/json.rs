@@ -2,8 +2,71 @@
 //! it happened at (`launch_container.container.volumes[1].mode`), in words made for JSON users.
 
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::error::{Result, SpecError};
+
+/// Whether fields the mirror types do not know are an error (`ucr launch`: a typo should say so) or skipped
+/// (the agent API: Mesos's JSON reader ignores unknown keys, and clients send newer fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unknown {
+    Refuse,
+    Ignore,
+}
+
+/// [`from_str_with_path`], or with `Unknown::Ignore` every unknown key removed (its JSON path returned) until the
+/// document reads. Anything else wrong is still an error naming its path.
+pub(crate) fn from_str_with<T>(text: &str, unknown: Unknown) -> Result<(T, Vec<String>)>
+where
+    T: DeserializeOwned,
+{
+    if unknown == Unknown::Refuse {
+        return Ok((from_str_with_path(text)?, Vec::new()));
+    }
+    let mut value: Value =
+        serde_json::from_str(text).map_err(|e| SpecError::NotJson(e.to_string()))?;
+    let mut ignored = Vec::new();
+    loop {
+        match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(t) => return Ok((t, ignored)),
+            Err(e) => {
+                let path: Vec<serde_path_to_error::Segment> = e.path().iter().cloned().collect();
+                let shown = e.path().to_string();
+                let unknown_field = e.inner().to_string().starts_with("unknown field");
+                if !unknown_field || ignored.len() >= 1000 || !remove(&mut value, &path) {
+                    return Err(SpecError::field(shown, tidy(&e.into_inner().to_string())));
+                }
+                ignored.push(shown);
+            }
+        }
+    }
+}
+
+/// Removes the key at `path` (the last segment names it); false if the path does not lead to one.
+fn remove(value: &mut Value, path: &[serde_path_to_error::Segment]) -> bool {
+    use serde_path_to_error::Segment;
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut v = value;
+    for seg in parents {
+        v = match (seg, v) {
+            (Segment::Map { key }, Value::Object(o)) => match o.get_mut(key) {
+                Some(x) => x,
+                None => return false,
+            },
+            (Segment::Seq { index }, Value::Array(a)) => match a.get_mut(*index) {
+                Some(x) => x,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, v) {
+        (Segment::Map { key }, Value::Object(o)) => o.remove(key).is_some(),
+        _ => false,
+    }
+}
 
 /// Deserializes `text` into a mirror type; an error names the JSON path it happened at.
 pub(crate) fn from_str_with_path<T: DeserializeOwned>(text: &str) -> Result<T> {
@@ -84,5 +147,38 @@ mod tests {
         assert_eq!(tidy(&long), "unknown field \"zzz\"");
         assert_eq!(tidy("missing field `name`"), "missing field \"name\"");
         assert_eq!(edit_distance("shel", "shell"), 1);
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        a: u8,
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        inner: Vec<Inner>,
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_or_skipped_by_path() {
+        let text = r#"{"inner":[{"a":1},{"a":2,"newer":true}],"extra":{"x":1}}"#;
+        let e = from_str_with::<Outer>(text, Unknown::Refuse).expect_err("strict");
+        assert!(
+            e.to_string().starts_with("inner[1].newer: unknown field"),
+            "{e}"
+        );
+        let (v, ignored) = from_str_with::<Outer>(text, Unknown::Ignore).expect("lenient");
+        assert_eq!(
+            v,
+            Outer {
+                inner: vec![Inner { a: 1 }, Inner { a: 2 }]
+            }
+        );
+        assert_eq!(ignored, ["extra", "inner[1].newer"]);
+        let e =
+            from_str_with::<Outer>(r#"{"inner":[{"a":"x"}]}"#, Unknown::Ignore).expect_err("type");
+        assert!(e.to_string().starts_with("inner[0].a: "), "{e}");
     }
 }

@@ -21,4 +21,5 @@ pub use config::*;
 pub use detect::{detect, parse_request, parse_request_with, Format};
 pub use error::SpecError;
 pub use ids::{marathon_container_id, validate_id, MAX_ID_LEN};
+pub use json::Unknown;
 pub use secrets::{FileSecrets, SecretSource};

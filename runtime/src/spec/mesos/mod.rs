@@ -21,7 +21,7 @@ use self::types::{
 use super::config::{ContainerConfig, Source};
 use super::error::{Result, SpecError};
 use super::ids::validate_id;
-use super::json::from_str_with_path;
+use super::json::{from_str_with, from_str_with_path, Unknown};
 
 /// `mesos.v1.agent.Call` holding a `LAUNCH_CONTAINER`.
 #[derive(Debug, Deserialize)]
@@ -80,7 +80,16 @@ struct TaskInfo {
 
 /// Parses a `{"type":"LAUNCH_CONTAINER","launch_container":{...}}` call.
 pub fn parse_launch_container(text: &str) -> Result<ContainerConfig> {
-    let call: Call = from_str_with_path(text)?;
+    parse_launch_container_with(text, Unknown::Refuse).map(|(cfg, _)| cfg)
+}
+
+/// [`parse_launch_container`], with unknown keys refused or skipped (the agent API skips them, as Mesos does;
+/// their JSON paths are returned).
+pub fn parse_launch_container_with(
+    text: &str,
+    unknown: Unknown,
+) -> Result<(ContainerConfig, Vec<String>)> {
+    let (call, ignored): (Call, _) = from_str_with(text, unknown)?;
     let lc = call.launch_container.ok_or_else(|| {
         SpecError::field(
             "launch_container",
@@ -111,7 +120,7 @@ pub fn parse_launch_container(text: &str) -> Result<ContainerConfig> {
     if let Some(info) = lc.container {
         convert_container::apply_container(&mut cfg, info, &format!("{P}.container"))?;
     }
-    Ok(cfg)
+    Ok((cfg, ignored))
 }
 
 /// Parses a `TaskInfo`. The container id is `task_id.value`.
