@@ -15,7 +15,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// `args` with `--config FILE` replaced by the file's options; unchanged without one.
-pub fn expand(args: Vec<OsString>, takes_value: &dyn Fn(&str) -> bool) -> Result<Vec<OsString>, String> {
+pub fn expand(
+    args: Vec<OsString>,
+    takes_value: &dyn Fn(&str) -> bool,
+) -> Result<Vec<OsString>, String> {
     let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
     let mut file: Option<(usize, usize, PathBuf)> = None;
     for (i, a) in args[..end].iter().enumerate() {
@@ -25,9 +28,7 @@ pub fn expand(args: Vec<OsString>, takes_value: &dyn Fn(&str) -> bool) -> Result
             break;
         }
         if a == "--config" {
-            let v = args
-                .get(i + 1)
-                .ok_or("--config: a file name is needed")?;
+            let v = args.get(i + 1).ok_or("--config: a file name is needed")?;
             file = Some((i, 2, PathBuf::from(v)));
             break;
         }
@@ -35,8 +36,8 @@ pub fn expand(args: Vec<OsString>, takes_value: &dyn Fn(&str) -> bool) -> Result
     let Some((at, len, path)) = file else {
         return Ok(args);
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("--config {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("--config {}: {e}", path.display()))?;
     let options = options(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
     let mut rest = args;
     rest.drain(at..at + len);
@@ -122,7 +123,10 @@ mod tests {
             "img",
         ]);
         let out = expand(args, &takes_value).expect("expand");
-        let out: Vec<String> = out.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let out: Vec<String> = out
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(
             out,
             [
@@ -149,13 +153,23 @@ mod tests {
         let d = tempfile::tempdir().expect("tempdir");
         let f = d.path().join("bad.toml");
         std::fs::write(&f, "[table]\nx = 1\n").expect("write");
-        let e = expand(os(&["ucr", "--config", f.to_str().expect("utf-8"), "ps"]), &takes_value)
-            .expect_err("a table is no option");
+        let e = expand(
+            os(&["ucr", "--config", f.to_str().expect("utf-8"), "ps"]),
+            &takes_value,
+        )
+        .expect_err("a table is no option");
         assert!(e.contains("bad.toml") && e.contains("table"), "{e}");
-        let e = expand(os(&["ucr", "--config", "/no/such.toml", "ps"]), &takes_value)
-            .expect_err("missing");
+        let e = expand(
+            os(&["ucr", "--config", "/no/such.toml", "ps"]),
+            &takes_value,
+        )
+        .expect_err("missing");
         assert!(e.starts_with("--config /no/such.toml: "), "{e}");
         std::fs::write(&f, "root = \n").expect("write");
-        assert!(expand(os(&["ucr", "--config", f.to_str().expect("utf-8")]), &takes_value).is_err());
+        assert!(expand(
+            os(&["ucr", "--config", f.to_str().expect("utf-8")]),
+            &takes_value
+        )
+        .is_err());
     }
 }
