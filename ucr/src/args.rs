@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::globals::Globals;
-use crate::{archive, containers, images, run, run_flags, stats, supervise};
+use crate::{agent, archive, containers, images, run, run_flags, stats, supervise};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -61,6 +61,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Change a running container's cpus and memory.
     Update(stats::UpdateArgs),
+    /// Serve the Mesos v1 agent API for containers (unix socket and TCP), recovering what is on disk first.
+    Agent(Box<agent::AgentArgs>),
     /// Internal: the per-container supervisor.
     #[command(name = "__supervise", hide = true)]
     Supervise(supervise::SuperviseCmd),

@@ -8,6 +8,7 @@
 //! `run` with `run_flags`, `containers`, `stats`), `supervise` (the hidden per-container supervisor), `progress` (pull
 //! progress), `logging`.
 
+mod agent;
 mod archive;
 mod args;
 mod config_file;
@@ -67,12 +68,14 @@ fn run_cli() -> i32 {
     {
         g.docker_store_dir = Some(abs);
     }
-    logging::init(&g.log_level);
+    let json_logs = matches!(&cli.cmd, Command::Agent(a) if a.log_format == "json");
+    logging::init(&g.log_level, json_logs);
     let g = &cli.globals;
     // Commands run without the async runtime unless they need it: the supervisor must stay single-threaded,
     // and `run` starts faster without worker threads (a pull, when needed, starts the process's one runtime).
     let result = match &cli.cmd {
         Command::Supervise(a) => return supervise::supervise_cmd(g, a),
+        Command::Agent(a) => agent::run(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Launch(a) => run::launch(g, a),
         Command::Ps(a) => containers::ps(g, a),

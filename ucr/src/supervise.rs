@@ -82,7 +82,7 @@ fn parse(args: &[OsString]) -> Option<Fast> {
 pub fn fast() -> Option<i32> {
     let args: Vec<OsString> = std::env::args_os().collect();
     let f = parse(&args)?;
-    logging::init(&f.log_level);
+    logging::init(&f.log_level, false);
     let p = Paths::new(&f.root, &f.runtime_dir);
     Some(supervise(&SuperviseArgs {
         paths: &p,

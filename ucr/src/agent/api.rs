@@ -1,0 +1,279 @@
+//! `POST /api/v1`: the checks Mesos's agent runs, in its order and with its status codes (MESOS-AGENT-API.md
+//! §1.1), then the call. Before any of them, authentication when it is on (401, realm
+//! `mesos-agent-readwrite`), as libprocess authenticates a route before its handler runs.
+//!
+//! 503 while recovering; 405 for another method; 400 without `Content-Type`; 415 for a type that is not JSON
+//! (protobuf is understood by Mesos, not by ucr: its 415 says JSON is required; a RecordIO request body is
+//! only for ATTACH_CONTAINER_INPUT, which ucr does not take); 406 when the client accepts no JSON (or a
+//! RecordIO stream for a call that has none); 400 for a body that is not a valid call, naming the field; 501 for a
+//! Mesos call ucr does not serve.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::auth::REALM;
+use super::calls;
+use super::metrics::CallLabels;
+use super::reply::Reply;
+use super::state::Agent;
+
+/// Every call type of mesos.v1.agent.Call: known to Mesos, so a type outside this list is a malformed call (400)
+/// and one inside it that ucr does not serve is 501.
+const MESOS_CALLS: &[&str] = &[
+    "UNKNOWN",
+    "GET_HEALTH",
+    "GET_FLAGS",
+    "SET_LOGGING_LEVEL",
+    "LIST_FILES",
+    "READ_FILE",
+    "GET_STATE",
+    "GET_CONTAINERS",
+    "GET_FRAMEWORKS",
+    "GET_EXECUTORS",
+    "GET_OPERATIONS",
+    "GET_TASKS",
+    "GET_AGENT",
+    "GET_RESOURCE_PROVIDERS",
+    "LAUNCH_NESTED_CONTAINER",
+    "WAIT_NESTED_CONTAINER",
+    "KILL_NESTED_CONTAINER",
+    "REMOVE_NESTED_CONTAINER",
+    "LAUNCH_NESTED_CONTAINER_SESSION",
+    "ATTACH_CONTAINER_INPUT",
+    "ATTACH_CONTAINER_OUTPUT",
+    "LAUNCH_CONTAINER",
+    "WAIT_CONTAINER",
+    "KILL_CONTAINER",
+    "REMOVE_CONTAINER",
+    "ADD_RESOURCE_PROVIDER_CONFIG",
+    "UPDATE_RESOURCE_PROVIDER_CONFIG",
+    "REMOVE_RESOURCE_PROVIDER_CONFIG",
+    "MARK_RESOURCE_PROVIDER_GONE",
+    "PRUNE_IMAGES",
+    "GET_VERSION",
+    "GET_METRICS",
+];
+
+pub async fn api(
+    State(agent): State<Arc<Agent>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let (call, id, reply) = handle(&agent, &method, &headers, &body).await;
+    let status = reply.status();
+    agent
+        .metrics
+        .calls
+        .get_or_create(&CallLabels {
+            call: call.clone(),
+            code: status.as_u16(),
+        })
+        .inc();
+    tracing::info!(
+        target: "ucr::agent",
+        call = %call,
+        container_id = %id,
+        status = status.as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "api call"
+    );
+    let mut response = reply.into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        if let Ok(v) = format!("Basic realm=\"{REALM}\"").parse() {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    response
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The media type without parameters, lower case.
+fn media(v: &str) -> String {
+    v.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether an `Accept` value lets us answer with `want`.
+fn accepts(accept: Option<&str>, want: &str) -> bool {
+    let Some(a) = accept else { return true };
+    let (kind, _) = want.split_once('/').unwrap_or((want, ""));
+    a.split(',')
+        .map(media)
+        .any(|m| m == want || m == "*/*" || m == format!("{kind}/*"))
+}
+
+/// The call's type, its container id (for the log line) and the reply.
+async fn handle(
+    agent: &Arc<Agent>,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (String, String, Reply) {
+    let none = || ("-".to_string(), String::new());
+    let fail = |status, why: &str| {
+        let (c, i) = none();
+        (c, i, Reply::error(status, why))
+    };
+    if let Some(creds) = &agent.auth {
+        if creds.check(header_str(headers, "authorization")).is_none() {
+            return fail(StatusCode::UNAUTHORIZED, "401 Unauthorized.");
+        }
+    }
+    if !agent.is_ready() {
+        return fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Agent has not finished recovery",
+        );
+    }
+    if method != Method::POST {
+        return fail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Expecting 'POST', received a different method",
+        );
+    }
+    let Some(ctype) = header_str(headers, "content-type").map(media) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Expecting 'Content-Type' to be present",
+        );
+    };
+    match ctype.as_str() {
+        "application/json" => {}
+        "application/x-protobuf" => {
+            return fail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "ucr's agent takes JSON only: send the call with Content-Type: application/json",
+            )
+        }
+        "application/recordio" => {
+            if header_str(headers, "message-content-type").is_none() {
+                return fail(StatusCode::BAD_REQUEST, "Expecting 'Message-Content-Type' to be present");
+            }
+            return fail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "streaming requests (ATTACH_CONTAINER_INPUT) are not served by ucr's agent; send \
+                 Content-Type: application/json",
+            );
+        }
+        other => {
+            return fail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &format!("Expecting 'Content-Type' of application/json, application/x-protobuf or application/recordio, not '{other}'"),
+            )
+        }
+    }
+    if header_str(headers, "message-content-type").is_some() {
+        return fail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expecting 'Message-Content-Type' to be not set for non-streaming requests",
+        );
+    }
+    let accept = header_str(headers, "accept");
+    let json_ok = accepts(accept, "application/json");
+    let stream_ok =
+        accept.is_some_and(|a| a.split(',').map(media).any(|m| m == "application/recordio"));
+    if !json_ok && !stream_ok {
+        return fail(
+            StatusCode::NOT_ACCEPTABLE,
+            "Expecting 'Accept' to allow application/json (ucr's agent answers JSON only)",
+        );
+    }
+    let call: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                &format!("Failed to parse body into JSON: {e}"),
+            )
+        }
+    };
+    let Some(kind) = call
+        .get("type")
+        .and_then(|t| t.as_str())
+        .map(str::to_string)
+    else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Failed to validate agent::Call: Expecting 'type' to be present",
+        );
+    };
+    if !MESOS_CALLS.contains(&kind.as_str()) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "Failed to convert JSON into Call protobuf: 'type': unknown call type '{kind}'"
+            ),
+        );
+    }
+    let streaming = kind == "ATTACH_CONTAINER_OUTPUT";
+    if streaming && !stream_ok {
+        return (
+            kind,
+            String::new(),
+            Reply::error(
+                StatusCode::NOT_ACCEPTABLE,
+                "ATTACH_CONTAINER_OUTPUT answers a stream: send 'Accept: application/recordio'",
+            ),
+        );
+    }
+    if !streaming && !json_ok {
+        return (
+            kind,
+            String::new(),
+            Reply::error(
+                StatusCode::NOT_ACCEPTABLE,
+                "Streaming responses are only for ATTACH_CONTAINER_OUTPUT",
+            ),
+        );
+    }
+    if !streaming && header_str(headers, "message-accept").is_some() {
+        return (
+            kind,
+            String::new(),
+            Reply::error(
+                StatusCode::NOT_ACCEPTABLE,
+                "Expecting 'Message-Accept' to not be set for non-streaming responses",
+            ),
+        );
+    }
+    if streaming {
+        if let Some(m) = header_str(headers, "message-accept").map(media) {
+            if m != "application/json" && m != "*/*" {
+                return (
+                    kind,
+                    String::new(),
+                    Reply::error(
+                        StatusCode::NOT_ACCEPTABLE,
+                        "Expecting 'Message-Accept' to allow application/json",
+                    ),
+                );
+            }
+        }
+    }
+    let id = container_id(&call, &kind);
+    let reply = calls::dispatch(agent, &kind, &call, body).await;
+    (kind, id, reply)
+}
+
+/// `<call>.container_id.value`, for the log line.
+fn container_id(call: &serde_json::Value, kind: &str) -> String {
+    call.get(kind.to_ascii_lowercase())
+        .and_then(|c| c.get("container_id"))
+        .and_then(|c| c.get("value"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string()
+}

@@ -1,0 +1,220 @@
+//! The calls ucr's agent serves, each as Mesos answers it (MESOS-AGENT-API.md §1.2). The containerizer is
+//! blocking (a launch is a sequence of checkpointed steps), so every call that touches containers runs on the
+//! runtime's blocking threads; waits and streams are async loops over the checkpoints.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use ucr_runtime::spec::validate_id;
+use ucr_runtime::{ContainerError, State};
+
+use super::reply::{blocking, not_found, Reply};
+use super::state::Agent;
+use super::{attach, images, launch, wait};
+
+pub async fn dispatch(agent: &Arc<Agent>, kind: &str, call: &Value, body: &Bytes) -> Reply {
+    match kind {
+        "GET_HEALTH" => Reply::ok(json!({"type": "GET_HEALTH", "get_health": {"healthy": true}})),
+        "GET_VERSION" => Reply::ok(json!({
+            "type": "GET_VERSION",
+            "get_version": {"version_info": {"version": env!("CARGO_PKG_VERSION"), "build_user": "ucr"}},
+        })),
+        "GET_FLAGS" => {
+            let flags: Vec<Value> = agent
+                .flags
+                .iter()
+                .map(|(n, v)| json!({"name": n, "value": v}))
+                .collect();
+            Reply::ok(json!({"type": "GET_FLAGS", "get_flags": {"flags": flags}}))
+        }
+        "GET_CONTAINERS" => get_containers(agent, call).await,
+        "LAUNCH_CONTAINER" => launch::launch(agent, body).await,
+        "WAIT_CONTAINER" => match target(call, "wait_container") {
+            Ok(id) => wait::wait(agent, id).await,
+            Err(r) => r,
+        },
+        "KILL_CONTAINER" => kill(agent, call).await,
+        "REMOVE_CONTAINER" => remove(agent, call).await,
+        "PRUNE_IMAGES" => images::prune(agent, call).await,
+        "ATTACH_CONTAINER_OUTPUT" => match target(call, "attach_container_output") {
+            Ok(id) => attach::output(agent, id).await,
+            Err(r) => r,
+        },
+        other => Reply::error(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("Unsupported call {other}: ucr's agent serves container calls only (see INTERFACE.md)"),
+        ),
+    }
+}
+
+/// `<field>` of the call, which Mesos requires for its type.
+pub fn payload<'a>(call: &'a Value, field: &str) -> Result<&'a Value, Reply> {
+    call.get(field).filter(|v| !v.is_null()).ok_or_else(|| {
+        Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to validate agent::Call: Expecting '{field}' to be present"),
+        )
+    })
+}
+
+/// The container a call is about. A nested container id (with `parent`) names nothing ucr has: Err(None) is
+/// then the caller's 404.
+fn container_id(call: &Value, field: &str) -> Result<Option<String>, Reply> {
+    let p = payload(call, field)?;
+    let bad = |why: String| {
+        Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("'{field}.container_id' is invalid: {why}"),
+        )
+    };
+    let cid = p.get("container_id").filter(|v| !v.is_null()).ok_or_else(|| {
+        Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to validate agent::Call: Expecting '{field}.container_id' to be present"),
+        )
+    })?;
+    let value = cid
+        .get("value")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("'value' must be a string".into()))?;
+    validate_id(value).map_err(|e| bad(e.to_string()))?;
+    if cid.get("parent").is_some_and(|p| !p.is_null()) {
+        return Ok(None);
+    }
+    Ok(Some(value.to_string()))
+}
+
+/// The (known) container a call is about, or the reply to send instead: 400 when the id is malformed, 404 when
+/// there is no such container.
+pub fn target(call: &Value, field: &str) -> Result<String, Reply> {
+    let shown = call
+        .get(field)
+        .and_then(|p| p.get("container_id"))
+        .and_then(|c| c.get("value"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    match container_id(call, field)? {
+        Some(id) => Ok(id),
+        None => Err(not_found(&shown)),
+    }
+}
+
+async fn kill(agent: &Arc<Agent>, call: &Value) -> Reply {
+    let id = match target(call, "kill_container") {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let signal = match call["kill_container"].get("signal") {
+        None | Some(Value::Null) => libc::SIGKILL,
+        Some(v) => match v.as_i64().and_then(|n| i32::try_from(n).ok()) {
+            Some(n) if nix::sys::signal::Signal::try_from(n).is_ok() => n,
+            _ => {
+                return Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("'kill_container.signal' is invalid: {v} is not a signal number"),
+                )
+            }
+        },
+    };
+    let c = agent.c.clone();
+    let gone = || {
+        Reply::error(
+            StatusCode::NOT_FOUND,
+            format!("Container '{id}' cannot be found (or is already killed)"),
+        )
+    };
+    match c.container(&id) {
+        Ok(st) if st.state == State::Exited => return gone(),
+        Ok(_) => {}
+        Err(ContainerError::NotFound(_)) => return gone(),
+        Err(e) => return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+    // A container with no task yet is destroyed: the launch stops at its next step and undoes what it did.
+    match blocking(move || c.kill(&id, signal)).await {
+        Ok(Ok(())) => Reply::empty(StatusCode::OK),
+        Ok(Err(e)) => Reply::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Unable to send signal to container: {e}"),
+        ),
+        Err(r) => r,
+    }
+}
+
+/// What agent.proto documents (and Mesos never did for a standalone container): an exited container's
+/// sandbox and runtime dir are removed. A live one is refused with 400, never a crash.
+async fn remove(agent: &Arc<Agent>, call: &Value) -> Reply {
+    let id = match target(call, "remove_container") {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match agent.c.container(&id) {
+        Ok(st) if st.is_live() => {
+            return Reply::error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Container {id} has not terminated yet (state {}): kill it first",
+                    st.state.as_str()
+                ),
+            )
+        }
+        Ok(_) => {}
+        Err(ContainerError::NotFound(_)) => return not_found(&id),
+        Err(e) => return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+    let c = agent.c.clone();
+    let metrics = agent.clone();
+    match blocking(move || c.remove(&id, false)).await {
+        Ok(Ok(())) => Reply::empty(StatusCode::OK),
+        Ok(Err(e)) => {
+            metrics.metrics.destroy_errors.inc();
+            Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+        Err(r) => r,
+    }
+}
+
+/// Live containers (`show_standalone`: every ucr container is standalone; `show_nested`: there are none), with
+/// their status (pid, network) and statistics.
+async fn get_containers(agent: &Arc<Agent>, call: &Value) -> Reply {
+    let q = call.get("get_containers").cloned().unwrap_or(Value::Null);
+    let standalone = q
+        .get("show_standalone")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let c = agent.c.clone();
+    let listed = blocking(move || -> Result<Vec<Value>, ContainerError> {
+        let mut out = Vec::new();
+        if !standalone {
+            return Ok(out);
+        }
+        for st in c.containers()?.into_iter().filter(|s| s.is_live()) {
+            let mut status = json!({"container_id": {"value": st.id}});
+            if let Some(pid) = st.pid.filter(|_| st.task_alive()) {
+                status["executor_pid"] = json!(pid);
+            }
+            if let Some(n) = st.status.get("network_infos") {
+                status["network_infos"] = n.clone();
+            }
+            let mut entry = json!({"container_id": {"value": st.id}, "container_status": status});
+            if st.state == State::Running {
+                if let Ok(stats) = c.usage(&st.id) {
+                    entry["resource_statistics"] =
+                        serde_json::to_value(stats).unwrap_or(Value::Null);
+                }
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    })
+    .await;
+    match listed {
+        Ok(Ok(list)) => {
+            Reply::ok(json!({"type": "GET_CONTAINERS", "get_containers": {"containers": list}}))
+        }
+        Ok(Err(e)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(r) => r,
+    }
+}
