@@ -3,6 +3,8 @@
 
 mod common;
 
+mod agent;
+mod agent_recovery;
 mod archive;
 mod isolation_cgroups;
 mod isolation_fs;

@@ -8,7 +8,7 @@
 //! ([`support::serial`]). Every container is removed by [`Containers`] even when an assertion fails; `rm --force` runs
 //! the CNI DEL, and the tempdir's mounts (network namespace files included) are unmounted after it.
 
-mod support;
+pub mod support;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,389 @@
+//! `ucr agent` end to end: the real agent on its unix socket and on TCP (loopback), talked to with curl, with
+//! the JSON bodies of Mesos's operator API: every call, Mesos's status codes in Mesos's order, the CLI and the
+//! agent on one state, HTTP Basic, the root-only socket, a client that goes away mid-launch, image pruning and
+//! the metrics. Recovery is in tests/agent_recovery.rs.
+
+pub mod support;
+
+use std::time::{Duration, Instant};
+
+use crate::common::{cgroup_dirs, CMD_TIMEOUT};
+use support::{busybox_registry, launch_json, mode, Agent};
+use ucr_fixtures::proxy::SlowProxy;
+
+fn json_call(kind: &str, field: &str, id: &str) -> String {
+    format!(r#"{{"type":"{kind}","{field}":{{"container_id":{{"value":"{id}"}}}}}}"#)
+}
+
+#[test]
+fn mesos_status_codes_in_mesos_order() {
+    let a = Agent::start(&[]);
+    a.wait_ready();
+    let post = |ctype: &str, accept: Option<&str>, body: &str| {
+        let mut args = vec!["-H".to_string(), format!("Content-Type: {ctype}")];
+        if let Some(acc) = accept {
+            args.extend(["-H".to_string(), format!("Accept: {acc}")]);
+        }
+        args.extend([
+            "--data-binary".into(),
+            body.into(),
+            "http://agent/api/v1".into(),
+        ]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.curl(&refs)
+    };
+    assert_eq!(a.curl(&["http://agent/api/v1"]).status, 405, "GET");
+    let no_type = a.curl(&[
+        "-H",
+        "Content-Type:",
+        "--data-binary",
+        "{}",
+        "http://agent/api/v1",
+    ]);
+    assert_eq!(no_type.status, 400);
+    assert!(no_type.body.contains("Content-Type"), "{}", no_type.body);
+    assert_eq!(post("text/plain", None, "{}").status, 415);
+    let pb = post("application/x-protobuf", None, "x");
+    assert_eq!(pb.status, 415);
+    assert!(pb.body.contains("JSON"), "{}", pb.body);
+    assert_eq!(
+        post(
+            "application/json",
+            Some("application/x-protobuf"),
+            r#"{"type":"GET_HEALTH"}"#
+        )
+        .status,
+        406
+    );
+    let bad = a.call(r#"{"type":"KILL_CONTAINER","kill_container":{}}"#);
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("kill_container.container_id"),
+        "{}",
+        bad.body
+    );
+    let bad_id = a.call(&json_call("WAIT_CONTAINER", "wait_container", "a b"));
+    assert_eq!(bad_id.status, 400, "{}", bad_id.body);
+    assert_eq!(
+        a.call(&json_call("WAIT_CONTAINER", "wait_container", "nope"))
+            .status,
+        404
+    );
+    assert_eq!(
+        a.call(&json_call("KILL_CONTAINER", "kill_container", "nope"))
+            .status,
+        404
+    );
+    assert_eq!(
+        a.call(&json_call("REMOVE_CONTAINER", "remove_container", "nope"))
+            .status,
+        404
+    );
+    let unknown = a.call(r#"{"type":"GET_STATE"}"#);
+    assert_eq!(unknown.status, 501, "{}", unknown.body);
+    assert_eq!(a.call(r#"{"type":"NO_SUCH_CALL"}"#).status, 400);
+    // The calls without a container.
+    let h = a.call(r#"{"type":"GET_HEALTH"}"#);
+    assert_eq!(
+        (h.status, h.json()["get_health"]["healthy"].clone()),
+        (200, true.into())
+    );
+    let v = a.call(r#"{"type":"GET_VERSION"}"#).json();
+    assert!(
+        v["get_version"]["version_info"]["version"].is_string(),
+        "{v}"
+    );
+    let f = a.call(r#"{"type":"GET_FLAGS"}"#).json();
+    let flags = f["get_flags"]["flags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        flags
+            .iter()
+            .any(|x| x["name"] == "work_dir" && x["value"].is_string()),
+        "{f}"
+    );
+    assert_eq!(a.curl(&["http://agent/health"]).status, 200);
+}
+
+#[test]
+fn launch_wait_attach_kill_remove_and_the_cli_sees_the_same_containers() {
+    let (_reg, image) = busybox_registry();
+    let a = Agent::start(&[]);
+    a.wait_ready();
+    let c1 = a.c.id("api-exit");
+    // An unknown field in the call is ignored, as Mesos's JSON reader does.
+    let mut call: serde_json::Value =
+        serde_json::from_str(&launch_json(&c1, &image, "echo hello; exit 3")).expect("json");
+    call["launch_container"]["newer_mesos_field"] = 1.into();
+    let l = a.call(&call.to_string());
+    assert_eq!(l.status, 200, "{}", l.body);
+    assert_eq!(
+        a.launch(&c1, &image, "true").status,
+        202,
+        "the id is in use"
+    );
+    let w = a.wait(&c1);
+    assert_eq!(w.status, 200, "{}", w.body);
+    let t = &w.json()["wait_container"];
+    assert_eq!(
+        (t["exit_status"].as_i64(), t["state"].as_str()),
+        (Some(3 << 8), Some("TASK_FAILED")),
+        "{t}"
+    );
+    let out = a.curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Accept: application/recordio",
+        "--data-binary",
+        &json_call("ATTACH_CONTAINER_OUTPUT", "attach_container_output", &c1),
+        "http://agent/api/v1",
+    ]);
+    assert_eq!(out.status, 200);
+    assert!(
+        out.headers.contains("content-type: application/recordio"),
+        "{}",
+        out.headers
+    );
+    // "aGVsbG8K" is base64 of "hello\n", in a STDOUT DATA record behind its length.
+    assert!(
+        out.body.contains(r#""data":"aGVsbG8K","type":"STDOUT""#),
+        "{}",
+        out.body
+    );
+
+    let c2 = a.c.id("api-sleep");
+    assert_eq!(a.launch(&c2, &image, "sleep 1000").status, 200);
+    let list = a
+        .call(r#"{"type":"GET_CONTAINERS","get_containers":{"show_standalone":true}}"#)
+        .json();
+    let entry = list["get_containers"]["containers"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|e| e["container_id"]["value"] == c2.as_str())
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("{c2} not listed: {list}"));
+    assert!(
+        entry["container_status"]["executor_pid"]
+            .as_i64()
+            .unwrap_or(0)
+            > 0,
+        "{entry}"
+    );
+    assert!(
+        entry["resource_statistics"]["processes"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "{entry}"
+    );
+    let hidden = a
+        .call(r#"{"type":"GET_CONTAINERS","get_containers":{}}"#)
+        .json();
+    assert_eq!(
+        hidden["get_containers"]["containers"],
+        serde_json::json!([]),
+        "standalone only when asked"
+    );
+    let r = a.call(&json_call("REMOVE_CONTAINER", "remove_container", &c2));
+    assert_eq!(
+        r.status, 400,
+        "a running container is not removed: {}",
+        r.body
+    );
+    // The CLI kills what the agent launched; the agent answers its WAIT.
+    a.c.run_for(&["kill", &c2], CMD_TIMEOUT).ok();
+    let t = a.wait(&c2).json();
+    assert_eq!(t["wait_container"]["state"], "TASK_KILLED", "{t}");
+    assert_eq!(
+        a.call(&json_call("REMOVE_CONTAINER", "remove_container", &c2))
+            .status,
+        200
+    );
+    assert!(!a.c.runtime_dir().join("containers").join(&c2).exists());
+    assert!(
+        !a.c.root().join("containers").join(&c2).exists(),
+        "sandbox removed"
+    );
+    assert_eq!(a.wait(&c2).status, 404);
+
+    // And the agent waits for what the CLI launched.
+    let c3 = a.c.id("cli-made");
+    a.c.run_for(
+        &["run", "-d", "--name", &c3, &image, "sh", "-c", "exit 4"],
+        CMD_TIMEOUT,
+    )
+    .ok();
+    let t = a.wait(&c3).json();
+    assert_eq!(t["wait_container"]["exit_status"], 4 << 8, "{t}");
+    let k = a.call(&format!(
+        r#"{{"type":"KILL_CONTAINER","kill_container":{{"container_id":{{"value":"{c3}"}},"signal":15}}}}"#
+    ));
+    assert_eq!(
+        k.status, 404,
+        "an exited container cannot be killed: {}",
+        k.body
+    );
+}
+
+#[test]
+fn a_failed_launch_answers_400_and_keeps_nothing() {
+    let a = Agent::start(&[]);
+    a.wait_ready();
+    let id = a.c.id("bad");
+    let e = a.launch(&id, "Not A Name", "true");
+    assert_eq!(e.status, 400);
+    assert!(
+        e.body.contains("docker.name"),
+        "names the field: {}",
+        e.body
+    );
+    // A registry that is not there: the launch fails after the id was claimed; the id is free again.
+    let port = support::free_port();
+    let f = a.launch(&id, &format!("127.0.0.1:{port}/none/none:1"), "true");
+    assert_eq!(f.status, 400, "{}", f.body);
+    assert!(f.body.contains(&port.to_string()), "{}", f.body);
+    assert_eq!(a.wait(&id).status, 404);
+    assert!(a.c.ps(&id).is_none());
+}
+
+#[test]
+fn a_client_that_goes_away_mid_launch_leaves_no_container() {
+    let (reg, _image) = busybox_registry();
+    // Every connection to the registry waits 1.5 s: the pull is still running when the client gives up.
+    let slow = SlowProxy::start(&reg.host, Duration::from_millis(1500));
+    let image = format!("{}/bb:1", slow.addr);
+    let a = Agent::start(&[]);
+    a.wait_ready();
+    let id = a.c.id("gone");
+    let out = a.curl(&[
+        "--max-time",
+        "1",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &launch_json(&id, &image, "sleep 1000"),
+        "http://agent/api/v1",
+    ]);
+    assert_eq!(out.status, 0, "curl gave up before the reply");
+    // The launch stops (or is undone) once its pull is through.
+    let deadline = Instant::now() + CMD_TIMEOUT;
+    while a.c.runtime_dir().join("containers").join(&id).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "container left behind: {}",
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(a.wait(&id).status, 404);
+    assert!(cgroup_dirs(&id).is_empty());
+    assert!(!a.c.root().join("provisioner").join(&id).exists());
+}
+
+#[test]
+fn basic_auth_on_every_call_and_a_root_only_socket() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let creds = d.path().join("credentials.json");
+    std::fs::write(
+        &creds,
+        r#"{"credentials":[{"principal":"yoda","secret":"usetheforce"}]}"#,
+    )
+    .expect("write");
+    let a = Agent::start(&[
+        "--authenticate_http_readwrite",
+        "--http_credentials",
+        creds.to_str().expect("utf-8"),
+    ]);
+    let health = [
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        r#"{"type":"GET_HEALTH"}"#,
+    ];
+    let none = a.curl_tcp(&health, "/api/v1");
+    assert_eq!(none.status, 401);
+    assert!(
+        none.headers
+            .contains(r#"www-authenticate: basic realm="mesos-agent-readwrite""#),
+        "{}",
+        none.headers
+    );
+    let mut wrong = vec!["-u", "yoda:nope"];
+    wrong.extend(health);
+    assert_eq!(a.curl_tcp(&wrong, "/api/v1").status, 401);
+    let mut right = vec!["-u", "yoda:usetheforce"];
+    right.extend(health);
+    let deadline = Instant::now() + CMD_TIMEOUT;
+    loop {
+        let r = a.curl_tcp(&right, "/api/v1");
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!a.log().contains("usetheforce"), "no secret in the log");
+    // The socket: root's only. Another user cannot even connect.
+    assert_eq!(mode(&a.socket()), 0o600);
+    let other = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "curl",
+            "-s",
+            "--unix-socket",
+        ])
+        .arg(a.socket())
+        .arg("http://agent/health")
+        .status()
+        .expect("setpriv curl");
+    assert_eq!(other.code(), Some(7), "curl as nobody must fail to connect");
+}
+
+#[test]
+fn prune_images_keeps_what_live_containers_use_and_metrics_count() {
+    let (reg, image) = busybox_registry();
+    let a = Agent::start(&[]);
+    a.wait_ready();
+    // A second image nobody uses.
+    reg.push(
+        "other",
+        "1",
+        &ucr_fixtures::image::busybox_image(ucr_fixtures::image::ManifestFormat::DockerV2),
+    );
+    a.c.run_for(
+        &["pull", "-q", &format!("{}/other:1", reg.host)],
+        CMD_TIMEOUT,
+    )
+    .ok();
+    let id = a.c.id("keep");
+    assert_eq!(a.launch(&id, &image, "sleep 1000").status, 200);
+    let p = a.call(r#"{"type":"PRUNE_IMAGES","prune_images":{}}"#);
+    assert_eq!(p.status, 200, "{}", p.body);
+    let images = a.c.run_for(&["images", "--json"], CMD_TIMEOUT).ok().stdout;
+    assert!(images.contains("/bb:1"), "in use, kept: {images}");
+    assert!(!images.contains("/other:1"), "unused, pruned: {images}");
+    let prom = a.curl(&["http://agent/metrics"]);
+    assert_eq!(prom.status, 200);
+    assert!(
+        prom.body.contains("ucr_container_launches_total 1"),
+        "{}",
+        prom.body
+    );
+    assert!(
+        prom.body
+            .contains("ucr_api_calls_total{call=\"PRUNE_IMAGES\",code=\"200\"} 1"),
+        "{}",
+        prom.body
+    );
+    let snap = a.curl(&["http://agent/metrics/snapshot"]).json();
+    assert_eq!(snap["slave/containers_running"], 1.0, "{snap}");
+    assert_eq!(snap["slave/container_launch_errors"], 0.0, "{snap}");
+}
