@@ -9,6 +9,7 @@ mod archive;
 mod isolation_cgroups;
 mod isolation_fs;
 mod network;
+mod packaging;
 mod pull;
 mod run;
 mod run_specs;

@@ -90,9 +90,16 @@ impl Agent {
     }
 
     /// Until `/health` answers on the socket (recovery may still run: the API answers 503 then).
-    fn wait_serving(&self) {
+    fn wait_serving(&mut self) {
         let deadline = Instant::now() + CMD_TIMEOUT;
         loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("the agent exited ({status}): {}", self.log());
+            }
             let out = Command::new("curl")
                 .args([
                     "-s",

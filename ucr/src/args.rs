@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::globals::Globals;
-use crate::{agent, archive, containers, images, run, run_flags, stats, supervise};
+use crate::{agent, archive, containers, images, manual, run, run_flags, stats, supervise};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -63,6 +63,10 @@ pub enum Command {
     Update(stats::UpdateArgs),
     /// Serve the Mesos v1 agent API for containers (unix socket and TCP), recovering what is on disk first.
     Agent(Box<agent::AgentArgs>),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(manual::CompletionsArgs),
+    /// Print the man page (or write one per command with --dir).
+    Man(manual::ManArgs),
     /// Internal: the per-container supervisor.
     #[command(name = "__supervise", hide = true)]
     Supervise(supervise::SuperviseCmd),

@@ -1,8 +1,9 @@
 //! `--config FILE`: options from a TOML file, for the agent and every command (INTERFACE.md). Its keys are the
 //! long option names, either spelling (`docker_store_dir` or `docker-store-dir`); a string or number is the
 //! option's value, `true` a flag that is on (`false`: off, nothing passed), an array the values of a
-//! repeatable option. They are put right after the command's name, before the command line's own options, and a
-//! later occurrence of an option overrides an earlier one: the command line wins over the file.
+//! repeatable option. A later occurrence of an option overrides an earlier one, so the file's options go before
+//! the command line's: the global ones right after the program's name, the command's own right after its name
+//! (the first place clap takes them). The command line wins over the file.
 //!
 //! ```toml
 //! root = "/srv/ucr"
@@ -14,11 +15,15 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+/// What `expand` must know of the command line: which long options take a value (to find the command's name)
+/// and which are global (valid before the command's name).
+pub struct Options<'a> {
+    pub takes_value: &'a dyn Fn(&str) -> bool,
+    pub is_global: &'a dyn Fn(&str) -> bool,
+}
+
 /// `args` with `--config FILE` replaced by the file's options; unchanged without one.
-pub fn expand(
-    args: Vec<OsString>,
-    takes_value: &dyn Fn(&str) -> bool,
-) -> Result<Vec<OsString>, String> {
+pub fn expand(args: Vec<OsString>, opts: &Options) -> Result<Vec<OsString>, String> {
     let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
     let mut file: Option<(usize, usize, PathBuf)> = None;
     for (i, a) in args[..end].iter().enumerate() {
@@ -41,30 +46,53 @@ pub fn expand(
     let options = options(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
     let mut rest = args;
     rest.drain(at..at + len);
-    // After the command's name (the first word that is neither an option nor an option's value), where clap
-    // takes every option, global or the command's own.
+    // An option the command line names replaces the file's whole value: for a repeatable one (`--listen`) the
+    // command line's list is the list, not an addition to the file's.
+    let given: Vec<String> = rest[..end - len]
+        .iter()
+        .filter_map(|a| a.to_str()?.strip_prefix("--").map(long_name))
+        .collect();
+    let (global, own): (Vec<_>, Vec<_>) = options
+        .into_iter()
+        .filter(|(name, _)| !given.contains(name))
+        .partition(|(name, _)| (opts.is_global)(name));
+    // The command's name: the first word that is neither an option nor an option's value.
     let mut i = 1;
     while i < rest.len() {
         let a = rest[i].to_string_lossy().into_owned();
         match a.strip_prefix("--") {
-            Some(name) if !name.contains('=') && takes_value(name) => i += 2,
+            Some(name) if !name.contains('=') && (opts.takes_value)(name) => i += 2,
             _ if a.starts_with('-') => i += 1,
             _ => break,
         }
     }
-    let at = (i + 1).min(rest.len());
-    rest.splice(at..at, options.into_iter().map(OsString::from));
+    let after_command = (i + 1).min(rest.len());
+    rest.splice(
+        after_command..after_command,
+        own.into_iter().map(|(_, a)| OsString::from(a)),
+    );
+    let after_program = 1.min(rest.len());
+    rest.splice(
+        after_program..after_program,
+        global.into_iter().map(|(_, a)| OsString::from(a)),
+    );
     Ok(rest)
 }
 
-/// The file's keys as command-line options (sorted by key; each key is one option).
-fn options(text: &str) -> Result<Vec<String>, String> {
+/// `docker_store_dir=x` and `docker-store-dir` are both `docker-store-dir`.
+fn long_name(option: &str) -> String {
+    option.split('=').next().unwrap_or(option).replace('_', "-")
+}
+
+/// The file's keys as command-line options, each with its long name (sorted by key).
+fn options(text: &str) -> Result<Vec<(String, String)>, String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         e.message().lines().next().unwrap_or("not TOML").to_string()
     })?;
     let mut out = Vec::new();
     for (key, value) in table {
-        let opt = format!("--{}", key.replace('_', "-"));
+        let name = long_name(&key);
+        let opt = format!("--{name}");
         let scalar = |v: &toml::Value| -> Result<String, String> {
             match v {
                 toml::Value::String(s) => Ok(s.clone()),
@@ -77,14 +105,14 @@ fn options(text: &str) -> Result<Vec<String>, String> {
             }
         };
         match &value {
-            toml::Value::Boolean(true) => out.push(opt),
+            toml::Value::Boolean(true) => out.push((name, opt)),
             toml::Value::Boolean(false) => {}
             toml::Value::Array(items) => {
                 for v in items {
-                    out.push(format!("{opt}={}", scalar(v)?));
+                    out.push((name.clone(), format!("{opt}={}", scalar(v)?)));
                 }
             }
-            v => out.push(format!("{opt}={}", scalar(v)?)),
+            v => out.push((name, format!("{opt}={}", scalar(v)?))),
         }
     }
     Ok(out)
@@ -99,16 +127,25 @@ mod tests {
     }
 
     fn takes_value(name: &str) -> bool {
-        ["root", "runtime-dir", "config"].contains(&name)
+        ["root", "runtime-dir", "config", "docker-store-dir"].contains(&name)
     }
 
+    fn is_global(name: &str) -> bool {
+        ["root", "runtime-dir", "docker-store-dir"].contains(&name)
+    }
+
+    const OPTS: Options = Options {
+        takes_value: &takes_value,
+        is_global: &is_global,
+    };
+
     #[test]
-    fn file_options_go_after_the_command_and_before_the_command_line() {
+    fn file_options_go_before_the_command_lines_own() {
         let d = tempfile::tempdir().expect("tempdir");
         let f = d.path().join("ucr.toml");
         std::fs::write(
             &f,
-            "docker_store_dir = \"/s\"\nprivileged = true\nrm = false\nlisten = [\"a:1\", \"b:2\"]\ncpus = 0.5\n",
+            "docker_store_dir = \"/s\"\nroot = \"/f\"\nprivileged = true\nrm = false\nlisten = [\"a:1\", \"b:2\"]\ncpus = 0.5\nnetwork = \"host\"\n",
         )
         .expect("write");
         let args = os(&[
@@ -120,9 +157,12 @@ mod tests {
             "run",
             "--name",
             "x",
+            "--listen=c:3",
             "img",
+            "--",
+            "--network",
         ]);
-        let out = expand(args, &takes_value).expect("expand");
+        let out = expand(args, &OPTS).expect("expand");
         let out: Vec<String> = out
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -131,21 +171,23 @@ mod tests {
             out,
             [
                 "ucr",
+                "--docker-store-dir=/s",
                 "--root",
                 "/r",
                 "run",
                 "--cpus=0.5",
-                "--docker-store-dir=/s",
-                "--listen=a:1",
-                "--listen=b:2",
+                "--network=host",
                 "--privileged",
                 "--name",
                 "x",
-                "img"
+                "--listen=c:3",
+                "img",
+                "--",
+                "--network",
             ]
         );
         let none = os(&["ucr", "ps"]);
-        assert_eq!(expand(none.clone(), &takes_value).expect("same"), none);
+        assert_eq!(expand(none.clone(), &OPTS).expect("same"), none);
     }
 
     #[test]
@@ -155,21 +197,14 @@ mod tests {
         std::fs::write(&f, "[table]\nx = 1\n").expect("write");
         let e = expand(
             os(&["ucr", "--config", f.to_str().expect("utf-8"), "ps"]),
-            &takes_value,
+            &OPTS,
         )
         .expect_err("a table is no option");
         assert!(e.contains("bad.toml") && e.contains("table"), "{e}");
-        let e = expand(
-            os(&["ucr", "--config", "/no/such.toml", "ps"]),
-            &takes_value,
-        )
-        .expect_err("missing");
+        let e =
+            expand(os(&["ucr", "--config", "/no/such.toml", "ps"]), &OPTS).expect_err("missing");
         assert!(e.starts_with("--config /no/such.toml: "), "{e}");
         std::fs::write(&f, "root = \n").expect("write");
-        assert!(expand(
-            os(&["ucr", "--config", f.to_str().expect("utf-8")]),
-            &takes_value
-        )
-        .is_err());
+        assert!(expand(os(&["ucr", "--config", f.to_str().expect("utf-8")]), &OPTS).is_err());
     }
 }

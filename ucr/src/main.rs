@@ -18,6 +18,7 @@ mod globals;
 mod images;
 mod isolation;
 mod logging;
+mod manual;
 mod progress;
 mod run;
 mod run_flags;
@@ -39,7 +40,13 @@ fn run_cli() -> i32 {
     if let Some(code) = supervise::fast() {
         return code;
     }
-    let args = match config_file::expand(std::env::args_os().collect(), &takes_value) {
+    let args = match config_file::expand(
+        std::env::args_os().collect(),
+        &config_file::Options {
+            takes_value: &takes_value,
+            is_global: &is_global,
+        },
+    ) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("ucr: {e}");
@@ -76,6 +83,8 @@ fn run_cli() -> i32 {
     let result = match &cli.cmd {
         Command::Supervise(a) => return supervise::supervise_cmd(g, a),
         Command::Agent(a) => agent::run(g, a),
+        Command::Completions(a) => manual::completions(a, Cli::command()),
+        Command::Man(a) => manual::man(a, Cli::command()),
         Command::Run(a) => run::run(g, a),
         Command::Launch(a) => run::launch(g, a),
         Command::Ps(a) => containers::ps(g, a),
@@ -115,6 +124,15 @@ fn takes_value(name: &str) -> bool {
             || a.get_all_aliases()
                 .is_some_and(|aliases| aliases.contains(&name));
         named && a.get_action().takes_values()
+    })
+}
+
+fn is_global(name: &str) -> bool {
+    Cli::command().get_arguments().any(|a| {
+        a.is_global_set()
+            && (a.get_long() == Some(name)
+                || a.get_all_aliases()
+                    .is_some_and(|aliases| aliases.contains(&name)))
     })
 }
 
