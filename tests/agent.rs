@@ -1,7 +1,7 @@
 //! `ucr agent` end to end: the real agent on its unix socket and on TCP (loopback), talked to with curl, with
 //! the JSON bodies of Mesos's operator API: every call, Mesos's status codes in Mesos's order, the CLI and the
 //! agent on one state, HTTP Basic, the root-only socket, a client that goes away mid-launch, image pruning and
-//! the metrics. Recovery is in tests/agent_recovery.rs.
+//! the metrics, the forker that forks supervisors. Recovery is in tests/agent_recovery.rs.
 
 pub mod support;
 
@@ -386,4 +386,86 @@ fn prune_images_keeps_what_live_containers_use_and_metrics_count() {
     let snap = a.curl(&["http://agent/metrics/snapshot"]).json();
     assert_eq!(snap["slave/containers_running"], 1.0, "{snap}");
     assert_eq!(snap["slave/container_launch_errors"], 0.0, "{snap}");
+}
+
+/// `(ppid, comm)` of a process, from /proc.
+fn parent_and_name(pid: u32) -> (u32, String) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let ppid = after
+        .split(' ')
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    (ppid, comm.trim().to_string())
+}
+
+fn supervisor_of(a: &Agent, id: &str) -> u32 {
+    let state =
+        a.c.runtime_dir()
+            .join("containers")
+            .join(id)
+            .join("state.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).expect("state.json")).expect("json");
+    v["owner"]["pid"].as_u64().expect("an owner pid") as u32
+}
+
+/// The agent's supervisors are forked by its forker (no exec per launch); if the forker dies, launches go on
+/// with `ucr __supervise` exec'd by the agent; and the forker ends with the agent.
+#[test]
+fn supervisors_come_from_the_forker_and_exec_takes_over_without_it() {
+    let (_reg, image) = busybox_registry();
+    let mut a = Agent::start(&[]);
+    a.wait_ready();
+    let (c1, c2) = (a.c.id("forked"), a.c.id("execd"));
+    assert_eq!(a.launch(&c1, &image, "sleep 1000").status, 200);
+    let (forker, name) = parent_and_name(supervisor_of(&a, &c1));
+    assert_eq!(name, "ucr-forker");
+    assert_eq!(
+        parent_and_name(forker).0,
+        a.pid(),
+        "the forker is the agent's child"
+    );
+    // SAFETY: a signal to the forker, a process of this test's agent.
+    unsafe { libc::kill(forker as i32, libc::SIGKILL) };
+    let l = a.launch(&c2, &image, "sleep 1000");
+    assert_eq!(l.status, 200, "{}", l.body);
+    let (parent, name) = parent_and_name(supervisor_of(&a, &c2));
+    assert_eq!(
+        (parent, name.as_str()),
+        (a.pid(), "ucr"),
+        "exec'd by the agent"
+    );
+    for id in [&c1, &c2] {
+        let k = a.call(&json_call("KILL_CONTAINER", "kill_container", id));
+        assert_eq!(k.status, 200, "{}", k.body);
+        assert_eq!(a.wait(id).json()["wait_container"]["exit_status"], 9);
+    }
+    // A restarted agent has a new forker, which ends when the agent is killed.
+    a.restart();
+    a.wait_ready();
+    let agent = a.pid();
+    let forkers = || {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|p| parent_and_name(*p) == (agent, "ucr-forker".to_string()))
+            .collect::<Vec<_>>()
+    };
+    let mine = forkers();
+    assert_eq!(mine.len(), 1, "one forker per agent");
+    a.kill9();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{}", mine[0])).exists() && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !std::path::Path::new(&format!("/proc/{}", mine[0])).exists(),
+        "the forker ended with its agent"
+    );
 }

@@ -164,6 +164,11 @@ impl Agent {
         curl(Command::new("curl"), &refs)
     }
 
+    /// The agent's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("the agent runs")
+    }
+
     /// SIGKILL, as a crash would.
     pub fn kill9(&mut self) {
         if let Some(mut ch) = self.child.take() {

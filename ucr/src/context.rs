@@ -4,8 +4,9 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use ucr_runtime::containerizer::{Config, SupervisorCommand};
+use ucr_runtime::containerizer::{Config, Forker, SupervisorCommand};
 use ucr_runtime::images::{Images, ImagesConfig, Notices, RegistryOptions};
 use ucr_runtime::registry::ImageRef;
 use ucr_runtime::{Containerizer, Paths};
@@ -36,6 +37,15 @@ pub fn containerizer(
     cli: &Globals,
     registry: Option<&RegistryArgs>,
 ) -> anyhow::Result<Containerizer> {
+    containerizer_with(cli, registry, None)
+}
+
+/// The same, starting supervisors through `forker` (the agent's).
+pub fn containerizer_with(
+    cli: &Globals,
+    registry: Option<&RegistryArgs>,
+    forker: Option<Arc<Forker>>,
+) -> anyhow::Result<Containerizer> {
     let isolation = cli.isolation.resolve()?;
     let config = Config {
         backend: cli.image_provisioner_backend.clone(),
@@ -44,6 +54,7 @@ pub fn containerizer(
         isolation: isolation.names,
         isolator_config: isolation.config,
         agent_ports: isolation.ports,
+        forker,
         ..Config::new(paths(cli), supervisor_command(cli))
     };
     Ok(Containerizer::new(config, images(cli, registry)?))

@@ -4,6 +4,9 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::forker::Forker;
 
 use crate::container::paths::{Paths, DEFAULT_SANDBOX_DIRECTORY};
 
@@ -24,8 +27,10 @@ pub struct Config {
     pub agent_ports: Vec<(u16, u16)>,
     /// Mesos `--cgroups_root`: the cgroup parent of this instance's containers; None = `/ucr/<instance>`.
     pub cgroups_root: Option<String>,
-    /// How to start a supervisor when this process cannot fork one (it has more than one thread).
+    /// How to start a supervisor when this process cannot fork one (it has more than one thread): by the
+    /// forker if the caller started one, else by this command.
     pub supervisor: SupervisorCommand,
+    pub forker: Option<Arc<Forker>>,
 }
 
 /// The command that runs `__supervise ID`: the `ucr` executable and the global options that make it find the
@@ -48,6 +53,7 @@ impl Config {
             agent_ports: Vec::new(),
             cgroups_root: None,
             supervisor,
+            forker: None,
         }
     }
 }

@@ -74,9 +74,15 @@ pub fn launch(
     write_json(&paths.config_file(id), cfg)?;
     write_json(&paths.state_file(id), &st)?;
     let store_dir = images.store_dir();
-    match prepare(config, images, cfg, &mut st, notices)
-        .and_then(|()| spawn(paths, store_dir, &config.supervisor, id))
-    {
+    match prepare(config, images, cfg, &mut st, notices).and_then(|()| {
+        spawn(
+            paths,
+            store_dir,
+            &config.supervisor,
+            config.forker.as_deref(),
+            id,
+        )
+    }) {
         Ok(l) => Ok(l),
         // The supervisor has recorded the failure and torn down; its record stands.
         Err(e @ ContainerError::Started { .. }) => Err(e),

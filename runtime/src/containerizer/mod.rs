@@ -7,6 +7,8 @@
 //! (usage, update), `recover`. This file only holds them together with the `Images` service.
 
 pub mod config;
+mod fork;
+pub mod forker;
 pub mod launch;
 pub mod ops;
 pub mod recover;
@@ -18,6 +20,7 @@ use std::time::Duration;
 use ucr_isolators::ResourceStatistics;
 
 pub use config::{Config, SupervisorCommand};
+pub use forker::Forker;
 pub use recover::Recovered;
 pub use resources::Update;
 pub use spawn::{Launched, Reaper};

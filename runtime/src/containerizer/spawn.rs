@@ -1,8 +1,8 @@
 //! Starting a container's supervisor and reading its first word. A single-threaded caller (the CLI's `run`)
-//! forks it: the supervisor then starts without a second exec of `ucr` (loading and relocating the binary again
-//! is most of a millisecond of every launch). A multi-threaded one (the agent, or the CLI after a pull started
-//! the async runtime) execs `ucr __supervise` with the same global options, because a fork of a multi-threaded
-//! process may only call async-signal-safe functions and the supervisor runs Rust code.
+//! forks it (`fork.rs`). A multi-threaded one has it forked by its forker (the agent, `forker.rs`), or else (the
+//! CLI after a pull started the async runtime) execs `ucr __supervise` with the same global options, because a
+//! fork of a multi-threaded process may only call async-signal-safe functions and the supervisor runs Rust
+//! code.
 //!
 //! The supervisor reports on a pipe: one line, `started <pid>` or `failed <code> <message>`, then `exited
 //! <termination json>` and EOF when it is done.
@@ -15,9 +15,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use super::config::SupervisorCommand;
+use super::fork::{fork_supervisor, single_threaded};
+use super::forker::Forker;
 use crate::container::error::{ContainerError, Result};
 use crate::container::paths::Paths;
-use crate::supervisor::{supervise, SuperviseArgs};
 
 /// A started container: the supervisor's pipe (a line `exited <termination json>`, then EOF when it is done) and
 /// the supervisor itself. The reader is kept buffered: the `exited` line may already sit behind `started`.
@@ -27,9 +28,11 @@ pub struct Launched {
     supervisor: Supervisor,
 }
 
-/// How the supervisor was started: forked from this process, or `ucr __supervise` exec'd.
+/// How the supervisor was started: forked from this process, forked by the forker (which reaps it), or
+/// `ucr __supervise` exec'd.
 enum Supervisor {
     Forked(i32),
+    ByForker,
     Exec(Child),
 }
 
@@ -40,6 +43,7 @@ impl Supervisor {
             Supervisor::Forked(pid) => unsafe {
                 libc::waitpid(*pid, std::ptr::null_mut(), 0);
             },
+            Supervisor::ByForker => {}
             Supervisor::Exec(c) => {
                 let _ = c.wait();
             }
@@ -63,6 +67,7 @@ impl Launched {
             Supervisor::Forked(pid) => unsafe {
                 libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
             },
+            Supervisor::ByForker => {}
             Supervisor::Exec(mut c) => {
                 let _ = c.try_wait();
             }
@@ -80,22 +85,13 @@ impl Reaper {
     }
 }
 
-/// One thread only: then a fork is a complete copy that may run any code (no lock is held by a thread that
-/// the child would not have).
-fn single_threaded() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.split_whitespace().eq(["Threads:", "1"]))
-        })
-        .unwrap_or(false)
-}
-
-/// Start the supervisor of `id` and read its first line.
+/// Start the supervisor of `id` and read its first line: forked here when this process has one thread, else
+/// by the forker if there is one (and it is still there), else `ucr __supervise` exec'd.
 pub fn spawn(
     paths: &Paths,
     store_dir: &Path,
     command: &SupervisorCommand,
+    forker: Option<&Forker>,
     id: &str,
 ) -> Result<Launched> {
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -103,9 +99,16 @@ pub fn spawn(
     let log_path = paths.supervisor_log(id);
     let log = File::create(&log_path).map_err(|e| ContainerError::io(&log_path, e))?;
     let child = if single_threaded() {
-        fork_supervisor(paths, store_dir, id, &write, log)?
+        Supervisor::Forked(fork_supervisor(paths, store_dir, id, &write, log)?)
     } else {
-        exec_supervisor(command, id, &write, log)?
+        match forker.map(|f| f.request(id, &write, &log)) {
+            Some(Ok(())) => Supervisor::ByForker,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "the forker is gone; starting `ucr __supervise` instead");
+                exec_supervisor(command, id, &write, log)?
+            }
+            None => exec_supervisor(command, id, &write, log)?,
+        }
     };
     drop::<OwnedFd>(write);
     let mut done = BufReader::new(File::from(read));
@@ -145,46 +148,6 @@ pub fn spawn(
         why: msg,
         code,
     })
-}
-
-fn fork_supervisor(
-    paths: &Paths,
-    store_dir: &Path,
-    id: &str,
-    notify: &OwnedFd,
-    log: File,
-) -> Result<Supervisor> {
-    let null = File::open("/dev/null").map_err(|e| ContainerError::io("/dev/null", e))?;
-    // SAFETY: the caller checked that this process has one thread, so the child is a whole copy of it. The
-    // child never returns into the caller's code: it runs the supervisor and `_exit`s.
-    match unsafe { libc::fork() } {
-        -1 => Err(ContainerError::io("fork", std::io::Error::last_os_error())),
-        0 => {
-            // SAFETY: plain fd and session calls on fds this process owns.
-            unsafe {
-                // Own session: Ctrl-C at the caller's terminal must not reach the supervisor.
-                libc::setsid();
-                libc::dup2(null.as_raw_fd(), 0);
-                libc::dup2(null.as_raw_fd(), 1);
-                libc::dup2(log.as_raw_fd(), 2);
-                // Nothing of the caller's stays open here (a lock it holds, the pipe's read end): only the
-                // pipe's write end, at 3 as for the exec'd supervisor.
-                if notify.as_raw_fd() != 3 {
-                    libc::dup2(notify.as_raw_fd(), 3);
-                }
-                libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
-            }
-            let code = supervise(&SuperviseArgs {
-                paths,
-                store_dir,
-                id,
-                notify_fd: Some(3),
-            });
-            // SAFETY: ends the child without running the caller's exit handlers or unwinding into its code.
-            unsafe { libc::_exit(code) }
-        }
-        pid => Ok(Supervisor::Forked(pid)),
-    }
 }
 
 fn exec_supervisor(

@@ -30,6 +30,8 @@ use axum::routing::{any, get};
 use axum::Router;
 use clap::Args;
 
+use ucr_runtime::containerizer::Forker;
+
 use crate::context;
 use crate::globals::{Globals, RegistryArgs};
 use auth::Credentials;
@@ -146,6 +148,14 @@ fn flags(g: &Globals, a: &AgentArgs, listens: &[Listen]) -> Vec<(String, String)
 }
 
 pub fn run(g: &Globals, a: &AgentArgs) -> anyhow::Result<i32> {
+    // First, while this process has one thread and nothing open: supervisors are forked, not exec'd.
+    let forker = match Forker::start(&context::paths(g), &g.store_dir()) {
+        Ok(f) => Some(Arc::new(f)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no forker: each launch execs `ucr __supervise`");
+            None
+        }
+    };
     let listens = a.listens(g)?;
     let auth = match (a.authenticate_http_readwrite, &a.http_credentials) {
         (false, _) => None,
@@ -168,7 +178,7 @@ pub fn run(g: &Globals, a: &AgentArgs) -> anyhow::Result<i32> {
         Mode::Reconnect
     };
     let _instance = lock_instance(&g.runtime_dir)?;
-    let c = context::containerizer(g, Some(&a.registry))?;
+    let c = context::containerizer_with(g, Some(&a.registry), forker)?;
     let excluded = gc.as_ref().map(|g| g.excluded.clone()).unwrap_or_default();
     let agent = Agent::new(c, auth, flags(g, a, &listens), excluded);
     let rt = ucr_runtime::rt::runtime().context("starting the async runtime")?;

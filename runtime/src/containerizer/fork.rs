@@ -1,0 +1,65 @@
+//! Forking a supervisor from a single-threaded process: the CLI's `run` does it itself, a multi-threaded caller
+//! through its forker. The child is a whole copy of the caller, so it runs the supervisor without a second exec
+//! of `ucr` (loading and relocating the binary again is most of a millisecond of every launch).
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use crate::container::error::{ContainerError, Result};
+use crate::container::paths::Paths;
+use crate::supervisor::{supervise, SuperviseArgs};
+
+/// One thread only: then a fork is a complete copy that may run any code (no lock is held by a thread that
+/// the child would not have).
+pub fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.split_whitespace().eq(["Threads:", "1"]))
+        })
+        .unwrap_or(false)
+}
+
+/// Forks the supervisor of `id` from this single-threaded process (the CLI, or the forker); returns its pid.
+pub fn fork_supervisor(
+    paths: &Paths,
+    store_dir: &Path,
+    id: &str,
+    notify: &OwnedFd,
+    log: File,
+) -> Result<i32> {
+    let null = File::open("/dev/null").map_err(|e| ContainerError::io("/dev/null", e))?;
+    // SAFETY: the caller checked that this process has one thread, so the child is a whole copy of it. The
+    // child never returns into the caller's code: it runs the supervisor and `_exit`s.
+    match unsafe { libc::fork() } {
+        -1 => Err(ContainerError::io("fork", std::io::Error::last_os_error())),
+        0 => {
+            // SAFETY: plain fd and session calls on fds this process owns.
+            unsafe {
+                // Own session: Ctrl-C at the caller's terminal must not reach the supervisor.
+                libc::setsid();
+                // The forker ignores SIGCHLD (the kernel reaps its children); the supervisor waits for its task.
+                libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+                libc::dup2(null.as_raw_fd(), 0);
+                libc::dup2(null.as_raw_fd(), 1);
+                libc::dup2(log.as_raw_fd(), 2);
+                // Nothing of the caller's stays open here (a lock it holds, the pipe's read end): only the
+                // pipe's write end, at 3 as for the exec'd supervisor.
+                if notify.as_raw_fd() != 3 {
+                    libc::dup2(notify.as_raw_fd(), 3);
+                }
+                libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+            }
+            let code = supervise(&SuperviseArgs {
+                paths,
+                store_dir,
+                id,
+                notify_fd: Some(3),
+            });
+            // SAFETY: ends the child without running the caller's exit handlers or unwinding into its code.
+            unsafe { libc::_exit(code) }
+        }
+        pid => Ok(pid),
+    }
+}
