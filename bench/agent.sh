@@ -74,7 +74,7 @@ call() { # TYPE FIELD BODY [TYPE FIELD BODY ...]: API calls on one connection (c
 cid="{\"container_id\":{\"value\":\"\$id\"}}"
 t0=\$(date +%s%N)
 { case \$way in
-  agent-launch) call LAUNCH_CONTAINER launch_container "{\"container_id\":{\"value\":\"\$id\"},\"command\":{\"value\":\"sleep 1000\"},\"container\":{\"type\":\"MESOS\",\"mesos\":{\"image\":{\"type\":\"DOCKER\",\"docker\":{\"name\":\"$IMAGE\"}}}}}" ;;
+  agent-launch) call LAUNCH_CONTAINER launch_container "{\"container_id\":{\"value\":\"\$id\"},\"command\":{\"shell\":false,\"value\":\"sleep\",\"arguments\":[\"sleep\",\"1000\"]},\"container\":{\"type\":\"MESOS\",\"mesos\":{\"image\":{\"type\":\"DOCKER\",\"docker\":{\"name\":\"$IMAGE\"}}}}}" ;;
   agent-kill) call KILL_CONTAINER kill_container "\$cid" WAIT_CONTAINER wait_container "\$cid" \\
                 REMOVE_CONTAINER remove_container "\$cid" ;;
   cli-launch) ${U[*]} run -d --name "\$id" "$IMAGE" sleep 1000 >/dev/null ;;

@@ -1,7 +1,7 @@
 //! The agent killed with SIGKILL and started again: 503 until recovery is done, then running containers keep
 //! running and stay manageable, containers that exited meanwhile report the status their supervisor recorded,
 //! an interrupted launch is torn down, this instance's orphans are destroyed; `--recover=cleanup`; and a crash
-//! loop that counts what is left on the host at the end.
+//! loop that counts what is left on the host at the end; and a container whose supervisor was SIGKILLed.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -316,4 +316,48 @@ fn crash_loop_recovers_every_container_exactly_once_and_leaks_nothing() {
         before,
         "veths, rules, leases and netns mounts as before"
     );
+}
+
+/// SIGKILL of one supervisor while the agent runs: GET_CONTAINERS still lists the container, KILL_CONTAINER
+/// kills its task, WAIT_CONTAINER reports the kill (recorded once), REMOVE_CONTAINER leaves nothing behind.
+#[test]
+fn a_container_whose_supervisor_was_killed_is_killed_waited_and_removed_through_the_agent() {
+    let (_reg, image) = busybox_registry();
+    let a = Agent::start(&[]);
+    a.wait_ready();
+    let id = a.c.id("agent-sup-killed");
+    assert_eq!(a.launch(&id, &image, "sleep 1000").status, 200);
+    let supervisor = a.c.ps(&id).expect("listed")["owner"]["pid"]
+        .as_i64()
+        .expect("owner pid") as i32;
+    // SAFETY: kill(2) of the supervisor of this test's container.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    let deadline = Instant::now() + CMD_TIMEOUT;
+    while a.c.ps(&id).expect("listed")["lost"] != true {
+        assert!(Instant::now() < deadline, "never seen as lost");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let call = |kind: &str, field: &str| {
+        a.call(&format!(
+            r#"{{"type":"{kind}","{field}":{{"container_id":{{"value":"{id}"}}}}}}"#
+        ))
+    };
+    let listed = a.call(r#"{"type":"GET_CONTAINERS","get_containers":{"show_standalone":true}}"#);
+    assert!(listed.body.contains(&id), "{}", listed.body);
+    let k = call("KILL_CONTAINER", "kill_container");
+    assert_eq!(k.status, 200, "{}", k.body);
+    let w = a.wait(&id);
+    assert_eq!(w.status, 200, "{}", w.body);
+    let t = w.json()["wait_container"].clone();
+    assert_eq!(
+        (t["exit_status"].as_i64(), t["state"].as_str()),
+        (Some(9), Some("TASK_KILLED")),
+        "{t}"
+    );
+    assert_eq!(a.wait(&id).json()["wait_container"], t, "recorded once");
+    let r = call("REMOVE_CONTAINER", "remove_container");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(a.c.ps(&id).is_none(), "removed");
+    assert!(cgroup_dirs(&id).is_empty(), "no cgroup left");
+    assert!(mounts_under(a.c.dir.path()).is_empty(), "no mount left");
 }
