@@ -469,3 +469,109 @@ fn supervisors_come_from_the_forker_and_exec_takes_over_without_it() {
         "the forker ended with its agent"
     );
 }
+
+/// Two ATTACH_CONTAINER_OUTPUT streams at once on a running container follow its output as it is written and
+/// end when it exits; GET_CONTAINERS (`show_nested` too) shows a bridged container's `network_infos`.
+#[test]
+fn attaches_follow_a_running_container_and_network_infos_are_listed() {
+    let _host = crate::common::exclusive();
+    let (_reg, image) = busybox_registry();
+    let n = crate::network::support::Net::new();
+    let cni = n.cni_dir.to_str().expect("utf-8").to_string();
+    let a = Agent::over(n.c, &["--network_cni_config_dir", &cni]);
+    a.wait_ready();
+    let id = a.c.id("attach-follow");
+    let mut call: serde_json::Value = serde_json::from_str(&launch_json(
+        &id,
+        &image,
+        "sleep 1; for i in 1 2 3; do echo line$i; echo err$i >&2; sleep 0.3; done",
+    ))
+    .expect("json");
+    call["launch_container"]["container"]["network_infos"] =
+        serde_json::json!([{"name": crate::network::support::NET}]);
+    assert_eq!(a.call(&call.to_string()).status, 200);
+    let attach = json_call("ATTACH_CONTAINER_OUTPUT", "attach_container_output", &id);
+    let streams: Vec<_> = (0..2)
+        .map(|_| {
+            let (socket, body) = (a.socket(), attach.clone());
+            std::thread::spawn(move || {
+                let out = std::process::Command::new("curl")
+                    .args([
+                        "-s",
+                        "-N",
+                        "--max-time",
+                        "60",
+                        "-H",
+                        "Content-Type: application/json",
+                    ])
+                    .args(["-H", "Accept: application/recordio", "--data-binary", &body])
+                    .arg("--unix-socket")
+                    .arg(socket)
+                    .arg("http://agent/api/v1")
+                    .output()
+                    .expect("curl");
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            })
+        })
+        .collect();
+    let list = a
+        .call(r#"{"type":"GET_CONTAINERS","get_containers":{"show_standalone":true,"show_nested":true}}"#)
+        .json();
+    let entry = list["get_containers"]["containers"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|e| e["container_id"]["value"] == id.as_str())
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("{id} not listed: {list}"));
+    let ip = &entry["container_status"]["network_infos"][0]["ip_addresses"][0]["ip_address"];
+    assert!(
+        ip.as_str()
+            .is_some_and(|s| s.parse::<std::net::Ipv4Addr>().is_ok()),
+        "{entry}"
+    );
+    let started = Instant::now();
+    for s in streams {
+        let body = s.join().expect("attach thread");
+        // base64 of "line1\nline2\nline3\n" may be split across records: decode them all.
+        let (mut out, mut err) = (String::new(), String::new());
+        for v in recordio(&body) {
+            let data = v["data"]["data"].as_str().unwrap_or_default();
+            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data)
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            match v["data"]["type"].as_str() {
+                Some("STDOUT") => out.push_str(&text),
+                Some("STDERR") => err.push_str(&text),
+                _ => {}
+            }
+        }
+        assert_eq!(out, "line1\nline2\nline3\n", "{body}");
+        assert_eq!(err, "err1\nerr2\nerr3\n", "{body}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the streams ended with the container"
+    );
+    assert_eq!(a.wait(&id).json()["wait_container"]["exit_status"], 0);
+    let r = a.call(&json_call("REMOVE_CONTAINER", "remove_container", &id));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// The records of a RecordIO body: each is its length in bytes, a newline, then that many bytes of JSON.
+fn recordio(body: &str) -> Vec<serde_json::Value> {
+    let mut rest = body.as_bytes();
+    let mut out = Vec::new();
+    while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
+        let len: usize = std::str::from_utf8(&rest[..nl])
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a record length: {body}"));
+        let record = &rest[nl + 1..nl + 1 + len];
+        out.push(serde_json::from_slice(record).unwrap_or_else(|e| panic!("{e}: {body}")));
+        rest = &rest[nl + 1 + len..];
+    }
+    assert!(rest.is_empty(), "a partial record: {body}");
+    out
+}

@@ -195,6 +195,14 @@ fn crash_loop_recovers_every_container_exactly_once_and_leaks_nothing() {
     let cni = n.cni_dir.to_str().expect("utf-8").to_string();
     let mut a = Agent::over(n.c, &["--network_cni_config_dir", &cni]);
     a.wait_ready();
+    // The kills must land before, during and after launches on a slow machine too (a TCG VM is ~10x slower):
+    // their random moments span three times what one warm launch takes here, and at least 600 ms.
+    let probe = a.c.id("loop-probe");
+    let t0 = Instant::now();
+    assert_eq!(a.launch(&probe, &image, "exit 0").status, 200);
+    let span = (3 * t0.elapsed().as_millis() as u64).max(600);
+    assert_eq!(a.wait(&probe).status, 200);
+    a.call(&format!(r#"{{"type":"REMOVE_CONTAINER","remove_container":{{"container_id":{{"value":"{probe}"}}}}}}"#));
     let mut rng = (std::process::id() as u64) | 1;
     let mut next = move |max: u64| {
         rng ^= rng << 13;
@@ -245,12 +253,12 @@ fn crash_loop_recovers_every_container_exactly_once_and_leaks_nothing() {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(next(600)));
+        std::thread::sleep(Duration::from_millis(next(span)));
         a.kill9();
         for c in clients {
             let _ = c.join();
         }
-        std::thread::sleep(Duration::from_millis(next(300)));
+        std::thread::sleep(Duration::from_millis(next(span / 2)));
         a.restart();
         a.wait_ready();
         launched.extend(
