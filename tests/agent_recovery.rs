@@ -124,22 +124,11 @@ fn a_launch_cut_short_by_a_crash_is_torn_down_and_cleanup_destroys_everything() 
     let kept = a.c.id("cleanup-run");
     assert_eq!(a.launch(&kept, &image, "sleep 1000").status, 200);
     let cut = a.c.id("cut");
-    let socket = a.socket();
-    let body = launch_json(&cut, &format!("{}/bb:1", slow.addr), "sleep 1000");
-    let client = std::thread::spawn(move || {
-        std::process::Command::new("curl")
-            .args([
-                "-s",
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                &body,
-                "--unix-socket",
-            ])
-            .arg(socket)
-            .arg("http://agent/api/v1")
-            .output()
-    });
+    let client = a.call_in_background(launch_json(
+        &cut,
+        &format!("{}/bb:1", slow.addr),
+        "sleep 1000",
+    ));
     // Until the launch has claimed its id and is pulling, then the crash.
     let deadline = Instant::now() + CMD_TIMEOUT;
     while a.c.ps(&cut).is_none_or(|v| v["state"] != "PROVISIONING") {
@@ -202,7 +191,10 @@ fn crash_loop_recovers_every_container_exactly_once_and_leaks_nothing() {
     assert_eq!(a.launch(&probe, &image, "exit 0").status, 200);
     let span = (3 * t0.elapsed().as_millis() as u64).max(600);
     assert_eq!(a.wait(&probe).status, 200);
-    a.call(&format!(r#"{{"type":"REMOVE_CONTAINER","remove_container":{{"container_id":{{"value":"{probe}"}}}}}}"#));
+    let r = a.call(&format!(
+        r#"{{"type":"REMOVE_CONTAINER","remove_container":{{"container_id":{{"value":"{probe}"}}}}}}"#
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
     let mut rng = (std::process::id() as u64) | 1;
     let mut next = move |max: u64| {
         rng ^= rng << 13;
@@ -235,23 +227,7 @@ fn crash_loop_recovers_every_container_exactly_once_and_leaks_nothing() {
         ];
         let clients: Vec<_> = calls
             .into_iter()
-            .map(|body| {
-                let socket = a.socket();
-                std::thread::spawn(move || {
-                    std::process::Command::new("curl")
-                        .args([
-                            "-s",
-                            "-H",
-                            "Content-Type: application/json",
-                            "--data-binary",
-                            &body,
-                            "--unix-socket",
-                        ])
-                        .arg(socket)
-                        .arg("http://agent/api/v1")
-                        .output()
-                })
-            })
+            .map(|body| a.call_in_background(body))
             .collect();
         std::thread::sleep(Duration::from_millis(next(span)));
         a.kill9();
@@ -306,11 +282,16 @@ fn crash_loop_recovers_every_container_exactly_once_and_leaks_nothing() {
     );
     a.kill9();
     let instance = a.c.runtime_dir().join("containers");
-    assert_eq!(
-        std::fs::read_dir(&instance).map(|d| d.count()).unwrap_or(0),
-        0,
-        "no container left"
-    );
+    let left: Vec<String> = std::fs::read_dir(&instance)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let state = std::fs::read_to_string(e.path().join("state.json")).unwrap_or_default();
+            format!("{:?}: {state}", e.file_name())
+        })
+        .collect();
+    assert!(left.is_empty(), "no container left: {left:#?}");
     for (id, _) in &launched {
         assert!(cgroup_dirs(id).is_empty(), "{id}: cgroup left");
     }

@@ -9,16 +9,8 @@
 
 use serde_json::json;
 
+use crate::common::busybox_registry;
 use crate::common::{Containers, Run, CMD_TIMEOUT};
-use ucr_fixtures::image::{busybox_image, ManifestFormat};
-use ucr_fixtures::registry::Registry;
-
-fn busybox_registry() -> (Registry, String) {
-    let reg = Registry::plain();
-    reg.push("bb", "1", &busybox_image(ManifestFormat::Oci));
-    let image = format!("{}/bb:1", reg.host);
-    (reg, image)
-}
 
 fn ucr(c: &Containers, args: &[&str]) -> Run {
     c.run_for(args, CMD_TIMEOUT)

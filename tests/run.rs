@@ -9,22 +9,13 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::common::busybox_registry;
 use crate::common::{
     cgroup_dirs, mounts_under, procs_in_cgroup, Containers, Run, Ucr, CMD_TIMEOUT,
 };
 use ucr_fixtures::image::many::many_layers_builder;
-use ucr_fixtures::image::{
-    busybox_image, busybox_layer, Compression, ImageBuilder, LayerTar, ManifestFormat,
-};
+use ucr_fixtures::image::{busybox_layer, Compression, ImageBuilder, LayerTar, ManifestFormat};
 use ucr_fixtures::registry::Registry;
-
-/// A plain-HTTP registry holding busybox as `bb:1`, and that image's reference.
-fn busybox_registry() -> (Registry, String) {
-    let reg = Registry::plain();
-    reg.push("bb", "1", &busybox_image(ManifestFormat::Oci));
-    let image = format!("{}/bb:1", reg.host);
-    (reg, image)
-}
 
 fn ucr(c: &Containers, args: &[&str]) -> Run {
     c.run_for(args, CMD_TIMEOUT)

@@ -5,16 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::busybox_registry;
 use crate::common::{cgroup_dirs, procs_in_cgroup, Containers, Run, CMD_TIMEOUT};
-use ucr_fixtures::image::{busybox_image, ManifestFormat};
-use ucr_fixtures::registry::Registry;
-
-fn busybox_registry() -> (Registry, String) {
-    let reg = Registry::plain();
-    reg.push("bb", "1", &busybox_image(ManifestFormat::Oci));
-    let image = format!("{}/bb:1", reg.host);
-    (reg, image)
-}
 
 fn ucr(c: &Containers, args: &[&str]) -> Run {
     c.run_for(args, CMD_TIMEOUT)

@@ -7,16 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{Containers, CMD_TIMEOUT, UCR};
-use ucr_fixtures::image::{busybox_image, ManifestFormat};
-use ucr_fixtures::registry::Registry;
 
-/// A plain-HTTP registry holding busybox as `bb:1`, and that image's reference.
-pub fn busybox_registry() -> (Registry, String) {
-    let reg = Registry::plain();
-    reg.push("bb", "1", &busybox_image(ManifestFormat::Oci));
-    let image = format!("{}/bb:1", reg.host);
-    (reg, image)
-}
+pub use crate::common::busybox_registry;
 
 /// A free TCP port of loopback (bound and released: good enough on a test machine).
 pub fn free_port() -> u16 {
@@ -182,6 +174,28 @@ impl Agent {
         self.kill9();
         self.spawn();
         self.wait_serving();
+    }
+
+    /// A call posted with curl from a thread of its own (to crash the agent while it is answered).
+    pub fn call_in_background(
+        &self,
+        body: String,
+    ) -> std::thread::JoinHandle<std::io::Result<std::process::Output>> {
+        let socket = self.socket();
+        std::thread::spawn(move || {
+            Command::new("curl")
+                .args([
+                    "-s",
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data-binary",
+                    &body,
+                ])
+                .arg("--unix-socket")
+                .arg(socket)
+                .arg("http://agent/api/v1")
+                .output()
+        })
     }
 
     /// `LAUNCH_CONTAINER` of `image` running `cmd` with the shell, as Mesos's default command.

@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use ucr_fixtures::image::{busybox_image, ManifestFormat};
+use ucr_fixtures::registry::Registry;
+
 pub const UCR: &str = env!("CARGO_BIN_EXE_ucr");
 
 /// The host as the tests see it. Most tests only read it and run side by side; a test that measures the CPUs
@@ -538,4 +541,12 @@ fn unescape_mountinfo(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A plain-HTTP registry holding busybox as `bb:1`, and that image's reference.
+pub fn busybox_registry() -> (Registry, String) {
+    let reg = Registry::plain();
+    reg.push("bb", "1", &busybox_image(ManifestFormat::Oci));
+    let image = format!("{}/bb:1", reg.host);
+    (reg, image)
 }

@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Containers, Run, CMD_TIMEOUT};
 use serde_json::Value;
-use ucr_fixtures::image::{busybox_image, ManifestFormat};
-use ucr_fixtures::registry::Registry;
 
 pub const NET: &str = "mesos-bridge";
 pub const LEASES: &str = "/var/lib/cni/networks/mesos-bridge";
@@ -48,12 +46,7 @@ impl Net {
     }
 }
 
-pub fn busybox_registry() -> (Registry, String) {
-    let reg = Registry::plain();
-    reg.push("bb", "1", &busybox_image(ManifestFormat::Oci));
-    let image = format!("{}/bb:1", reg.host);
-    (reg, image)
-}
+pub use crate::common::busybox_registry;
 
 /// (container IP, host port of the first mapping) from `inspect`'s Mesos-shaped `network_infos`.
 pub fn ip_and_port(v: &Value) -> (String, u16) {

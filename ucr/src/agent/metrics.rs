@@ -58,36 +58,32 @@ impl Metrics {
             store_images: Gauge::default(),
         };
         let r = &mut registry;
-        r.register(
-            "container_launches",
-            "Containers launched",
-            m.launched.clone(),
-        );
-        r.register(
-            "container_launch_errors",
-            "Launches that failed",
-            m.launch_errors.clone(),
-        );
-        r.register(
-            "container_destroy_errors",
-            "Teardowns that failed",
-            m.destroy_errors.clone(),
-        );
-        r.register(
-            "recovered_lost_containers",
-            "Lost containers finished by recovery",
-            m.recovered_lost.clone(),
-        );
-        r.register(
-            "orphans_destroyed",
-            "Orphans (cgroups, rootfs, runtime dirs) recovery destroyed",
-            m.orphans_destroyed.clone(),
-        );
-        r.register(
-            "image_gc_runs",
-            "Image garbage collections",
-            m.gc_runs.clone(),
-        );
+        for (name, help, counter) in [
+            ("container_launches", "Containers launched", &m.launched),
+            (
+                "container_launch_errors",
+                "Launches that failed",
+                &m.launch_errors,
+            ),
+            (
+                "container_destroy_errors",
+                "Teardowns that failed",
+                &m.destroy_errors,
+            ),
+            (
+                "recovered_lost_containers",
+                "Lost containers finished by recovery",
+                &m.recovered_lost,
+            ),
+            (
+                "orphans_destroyed",
+                "Orphans (cgroups, rootfs, runtime dirs) recovery destroyed",
+                &m.orphans_destroyed,
+            ),
+            ("image_gc_runs", "Image garbage collections", &m.gc_runs),
+        ] {
+            r.register(name, help, counter.clone());
+        }
         r.register(
             "api_calls",
             "Agent API calls by call type and HTTP status",
