@@ -575,3 +575,67 @@ fn recordio(body: &str) -> Vec<serde_json::Value> {
     assert!(rest.is_empty(), "a partial record: {body}");
     out
 }
+
+/// `--image_gc_config` runs in the agent: with less free space than the headroom (1.0: always), unused images
+/// go at the next watch and what a live container uses or the config excludes stays. `--log-format json` gives
+/// one JSON line per API call with its type, container id, status and latency.
+#[test]
+fn the_image_gc_removes_unused_images_on_its_own_and_calls_are_logged_as_json() {
+    let (reg, image) = busybox_registry();
+    let gc = format!(
+        r#"{{"image_disk_headroom":1.0,"image_disk_watch_interval":{{"nanoseconds":200000000}},
+            "excluded_images":[{{"type":"DOCKER","docker":{{"name":"{}/kept:1"}}}}]}}"#,
+        reg.host
+    );
+    let a = Agent::start(&["--image_gc_config", &gc, "--log-format", "json"]);
+    a.wait_ready();
+    let id = a.c.id("in-use");
+    assert_eq!(a.launch(&id, &image, "sleep 1000").status, 200);
+    let busybox = ucr_fixtures::image::busybox_image(ucr_fixtures::image::ManifestFormat::DockerV2);
+    for name in ["other", "kept"] {
+        reg.push(name, "1", &busybox);
+        a.c.run_for(
+            &["pull", "-q", &format!("{}/{name}:1", reg.host)],
+            CMD_TIMEOUT,
+        )
+        .ok();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let images = loop {
+        let images = a.c.run_for(&["images", "--json"], CMD_TIMEOUT).ok().stdout;
+        if !images.contains("/other:1") || std::time::Instant::now() > deadline {
+            break images;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!images.contains("/other:1"), "unused, collected: {images}");
+    assert!(images.contains("/bb:1"), "in use, kept: {images}");
+    assert!(images.contains("/kept:1"), "excluded, kept: {images}");
+    let snap = a.curl(&["http://agent/metrics/snapshot"]).json();
+    assert!(
+        snap["containerizer/ucr/image_gc_runs"].as_f64() >= Some(1.0),
+        "{snap}"
+    );
+
+    let log = a.log();
+    let calls: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "api call")
+        .collect();
+    assert!(
+        log.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "every line is JSON: {log}"
+    );
+    let launch = calls
+        .iter()
+        .find(|v| v["fields"]["call"] == "LAUNCH_CONTAINER")
+        .unwrap_or_else(|| panic!("a LAUNCH_CONTAINER line: {log}"));
+    assert_eq!(launch["fields"]["container_id"], id.as_str(), "{launch}");
+    assert_eq!(launch["fields"]["status"], 200, "{launch}");
+    assert!(
+        launch["fields"]["latency_ms"].as_f64() > Some(0.0),
+        "{launch}"
+    );
+}
