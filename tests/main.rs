@@ -13,5 +13,6 @@ mod packaging;
 mod pull;
 mod run;
 mod run_specs;
+mod stop;
 mod store;
 mod supervisor_death;

@@ -64,6 +64,11 @@ impl Isolators {
         teardown::kill(self.tree.get()?.as_ref(), c.cgroup)
     }
 
+    /// Send `signal` to every process in the container's cgroup (the kill policy's SIGTERM).
+    pub fn signal(&self, c: &Container<'_>, signal: i32) -> Result<()> {
+        teardown::signal(self.tree.get()?.as_ref(), c.cgroup, signal)
+    }
+
     /// The container's end: kill every process left, remove its cgroup, then every isolator's cleanup in
     /// reverse order. Every step runs even if one before failed; the first error is returned. Tolerates a
     /// container that was never placed or only partly prepared, and runs again after a crash midway.

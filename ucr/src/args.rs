@@ -55,6 +55,8 @@ pub enum Command {
     Wait(containers::WaitArgs),
     /// Send a signal to a container (default SIGKILL, to every process in it).
     Kill(containers::KillArgs),
+    /// Stop a container by its kill policy: SIGTERM to every process, SIGKILL after the grace period.
+    Stop(containers::StopArgs),
     /// Remove exited containers (with --force, running ones too).
     Rm(containers::RmArgs),
     /// A running container's resource statistics (Mesos ResourceStatistics).

@@ -1,4 +1,4 @@
-//! Commands on existing containers: ps, inspect, logs, wait, kill, rm.
+//! Commands on existing containers: ps, inspect, logs, wait, kill, stop, rm.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -214,6 +214,28 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
 pub fn kill(g: &Globals, a: &KillArgs) -> anyhow::Result<i32> {
     let sig = parse_signal(&a.signal)?;
     containerizer(g)?.kill(&a.id, sig)?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds between SIGTERM and SIGKILL (default: the container's kill policy, else 3, as Mesos).
+    #[arg(long = "time", short = 't', value_name = "SECONDS")]
+    pub time: Option<f64>,
+    pub id: String,
+}
+
+/// Prints the id once the container has exited, as `docker stop` does.
+pub fn stop(g: &Globals, a: &StopArgs) -> anyhow::Result<i32> {
+    let grace = match a.time {
+        Some(s) => Some(
+            std::time::Duration::try_from_secs_f64(s)
+                .map_err(|_| anyhow::anyhow!("--time {s}: not a number of seconds"))?,
+        ),
+        None => None,
+    };
+    containerizer(g)?.stop(&a.id, grace)?;
+    println!("{}", a.id);
     Ok(0)
 }
 

@@ -91,6 +91,7 @@ fn run_cli() -> i32 {
         Command::Logs(a) => containers::logs(g, a),
         Command::Wait(a) => containers::wait(g, a),
         Command::Kill(a) => containers::kill(g, a),
+        Command::Stop(a) => containers::stop(g, a),
         Command::Rm(a) => containers::rm(g, a),
         Command::Stats(a) => stats::stats(g, a),
         Command::Update(a) => stats::update(g, a),

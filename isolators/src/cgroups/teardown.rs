@@ -86,6 +86,18 @@ pub fn kill(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
     kill_members(h, cgroup, &dirs)
 }
 
+/// Send `signal` to every process in `cgroup` (the kill policy's SIGTERM: a request, so nothing is frozen; a
+/// process forked meanwhile is caught by the SIGKILL that follows the grace period).
+pub fn signal(h: &dyn Hierarchy, cgroup: &Path, signal: i32) -> Result<()> {
+    let dirs: Vec<PathBuf> = h
+        .all_dirs(cgroup)?
+        .into_iter()
+        .filter(|d| d.is_dir())
+        .collect();
+    signal_listed(&dirs, signal);
+    Ok(())
+}
+
 fn kill_members(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
     if dirs.iter().any(|d| populated(d)) {
         kill_all(h, cgroup, dirs)?;
@@ -122,11 +134,11 @@ fn kill_all(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
             write(&dir.join("cgroup.kill"), "1", cgroup)
         }
         (Version::V2, Some(dir)) => frozen(&dir, cgroup, "cgroup.freeze", ("1", "0"), || {
-            kill_listed(dirs)
+            signal_listed(dirs, libc::SIGKILL)
         }),
         (Version::V1, Some(dir)) => {
             frozen(&dir, cgroup, "freezer.state", ("FROZEN", "THAWED"), || {
-                kill_listed(dirs)
+                signal_listed(dirs, libc::SIGKILL)
             })
         }
         // No freezer: kill what is listed until nothing is (a forking process loses the race eventually, as
@@ -134,7 +146,7 @@ fn kill_all(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
         _ => {
             let deadline = Instant::now() + PATIENCE;
             while dirs.iter().any(|d| populated(d)) && Instant::now() < deadline {
-                kill_listed(dirs);
+                signal_listed(dirs, libc::SIGKILL);
                 std::thread::sleep(Duration::from_millis(5));
             }
             Ok(())
@@ -172,15 +184,15 @@ fn is_frozen(dir: &Path, file: &str) -> bool {
         .is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
 }
 
-/// SIGKILL every process listed in the directories and their sub-cgroups (on v1 each process is listed once
+/// Signal every process listed in the directories and their sub-cgroups (on v1 each process is listed once
 /// per hierarchy: one signal each is enough).
-fn kill_listed(dirs: &[PathBuf]) {
+fn signal_listed(dirs: &[PathBuf], signal: i32) {
     let mut all = std::collections::BTreeSet::new();
     collect(dirs, &mut all);
     for pid in all {
         // SAFETY: kill(2) has no memory effects; a pid that just went away gives ESRCH.
         unsafe {
-            libc::kill(pid, libc::SIGKILL);
+            libc::kill(pid, signal);
         }
     }
 }

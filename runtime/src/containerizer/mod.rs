@@ -3,7 +3,7 @@
 //! killed and removed by any other, and a restarted agent recovers it.
 //!
 //! Each operation is its own file, a function of the configuration and the paths: `launch` (claim, provision,
-//! prepare, bundle, fetch) with `spawn` (the supervisor), `ops` (kill, wait, destroy, remove), `resources`
+//! prepare, bundle, fetch) with `spawn` (the supervisor), `ops` (kill, stop, wait, destroy, remove), `resources`
 //! (usage, update), `recover`. This file only holds them together with the `Images` service.
 
 pub mod config;
@@ -32,6 +32,10 @@ use crate::container::state::ContainerState;
 use crate::container::termination::Termination;
 use crate::images::{Images, Keep, Notices};
 use crate::spec::ContainerConfig;
+
+/// The grace period of a kill policy that names none: Mesos's command executor waits 3 seconds between SIGTERM
+/// and SIGKILL (`src/launcher/executor.cpp`, kept "for backwards compatibility").
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
 
 pub struct Containerizer {
     config: Config,
@@ -69,6 +73,21 @@ impl Containerizer {
     /// Send `signal`: SIGKILL to every process of the container, any other to its task's init.
     pub fn kill(&self, id: &str, signal: i32) -> Result<()> {
         ops::kill(self.paths(), id, signal)
+    }
+
+    /// The kill policy: SIGTERM to every process, SIGKILL after `grace` (None: the container's own
+    /// `kill_policy.grace_period` / `taskKillGracePeriodSeconds`, else Mesos's default of 3 seconds); returns
+    /// the termination.
+    pub fn stop(&self, id: &str, grace: Option<Duration>) -> Result<Termination> {
+        let grace = match grace {
+            Some(g) => g,
+            None => self
+                .container_config(id)?
+                .and_then(|c| c.kill_grace_period_secs)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .unwrap_or(DEFAULT_KILL_GRACE),
+        };
+        ops::stop(self.paths(), self.images.store_dir(), id, grace)
     }
 
     /// Kill everything and see the container torn down; its record stays until `remove`.

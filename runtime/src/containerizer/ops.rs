@@ -1,4 +1,4 @@
-//! Operations on existing containers from any process: kill, wait, destroy and remove. They read the
+//! Operations on existing containers from any process: kill, stop (the kill policy), wait, destroy and remove. They read the
 //! checkpoints the launch and the supervisor write. A container whose owner (the launching process while it
 //! provisions, then the supervisor) died is still managed here: kill reaches its cgroup, wait watches its task
 //! and records its end, and one with no task left (lost) is torn down and recorded exactly once.
@@ -65,25 +65,71 @@ pub fn wait(
     id: &str,
     timeout: Option<Duration>,
 ) -> Result<Termination> {
+    wait_until(paths, store_dir, id, timeout)?.ok_or_else(|| ContainerError::State {
+        id: id.to_string(),
+        why: "timed out waiting for the container to exit".into(),
+    })
+}
+
+/// [`wait`], None when `timeout` passed first.
+fn wait_until(
+    paths: &Paths,
+    store_dir: &Path,
+    id: &str,
+    timeout: Option<Duration>,
+) -> Result<Option<Termination>> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(2);
     loop {
         let st = load(paths, id)?;
         if let Some(t) = st.termination.clone().filter(|_| st.state == State::Exited) {
-            return Ok(t);
+            return Ok(Some(t));
         }
         if st.is_lost() {
-            return finish_lost(paths, store_dir, id);
+            return finish_lost(paths, store_dir, id).map(Some);
         }
         if timeout.is_some_and(|t| start.elapsed() >= t) {
-            return Err(ContainerError::State {
-                id: id.to_string(),
-                why: "timed out waiting for the container to exit".into(),
-            });
+            return Ok(None);
         }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(50));
     }
+}
+
+/// The kill policy (`ucr stop`; Mesos `kill_policy.grace_period`, Marathon `taskKillGracePeriodSeconds`):
+/// SIGTERM to every process of the container, as Mesos's command executor signals the task's whole process
+/// tree (a task that is pid 1 of its namespace only receives a signal it handles; what it started does), then
+/// SIGKILL to every process if it has not exited within `grace`. The termination says TASK_KILLED either way,
+/// with the status the task really ended with.
+pub fn stop(paths: &Paths, store_dir: &Path, id: &str, grace: Duration) -> Result<Termination> {
+    let st = load(paths, id)?;
+    if st.state == State::Exited {
+        return Err(ContainerError::State {
+            id: id.to_string(),
+            why: "not running (it has exited)".into(),
+        });
+    }
+    write_atomic(&paths.kill_marker(id), libc::SIGTERM.to_string().as_bytes())?;
+    // Without a pid it is still being made: the marker stops the launch at its next step.
+    if st.pid.is_some() {
+        let places = isolation::Places::of(paths, &st);
+        isolation::isolators(&st)?
+            .signal(&places.container(), libc::SIGTERM)
+            .map_err(|e| ContainerError::State {
+                id: id.to_string(),
+                why: e.to_string(),
+            })?;
+    }
+    if let Some(t) = wait_until(paths, store_dir, id, Some(grace))? {
+        return Ok(t);
+    }
+    if let Err(e) = kill(paths, id, libc::SIGKILL) {
+        // Unless it exited between the grace period's end and the kill.
+        if load(paths, id)?.state != State::Exited {
+            return Err(e);
+        }
+    }
+    wait(paths, store_dir, id, None)
 }
 
 /// The end of a container whose owner died. The task's raw status when the supervisor recorded it before dying;

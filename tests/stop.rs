@@ -1,0 +1,158 @@
+//! `ucr stop`, the kill policy: SIGTERM to every process of the container, SIGKILL to what is left after the
+//! grace period (`-t`, else the container's Mesos `kill_policy.grace_period` / Marathon
+//! `taskKillGracePeriodSeconds`, else Mesos's 3 seconds). Either way the termination says TASK_KILLED with the
+//! status the task really ended with.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{busybox_registry, procs_in_cgroup, Containers, Run, CMD_TIMEOUT};
+
+fn ucr(c: &Containers, args: &[&str]) -> Run {
+    c.run_for(args, CMD_TIMEOUT)
+}
+
+/// `ucr stop ARGS...`: it prints the id once the container has exited; how long that took.
+#[track_caller]
+fn stop(c: &Containers, args: &[&str]) -> Duration {
+    let t0 = Instant::now();
+    let out = ucr(c, &[&["stop"], args].concat());
+    let took = t0.elapsed();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        out.stdout.trim(),
+        *args.last().unwrap_or(&""),
+        "{}",
+        out.all()
+    );
+    took
+}
+
+#[track_caller]
+fn termination(c: &Containers, id: &str) -> serde_json::Value {
+    let v = c.ps(id).expect("listed");
+    assert_eq!(v["state"], "EXITED", "{v}");
+    v["termination"].clone()
+}
+
+#[test]
+fn a_task_that_handles_sigterm_ends_at_once_with_its_own_status_and_its_children_get_it_too() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let id = c.id("term");
+    // The shell (pid 1 of the container) handles TERM by waiting for its child, which only ends when a SIGTERM
+    // reaches it too: signalled alone, pid 1 would wait out the whole grace period.
+    let script = "child() { trap 'echo child-term; exit 0' TERM; while :; do sleep 0.1; done; }
+child &
+trap 'wait; echo bye; exit 7' TERM
+wait
+sleep 1000";
+    ucr(
+        &c,
+        &["run", "-d", "--name", &id, &image, "sh", "-c", script],
+    )
+    .ok();
+    c.wait_running(&id);
+    // Both shells run once the cgroup has three processes (the loop's sleep among them).
+    let deadline = Instant::now() + CMD_TIMEOUT;
+    while procs_in_cgroup(&id).len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = stop(&c, &["-t", "60", &id]);
+    assert!(
+        took < Duration::from_secs(30),
+        "no grace period used up: {took:?}"
+    );
+    let t = termination(&c, &id);
+    assert_eq!(t["state"], "TASK_KILLED", "{t}");
+    assert_eq!(t["exit_status"], 7 << 8, "the task's own exit: {t}");
+    let logs = ucr(&c, &["logs", &id]).ok();
+    assert_eq!(logs.stdout, "child-term\nbye\n");
+    assert!(procs_in_cgroup(&id).is_empty(), "every process ended");
+}
+
+#[test]
+fn a_task_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let id = c.id("ignore");
+    // pid 1 of a pid namespace gets no signal it does not handle: sleep ignores SIGTERM.
+    ucr(&c, &["run", "-d", "--name", &id, &image, "sleep", "1000"]).ok();
+    c.wait_running(&id);
+    let took = stop(&c, &["--time", "1.5", &id]);
+    assert!(
+        took >= Duration::from_millis(1500),
+        "waited the grace: {took:?}"
+    );
+    let t = termination(&c, &id);
+    assert_eq!(t["state"], "TASK_KILLED", "{t}");
+    assert_eq!(t["exit_status"], libc::SIGKILL, "killed by SIGKILL: {t}");
+    assert!(procs_in_cgroup(&id).is_empty(), "every process ended");
+    // Stopping what has exited, or what does not exist, is one line naming it.
+    for what in [id.as_str(), "no-such-container"] {
+        let out = ucr(&c, &["stop", what]);
+        assert_ne!(out.code, 0, "{}", out.all());
+        let err: Vec<&str> = out.stderr.lines().collect();
+        assert!(err.len() == 1 && err[0].contains(what), "{}", out.all());
+    }
+}
+
+#[test]
+fn without_t_the_grace_is_the_apps_taskkillgraceperiodseconds_else_three_seconds() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let app_id = c.id("app");
+    let app = serde_json::json!({
+        "id": format!("/{app_id}"),
+        "cmd": "sleep 1000",
+        "cpus": 0.1,
+        "mem": 32,
+        "container": {"type": "MESOS", "docker": {"image": image}},
+        "taskKillGracePeriodSeconds": 5
+    });
+    let out = c.run_stdin(&["launch", "--detach", "-"], &app.to_string());
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (0, app_id.as_str()),
+        "{}",
+        out.all()
+    );
+    let plain = c.id("plain");
+    ucr(
+        &c,
+        &["run", "-d", "--name", &plain, &image, "sleep", "1000"],
+    )
+    .ok();
+    c.wait_running(&app_id);
+    c.wait_running(&plain);
+    // Both at once: the plain one's default (3 s) ends first, the app's 5 s later.
+    let t0 = Instant::now();
+    let (app_stop, plain_stop) = (c.spawn(&["stop", &app_id]), c.spawn(&["stop", &plain]));
+    let out = plain_stop.wait_for(CMD_TIMEOUT);
+    let plain_took = t0.elapsed();
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (0, plain.as_str()),
+        "{}",
+        out.all()
+    );
+    let out = app_stop.wait_for(CMD_TIMEOUT);
+    let app_took = t0.elapsed();
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (0, app_id.as_str()),
+        "{}",
+        out.all()
+    );
+    assert!(
+        app_took >= Duration::from_millis(4900),
+        "the app's 5 s: {app_took:?}"
+    );
+    assert!(
+        plain_took >= Duration::from_millis(2900),
+        "Mesos's 3 s: {plain_took:?}"
+    );
+    assert!(plain_took < app_took, "{plain_took:?} < {app_took:?}");
+    for id in [&app_id, &plain] {
+        assert_eq!(termination(&c, id)["state"], "TASK_KILLED");
+    }
+}
