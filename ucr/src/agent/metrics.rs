@@ -163,37 +163,36 @@ impl Metrics {
         let mut put = |k: &str, v: f64| {
             m.insert(k.to_string(), serde_json::json!(v));
         };
+        let recovery = self.recovery_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let counted = [
+            ("slave/container_launch_errors", &self.launch_errors),
+            ("slave/containers_launched", &self.launched),
+            (
+                "containerizer/mesos/container_destroy_errors",
+                &self.destroy_errors,
+            ),
+            ("containerizer/ucr/recovered_lost", &self.recovered_lost),
+            (
+                "containerizer/ucr/orphans_destroyed",
+                &self.orphans_destroyed,
+            ),
+            ("containerizer/ucr/image_gc_runs", &self.gc_runs),
+        ];
+        let measured = [
+            (
+                "containerizer/ucr/image_store/blob_bytes",
+                &self.store_blob_bytes,
+            ),
+            ("containerizer/ucr/image_store/images", &self.store_images),
+        ];
         put("slave/uptime_secs", self.started.elapsed().as_secs_f64());
-        put(
-            "slave/recovery_time_secs",
-            self.recovery_ms.load(Ordering::Relaxed) as f64 / 1000.0,
-        );
-        put(
-            "slave/container_launch_errors",
-            self.launch_errors.get() as f64,
-        );
-        put("slave/containers_launched", self.launched.get() as f64);
-        put(
-            "containerizer/mesos/container_destroy_errors",
-            self.destroy_errors.get() as f64,
-        );
-        put(
-            "containerizer/ucr/recovered_lost",
-            self.recovered_lost.get() as f64,
-        );
-        put(
-            "containerizer/ucr/orphans_destroyed",
-            self.orphans_destroyed.get() as f64,
-        );
-        put("containerizer/ucr/image_gc_runs", self.gc_runs.get() as f64);
-        put(
-            "containerizer/ucr/image_store/blob_bytes",
-            self.store_blob_bytes.get() as f64,
-        );
-        put(
-            "containerizer/ucr/image_store/images",
-            self.store_images.get() as f64,
-        );
+        put("slave/recovery_time_secs", recovery);
+        for (k, c) in counted {
+            put(k, c.get() as f64);
+        }
+        for (k, g) in measured {
+            put(k, g.get() as f64);
+        }
         for c in containers {
             let k = format!(
                 "containerizer/ucr/containers/{}",
