@@ -11,6 +11,7 @@ mod isolation_fs;
 mod network;
 mod packaging;
 mod pull;
+mod request_credentials;
 mod run;
 mod run_specs;
 mod stop;

@@ -7,6 +7,7 @@
 //!   values; `docker_params`: Docker `parameters`.
 
 pub mod config;
+pub mod credential;
 pub mod detect;
 pub mod docker_params;
 pub mod error;

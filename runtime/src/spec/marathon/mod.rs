@@ -8,7 +8,8 @@
 //! - `container.type` defaults to DOCKER as in Marathon's schema; DOCKER → Docker command rules, MESOS → Mesos;
 //! - `forcePullImage` → `cached = !forcePullImage`; `pullConfig.secret` and `env` `{"secret": name}` name an
 //!   entry of `secrets`, whose `source` is read through a [`SecretSource`] (files by default, see
-//!   `spec::secrets`);
+//!   `spec::secrets`); the deprecated `docker.credential {principal, secret}` is the registry's username and
+//!   password (`spec::credential`);
 //! - `privileged` and the honoured docker `parameters` apply to both container types;
 //! - networks and ports: see `ports.rs`; task env (`MARATHON_APP_*`): see `task_env.rs`.
 
@@ -25,6 +26,7 @@ use super::config::{
     CommandSpec, ContainerConfig, ContainerType, ImageSpec, Limits, Resources, Source, UriSpec,
     Volume, VolumeMode, VolumeSource,
 };
+use super::credential::docker_config_for;
 use super::docker_params::apply_docker_parameters;
 use super::error::{Result, SpecError};
 use super::ids::marathon_container_id;
@@ -78,8 +80,15 @@ pub fn parse_marathon_app(
                 if d.image.is_empty() {
                     return Err(SpecError::field("container.docker.image", "empty"));
                 }
-                let docker_config = match &d.pull_config {
-                    Some(p) => {
+                let reference = image_name(&d.image, "container.docker.image")?;
+                let docker_config = match (&d.pull_config, &d.credential) {
+                    (Some(_), Some(_)) => {
+                        return Err(SpecError::field(
+                            "container.docker.credential",
+                            "given with pullConfig; give only one",
+                        ))
+                    }
+                    (Some(p), None) => {
                         let value = secret(&p.secret, "container.docker.pullConfig.secret")?;
                         check_docker_config(value.expose()).map_err(|why| SpecError::Secret {
                             name: p.secret.clone(),
@@ -87,10 +96,15 @@ pub fn parse_marathon_app(
                         })?;
                         Some(value.expose().to_string())
                     }
-                    None => None,
+                    (None, Some(c)) => Some(docker_config_for(
+                        &reference,
+                        c,
+                        "container.docker.credential",
+                    )?),
+                    (None, None) => None,
                 };
                 cfg.image = Some(ImageSpec {
-                    reference: image_name(&d.image, "container.docker.image")?,
+                    reference,
                     cached: !d.force_pull_image.unwrap_or(false),
                     docker_config,
                 });
@@ -208,14 +222,6 @@ fn refuse_unsupported(app: &App) -> Result<()> {
             "tty",
             "ucr attaches no TTY; output goes to the sandbox's stdout and stderr files",
         ));
-    }
-    if let Some(d) = app.container.as_ref().and_then(|c| c.docker.as_ref()) {
-        if d.credential.is_some() {
-            return Err(SpecError::field(
-                "container.docker.credential",
-                "deprecated since Marathon 1.5 and not supported; use pullConfig",
-            ));
-        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use crate::spec::credential::RegistryCredential;
 use crate::spec::proto::proto_enum;
 
 #[derive(Debug, Deserialize)]
@@ -164,8 +165,9 @@ proto_enum!(DockerNetwork {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DockerContainer {
-    /// Deprecated since Marathon 1.5 in favour of `pullConfig`; an error with that hint.
-    pub credential: Option<IgnoredAny>,
+    /// Deprecated since Marathon 1.5 in favour of `pullConfig`; still taken as the registry's username and
+    /// password.
+    pub credential: Option<RegistryCredential>,
     pub pull_config: Option<PullConfig>,
     pub force_pull_image: Option<bool>,
     pub image: String,

@@ -5,6 +5,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::types::{Labels, Secret};
+use crate::spec::credential::RegistryCredential;
 use crate::spec::proto::{proto_enum, PInt};
 
 proto_enum!(ContainerKind {
@@ -104,8 +105,8 @@ pub struct Appc {
 #[serde(deny_unknown_fields)]
 pub struct DockerImage {
     pub name: String,
-    /// Deprecated since Mesos 1.3 in favour of `config`; an error when present.
-    pub credential: Option<IgnoredAny>,
+    /// Deprecated since Mesos 1.3 in favour of `config`; still taken as the registry's username and password.
+    pub credential: Option<RegistryCredential>,
     pub config: Option<Secret>,
 }
 

@@ -13,6 +13,7 @@ use crate::spec::config::{
     ContainerConfig, ContainerType, ImageSpec, NetworkMode, PortMapping, Rlimit, Volume,
     VolumeMode, VolumeSource,
 };
+use crate::spec::credential::docker_config_for;
 use crate::spec::docker_params::apply_docker_parameters;
 use crate::spec::error::{Result, SpecError};
 use crate::spec::secrets::check_docker_config;
@@ -121,25 +122,30 @@ pub fn image_spec(image: Image, path: &str) -> Result<ImageSpec> {
             if docker.name.is_empty() {
                 return Err(SpecError::field(format!("{path}.docker.name"), "empty"));
             }
-            if docker.credential.is_some() {
-                return Err(SpecError::field(
-                    format!("{path}.docker.credential"),
-                    "deprecated since Mesos 1.3 and not supported; give a docker config.json as \
-                     docker.config",
-                ));
-            }
-            let docker_config = match docker.config {
-                Some(secret) => {
+            let reference = image_name(&docker.name, &format!("{path}.docker.name"))?;
+            let docker_config = match (docker.config, docker.credential) {
+                (Some(_), Some(_)) => {
+                    return Err(SpecError::field(
+                        format!("{path}.docker.credential"),
+                        "given with docker.config; give only one",
+                    ))
+                }
+                (Some(secret), None) => {
                     let at = format!("{path}.docker.config");
                     let value = secret_value(secret, &at)?;
                     check_docker_config(value.expose())
                         .map_err(|why| SpecError::field(&at, why))?;
                     Some(value.expose().to_string())
                 }
-                None => None,
+                (None, Some(c)) => Some(docker_config_for(
+                    &reference,
+                    &c,
+                    &format!("{path}.docker.credential"),
+                )?),
+                (None, None) => None,
             };
             Ok(ImageSpec {
-                reference: image_name(&docker.name, &format!("{path}.docker.name"))?,
+                reference,
                 cached,
                 docker_config,
             })

@@ -1,0 +1,118 @@
+//! Registry credentials given in the request itself: Mesos `image.docker.credential` and Marathon
+//! `container.docker.credential` (`{principal, secret}`) pull from a TLS + htpasswd registry, for a type MESOS
+//! Marathon app and a Mesos LAUNCH_CONTAINER; a wrong secret is refused naming the registry; the secret is in
+//! no file ucr writes and in no output.
+
+use std::path::Path;
+
+use serde_json::json;
+use ucr_fixtures::image::{busybox_image, ManifestFormat};
+use ucr_fixtures::registry::Registry;
+
+use crate::common::{Containers, Run};
+
+const SECRET: &str = "s3cr3t-pw\"x";
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files_containing(&p, needle)),
+            Ok(t) if t.is_file() => {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    out.push(p.display().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn launch(c: &Containers, ca: &str, request: &serde_json::Value) -> Run {
+    let out = c.run_stdin(
+        &["launch", "--rm", "--ca-file", ca, "-"],
+        &request.to_string(),
+    );
+    for dir in [c.root(), c.runtime_dir()] {
+        let leaked = files_containing(&dir, SECRET);
+        assert!(leaked.is_empty(), "the secret is in {leaked:?}");
+    }
+    assert!(
+        !out.all().contains(SECRET),
+        "the secret in the output: {}",
+        out.all()
+    );
+    out
+}
+
+#[test]
+fn docker_credential_pulls_for_a_marathon_app_and_a_mesos_launch_and_a_wrong_one_is_refused() {
+    let reg = Registry::tls_htpasswd("alice", SECRET);
+    reg.push("bb", "1", &busybox_image(ManifestFormat::DockerV2));
+    let image = format!("{}/bb:1", reg.host);
+    let ca = reg.ca_pem_path.clone().expect("a CA");
+    let ca = ca.to_str().expect("utf-8");
+    let credential = json!({"principal": "alice", "secret": SECRET});
+
+    // Each way with its own store, so each pulls.
+    let c = Containers::new();
+    let app_id = c.id("cred-app");
+    let app = json!({
+        "id": format!("/{app_id}"),
+        "cmd": "echo marathon",
+        "container": {"type": "MESOS", "docker": {"image": image, "credential": credential}}
+    });
+    let out = launch(&c, ca, &app);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "marathon\n"),
+        "{}",
+        out.all()
+    );
+
+    let c = Containers::new();
+    let mesos = |id: &str, credential: serde_json::Value| {
+        json!({"type": "LAUNCH_CONTAINER", "launch_container": {
+            "container_id": {"value": id},
+            "command": {"value": "echo mesos"},
+            "container": {"type": "MESOS", "mesos": {"image": {"type": "DOCKER",
+                "docker": {"name": image, "credential": credential}}}}
+        }})
+    };
+    let wrong = launch(
+        &c,
+        ca,
+        &mesos(
+            &c.id("cred-wrong"),
+            json!({"principal": "alice", "secret": "nope"}),
+        ),
+    );
+    assert_ne!(wrong.code, 0, "{}", wrong.all());
+    assert!(
+        wrong.stderr.contains(&reg.host) && wrong.stderr.contains("rejected the credentials"),
+        "names the registry and the refusal: {}",
+        wrong.all()
+    );
+    let out = launch(&c, ca, &mesos(&c.id("cred-mesos"), credential.clone()));
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "mesos\n"),
+        "{}",
+        out.all()
+    );
+
+    // With docker.config as well, it is ambiguous: one line naming the field.
+    let mut both = mesos(&c.id("cred-both"), credential);
+    both["launch_container"]["container"]["mesos"]["image"]["docker"]["config"] =
+        json!({"type": "VALUE", "value": {"data": "e30="}});
+    let out = c.run_stdin(&["launch", "--rm", "-"], &both.to_string());
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(out.stderr.contains("docker.credential"), "{}", out.all());
+}
