@@ -1,4 +1,5 @@
-//! The caller's half of a launch (CLI or agent): claim the id, provide the image, provision the rootfs, resolve
+//! The caller's half of a launch (CLI or agent): claim the id, provide the image (credential URIs fetched
+//! first, see `fetcher::credentials`), provision the rootfs, resolve
 //! the process, let the isolators prepare, write the OCI bundle, fetch URIs, then start the per-container
 //! supervisor and wait for its first word. Every step is checkpointed before it starts; a failure at any step
 //! records a `REASON_CONTAINER_LAUNCH_FAILED` termination and undoes what was done, so nothing is left
@@ -19,6 +20,7 @@ use crate::container::remove::remove_files;
 use crate::container::state::{now, ContainerState, Owner, State};
 use crate::container::teardown::teardown;
 use crate::container::termination::Termination;
+use crate::fetcher::credentials::{fetch_credentials, is_credential_uri};
 use crate::fetcher::fetch_uris;
 use crate::images::{Images, Notices};
 use crate::process::resolve_process;
@@ -119,8 +121,29 @@ fn prepare(
 ) -> Result<()> {
     let (paths, id) = (&config.paths, cfg.id.as_str());
     checkpoint(config, st, State::Provisioning)?;
+    let sandbox = paths.sandbox(id);
     let image = match &cfg.image {
-        Some(i) => images.provide(i, notices)?,
+        Some(i) => match fetch_credentials(id, &cfg.command.uris, &sandbox)? {
+            // The request's own credentials (docker.config, pullConfig, docker.credential) come first.
+            Some((docker_config, from)) if i.docker_config.is_none() => {
+                tracing::info!(
+                    container = id,
+                    file = from,
+                    "pull credentials from the sandbox"
+                );
+                let mut with = i.clone();
+                with.docker_config = Some(docker_config);
+                images.provide(&with, notices).map_err(|e| {
+                    ContainerError::launch(
+                        id,
+                        "provisioning",
+                        format!("{e} (credentials from the sandbox's {from})"),
+                        125,
+                    )
+                })?
+            }
+            _ => images.provide(i, notices)?,
+        },
         None => {
             return Err(ContainerError::launch(
                 id,
@@ -144,7 +167,6 @@ fn prepare(
     killed_yet(config, id, "provisioning")?;
 
     checkpoint(config, st, State::Preparing)?;
-    let sandbox = paths.sandbox(id);
     fs::create_dir_all(&sandbox).map_err(|e| ContainerError::io(&sandbox, e))?;
     for f in ["stdout", "stderr"] {
         let p = sandbox.join(f);
@@ -203,7 +225,17 @@ fn prepare(
     // isolators' `isolate` between creating the init and letting it exec the task.
     checkpoint(config, st, State::Isolating)?;
     checkpoint(config, st, State::Fetching)?;
-    fetch_uris(id, &cfg.command.uris, &sandbox)?;
+    let rest: Vec<_> = match &cfg.image {
+        Some(_) => cfg
+            .command
+            .uris
+            .iter()
+            .filter(|u| !is_credential_uri(u))
+            .cloned()
+            .collect(),
+        None => cfg.command.uris.clone(),
+    };
+    fetch_uris(id, &rest, &sandbox)?;
     killed_yet(config, id, "fetching")
 }
 

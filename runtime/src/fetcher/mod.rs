@@ -22,6 +22,8 @@ use crate::container::error::{ContainerError, Result};
 use crate::rt;
 use crate::spec::UriSpec;
 
+pub mod credentials;
+
 pub fn fetch_uris(id: &str, uris: &[UriSpec], sandbox: &Path) -> Result<()> {
     for u in uris {
         fetch_one(u, sandbox).map_err(|why| {
@@ -31,7 +33,7 @@ pub fn fetch_uris(id: &str, uris: &[UriSpec], sandbox: &Path) -> Result<()> {
     Ok(())
 }
 
-fn file_name(u: &UriSpec) -> std::result::Result<String, String> {
+pub(crate) fn file_name(u: &UriSpec) -> std::result::Result<String, String> {
     let name = match &u.output_file {
         Some(o) => o.clone(),
         None => {
