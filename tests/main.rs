@@ -6,6 +6,7 @@ mod common;
 mod agent;
 mod agent_recovery;
 mod archive;
+mod dry_run;
 mod isolation_cgroups;
 mod isolation_fs;
 mod network;

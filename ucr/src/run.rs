@@ -31,6 +31,9 @@ pub struct LaunchArgs {
     pub detach: bool,
     #[arg(long)]
     pub rm: bool,
+    /// Print what would run (image, argv, env, mounts, ports, checks) as JSON; nothing is pulled or started.
+    #[arg(long, conflicts_with_all = ["detach", "rm"])]
+    pub dry_run: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -46,6 +49,12 @@ pub fn launch(g: &Globals, a: &LaunchArgs) -> anyhow::Result<i32> {
         std::fs::read_to_string(&a.file).with_context(|| a.file.clone())?
     };
     let cfg = spec::parse_request(&text).with_context(|| a.file.clone())?;
+    if a.dry_run {
+        let c = context::containerizer(g, Some(&a.registry))?;
+        let plan = ucr_runtime::containerizer::dry_run::dry_run(&c, &cfg)?;
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(0);
+    }
     start(g, &a.registry, cfg, a.detach, a.rm)
 }
 

@@ -27,6 +27,9 @@ use crate::process::resolve_process;
 use crate::provisioner;
 use crate::spec::{self, ContainerConfig};
 
+/// Why a request without an image is refused (by `launch --dry-run` too).
+pub const NO_IMAGE: &str = "the container has no image; ucr runs containers from images only";
+
 pub fn launch(
     config: &Config,
     images: &Images,
@@ -144,14 +147,7 @@ fn prepare(
             }
             _ => images.provide(i, notices)?,
         },
-        None => {
-            return Err(ContainerError::launch(
-                id,
-                "provisioning",
-                "the container has no image; ucr runs containers from images only",
-                125,
-            ))
-        }
+        None => return Err(ContainerError::launch(id, "provisioning", NO_IMAGE, 125)),
     };
     st.image = Some(image.reference.clone());
     st.image_digest = Some(image.digest.clone());

@@ -7,6 +7,7 @@
 //! (usage, update), `recover`. This file only holds them together with the `Images` service.
 
 pub mod config;
+pub mod dry_run;
 mod fork;
 pub mod forker;
 pub mod launch;

@@ -156,17 +156,21 @@ impl Images {
                 }
             }
         };
-        let config = ImageConfig::parse(&store.read_blob(&rec.config_digest)?, &rec.config_digest)?;
-        Ok(ProvidedImage {
-            reference: rec.reference.clone(),
-            digest: rec.manifest_digest.to_string(),
-            layers: rec
-                .layers
-                .iter()
-                .map(|l| store.layer_fs(&l.diff_id))
-                .collect(),
-            config: config.config,
-        })
+        provided(&store, &rec)
+    }
+
+    /// What `name` stands for when the store already has it complete, nothing pulled or loaded (`launch
+    /// --dry-run`); None otherwise, and for a file reference, whose names only its archive knows.
+    pub fn local(&self, name: &ImageName) -> Result<Option<ProvidedImage>> {
+        let store = self.store()?;
+        let image = match self.locate(name)? {
+            Source::File { image: Some(i), .. } | Source::Registry(i) => i,
+            Source::File { image: None, .. } => return Ok(None),
+        };
+        match store.complete_image(&image.to_string())? {
+            Some(rec) => provided(&store, &rec).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// `ucr pull`: a file or `--docker_registry` directory image is loaded (offline: the store first), any
@@ -234,4 +238,19 @@ fn load_one(store: &Store, path: &Path, opts: &LoadOptions) -> Result<ImageRecor
         .into_iter()
         .next()
         .ok_or_else(|| ucr_registry::Error::ImageUnknown(path.display().to_string()).into())
+}
+
+/// The provided image of a complete store record: its layers' directories and run config.
+fn provided(store: &Store, rec: &ImageRecord) -> Result<ProvidedImage> {
+    let config = ImageConfig::parse(&store.read_blob(&rec.config_digest)?, &rec.config_digest)?;
+    Ok(ProvidedImage {
+        reference: rec.reference.clone(),
+        digest: rec.manifest_digest.to_string(),
+        layers: rec
+            .layers
+            .iter()
+            .map(|l| store.layer_fs(&l.diff_id))
+            .collect(),
+        config: config.config,
+    })
 }

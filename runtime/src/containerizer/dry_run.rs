@@ -1,0 +1,68 @@
+//! `ucr launch --dry-run`: what a request would run, without running or pulling anything (at most the empty
+//! store is made). The request is parsed as a launch parses it; the image is looked up in the local store
+//! only. When it is there, the argv, environment, working directory and user come from the same functions the
+//! launch uses with the image's config; when it is not, they are left out (the image's entrypoint and env
+//! decide them) and the answer says so. Secret env values are shown as `<secret>`; request credentials only
+//! as present.
+
+use serde_json::{json, Value};
+
+use super::launch::NO_IMAGE;
+use super::Containerizer;
+use crate::container::error::{ContainerError, Result};
+use crate::process::{build_env, resolve_argv, working_dir};
+use crate::spec::ContainerConfig;
+
+pub fn dry_run(c: &Containerizer, cfg: &ContainerConfig) -> Result<Value> {
+    let local = match &cfg.image {
+        Some(i) => c.images().local(&i.reference)?,
+        None => {
+            return Err(ContainerError::launch(
+                &cfg.id,
+                "provisioning",
+                NO_IMAGE,
+                125,
+            ))
+        }
+    };
+    let image = cfg.image.as_ref().map(|i| {
+        json!({
+            "reference": i.reference.as_str(),
+            "cached": i.cached,
+            "credentials": i.docker_config.is_some(),
+            "in_store": local.is_some(),
+            "digest": local.as_ref().map(|l| l.digest.as_str()),
+        })
+    });
+    let run = local.as_ref().map(|l| &l.config);
+    let sandbox = c.config().sandbox_directory.clone();
+    let process = if run.is_some() {
+        let mut env: Vec<String> = build_env(cfg, run, &sandbox, &[])
+            .into_iter()
+            .filter(|e| {
+                !cfg.secret_env
+                    .iter()
+                    .any(|(k, _)| e.starts_with(&format!("{k}=")))
+            })
+            .collect();
+        env.extend(cfg.secret_env.iter().map(|(k, _)| format!("{k}=<secret>")));
+        env.sort();
+        json!({
+            "argv": resolve_argv(cfg, run)?,
+            "env": env,
+            "cwd": working_dir(cfg, run, &sandbox),
+            "user": cfg.command.user.clone().or_else(|| run.and_then(|r| r.user.clone())),
+        })
+    } else {
+        json!({
+            "note": "the image is not in the store: its entrypoint, command, env, working directory and user \
+                     complete these at launch (ucr pull it to see them here)",
+        })
+    };
+    Ok(json!({
+        "id": cfg.id,
+        "image": image,
+        "process": process,
+        "request": serde_json::to_value(cfg).unwrap_or(Value::Null),
+    }))
+}

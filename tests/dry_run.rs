@@ -1,0 +1,93 @@
+//! `ucr launch --dry-run`: the request parsed as a launch parses it, the image looked up in the store only,
+//! and what would run printed as JSON, with nothing started or pulled and secrets shown only as present.
+
+use serde_json::json;
+
+use crate::common::{busybox_registry, Containers, CMD_TIMEOUT};
+
+#[test]
+fn prints_argv_env_and_the_request_without_running_or_pulling() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let secrets = tempfile::tempdir().expect("tempdir");
+    let secret_file = secrets.path().join("token");
+    std::fs::write(&secret_file, "t0ps3cret").expect("write");
+    let app = |image: &str| {
+        json!({
+            "id": "/dry/app",
+            "cmd": "echo $A",
+            "cpus": 0.25,
+            "mem": 64,
+            "env": {"A": "1", "TOKEN": {"secret": "tok"}},
+            "secrets": {"tok": {"source": secret_file.display().to_string()}},
+            "container": {"type": "MESOS", "docker": {"image": image}},
+            "healthChecks": [{"protocol": "MESOS_TCP", "portIndex": 0}],
+            "portDefinitions": [{"port": 0, "name": "http"}],
+            "taskKillGracePeriodSeconds": 7
+        })
+        .to_string()
+    };
+    let dry = |text: String| {
+        let out = c.run_stdin(&["launch", "--dry-run", "-"], &text);
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert!(
+            !out.all().contains("t0ps3cret"),
+            "the secret printed: {}",
+            out.all()
+        );
+        serde_json::from_str::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+
+    // Not in the store: nothing is pulled, and the answer says what it cannot know.
+    let v = dry(app(&image));
+    assert_eq!(v["id"], "dry_app", "{v}");
+    assert_eq!(v["image"]["in_store"], false, "{v}");
+    assert!(v["process"]["note"].as_str().is_some(), "{v}");
+    let images = c.run_for(&["images", "--json"], CMD_TIMEOUT).ok().stdout;
+    assert_eq!(images.trim(), "", "nothing pulled");
+
+    // In the store: the argv, env and working directory the launch would use.
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let v = dry(app(&image));
+    let p = &v["process"];
+    assert_eq!(v["image"]["in_store"], true, "{v}");
+    let argv: Vec<&str> = p["argv"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(argv[1..], ["-c", "echo $A"], "{p}");
+    let env: Vec<&str> = p["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    for want in ["A=1", "TOKEN=<secret>", "MESOS_SANDBOX=/mnt/mesos/sandbox"] {
+        assert!(env.contains(&want), "{want} in {env:?}");
+    }
+    assert_eq!(p["cwd"], "/mnt/mesos/sandbox", "{p}");
+    let r = &v["request"];
+    assert_eq!(r["kill_grace_period_secs"], 7.0, "{r}");
+    assert_eq!(r["health_checks"][0]["protocol"], "MESOS_TCP", "{r}");
+    // Nothing was made.
+    let ps = c
+        .run_for(&["ps", "--all", "--json"], CMD_TIMEOUT)
+        .ok()
+        .stdout;
+    assert_eq!(ps.trim(), "", "no container");
+
+    // A bad request is one line naming the field.
+    let out = c.run_stdin(
+        &["launch", "--dry-run", "-"],
+        r#"{"id":"/x","cmd":"true","cpus":"lots"}"#,
+    );
+    assert_ne!(out.code, 0);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].contains("cpus"),
+        "{}",
+        out.stderr
+    );
+}
