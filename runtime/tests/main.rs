@@ -1,5 +1,6 @@
 //! The runtime library's integration tests, one binary (ripgrep's layout): each module is a suite.
 
 mod containerizer;
+mod fetcher;
 mod provisioner;
 mod requests;

@@ -1,14 +1,13 @@
 //! The fetcher: `CommandInfo.uris` into the sandbox before the task starts (Mesos fetcher semantics). A URI is
 //! an http(s) URL, a `file://` URL or a local path; `output_file` names the result, else the URI's last path
-//! segment; `extract` unpacks tar archives (plain, gzip, zstd) into the sandbox with the same confined applier
-//! the image layers use, so a hostile archive cannot write outside the sandbox; `executable` sets the mode 0755.
-//! Archives the applier cannot read (zip, bzip2, xz) fail the launch naming the URI, rather than being left
-//! unextracted silently. Every file is written through the confined resolver from a descriptor of the sandbox,
+//! segment; `extract` unpacks archives (tar in every usual compression, zip, a single .gz; see `extract`) into
+//! the sandbox, confined so that a hostile archive cannot write outside it; `executable` sets the mode 0755.
+//! Every file is written through the confined resolver from a descriptor of the sandbox,
 //! never following a symlink at its name, and a download lands under a temporary name first, so a failed fetch
 //! leaves nothing in its place.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -16,13 +15,13 @@ use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags};
 use ucr_registry::confined;
-use ucr_registry::unpack::{self, Limits};
 
 use crate::container::error::{ContainerError, Result};
 use crate::rt;
 use crate::spec::UriSpec;
 
 pub mod credentials;
+pub mod extract;
 
 pub fn fetch_uris(id: &str, uris: &[UriSpec], sandbox: &Path) -> Result<()> {
     for u in uris {
@@ -62,26 +61,8 @@ fn fetch_one(u: &UriSpec, sandbox: &Path) -> std::result::Result<(), String> {
         copy(&src, &dir, &name).map_err(|e| format!("{}: {e}", src.display()))?;
     }
     let local = |e: std::io::Error| format!("{}: {e}", sandbox.join(&name).display());
-    if u.extract && is_archive(&name) {
-        if let Some(unsupported) = [".zip", ".bz2", ".tbz2", ".xz", ".txz"]
-            .iter()
-            .find(|s| name.ends_with(*s))
-        {
-            return Err(format!(
-                "cannot extract {unsupported} archives (tar, tar.gz and tar.zst are supported)"
-            ));
-        }
-        let mut f = File::from(confined::open(&dir, &name, OFlags::RDONLY).map_err(local)?);
-        let mut peek = [0u8; 4];
-        let n = f.read(&mut peek).map_err(|e| e.to_string())?;
-        let f = File::from(confined::open(&dir, &name, OFlags::RDONLY).map_err(local)?);
-        let r = unpack::decoder(
-            std::io::BufReader::new(f),
-            unpack::Compression::sniff(&peek[..n]),
-        )
-        .map_err(|e| e.to_string())?;
-        unpack::apply_layer(r, sandbox, unpack::Mode::Merge, &Limits::default())
-            .map_err(|e| e.to_string())?;
+    if let Some(a) = extract::archive(&name).filter(|_| u.extract) {
+        extract::extract(a, sandbox, &dir, &name)?;
     }
     if u.executable {
         let fd = confined::open(&dir, &name, OFlags::RDONLY).map_err(local)?;
@@ -97,14 +78,6 @@ fn copy(src: &Path, dir: &OwnedFd, name: &str) -> std::io::Result<()> {
     let mut to = confined::create(dir, Path::new(name), mode)?;
     std::io::copy(&mut from, &mut to)?;
     to.sync_all()
-}
-
-fn is_archive(name: &str) -> bool {
-    [
-        ".tar", ".tar.gz", ".tgz", ".tar.zst", ".zip", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
-    ]
-    .iter()
-    .any(|s| name.ends_with(s))
 }
 
 /// Stream an http(s) URL into the sandbox as `name`, via `name.part` renamed into place, so a failed fetch
