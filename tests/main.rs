@@ -7,6 +7,7 @@ mod agent;
 mod agent_recovery;
 mod archive;
 mod dry_run;
+mod fetch;
 mod isolation_cgroups;
 mod isolation_fs;
 mod network;

@@ -19,6 +19,10 @@ fn uri(path: &Path) -> UriSpec {
     }
 }
 
+fn tls() -> ucr_registry::tls::TlsOptions {
+    ucr_registry::tls::TlsOptions::default()
+}
+
 fn tar() -> Vec<u8> {
     LayerTar::new()
         .dir("dir", 0o755)
@@ -99,7 +103,8 @@ fn every_archive_format_extracts_with_its_modes() {
         let src = files.path().join(&name);
         std::fs::write(&src, bytes).expect("write");
         let sandbox = tempfile::tempdir().expect("sandbox");
-        fetch_uris("x", &[uri(&src)], sandbox.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        fetch_uris("x", &[uri(&src)], sandbox.path(), &tls())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let s = sandbox.path();
         assert_eq!(
             std::fs::read(s.join("dir/a.txt")).ok(),
@@ -120,7 +125,7 @@ fn every_archive_format_extracts_with_its_modes() {
     let src = files.path().join("notes.txt.gz");
     std::fs::write(&src, compress("gz", b"hello\n")).expect("write");
     let sandbox = tempfile::tempdir().expect("sandbox");
-    fetch_uris("x", &[uri(&src)], sandbox.path()).expect("gz");
+    fetch_uris("x", &[uri(&src)], sandbox.path(), &tls()).expect("gz");
     assert_eq!(
         std::fs::read_to_string(sandbox.path().join("notes.txt")).ok(),
         Some("hello\n".into())
@@ -129,7 +134,7 @@ fn every_archive_format_extracts_with_its_modes() {
     let mut plain = uri(&files.path().join("a.zip"));
     plain.extract = false;
     let sandbox = tempfile::tempdir().expect("sandbox");
-    fetch_uris("x", &[plain], sandbox.path()).expect("no extract");
+    fetch_uris("x", &[plain], sandbox.path(), &tls()).expect("no extract");
     assert!(!sandbox.path().join("run.sh").exists());
 }
 
@@ -176,7 +181,7 @@ fn hostile_archives_write_nothing_outside_the_sandbox() {
         let sandbox = parent.path().join("sandbox");
         std::fs::create_dir(&sandbox).expect("mkdir");
         // Refused or confined: either way nothing lands outside.
-        let r = fetch_uris("x", &[uri(&src)], &sandbox);
+        let r = fetch_uris("x", &[uri(&src)], &sandbox, &tls());
         let escaped: Vec<_> = std::fs::read_dir(outside.path())
             .expect("outside")
             .flatten()

@@ -126,7 +126,7 @@ fn prepare(
     checkpoint(config, st, State::Provisioning)?;
     let sandbox = paths.sandbox(id);
     let image = match &cfg.image {
-        Some(i) => match fetch_credentials(id, &cfg.command.uris, &sandbox)? {
+        Some(i) => match fetch_credentials(id, &cfg.command.uris, &sandbox, &images.tls())? {
             // The request's own credentials (docker.config, pullConfig, docker.credential) come first.
             Some((docker_config, from)) if i.docker_config.is_none() => {
                 tracing::info!(
@@ -231,7 +231,7 @@ fn prepare(
             .collect(),
         None => cfg.command.uris.clone(),
     };
-    fetch_uris(id, &rest, &sandbox)?;
+    fetch_uris(id, &rest, &sandbox, &images.tls())?;
     killed_yet(config, id, "fetching")
 }
 

@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use ucr_registry::confined;
+use ucr_registry::tls::TlsOptions;
 
 use super::{fetch_uris, file_name};
 use crate::container::error::{ContainerError, Result};
@@ -32,6 +33,7 @@ pub fn fetch_credentials(
     id: &str,
     uris: &[UriSpec],
     sandbox: &Path,
+    tls: &TlsOptions,
 ) -> Result<Option<(String, &'static str)>> {
     let wanted: Vec<UriSpec> = uris
         .iter()
@@ -42,7 +44,7 @@ pub fn fetch_credentials(
         return Ok(None);
     }
     std::fs::create_dir_all(sandbox).map_err(|e| ContainerError::io(sandbox, e))?;
-    fetch_uris(id, &wanted, sandbox)?;
+    fetch_uris(id, &wanted, sandbox, tls)?;
     for file in CONFIGS {
         let text = confined::read_text(sandbox, file, MAX_CONFIG)
             .map_err(|e| ContainerError::io(sandbox.join(file), e))?;

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags};
 use ucr_registry::confined;
+use ucr_registry::tls::TlsOptions;
 
 use crate::container::error::{ContainerError, Result};
 use crate::rt;
@@ -23,9 +24,11 @@ use crate::spec::UriSpec;
 pub mod credentials;
 pub mod extract;
 
-pub fn fetch_uris(id: &str, uris: &[UriSpec], sandbox: &Path) -> Result<()> {
+/// Fetch `uris` into `sandbox`; https is verified with `tls` (the registries' `--ca-file`, certs.d and
+/// insecure hosts).
+pub fn fetch_uris(id: &str, uris: &[UriSpec], sandbox: &Path, tls: &TlsOptions) -> Result<()> {
     for u in uris {
-        fetch_one(u, sandbox).map_err(|why| {
+        fetch_one(u, sandbox, tls).map_err(|why| {
             ContainerError::launch(id, "fetching", format!("URI {}: {why}", u.value), 125)
         })?;
     }
@@ -48,11 +51,18 @@ pub(crate) fn file_name(u: &UriSpec) -> std::result::Result<String, String> {
     Ok(name)
 }
 
-fn fetch_one(u: &UriSpec, sandbox: &Path) -> std::result::Result<(), String> {
+fn fetch_one(u: &UriSpec, sandbox: &Path, tls: &TlsOptions) -> std::result::Result<(), String> {
+    if let Some((scheme, _)) = u.value.split_once("://") {
+        if !matches!(scheme, "http" | "https" | "file") {
+            return Err(format!(
+                "the {scheme}:// scheme is not fetched by ucr (http, https, file and local paths are)"
+            ));
+        }
+    }
     let name = file_name(u)?;
     let dir = confined::open_root(sandbox).map_err(|e| format!("{}: {e}", sandbox.display()))?;
     if u.value.starts_with("http://") || u.value.starts_with("https://") {
-        download(&u.value, &dir, &name)?;
+        download(&u.value, &dir, &name, tls)?;
     } else {
         let src = PathBuf::from(u.value.strip_prefix("file://").unwrap_or(&u.value));
         if !src.is_absolute() {
@@ -82,20 +92,26 @@ fn copy(src: &Path, dir: &OwnedFd, name: &str) -> std::io::Result<()> {
 
 /// Stream an http(s) URL into the sandbox as `name`, via `name.part` renamed into place, so a failed fetch
 /// leaves nothing.
-fn download(url: &str, dir: &OwnedFd, name: &str) -> std::result::Result<(), String> {
+fn download(
+    url: &str,
+    dir: &OwnedFd,
+    name: &str,
+    tls: &TlsOptions,
+) -> std::result::Result<(), String> {
     let host = url
         .split("://")
         .nth(1)
         .and_then(|r| r.split('/').next())
         .unwrap_or("")
         .to_string();
-    let client = ucr_registry::tls::TlsOptions::default()
+    let client = tls
         .client_for(&host, Duration::from_secs(30), Duration::from_secs(60))
         .map_err(|e| e.to_string())?;
     let part = format!("{name}.part");
     let r: std::result::Result<(), String> = rt::block_on(async {
         let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
-        if !resp.status().is_success() {
+        // Mesos's fetcher takes 200 only (redirects are followed first).
+        if resp.status().as_u16() != 200 {
             return Err(format!("HTTP {}", resp.status()));
         }
         let mut f =
@@ -155,7 +171,7 @@ mod tests {
             extract: true,
             ..UriSpec::default()
         };
-        fetch_uris("c", &[u], &sandbox).expect("fetch");
+        fetch_uris("c", &[u], &sandbox, &TlsOptions::default()).expect("fetch");
         assert_eq!(
             fs::read(sandbox.join("dir/hello.txt")).expect("read"),
             b"hello"
@@ -165,7 +181,7 @@ mod tests {
             value: "/nonexistent/x.bin".into(),
             ..UriSpec::default()
         };
-        let e = fetch_uris("c", &[missing], &sandbox).expect_err("missing");
+        let e = fetch_uris("c", &[missing], &sandbox, &TlsOptions::default()).expect_err("missing");
         assert!(e.to_string().contains("/nonexistent/x.bin"), "{e}");
     }
 }

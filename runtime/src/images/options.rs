@@ -38,6 +38,20 @@ impl fmt::Debug for RegistryOptions {
 }
 
 impl RegistryOptions {
+    /// The trust these options give (`--ca-file`, `--certs-dir`, `--insecure-registry`): the registries' and
+    /// the fetcher's.
+    pub fn tls(&self) -> TlsOptions {
+        let mut tls = TlsOptions {
+            ca_files: self.ca_files.clone(),
+            insecure: self.insecure.clone(),
+            ..TlsOptions::default()
+        };
+        if !self.certs_dirs.is_empty() {
+            tls.certs_dirs = self.certs_dirs.clone();
+        }
+        tls
+    }
+
     /// `image` is the image named on the command line: `--creds` applies to its registry only.
     pub fn client_options(&self, image: Option<&ImageRef>) -> Result<ClientOptions> {
         let mut credentials = Credentials::default();
@@ -49,14 +63,7 @@ impl RegistryOptions {
             Some(v) => Some(DockerConfig::from_flag(v)?),
             None => Credentials::load_default_docker_config()?,
         };
-        let mut tls = TlsOptions {
-            ca_files: self.ca_files.clone(),
-            insecure: self.insecure.clone(),
-            ..TlsOptions::default()
-        };
-        if !self.certs_dirs.is_empty() {
-            tls.certs_dirs = self.certs_dirs.clone();
-        }
+        let tls = self.tls();
         let mut mirrors = Vec::new();
         for m in &self.mirrors {
             let with_scheme = if m.contains("://") {

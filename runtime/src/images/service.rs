@@ -16,6 +16,7 @@ use ucr_registry::manifest::{ImageConfig, RunConfig};
 use ucr_registry::platform::Platform;
 use ucr_registry::pull::{Observer, PullOptions, Puller};
 use ucr_registry::store::{ImageRecord, Store};
+use ucr_registry::tls::TlsOptions;
 use ucr_registry::{ImageName, ImageRef};
 
 use super::error::{ImageError, Result};
@@ -86,6 +87,11 @@ impl Images {
             config,
             store: OnceLock::new(),
         })
+    }
+
+    /// The trust of the registry options, which the fetcher uses too.
+    pub fn tls(&self) -> TlsOptions {
+        self.config.registry.tls()
     }
 
     pub fn store_dir(&self) -> &Path {
