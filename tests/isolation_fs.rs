@@ -248,3 +248,63 @@ fn capabilities_rlimits_and_shm() {
     assert_eq!(out.code, 125, "{}", out.all());
     assert!(out.stderr.contains("filesystem/linux"), "{}", out.stderr);
 }
+
+/// A task run as another user holds no capability unless it asked for some (Mesos `effective_capabilities`,
+/// `--cap`): the default set is a root task's, and with SETUID or DAC_OVERRIDE the user switch would mean
+/// nothing. What it asked for it holds across exec (ambient).
+#[test]
+fn a_non_root_task_holds_only_the_capabilities_it_asked_for() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let probe = "grep -E '^Cap(Eff|Prm|Amb|Bnd)' /proc/self/status; \
+                 touch /etc/x 2>/dev/null && echo WROTE || echo DENIED";
+    let caps = |out: &Run, name: &str| -> u64 {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(|v| u64::from_str_radix(v, 16).unwrap_or(u64::MAX))
+            .unwrap_or(u64::MAX)
+    };
+    let out = sh(&c, &["--user", "65534:65534"], &image, probe);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for set in ["CapEff:", "CapPrm:", "CapAmb:"] {
+        assert_eq!(caps(&out, set), 0, "{set} {}", out.all());
+    }
+    assert_eq!(
+        caps(&out, "CapBnd:") & 1,
+        1,
+        "CHOWN stays bounding: {}",
+        out.all()
+    );
+    assert!(
+        out.stdout.ends_with("DENIED\n"),
+        "root's files are not nobody's: {}",
+        out.all()
+    );
+    // Its sandbox is its own (as Mesos chowns it), so its working directory is writable.
+    let out = sh(
+        &c,
+        &["--user", "65534:65534"],
+        &image,
+        "touch $MESOS_SANDBOX/mine && stat -c %u:%g $MESOS_SANDBOX $MESOS_SANDBOX/stdout",
+    );
+    assert_eq!(out.stdout, "65534:65534\n65534:65534\n", "{}", out.all());
+
+    let bind = 1u64 << 10; // CAP_NET_BIND_SERVICE
+    let out = sh(
+        &c,
+        &["--user", "65534:65534", "--cap", "NET_BIND_SERVICE"],
+        &image,
+        probe,
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(caps(&out, "CapEff:"), bind, "{}", out.all());
+    assert_eq!(caps(&out, "CapAmb:"), bind, "{}", out.all());
+    assert!(out.stdout.ends_with("DENIED\n"), "{}", out.all());
+
+    // Root keeps the default set.
+    let out = sh(&c, &[], &image, probe);
+    assert_eq!(caps(&out, "CapEff:") & 1, 1, "{}", out.all());
+    assert!(out.stdout.ends_with("WROTE\n"), "{}", out.all());
+}

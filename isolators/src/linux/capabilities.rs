@@ -3,7 +3,8 @@
 //! gets Docker's default set less `MKNOD` (a container must not make device nodes; the device cgroup refuses
 //! them too, and a FIFO needs no capability), so images that chown or bind low ports at start work as they do
 //! elsewhere; a privileged container gets every capability. Effective beyond bounding is an error (the kernel
-//! would silently drop it). A non-root task gets the set as ambient capabilities too, or exec would clear them.
+//! would silently drop it). A non-root task gets only capabilities it asked for (`effective_capabilities`, or
+//! privileged), as ambient ones too, or exec would clear them; by default it has none, as in Docker and Mesos.
 //! `no_new_privs` is set unless privileged: setuid binaries in an image must not gain what we withheld.
 
 use std::collections::HashSet;
@@ -62,6 +63,15 @@ impl Isolator for CapabilitiesIsolator {
                 ));
             }
             (effective, bounding)
+        };
+        // A non-root task holds only what was asked for (Mesos grants `effective_capabilities` through the
+        // ambient set, or exec would clear them): the default set is a root task's, and handed to a non-root
+        // one it would undo the user switch (SETUID, DAC_OVERRIDE). As in Docker, it keeps the bounding set
+        // and nothing else.
+        let asked = linux.privileged || linux.effective_capabilities.is_some();
+        let effective = match (r.uid, asked) {
+            (0, _) | (_, true) => effective,
+            _ => Capabilities::new(),
         };
         let mut b = LinuxCapabilitiesBuilder::default()
             .bounding(bounding)
@@ -220,6 +230,22 @@ mod tests {
             .and_then(|c| c.ambient().clone())
             .unwrap_or_default();
         assert!(amb.contains(&Capability::NetBindService));
+        // Non-root without a request: nothing but the bounding set.
+        let c = prepare(LinuxSpec::default(), 1000).expect("prepare");
+        let caps = c.capabilities.expect("caps");
+        for set in [
+            caps.effective(),
+            caps.permitted(),
+            caps.ambient(),
+            caps.inheritable(),
+        ] {
+            assert_eq!(set.clone().unwrap_or_default().len(), 0, "{caps:?}");
+        }
+        assert!(caps
+            .bounding()
+            .clone()
+            .unwrap_or_default()
+            .contains(&Capability::Chown));
     }
 
     #[test]

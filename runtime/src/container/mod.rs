@@ -1,7 +1,7 @@
 //! One container's records and the pieces every process that touches it shares: where its things live
 //! (`paths`), its checkpointed state and termination (`state`, `termination`, written through `checkpoint`,
 //! read by `records`), its OCI bundle (`bundle`), its host ports (`ports`), the isolators it was made with
-//! (`isolation`), its teardown (`teardown`) and the removal of its files (`remove`). The containerizer
+//! (`isolation`), its teardown (`teardown`), the removal of its files (`remove`) and its sandbox's owner (`sandbox`). The containerizer
 //! (`crate::containerizer`) and the supervisor (`crate::supervisor`) are built from these.
 
 pub mod bundle;
@@ -12,6 +12,7 @@ pub mod paths;
 pub mod ports;
 pub mod records;
 pub mod remove;
+pub mod sandbox;
 pub mod state;
 pub mod teardown;
 pub mod termination;

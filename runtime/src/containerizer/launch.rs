@@ -232,6 +232,12 @@ fn prepare(
         None => cfg.command.uris.clone(),
     };
     fetch_uris(id, &rest, &sandbox, &images.tls())?;
+    if p.uid != 0 {
+        crate::container::sandbox::give_to(&sandbox, p.uid, p.gid).map_err(|e| {
+            let why = format!("giving the sandbox to uid {}: {e}", p.uid);
+            ContainerError::launch(id, "fetching", why, 125)
+        })?;
+    }
     killed_yet(config, id, "fetching")
 }
 
