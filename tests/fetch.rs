@@ -1,6 +1,7 @@
 //! The fetcher through `ucr launch`, against a real HTTPS server on loopback (Debian's docker-registry with a
 //! certificate from a CA made for the test): https is verified with the same `--ca-file` as registries, only
-//! HTTP 200 succeeds, and a scheme ucr does not fetch is one line naming it.
+//! HTTP 200 succeeds, a scheme ucr does not fetch is one line naming it, and a stalled download fails after
+//! `--fetcher_stall_timeout`.
 
 use serde_json::json;
 use ucr_fixtures::image::{busybox_image, ManifestFormat};
@@ -63,4 +64,42 @@ fn https_uris_are_verified_with_the_ca_file_and_only_200_succeeds() {
         "{}",
         out.all()
     );
+}
+
+/// A server that answers 200 and then sends nothing more: the download fails after `--fetcher_stall_timeout`,
+/// saying so, instead of holding the launch.
+#[test]
+fn a_stalled_download_fails_after_the_stall_timeout() {
+    use std::io::{Read, Write};
+    let (_reg, image) = busybox_registry();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let mut req = [0u8; 4096];
+        let _ = s.read(&mut req);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+        let _ = s.flush();
+        // Hold the connection open, sending nothing, until the client gives up.
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(20)));
+        let _ = s.read(&mut req);
+    });
+    let c = Containers::new();
+    let url = format!("http://127.0.0.1:{port}/data.bin");
+    let t0 = std::time::Instant::now();
+    let out = launch(&c, &image, &url, &["--fetcher-stall-timeout", "1secs"]);
+    let took = t0.elapsed();
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains("stalled") && out.stderr.contains("fetcher_stall_timeout"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "gave up after {took:?}"
+    );
+    server.join().expect("server");
 }

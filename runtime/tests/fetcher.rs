@@ -19,8 +19,8 @@ fn uri(path: &Path) -> UriSpec {
     }
 }
 
-fn tls() -> ucr_registry::tls::TlsOptions {
-    ucr_registry::tls::TlsOptions::default()
+fn tls() -> ucr_runtime::fetcher::FetchOptions {
+    ucr_runtime::fetcher::FetchOptions::default()
 }
 
 fn tar() -> Vec<u8> {

@@ -51,6 +51,7 @@ pub fn containerizer_with(
         backend: cli.image_provisioner_backend.clone(),
         sandbox_directory: cli.sandbox_directory.clone(),
         cgroups_root: cli.cgroups_root.clone(),
+        fetcher_stall_timeout: cli.fetcher_stall_timeout,
         isolation: isolation.names,
         isolator_config: isolation.config,
         agent_ports: isolation.ports,
@@ -67,6 +68,7 @@ pub fn existing(cli: &Globals) -> anyhow::Result<Containerizer> {
         backend: cli.image_provisioner_backend.clone(),
         sandbox_directory: cli.sandbox_directory.clone(),
         cgroups_root: cli.cgroups_root.clone(),
+        fetcher_stall_timeout: cli.fetcher_stall_timeout,
         ..Config::new(paths(cli), supervisor_command(cli))
     };
     Ok(Containerizer::new(config, images(cli, None)?))

@@ -67,6 +67,16 @@ pub struct Globals {
         default_value = DEFAULT_SANDBOX_DIRECTORY
     )]
     pub sandbox_directory: String,
+    /// Mesos --fetcher_stall_timeout: a URI download that receives nothing for this long fails (`60secs`,
+    /// `2mins`, `500ms`).
+    #[arg(
+        long = "fetcher-stall-timeout",
+        global = true,
+        alias = "fetcher_stall_timeout",
+        default_value = "60secs",
+        value_parser = crate::duration::parse
+    )]
+    pub fetcher_stall_timeout: std::time::Duration,
     /// Mesos --cgroups_root: the cgroup parent of this instance's containers (default: ucr/<instance>, one per
     /// --root and --runtime-dir, so two instances never share or clean up each other's cgroups).
     #[arg(long = "cgroups-root", global = true, alias = "cgroups_root")]

@@ -14,6 +14,7 @@ mod args;
 mod config_file;
 mod containers;
 mod context;
+mod duration;
 mod globals;
 mod images;
 mod isolation;

@@ -27,6 +27,8 @@ pub struct Config {
     pub agent_ports: Vec<(u16, u16)>,
     /// Mesos `--cgroups_root`: the cgroup parent of this instance's containers; None = `/ucr/<instance>`.
     pub cgroups_root: Option<String>,
+    /// Mesos `--fetcher_stall_timeout`: a URI download that receives nothing for this long fails.
+    pub fetcher_stall_timeout: std::time::Duration,
     /// How to start a supervisor when this process cannot fork one (it has more than one thread): by the
     /// forker if the caller started one, else by this command.
     pub supervisor: SupervisorCommand,
@@ -52,6 +54,7 @@ impl Config {
             isolator_config: ucr_isolators::Config::default(),
             agent_ports: Vec::new(),
             cgroups_root: None,
+            fetcher_stall_timeout: crate::fetcher::DEFAULT_STALL_TIMEOUT,
             supervisor,
             forker: None,
         }

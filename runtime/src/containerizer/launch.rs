@@ -21,7 +21,7 @@ use crate::container::state::{now, ContainerState, Owner, State};
 use crate::container::teardown::teardown;
 use crate::container::termination::Termination;
 use crate::fetcher::credentials::{fetch_credentials, is_credential_uri};
-use crate::fetcher::fetch_uris;
+use crate::fetcher::{fetch_uris, FetchOptions};
 use crate::images::{Images, Notices};
 use crate::process::resolve_process;
 use crate::provisioner;
@@ -126,7 +126,12 @@ fn prepare(
     checkpoint(config, st, State::Provisioning)?;
     let sandbox = paths.sandbox(id);
     let image = match &cfg.image {
-        Some(i) => match fetch_credentials(id, &cfg.command.uris, &sandbox, &images.tls())? {
+        Some(i) => match fetch_credentials(
+            id,
+            &cfg.command.uris,
+            &sandbox,
+            &fetch_options(config, images),
+        )? {
             // The request's own credentials (docker.config, pullConfig, docker.credential) come first.
             Some((docker_config, from)) if i.docker_config.is_none() => {
                 tracing::info!(
@@ -231,7 +236,7 @@ fn prepare(
             .collect(),
         None => cfg.command.uris.clone(),
     };
-    fetch_uris(id, &rest, &sandbox, &images.tls())?;
+    fetch_uris(id, &rest, &sandbox, &fetch_options(config, images))?;
     if p.uid != 0 {
         crate::container::sandbox::give_to(&sandbox, p.uid, p.gid).map_err(|e| {
             let why = format!("giving the sandbox to uid {}: {e}", p.uid);
@@ -239,6 +244,13 @@ fn prepare(
         })?;
     }
     killed_yet(config, id, "fetching")
+}
+
+fn fetch_options(config: &Config, images: &Images) -> FetchOptions {
+    FetchOptions {
+        tls: images.tls(),
+        stall_timeout: config.fetcher_stall_timeout,
+    }
 }
 
 /// A kill that arrived while the container was being made (Mesos destroys a container that has no task yet):

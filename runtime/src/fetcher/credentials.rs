@@ -10,9 +10,8 @@
 use std::path::Path;
 
 use ucr_registry::confined;
-use ucr_registry::tls::TlsOptions;
 
-use super::{fetch_uris, file_name};
+use super::{fetch_uris, file_name, FetchOptions};
 use crate::container::error::{ContainerError, Result};
 use crate::spec::UriSpec;
 
@@ -33,7 +32,7 @@ pub fn fetch_credentials(
     id: &str,
     uris: &[UriSpec],
     sandbox: &Path,
-    tls: &TlsOptions,
+    opts: &FetchOptions,
 ) -> Result<Option<(String, &'static str)>> {
     let wanted: Vec<UriSpec> = uris
         .iter()
@@ -44,7 +43,7 @@ pub fn fetch_credentials(
         return Ok(None);
     }
     std::fs::create_dir_all(sandbox).map_err(|e| ContainerError::io(sandbox, e))?;
-    fetch_uris(id, &wanted, sandbox, tls)?;
+    fetch_uris(id, &wanted, sandbox, opts)?;
     for file in CONFIGS {
         let text = confined::read_text(sandbox, file, MAX_CONFIG)
             .map_err(|e| ContainerError::io(sandbox.join(file), e))?;

@@ -24,11 +24,31 @@ use crate::spec::UriSpec;
 pub mod credentials;
 pub mod extract;
 
-/// Fetch `uris` into `sandbox`; https is verified with `tls` (the registries' `--ca-file`, certs.d and
-/// insecure hosts).
-pub fn fetch_uris(id: &str, uris: &[UriSpec], sandbox: &Path, tls: &TlsOptions) -> Result<()> {
+/// How downloads are made.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// The registries' trust (`--ca-file`, certs.d, insecure hosts), for https URIs too.
+    pub tls: TlsOptions,
+    /// Mesos `--fetcher_stall_timeout`: a download that receives nothing for this long fails.
+    pub stall_timeout: Duration,
+}
+
+/// Mesos's default `--fetcher_stall_timeout`.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            tls: TlsOptions::default(),
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+        }
+    }
+}
+
+/// Fetch `uris` into `sandbox`.
+pub fn fetch_uris(id: &str, uris: &[UriSpec], sandbox: &Path, opts: &FetchOptions) -> Result<()> {
     for u in uris {
-        fetch_one(u, sandbox, tls).map_err(|why| {
+        fetch_one(u, sandbox, opts).map_err(|why| {
             ContainerError::launch(id, "fetching", format!("URI {}: {why}", u.value), 125)
         })?;
     }
@@ -51,7 +71,7 @@ pub(crate) fn file_name(u: &UriSpec) -> std::result::Result<String, String> {
     Ok(name)
 }
 
-fn fetch_one(u: &UriSpec, sandbox: &Path, tls: &TlsOptions) -> std::result::Result<(), String> {
+fn fetch_one(u: &UriSpec, sandbox: &Path, opts: &FetchOptions) -> std::result::Result<(), String> {
     if let Some((scheme, _)) = u.value.split_once("://") {
         if !matches!(scheme, "http" | "https" | "file") {
             return Err(format!(
@@ -62,7 +82,7 @@ fn fetch_one(u: &UriSpec, sandbox: &Path, tls: &TlsOptions) -> std::result::Resu
     let name = file_name(u)?;
     let dir = confined::open_root(sandbox).map_err(|e| format!("{}: {e}", sandbox.display()))?;
     if u.value.starts_with("http://") || u.value.starts_with("https://") {
-        download(&u.value, &dir, &name, tls)?;
+        download(&u.value, &dir, &name, opts)?;
     } else {
         let src = PathBuf::from(u.value.strip_prefix("file://").unwrap_or(&u.value));
         if !src.is_absolute() {
@@ -96,7 +116,7 @@ fn download(
     url: &str,
     dir: &OwnedFd,
     name: &str,
-    tls: &TlsOptions,
+    opts: &FetchOptions,
 ) -> std::result::Result<(), String> {
     let host = url
         .split("://")
@@ -104,19 +124,28 @@ fn download(
         .and_then(|r| r.split('/').next())
         .unwrap_or("")
         .to_string();
-    let client = tls
-        .client_for(&host, Duration::from_secs(30), Duration::from_secs(60))
+    let stall = opts.stall_timeout;
+    let client = opts
+        .tls
+        .client_for(&host, Duration::from_secs(30), stall)
         .map_err(|e| e.to_string())?;
+    let stalled = |e: reqwest::Error| match e.is_timeout() {
+        true => format!(
+            "stalled: nothing received for {} s (--fetcher_stall_timeout)",
+            stall.as_secs_f64()
+        ),
+        false => e.to_string(),
+    };
     let part = format!("{name}.part");
     let r: std::result::Result<(), String> = rt::block_on(async {
-        let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
+        let mut resp = client.get(url).send().await.map_err(stalled)?;
         // Mesos's fetcher takes 200 only (redirects are followed first).
         if resp.status().as_u16() != 200 {
             return Err(format!("HTTP {}", resp.status()));
         }
         let mut f =
             confined::create(dir, Path::new(&part), 0o644).map_err(|e| format!("{part}: {e}"))?;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        while let Some(chunk) = resp.chunk().await.map_err(stalled)? {
             f.write_all(&chunk).map_err(|e| e.to_string())?;
         }
         f.sync_all().map_err(|e| e.to_string())?;
@@ -171,7 +200,7 @@ mod tests {
             extract: true,
             ..UriSpec::default()
         };
-        fetch_uris("c", &[u], &sandbox, &TlsOptions::default()).expect("fetch");
+        fetch_uris("c", &[u], &sandbox, &FetchOptions::default()).expect("fetch");
         assert_eq!(
             fs::read(sandbox.join("dir/hello.txt")).expect("read"),
             b"hello"
@@ -181,7 +210,8 @@ mod tests {
             value: "/nonexistent/x.bin".into(),
             ..UriSpec::default()
         };
-        let e = fetch_uris("c", &[missing], &sandbox, &TlsOptions::default()).expect_err("missing");
+        let e =
+            fetch_uris("c", &[missing], &sandbox, &FetchOptions::default()).expect_err("missing");
         assert!(e.to_string().contains("/nonexistent/x.bin"), "{e}");
     }
 }
