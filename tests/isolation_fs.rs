@@ -24,6 +24,16 @@ fn sh(c: &Containers, opts: &[&str], image: &str, script: &str) -> Run {
     ucr(c, &args)
 }
 
+/// A hex field (`CapEff:` ...) of /proc/self/status as the task printed it; all ones when missing.
+fn status_hex(out: &Run, name: &str) -> u64 {
+    out.stdout
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(|v| u64::from_str_radix(v, 16).unwrap_or(u64::MAX))
+        .unwrap_or(u64::MAX)
+}
+
 #[test]
 fn host_path_volumes_ro_refuses_writes_rw_lands_on_the_host() {
     let (_reg, image) = busybox_registry();
@@ -170,14 +180,7 @@ fn capabilities_rlimits_and_shm() {
         &image,
         "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status",
     );
-    let field = |name: &str| -> u64 {
-        out.stdout
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .map(|v| u64::from_str_radix(v, 16).unwrap_or(u64::MAX))
-            .unwrap_or(u64::MAX)
-    };
+    let field = |name: &str| status_hex(&out, name);
     let eff = field("CapEff:");
     assert_eq!(eff & 1, 1, "{}", out.all());
     assert_eq!(eff & (1 << 21), 0, "{}", out.all());
@@ -258,14 +261,7 @@ fn a_non_root_task_holds_only_the_capabilities_it_asked_for() {
     let c = Containers::new();
     let probe = "grep -E '^Cap(Eff|Prm|Amb|Bnd)' /proc/self/status; \
                  touch /etc/x 2>/dev/null && echo WROTE || echo DENIED";
-    let caps = |out: &Run, name: &str| -> u64 {
-        out.stdout
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .map(|v| u64::from_str_radix(v, 16).unwrap_or(u64::MAX))
-            .unwrap_or(u64::MAX)
-    };
+    let caps = status_hex;
     let out = sh(&c, &["--user", "65534:65534"], &image, probe);
     assert_eq!(out.code, 0, "{}", out.all());
     for set in ["CapEff:", "CapPrm:", "CapAmb:"] {
