@@ -14,50 +14,47 @@ use crate::process::{build_env, resolve_argv, working_dir};
 use crate::spec::ContainerConfig;
 
 pub fn dry_run(c: &Containerizer, cfg: &ContainerConfig) -> Result<Value> {
-    let local = match &cfg.image {
-        Some(i) => c.images().local(&i.reference)?,
-        None => {
-            return Err(ContainerError::launch(
-                &cfg.id,
-                "provisioning",
-                NO_IMAGE,
-                125,
-            ))
-        }
+    let Some(i) = &cfg.image else {
+        return Err(ContainerError::launch(
+            &cfg.id,
+            "provisioning",
+            NO_IMAGE,
+            125,
+        ));
     };
-    let image = cfg.image.as_ref().map(|i| {
-        json!({
-            "reference": i.reference.as_str(),
-            "cached": i.cached,
-            "credentials": i.docker_config.is_some(),
-            "in_store": local.is_some(),
-            "digest": local.as_ref().map(|l| l.digest.as_str()),
-        })
+    let local = c.images().local(&i.reference)?;
+    let image = json!({
+        "reference": i.reference.as_str(),
+        "cached": i.cached,
+        "credentials": i.docker_config.is_some(),
+        "in_store": local.is_some(),
+        "digest": local.as_ref().map(|l| l.digest.as_str()),
     });
-    let run = local.as_ref().map(|l| &l.config);
-    let sandbox = c.config().sandbox_directory.clone();
-    let process = if run.is_some() {
-        let mut env: Vec<String> = build_env(cfg, run, &sandbox, &[])
-            .into_iter()
-            .filter(|e| {
-                !cfg.secret_env
-                    .iter()
-                    .any(|(k, _)| e.starts_with(&format!("{k}=")))
+    let sandbox = &c.config().sandbox_directory;
+    let process = match local.as_ref().map(|l| &l.config) {
+        Some(run) => {
+            let secret = |e: &String| {
+                let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+                cfg.secret_env.iter().any(|(k, _)| k == key)
+            };
+            let mut env: Vec<String> = build_env(cfg, Some(run), sandbox, &[])
+                .into_iter()
+                .filter(|e| !secret(e))
+                .collect();
+            env.extend(cfg.secret_env.iter().map(|(k, _)| format!("{k}=<secret>")));
+            env.sort();
+            json!({
+                "argv": resolve_argv(cfg, Some(run))?,
+                "env": env,
+                "cwd": working_dir(cfg, Some(run), sandbox),
+                // The launch's rule (`process::resolve`): the request's user, else the image USER.
+                "user": cfg.command.user.as_ref().or(run.user.as_ref().filter(|u| !u.is_empty())),
             })
-            .collect();
-        env.extend(cfg.secret_env.iter().map(|(k, _)| format!("{k}=<secret>")));
-        env.sort();
-        json!({
-            "argv": resolve_argv(cfg, run)?,
-            "env": env,
-            "cwd": working_dir(cfg, run, &sandbox),
-            "user": cfg.command.user.clone().or_else(|| run.and_then(|r| r.user.clone())),
-        })
-    } else {
-        json!({
+        }
+        None => json!({
             "note": "the image is not in the store: its entrypoint, command, env, working directory and user \
                      complete these at launch (ucr pull it to see them here)",
-        })
+        }),
     };
     Ok(json!({
         "id": cfg.id,

@@ -125,13 +125,12 @@ fn prepare(
     let (paths, id) = (&config.paths, cfg.id.as_str());
     checkpoint(config, st, State::Provisioning)?;
     let sandbox = paths.sandbox(id);
+    let fetch = FetchOptions {
+        tls: images.tls(),
+        stall_timeout: config.fetcher_stall_timeout,
+    };
     let image = match &cfg.image {
-        Some(i) => match fetch_credentials(
-            id,
-            &cfg.command.uris,
-            &sandbox,
-            &fetch_options(config, images),
-        )? {
+        Some(i) => match fetch_credentials(id, &cfg.command.uris, &sandbox, &fetch)? {
             // The request's own credentials (docker.config, pullConfig, docker.credential) come first.
             Some((docker_config, from)) if i.docker_config.is_none() => {
                 tracing::info!(
@@ -226,17 +225,15 @@ fn prepare(
     // isolators' `isolate` between creating the init and letting it exec the task.
     checkpoint(config, st, State::Isolating)?;
     checkpoint(config, st, State::Fetching)?;
-    let rest: Vec<_> = match &cfg.image {
-        Some(_) => cfg
-            .command
-            .uris
-            .iter()
-            .filter(|u| !is_credential_uri(u))
-            .cloned()
-            .collect(),
-        None => cfg.command.uris.clone(),
-    };
-    fetch_uris(id, &rest, &sandbox, &fetch_options(config, images))?;
+    // The credential URIs were fetched before the pull.
+    let rest: Vec<_> = cfg
+        .command
+        .uris
+        .iter()
+        .filter(|u| !is_credential_uri(u))
+        .cloned()
+        .collect();
+    fetch_uris(id, &rest, &sandbox, &fetch)?;
     if p.uid != 0 {
         crate::container::sandbox::give_to(&sandbox, p.uid, p.gid).map_err(|e| {
             let why = format!("giving the sandbox to uid {}: {e}", p.uid);
@@ -244,13 +241,6 @@ fn prepare(
         })?;
     }
     killed_yet(config, id, "fetching")
-}
-
-fn fetch_options(config: &Config, images: &Images) -> FetchOptions {
-    FetchOptions {
-        tls: images.tls(),
-        stall_timeout: config.fetcher_stall_timeout,
-    }
 }
 
 /// A kill that arrived while the container was being made (Mesos destroys a container that has no task yet):

@@ -1,5 +1,5 @@
-//! Operations on existing containers from any process: kill, stop (the kill policy), wait, destroy and remove. They read the
-//! checkpoints the launch and the supervisor write. A container whose owner (the launching process while it
+//! Operations on existing containers from any process: kill, stop (the kill policy), wait, destroy and remove.
+//! They read the checkpoints the launch and the supervisor write. A container whose owner (the launching process while it
 //! provisions, then the supervisor) died is still managed here: kill reaches its cgroup, wait watches its task
 //! and records its end, and one with no task left (lost) is torn down and recorded exactly once.
 
@@ -19,13 +19,7 @@ use crate::container::termination::Termination;
 /// Send `signal` to the container. SIGKILL goes to every process in its cgroups (nothing survives); other
 /// signals go to the task's init, which is how a task is asked to shut down gracefully.
 pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
-    let st = load(paths, id)?;
-    if st.state == State::Exited {
-        return Err(ContainerError::State {
-            id: id.to_string(),
-            why: "not running (it has exited)".into(),
-        });
-    }
+    let st = load_live(paths, id)?;
     // Recorded first, so the supervisor reports TASK_KILLED however fast the task dies.
     write_atomic(&paths.kill_marker(id), signal.to_string().as_bytes())?;
     let Some(pid) = st.pid else {
@@ -54,6 +48,18 @@ pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
             why: format!("kill pid {pid}: {e}"),
         }),
     }
+}
+
+/// The state of a container that has not exited (kill and stop refuse one that has).
+fn load_live(paths: &Paths, id: &str) -> Result<ContainerState> {
+    let st = load(paths, id)?;
+    if st.state == State::Exited {
+        return Err(ContainerError::State {
+            id: id.to_string(),
+            why: "not running (it has exited)".into(),
+        });
+    }
+    Ok(st)
 }
 
 /// Block until the container has exited; returns its termination. A container nobody will finish by itself
@@ -102,13 +108,7 @@ fn wait_until(
 /// SIGKILL to every process if it has not exited within `grace`. The termination says TASK_KILLED either way,
 /// with the status the task really ended with.
 pub fn stop(paths: &Paths, store_dir: &Path, id: &str, grace: Duration) -> Result<Termination> {
-    let st = load(paths, id)?;
-    if st.state == State::Exited {
-        return Err(ContainerError::State {
-            id: id.to_string(),
-            why: "not running (it has exited)".into(),
-        });
-    }
+    let st = load_live(paths, id)?;
     write_atomic(&paths.kill_marker(id), libc::SIGTERM.to_string().as_bytes())?;
     // Without a pid it is still being made: the marker stops the launch at its next step.
     if st.pid.is_some() {

@@ -2,9 +2,9 @@
 //! an http(s) URL, a `file://` URL or a local path; `output_file` names the result, else the URI's last path
 //! segment; `extract` unpacks archives (tar in every usual compression, zip, a single .gz; see `extract`) into
 //! the sandbox, confined so that a hostile archive cannot write outside it; `executable` sets the mode 0755.
-//! Every file is written through the confined resolver from a descriptor of the sandbox,
-//! never following a symlink at its name, and a download lands under a temporary name first, so a failed fetch
-//! leaves nothing in its place.
+//! Every file is written through the confined resolver from a descriptor of the sandbox, never following a
+//! symlink at its name, and a download lands under a temporary name first, so a failed fetch leaves nothing
+//! in its place.
 
 use std::fs::File;
 use std::io::Write;
