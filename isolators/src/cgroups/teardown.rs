@@ -78,23 +78,21 @@ fn removed(dir: &Path) -> bool {
 
 /// SIGKILL every process in `cgroup` (`ucr kill` with SIGKILL), frozen first so that none escapes by forking.
 pub fn kill(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
-    let dirs: Vec<PathBuf> = h
-        .all_dirs(cgroup)?
+    kill_members(h, cgroup, &existing_dirs(h, cgroup)?)
+}
+
+/// The directories `cgroup` has in the hierarchies (where it was made).
+fn existing_dirs(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<PathBuf>> {
+    Ok(h.all_dirs(cgroup)?
         .into_iter()
         .filter(|d| d.is_dir())
-        .collect();
-    kill_members(h, cgroup, &dirs)
+        .collect())
 }
 
 /// Send `signal` to every process in `cgroup` (the kill policy's SIGTERM: a request, so nothing is frozen; a
 /// process forked meanwhile is caught by the SIGKILL that follows the grace period).
 pub fn signal(h: &dyn Hierarchy, cgroup: &Path, signal: i32) -> Result<()> {
-    let dirs: Vec<PathBuf> = h
-        .all_dirs(cgroup)?
-        .into_iter()
-        .filter(|d| d.is_dir())
-        .collect();
-    signal_listed(&dirs, signal);
+    signal_listed(&existing_dirs(h, cgroup)?, signal);
     Ok(())
 }
 
