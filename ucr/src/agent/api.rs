@@ -263,17 +263,7 @@ async fn handle(
             }
         }
     }
-    let id = container_id(&call, &kind);
+    let id = calls::written_id(&call, &kind.to_ascii_lowercase());
     let reply = calls::dispatch(agent, &kind, &call, body).await;
     (kind, id, reply)
-}
-
-/// `<call>.container_id.value`, for the log line.
-fn container_id(call: &serde_json::Value, kind: &str) -> String {
-    call.get(kind.to_ascii_lowercase())
-        .and_then(|c| c.get("container_id"))
-        .and_then(|c| c.get("value"))
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string()
 }

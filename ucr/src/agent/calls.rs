@@ -89,17 +89,20 @@ fn container_id(call: &Value, field: &str) -> Result<Option<String>, Reply> {
 /// The (known) container a call is about, or the reply to send instead: 400 when the id is malformed, 404 when
 /// there is no such container.
 pub fn target(call: &Value, field: &str) -> Result<String, Reply> {
-    let shown = call
-        .get(field)
+    match container_id(call, field)? {
+        Some(id) => Ok(id),
+        None => Err(not_found(&written_id(call, field))),
+    }
+}
+
+/// `<field>.container_id.value` as written, unchecked ("" when absent): for messages and the log line.
+pub fn written_id(call: &Value, field: &str) -> String {
+    call.get(field)
         .and_then(|p| p.get("container_id"))
         .and_then(|c| c.get("value"))
         .and_then(|v| v.as_str())
         .unwrap_or("")
-        .to_string();
-    match container_id(call, field)? {
-        Some(id) => Ok(id),
-        None => Err(not_found(&shown)),
-    }
+        .to_string()
 }
 
 async fn kill(agent: &Arc<Agent>, call: &Value) -> Reply {
