@@ -70,7 +70,11 @@ fn prints_argv_env_and_the_request_without_running_or_pulling() {
     assert_eq!(p["cwd"], "/mnt/mesos/sandbox", "{p}");
     let r = &v["request"];
     assert_eq!(r["kill_grace_period_secs"], 7.0, "{r}");
-    assert_eq!(r["health_checks"][0]["protocol"], "MESOS_TCP", "{r}");
+    let check = &v["health_checks"][0];
+    assert_eq!(check["protocol"], "MESOS_TCP", "{v}");
+    assert_eq!(check["check"]["side"], "container", "{v}");
+    assert_eq!(check["check"]["probe"]["port"]["index"], 0, "{v}");
+    assert_eq!(check["check"]["kill_after"], 3, "{v}");
     // Nothing was made.
     let ps = c
         .run_for(&["ps", "--all", "--json"], CMD_TIMEOUT)

@@ -8,6 +8,7 @@ mod agent_recovery;
 mod archive;
 mod dry_run;
 mod fetch;
+mod health;
 mod isolation_cgroups;
 mod isolation_fs;
 mod network;

@@ -2,5 +2,6 @@
 
 mod containerizer;
 mod fetcher;
+mod health_checks;
 mod provisioner;
 mod requests;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use ucr_runtime::container::health::HealthReport;
 use ucr_runtime::container::state::now;
 use ucr_runtime::{ContainerState, Containerizer, State};
 
@@ -31,11 +32,12 @@ pub struct PsArgs {
 }
 
 pub fn ps(g: &Globals, a: &PsArgs) -> anyhow::Result<i32> {
-    let list = containerizer(g)?.containers()?;
+    let c = containerizer(g)?;
+    let list = c.containers()?;
     let shown = list.iter().filter(|s| a.all || s.state != State::Exited);
     if a.json {
         for s in shown {
-            println!("{}", serde_json::to_string(&state_json(s))?);
+            println!("{}", serde_json::to_string(&state_json(&c, s))?);
         }
         return Ok(0);
     }
@@ -51,7 +53,7 @@ pub fn ps(g: &Globals, a: &PsArgs) -> anyhow::Result<i32> {
             s.state.as_str(),
             s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
             ago(s.created),
-            status_text(s)
+            status_text(s, c.health(&s.id).as_ref())
         );
     }
     Ok(0)
@@ -67,7 +69,7 @@ fn ago(t: u64) -> String {
     }
 }
 
-fn status_text(s: &ContainerState) -> String {
+fn status_text(s: &ContainerState, health: Option<&HealthReport>) -> String {
     if s.is_orphaned() {
         return format!(
             "Up since {}, its supervisor died (wait, kill, stats and rm still work)",
@@ -79,14 +81,23 @@ fn status_text(s: &ContainerState) -> String {
     }
     match (&s.termination, s.state) {
         (Some(t), State::Exited) => format!("{} ({}) {}", t.state, t.code, t.message),
-        (_, State::Running) => format!("Up since {}", s.started.map(ago).unwrap_or_default()),
+        (_, State::Running) => {
+            let up = format!("Up since {}", s.started.map(ago).unwrap_or_default());
+            match health {
+                Some(h) => format!("{up} ({})", h.status.as_str()),
+                None => up,
+            }
+        }
         (_, st) => st.as_str().to_string(),
     }
 }
 
-fn state_json(s: &ContainerState) -> serde_json::Value {
+fn state_json(c: &Containerizer, s: &ContainerState) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
+        if let Some(h) = c.health(&s.id) {
+            o.insert("health".into(), serde_json::to_value(h).unwrap_or_default());
+        }
         // `lost`: its supervisor died (as before `task_running` existed); `task_running` says whether the task
         // runs on without it.
         o.insert("lost".into(), (s.is_live() && !s.owner_alive()).into());
@@ -100,7 +111,7 @@ pub fn inspect(g: &Globals, id: &str, json: bool) -> anyhow::Result<i32> {
     let c = containerizer(g)?;
     let st = c.container(id)?;
     let cfg = serde_json::to_value(c.container_config(id)?)?;
-    let mut v = state_json(&st);
+    let mut v = state_json(&c, &st);
     if let Some(o) = v.as_object_mut() {
         o.insert("config".into(), cfg);
         o.insert(

@@ -56,6 +56,11 @@ impl Paths {
         self.runtime(id).join("killed")
     }
 
+    /// The supervisor's record of the health checks (`container::health`).
+    pub fn health_file(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("health.json")
+    }
+
     pub fn bundle(&self, id: &str) -> PathBuf {
         self.runtime(id).join("bundle")
     }

@@ -16,6 +16,9 @@ pub struct Termination {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limitation: Option<serde_json::Value>,
+    /// Mesos `TaskStatus.healthy` on the last status: false when the health checks had the task killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
     /// What `ucr run`/`ucr wait` exit with: the task's code, 128+signal, or 125/126/127 when it never ran.
     pub code: i32,
 }
@@ -48,6 +51,7 @@ impl Termination {
             reason: None,
             message,
             limitation: None,
+            healthy: None,
             code,
         }
     }
@@ -61,6 +65,15 @@ impl Termination {
         self.limitation = Some(serde_json::json!({ "resources": l.resources }));
     }
 
+    /// The task was killed because its health checks failed (`why`, with the last failure's message): the
+    /// kill policy's TASK_KILLED, healthy false, and the reason a health status change gives in Mesos.
+    pub fn unhealthy(&mut self, why: String) {
+        self.state = "TASK_KILLED".into();
+        self.healthy = Some(false);
+        self.reason = Some("REASON_TASK_HEALTH_CHECK_STATUS_UPDATED".into());
+        self.message = format!("{why}; {}", self.message);
+    }
+
     /// The launch failed before the task ran.
     pub fn launch_failed(message: String, code: i32) -> Termination {
         Termination {
@@ -69,6 +82,7 @@ impl Termination {
             reason: Some("REASON_CONTAINER_LAUNCH_FAILED".into()),
             message,
             limitation: None,
+            healthy: None,
             code,
         }
     }

@@ -60,6 +60,11 @@ pub fn dry_run(c: &Containerizer, cfg: &ContainerConfig) -> Result<Value> {
         "id": cfg.id,
         "image": image,
         "process": process,
+        // Each check with the protocol name its request used, beside the request's own typed form.
+        "health_checks": cfg.health_checks.iter().map(|h| json!({
+            "protocol": h.protocol(),
+            "check": h,
+        })).collect::<Vec<_>>(),
         "request": serde_json::to_value(cfg).unwrap_or(Value::Null),
     }))
 }

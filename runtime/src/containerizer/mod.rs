@@ -27,6 +27,7 @@ pub use resources::Update;
 pub use spawn::{Launched, Reaper};
 
 use crate::container::error::Result;
+use crate::container::health::HealthReport;
 use crate::container::paths::{cgroup_parent, Paths};
 use crate::container::records;
 use crate::container::state::ContainerState;
@@ -34,9 +35,7 @@ use crate::container::termination::Termination;
 use crate::images::{Images, Keep, Notices};
 use crate::spec::ContainerConfig;
 
-/// The grace period of a kill policy that names none: Mesos's command executor waits 3 seconds between SIGTERM
-/// and SIGKILL (`src/launcher/executor.cpp`, kept "for backwards compatibility").
-pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
+pub use crate::spec::config::DEFAULT_KILL_GRACE;
 
 pub struct Containerizer {
     config: Config,
@@ -84,8 +83,7 @@ impl Containerizer {
             Some(g) => g,
             None => self
                 .container_config(id)?
-                .and_then(|c| c.kill_grace_period_secs)
-                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .map(|c| c.kill_grace())
                 .unwrap_or(DEFAULT_KILL_GRACE),
         };
         ops::stop(self.paths(), self.images.store_dir(), id, grace)
@@ -113,6 +111,11 @@ impl Containerizer {
     /// The config the container runs with (as `update` last changed it).
     pub fn container_config(&self, id: &str) -> Result<Option<ContainerConfig>> {
         records::config(self.paths(), id)
+    }
+
+    /// The results of its health checks as its supervisor last recorded them; None without health checks.
+    pub fn health(&self, id: &str) -> Option<HealthReport> {
+        crate::container::health::read(self.paths(), id)
     }
 
     pub fn exists(&self, id: &str) -> bool {

@@ -31,7 +31,7 @@ pub fn run(
     }
 }
 
-fn step<T>(what: &str, r: io::Result<T>) -> Result<T, Failure> {
+pub(super) fn step<T>(what: &str, r: io::Result<T>) -> Result<T, Failure> {
     r.map_err(|e| Failure::new(what.to_string(), e))
 }
 
@@ -106,6 +106,23 @@ fn setup(
     if plan.readonly_root {
         step("read-only root", os.readonly_root())?;
     }
+    identity(os, plan)?;
+    let env = environment(os, plan);
+    let program = find_program(os, plan)?;
+    lock_down(os, plan)?;
+    step("ready", report.write_all(b"R"))?;
+    wait_for(go, "waiting for start")?;
+    let e = os.exec(&program, &plan.args, &env);
+    Err(Failure::new(
+        format!("exec {}", program.to_string_lossy()),
+        e,
+    ))
+}
+
+/// The task's identity, from inside its root: rlimits, working directory, groups and ids, capabilities, and
+/// the seccomp filter when it needs privileges to load. Every fd from 3 up is closed at the exec. Shared with
+/// a process entering the container (`enter.rs`).
+pub(super) fn identity(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
     for (resource, limit) in &plan.rlimits {
         step(
             &format!("rlimit {resource:?}"),
@@ -133,19 +150,17 @@ fn setup(
     if cwd_later {
         step(&format!("cwd {}", plan.cwd.display()), os.chdir(&plan.cwd))?;
     }
-    let env = environment(os, plan);
-    let program = find_program(os, plan)?;
+    Ok(())
+}
+
+/// no_new_privs and, with it, the seccomp filter: the last steps before the exec, so the filter sees as few of
+/// our own calls as possible.
+pub(super) fn lock_down(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
     if plan.no_new_privs {
         step("no_new_privs", os.set_no_new_privs())?;
         seccomp(os, plan)?;
     }
-    step("ready", report.write_all(b"R"))?;
-    wait_for(go, "waiting for start")?;
-    let e = os.exec(&program, &plan.args, &env);
-    Err(Failure::new(
-        format!("exec {}", program.to_string_lossy()),
-        e,
-    ))
+    Ok(())
 }
 
 /// The rootfs: made a mount of its own, every mount and device put on it, then `pivot_root`.
@@ -170,8 +185,12 @@ fn rootfs(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
 
 /// The spec's environment, plus HOME from the container's /etc/passwd when the spec has none (as runc and
 /// youki add it).
-fn environment(os: &dyn Launcher, plan: &Plan) -> Vec<CString> {
-    let mut env: Vec<String> = plan.env.clone();
+pub(super) fn environment(os: &dyn Launcher, plan: &Plan) -> Vec<CString> {
+    with_home(os, plan, plan.env.clone())
+}
+
+/// `env` plus HOME from the container's /etc/passwd for the plan's uid, unless it has one.
+pub(super) fn with_home(os: &dyn Launcher, plan: &Plan, mut env: Vec<String>) -> Vec<CString> {
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         if let Some(home) = home_of(os, plan.uid) {
             env.push(format!("HOME={home}"));
@@ -198,6 +217,11 @@ fn find_program(os: &dyn Launcher, plan: &Plan) -> Result<CString, Failure> {
             .map(|a| a.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
+    lookup(os, &name, &plan.env)
+}
+
+/// `name` as is when it holds a `/`, else the first executable of that name in `env`'s PATH (or the default).
+pub(super) fn lookup(os: &dyn Launcher, name: &str, env: &[String]) -> Result<CString, Failure> {
     let not_found = || {
         Failure::new(
             format!("exec {name}"),
@@ -205,16 +229,15 @@ fn find_program(os: &dyn Launcher, plan: &Plan) -> Result<CString, Failure> {
         )
     };
     let found = if name.contains('/') {
-        PathBuf::from(&name)
+        PathBuf::from(name)
     } else {
-        let path = plan
-            .env
+        let path = env
             .iter()
             .find_map(|e| e.strip_prefix("PATH="))
             .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         path.split(':')
             .filter(|d| !d.is_empty())
-            .map(|d| Path::new(d).join(&name))
+            .map(|d| Path::new(d).join(name))
             .find(|p| os.is_executable(p))
             .ok_or_else(not_found)?
     };

@@ -8,6 +8,8 @@
 //! - [`create()`] (`create.rs`): `clone3`s the init into its new namespaces — on cgroup v2 straight into its
 //!   cgroup; on v1 the init joins its cgroups itself before anything else — and waits for it to say "ready".
 //!   [`Created::start`] lets it exec the task and reports whether the exec happened.
+//! - [`join_container`] and [`exec_entered`] (`enter.rs`): another process into a running container (its cgroups,
+//!   namespaces and the task's identity from the plan), for COMMAND health checks.
 //! - `init`: the init's side, from clone to exec, every step through the [`Launcher`] trait (`os.rs`), the OS
 //!   seam: `linux.rs` makes the system calls, a recording fake (`recording.rs`) lets the init's decisions be
 //!   unit-tested. `mounts` (with `options`), `dev` and `protect` build its filesystem, `caps` its
@@ -24,6 +26,7 @@ mod caps;
 mod clone;
 mod create;
 mod dev;
+mod enter;
 mod error;
 mod init;
 mod linux;
@@ -37,6 +40,7 @@ mod recording;
 mod seccomp;
 
 pub use create::{create, Created, Stdio};
+pub use enter::{exec as exec_entered, join as join_container, Entry};
 pub use error::{Failure, LaunchError};
 pub use linux::Linux;
 pub use os::Launcher;

@@ -155,7 +155,7 @@ impl Launcher for Recording {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::fs::File;
     use std::io::{Read, Write};
 
@@ -168,7 +168,7 @@ mod tests {
     use crate::launcher::init;
     use crate::launcher::plan::{plan, Cgroups, Plan};
 
-    fn spec(nnp: bool, readonly_root: bool) -> Spec {
+    pub(crate) fn spec(nnp: bool, readonly_root: bool) -> Spec {
         let ns = |t| LinuxNamespaceBuilder::default().typ(t).build().expect("ns");
         let mut process = ProcessBuilder::default()
             .user(
@@ -227,7 +227,7 @@ mod tests {
             .expect("spec")
     }
 
-    fn planned(s: &Spec) -> Plan {
+    pub(crate) fn planned(s: &Spec) -> Plan {
         let cgroups = Cgroups {
             dirs: Vec::new(),
             join: vec![PathBuf::from("/sys/fs/cgroup/memory/ucr/c/tasks")],

@@ -61,9 +61,9 @@ pub struct ContainerConfig {
     pub linux: LinuxSpec,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// Marathon health checks, kept as given (the agent runs them; the CLI only shows them).
+    /// Health checks the supervisor runs (Marathon `healthChecks`, Mesos `health_check`).
     #[serde(default)]
-    pub health_checks: Vec<serde_json::Value>,
+    pub health_checks: Vec<super::health::HealthCheck>,
     /// Remove everything, sandbox included, once the task has exited (`run --rm`).
     #[serde(default)]
     pub remove_on_exit: bool,
@@ -79,6 +79,19 @@ pub struct ContainerConfig {
     /// `taskKillGracePeriodSeconds`); None = the runtime's default.
     #[serde(default)]
     pub kill_grace_period_secs: Option<f64>,
+}
+
+/// The grace period of a kill policy that names none: Mesos's command executor waits 3 seconds between SIGTERM
+/// and SIGKILL (`src/launcher/executor.cpp`, kept "for backwards compatibility").
+pub const DEFAULT_KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl ContainerConfig {
+    /// Seconds between SIGTERM and SIGKILL when the container is stopped or its health checks kill it.
+    pub fn kill_grace(&self) -> std::time::Duration {
+        self.kill_grace_period_secs
+            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+            .unwrap_or(DEFAULT_KILL_GRACE)
+    }
 }
 
 // Debug is written by hand below: `docker_config` is a credential and must never reach a log line.

@@ -84,8 +84,8 @@ pub fn parse_request_with(text: &str, secrets: &dyn SecretSource) -> Result<Cont
     let value: Value = serde_json::from_str(text).map_err(|e| SpecError::NotJson(e.to_string()))?;
     match detect(&value)? {
         Format::LaunchContainer => mesos::parse_launch_container(text),
-        Format::TaskInfo => mesos::parse_task_info(text, &value),
-        Format::Marathon => marathon::parse_marathon_app(text, &value, secrets),
+        Format::TaskInfo => mesos::parse_task_info(text),
+        Format::Marathon => marathon::parse_marathon_app(text, secrets),
     }
 }
 

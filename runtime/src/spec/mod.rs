@@ -11,6 +11,7 @@ pub mod credential;
 pub mod detect;
 pub mod docker_params;
 pub mod error;
+pub mod health;
 pub mod ids;
 mod json;
 pub mod marathon;

@@ -2,11 +2,14 @@
 //! single-threaded on purpose: the launcher forks the init without exec and the init runs Rust code, which is only
 //! sound in a process with one thread. It launches the bundle with ucr's launcher, keeps the task's init as its
 //! child, reaps it, writes the raw wait status to `<runtime>/status` (which outlives supervisor and caller), tears
-//! the container down (every process, cgroups, rootfs) and records the termination. The sandbox stays until `rm`.
+//! the container down (every process, cgroups, rootfs) and records the termination. The sandbox stays until
+//! `rm`. While the task runs it also runs the container's health checks (`health`), each probe a short-lived
+//! child process.
 //!
 //! Progress reaches the process that started it through a pipe: one line, `started <pid>` or `failed <code>
 //! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
 
+mod health;
 mod residency;
 mod watch;
 
@@ -80,8 +83,8 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     st.owner = Some(Owner::current());
     write_json(&paths.state_file(id), &st)?;
 
-    let pid = match start(paths, &st) {
-        Ok(pid) => pid,
+    let (pid, plan) = match start(paths, &st) {
+        Ok(started) => started,
         Err(e) => {
             let code = e.exit_code();
             let msg = e.to_string();
@@ -107,20 +110,23 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
         let _ = writeln!(n, "started {pid}");
     }
 
-    let (status, limitation) = watch::wait(paths, &st, pid);
+    let health = health::Checker::new(paths, &st, &cfg.health_checks, &plan, pid);
+    let ended = watch::wait(paths, &st, pid, health, cfg.kill_grace());
     // The status first, on its own: whatever happens during teardown, the task's end is known.
-    write_atomic(&paths.status_file(id), status.to_string().as_bytes())?;
+    write_atomic(&paths.status_file(id), ended.status.to_string().as_bytes())?;
     let killed = paths.kill_marker(id).exists();
-    let mut termination = Termination::from_wait_status(status, killed);
-    if let Some(l) = limitation {
+    let mut termination = Termination::from_wait_status(ended.status, killed);
+    if let Some(l) = ended.limitation {
         termination.limited(l);
+    } else if let Some(why) = ended.unhealthy {
+        termination.unhealthy(why);
     }
     finish(a, &mut st, &cfg, termination, notify)
 }
 
 /// Create the container's cgroup and init from the bundle, run the isolators' `isolate`, start the task; the
-/// init is our child.
-fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
+/// init is our child. Returns its pid and the launch plan (what a process entering the container follows).
+fn start(paths: &Paths, st: &ContainerState) -> Result<(i32, launcher::Plan)> {
     let id = &st.id;
     let fail = |why: String| ContainerError::Launcher {
         id: id.clone(),
@@ -171,7 +177,7 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<i32> {
         return Err(e);
     }
     created.start().map_err(|e| fail(e.to_string()))?;
-    Ok(pid)
+    Ok((pid, plan))
 }
 
 fn open_log(p: &std::path::Path) -> Result<File> {

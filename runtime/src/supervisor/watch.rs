@@ -3,16 +3,23 @@
 //! namespace, so every process goes with it; the teardown's cgroup kill catches a shared pid namespace) and
 //! becomes part of the termination, as Mesos's containerizer does.
 //!
-//! Single-threaded like the rest of the supervisor: one poll over a pidfd and the watch fds.
+//! The container's health checks run in the same wait (`health`): their probes' pidfds join the poll, and a
+//! check past its limit has the task killed through its kill policy.
+//!
+//! Single-threaded like the rest of the supervisor: one poll over the init's pidfd, the watch fds and the
+//! probes' pidfds, with a timeout for the next timer.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags};
 use ucr_isolators::{Isolators, Limitation};
 
+use super::health::Checker;
 use super::residency::release_launch_pages;
+use crate::container::checkpoint::write_atomic;
 use crate::container::isolation::{self, Places};
 use crate::container::paths::Paths;
 use crate::container::state::ContainerState;
@@ -21,8 +28,24 @@ use crate::container::state::ContainerState;
 /// ends first and its teardown is not delayed by the release; a long one pays it once, early.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Returns the init's raw wait status and the limitation that ended it, if any.
-pub fn wait(paths: &Paths, st: &ContainerState, pid: i32) -> (i32, Option<Limitation>) {
+/// How the task's wait ended.
+pub struct Ended {
+    /// The init's raw wait status.
+    pub status: i32,
+    /// The limitation that ended it, if any.
+    pub limitation: Option<Limitation>,
+    /// Why its health checks had it killed, if they did.
+    pub unhealthy: Option<String>,
+}
+
+/// Wait for the task, running its health checks meanwhile; `grace` is its kill policy's, for a health kill.
+pub fn wait(
+    paths: &Paths,
+    st: &ContainerState,
+    pid: i32,
+    health: Option<Checker<'_>>,
+    grace: Duration,
+) -> Ended {
     let places = Places::of(paths, st);
     let c = places.container();
     let isolators = match isolation::isolators(st) {
@@ -30,7 +53,11 @@ pub fn wait(paths: &Paths, st: &ContainerState, pid: i32) -> (i32, Option<Limita
         Err(e) => {
             tracing::warn!("no isolator watch: {e}");
             release_launch_pages();
-            return (reap(pid), None);
+            return Ended {
+                status: reap(pid),
+                limitation: None,
+                unhealthy: None,
+            };
         }
     };
     let fds = isolators.watch_fds(&c).unwrap_or_else(|e| {
@@ -38,66 +65,150 @@ pub fn wait(paths: &Paths, st: &ContainerState, pid: i32) -> (i32, Option<Limita
         Vec::new()
     });
     tracing::debug!(watches = fds.len(), "supervisor waiting");
-    let limitation = watch(&isolators, &places, pid, &fds);
+    let mut w = Watch {
+        paths,
+        st,
+        isolators: &isolators,
+        places: &places,
+        pid,
+        health,
+        grace,
+        unhealthy: None,
+    };
+    let limitation = w.run(&fds);
+    if let Some(h) = w.health.as_mut() {
+        h.stop();
+    }
+    let unhealthy = w.unhealthy.take();
     let status = reap(pid);
-    // The kernel may have acted (OOM kill of the init) before the notification was read.
-    (status, limitation.or_else(|| isolators.watch(&c)))
+    Ended {
+        status,
+        // The kernel may have acted (OOM kill of the init) before the notification was read.
+        limitation: limitation.or_else(|| isolators.watch(&c)),
+        unhealthy,
+    }
 }
 
-/// Poll until the init ends or a limitation is found; on a limitation, kill the init and return it. Once the task
-/// has run for [`SETTLE`], everything the wait needs is set up: the launch's pages are dropped then, so what
-/// stays resident is the wait.
-fn watch(isolators: &Isolators, places: &Places, pid: i32, fds: &[OwnedFd]) -> Option<Limitation> {
-    let Some(pidfd) = rustix::process::Pid::from_raw(pid)
-        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
-    else {
-        release_launch_pages();
-        return None;
-    };
-    let mut settled = false;
-    loop {
-        let mut set: Vec<PollFd<'_>> = Vec::with_capacity(fds.len() + 1);
-        set.push(PollFd::new(&pidfd, PollFlags::IN));
-        set.extend(fds.iter().map(|f| PollFd::new(f, PollFlags::IN)));
-        let settle = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: SETTLE.as_nanos() as i64,
+struct Watch<'a> {
+    paths: &'a Paths,
+    st: &'a ContainerState,
+    isolators: &'a Isolators,
+    places: &'a Places,
+    pid: i32,
+    health: Option<Checker<'a>>,
+    grace: Duration,
+    unhealthy: Option<String>,
+}
+
+impl Watch<'_> {
+    /// Poll until the init ends or a limitation is found; on a limitation, kill the init and return it. Health
+    /// probes run meanwhile; a check past its limit starts the kill policy (SIGTERM to every process, SIGKILL
+    /// after the grace period). Once the task has run for [`SETTLE`], everything the wait needs is set up: the
+    /// launch's pages are dropped then, so what stays resident is the wait.
+    fn run(&mut self, fds: &[OwnedFd]) -> Option<Limitation> {
+        let Some(pidfd) = rustix::process::Pid::from_raw(self.pid).and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        }) else {
+            release_launch_pages();
+            return None;
         };
-        match poll(&mut set, (!settled).then_some(&settle)) {
-            Ok(0) => {
+        let settle_at = Instant::now() + SETTLE;
+        let mut settled = false;
+        let mut sigkill_at: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            if !settled && now >= settle_at {
                 settled = true;
                 let released = release_launch_pages();
                 tracing::debug!(released, "launch pages released");
-                continue;
             }
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => {
-                tracing::warn!("poll: {e}");
+            if sigkill_at.is_some_and(|t| now >= t) {
+                sigkill_at = None;
+                tracing::info!("the grace period is over: killing every process of the task");
+                if let Err(e) = self.isolators.kill(&self.places.container()) {
+                    tracing::warn!("kill: {e}");
+                }
+            }
+            let wake = [
+                (!settled).then_some(settle_at),
+                sigkill_at,
+                self.health.as_ref().and_then(|h| h.wakeup()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = wake.map(|w| timespec(w.saturating_duration_since(now)));
+            let probes: Vec<(usize, BorrowedFd<'_>)> =
+                self.health.as_ref().map(|h| h.fds()).unwrap_or_default();
+            let mut set: Vec<PollFd<'_>> = Vec::with_capacity(1 + fds.len() + probes.len());
+            set.push(PollFd::new(&pidfd, PollFlags::IN));
+            set.extend(fds.iter().map(|f| PollFd::new(f, PollFlags::IN)));
+            set.extend(probes.iter().map(|(_, f)| PollFd::new(f, PollFlags::IN)));
+            match poll(&mut set, timeout.as_ref()) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => {
+                    tracing::warn!("poll: {e}");
+                    return None;
+                }
+            }
+            if !set[0].revents().is_empty() {
                 return None;
             }
-        }
-        if !set[0].revents().is_empty() {
-            return None;
-        }
-        let fired: Vec<usize> = set[1..]
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| !p.revents().is_empty())
-            .map(|(i, _)| i)
-            .collect();
-        drop(set);
-        for i in fired {
-            drain(&fds[i]);
-        }
-        if let Some(l) = isolators.watch(&places.container()) {
-            tracing::info!(reason = l.reason, "limitation: {}", l.message);
-            // SAFETY: plain kill(2) of our own child, which we have not reaped, so the pid is still ours.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
+            let ready = |p: &PollFd<'_>| !p.revents().is_empty();
+            let fired: Vec<usize> = (0..fds.len()).filter(|i| ready(&set[1 + i])).collect();
+            let ended: Vec<usize> = probes
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| ready(&set[1 + fds.len() + k]))
+                .map(|(_, (i, _))| *i)
+                .collect();
+            drop(set);
+            drop(probes);
+            for i in fired {
+                drain(&fds[i]);
             }
-            return Some(l);
+            if let Some(l) = self.isolators.watch(&self.places.container()) {
+                tracing::info!(reason = l.reason, "limitation: {}", l.message);
+                // SAFETY: plain kill(2) of our own child, which we have not reaped, so the pid is still ours.
+                unsafe {
+                    libc::kill(self.pid, libc::SIGKILL);
+                }
+                return Some(l);
+            }
+            let verdict = self.health.as_mut().and_then(|h| h.service(&ended));
+            if settled && !ended.is_empty() {
+                // A probe's results were handled: drop the code that took again, as after the launch.
+                release_launch_pages();
+            }
+            if let (Some(why), None) = (verdict, &self.unhealthy) {
+                self.unhealthy = Some(why);
+                sigkill_at = Some(Instant::now() + self.grace);
+                self.terminate();
+            }
         }
+    }
+
+    /// The kill policy's first step, as `ucr stop` takes it: the kill marker (the end is TASK_KILLED), then
+    /// SIGTERM to every process of the container.
+    fn terminate(&self) {
+        let marker = self.paths.kill_marker(&self.st.id);
+        if let Err(e) = write_atomic(&marker, libc::SIGTERM.to_string().as_bytes()) {
+            tracing::warn!("kill marker: {e}");
+        }
+        if let Err(e) = self
+            .isolators
+            .signal(&self.places.container(), libc::SIGTERM)
+        {
+            tracing::warn!("SIGTERM: {e}");
+        }
+    }
+}
+
+fn timespec(d: Duration) -> rustix::event::Timespec {
+    rustix::event::Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
     }
 }
 

@@ -202,6 +202,11 @@ async fn get_containers(agent: &Arc<Agent>, call: &Value) -> Reply {
                 status["network_infos"] = n.clone();
             }
             let mut entry = json!({"container_id": {"value": st.id}, "container_status": status});
+            // Not in Mesos's ContainerStatus (its executor reports health in task status updates): ucr's
+            // addition, the supervisor's last record of the container's health checks.
+            if let Some(h) = c.health(&st.id) {
+                entry["health"] = serde_json::to_value(h).unwrap_or(Value::Null);
+            }
             if st.state == State::Running {
                 if let Ok(stats) = c.usage(&st.id) {
                     entry["resource_statistics"] =

@@ -26,6 +26,9 @@ pub fn termination_json(t: &Termination) -> Value {
     if let Some(l) = &t.limitation {
         w["limitation"] = l.clone();
     }
+    if let Some(h) = t.healthy {
+        w["healthy"] = json!(h);
+    }
     w
 }
 

@@ -13,11 +13,11 @@
 //! - `privileged` and the honoured docker `parameters` apply to both container types;
 //! - networks and ports: see `ports.rs`; task env (`MARATHON_APP_*`): see `task_env.rs`.
 
+mod health;
 pub mod ports;
 pub mod task_env;
 pub mod types;
 
-use serde_json::Value;
 use ucr_registry::secret::Secret;
 
 use self::task_env::{task_env, TaskContext};
@@ -39,11 +39,7 @@ use super::secrets::{check_docker_config, SecretSource};
 const DEFAULT_CPUS: f64 = 1.0;
 const DEFAULT_MEM: f64 = 128.0;
 
-pub fn parse_marathon_app(
-    text: &str,
-    raw: &Value,
-    secrets: &dyn SecretSource,
-) -> Result<ContainerConfig> {
+pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<ContainerConfig> {
     let app: App = from_str_with_path(text)?;
     let (id, app_id) = marathon_container_id(&app.id)?;
     refuse_unsupported(&app)?;
@@ -177,11 +173,9 @@ pub fn parse_marathon_app(
     cfg.resources = resources(&app)?;
     cfg.limits = limits(&app, &cfg.resources)?;
     cfg.labels.extend(app.labels.clone());
-    if let Some(Value::Array(checks)) = raw.get("healthChecks") {
-        cfg.health_checks = checks.clone();
-    }
     cfg.kill_grace_period_secs = app.task_kill_grace_period_seconds.map(f64::from);
     cfg.network = ports::network(&app)?;
+    cfg.health_checks = health::health_checks(&app.health_checks, &cfg.network.port_mappings)?;
     cfg.framework_env = task_env(&TaskContext {
         container_id: &id,
         app_id: &app_id,

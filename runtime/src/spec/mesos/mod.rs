@@ -6,6 +6,7 @@
 pub mod container;
 pub mod convert;
 pub mod convert_container;
+mod health;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -124,7 +125,7 @@ pub fn parse_launch_container_with(
 }
 
 /// Parses a `TaskInfo`. The container id is `task_id.value`.
-pub fn parse_task_info(text: &str, raw: &serde_json::Value) -> Result<ContainerConfig> {
+pub fn parse_task_info(text: &str) -> Result<ContainerConfig> {
     let task: TaskInfo = from_str_with_path(text)?;
     if task.executor.is_some() {
         return Err(SpecError::field(
@@ -158,10 +159,9 @@ pub fn parse_task_info(text: &str, raw: &serde_json::Value) -> Result<ContainerC
     }
     // Labels after the container: a docker `label` parameter adds to them, the TaskInfo's own win.
     cfg.labels.extend(convert::labels(task.labels));
-    if task.health_check.is_some() {
-        if let Some(hc) = raw.get("health_check") {
-            cfg.health_checks.push(hc.clone());
-        }
+    if let Some(hc) = task.health_check {
+        cfg.health_checks
+            .push(health::health_check(hc, "health_check")?);
     }
     if let Some(grace) = task.kill_policy.and_then(|k| k.grace_period) {
         cfg.kill_grace_period_secs = Some(convert::seconds(&grace, "kill_policy.grace_period")?);
