@@ -1,10 +1,14 @@
 //! The fetcher through `ucr launch`, against a real HTTPS server on loopback (Debian's docker-registry with a
 //! certificate from a CA made for the test): https is verified with the same `--ca-file` as registries, only
 //! HTTP 200 succeeds, a scheme ucr does not fetch is one line naming it, and a stalled download fails after
-//! `--fetcher_stall_timeout`.
+//! `--fetcher_stall_timeout`. URIs with `cache: true` go through the fetcher cache: one download for many
+//! concurrent launches, per user, within its size.
+
+use std::time::Duration;
 
 use serde_json::json;
 use ucr_fixtures::image::{busybox_image, ManifestFormat};
+use ucr_fixtures::origin::Origin;
 use ucr_fixtures::registry::{Registry, RegistryOptions};
 
 use crate::common::{busybox_registry, Containers, Run};
@@ -102,4 +106,115 @@ fn a_stalled_download_fails_after_the_stall_timeout() {
         "gave up after {took:?}"
     );
     server.join().expect("server");
+}
+
+/// `count` launches at once of a task that checks the fetched file's size, `cache: true`; their outputs.
+fn launch_cached(
+    c: &Containers,
+    image: &str,
+    url: &str,
+    user: Option<&str>,
+    count: usize,
+    extra: &[&str],
+) -> Vec<Run> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spawned: Vec<_> = (0..count)
+        .map(|i| {
+            let mut call = json!({"type": "LAUNCH_CONTAINER", "launch_container": {
+                "container_id": {"value": c.id("cache")},
+                "command": {
+                    "value": "echo $(wc -c < $MESOS_SANDBOX/big.bin)",
+                    "uris": [{"value": url, "cache": true, "extract": false}]
+                },
+                "container": {"type": "MESOS", "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}}}
+            }});
+            if let Some(u) = user {
+                call["launch_container"]["command"]["user"] = json!(u);
+            }
+            let file = dir.path().join(format!("{i}.json"));
+            std::fs::write(&file, call.to_string()).expect("write call");
+            let file = file.to_string_lossy().into_owned();
+            c.spawn(&[extra, &["launch", "--rm", &file]].concat())
+        })
+        .collect();
+    spawned
+        .into_iter()
+        .map(|s| s.wait_for(Duration::from_secs(300)))
+        .collect()
+}
+
+#[test]
+fn concurrent_launches_of_one_cached_uri_download_it_once_and_per_user() {
+    let (_reg, image) = busybox_registry();
+    let files = tempfile::tempdir().expect("tempdir");
+    let size = 50 << 20;
+    let data: Vec<u8> = (0..size)
+        .map(|i: usize| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(files.path().join("big.bin"), &data).expect("write");
+    let origin = Origin::start(files.path(), "127.0.0.1");
+    let url = format!("{}/big.bin", origin.base_url());
+    let downloads = || {
+        origin
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/big.bin" && r.method == "GET")
+            .count()
+    };
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], Duration::from_secs(120))
+        .ok();
+
+    for out in launch_cached(&c, &image, &url, None, 20, &[]) {
+        assert_eq!(
+            (out.code, out.stdout.trim()),
+            (0, "52428800"),
+            "{}",
+            out.all()
+        );
+    }
+    assert_eq!(downloads(), 1, "20 launches, one download");
+    let cache = c.root().join("fetch-cache");
+    let entries = std::fs::read_dir(&cache).expect("cache dir").flatten();
+    assert_eq!(entries.filter(|e| e.file_name().len() == 64).count(), 1);
+
+    // Another user has its own entry: one more download, then hits.
+    for out in launch_cached(&c, &image, &url, Some("nobody"), 2, &[]) {
+        assert_eq!(
+            (out.code, out.stdout.trim()),
+            (0, "52428800"),
+            "{}",
+            out.all()
+        );
+    }
+    assert_eq!(downloads(), 2, "one per user");
+
+    // A cache made smaller keeps what it has until something is added; then the least recently used entries go
+    // to make room, and a file larger than the whole cache only serves its own fetch.
+    let small = ["--fetcher-cache-size", "10MB"];
+    let other = format!("{url}?v=2");
+    for u in [&other, &url] {
+        for out in launch_cached(&c, &image, u, None, 1, &small) {
+            assert_eq!(
+                (out.code, out.stdout.trim()),
+                (0, "52428800"),
+                "{}",
+                out.all()
+            );
+        }
+    }
+    assert_eq!(
+        downloads(),
+        4,
+        "both evicted: {:?}",
+        origin.requests().len()
+    );
+    let held: u64 = std::fs::read_dir(&cache)
+        .expect("cache dir")
+        .flatten()
+        .filter(|e| e.file_name().len() == 64)
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(held <= 10 << 20, "the cache holds {held} bytes");
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ucr_runtime::containerizer::{Config, Forker, SupervisorCommand};
+use ucr_runtime::fetcher::CacheOptions;
 use ucr_runtime::images::{Images, ImagesConfig, Notices, RegistryOptions};
 use ucr_runtime::registry::ImageRef;
 use ucr_runtime::{Containerizer, Paths};
@@ -52,6 +53,7 @@ pub fn containerizer_with(
         sandbox_directory: cli.sandbox_directory.clone(),
         cgroups_root: cli.cgroups_root.clone(),
         fetcher_stall_timeout: cli.fetcher_stall_timeout,
+        fetcher_cache: Some(fetcher_cache(cli)),
         isolation: isolation.names,
         isolator_config: isolation.config,
         agent_ports: isolation.ports,
@@ -72,6 +74,16 @@ pub fn existing(cli: &Globals) -> anyhow::Result<Containerizer> {
         ..Config::new(paths(cli), supervisor_command(cli))
     };
     Ok(Containerizer::new(config, images(cli, None)?))
+}
+
+fn fetcher_cache(cli: &Globals) -> CacheOptions {
+    CacheOptions {
+        dir: cli
+            .fetcher_cache_dir
+            .clone()
+            .unwrap_or_else(|| cli.root.join("fetch-cache")),
+        capacity: cli.fetcher_cache_size,
+    }
 }
 
 /// `ucr <the same globals> __supervise ...`: how a multi-threaded caller starts a supervisor.

@@ -77,6 +77,20 @@ pub struct Globals {
         value_parser = crate::duration::parse
     )]
     pub fetcher_stall_timeout: std::time::Duration,
+    /// Mesos --fetcher_cache_dir: where URIs with `cache: true` are kept between tasks (default
+    /// <root>/fetch-cache).
+    #[arg(long = "fetcher-cache-dir", global = true, alias = "fetcher_cache_dir")]
+    pub fetcher_cache_dir: Option<PathBuf>,
+    /// Mesos --fetcher_cache_size: what the fetcher cache may hold before the least recently used URIs are
+    /// evicted (`2GB`, `512MB`).
+    #[arg(
+        long = "fetcher-cache-size",
+        global = true,
+        alias = "fetcher_cache_size",
+        default_value = "2GB",
+        value_parser = crate::bytes::parse
+    )]
+    pub fetcher_cache_size: u64,
     /// Mesos --cgroups_root: the cgroup parent of this instance's containers (default: ucr/<instance>, one per
     /// --root and --runtime-dir, so two instances never share or clean up each other's cgroups).
     #[arg(long = "cgroups-root", global = true, alias = "cgroups_root")]

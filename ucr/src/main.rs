@@ -11,6 +11,7 @@
 mod agent;
 mod archive;
 mod args;
+mod bytes;
 mod config_file;
 mod containers;
 mod context;

@@ -29,6 +29,9 @@ pub struct Config {
     pub cgroups_root: Option<String>,
     /// Mesos `--fetcher_stall_timeout`: a URI download that receives nothing for this long fails.
     pub fetcher_stall_timeout: std::time::Duration,
+    /// Mesos `--fetcher_cache_dir` / `--fetcher_cache_size`, for URIs with `cache: true`; None = no cache (each
+    /// such URI is downloaded).
+    pub fetcher_cache: Option<crate::fetcher::CacheOptions>,
     /// How to start a supervisor when this process cannot fork one (it has more than one thread): by the
     /// forker if the caller started one, else by this command.
     pub supervisor: SupervisorCommand,
@@ -55,6 +58,7 @@ impl Config {
             agent_ports: Vec::new(),
             cgroups_root: None,
             fetcher_stall_timeout: crate::fetcher::DEFAULT_STALL_TIMEOUT,
+            fetcher_cache: None,
             supervisor,
             forker: None,
         }

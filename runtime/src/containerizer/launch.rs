@@ -125,9 +125,11 @@ fn prepare(
     let (paths, id) = (&config.paths, cfg.id.as_str());
     checkpoint(config, st, State::Provisioning)?;
     let sandbox = paths.sandbox(id);
-    let fetch = FetchOptions {
+    // Credential files are fetched before the image says who the task runs as: never through the cache.
+    let mut fetch = FetchOptions {
         tls: images.tls(),
         stall_timeout: config.fetcher_stall_timeout,
+        ..FetchOptions::default()
     };
     let image = match &cfg.image {
         Some(i) => match fetch_credentials(id, &cfg.command.uris, &sandbox, &fetch)? {
@@ -233,6 +235,9 @@ fn prepare(
         .filter(|u| !is_credential_uri(u))
         .cloned()
         .collect();
+    // Cache entries are the task's user's own (keyed by uid, which is what owns them in the sandbox).
+    fetch.cache = config.fetcher_cache.clone();
+    fetch.user = format!("uid {}", p.uid);
     fetch_uris(id, &rest, &sandbox, &fetch)?;
     if p.uid != 0 {
         crate::container::sandbox::give_to(&sandbox, p.uid, p.gid).map_err(|e| {

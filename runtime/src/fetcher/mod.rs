@@ -4,7 +4,8 @@
 //! the sandbox, confined so that a hostile archive cannot write outside it; `executable` sets the mode 0755.
 //! Every file is written through the confined resolver from a descriptor of the sandbox, never following a
 //! symlink at its name, and a download lands under a temporary name first, so a failed fetch leaves nothing
-//! in its place.
+//! in its place. A URI with `cache: true` is downloaded into the fetcher cache (`cache`) once per user and
+//! copied from there.
 
 use std::fs::File;
 use std::io::Write;
@@ -21,8 +22,11 @@ use crate::container::error::{ContainerError, Result};
 use crate::rt;
 use crate::spec::UriSpec;
 
+pub mod cache;
 pub mod credentials;
 pub mod extract;
+
+pub use cache::CacheOptions;
 
 /// How downloads are made.
 #[derive(Clone, Debug)]
@@ -31,6 +35,10 @@ pub struct FetchOptions {
     pub tls: TlsOptions,
     /// Mesos `--fetcher_stall_timeout`: a download that receives nothing for this long fails.
     pub stall_timeout: Duration,
+    /// The fetcher cache, for URIs with `cache: true` (http and https: a local file is copied either way).
+    pub cache: Option<CacheOptions>,
+    /// The task's user: cache entries are per user, as Mesos keys them.
+    pub user: String,
 }
 
 /// Mesos's default `--fetcher_stall_timeout`.
@@ -41,6 +49,8 @@ impl Default for FetchOptions {
         FetchOptions {
             tls: TlsOptions::default(),
             stall_timeout: DEFAULT_STALL_TIMEOUT,
+            cache: None,
+            user: "root".into(),
         }
     }
 }
@@ -82,13 +92,25 @@ fn fetch_one(u: &UriSpec, sandbox: &Path, opts: &FetchOptions) -> std::result::R
     let name = file_name(u)?;
     let dir = confined::open_root(sandbox).map_err(|e| format!("{}: {e}", sandbox.display()))?;
     if u.value.starts_with("http://") || u.value.starts_with("https://") {
-        download(&u.value, &dir, &name, opts)?;
+        match opts.cache.as_ref().filter(|_| u.cache) {
+            Some(c) => {
+                let (mut from, source) =
+                    cache::get(c, &opts.user, &u.value, |f| download(&u.value, opts, f))?;
+                tracing::debug!(uri = u.value, ?source, "fetcher cache");
+                write_new(&dir, &name, 0o644, |to| {
+                    std::io::copy(&mut from, to)
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                })?;
+            }
+            None => write_new(&dir, &name, 0o644, |f| download(&u.value, opts, f))?,
+        }
     } else {
         let src = PathBuf::from(u.value.strip_prefix("file://").unwrap_or(&u.value));
         if !src.is_absolute() {
             return Err("a local URI must be an absolute path".into());
         }
-        copy(&src, &dir, &name).map_err(|e| format!("{}: {e}", src.display()))?;
+        copy(&src, &dir, &name)?;
     }
     let local = |e: std::io::Error| format!("{}: {e}", sandbox.join(&name).display());
     if let Some(a) = extract::archive(&name).filter(|_| u.extract) {
@@ -102,22 +124,39 @@ fn fetch_one(u: &UriSpec, sandbox: &Path, opts: &FetchOptions) -> std::result::R
 }
 
 /// A local file (the operator's own path, trusted) into the sandbox, keeping its permission bits.
-fn copy(src: &Path, dir: &OwnedFd, name: &str) -> std::io::Result<()> {
-    let mut from = File::open(src)?;
-    let mode = from.metadata()?.mode() & 0o777;
-    let mut to = confined::create(dir, Path::new(name), mode)?;
-    std::io::copy(&mut from, &mut to)?;
-    to.sync_all()
+fn copy(src: &Path, dir: &OwnedFd, name: &str) -> std::result::Result<(), String> {
+    let fail = |e: std::io::Error| format!("{}: {e}", src.display());
+    let mut from = File::open(src).map_err(fail)?;
+    let mode = from.metadata().map_err(fail)?.mode() & 0o777;
+    write_new(dir, name, mode, |to| {
+        std::io::copy(&mut from, to).map(drop).map_err(fail)
+    })
 }
 
-/// Stream an http(s) URL into the sandbox as `name`, via `name.part` renamed into place, so a failed fetch
+/// Make `name` in the sandbox with what `fill` writes, via `name.part` renamed into place, so a failed fetch
 /// leaves nothing.
-fn download(
-    url: &str,
+fn write_new(
     dir: &OwnedFd,
     name: &str,
-    opts: &FetchOptions,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> std::result::Result<(), String>,
 ) -> std::result::Result<(), String> {
+    let part = format!("{name}.part");
+    let written = confined::create(dir, Path::new(&part), mode)
+        .map_err(|e| format!("{part}: {e}"))
+        .and_then(|mut f| {
+            fill(&mut f)?;
+            f.sync_all().map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        let _ = rustix::fs::unlinkat(dir, part.as_str(), rustix::fs::AtFlags::empty());
+        return Err(e);
+    }
+    rustix::fs::renameat(dir, part.as_str(), dir, name).map_err(|e| e.to_string())
+}
+
+/// Stream an http(s) URL into `out`. Mesos's fetcher takes HTTP 200 only (redirects are followed first).
+fn download(url: &str, opts: &FetchOptions, out: &mut File) -> std::result::Result<(), String> {
     let host = url
         .split("://")
         .nth(1)
@@ -136,27 +175,17 @@ fn download(
         ),
         false => e.to_string(),
     };
-    let part = format!("{name}.part");
-    let r: std::result::Result<(), String> = rt::block_on(async {
+    rt::block_on(async {
         let mut resp = client.get(url).send().await.map_err(stalled)?;
-        // Mesos's fetcher takes 200 only (redirects are followed first).
         if resp.status().as_u16() != 200 {
             return Err(format!("HTTP {}", resp.status()));
         }
-        let mut f =
-            confined::create(dir, Path::new(&part), 0o644).map_err(|e| format!("{part}: {e}"))?;
         while let Some(chunk) = resp.chunk().await.map_err(stalled)? {
-            f.write_all(&chunk).map_err(|e| e.to_string())?;
+            out.write_all(&chunk).map_err(|e| e.to_string())?;
         }
-        f.sync_all().map_err(|e| e.to_string())?;
         Ok(())
     })
-    .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    if let Err(e) = r {
-        let _ = rustix::fs::unlinkat(dir, part.as_str(), rustix::fs::AtFlags::empty());
-        return Err(e);
-    }
-    rustix::fs::renameat(dir, part.as_str(), dir, name).map_err(|e| e.to_string())
+    .map_err(|e| format!("cannot start the async runtime: {e}"))?
 }
 
 #[cfg(test)]
