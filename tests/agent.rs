@@ -4,6 +4,7 @@
 //! the metrics, the forker that forks supervisors. Recovery is in tests/agent_recovery.rs.
 
 pub mod support;
+mod tasks;
 
 use std::time::{Duration, Instant};
 

@@ -11,7 +11,7 @@ use ucr_fixtures::image::{busybox_image, ManifestFormat};
 use ucr_fixtures::origin::Origin;
 use ucr_fixtures::registry::{Registry, RegistryOptions};
 
-use crate::common::{busybox_registry, Containers, Run};
+use crate::common::{busybox_registry, Containers, Run, CMD_TIMEOUT};
 
 fn launch(c: &Containers, image: &str, uri: &str, extra: &[&str]) -> Run {
     let call = json!({"type": "LAUNCH_CONTAINER", "launch_container": {
@@ -217,4 +217,51 @@ fn concurrent_launches_of_one_cached_uri_download_it_once_and_per_user() {
         .map(|m| m.len())
         .sum();
     assert!(held <= 10 << 20, "the cache holds {held} bytes");
+}
+
+#[test]
+fn ucr_fetch_is_the_tasks_fetcher_on_its_own() {
+    let c = Containers::new();
+    let src = tempfile::tempdir().expect("tempdir");
+    let data = src.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::write(data.join("a.txt"), "a\n").expect("write");
+    let tgz = src.path().join("app.tar.gz");
+    let made = std::process::Command::new("tar")
+        .arg("czf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&data)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(made.success());
+    let into = src.path().join("into");
+    let into_s = into.to_string_lossy().into_owned();
+    let uri = format!("file://{}", tgz.display());
+    c.run_for(
+        &["fetch", "--extract", "--into", &into_s, &uri],
+        CMD_TIMEOUT,
+    )
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(into.join("a.txt")).expect("a.txt"),
+        "a\n"
+    );
+    assert!(
+        into.join("app.tar.gz").is_file(),
+        "the archive stays, as Mesos's"
+    );
+
+    let out = c.run_for(
+        &["fetch", "--into", &into_s, "s3://bucket/key"],
+        CMD_TIMEOUT,
+    );
+    assert_ne!(out.code, 0);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].contains("s3://"),
+        "{}",
+        out.all()
+    );
 }

@@ -1,6 +1,7 @@
 //! One tokio runtime per process. The registry client, the archive loader's pulls and the fetcher are async;
 //! the containerizer's operations are plain blocking calls (a launch is a sequence of checkpointed steps, and
-//! the supervisor must stay single-threaded). Blocking code reaches async code only through [`block_on`]:
+//! the supervisor must stay single-threaded). Blocking code reaches async code through [`block_on`] (or
+//! [`block_on_here`] for one transfer that should stay on its thread):
 //! inside a runtime's blocking thread (the agent's `spawn_blocking`) it runs on that runtime, anywhere else on
 //! the process's own, built on first use and kept, so a pull and a later fetch share its threads and
 //! connection pools instead of building a runtime each.
@@ -32,6 +33,16 @@ pub fn block_on<F: Future>(f: F) -> std::io::Result<F::Output> {
         Ok(h) => Ok(h.block_on(f)),
         Err(_) => Ok(runtime()?.block_on(f)),
     }
+}
+
+/// Runs `f` on a runtime of this thread alone, built for the call (a few microseconds): for one long transfer
+/// whose connection and reader should not hand every chunk to another thread and wake it (the fetcher's
+/// downloads). Must not be called from an async task.
+pub fn block_on_here<F: Future>(f: F) -> std::io::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(f))
 }
 
 #[cfg(test)]

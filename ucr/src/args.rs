@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::globals::Globals;
-use crate::{agent, archive, containers, images, manual, run, run_flags, stats, supervise};
+use crate::{agent, archive, containers, fetch, images, manual, run, run_flags, stats, supervise};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -47,6 +47,8 @@ pub enum Command {
     Run(Box<run_flags::RunArgs>),
     /// Run a container from a Mesos LAUNCH_CONTAINER call, a TaskInfo or a Marathon app (JSON).
     Launch(run::LaunchArgs),
+    /// Fetch URIs into a directory as a task's fetcher would (TLS options, cache, extract).
+    Fetch(Box<fetch::FetchArgs>),
     /// List containers.
     Ps(containers::PsArgs),
     /// Print a container's stdout (or stderr).

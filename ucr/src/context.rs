@@ -76,7 +76,8 @@ pub fn existing(cli: &Globals) -> anyhow::Result<Containerizer> {
     Ok(Containerizer::new(config, images(cli, None)?))
 }
 
-fn fetcher_cache(cli: &Globals) -> CacheOptions {
+/// `--fetcher_cache_dir` (default `<root>/fetch-cache`) and `--fetcher_cache_size`.
+pub fn fetcher_cache(cli: &Globals) -> CacheOptions {
     CacheOptions {
         dir: cli
             .fetcher_cache_dir

@@ -16,6 +16,7 @@ mod config_file;
 mod containers;
 mod context;
 mod duration;
+mod fetch;
 mod globals;
 mod images;
 mod isolation;
@@ -89,6 +90,7 @@ fn run_cli() -> i32 {
         Command::Man(a) => manual::man(a, Cli::command()),
         Command::Run(a) => run::run(g, a),
         Command::Launch(a) => run::launch(g, a),
+        Command::Fetch(a) => fetch::run(g, a),
         Command::Ps(a) => containers::ps(g, a),
         Command::Logs(a) => containers::logs(g, a),
         Command::Wait(a) => containers::wait(g, a),
