@@ -96,8 +96,17 @@ fn docker_credential_pulls_for_a_marathon_app_and_a_mesos_launch_and_a_wrong_one
     );
     assert_ne!(wrong.code, 0, "{}", wrong.all());
     assert!(
-        wrong.stderr.contains(&reg.host) && wrong.stderr.contains("rejected the credentials"),
-        "names the registry and the refusal: {}",
+        wrong.stderr.contains(&reg.host)
+            && wrong.stderr.contains(
+                "rejected the credentials (HTTP 401; the credentials are from the request's"
+            )
+            && wrong
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("ucr:"))
+                .count()
+                == 1,
+        "names the registry, the refusal, its status and the credentials' source, on one line: {}",
         wrong.all()
     );
     let out = launch(&c, ca, &mesos(&c.id("cred-mesos"), credential.clone()));

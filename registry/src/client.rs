@@ -96,7 +96,7 @@ impl Registries {
         if let Some(c) = map.get(&key) {
             return Ok(c.clone());
         }
-        let cred = self.opts.credentials.lookup(cred_registry)?;
+        let cred = self.opts.credentials.lookup_with_source(cred_registry)?;
         let c = Arc::new(RegistryClient {
             host: host.to_string(),
             http: self.opts.tls.client_for(
@@ -234,10 +234,9 @@ impl RegistryClient {
                     );
                 }
                 StatusCode::UNAUTHORIZED => {
-                    return Err(Error::Auth {
-                        registry: self.host.clone(),
-                        why: "the registry rejected the credentials".into(),
-                    });
+                    return Err(self
+                        .session
+                        .rejected("the registry rejected the credentials"));
                 }
                 StatusCode::FORBIDDEN if !challenged && !sent => {
                     match self.session.on_forbidden(sent) {
@@ -323,6 +322,7 @@ impl RegistryClient {
                 registry: self.host.clone(),
                 url: redact_url(url),
                 status: status.as_u16(),
+                source_name: self.session.credential_source().to_string(),
             }
         } else {
             Error::Auth {

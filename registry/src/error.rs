@@ -16,11 +16,12 @@ pub enum Error {
     #[error("registry {registry}: authentication failed: {why}")]
     Auth { registry: String, why: String },
 
-    #[error("registry {registry}: access denied to {url} (HTTP {status})")]
+    #[error("registry {registry}: access denied to {url} (HTTP {status}) with the credentials from {source_name}")]
     Denied {
         registry: String,
         url: String,
         status: u16,
+        source_name: String,
     },
 
     #[error("registry {registry}: TLS: {why}")]

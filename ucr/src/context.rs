@@ -118,6 +118,7 @@ impl RegistryArgs {
             certs_dirs: self.certs_dir.clone(),
             insecure: self.insecure_registry.clone(),
             mirrors: self.registry_mirror.clone(),
+            request_docker_config: None,
         }
     }
 }

@@ -53,6 +53,11 @@ struct ConfigFile {
 }
 
 impl DockerConfig {
+    /// Where it came from: a path, `--docker-config` or `image config`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     pub fn from_file(path: &Path) -> Result<DockerConfig> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse(&text, &path.display().to_string())

@@ -22,6 +22,8 @@ const MAX_TOKEN_RESPONSE: usize = 1 << 20;
 pub struct Session {
     registry: String,
     credential: Option<Credential>,
+    /// Where the credential came from, for messages.
+    source: String,
     state: Mutex<State>,
 }
 
@@ -49,16 +51,26 @@ struct TokenReply {
 }
 
 impl Session {
-    pub fn new(registry: &str, credential: Option<Credential>) -> Session {
+    pub fn new(registry: &str, credential: Option<(Credential, String)>) -> Session {
+        let (credential, source) = match credential {
+            Some((c, s)) => (Some(c), s),
+            None => (None, String::new()),
+        };
         Session {
             registry: registry.to_string(),
             credential,
+            source,
             state: Mutex::new(State::default()),
         }
     }
 
     pub fn has_credential(&self) -> bool {
         self.credential.is_some()
+    }
+
+    /// Where the credential came from (empty without one).
+    pub fn credential_source(&self) -> &str {
+        &self.source
     }
 
     /// How many token requests this session made (tests assert the cache works).
@@ -255,18 +267,22 @@ impl Session {
         Ok((Secret::new(token), expiry))
     }
 
-    fn rejected(&self, why: &str) -> Error {
+    /// HTTP 401 to a request that carried credentials (or a token made from them).
+    pub fn rejected(&self, why: &str) -> Error {
         Error::Auth {
             registry: self.registry.clone(),
-            why: why.to_string(),
+            why: match self.source.as_str() {
+                "" => format!("{why} (HTTP 401)"),
+                from => format!("{why} (HTTP 401; the credentials are from {from})"),
+            },
         }
     }
 
     fn no_credentials(&self) -> Error {
         Error::Auth {
             registry: self.registry.clone(),
-            why: "the registry requires credentials and none were found (use --creds, --docker-config or a \
-                  docker config.json)"
+            why: "the registry requires credentials and none were found (HTTP 401; use --creds, \
+                  --docker-config or a docker config.json)"
                 .into(),
         }
     }

@@ -40,14 +40,20 @@ impl Credentials {
 
     /// The credential to present to `registry` (canonical name, e.g. `docker.io` or `reg:5443`), if any.
     pub fn lookup(&self, registry: &str) -> Result<Option<Credential>> {
+        Ok(self.lookup_with_source(registry)?.map(|(c, _)| c))
+    }
+
+    /// [`Credentials::lookup`], with where the credential came from (`--creds`, a config file's path, `image
+    /// config`), for messages that must say which source a registry refused.
+    pub fn lookup_with_source(&self, registry: &str) -> Result<Option<(Credential, String)>> {
         if let Some((reg, cred)) = &self.explicit {
             if reg == registry {
-                return Ok(Some(cred.clone()));
+                return Ok(Some((cred.clone(), "--creds".into())));
             }
         }
         for cfg in self.per_image.iter().chain(self.docker_config.iter()) {
             if let Some(c) = cfg.lookup(registry)? {
-                return Ok(Some(c));
+                return Ok(Some((c, cfg.origin().to_string())));
             }
         }
         Ok(None)

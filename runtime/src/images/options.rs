@@ -21,6 +21,10 @@ pub struct RegistryOptions {
     pub certs_dirs: Vec<PathBuf>,
     pub insecure: Vec<String>,
     pub mirrors: Vec<String>,
+    /// A launch request's own docker config.json (Mesos `docker.config`, Marathon `pullConfig`, a
+    /// `docker.credential`, a fetched `.docker/config.json`): consulted before `docker_config`, and named in
+    /// errors by the second field.
+    pub request_docker_config: Option<(String, String)>,
 }
 
 impl fmt::Debug for RegistryOptions {
@@ -33,6 +37,10 @@ impl fmt::Debug for RegistryOptions {
             .field("certs_dirs", &self.certs_dirs)
             .field("insecure", &self.insecure)
             .field("mirrors", &self.mirrors)
+            .field(
+                "request_docker_config",
+                &self.request_docker_config.as_ref().map(|(_, from)| from),
+            )
             .finish()
     }
 }
@@ -58,6 +66,9 @@ impl RegistryOptions {
         if let (Some(c), Some(img)) = (&self.creds, image) {
             credentials.explicit =
                 Some((img.registry().to_string(), Credential::parse_user_pass(c)?));
+        }
+        if let Some((json, from)) = &self.request_docker_config {
+            credentials.per_image.push(DockerConfig::parse(json, from)?);
         }
         credentials.docker_config = match &self.docker_config {
             Some(v) => Some(DockerConfig::from_flag(v)?),

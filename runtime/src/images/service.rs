@@ -219,7 +219,9 @@ impl Images {
     ) -> Result<ImageRecord> {
         let mut ropts = self.config.registry.clone();
         if let Some(cfg) = docker_config {
-            ropts.docker_config = Some(cfg.to_string());
+            let from =
+                "the request's docker config (docker.config, docker.credential or pullConfig)";
+            ropts.request_docker_config = Some((cfg.to_string(), from.to_string()));
         }
         let copts = ropts.client_options(Some(image))?;
         let puller = Puller::new(self.store()?, Arc::new(Registries::new(copts)));
