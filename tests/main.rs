@@ -6,6 +6,7 @@ mod common;
 mod agent;
 mod agent_recovery;
 mod archive;
+mod docker_params;
 mod dry_run;
 mod fetch;
 mod health;

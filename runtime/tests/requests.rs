@@ -392,10 +392,10 @@ fn field_paths_in_errors() {
     let e = err(r#"{"id":"/a","cmd":"x","cpus":"one"}"#);
     assert!(e.starts_with("cpus: invalid type"), "{e}");
     let e = err(
-        r#"{"id":"/a","container":{"type":"DOCKER","docker":{"image":"b","parameters":[{"key":"cap-add","value":"ALL"}]}}}"#,
+        r#"{"id":"/a","container":{"type":"DOCKER","docker":{"image":"b","parameters":[{"key":"volumes-from","value":"db"}]}}}"#,
     );
     assert!(
-        e.starts_with("container.docker.parameters[0].key: docker parameter \"cap-add\""),
+        e.starts_with("container.docker.parameters[0].key: docker parameter \"volumes-from\""),
         "{e}"
     );
     let e = err(

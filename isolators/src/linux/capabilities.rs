@@ -48,14 +48,18 @@ impl Isolator for CapabilitiesIsolator {
             let all: Capabilities = every();
             (all.clone(), all)
         } else {
-            let effective = match &linux.effective_capabilities {
-                Some(names) => parse(names, "effective_capabilities")?,
-                None => parse_static(DEFAULT)?,
+            let bounding_asked = match &linux.bounding_capabilities {
+                Some(names) => Some(parse(names, "bounding_capabilities")?),
+                None => None,
             };
-            let bounding = match &linux.bounding_capabilities {
-                Some(names) => parse(names, "bounding_capabilities")?,
-                None => effective.clone(),
+            // A bounding set alone is what a root task runs with (as a root process holds its bounding set;
+            // Docker's cap-add/cap-drop); a non-root one still gets none of it (below).
+            let effective = match (&linux.effective_capabilities, &bounding_asked) {
+                (Some(names), _) => parse(names, "effective_capabilities")?,
+                (None, Some(b)) => b.clone(),
+                (None, None) => parse_static(DEFAULT)?,
             };
+            let bounding = bounding_asked.unwrap_or_else(|| effective.clone());
             if let Some(extra) = effective.difference(&bounding).next() {
                 return Err(IsolatorError::invalid(
                     NAME,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod credential;
 pub mod detect;
 pub mod docker_params;
+mod docker_values;
 pub mod error;
 pub mod health;
 pub mod ids;

@@ -159,7 +159,10 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
             }
         }
     }
-    // After the app's env: a docker `env` parameter is a later `-e` and wins, as with the Docker containerizer.
+    cfg.resources = resources(&app)?;
+    cfg.limits = limits(&app, &cfg.resources)?;
+    // After the app's env (a docker `env` parameter is a later `-e` and wins, as with the Docker containerizer)
+    // and its resources (`memory`, `cpus` change them).
     if let Some(d) = app.container.as_ref().and_then(|c| c.docker.as_ref()) {
         apply_docker_parameters(
             &mut cfg,
@@ -169,9 +172,6 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
             "container.docker.parameters",
         )?;
     }
-
-    cfg.resources = resources(&app)?;
-    cfg.limits = limits(&app, &cfg.resources)?;
     cfg.labels.extend(app.labels.clone());
     cfg.kill_grace_period_secs = app.task_kill_grace_period_seconds.map(f64::from);
     cfg.network = ports::network(&app)?;

@@ -1,0 +1,66 @@
+//! Docker `parameters` of a Marathon app take effect in the running task as `docker run` flags would: the
+//! capability set (`cap-add`/`cap-drop`), rlimits (`ulimit`), the memory limit (`memory`) and /dev/shm
+//! (`shm-size`); a flag that means nothing on one node is refused by name.
+
+use serde_json::json;
+
+use crate::common::{busybox_registry, cgroup_dirs, Containers, CMD_TIMEOUT};
+
+#[test]
+fn capabilities_ulimits_memory_and_shm_from_docker_parameters() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let id = c.id("dparams");
+    let app = json!({
+        "id": id,
+        "cmd": "grep CapEff /proc/self/status; ulimit -n; df -k /dev/shm | tail -1; sleep 1000",
+        "mem": 256,
+        "container": {"type": "DOCKER", "docker": {"image": image, "parameters": [
+            {"key": "cap-add", "value": "NET_ADMIN"},
+            {"key": "cap-drop", "value": "NET_RAW"},
+            {"key": "ulimit", "value": "nofile=1000:1000"},
+            {"key": "memory", "value": "64m"},
+            {"key": "shm-size", "value": "16m"}
+        ]}}
+    });
+    let out = c.run_stdin(&["launch", "-d", "-"], &app.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+    c.wait_running(&id);
+    let deadline = std::time::Instant::now() + CMD_TIMEOUT;
+    let logs = loop {
+        let l = c.run_for(&["logs", &id], CMD_TIMEOUT).ok().stdout;
+        if l.lines().count() >= 3 || std::time::Instant::now() > deadline {
+            break l;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = logs.lines().collect();
+    let eff = lines[0].split_whitespace().last().unwrap_or("");
+    let eff = u64::from_str_radix(eff, 16).unwrap_or_else(|_| panic!("CapEff: {logs}"));
+    assert!(eff & (1 << 12) != 0, "NET_ADMIN added: {logs}");
+    assert!(eff & (1 << 13) == 0, "NET_RAW dropped: {logs}");
+    assert!(eff & (1 << 21) == 0, "no SYS_ADMIN: {logs}");
+    assert_eq!(lines[1], "1000", "{logs}");
+    assert!(
+        lines[2].split_whitespace().nth(1) == Some("16384"),
+        "16 MiB /dev/shm: {logs}"
+    );
+    // The memory limit is 64 MiB (below the app's 256 MB request, which it lowers).
+    let limit = cgroup_dirs(&id).into_iter().find_map(|d| {
+        ["memory.max", "memory.limit_in_bytes"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(d.join(f)).ok())
+    });
+    assert_eq!(limit.as_deref().map(str::trim), Some("67108864"), "{logs}");
+
+    let refused = json!({"id": c.id("dparams-no"), "container": {"type": "DOCKER", "docker": {
+        "image": image, "parameters": [{"key": "volumes-from", "value": "db"}]}}});
+    let out = c.run_stdin(&["launch", "--dry-run", "-"], &refused.to_string());
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.lines().count() == 1 && out.stderr.contains("\"volumes-from\" is not supported"),
+        "{}",
+        out.all()
+    );
+}
