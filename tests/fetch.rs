@@ -239,11 +239,20 @@ fn ucr_fetch_is_the_tasks_fetcher_on_its_own() {
     let into = src.path().join("into");
     let into_s = into.to_string_lossy().into_owned();
     let uri = format!("file://{}", tgz.display());
-    c.run_for(
-        &["fetch", "--extract", "--into", &into_s, &uri],
-        CMD_TIMEOUT,
-    )
-    .ok();
+    let out = c
+        .run_for(
+            &["fetch", "--json", "--extract", "--into", &into_s, &uri],
+            CMD_TIMEOUT,
+        )
+        .ok();
+    let events: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON event per line"))
+        .collect();
+    assert_eq!(events[0]["event"], "done", "{}", out.stdout);
+    assert_eq!(events[0]["from"], "local", "{}", out.stdout);
+    assert_eq!(events[1]["event"], "extracted", "{}", out.stdout);
     assert_eq!(
         std::fs::read_to_string(into.join("a.txt")).expect("a.txt"),
         "a\n"

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ucr_runtime::containerizer::{Config, Forker, SupervisorCommand};
-use ucr_runtime::fetcher::CacheOptions;
+use ucr_runtime::fetcher::{CacheOptions, FetchObserver};
 use ucr_runtime::images::{Images, ImagesConfig, Notices, RegistryOptions};
 use ucr_runtime::registry::ImageRef;
 use ucr_runtime::{Containerizer, Paths};
@@ -139,5 +139,9 @@ impl Notices for Printed {
         if !self.quiet {
             eprintln!("Pulling {image}");
         }
+    }
+
+    fn fetch_observer(&self) -> Option<Arc<dyn FetchObserver>> {
+        (!self.quiet).then(|| Arc::new(crate::fetch_progress::FetchLines) as Arc<dyn FetchObserver>)
     }
 }

@@ -1,6 +1,7 @@
 //! `ucr fetch`: the task fetcher on its own (Mesos's `mesos-fetcher`), for an operator who wants to see what a
 //! task's `uris` would give, to warm the fetcher cache, or to compare it with curl (`bench/fetch.sh`). The same
-//! code and options as a launch's fetch step: the registries' TLS options, the stall timeout, the cache.
+//! code and options as a launch's fetch step: the registries' TLS options, the stall timeout, the cache; a
+//! progress bar on a terminal, or `--json` events.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use ucr_runtime::fetcher::{fetch, FetchOptions};
 use ucr_runtime::spec::UriSpec;
 
 use crate::context;
+use crate::fetch_progress::FetchProgress;
 use crate::globals::{Globals, RegistryArgs};
 
 #[derive(Args, Debug)]
@@ -26,6 +28,9 @@ pub struct FetchArgs {
     /// Go through the fetcher cache (Mesos `cache`).
     #[arg(long)]
     pub cache: bool,
+    /// One JSON event per line on stdout (started, progress, done, extracted).
+    #[arg(long)]
+    pub json: bool,
     /// The file's name in the directory (one URI only); default: the URI's last path segment.
     #[arg(long = "output-file", alias = "output_file")]
     pub output_file: Option<String>,
@@ -47,6 +52,7 @@ pub fn run(g: &Globals, a: &FetchArgs) -> anyhow::Result<i32> {
         stall_timeout: g.fetcher_stall_timeout,
         cache: Some(context::fetcher_cache(g)),
         user: format!("uid {}", rustix::process::getuid().as_raw()),
+        observer: Some(std::sync::Arc::new(FetchProgress::new(a.json))),
     };
     for uri in &a.uris {
         let u = UriSpec {

@@ -17,6 +17,7 @@ mod containers;
 mod context;
 mod duration;
 mod fetch;
+mod fetch_progress;
 mod globals;
 mod images;
 mod isolation;

@@ -2,7 +2,7 @@
 //! `--quiet` or when stderr is not a terminal.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -46,7 +46,8 @@ impl Observer for Progress {
             // Progress events are frequent; the JSON stream keeps the ones a consumer acts on.
             if !matches!(e, Event::LayerProgress { .. }) {
                 if let Ok(s) = serde_json::to_string(&e) {
-                    println!("{s}");
+                    // A reader that went away (`| head`) is not a reason to fail the pull.
+                    let _ = writeln!(std::io::stdout().lock(), "{s}");
                 }
             }
             return;

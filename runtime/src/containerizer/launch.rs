@@ -237,6 +237,7 @@ fn prepare(
         .collect();
     // Cache entries are the task's user's own (keyed by uid, which is what owns them in the sandbox).
     fetch.cache = config.fetcher_cache.clone();
+    fetch.observer = notices.fetch_observer();
     fetch.user = format!("uid {}", p.uid);
     fetch_uris(id, &rest, &sandbox, &fetch)?;
     if p.uid != 0 {

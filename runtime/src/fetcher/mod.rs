@@ -24,12 +24,14 @@ use crate::spec::UriSpec;
 
 pub mod cache;
 pub mod credentials;
+pub mod events;
 pub mod extract;
 
 pub use cache::CacheOptions;
+pub use events::{FetchEvent, FetchObserver, Origin};
 
 /// How downloads are made.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FetchOptions {
     /// The registries' trust (`--ca-file`, certs.d, insecure hosts), for https URIs too.
     pub tls: TlsOptions,
@@ -39,6 +41,28 @@ pub struct FetchOptions {
     pub cache: Option<CacheOptions>,
     /// The task's user: cache entries are per user, as Mesos keys them.
     pub user: String,
+    /// Who hears about progress (a terminal's bar, JSON events, a launch's lines); None: nobody.
+    pub observer: Option<std::sync::Arc<dyn FetchObserver>>,
+}
+
+impl std::fmt::Debug for FetchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchOptions")
+            .field("tls", &self.tls)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("cache", &self.cache)
+            .field("user", &self.user)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl FetchOptions {
+    fn tell(&self, e: FetchEvent) {
+        if let Some(o) = &self.observer {
+            o.on(e);
+        }
+    }
 }
 
 /// Mesos's default `--fetcher_stall_timeout`.
@@ -51,6 +75,7 @@ impl Default for FetchOptions {
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             cache: None,
             user: "root".into(),
+            observer: None,
         }
     }
 }
@@ -106,7 +131,12 @@ fn fetch_one(u: &UriSpec, sandbox: &Path, opts: &FetchOptions) -> std::result::R
     }
     let name = file_name(u)?;
     let dir = confined::open_root(sandbox).map_err(|e| format!("{}: {e}", sandbox.display()))?;
-    if u.value.starts_with("http://") || u.value.starts_with("https://") {
+    let size = |name: &str| -> u64 {
+        rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+            .map(|s| s.st_size as u64)
+            .unwrap_or(0)
+    };
+    let from = if u.value.starts_with("http://") || u.value.starts_with("https://") {
         match opts.cache.as_ref().filter(|_| u.cache) {
             Some(c) => {
                 let (mut from, source) =
@@ -117,8 +147,15 @@ fn fetch_one(u: &UriSpec, sandbox: &Path, opts: &FetchOptions) -> std::result::R
                         .map(drop)
                         .map_err(|e| e.to_string())
                 })?;
+                match source {
+                    cache::Source::Hit => Origin::Cache,
+                    cache::Source::Downloaded => Origin::Network,
+                }
             }
-            None => write_new(&dir, &name, 0o644, |f| download(&u.value, opts, f))?,
+            None => {
+                write_new(&dir, &name, 0o644, |f| download(&u.value, opts, f))?;
+                Origin::Network
+            }
         }
     } else {
         let src = PathBuf::from(u.value.strip_prefix("file://").unwrap_or(&u.value));
@@ -126,10 +163,20 @@ fn fetch_one(u: &UriSpec, sandbox: &Path, opts: &FetchOptions) -> std::result::R
             return Err("a local URI must be an absolute path".into());
         }
         copy(&src, &dir, &name)?;
-    }
+        Origin::Local
+    };
+    opts.tell(FetchEvent::Done {
+        uri: u.value.clone(),
+        bytes: size(&name),
+        from,
+    });
     let local = |e: std::io::Error| format!("{}: {e}", sandbox.join(&name).display());
     if let Some(a) = extract::archive(&name).filter(|_| u.extract) {
         extract::extract(a, sandbox, &dir, &name)?;
+        opts.tell(FetchEvent::Extracted {
+            uri: u.value.clone(),
+            file: name.clone(),
+        });
     }
     if u.executable {
         let fd = confined::open(&dir, &name, OFlags::RDONLY).map_err(local)?;
@@ -199,12 +246,28 @@ fn download(url: &str, opts: &FetchOptions, out: &mut File) -> std::result::Resu
         }
         // Copied into one reused buffer: each chunk's memory is freed at once and reused for the next (holding
         // a megabyte of chunks instead made malloc give pages back and fault them in again, 1 in 3).
+        let total = resp.content_length();
+        opts.tell(FetchEvent::Started {
+            uri: url.to_string(),
+            total,
+        });
+        let (mut bytes, mut told) = (0u64, 0u64);
         let mut buf = Vec::with_capacity(WRITE_SIZE);
         while let Some(chunk) = resp.chunk().await.map_err(stalled)? {
             buf.extend_from_slice(&chunk);
             if buf.len() >= WRITE_SIZE {
                 out.write_all(&buf).map_err(|e| e.to_string())?;
+                bytes += buf.len() as u64;
                 buf.clear();
+                // Every 4 MiB: often enough for a bar, rarely enough to cost nothing.
+                if opts.observer.is_some() && bytes - told >= 4 << 20 {
+                    told = bytes;
+                    opts.tell(FetchEvent::Progress {
+                        uri: url.to_string(),
+                        bytes,
+                        total,
+                    });
+                }
             }
         }
         out.write_all(&buf).map_err(|e| e.to_string())

@@ -63,6 +63,10 @@ pub struct PullRequest {
 pub trait Notices: Sync {
     fn loading(&self, _path: &Path) {}
     fn pulling(&self, _image: &ImageRef) {}
+    /// Who hears about the launch's fetches; None: nobody.
+    fn fetch_observer(&self) -> Option<Arc<dyn crate::fetcher::FetchObserver>> {
+        None
+    }
 }
 
 impl Notices for () {}
