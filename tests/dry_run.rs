@@ -23,7 +23,9 @@ fn prints_argv_env_and_the_request_without_running_or_pulling() {
             "container": {"type": "MESOS", "docker": {"image": image}},
             "healthChecks": [{"protocol": "MESOS_TCP", "portIndex": 0}],
             "portDefinitions": [{"port": 0, "name": "http"}],
-            "taskKillGracePeriodSeconds": 7
+            "taskKillGracePeriodSeconds": 7,
+            "instances": 3,
+            "upgradeStrategy": {"minimumHealthCapacity": 0.5}
         })
         .to_string()
     };
@@ -70,6 +72,7 @@ fn prints_argv_env_and_the_request_without_running_or_pulling() {
     assert_eq!(p["cwd"], "/mnt/mesos/sandbox", "{p}");
     let r = &v["request"];
     assert_eq!(r["kill_grace_period_secs"], 7.0, "{r}");
+    assert_eq!(r["ignored"], json!(["instances", "upgradeStrategy"]), "{r}");
     let check = &v["health_checks"][0];
     assert_eq!(check["protocol"], "MESOS_TCP", "{v}");
     assert_eq!(check["check"]["side"], "container", "{v}");

@@ -79,6 +79,9 @@ pub struct ContainerConfig {
     /// `taskKillGracePeriodSeconds`); None = the runtime's default.
     #[serde(default)]
     pub kill_grace_period_secs: Option<f64>,
+    /// Fields of the request that were accepted and have no effect on one node (Marathon's scheduling fields).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
 }
 
 /// The grace period of a kill policy that names none: Mesos's command executor waits 3 seconds between SIGTERM

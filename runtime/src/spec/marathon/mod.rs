@@ -35,12 +35,34 @@ use super::mesos::convert::check_env_name;
 use super::mesos::convert_container::image_name;
 use super::secrets::{check_docker_config, SecretSource};
 
+/// Fields that steer Marathon's scheduling and deployments, not a container: accepted, ignored, and listed
+/// in the config (`ignored`) so `inspect` and `launch --dry-run` show what had no effect.
+const SCHEDULER_FIELDS: [&str; 16] = [
+    "instances",
+    "acceptedResourceRoles",
+    "backoffFactor",
+    "backoffSeconds",
+    "constraints",
+    "dependencies",
+    "executorResources",
+    "check",
+    "maxLaunchDelaySeconds",
+    "readinessChecks",
+    "residency",
+    "upgradeStrategy",
+    "versionInfo",
+    "killSelection",
+    "unreachableStrategy",
+    "role",
+];
+
 /// Marathon's defaults (app.raml).
 const DEFAULT_CPUS: f64 = 1.0;
 const DEFAULT_MEM: f64 = 128.0;
 
 pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<ContainerConfig> {
     let app: App = from_str_with_path(text)?;
+    let raw: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
     let (id, app_id) = marathon_container_id(&app.id)?;
     refuse_unsupported(&app)?;
     let mut cfg = ContainerConfig {
@@ -174,6 +196,11 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
     }
     cfg.labels.extend(app.labels.clone());
     cfg.kill_grace_period_secs = app.task_kill_grace_period_seconds.map(f64::from);
+    cfg.ignored = SCHEDULER_FIELDS
+        .iter()
+        .filter(|f| raw.get(**f).is_some_and(|v| !v.is_null()))
+        .map(|f| f.to_string())
+        .collect();
     cfg.network = ports::network(&app)?;
     cfg.health_checks = health::health_checks(&app.health_checks, &cfg.network.port_mappings)?;
     cfg.framework_env = task_env(&TaskContext {
