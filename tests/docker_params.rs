@@ -1,6 +1,7 @@
 //! Docker `parameters` of a Marathon app take effect in the running task as `docker run` flags would: the
 //! capability set (`cap-add`/`cap-drop`), rlimits (`ulimit`), the memory limit (`memory`) and /dev/shm
-//! (`shm-size`); a flag that means nothing on one node is refused by name.
+//! (`shm-size`), a read-only root (`read-only`) with a tmpfs (`tmpfs`); a flag that means nothing on one node is
+//! refused by name.
 
 use serde_json::json;
 
@@ -14,14 +15,18 @@ fn capabilities_ulimits_memory_and_shm_from_docker_parameters() {
     let id = c.id("dparams");
     let app = json!({
         "id": id,
-        "cmd": "grep CapEff /proc/self/status; ulimit -n; df -k /dev/shm | tail -1; sleep 1000",
+        "cmd": "grep CapEff /proc/self/status; ulimit -n; df -k /dev/shm | tail -1; \
+                touch /root-file 2>/dev/null && echo root-writable || echo root-read-only; \
+                df -k /run | tail -1; echo ok > $MESOS_SANDBOX/w && echo sandbox-writable; sleep 1000",
         "mem": 256,
         "container": {"type": "DOCKER", "docker": {"image": image, "parameters": [
             {"key": "cap-add", "value": "NET_ADMIN"},
             {"key": "cap-drop", "value": "NET_RAW"},
             {"key": "ulimit", "value": "nofile=1000:1000"},
             {"key": "memory", "value": "64m"},
-            {"key": "shm-size", "value": "16m"}
+            {"key": "shm-size", "value": "16m"},
+            {"key": "read-only", "value": "true"},
+            {"key": "tmpfs", "value": "/run:size=8m,exec"}
         ]}}
     });
     let out = c.run_stdin(&["launch", "-d", "-"], &app.to_string());
@@ -30,7 +35,7 @@ fn capabilities_ulimits_memory_and_shm_from_docker_parameters() {
     let deadline = std::time::Instant::now() + CMD_TIMEOUT;
     let logs = loop {
         let l = c.run_for(&["logs", &id], CMD_TIMEOUT).ok().stdout;
-        if l.lines().count() >= 3 || std::time::Instant::now() > deadline {
+        if l.lines().count() >= 6 || std::time::Instant::now() > deadline {
             break l;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));

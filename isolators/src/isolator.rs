@@ -82,6 +82,8 @@ pub struct Contribution {
     pub no_new_privileges: Option<bool>,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    /// The root filesystem mounted read-only.
+    pub readonly_root: bool,
     pub env: Vec<(String, String)>,
     pub hostname: Option<String>,
     pub sysctl: Vec<(String, String)>,
@@ -104,6 +106,7 @@ impl Contribution {
         self.no_new_privileges = other.no_new_privileges.or(self.no_new_privileges);
         self.masked_paths.extend(other.masked_paths);
         self.readonly_paths.extend(other.readonly_paths);
+        self.readonly_root |= other.readonly_root;
         self.env.extend(other.env);
         self.hostname = other.hostname.or(self.hostname.take());
         self.sysctl.extend(other.sysctl);

@@ -146,6 +146,21 @@ pub struct LinuxSpec {
     /// Seccomp profile: None = the default profile; Some("unconfined") disables it.
     #[serde(default)]
     pub seccomp: Option<String>,
+    /// The image's root filesystem mounted read-only (Docker `--read-only`); the sandbox, volumes and the
+    /// kernel filesystems keep their own modes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub readonly_rootfs: bool,
+    /// tmpfs mounts (Docker `--tmpfs PATH[:OPTIONS]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<Tmpfs>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tmpfs {
+    /// Absolute, inside the container.
+    pub path: String,
+    /// mount(8) options: `size=64m`, `mode=1777`, `noexec`, ...
+    pub options: Vec<String>,
 }
 
 #[cfg(test)]

@@ -146,6 +146,22 @@ impl Isolator for FilesystemLinux {
                 }
             }
         }
+        // Docker `--tmpfs`: after the kernel filesystems, so one below /dev or /run lands on them. Never
+        // executable or set-uid unless asked, as Docker's default.
+        for t in &r.linux.tmpfs {
+            if !t.path.starts_with('/') || t.path.split('/').any(|c| c == "..") {
+                return Err(IsolatorError::invalid(
+                    NAME,
+                    format!("tmpfs {}: an absolute path without '..'", t.path),
+                ));
+            }
+            let mut opts: Vec<&str> = vec!["nosuid", "nodev", "noexec"];
+            opts.retain(|d| !t.options.iter().any(|o| o == &d[2..] || o == d));
+            opts.extend(t.options.iter().map(String::as_str));
+            out.mounts
+                .push(mount(NAME, t.path.as_str(), "tmpfs", "tmpfs", &opts)?);
+        }
+        out.readonly_root = r.linux.readonly_rootfs;
         if !privileged {
             out.masked_paths = MASKED.iter().map(|s| s.to_string()).collect();
             out.readonly_paths = READ_ONLY.iter().map(|s| s.to_string()).collect();

@@ -155,7 +155,7 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
         .root(
             RootBuilder::default()
                 .path(b.rootfs)
-                .readonly(false)
+                .readonly(c.readonly_root)
                 .build()?,
         )
         .hostname(hostname)

@@ -4,13 +4,13 @@
 //! name rather than silently dropping it. Values are parsed as the docker CLI parses them (`docker_values.rs`).
 
 use super::config::{ContainerConfig, Rlimit};
-use super::docker_values::{capability_set, size_mb, ulimit};
+use super::docker_values::{capability_set, size_mb, tmpfs, ulimit};
 use super::error::{Result, SpecError};
 
 /// The keys honoured, long and short docker flag names.
 const HONOURED: &str = "hostname, env, label, workdir, user, entrypoint, cap-add, cap-drop, privileged, \
-                        memory, memory-reservation, cpu-shares, cpus, pids-limit, ulimit, shm-size, \
-                        security-opt seccomp=unconfined|NAME and no-new-privileges (or h, e, l, w, u, m)";
+                        memory, memory-reservation, cpu-shares, cpus, pids-limit, ulimit, shm-size, read-only, \
+                        tmpfs, security-opt seccomp=unconfined|NAME and no-new-privileges (or h, e, l, w, u, m)";
 
 /// Applies `params` in order (a later `hostname` wins, `env` entries append after the request's env so they win
 /// over it as `docker run -e` flags given after Mesos' own do). `path` is the JSON path of the list. Call after
@@ -100,6 +100,8 @@ pub fn apply_docker_parameters<'a>(
             }
             "shm-size" => cfg.linux.shm_size = Some(size_mb(value).map_err(bad)?.ceil() as u64),
             "security-opt" => security_opt(cfg, value).map_err(bad)?,
+            "read-only" => cfg.linux.readonly_rootfs = flag(value).map_err(bad)?,
+            "tmpfs" => cfg.linux.tmpfs.push(tmpfs(value).map_err(bad)?),
             other => {
                 return Err(SpecError::field(
                     at("key"),
@@ -201,6 +203,8 @@ mod tests {
             ("cap-drop", "CAP_NET_RAW"),
             ("security-opt", "seccomp=unconfined"),
             ("security-opt", "no-new-privileges"),
+            ("read-only", "true"),
+            ("tmpfs", "/run:rw,size=64m,exec"),
         ];
         apply_docker_parameters(&mut cfg, params, "p").expect("apply");
         assert_eq!(
@@ -228,6 +232,9 @@ mod tests {
             "from Docker's default set: {caps:?}"
         );
         assert_eq!(cfg.linux.seccomp.as_deref(), Some("unconfined"));
+        assert!(cfg.linux.readonly_rootfs);
+        assert_eq!(cfg.linux.tmpfs[0].path, "/run");
+        assert_eq!(cfg.linux.tmpfs[0].options, ["rw", "size=64m", "exec"]);
         for (k, v) in [
             ("memory", "lots"),
             ("ulimit", "nofiles=1"),
@@ -235,6 +242,8 @@ mod tests {
             ("cap-add", "WIZARDRY"),
             ("security-opt", "apparmor=x"),
             ("security-opt", "seccomp=/etc/p.json"),
+            ("tmpfs", "run"),
+            ("tmpfs", "/run:bind"),
         ] {
             let e = apply_docker_parameters(&mut cfg, [(k, v)], "p")
                 .expect_err(v)

@@ -1,7 +1,7 @@
 //! Values of `docker run` flags as the docker CLI reads them: sizes (`512m`, `1g`, `1048576`), `--ulimit
-//! name=soft[:hard]`, and capability names for `--cap-add`/`--cap-drop` (with or without `CAP_`, or `ALL`).
+//! name=soft[:hard]`, `--tmpfs PATH[:OPTIONS]`, and capability names for `--cap-add`/`--cap-drop` (with or without `CAP_`, or `ALL`).
 
-use super::config::Rlimit;
+use super::config::{Rlimit, Tmpfs};
 
 /// A docker size (`--memory`, `--shm-size`): bytes, or a number with b, k, m, g (powers of 1024); in MB.
 pub fn size_mb(value: &str) -> Result<f64, String> {
@@ -118,6 +118,46 @@ pub fn capability_set(
         set.push(bare);
     }
     Ok(set)
+}
+
+/// tmpfs options docker passes on (mount(8) names).
+const TMPFS_OPTIONS: [&str; 13] = [
+    "rw",
+    "ro",
+    "exec",
+    "noexec",
+    "suid",
+    "nosuid",
+    "dev",
+    "nodev",
+    "size",
+    "mode",
+    "uid",
+    "gid",
+    "nr_inodes",
+];
+
+/// `--tmpfs PATH[:OPTION,...]`.
+pub fn tmpfs(value: &str) -> Result<Tmpfs, String> {
+    let (path, options) = value.split_once(':').unwrap_or((value, ""));
+    if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+        return Err("the path must be absolute, without '..'".into());
+    }
+    let options: Vec<String> = options
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(o) = options
+        .iter()
+        .find(|o| !TMPFS_OPTIONS.contains(&o.split('=').next().unwrap_or("")))
+    {
+        return Err(format!("option {o:?} ({})", TMPFS_OPTIONS.join(", ")));
+    }
+    Ok(Tmpfs {
+        path: path.to_string(),
+        options,
+    })
 }
 
 #[cfg(test)]
