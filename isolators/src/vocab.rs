@@ -103,6 +103,28 @@ pub struct NetworkSpec {
     pub mode: NetworkMode,
     #[serde(default)]
     pub port_mappings: Vec<PortMapping>,
+    /// Extra `/etc/hosts` entries, (name, address) (Docker `--add-host NAME:IP`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<(String, String)>,
+    /// Resolver settings over the network's or the host's (Docker `--dns`, `--dns-search`, `--dns-option`).
+    #[serde(default, skip_serializing_if = "Resolver::is_empty")]
+    pub resolver: Resolver,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolver {
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+    #[serde(default)]
+    pub search: Vec<String>,
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+impl Resolver {
+    pub fn is_empty(&self) -> bool {
+        self.nameservers.is_empty() && self.search.is_empty() && self.options.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -184,6 +184,7 @@ pub fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
         network: spec::NetworkSpec {
             mode,
             port_mappings,
+            ..spec::NetworkSpec::default()
         },
         hostname: a.hostname.clone(),
         limits: spec::Limits {

@@ -10,6 +10,7 @@ use std::path::Path;
 use super::mount;
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
+use crate::network::files;
 use crate::vocab::NetworkMode;
 
 const NAME: &str = "filesystem/linux";
@@ -133,7 +134,19 @@ impl Isolator for FilesystemLinux {
                 &["nosuid", "noexec", "nodev"],
             )?);
         }
-        if r.network.mode == NetworkMode::Host {
+        let own_files = !r.network.extra_hosts.is_empty() || !r.network.resolver.is_empty();
+        if r.network.mode == NetworkMode::Host && own_files {
+            // The host's name files with the request's additions (Docker `--add-host`, `--dns`), written
+            // beside the container's checkpoint: the host's own files are never changed.
+            let dir = c.module_dir(NAME);
+            std::fs::create_dir_all(&dir).map_err(|e| IsolatorError::io(&dir, e))?;
+            let read = |f: &str| std::fs::read_to_string(f).unwrap_or_default();
+            let hosts = files::with_extra_hosts(read("/etc/hosts"), &r.network.extra_hosts);
+            let resolv = files::with_resolver(&files::host_resolv_conf(), &r.network.resolver);
+            let hostname = read("/etc/hostname");
+            out.mounts
+                .extend(files::write(&dir, hostname.trim(), &hosts, &resolv)?);
+        } else if r.network.mode == NetworkMode::Host {
             for f in ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"] {
                 if Path::new(f).exists() {
                     out.mounts.push(mount(

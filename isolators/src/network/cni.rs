@@ -215,8 +215,14 @@ impl Cni {
                 network_infos(&att.network, &attached.ips, &mesos_ports(mapped)),
             ));
         }
-        let hosts = files::hosts(&hostname, &attached.ips);
-        let resolv = files::resolv_conf(&attached.dns, &files::host_resolv_conf());
+        let hosts = files::with_extra_hosts(
+            files::hosts(&hostname, &attached.ips),
+            &r.network.extra_hosts,
+        );
+        let resolv = files::with_resolver(
+            &files::resolv_conf(&attached.dns, &files::host_resolv_conf()),
+            &r.network.resolver,
+        );
         out.mounts = files::write(dir, &hostname, &hosts, &resolv)?;
         Ok(out)
     }

@@ -33,7 +33,7 @@ impl Env {
             id: id.to_string(),
             network: NetworkSpec {
                 mode,
-                port_mappings: Vec::new(),
+                ..NetworkSpec::default()
             },
             ports: Vec::new(),
             hostname: None,

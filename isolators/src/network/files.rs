@@ -10,6 +10,7 @@ use oci_spec::runtime::{Mount, MountBuilder};
 
 use super::result::Dns;
 use crate::error::{IsolatorError, Result};
+use crate::vocab::Resolver;
 
 /// The container's hostname: the requested one, else the container id cut to a valid hostname (as Mesos uses
 /// the container id, and as the launcher names a container with its own UTS namespace).
@@ -72,6 +73,40 @@ pub fn resolv_conf(dns: &Dns, host: &str) -> String {
     s
 }
 
+/// `hosts` with the request's extra entries appended (Docker `--add-host`).
+pub fn with_extra_hosts(mut hosts: String, extra: &[(String, String)]) -> String {
+    for (name, ip) in extra {
+        hosts.push_str(&format!("{ip}\t{name}\n"));
+    }
+    hosts
+}
+
+/// `base` (a resolv.conf) with the request's settings in place of its own: given nameservers replace every
+/// `nameserver` line, a given search list the `search`/`domain` lines, given options the `options` line.
+pub fn with_resolver(base: &str, r: &Resolver) -> String {
+    let keep = |l: &&str| {
+        let word = l.split_whitespace().next().unwrap_or("");
+        !((word == "nameserver" && !r.nameservers.is_empty())
+            || ((word == "search" || word == "domain") && !r.search.is_empty())
+            || (word == "options" && !r.options.is_empty()))
+    };
+    let mut s: String = base
+        .lines()
+        .filter(keep)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for n in &r.nameservers {
+        s.push_str(&format!("nameserver {n}\n"));
+    }
+    if !r.search.is_empty() {
+        s.push_str(&format!("search {}\n", r.search.join(" ")));
+    }
+    if !r.options.is_empty() {
+        s.push_str(&format!("options {}\n", r.options.join(" ")));
+    }
+    s
+}
+
 /// The host's resolver config as a container sees it: a loopback-only stub resolver (systemd-resolved's
 /// 127.0.0.53) is unreachable from another network namespace, so its upstream file is used instead.
 pub fn host_resolv_conf() -> String {
@@ -122,6 +157,25 @@ pub fn write(dir: &Path, hostname: &str, hosts: &str, resolv: &str) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_hosts_and_resolver_settings_over_the_base() {
+        let h = with_extra_hosts(
+            "127.0.0.1\tlocalhost\n".into(),
+            &[("db".into(), "10.0.0.5".into())],
+        );
+        assert_eq!(h, "127.0.0.1\tlocalhost\n10.0.0.5\tdb\n");
+        let base = "# host\nnameserver 1.1.1.1\nsearch corp\noptions ndots:2\n";
+        let r = Resolver {
+            nameservers: vec!["10.0.0.2".into()],
+            search: vec![],
+            options: vec!["timeout:1".into()],
+        };
+        assert_eq!(
+            with_resolver(base, &r),
+            "# host\nsearch corp\nnameserver 10.0.0.2\noptions timeout:1\n"
+        );
+    }
 
     #[test]
     fn hostnames() {

@@ -286,6 +286,7 @@ mod tests {
             network: NetworkSpec {
                 mode,
                 port_mappings: maps,
+                ..NetworkSpec::default()
             },
             ..ContainerConfig::default()
         }

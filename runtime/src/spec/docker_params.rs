@@ -10,7 +10,7 @@ use super::error::{Result, SpecError};
 /// The keys honoured, long and short docker flag names.
 const HONOURED: &str = "hostname, env, label, workdir, user, entrypoint, cap-add, cap-drop, privileged, \
                         memory, memory-reservation, cpu-shares, cpus, pids-limit, ulimit, shm-size, read-only, \
-                        tmpfs, security-opt seccomp=unconfined|NAME and no-new-privileges (or h, e, l, w, u, m)";
+                        tmpfs, add-host, dns, dns-search, dns-option, security-opt seccomp=unconfined|NAME and no-new-privileges (or h, e, l, w, u, m)";
 
 /// Applies `params` in order (a later `hostname` wins, `env` entries append after the request's env so they win
 /// over it as `docker run -e` flags given after Mesos' own do). `path` is the JSON path of the list. Call after
@@ -101,6 +101,30 @@ pub fn apply_docker_parameters<'a>(
             "shm-size" => cfg.linux.shm_size = Some(size_mb(value).map_err(bad)?.ceil() as u64),
             "security-opt" => security_opt(cfg, value).map_err(bad)?,
             "read-only" => cfg.linux.readonly_rootfs = flag(value).map_err(bad)?,
+            "add-host" => {
+                // docker: NAME:IP (an IPv6 address has colons of its own: split at the first) or NAME=IP.
+                let (name, ip) = value
+                    .split_once(['=', ':'])
+                    .ok_or_else(|| bad("expected NAME:IP".into()))?;
+                ip.parse::<std::net::IpAddr>()
+                    .map_err(|_| bad(format!("{ip:?} is not an IP address")))?;
+                if name.is_empty() || name.contains(char::is_whitespace) {
+                    return Err(bad("expected a host name".into()));
+                }
+                cfg.network
+                    .extra_hosts
+                    .push((name.to_string(), ip.to_string()));
+            }
+            "dns" => {
+                value
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| bad("not an IP address".into()))?;
+                cfg.network.resolver.nameservers.push(value.to_string());
+            }
+            "dns-search" => cfg.network.resolver.search.push(word(value).map_err(bad)?),
+            "dns-option" | "dns-opt" => {
+                cfg.network.resolver.options.push(word(value).map_err(bad)?)
+            }
             "tmpfs" => cfg.linux.tmpfs.push(tmpfs(value).map_err(bad)?),
             other => {
                 return Err(SpecError::field(
@@ -111,6 +135,14 @@ pub fn apply_docker_parameters<'a>(
         }
     }
     Ok(())
+}
+
+/// One word of a resolv.conf line.
+fn word(value: &str) -> std::result::Result<String, String> {
+    if value.is_empty() || value.contains(char::is_whitespace) {
+        return Err("expected one word".into());
+    }
+    Ok(value.to_string())
 }
 
 fn flag(value: &str) -> std::result::Result<bool, String> {

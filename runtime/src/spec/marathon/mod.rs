@@ -183,8 +183,9 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
     }
     cfg.resources = resources(&app)?;
     cfg.limits = limits(&app, &cfg.resources)?;
+    cfg.network = ports::network(&app)?;
     // After the app's env (a docker `env` parameter is a later `-e` and wins, as with the Docker containerizer)
-    // and its resources (`memory`, `cpus` change them).
+    // and its resources and network (`memory`, `cpus`, `add-host`, `dns` change them).
     if let Some(d) = app.container.as_ref().and_then(|c| c.docker.as_ref()) {
         apply_docker_parameters(
             &mut cfg,
@@ -201,7 +202,6 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
         .filter(|f| raw.get(**f).is_some_and(|v| !v.is_null()))
         .map(|f| f.to_string())
         .collect();
-    cfg.network = ports::network(&app)?;
     cfg.health_checks = health::health_checks(&app.health_checks, &cfg.network.port_mappings)?;
     cfg.framework_env = task_env(&TaskContext {
         container_id: &id,

@@ -53,6 +53,7 @@ pub fn network(app: &App) -> Result<NetworkSpec> {
     Ok(NetworkSpec {
         mode,
         port_mappings,
+        ..NetworkSpec::default()
     })
 }
 
