@@ -1,6 +1,6 @@
 //! Docker `parameters` of a Marathon app take effect in the running task as `docker run` flags would: the
 //! capability set (`cap-add`/`cap-drop`), rlimits (`ulimit`), the memory limit (`memory`) and /dev/shm
-//! (`shm-size`), a read-only root (`read-only`) with a tmpfs (`tmpfs`), name resolution (`add-host`, `dns`); a
+//! (`shm-size`), a read-only root (`read-only`) with a tmpfs (`tmpfs`), name resolution (`add-host`, `dns`), a host device (`device`); a
 //! flag that means nothing on one node is refused by name.
 
 use serde_json::json;
@@ -19,7 +19,7 @@ fn capabilities_ulimits_memory_and_shm_from_docker_parameters() {
                 touch /root-file 2>/dev/null && echo root-writable || echo root-read-only; \
                 df -k /run | tail -1; echo ok > $MESOS_SANDBOX/w && echo sandbox-writable; \
                 grep -c '10.9.8.7\tdb.internal' /etc/hosts; grep '^nameserver' /etc/resolv.conf | tr '\n' ' '; \
-                echo; sleep 1000",
+                echo; head -c 5 /dev/myzero | wc -c; sleep 1000",
         "mem": 256,
         "container": {"type": "DOCKER", "docker": {"image": image, "parameters": [
             {"key": "cap-add", "value": "NET_ADMIN"},
@@ -30,7 +30,8 @@ fn capabilities_ulimits_memory_and_shm_from_docker_parameters() {
             {"key": "read-only", "value": "true"},
             {"key": "tmpfs", "value": "/run:size=8m,exec"},
             {"key": "add-host", "value": "db.internal:10.9.8.7"},
-            {"key": "dns", "value": "10.9.8.53"}
+            {"key": "dns", "value": "10.9.8.53"},
+            {"key": "device", "value": "/dev/zero:/dev/myzero:r"}
         ]}}
     });
     let out = c.run_stdin(&["launch", "-d", "-"], &app.to_string());
@@ -39,7 +40,7 @@ fn capabilities_ulimits_memory_and_shm_from_docker_parameters() {
     let deadline = std::time::Instant::now() + CMD_TIMEOUT;
     let logs = loop {
         let l = c.run_for(&["logs", &id], CMD_TIMEOUT).ok().stdout;
-        if l.lines().count() >= 8 || std::time::Instant::now() > deadline {
+        if l.lines().count() >= 9 || std::time::Instant::now() > deadline {
             break l;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -175,6 +175,17 @@ pub struct LinuxSpec {
     /// tmpfs mounts (Docker `--tmpfs PATH[:OPTIONS]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<Tmpfs>,
+    /// Host devices made available (Docker `--device HOST[:CONTAINER[:PERMS]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub host_path: String,
+    pub container_path: String,
+    /// Some of `rwm`.
+    pub access: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

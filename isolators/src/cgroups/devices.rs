@@ -8,13 +8,16 @@
 //! the same rules into a program itself (`bpf.rs`) and attaches it in `isolate`, before the task runs. The rules
 //! are checkpointed at `prepare` because `isolate` gets no request.
 //!
+//! Host devices a request names (Docker `--device`) are added: their node in the container's /dev, with the
+//! host node's numbers, and an allow rule with the requested access.
+//!
 //! Device nodes: the launcher creates null, zero, full, tty, random and urandom in the container's /dev, and
 //! ptmx as a link to pts/ptmx. /dev/net/tun is allowed but not created, as in Mesos: a task that needs it makes
 //! the node (mknod is allowed) and still needs CAP_NET_ADMIN to use it.
 
 use std::path::Path;
 
-use oci_spec::runtime::LinuxDeviceCgroup;
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
 
 use super::device_rules::rules;
 use super::{bpf, Controller, Tree, Version};
@@ -53,6 +56,44 @@ impl Devices {
     }
 }
 
+/// A host device (Docker `--device`): the node to make in the container, with the host node's type, numbers
+/// and mode, and the rule that lets the container open it with `access`.
+fn host_device(d: &crate::vocab::Device) -> Result<(LinuxDevice, LinuxDeviceCgroup)> {
+    let bad = |why: String| IsolatorError::invalid(NAME, format!("device {}: {why}", d.host_path));
+    let st = rustix::fs::stat(d.host_path.as_str()).map_err(|e| bad(e.to_string()))?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    let typ = match kind {
+        rustix::fs::FileType::CharacterDevice => LinuxDeviceType::C,
+        rustix::fs::FileType::BlockDevice => LinuxDeviceType::B,
+        _ => return Err(bad("not a character or block device".into())),
+    };
+    if !d.container_path.starts_with("/dev/") || d.container_path.contains("/../") {
+        return Err(bad(format!("{}: a path under /dev", d.container_path)));
+    }
+    if d.access.is_empty() || !d.access.chars().all(|c| "rwm".contains(c)) {
+        return Err(bad(format!("access {:?}: some of rwm", d.access)));
+    }
+    let (major, minor) = (
+        rustix::fs::major(st.st_rdev) as i64,
+        rustix::fs::minor(st.st_rdev) as i64,
+    );
+    let mut node = LinuxDevice::default();
+    node.set_path(d.container_path.clone().into())
+        .set_typ(typ)
+        .set_major(major)
+        .set_minor(minor)
+        .set_file_mode(Some(st.st_mode & 0o777))
+        .set_uid(Some(0))
+        .set_gid(Some(0));
+    let mut rule = LinuxDeviceCgroup::default();
+    rule.set_allow(true)
+        .set_typ(Some(typ))
+        .set_major(Some(major))
+        .set_minor(Some(minor))
+        .set_access(Some(d.access.clone()));
+    Ok((node, rule))
+}
+
 fn bpf_err(cgroup: &Path, why: impl std::fmt::Display) -> IsolatorError {
     super::cgroup_err(NAME, cgroup, format!("device filter: {why}"))
 }
@@ -63,7 +104,13 @@ impl Isolator for Devices {
     }
 
     fn prepare(&self, c: &Container<'_>, r: &Request<'_>) -> Result<Contribution> {
-        let device_rules = rules(r.linux.privileged);
+        let mut device_rules = rules(r.linux.privileged);
+        let mut devices = Vec::new();
+        for d in &r.linux.devices {
+            let (node, rule) = host_device(d)?;
+            devices.push(node);
+            device_rules.push(rule);
+        }
         let dir = c.module_dir(NAME);
         std::fs::create_dir_all(&dir).map_err(|e| IsolatorError::io(&dir, e))?;
         let f = dir.join(RULES_FILE);
@@ -71,6 +118,7 @@ impl Isolator for Devices {
         std::fs::write(&f, json).map_err(|e| IsolatorError::io(&f, e))?;
         Ok(Contribution {
             device_rules,
+            devices,
             ..Default::default()
         })
     }

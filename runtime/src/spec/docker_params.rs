@@ -4,13 +4,13 @@
 //! name rather than silently dropping it. Values are parsed as the docker CLI parses them (`docker_values.rs`).
 
 use super::config::{ContainerConfig, Rlimit};
-use super::docker_values::{capability_set, size_mb, tmpfs, ulimit};
+use super::docker_values::{capability_set, device, size_mb, tmpfs, ulimit};
 use super::error::{Result, SpecError};
 
 /// The keys honoured, long and short docker flag names.
 const HONOURED: &str = "hostname, env, label, workdir, user, entrypoint, cap-add, cap-drop, privileged, \
                         memory, memory-reservation, cpu-shares, cpus, pids-limit, ulimit, shm-size, read-only, \
-                        tmpfs, add-host, dns, dns-search, dns-option, security-opt seccomp=unconfined|NAME and no-new-privileges (or h, e, l, w, u, m)";
+                        tmpfs, device, add-host, dns, dns-search, dns-option, security-opt seccomp=unconfined|NAME and no-new-privileges (or h, e, l, w, u, m)";
 
 /// Applies `params` in order (a later `hostname` wins, `env` entries append after the request's env so they win
 /// over it as `docker run -e` flags given after Mesos' own do). `path` is the JSON path of the list. Call after
@@ -126,6 +126,7 @@ pub fn apply_docker_parameters<'a>(
                 cfg.network.resolver.options.push(word(value).map_err(bad)?)
             }
             "tmpfs" => cfg.linux.tmpfs.push(tmpfs(value).map_err(bad)?),
+            "device" => cfg.linux.devices.push(device(value).map_err(bad)?),
             other => {
                 return Err(SpecError::field(
                     at("key"),

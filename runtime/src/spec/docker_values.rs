@@ -1,7 +1,7 @@
 //! Values of `docker run` flags as the docker CLI reads them: sizes (`512m`, `1g`, `1048576`), `--ulimit
-//! name=soft[:hard]`, `--tmpfs PATH[:OPTIONS]`, and capability names for `--cap-add`/`--cap-drop` (with or without `CAP_`, or `ALL`).
+//! name=soft[:hard]`, `--tmpfs PATH[:OPTIONS]`, `--device`, and capability names for `--cap-add`/`--cap-drop` (with or without `CAP_`, or `ALL`).
 
-use super::config::{Rlimit, Tmpfs};
+use super::config::{Device, Rlimit, Tmpfs};
 
 /// A docker size (`--memory`, `--shm-size`): bytes, or a number with b, k, m, g (powers of 1024); in MB.
 pub fn size_mb(value: &str) -> Result<f64, String> {
@@ -160,6 +160,34 @@ pub fn tmpfs(value: &str) -> Result<Tmpfs, String> {
     })
 }
 
+/// `--device HOST[:CONTAINER[:PERMS]]` (PERMS some of rwm, default rwm; CONTAINER defaults to HOST).
+pub fn device(value: &str) -> Result<Device, String> {
+    let mut parts = value.split(':');
+    let host = parts.next().unwrap_or("");
+    let second = parts.next();
+    let third = parts.next();
+    if parts.next().is_some() || !host.starts_with("/dev/") {
+        return Err("expected /dev/HOST[:/dev/CONTAINER[:rwm]]".into());
+    }
+    // docker: `--device /dev/x:rw` is HOST:PERMS when the second part is not a path.
+    let (container, access) = match (second, third) {
+        (Some(p), None) if !p.starts_with('/') => (host, p),
+        (Some(c), a) => (c, a.unwrap_or("rwm")),
+        (None, _) => (host, "rwm"),
+    };
+    if !container.starts_with("/dev/") || container.split('/').any(|c| c == "..") {
+        return Err(format!("{container}: the device must appear under /dev"));
+    }
+    if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+        return Err(format!("permissions {access:?}: some of r, w, m"));
+    }
+    Ok(Device {
+        host_path: host.to_string(),
+        container_path: container.to_string(),
+        access: access.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +201,34 @@ mod tests {
         assert_eq!(size_mb("2048k"), Ok(2.0));
         assert_eq!(size_mb("64mb"), Ok(64.0));
         assert!(size_mb("1x").is_err() && size_mb("").is_err() && size_mb("0").is_err());
+    }
+
+    #[test]
+    fn devices_as_docker_reads_them() {
+        let d = device("/dev/fuse").expect("fuse");
+        assert_eq!(
+            (d.container_path.as_str(), d.access.as_str()),
+            ("/dev/fuse", "rwm")
+        );
+        let d = device("/dev/sda:/dev/xvda:r").expect("sda");
+        assert_eq!(
+            (d.container_path.as_str(), d.access.as_str()),
+            ("/dev/xvda", "r")
+        );
+        let d = device("/dev/kvm:rw").expect("kvm");
+        assert_eq!(
+            (d.container_path.as_str(), d.access.as_str()),
+            ("/dev/kvm", "rw")
+        );
+        for bad in [
+            "fuse",
+            "/etc/passwd",
+            "/dev/a:/etc/b",
+            "/dev/a:/dev/b:x",
+            "/dev/a:/dev/../b",
+        ] {
+            assert!(device(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
