@@ -9,7 +9,7 @@ mod tasks;
 use std::time::{Duration, Instant};
 
 use crate::common::{cgroup_dirs, CMD_TIMEOUT};
-use support::{busybox_registry, launch_json, mode, Agent};
+use support::{busybox_registry, launch_json, listed, mode, Agent};
 use ucr_fixtures::proxy::SlowProxy;
 
 fn json_call(kind: &str, field: &str, id: &str) -> String {
@@ -157,17 +157,7 @@ fn launch_wait_attach_kill_remove_and_the_cli_sees_the_same_containers() {
 
     let c2 = a.c.id("api-sleep");
     assert_eq!(a.launch(&c2, &image, "sleep 1000").status, 200);
-    let list = a
-        .call(r#"{"type":"GET_CONTAINERS","get_containers":{"show_standalone":true}}"#)
-        .json();
-    let entry = list["get_containers"]["containers"]
-        .as_array()
-        .and_then(|l| {
-            l.iter()
-                .find(|e| e["container_id"]["value"] == c2.as_str())
-                .cloned()
-        })
-        .unwrap_or_else(|| panic!("{c2} not listed: {list}"));
+    let entry = listed(&a, &c2).unwrap_or_else(|| panic!("{c2} not listed"));
     assert!(
         entry["container_status"]["executor_pid"]
             .as_i64()

@@ -53,6 +53,19 @@ fn exited(v: &Value) -> bool {
     v["state"] == "EXITED"
 }
 
+/// The container (its `ps` entry) was killed by its health check after one probe, the message saying `why`.
+#[track_caller]
+fn killed_by_one_probe(v: &Value, why: &str) {
+    let t = &v["termination"];
+    assert_eq!(
+        (&t["state"], &t["healthy"]),
+        (&json!("TASK_KILLED"), &json!(false)),
+        "{t}"
+    );
+    assert!(t["message"].as_str().unwrap_or("").contains(why), "{t}");
+    assert_eq!(v["health"]["checks"][0]["probes"], 1, "{v:#}");
+}
+
 fn sandbox(c: &Containers, id: &str) -> PathBuf {
     c.root().join("containers").join(id).join("sandbox")
 }
@@ -206,20 +219,7 @@ fn a_command_check_runs_inside_the_container_as_its_task_with_its_environment() 
     });
     let id = launch(&c, &app, port);
     let v = until(&c, &id, CMD_TIMEOUT, exited);
-    let t = &v["termination"];
-    assert_eq!(
-        (&t["state"], &t["healthy"]),
-        (&json!("TASK_KILLED"), &json!(false)),
-        "{t}"
-    );
-    assert!(
-        t["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("command exited with status 3: not ready"),
-        "{t}"
-    );
-    assert_eq!(v["health"]["checks"][0]["probes"], 1, "{v:#}");
+    killed_by_one_probe(&v, "command exited with status 3: not ready");
 }
 
 #[test]
@@ -268,20 +268,7 @@ fn marathon_zero_failures_never_kills_and_a_taskinfo_check_kills_on_its_first_co
     });
     let id = launch(&c, &task, free_port());
     let v = until(&c, &id, CMD_TIMEOUT, exited);
-    let t = &v["termination"];
-    assert_eq!(
-        (&t["state"], &t["healthy"]),
-        (&json!("TASK_KILLED"), &json!(false)),
-        "{t}"
-    );
-    assert!(
-        t["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("MESOS_TCP health check"),
-        "{t}"
-    );
-    assert_eq!(v["health"]["checks"][0]["probes"], 1, "{v:#}");
+    killed_by_one_probe(&v, "MESOS_TCP health check");
     assert_eq!(c.ps(&never).expect("listed")["state"], "RUNNING");
 }
 

@@ -211,6 +211,16 @@ impl Agent {
     }
 }
 
+/// The GET_CONTAINERS entry (standalone containers listed) of container `id`, if listed.
+pub fn listed(a: &Agent, id: &str) -> Option<serde_json::Value> {
+    let list = a
+        .call(r#"{"type":"GET_CONTAINERS","get_containers":{"show_standalone":true}}"#)
+        .json();
+    list["get_containers"]["containers"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["container_id"]["value"] == id).cloned())
+}
+
 pub fn launch_json(id: &str, image: &str, cmd: &str) -> String {
     serde_json::json!({
         "type": "LAUNCH_CONTAINER",

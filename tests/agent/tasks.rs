@@ -5,7 +5,7 @@
 use serde_json::json;
 use ucr_fixtures::origin::Origin;
 
-use super::support::{busybox_registry, launch_json, Agent};
+use super::support::{busybox_registry, launch_json, listed, Agent};
 use crate::common::CMD_TIMEOUT;
 
 #[test]
@@ -48,17 +48,7 @@ fn a_launch_fetches_http_uris_and_get_containers_shows_health() {
     let hc = out.stdout.trim().to_string();
     let deadline = std::time::Instant::now() + CMD_TIMEOUT;
     loop {
-        let list = a
-            .call(r#"{"type":"GET_CONTAINERS","get_containers":{"show_standalone":true}}"#)
-            .json();
-        let entry = list["get_containers"]["containers"]
-            .as_array()
-            .and_then(|l| {
-                l.iter()
-                    .find(|e| e["container_id"]["value"] == hc.as_str())
-                    .cloned()
-            })
-            .unwrap_or_default();
+        let entry = listed(&a, &hc).unwrap_or_default();
         if entry["health"]["status"] == "healthy" {
             assert_eq!(
                 entry["health"]["checks"][0]["protocol"], "COMMAND",
@@ -68,7 +58,7 @@ fn a_launch_fetches_http_uris_and_get_containers_shows_health() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "never healthy: {list}"
+            "never healthy: {entry}"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }

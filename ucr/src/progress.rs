@@ -1,5 +1,6 @@
-//! Pull progress: a bar per layer on a TTY (indicatif), one JSON event per line with `--json`, nothing with
-//! `--quiet` or when stderr is not a terminal.
+//! Progress on the terminal, shared by the pull and the fetcher: a bar per layer or download on a TTY
+//! (indicatif, [`Bars`]), one JSON event per line with `--json` ([`json_line`]), nothing with `--quiet` or when
+//! stderr is not a terminal. The pull's observer is here; the fetcher's is `fetch_progress.rs`.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -8,29 +9,89 @@ use std::sync::Mutex;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ucr_runtime::registry::pull::{Event, Observer};
 
+/// Byte bars on stderr, by key (a layer digest, a URI).
+pub struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    /// Some when stderr is a terminal.
+    pub fn on_tty() -> Option<Bars> {
+        std::io::stderr().is_terminal().then(|| Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProgressBar>> {
+        self.bars.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A bar of `total` bytes (or no length) named `prefix`.
+    pub fn start(&self, key: String, total: Option<u64>, prefix: String) {
+        let pb = self.multi.add(match total {
+            Some(t) => ProgressBar::new(t),
+            None => ProgressBar::no_length(),
+        });
+        if let Ok(style) =
+            ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg}")
+        {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb.set_prefix(prefix);
+        self.map().insert(key, pb);
+    }
+
+    pub fn set(&self, key: &str, bytes: u64) {
+        if let Some(pb) = self.map().get(key) {
+            pb.set_position(bytes);
+        }
+    }
+
+    /// Ends the bar of `key` with `msg`; false when there is none.
+    pub fn finish(&self, key: &str, msg: &'static str) -> bool {
+        match self.map().get(key) {
+            Some(pb) => {
+                pb.finish_with_message(msg);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn println(&self, line: String) {
+        let _ = self.multi.println(line);
+    }
+
+    pub fn clear(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+/// One JSON event on stdout; a reader that went away (`| head`) is not a reason to fail the command.
+pub fn json_line(e: &impl serde::Serialize) {
+    if let Ok(s) = serde_json::to_string(e) {
+        let _ = writeln!(std::io::stdout().lock(), "{s}");
+    }
+}
+
 pub struct Progress {
     json: bool,
-    bars: Option<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>,
+    bars: Option<Bars>,
 }
 
 impl Progress {
     pub fn new(json: bool, quiet: bool) -> Progress {
-        let tty = std::io::stderr().is_terminal();
-        let bars = (!json && !quiet && tty).then(|| {
-            (
-                MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-                Mutex::new(HashMap::new()),
-            )
-        });
         Progress {
             json: json && !quiet,
-            bars,
+            bars: Bars::on_tty().filter(|_| !json && !quiet),
         }
     }
 
     pub fn finish(&self) {
-        if let Some((m, _)) = &self.bars {
-            let _ = m.clear();
+        if let Some(b) = &self.bars {
+            b.clear();
         }
     }
 }
@@ -45,40 +106,25 @@ impl Observer for Progress {
         if self.json {
             // Progress events are frequent; the JSON stream keeps the ones a consumer acts on.
             if !matches!(e, Event::LayerProgress { .. }) {
-                if let Ok(s) = serde_json::to_string(&e) {
-                    // A reader that went away (`| head`) is not a reason to fail the pull.
-                    let _ = writeln!(std::io::stdout().lock(), "{s}");
-                }
+                json_line(&e);
             }
             return;
         }
-        let Some((multi, bars)) = &self.bars else {
+        let Some(bars) = &self.bars else {
             return;
         };
-        let mut bars = bars.lock().unwrap_or_else(|p| p.into_inner());
         match e {
             Event::LayerStart { digest, size } => {
-                let pb = multi.add(ProgressBar::new(size));
-                if let Ok(style) =
-                    ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg}")
-                {
-                    pb.set_style(style.progress_chars("=> "));
-                }
-                pb.set_prefix(short(&digest).to_string());
-                bars.insert(digest, pb);
+                let prefix = short(&digest).to_string();
+                bars.start(digest, Some(size), prefix);
             }
-            Event::LayerProgress { digest, bytes, .. } => {
-                if let Some(pb) = bars.get(&digest) {
-                    pb.set_position(bytes);
+            Event::LayerProgress { digest, bytes, .. } => bars.set(&digest, bytes),
+            Event::LayerDone { digest, cached } => {
+                let had_bar = bars.finish(&digest, "done");
+                if !had_bar && cached {
+                    bars.println(format!("{}: already present", short(&digest)));
                 }
             }
-            Event::LayerDone { digest, cached } => match bars.get(&digest) {
-                Some(pb) => pb.finish_with_message("done"),
-                None if cached => {
-                    let _ = multi.println(format!("{}: already present", short(&digest)));
-                }
-                None => {}
-            },
             _ => {}
         }
     }
