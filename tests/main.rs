@@ -12,6 +12,7 @@ mod fetch;
 mod health;
 mod isolation_cgroups;
 mod isolation_fs;
+mod marathon_docs;
 mod network;
 mod packaging;
 mod pull;

@@ -476,3 +476,28 @@ fn resolved_process_of_a_marathon_app() {
     assert!(env.contains(&"PORT0=31000".to_string()));
     assert!(env.contains(&"PATH=/bin".to_string()));
 }
+
+#[test]
+fn marathon_1_4_ip_address_joins_its_named_network() {
+    let c = parse(
+        r#"{"id":"/a","container":{"type":"DOCKER","docker":{"image":"b","network":"USER"}},
+            "ipAddress":{"networkName":"dev","discovery":{"ports":[{"number":80,"name":"http","protocol":"tcp"}]}}}"#,
+    );
+    assert_eq!(c.network.mode, NetworkMode::Cni("dev".into()));
+    let e = err(r#"{"id":"/a","ipAddress":{},"container":{"docker":{"image":"b"}}}"#);
+    assert!(e.starts_with("ipAddress.networkName: missing"), "{e}");
+    let e = err(
+        r#"{"id":"/a","ipAddress":{"networkName":"n"},"container":{"docker":{"image":"b","network":"HOST"}}}"#,
+    );
+    assert!(
+        e.starts_with("container.docker.network: HOST with ipAddress"),
+        "{e}"
+    );
+    let e = err(
+        r#"{"id":"/a","ipAddress":{"networkName":"n"},"networks":[{"mode":"host"}],"container":{"docker":{"image":"b"}}}"#,
+    );
+    assert!(
+        e.starts_with("ipAddress: deprecated, and conflicts with networks"),
+        "{e}"
+    );
+}

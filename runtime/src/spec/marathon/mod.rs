@@ -219,12 +219,6 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
 
 /// Fields of the schema that ask for something ucr cannot do: refused by name rather than ignored.
 fn refuse_unsupported(app: &App) -> Result<()> {
-    if app.ip_address.is_some() {
-        return Err(SpecError::field(
-            "ipAddress",
-            "deprecated since Marathon 1.5 and not supported; use networks",
-        ));
-    }
     if let Some(e) = app
         .executor
         .as_deref()

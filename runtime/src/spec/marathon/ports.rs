@@ -25,6 +25,9 @@ pub fn network(app: &App) -> Result<NetworkSpec> {
     let container = app.container.as_ref();
     let docker = container.and_then(|c| c.docker.as_ref());
     let mode = match (&app.networks, docker.and_then(|d| d.network)) {
+        // Marathon 1.4's IP-per-task: `ipAddress.networkName` is the network joined (with docker.network USER
+        // or none); Marathon 1.5+ still accepts the form.
+        _ if app.ip_address.is_some() => legacy_ip_address(app)?,
         (Some(_), Some(_)) => {
             return Err(SpecError::field(
                 "container.docker.network",
@@ -55,6 +58,39 @@ pub fn network(app: &App) -> Result<NetworkSpec> {
         port_mappings,
         ..NetworkSpec::default()
     })
+}
+
+fn legacy_ip_address(app: &App) -> Result<NetworkMode> {
+    let docker = app.container.as_ref().and_then(|c| c.docker.as_ref());
+    if app.networks.is_some() {
+        return Err(SpecError::field(
+            "ipAddress",
+            "deprecated, and conflicts with networks; use networks only",
+        ));
+    }
+    if let Some(n) = docker
+        .and_then(|d| d.network)
+        .filter(|n| *n != DockerNetwork::User)
+    {
+        return Err(SpecError::field(
+            "container.docker.network",
+            format!(
+                "{} with ipAddress: ipAddress asks for a network of its own (USER)",
+                n.as_str()
+            ),
+        ));
+    }
+    match app
+        .ip_address
+        .as_ref()
+        .and_then(|ip| ip.network_name.as_deref())
+    {
+        Some(name) if !name.is_empty() => Ok(NetworkMode::Cni(name.to_string())),
+        _ => Err(SpecError::field(
+            "ipAddress.networkName",
+            "missing: the network is joined by name (ucr has no --default_network_name)",
+        )),
+    }
 }
 
 fn networks_mode(nets: &[super::types::Network]) -> Result<NetworkMode> {

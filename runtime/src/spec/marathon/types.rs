@@ -36,8 +36,8 @@ pub struct App {
     pub labels: BTreeMap<String, String>,
     pub mem: Option<f64>,
     pub gpus: Option<u32>,
-    /// Deprecated (Marathon 1.5) in favour of `networks`; an error with that hint.
-    pub ip_address: Option<IgnoredAny>,
+    /// Marathon 1.4's IP-per-task (deprecated in 1.5 for `networks`, still accepted).
+    pub ip_address: Option<IpAddress>,
     pub networks: Option<Vec<Network>>,
     /// Deprecated form of `portDefinitions`.
     pub ports: Option<Vec<u16>>,
@@ -105,6 +105,19 @@ pub struct App {
     pub _last_task_failure: Option<IgnoredAny>,
     #[serde(rename = "tasksStats")]
     pub _tasks_stats: Option<IgnoredAny>,
+}
+
+/// `ipAddress`: the network by name; discovery, groups and labels are for a scheduler's service discovery.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IpAddress {
+    pub network_name: Option<String>,
+    #[serde(rename = "discovery")]
+    pub _discovery: Option<IgnoredAny>,
+    #[serde(rename = "groups")]
+    pub _groups: Option<IgnoredAny>,
+    #[serde(rename = "labels")]
+    pub _labels: Option<IgnoredAny>,
 }
 
 /// An `env` value: a string, or `{"secret": "<name of an entry of secrets>"}`.
