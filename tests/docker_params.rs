@@ -74,3 +74,50 @@ fn capabilities_ulimits_memory_and_shm_from_docker_parameters() {
         out.all()
     );
 }
+
+#[test]
+fn ucr_run_takes_the_same_flags_as_docker_run() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let script = "grep -c '1.2.3.4\tapi.local' /etc/hosts; grep '^nameserver' /etc/resolv.conf; \
+                  touch /x 2>/dev/null || echo ro; df -k /run | tail -1 | awk '{print $2}'; \
+                  test -c /dev/mynull && echo dev";
+    let out = c.run_for(
+        &[
+            "run",
+            "--rm",
+            "--add-host",
+            "api.local:1.2.3.4",
+            "--dns",
+            "9.9.9.9",
+            "--read-only",
+            "--tmpfs",
+            "/run:size=4m",
+            "--device",
+            "/dev/null:/dev/mynull",
+            &image,
+            "sh",
+            "-c",
+            script,
+        ],
+        CMD_TIMEOUT,
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        out.stdout,
+        "1\nnameserver 9.9.9.9\nro\n4096\ndev\n",
+        "{}",
+        out.all()
+    );
+    let bad = c.run_for(
+        &["run", "--rm", "--add-host", "nocolon", &image, "true"],
+        CMD_TIMEOUT,
+    );
+    assert_ne!(bad.code, 0);
+    assert!(
+        bad.stderr
+            .contains("--add-host[0].value: add-host \"nocolon\""),
+        "{}",
+        bad.all()
+    );
+}

@@ -14,6 +14,8 @@ use ucr_runtime::spec::{
     Resources, Volume, VolumeMode, VolumeSource,
 };
 
+use ucr_runtime::spec::docker_params::apply_docker_parameters;
+
 use crate::globals::RegistryArgs;
 
 #[derive(Args, Debug)]
@@ -78,6 +80,24 @@ pub struct RunArgs {
     pub publish: Vec<String>,
     #[arg(long)]
     pub hostname: Option<String>,
+    /// An /etc/hosts entry NAME:IP (repeatable).
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// A nameserver for /etc/resolv.conf instead of the host's or the network's (repeatable).
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// A search domain for /etc/resolv.conf (repeatable).
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// The image's root filesystem read-only (the sandbox and volumes keep their modes).
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// A tmpfs mount PATH[:OPTIONS] (repeatable; e.g. /run:size=64m).
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// A host device HOST[:CONTAINER[:PERMS]] (repeatable; e.g. /dev/fuse).
+    #[arg(long)]
+    pub device: Vec<String>,
     /// Replace the image ENTRYPOINT.
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -159,7 +179,7 @@ pub fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
         "none" => NetworkMode::None,
         n => NetworkMode::Cni(n.to_string()),
     };
-    Ok(ContainerConfig {
+    let mut cfg = ContainerConfig {
         id: a.name.clone().unwrap_or_else(random_id),
         container_type,
         image: Some(ImageSpec {
@@ -202,10 +222,24 @@ pub fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
             bounding_capabilities: (!a.bounding_cap.is_empty()).then(|| a.bounding_cap.clone()),
             seccomp: a.seccomp.clone(),
             shm_size: a.shm_size,
+            readonly_rootfs: a.read_only,
             ..spec::LinuxSpec::default()
         },
         ..ContainerConfig::default()
-    })
+    };
+    // Docker's flags of the same names: parsed and applied as docker `parameters` are, so both mean the same.
+    for (flag, values) in [
+        ("add-host", &a.add_host),
+        ("dns", &a.dns),
+        ("dns-search", &a.dns_search),
+        ("tmpfs", &a.tmpfs),
+        ("device", &a.device),
+    ] {
+        for v in values {
+            apply_docker_parameters(&mut cfg, [(flag, v.as_str())], &format!("--{flag}"))?;
+        }
+    }
+    Ok(cfg)
 }
 
 /// Docker's `--ulimit` form: `nofile=4096:8192`, `core=unlimited`, `stack=8192` (soft = hard).
