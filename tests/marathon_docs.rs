@@ -28,6 +28,18 @@ const REFUSED: &[(&str, &str)] = &[
         "persistent-volumes-2.json",
         "container.volumes[0]: persistent volumes are not supported",
     ),
+    // A DVDI volume driver plugin (REX-Ray): a cluster storage service, not this node's.
+    (
+        "external-volumes-1.json",
+        "container.volumes[0]: external volumes are not supported",
+    ),
+    // Two CNI networks at once: ucr's network isolator attaches one network per container.
+    (
+        "network-api-migration-3.json",
+        "networks: ucr joins one network per container",
+    ),
+    // The REST API's example asks for a TTY: ucr writes a task's output to its sandbox files.
+    ("rest-api-app-1.json", "tty: ucr attaches no TTY"),
 ];
 
 #[test]
