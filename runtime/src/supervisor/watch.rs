@@ -205,7 +205,7 @@ impl Watch<'_> {
     }
 }
 
-fn timespec(d: Duration) -> rustix::event::Timespec {
+pub(super) fn timespec(d: Duration) -> rustix::event::Timespec {
     rustix::event::Timespec {
         tv_sec: d.as_secs() as i64,
         tv_nsec: i64::from(d.subsec_nanos()),

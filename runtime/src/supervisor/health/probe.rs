@@ -23,6 +23,7 @@ use super::net::{self, NetProbe};
 use crate::container::health::Outcome;
 use crate::launcher::{self, Entry, Launcher, Linux, Plan};
 use crate::spec::health::CheckCommand;
+use crate::supervisor::watch::timespec;
 
 pub enum Job<'a> {
     /// A network probe; `netns_of` is the task's init when it runs in the container's network namespace.
@@ -120,17 +121,6 @@ impl Running {
     }
 }
 
-/// Its exit code, None if a signal ended it.
-fn reap(pid: Pid) -> Option<i32> {
-    loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return Some(code),
-            Err(nix::errno::Errno::EINTR) => continue,
-            _ => return None,
-        }
-    }
-}
-
 /// In the probe process.
 fn run(job: &Job<'_>, timeout: Option<Duration>) -> (Outcome, String) {
     match job {
@@ -211,7 +201,7 @@ fn wait_collecting(child: Pid, out: &File, timeout: Option<Duration>) -> (Option
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut output = Vec::new();
     let Ok(pidfd) = pidfd(child.as_raw()) else {
-        return (reap_code(child), output);
+        return (reap(child), output);
     };
     let mut out_open = true;
     loop {
@@ -219,13 +209,10 @@ fn wait_collecting(child: Pid, out: &File, timeout: Option<Duration>) -> (Option
         if left == Some(Duration::ZERO) {
             let _ = nix::sys::signal::killpg(child, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            reap_code(child);
+            reap(child);
             return (None, output);
         }
-        let ts = left.map(|l| rustix::event::Timespec {
-            tv_sec: l.as_secs() as i64,
-            tv_nsec: i64::from(l.subsec_nanos()),
-        });
+        let ts = left.map(timespec);
         let mut set = vec![PollFd::new(&pidfd, PollFlags::IN)];
         if out_open {
             set.push(PollFd::new(out, PollFlags::IN));
@@ -248,12 +235,13 @@ fn wait_collecting(child: Pid, out: &File, timeout: Option<Duration>) -> (Option
             }
         }
         if ended {
-            return (reap_code(child), output);
+            return (reap(child), output);
         }
     }
 }
 
-fn reap_code(pid: Pid) -> Option<i32> {
+/// Wait for `pid`: its exit code, 128 + the signal that ended it, None if it cannot be waited for.
+fn reap(pid: Pid) -> Option<i32> {
     loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return Some(code),
