@@ -10,6 +10,7 @@
 //! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
 
 mod health;
+mod poll_time;
 mod residency;
 mod watch;
 

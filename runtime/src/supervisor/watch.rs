@@ -18,6 +18,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use ucr_isolators::{Isolators, Limitation};
 
 use super::health::Checker;
+use super::poll_time::timespec;
 use super::residency::release_launch_pages;
 use crate::container::checkpoint::write_atomic;
 use crate::container::isolation::{self, Places};
@@ -202,13 +203,6 @@ impl Watch<'_> {
         {
             tracing::warn!("SIGTERM: {e}");
         }
-    }
-}
-
-pub(super) fn timespec(d: Duration) -> rustix::event::Timespec {
-    rustix::event::Timespec {
-        tv_sec: d.as_secs() as i64,
-        tv_nsec: i64::from(d.subsec_nanos()),
     }
 }
 

@@ -23,7 +23,7 @@ use super::net::{self, NetProbe};
 use crate::container::health::Outcome;
 use crate::launcher::{self, Entry, Launcher, Linux, Plan};
 use crate::spec::health::CheckCommand;
-use crate::supervisor::watch::timespec;
+use crate::supervisor::poll_time::timespec;
 
 pub enum Job<'a> {
     /// A network probe; `netns_of` is the task's init when it runs in the container's network namespace.
