@@ -3,8 +3,9 @@
 #   ucr run --rm IMAGE /bin/true   (foreground; overlay rootfs, cgroups under /ucr, full teardown, sandbox removed)
 #   runc run --bundle B id-N       (a bundle of the same rootfs made once with `ucr unpack` + `runc spec`;
 #                                   runc run creates, starts, waits and deletes the container)
-# Prints the median wall time of each and the ratio ucr/runc (target <= 0.5), then the RSS of a ucr supervisor
-# while its task runs. Needs root, runc, GNU date. Release build.
+#   ucr run --rm --no-image /bin/true   (a Mesos command task on the host's root: same isolators, no rootfs)
+# Prints the median wall time of each, the ratio ucr/runc (target <= 0.5) and image-less/image (target <= 1),
+# then the RSS of a ucr supervisor while its task runs. Needs root, runc, GNU date. Release build.
 # usage: bench/run.sh [RUNS]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,7 @@ mv "$B/config.json.new" "$B/config.json"
 
 # One of each untimed first: page cache, the overlay probe, the first cgroup creation.
 "${U[@]}" run --rm "$IMAGE" /bin/true
+"${U[@]}" run --rm --no-image /bin/true
 "${RUNC[@]}" run --bundle "$B" ucr-bench-warm >/dev/null
 
 ms() { # command...: runs it, prints its wall time in ms; fails the benchmark if it fails
@@ -54,7 +56,7 @@ ms() { # command...: runs it, prints its wall time in ms; fails the benchmark if
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-: >"$WORK/ucr.t"; : >"$WORK/runc.t"
+: >"$WORK/ucr.t"; : >"$WORK/runc.t"; : >"$WORK/host.t"
 for i in $(seq "$RUNS"); do
   # Alternate the order so neither always runs right after the other's teardown.
   if (( i % 2 )); then
@@ -62,7 +64,8 @@ for i in $(seq "$RUNS"); do
   else
     r=$(ms "${RUNC[@]}" run --bundle "$B" "ucr-bench-$i"); u=$(ms "${U[@]}" run --rm "$IMAGE" /bin/true)
   fi
-  echo "$u" >>"$WORK/ucr.t"; echo "$r" >>"$WORK/runc.t"
+  h=$(ms "${U[@]}" run --rm --no-image /bin/true)
+  echo "$u" >>"$WORK/ucr.t"; echo "$r" >>"$WORK/runc.t"; echo "$h" >>"$WORK/host.t"
 done
 # Every run tore down: no container of either runtime, no mount under the work dir.
 left=$("${U[@]}" ps --all --json | wc -l); left_runc=$("${RUNC[@]}" list -q | wc -l)
@@ -85,10 +88,11 @@ sleep 1
 rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$sup/status"); hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$sup/status")
 "${U[@]}" rm --force "$id" >/dev/null
 
-U_MED=$(median <"$WORK/ucr.t"); R_MED=$(median <"$WORK/runc.t")
-awk -v u="$U_MED" -v r="$R_MED" -v n="$RUNS" -v rss="$rss" -v hwm="$hwm" 'BEGIN {
+U_MED=$(median <"$WORK/ucr.t"); R_MED=$(median <"$WORK/runc.t"); H_MED=$(median <"$WORK/host.t")
+awk -v u="$U_MED" -v r="$R_MED" -v h="$H_MED" -v n="$RUNS" -v rss="$rss" -v hwm="$hwm" 'BEGIN {
   printf "%d runs each, warm image, tmpfs\n", n
-  printf "median wall: ucr run --rm %.1f ms | runc run %.1f ms\n", u, r
+  printf "median wall: ucr run --rm %.1f ms | runc run %.1f ms | ucr run --rm --no-image %.1f ms\n", u, r, h
   printf "ratio ucr/runc = %.2f (target <= 0.5)\n", u / r
+  printf "ratio no-image/image = %.2f (target <= 1)\n", h / u
   printf "supervisor RSS while the task runs: %.1f MiB (peak %.1f MiB)\n", rss / 1024, hwm / 1024
 }'

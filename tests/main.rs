@@ -14,6 +14,7 @@ mod isolation_cgroups;
 mod isolation_fs;
 mod marathon_docs;
 mod network;
+mod no_image;
 mod packaging;
 mod pull;
 mod request_credentials;

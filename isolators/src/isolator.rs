@@ -84,6 +84,9 @@ pub struct Contribution {
     pub readonly_paths: Vec<String>,
     /// The root filesystem mounted read-only.
     pub readonly_root: bool,
+    /// A mount namespace of its own for a task without an image (`filesystem/linux` asks for it; a container
+    /// with an image always has one). Without it such a task shares the host's mounts and can have none.
+    pub mount_namespace: bool,
     pub env: Vec<(String, String)>,
     pub hostname: Option<String>,
     pub sysctl: Vec<(String, String)>,
@@ -107,6 +110,7 @@ impl Contribution {
         self.masked_paths.extend(other.masked_paths);
         self.readonly_paths.extend(other.readonly_paths);
         self.readonly_root |= other.readonly_root;
+        self.mount_namespace |= other.mount_namespace;
         self.env.extend(other.env);
         self.hostname = other.hostname.or(self.hostname.take());
         self.sysctl.extend(other.sysctl);

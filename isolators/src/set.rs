@@ -104,6 +104,18 @@ impl Isolators {
         };
         if c.rootfs.is_some() {
             need("a container image".into(), "filesystem/linux")?;
+        } else {
+            // On the host's root, mounts exist only in the private mount namespace filesystem/linux gives.
+            for v in r.volumes {
+                let what = format!("volume {} of a task without an image", v.container_path);
+                need(what, "filesystem/linux")?;
+            }
+            if r.network.mode != NetworkMode::Host {
+                need(
+                    "a network namespace's name files for a task without an image".into(),
+                    "filesystem/linux",
+                )?;
+            }
         }
         for v in r.volumes {
             match &v.source {

@@ -104,8 +104,14 @@ pub struct RunArgs {
     /// Run CMD as `/bin/sh -c CMD` (the Mesos default for a command value; ignores ENTRYPOINT).
     #[arg(long)]
     pub shell: bool,
+    /// Run on the host's root filesystem, without an image (a Mesos command task): IMAGE is then the command's
+    /// first word, run in the sandbox under the same isolators.
+    #[arg(long)]
+    pub no_image: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// The image (with --no-image: the program to run).
+    #[arg(value_name = "IMAGE")]
     pub image: String,
     /// Command and arguments (replace the image CMD, like `docker run`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -140,7 +146,28 @@ pub fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
     }
     env.extend(a.env.iter().map(|e| env_pair(e)));
     let env: Vec<(String, String)> = env.into_iter().flatten().collect();
-    let (container_type, command) = if a.shell {
+    if a.no_image && a.entrypoint.is_some() {
+        bail!("--entrypoint: a task without an image has no ENTRYPOINT to replace");
+    }
+    let (container_type, command) = if a.no_image {
+        // The words are the whole command: with --shell one shell line, else argv[0] and its argv (Mesos
+        // `shell: false`).
+        let words: Vec<String> = std::iter::once(&a.image).chain(&a.cmd).cloned().collect();
+        let command = match a.shell {
+            true => CommandSpec {
+                shell: true,
+                value: Some(words.join(" ")),
+                ..CommandSpec::default()
+            },
+            false => CommandSpec {
+                shell: false,
+                value: words.first().cloned(),
+                arguments: words,
+                ..CommandSpec::default()
+            },
+        };
+        (ContainerType::Mesos, command)
+    } else if a.shell {
         if a.cmd.is_empty() {
             bail!("--shell: no command given");
         }
@@ -182,11 +209,14 @@ pub fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
     let mut cfg = ContainerConfig {
         id: a.name.clone().unwrap_or_else(random_id),
         container_type,
-        image: Some(ImageSpec {
-            reference: ImageName::parse(&a.image)?,
-            cached: true,
-            docker_config: None,
-        }),
+        image: match a.no_image {
+            true => None,
+            false => Some(ImageSpec {
+                reference: ImageName::parse(&a.image)?,
+                cached: true,
+                docker_config: None,
+            }),
+        },
         command: CommandSpec {
             env,
             user: a.user.clone(),

@@ -7,19 +7,17 @@
 
 use std::path::Path;
 
-use super::mount;
+use super::{host_name_files, host_root, mount, tmpfs};
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
-use crate::network::files;
 use crate::vocab::NetworkMode;
 
-const NAME: &str = "filesystem/linux";
+use super::NAME;
 
 /// Docker's default /dev/shm size when the request names none.
 const DEFAULT_SHM_MB: u64 = 64;
 
-/// Mesos `LinuxInfo.ipc_mode` value for sharing the parent's IPC namespace.
-pub const SHARE_PARENT: &str = "SHARE_PARENT";
+pub use super::SHARE_PARENT;
 
 const MASKED: &[&str] = &[
     "/proc/acpi",
@@ -51,10 +49,10 @@ impl Isolator for FilesystemLinux {
     }
 
     fn prepare(&self, c: &Container<'_>, r: &Request<'_>) -> Result<Contribution> {
-        let mut out = Contribution::default();
         if c.rootfs.is_none() {
-            return Ok(out);
+            return host_root::prepare(c, r, MASKED, READ_ONLY);
         }
+        let mut out = Contribution::default();
         let privileged = r.linux.privileged;
         let shm_mb = r.linux.shm_size.unwrap_or(DEFAULT_SHM_MB);
         if shm_mb == 0 {
@@ -134,18 +132,8 @@ impl Isolator for FilesystemLinux {
                 &["nosuid", "noexec", "nodev"],
             )?);
         }
-        let own_files = !r.network.extra_hosts.is_empty() || !r.network.resolver.is_empty();
-        if r.network.mode == NetworkMode::Host && own_files {
-            // The host's name files with the request's additions (Docker `--add-host`, `--dns`), written
-            // beside the container's checkpoint: the host's own files are never changed.
-            let dir = c.module_dir(NAME);
-            std::fs::create_dir_all(&dir).map_err(|e| IsolatorError::io(&dir, e))?;
-            let read = |f: &str| std::fs::read_to_string(f).unwrap_or_default();
-            let hosts = files::with_extra_hosts(read("/etc/hosts"), &r.network.extra_hosts);
-            let resolv = files::with_resolver(&files::host_resolv_conf(), &r.network.resolver);
-            let hostname = read("/etc/hostname");
-            out.mounts
-                .extend(files::write(&dir, hostname.trim(), &hosts, &resolv)?);
+        if let Some(own) = host_name_files(c, r)? {
+            out.mounts.extend(own);
         } else if r.network.mode == NetworkMode::Host {
             for f in ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"] {
                 if Path::new(f).exists() {
@@ -162,17 +150,7 @@ impl Isolator for FilesystemLinux {
         // Docker `--tmpfs`: after the kernel filesystems, so one below /dev or /run lands on them. Never
         // executable or set-uid unless asked, as Docker's default.
         for t in &r.linux.tmpfs {
-            if !t.path.starts_with('/') || t.path.split('/').any(|c| c == "..") {
-                return Err(IsolatorError::invalid(
-                    NAME,
-                    format!("tmpfs {}: an absolute path without '..'", t.path),
-                ));
-            }
-            let mut opts: Vec<&str> = vec!["nosuid", "nodev", "noexec"];
-            opts.retain(|d| !t.options.iter().any(|o| o == &d[2..] || o == d));
-            opts.extend(t.options.iter().map(String::as_str));
-            out.mounts
-                .push(mount(NAME, t.path.as_str(), "tmpfs", "tmpfs", &opts)?);
+            out.mounts.push(tmpfs(t)?);
         }
         out.readonly_root = r.linux.readonly_rootfs;
         if !privileged {

@@ -1,6 +1,7 @@
 //! Volume isolators: `volume/host_path` (a host directory or file) and `volume/sandbox_path` (a path in the
 //! container's sandbox). Both bind into the container; a relative `container_path` means a path in the sandbox,
-//! as in Mesos.
+//! as in Mesos. For a task without an image "the container" is its private mount namespace over the host's root
+//! and the sandbox is where it is on the host.
 
 pub mod host_path;
 pub mod sandbox_path;
@@ -23,6 +24,18 @@ pub(crate) fn target(isolator: &'static str, c: &Container<'_>, v: &Volume) -> R
             isolator,
             format!(
                 "volume container_path {:?}: must be non-empty without '..'",
+                v.container_path
+            ),
+        ));
+    }
+    // A task without an image mounts over the host's own paths (in its private mount namespace): nothing is
+    // made on the host for it, so the path must be there, as Mesos requires.
+    if p.is_absolute() && c.rootfs.is_none() && !p.exists() {
+        return Err(IsolatorError::invalid(
+            isolator,
+            format!(
+                "volume container_path {:?}: a task without an image mounts only on a path the host has \
+                 (or give a path relative to the sandbox)",
                 v.container_path
             ),
         ));

@@ -29,7 +29,8 @@ use crate::spec::ContainerConfig;
 pub struct BundleInput<'a> {
     pub config: &'a ContainerConfig,
     pub process: &'a Process,
-    pub rootfs: &'a Path,
+    /// None: the task runs on the host's root (no image).
+    pub rootfs: Option<&'a Path>,
     pub sandbox_host: &'a Path,
     pub sandbox_in_container: &'a str,
     pub cgroups_path: &'a Path,
@@ -49,12 +50,16 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
     let cfg = b.config;
     let p = b.process;
     let c = b.contribution;
-    let mut namespaces = vec![
-        namespace(LinuxNamespaceType::Uts)?,
-        namespace(LinuxNamespaceType::Mount)?,
-    ];
+    let mut namespaces = vec![namespace(LinuxNamespaceType::Uts)?];
+    // A task without an image has its own mounts only when filesystem/linux asked for them (Mesos: without it
+    // such a task shares the agent's mount namespace), and then no pid namespace either: a new one without a
+    // fresh /proc would show it the host's processes as its own.
+    let own_mounts = b.rootfs.is_some() || c.mount_namespace;
+    if own_mounts {
+        namespaces.push(namespace(LinuxNamespaceType::Mount)?);
+    }
     // Mesos `linux_info`: share_pid_namespace and ipc_mode SHARE_PARENT keep the parent's (the host's).
-    if !cfg.linux.share_pid_namespace {
+    if !cfg.linux.share_pid_namespace && own_mounts {
         namespaces.push(namespace(LinuxNamespaceType::Pid)?);
     }
     if cfg.linux.ipc_mode.as_deref() != Some(ucr_isolators::filesystem::linux::SHARE_PARENT) {
@@ -72,10 +77,16 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
         .source(b.sandbox_host)
         .options(vec!["rbind".to_string(), "rw".to_string()])
         .build()?;
+    // On the host's root the sandbox is already where the task sees it, unless a mount covers it (a private /tmp
+    // over a sandbox under /tmp): then it is bound again at its own path.
+    let covered = before
+        .iter()
+        .any(|m| b.sandbox_host.starts_with(m.destination()));
+    let rebind = b.rootfs.is_some() || covered;
     let mounts: Vec<Mount> = before
         .into_iter()
         .cloned()
-        .chain(std::iter::once(sandbox))
+        .chain(rebind.then_some(sandbox))
         .chain(after.into_iter().cloned())
         .collect();
     let own_netns = c
@@ -139,7 +150,11 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
         .namespaces(namespaces)
         .masked_paths(c.masked_paths.clone())
         .readonly_paths(c.readonly_paths.clone());
-    if !c.devices.is_empty() {
+    // Nodes to make in the container's own /dev; on the host's root the host's /dev has them, and the device
+    // cgroup rules (above) still decide which may be used.
+    if b.rootfs.is_none() {
+        linux = linux.devices(Vec::new());
+    } else if !c.devices.is_empty() {
         linux = linux.devices(c.devices.clone());
     }
     if let Some(s) = &c.seccomp {
@@ -148,20 +163,26 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
     if !c.sysctl.is_empty() {
         linux = linux.sysctl(c.sysctl.iter().cloned().collect::<HashMap<_, _>>());
     }
-    SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .annotations(annotations)
         .process(process)
-        .root(
-            RootBuilder::default()
-                .path(b.rootfs)
-                .readonly(c.readonly_root)
-                .build()?,
-        )
         .hostname(hostname)
         .mounts(mounts)
         .linux(linux.build()?)
-        .build()
+        .build()?;
+    // No `root`: the runtime-spec's way of saying the process keeps the runtime's root (the host's).
+    spec.set_root(
+        b.rootfs
+            .map(|r| {
+                RootBuilder::default()
+                    .path(r)
+                    .readonly(c.readonly_root)
+                    .build()
+            })
+            .transpose()?,
+    );
+    Ok(spec)
 }
 
 fn host_name() -> String {
@@ -211,7 +232,7 @@ mod tests {
         runtime_spec(&BundleInput {
             config: &cfg,
             process: &p,
-            rootfs: Path::new("/r/rootfs"),
+            rootfs: Some(Path::new("/r/rootfs")),
             sandbox_host: Path::new("/w/sandbox"),
             sandbox_in_container: "/mnt/mesos/sandbox",
             cgroups_path: Path::new("/ucr/web-1"),

@@ -2,59 +2,42 @@
 //! store is made). The request is parsed as a launch parses it; the image is looked up in the local store
 //! only. When it is there, the argv, environment, working directory and user come from the same functions the
 //! launch uses with the image's config; when it is not, they are left out (the image's entrypoint and env
-//! decide them) and the answer says so. Secret env values are shown as `<secret>`; request credentials only
+//! decide them) and the answer says so. A task without an image shows the process it would run on the host. Secret env values are shown as `<secret>`; request credentials only
 //! as present.
 
 use serde_json::{json, Value};
+use ucr_registry::manifest::RunConfig;
 
-use super::launch::NO_IMAGE;
 use super::Containerizer;
-use crate::container::error::{ContainerError, Result};
+use crate::container::error::Result;
 use crate::process::{build_env, resolve_argv, working_dir};
 use crate::spec::ContainerConfig;
 
 pub fn dry_run(c: &Containerizer, cfg: &ContainerConfig) -> Result<Value> {
-    let Some(i) = &cfg.image else {
-        return Err(ContainerError::launch(
-            &cfg.id,
-            "provisioning",
-            NO_IMAGE,
-            125,
-        ));
-    };
-    let local = c.images().local(&i.reference)?;
-    let image = json!({
-        "reference": i.reference.as_str(),
-        "cached": i.cached,
-        "credentials": i.docker_config.is_some(),
-        "in_store": local.is_some(),
-        "digest": local.as_ref().map(|l| l.digest.as_str()),
-    });
-    let sandbox = &c.config().sandbox_directory;
-    let process = match local.as_ref().map(|l| &l.config) {
-        Some(run) => {
-            let secret = |e: &String| {
-                let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
-                cfg.secret_env.iter().any(|(k, _)| k == key)
+    let (image, process) = match &cfg.image {
+        Some(i) => {
+            let local = c.images().local(&i.reference)?;
+            let image = json!({
+                "reference": i.reference.as_str(),
+                "cached": i.cached,
+                "credentials": i.docker_config.is_some(),
+                "in_store": local.is_some(),
+                "digest": local.as_ref().map(|l| l.digest.as_str()),
+            });
+            let process = match local.as_ref().map(|l| &l.config) {
+                Some(run) => process(cfg, Some(run), &c.config().sandbox_directory)?,
+                None => json!({
+                    "note": "the image is not in the store: its entrypoint, command, env, working directory \
+                             and user complete these at launch (ucr pull it to see them here)",
+                }),
             };
-            let mut env: Vec<String> = build_env(cfg, Some(run), sandbox, &[])
-                .into_iter()
-                .filter(|e| !secret(e))
-                .collect();
-            env.extend(cfg.secret_env.iter().map(|(k, _)| format!("{k}=<secret>")));
-            env.sort();
-            json!({
-                "argv": resolve_argv(cfg, Some(run))?,
-                "env": env,
-                "cwd": working_dir(cfg, Some(run), sandbox),
-                // The launch's rule (`process::resolve`): the request's user, else the image USER.
-                "user": cfg.command.user.as_ref().or(run.user.as_ref().filter(|u| !u.is_empty())),
-            })
+            (image, process)
         }
-        None => json!({
-            "note": "the image is not in the store: its entrypoint, command, env, working directory and user \
-                     complete these at launch (ucr pull it to see them here)",
-        }),
+        // On the host's root, in the sandbox where it is on the host.
+        None => {
+            let sandbox = c.config().paths.sandbox(&cfg.id);
+            (Value::Null, process(cfg, None, &sandbox.to_string_lossy())?)
+        }
     };
     Ok(json!({
         "id": cfg.id,
@@ -66,5 +49,28 @@ pub fn dry_run(c: &Containerizer, cfg: &ContainerConfig) -> Result<Value> {
             "check": h,
         })).collect::<Vec<_>>(),
         "request": serde_json::to_value(cfg).unwrap_or(Value::Null),
+    }))
+}
+
+/// The process as the launch resolves it (`process::resolve`), secret values hidden.
+fn process(cfg: &ContainerConfig, run: Option<&RunConfig>, sandbox: &str) -> Result<Value> {
+    let secret = |e: &String| {
+        let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        cfg.secret_env.iter().any(|(k, _)| k == key)
+    };
+    let mut env: Vec<String> = build_env(cfg, run, sandbox, &[])
+        .into_iter()
+        .filter(|e| !secret(e))
+        .collect();
+    env.extend(cfg.secret_env.iter().map(|(k, _)| format!("{k}=<secret>")));
+    env.sort();
+    let image_user = run.and_then(|r| r.user.as_ref()).filter(|u| !u.is_empty());
+    Ok(json!({
+        "argv": resolve_argv(cfg, run)?,
+        "env": env,
+        "cwd": working_dir(cfg, run, sandbox),
+        // The launch's rule: the request's user, else the image USER.
+        "user": cfg.command.user.as_ref().or(image_user),
+        "root": if run.is_some() { "the image" } else { "the host's /" },
     }))
 }

@@ -6,7 +6,9 @@
 //! half-made.
 
 use std::fs::{self, File};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use ucr_registry::manifest::RunConfig;
 
 use super::config::Config;
 use super::spawn::{spawn, Launched};
@@ -26,9 +28,6 @@ use crate::images::{Images, Notices};
 use crate::process::resolve_process;
 use crate::provisioner;
 use crate::spec::{self, ContainerConfig};
-
-/// Why a request without an image is refused (by `launch --dry-run` too).
-pub const NO_IMAGE: &str = "the container has no image; ucr runs containers from images only";
 
 pub fn launch(
     config: &Config,
@@ -125,47 +124,20 @@ fn prepare(
     let (paths, id) = (&config.paths, cfg.id.as_str());
     checkpoint(config, st, State::Provisioning)?;
     let sandbox = paths.sandbox(id);
-    // Credential files are fetched before the image says who the task runs as: never through the cache.
     let mut fetch = FetchOptions {
         tls: images.tls(),
         stall_timeout: config.fetcher_stall_timeout,
         ..FetchOptions::default()
     };
-    let image = match &cfg.image {
-        Some(i) => match fetch_credentials(id, &cfg.command.uris, &sandbox, &fetch)? {
-            // The request's own credentials (docker.config, pullConfig, docker.credential) come first.
-            Some((docker_config, from)) if i.docker_config.is_none() => {
-                tracing::info!(
-                    container = id,
-                    file = from,
-                    "pull credentials from the sandbox"
-                );
-                let mut with = i.clone();
-                with.docker_config = Some(docker_config);
-                images.provide(&with, notices).map_err(|e| {
-                    ContainerError::launch(
-                        id,
-                        "provisioning",
-                        format!("{e} (credentials from the sandbox's {from})"),
-                        125,
-                    )
-                })?
-            }
-            _ => images.provide(i, notices)?,
-        },
-        None => return Err(ContainerError::launch(id, "provisioning", NO_IMAGE, 125)),
+    // (the image's run config, its provisioned rootfs), or None: the task runs on the host's root.
+    let image = provide_rootfs(config, images, cfg, st, &fetch, notices)?;
+    let rootfs = image.as_ref().map(|(_, r)| r.as_path());
+    // On the host's root the task sees its sandbox where it is (Mesos sets MESOS_SANDBOX to the host path).
+    let sandbox_dir = match rootfs {
+        Some(_) => config.sandbox_directory.clone(),
+        None => sandbox.to_string_lossy().into_owned(),
     };
-    st.image = Some(image.reference.clone());
-    st.image_digest = Some(image.digest.clone());
-    let backend = provisioner::select(
-        config.backend.as_deref(),
-        &paths.provisioner(),
-        images.store_dir(),
-    )?;
-    st.backend = Some(backend.name().to_string());
-    checkpoint(config, st, State::Provisioning)?;
-    let rootfs = backend.provision(id, &image.layers)?;
-    st.rootfs = Some(rootfs.to_string_lossy().into_owned());
+    st.sandbox_directory = sandbox_dir.clone();
     killed_yet(config, id, "provisioning")?;
 
     checkpoint(config, st, State::Preparing)?;
@@ -181,9 +153,9 @@ fn prepare(
     let extra_env = ports::marathon_env(cfg, &st.ports);
     let process = resolve_process(
         cfg,
-        &image.config,
-        &rootfs,
-        &config.sandbox_directory,
+        image.as_ref().map(|(i, _)| i),
+        rootfs,
+        &sandbox_dir,
         &extra_env,
     )
     .map_err(|e| {
@@ -214,9 +186,9 @@ fn prepare(
     let spec = runtime_spec(&BundleInput {
         config: cfg,
         process: p,
-        rootfs: &rootfs,
+        rootfs,
         sandbox_host: &sandbox,
-        sandbox_in_container: &config.sandbox_directory,
+        sandbox_in_container: &sandbox_dir,
         cgroups_path: Path::new(&st.cgroup),
         contribution: &contribution,
     })
@@ -261,4 +233,55 @@ fn killed_yet(config: &Config, id: &str, step: &'static str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Pull (or find) the image, with pull credentials fetched into the sandbox when the request has none of its
+/// own (fetched before the image says who the task runs as: never through the cache), and provision its rootfs.
+/// Returns the image's run config and the rootfs.
+fn provide_rootfs(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    st: &mut ContainerState,
+    fetch: &FetchOptions,
+    notices: &dyn Notices,
+) -> Result<Option<(RunConfig, PathBuf)>> {
+    let Some(i) = &cfg.image else {
+        return Ok(None);
+    };
+    let (paths, id) = (&config.paths, cfg.id.as_str());
+    let sandbox = paths.sandbox(id);
+    let image = match fetch_credentials(id, &cfg.command.uris, &sandbox, fetch)? {
+        // The request's own credentials (docker.config, pullConfig, docker.credential) come first.
+        Some((docker_config, from)) if i.docker_config.is_none() => {
+            tracing::info!(
+                container = id,
+                file = from,
+                "pull credentials from the sandbox"
+            );
+            let mut with = i.clone();
+            with.docker_config = Some(docker_config);
+            images.provide(&with, notices).map_err(|e| {
+                ContainerError::launch(
+                    id,
+                    "provisioning",
+                    format!("{e} (credentials from the sandbox's {from})"),
+                    125,
+                )
+            })?
+        }
+        _ => images.provide(i, notices)?,
+    };
+    st.image = Some(image.reference.clone());
+    st.image_digest = Some(image.digest.clone());
+    let backend = provisioner::select(
+        config.backend.as_deref(),
+        &paths.provisioner(),
+        images.store_dir(),
+    )?;
+    st.backend = Some(backend.name().to_string());
+    checkpoint(config, st, State::Provisioning)?;
+    let rootfs = backend.provision(id, &image.layers)?;
+    st.rootfs = Some(rootfs.to_string_lossy().into_owned());
+    Ok(Some((image.config, rootfs)))
 }

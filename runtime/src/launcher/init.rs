@@ -10,7 +10,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::error::Failure;
@@ -163,16 +163,19 @@ pub(super) fn lock_down(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The rootfs: made a mount of its own, every mount and device put on it, then `pivot_root`.
+/// The rootfs: made a mount of its own, every mount and device put on it, then `pivot_root`. Without one (a
+/// task on the host's root) only the mounts, in the private mount namespace when there is one.
 fn rootfs(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
-    let at = || format!("rootfs {}", plan.rootfs.display());
-    let root = Failure::at(at, os.prepare_rootfs(&plan.rootfs))?;
-    for m in &plan.mounts {
-        Failure::at(
-            || format!("mount {}", m.dest.display()),
-            os.mount(root.as_fd(), m, &plan.cgroups.dirs),
-        )?;
-    }
+    let Some(rootfs) = &plan.rootfs else {
+        if plan.clone_flags & libc::CLONE_NEWNS as u64 == 0 {
+            return Ok(());
+        }
+        let root = step("private mounts", os.private_mounts())?;
+        return mounts(os, plan, root.as_fd());
+    };
+    let at = || format!("rootfs {}", rootfs.display());
+    let root = Failure::at(at, os.prepare_rootfs(rootfs))?;
+    mounts(os, plan, root.as_fd())?;
     for n in &plan.devices {
         Failure::at(
             || format!("device {}", n.path.display()),
@@ -180,7 +183,23 @@ fn rootfs(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
         )?;
     }
     step("/dev", os.dev_links(root.as_fd()))?;
-    step("pivot_root", os.pivot_root(&plan.rootfs))
+    step("pivot_root", os.pivot_root(rootfs))
+}
+
+/// Every bind source taken first (see `mounts::detach_source`), then the mounts attached in order.
+fn mounts(os: &dyn Launcher, plan: &Plan, root: BorrowedFd<'_>) -> Result<(), Failure> {
+    let mut detached = Vec::with_capacity(plan.mounts.len());
+    for m in &plan.mounts {
+        let at = || format!("mount {}", m.dest.display());
+        detached.push(Failure::at(at, os.detach_source(m))?);
+    }
+    for (m, d) in plan.mounts.iter().zip(detached) {
+        Failure::at(
+            || format!("mount {}", m.dest.display()),
+            os.mount(root, m, d, &plan.cgroups.dirs),
+        )?;
+    }
+    Ok(())
 }
 
 /// The spec's environment, plus HOME from the container's /etc/passwd when the spec has none (as runc and

@@ -86,13 +86,31 @@ impl Launcher for Linux {
         )?)
     }
 
+    fn private_mounts(&self) -> io::Result<OwnedFd> {
+        // rslave as for a rootfs: the host's later mounts still reach the task, none of its reach the host.
+        rustix::mount::mount_change(
+            "/",
+            MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+        )?;
+        Ok(rustix::fs::open(
+            "/",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?)
+    }
+
+    fn detach_source(&self, m: &Planned) -> io::Result<Option<OwnedFd>> {
+        mounts::detach_source(m)
+    }
+
     fn mount(
         &self,
         root: BorrowedFd<'_>,
         m: &Planned,
+        detached: Option<OwnedFd>,
         cgroups: &[(PathBuf, PathBuf)],
     ) -> io::Result<()> {
-        mounts::mount_one(root, m, cgroups)
+        mounts::mount_one(root, m, detached, cgroups)
     }
 
     fn make_device(&self, root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {

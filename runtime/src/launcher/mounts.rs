@@ -197,28 +197,43 @@ pub fn set_flags(fd: BorrowedFd<'_>, flags: MountAttrFlags, recursive: bool) -> 
     setattr(fd, a, 0, recursive)
 }
 
-/// Attach one planned mount under the rootfs `root` (an fd of the rootfs's own bind mount). `cgroups` are the
-/// container's cgroup dirs with their hierarchies' mount points (see `Placement::dirs`).
+/// A bind mount's source, cloned as a detached tree now: every source is taken as the host shows it before
+/// any of the container's mounts exist, so a mount over a host path (a private /tmp for a task on the host's
+/// root) never changes what a later bind names. None for other kinds.
+pub fn detach_source(p: &Planned) -> io::Result<Option<OwnedFd>> {
+    let How::Bind {
+        source, recursive, ..
+    } = &p.how
+    else {
+        return Ok(None);
+    };
+    let mut f = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if *recursive {
+        f |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    let t = rustix::mount::open_tree(rustix::fs::CWD, source, f)?;
+    // A plain bind keeps the source's flags unless options were given, as with mount(2).
+    if p.attr.set != 0 {
+        setattr(t.as_fd(), p.attr, 0, false)?;
+    }
+    Ok(Some(t))
+}
+
+/// Attach one planned mount under the rootfs `root` (an fd of the rootfs's own bind mount); a bind mount's
+/// tree is `detached` (from [`detach_source`]). `cgroups` are the container's cgroup dirs with their
+/// hierarchies' mount points (see `Placement::dirs`).
 pub fn mount_one(
     root: BorrowedFd<'_>,
     p: &Planned,
+    detached: Option<OwnedFd>,
     cgroups: &[(PathBuf, PathBuf)],
 ) -> io::Result<()> {
     let (mnt, kind) = match &p.how {
-        How::Bind {
-            source,
-            recursive,
-            dir,
-        } => {
-            let mut f = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
-            if *recursive {
-                f |= OpenTreeFlags::AT_RECURSIVE;
-            }
-            let t = rustix::mount::open_tree(rustix::fs::CWD, source, f)?;
-            // A plain bind keeps the source's flags unless options were given, as with mount(2).
-            if p.attr.set != 0 {
-                setattr(t.as_fd(), p.attr, 0, false)?;
-            }
+        How::Bind { dir, .. } => {
+            let t = match detached {
+                Some(t) => t,
+                None => detach_source(p)?.ok_or_else(|| io::Error::other("not a bind"))?,
+            };
             (t, if *dir { Kind::Dir } else { Kind::File })
         }
         How::Fs {

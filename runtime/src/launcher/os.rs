@@ -38,15 +38,20 @@ pub trait Launcher {
     /// Cut mount propagation to the host and make the rootfs a mount of its own; returns an fd of it.
     fn prepare_rootfs(&self, rootfs: &Path) -> io::Result<OwnedFd>;
     /// Attach one planned mount under `root`. `cgroups` are the container's cgroup dirs (for `type: cgroup`).
+    /// A bind mount's source as a detached tree, taken before any mount is attached (None for other kinds).
+    fn detach_source(&self, m: &Planned) -> io::Result<Option<OwnedFd>>;
     fn mount(
         &self,
         root: BorrowedFd<'_>,
         m: &Planned,
+        detached: Option<OwnedFd>,
         cgroups: &[(PathBuf, PathBuf)],
     ) -> io::Result<()>;
     fn make_device(&self, root: BorrowedFd<'_>, n: &Node) -> io::Result<()>;
     /// `/dev/fd`, `/dev/std{in,out,err}`, `/dev/ptmx`.
     fn dev_links(&self, root: BorrowedFd<'_>) -> io::Result<()>;
+    /// Without a rootfs, in a new mount namespace: cut mount propagation to the host; returns an fd of `/`.
+    fn private_mounts(&self) -> io::Result<OwnedFd>;
     /// Make the rootfs `/` and detach the old root.
     fn pivot_root(&self, rootfs: &Path) -> io::Result<()>;
     fn readonly_path(&self, path: &str) -> io::Result<()>;

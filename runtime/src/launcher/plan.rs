@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Spec};
+use oci_spec::runtime::{LinuxDevice, LinuxNamespaceType, PosixRlimitType, Spec};
 use rustix::process::{Resource, Rlimit};
 use ucr_isolators::Placement;
 
@@ -41,7 +41,8 @@ pub struct Plan {
     pub unshare_cgroup: bool,
     pub hostname: Option<String>,
     pub oom_score_adj: Option<i32>,
-    pub rootfs: PathBuf,
+    /// None: the host's root, kept (with a private mount namespace when `clone_flags` has one).
+    pub rootfs: Option<PathBuf>,
     pub mounts: Vec<Planned>,
     pub cgroups: Cgroups,
     pub devices: Vec<Node>,
@@ -79,10 +80,8 @@ pub fn plan(
         .linux()
         .as_ref()
         .ok_or_else(|| LaunchError::Spec("no linux section".into()))?;
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| LaunchError::Spec("no root".into()))?;
+    // No root: the task keeps the host's (a Mesos command task without an image).
+    let root = spec.root().as_ref();
     if spec.hooks().is_some() {
         return Err(unsupported("hooks"));
     }
@@ -126,15 +125,21 @@ pub fn plan(
             }
         }
     }
-    if !new_mount {
+    if !new_mount && root.is_some() {
         return Err(LaunchError::Spec(
-            "a container needs its own mount namespace".into(),
+            "a container with a root needs its own mount namespace".into(),
         ));
     }
     let mounts =
         mounts::plan(spec.mounts().as_deref().unwrap_or_default()).map_err(LaunchError::Spec)?;
     let devices =
         dev::plan(linux.devices().as_deref().unwrap_or_default()).map_err(LaunchError::Spec)?;
+    let readonly_paths = linux.readonly_paths().clone().unwrap_or_default();
+    let masked_paths = linux.masked_paths().clone().unwrap_or_default();
+    if root.is_none() {
+        let asked = linux.devices().as_deref().unwrap_or_default();
+        host_root_fits(new_mount, &mounts, asked, &readonly_paths, &masked_paths)?;
+    }
     let user = process.user();
     let c = |s: &String| {
         CString::new(s.as_bytes()).map_err(|_| LaunchError::Spec(format!("NUL in {s:?}")))
@@ -161,14 +166,14 @@ pub fn plan(
         unshare_cgroup,
         hostname: spec.hostname().clone().filter(|_| new_uts),
         oom_score_adj: process.oom_score_adj(),
-        rootfs: root.path().clone(),
+        rootfs: root.map(|r| r.path().clone()),
         mounts,
         cgroups,
         devices,
         sysctl,
-        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
-        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
-        readonly_root: root.readonly() == Some(true),
+        readonly_paths,
+        masked_paths,
+        readonly_root: root.is_some_and(|r| r.readonly() == Some(true)),
         rlimits: process
             .rlimits()
             .iter()
@@ -196,6 +201,29 @@ pub fn plan(
         args,
         env: process.env().clone().unwrap_or_default(),
     })
+}
+
+/// What a task on the host's root can be given: mounts and protected paths only in a mount namespace of its
+/// own (else they would be the host's), device nodes never (it has the host's /dev).
+fn host_root_fits(
+    new_mount: bool,
+    mounts: &[Planned],
+    devices: &[LinuxDevice],
+    readonly: &[String],
+    masked: &[String],
+) -> Result<(), LaunchError> {
+    if !devices.is_empty() {
+        return Err(LaunchError::Spec(
+            "linux.devices: a task on the host's root uses the host's /dev".into(),
+        ));
+    }
+    let nothing_mounted = mounts.is_empty() && readonly.is_empty() && masked.is_empty();
+    if !new_mount && !nothing_mounted {
+        return Err(LaunchError::Spec(
+            "mounts, maskedPaths and readonlyPaths without a root need a mount namespace of their own".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `net.ipv4.ip_forward` is /proc/sys/net/ipv4/ip_forward; a name that could leave /proc/sys is refused.

@@ -81,7 +81,16 @@ impl Launcher for Recording {
         // Any fd stands for the rootfs: nothing is resolved through it here.
         Ok(std::fs::File::open("/dev/null")?.into())
     }
-    fn mount(&self, _: BorrowedFd<'_>, m: &Planned, _: &[(PathBuf, PathBuf)]) -> io::Result<()> {
+    fn detach_source(&self, _: &Planned) -> io::Result<Option<OwnedFd>> {
+        Ok(None)
+    }
+    fn mount(
+        &self,
+        _: BorrowedFd<'_>,
+        m: &Planned,
+        _: Option<OwnedFd>,
+        _: &[(PathBuf, PathBuf)],
+    ) -> io::Result<()> {
         self.call(format!("mount {}", m.dest.display()))
     }
     fn make_device(&self, _: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
@@ -90,6 +99,11 @@ impl Launcher for Recording {
     fn dev_links(&self, _: BorrowedFd<'_>) -> io::Result<()> {
         self.call("devlinks".into())
     }
+    fn private_mounts(&self) -> io::Result<OwnedFd> {
+        self.call("private_mounts".to_string())?;
+        Ok(std::fs::File::open("/dev/null")?.into())
+    }
+
     fn pivot_root(&self, rootfs: &Path) -> io::Result<()> {
         self.call(format!("pivot_root {}", rootfs.display()))
     }
@@ -350,5 +364,45 @@ pub(super) mod tests {
         assert!(failure.starts_with("cwd /work: "), "{failure}");
         let calls = os.only(&["chdir", "setids"]);
         assert_eq!(calls, ["chdir /work", "setids 1000 100", "chdir /work"]);
+    }
+
+    #[test]
+    fn on_the_host_root_only_the_mounts_are_made_and_nothing_is_pivoted() {
+        let exe = Recording {
+            executables: vec![PathBuf::from("/bin/sh")],
+            ..Recording::default()
+        };
+        let mut s = spec(false, false);
+        s.set_root(None);
+        let (failure, _) = run(&exe, &planned(&s));
+        assert!(failure.starts_with("exec"), "{failure}");
+        let calls = exe.only(&[
+            "private_mounts",
+            "mount",
+            "rootfs",
+            "mknod",
+            "devlinks",
+            "pivot_root",
+        ]);
+        assert_eq!(calls, ["private_mounts", "mount /proc"]);
+        // No mount namespace: no mounts may be asked for, and none are made.
+        let ns = |t| LinuxNamespaceBuilder::default().typ(t).build().expect("ns");
+        if let Some(l) = s.linux_mut() {
+            l.set_namespaces(Some(vec![ns(LinuxNamespaceType::Uts)]));
+        }
+        let e = plan(&s, None, Cgroups::default(), Path::new("/nonexistent"))
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("mount namespace")));
+        s.set_mounts(Some(Vec::new()));
+        if let Some(l) = s.linux_mut() {
+            l.set_masked_paths(None).set_readonly_paths(None);
+        }
+        let (failure, _) = run(&exe, &planned(&s));
+        assert!(failure.starts_with("exec"), "{failure}");
+        assert!(
+            exe.only(&["private_mounts"]).len() == 1,
+            "only the first run's"
+        );
     }
 }

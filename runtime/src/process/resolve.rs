@@ -2,6 +2,7 @@
 //! environment, the working directory (created in the rootfs when the image names one that is missing), the
 //! user (the request's, resolved on the host; else the image USER, resolved in the rootfs), and the executable
 //! checked inside the rootfs so "not found" (127) and "not executable" (126) are told before anything starts.
+//! Without an image the rootfs is the host's `/` and nothing is created in it.
 
 use std::path::Path;
 
@@ -36,20 +37,33 @@ pub struct ResolvedProcess {
 
 pub fn resolve_process(
     cfg: &ContainerConfig,
-    image: &RunConfig,
-    rootfs: &Path,
+    image: Option<&RunConfig>,
+    rootfs: Option<&Path>,
     sandbox_dir: &str,
     extra_env: &[(String, String)],
 ) -> Result<ResolvedProcess> {
-    let command = resolve_command(cfg, Some(image))?;
+    let command = resolve_command(cfg, image)?;
     let args = command.argv;
-    let env = build_env(cfg, Some(image), sandbox_dir, extra_env);
-    let cwd = working_dir(cfg, Some(image), sandbox_dir);
-    ensure_dir_in_rootfs(rootfs, &cwd).map_err(|source| ProcessError::Workdir {
+    let env = build_env(cfg, image, sandbox_dir, extra_env);
+    let cwd = working_dir(cfg, image, sandbox_dir);
+    let workdir = |source| ProcessError::Workdir {
         dir: cwd.clone(),
         source,
-    })?;
-    let (user, user_note) = match (&cfg.command.user, image.user.as_deref()) {
+    };
+    match rootfs {
+        Some(r) => ensure_dir_in_rootfs(r, &cwd).map_err(workdir)?,
+        // Nothing is made on the host for a task without an image: its working directory must be there.
+        None if !Path::new(&cwd).is_dir() => {
+            return Err(workdir(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such directory on the host (a task without an image runs on the host's root)",
+            )))
+        }
+        None => {}
+    }
+    let rootfs = rootfs.unwrap_or(Path::new("/"));
+    let image_user = image.and_then(|i| i.user.as_deref());
+    let (user, user_note) = match (&cfg.command.user, image_user) {
         (Some(u), _) => (resolve_user(u, Path::new("/"))?, None),
         (None, Some(u)) if !u.is_empty() => {
             (resolve_user(u, rootfs)?, Some(format!("image USER {u}")))
