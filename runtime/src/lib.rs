@@ -15,7 +15,7 @@
 //!   task (namespaces, cgroup placement, mounts, identity, seccomp). Ours rather than libcontainer's: see its
 //!   crate-level docs for why.
 //! - **provisioner**: rootfs backends (overlay, copy). **fetcher**: `CommandInfo.uris` into the sandbox.
-//!   **rt**: the process's one async runtime.
+//!   **rt**: the process's one async runtime. **volumes**: local persistent volumes that outlive their tasks.
 //!
 //! Re-exported for front ends, which depend on this crate alone: `registry` (`ucr-registry`) and `isolators`
 //! (`ucr-isolators`).
@@ -30,6 +30,7 @@ pub mod provisioner;
 pub mod rt;
 pub mod spec;
 pub mod supervisor;
+pub mod volumes;
 
 pub use container::{ContainerError, ContainerState, Paths, State, Termination};
 pub use containerizer::Containerizer;

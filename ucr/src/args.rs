@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 
 use crate::globals::Globals;
-use crate::{agent, archive, containers, fetch, images, manual, run, run_flags, stats, supervise};
+use crate::{
+    agent, archive, containers, fetch, images, manual, run, run_flags, stats, supervise, volume,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -61,6 +63,11 @@ pub enum Command {
     Stop(containers::StopArgs),
     /// Remove exited containers (with --force, running ones too).
     Rm(containers::RmArgs),
+    /// Local persistent volumes: list them, remove them.
+    Volume {
+        #[command(subcommand)]
+        cmd: volume::VolumeCmd,
+    },
     /// A running container's resource statistics (Mesos ResourceStatistics).
     Stats(stats::StatsArgs),
     /// Change a running container's cpus and memory.

@@ -28,6 +28,7 @@ mod run;
 mod run_flags;
 mod stats;
 mod supervise;
+mod volume;
 
 use clap::{CommandFactory, Parser};
 
@@ -98,6 +99,7 @@ fn run_cli() -> i32 {
         Command::Kill(a) => containers::kill(g, a),
         Command::Stop(a) => containers::stop(g, a),
         Command::Rm(a) => containers::rm(g, a),
+        Command::Volume { cmd } => volume::volume(g, cmd),
         Command::Stats(a) => stats::stats(g, a),
         Command::Update(a) => stats::update(g, a),
         Command::Load(a) => archive::load(g, a),

@@ -36,6 +36,9 @@ pub enum ContainerError {
     Launcher { id: String, why: String },
     #[error("container {id}: {why}")]
     Isolator { id: String, why: String },
+    /// A persistent volume (`volumes`): a bad name, a missing one, one still in use.
+    #[error("volume {name}: {why}")]
+    Volume { name: String, why: String },
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
     #[error(transparent)]

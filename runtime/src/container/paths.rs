@@ -78,6 +78,11 @@ impl Paths {
         self.work(id).join("sandbox")
     }
 
+    /// Local persistent volumes (`volumes`): they outlive every container.
+    pub fn volumes(&self) -> PathBuf {
+        self.root.join("volumes")
+    }
+
     pub fn provisioner(&self) -> PathBuf {
         self.root.join("provisioner")
     }

@@ -8,6 +8,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use ucr_isolators::Request;
 use ucr_registry::manifest::RunConfig;
 
 use super::config::Config;
@@ -172,13 +173,19 @@ fn prepare(
     let isolators = isolation::isolators(st)?;
     let places = isolation::Places::of(paths, st);
     let p = &process.process;
+    let (volumes, persistent) = super::volumes::attach(paths, cfg)?;
+    let request = Request {
+        volumes: &volumes,
+        ..isolation::request(cfg, st, p.uid, p.gid)
+    };
     let contribution = isolators
-        .prepare(
-            &places.container(),
-            &isolation::request(cfg, st, p.uid, p.gid),
-        )
+        .prepare(&places.container(), &request)
         .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), 125))?;
     st.status = contribution.status.iter().cloned().collect();
+    if !persistent.is_empty() {
+        let shown = serde_json::to_value(&persistent).unwrap_or_default();
+        st.status.insert("volumes/persistent".into(), shown);
+    }
     checkpoint(config, st, State::Preparing)?;
     killed_yet(config, id, "preparing")?;
     let bundle = paths.bundle(id);

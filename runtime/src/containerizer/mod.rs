@@ -15,6 +15,7 @@ pub mod ops;
 pub mod recover;
 pub mod resources;
 pub mod spawn;
+pub mod volumes;
 
 use std::time::Duration;
 
@@ -114,6 +115,16 @@ impl Containerizer {
     }
 
     /// The results of its health checks as its supervisor last recorded them; None without health checks.
+    /// Every persistent volume with the containers that name it.
+    pub fn volumes(&self) -> Result<Vec<(crate::volumes::VolumeRecord, Vec<String>)>> {
+        volumes::list(self.paths())
+    }
+
+    /// Remove a persistent volume and its data (refused while a live container uses it).
+    pub fn remove_volume(&self, name: &str) -> Result<()> {
+        volumes::remove(self.paths(), name)
+    }
+
     pub fn health(&self, id: &str) -> Option<HealthReport> {
         crate::container::health::read(self.paths(), id)
     }

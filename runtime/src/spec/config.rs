@@ -51,6 +51,9 @@ pub struct ContainerConfig {
     pub limits: Limits,
     #[serde(default)]
     pub volumes: Vec<Volume>,
+    /// Local persistent volumes (Marathon `persistent`, Mesos `disk.persistence`), attached at launch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub persistent_volumes: Vec<PersistentVolume>,
     #[serde(default)]
     pub network: NetworkSpec,
     #[serde(default)]
@@ -163,3 +166,16 @@ pub struct UriSpec {
 }
 
 pub use ucr_isolators::vocab::*;
+
+/// A local persistent volume a container mounts: a directory under `<root>/volumes` that outlives the task
+/// (see `volumes`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistentVolume {
+    /// Its name under `<root>/volumes`: `apps/<app>/<containerPath>` (Marathon) or `roles/<role>/<id>` (Mesos).
+    pub name: String,
+    /// Where it appears; relative = in the sandbox.
+    pub container_path: String,
+    pub mode: VolumeMode,
+    /// Marathon `persistent.size` (MiB) or the Mesos disk resource's size.
+    pub size_mb: Option<u64>,
+}
