@@ -16,6 +16,7 @@ mod marathon_docs;
 mod network;
 mod no_image;
 mod packaging;
+mod persistent_volumes;
 mod pull;
 mod request_credentials;
 mod run;

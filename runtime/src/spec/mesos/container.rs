@@ -4,7 +4,7 @@
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::types::{Labels, Secret};
+use super::types::{Labels, Secret, VolumeMode};
 use crate::spec::credential::RegistryCredential;
 use crate::spec::proto::{proto_enum, PInt};
 
@@ -109,11 +109,6 @@ pub struct DockerImage {
     pub credential: Option<RegistryCredential>,
     pub config: Option<Secret>,
 }
-
-proto_enum!(VolumeMode {
-    Rw = "RW",
-    Ro = "RO",
-});
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -12,7 +12,7 @@ use super::types::{
     CommandInfo, DurationInfo, Labels, LimitValue, Resource, Secret as SecretMsg, SecretType,
     ValueType, VariableType,
 };
-use crate::spec::config::{CommandSpec, Limits, Resources, UriSpec};
+use crate::spec::config::{CommandSpec, Limits, PersistentVolume, Resources, UriSpec, VolumeMode};
 use crate::spec::error::{Result, SpecError};
 
 /// `CommandInfo` → the command and the secret env values it carries (kept apart: they must never be
@@ -152,17 +152,54 @@ pub fn secret_value(secret: SecretMsg, path: &str) -> Result<Secret> {
     }
 }
 
+/// The persistent volumes among `list` (disk resources with `persistence`), each named `roles/<role>/<id>`
+/// as Mesos keeps it; a disk with a `source` (a PATH or MOUNT disk the master would pick) is refused.
+pub fn persistent_volumes(list: &[Resource], path: &str) -> Result<Vec<PersistentVolume>> {
+    let mut out = Vec::new();
+    for (i, r) in list.iter().enumerate() {
+        let Some(d) = &r.disk else { continue };
+        let at = format!("{path}[{i}].disk");
+        if d.source.is_some() {
+            return Err(SpecError::field(
+                format!("{at}.source"),
+                "PATH and MOUNT disks are the master's to offer; ucr keeps persistent volumes in its work dir",
+            ));
+        }
+        let (Some(p), Some(v)) = (&d.persistence, &d.volume) else {
+            return Err(SpecError::field(
+                at,
+                "a disk needs both persistence and volume (a persistent volume)",
+            ));
+        };
+        let role = r
+            .reservations
+            .iter()
+            .rev()
+            .find_map(|x| x.role.clone())
+            .or_else(|| r.role.clone())
+            .unwrap_or_else(|| "*".into());
+        let name = format!("roles/{role}/{}", p.id);
+        crate::volumes::Volumes::check_name(&name)
+            .map_err(|e| SpecError::field(format!("{at}.persistence.id"), e.to_string()))?;
+        let size_mb = r.scalar.as_ref().map(|s| s.value.0).filter(|v| *v >= 1.0);
+        out.push(PersistentVolume {
+            name,
+            container_path: v.container_path.clone(),
+            mode: match v.mode {
+                super::types::VolumeMode::Ro => VolumeMode::Ro,
+                super::types::VolumeMode::Rw => VolumeMode::Rw,
+            },
+            size_mb: size_mb.map(|v| v as u64),
+        });
+    }
+    Ok(out)
+}
+
 /// `repeated Resource` → requested resources. Repeated names add up, as Mesos adds resources of one name.
 pub fn resources(list: Vec<Resource>, path: &str) -> Result<Resources> {
     let mut out = Resources::default();
     for (i, r) in list.into_iter().enumerate() {
         let at = format!("{path}[{i}]");
-        if r.disk.is_some() {
-            return Err(SpecError::field(
-                format!("{at}.disk"),
-                "persistent volumes and mount disks are not supported",
-            ));
-        }
         let want = |kind: ValueType| -> Result<()> {
             if r.kind == kind {
                 Ok(())

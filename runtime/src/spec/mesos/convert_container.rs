@@ -6,9 +6,10 @@ use ucr_registry::ImageName;
 use super::container::{
     ContainerInfo, ContainerKind, DockerNetwork, Image, ImageType, IpcMode, LinuxInfo,
     PortMapping as MesosPort, PropagationMode, RLimitInfo, RLimitType, SandboxType, SourceType,
-    Volume as MesosVolume, VolumeMode as MesosMode,
+    Volume as MesosVolume,
 };
 use super::convert::{labels, secret_value};
+use super::types::VolumeMode as MesosMode;
 use crate::spec::config::{
     ContainerConfig, ContainerType, ImageSpec, NetworkMode, PortMapping, Rlimit, Volume,
     VolumeMode, VolumeSource,

@@ -116,6 +116,7 @@ pub fn parse_launch_container_with(
         convert::command(lc.command.unwrap_or_default(), &format!("{P}.command"))?;
     cfg.command = command;
     cfg.secret_env = secret_env;
+    cfg.persistent_volumes = convert::persistent_volumes(&lc.resources, &format!("{P}.resources"))?;
     cfg.resources = convert::resources(lc.resources, &format!("{P}.resources"))?;
     cfg.limits = convert::limits(lc.limits, &cfg.resources, &format!("{P}.limits"))?;
     if let Some(info) = lc.container {
@@ -152,6 +153,7 @@ pub fn parse_task_info(text: &str) -> Result<ContainerConfig> {
     let (command, secret_env) = convert::command(command, "command")?;
     cfg.command = command;
     cfg.secret_env = secret_env;
+    cfg.persistent_volumes = convert::persistent_volumes(&task.resources, "resources")?;
     cfg.resources = convert::resources(task.resources, "resources")?;
     cfg.limits = convert::limits(task.limits, &cfg.resources, "limits")?;
     if let Some(info) = task.container {

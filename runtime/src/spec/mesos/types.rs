@@ -148,22 +148,60 @@ pub struct Resource {
     pub scalar: Option<Scalar>,
     pub ranges: Option<Ranges>,
     pub set: Option<Set>,
-    /// Persistent volumes and mount disks: not supported, an error when present.
-    pub disk: Option<IgnoredAny>,
+    /// A persistent volume (`persistence` + `volume`); other disk kinds are refused.
+    pub disk: Option<DiskInfo>,
     #[serde(rename = "provider_id")]
     pub _provider_id: Option<IgnoredAny>,
-    #[serde(rename = "role")]
-    pub _role: Option<IgnoredAny>,
+    /// The legacy role; names a persistent volume's directory (`volumes/roles/<role>/<id>`), as in Mesos.
+    pub role: Option<String>,
     #[serde(rename = "allocation_info")]
     pub _allocation_info: Option<IgnoredAny>,
     #[serde(rename = "reservation")]
     pub _reservation: Option<IgnoredAny>,
-    #[serde(rename = "reservations")]
-    pub _reservations: Option<IgnoredAny>,
+    /// The refined reservations; the last one's role is the resource's role.
+    #[serde(default)]
+    pub reservations: Vec<Reservation>,
     #[serde(rename = "revocable")]
     pub _revocable: Option<IgnoredAny>,
     #[serde(rename = "shared")]
     pub _shared: Option<IgnoredAny>,
+}
+
+/// `Resource.DiskInfo`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskInfo {
+    pub persistence: Option<Persistence>,
+    pub volume: Option<DiskVolume>,
+    /// A PATH or MOUNT disk source: a disk of the agent's that the master offered; not this node's to pick.
+    pub source: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Persistence {
+    pub id: String,
+    #[serde(rename = "principal")]
+    pub _principal: Option<IgnoredAny>,
+}
+
+proto_enum!(VolumeMode {
+    Rw = "RW",
+    Ro = "RO",
+});
+
+/// `Volume` as a persistent volume uses it: where and how it is mounted (its own source is the disk).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskVolume {
+    pub mode: VolumeMode,
+    pub container_path: String,
+}
+
+/// `Resource.ReservationInfo`: only its role matters here.
+#[derive(Debug, Deserialize)]
+pub struct Reservation {
+    pub role: Option<String>,
 }
 
 /// A value of the `limits` map. mesos.proto says `Value.Scalar` (`{"value": 1}`), but the Mesos docs
