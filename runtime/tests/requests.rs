@@ -379,10 +379,13 @@ fn field_paths_in_errors() {
         ),
         "{e}"
     );
+    // Unknown fields of an app are skipped (as Marathon does); one that was a typo of a required field is named.
     let typo = r#"{"id":"/a","container":{"type":"DOCKER","docker":{"imag":"busybox"}}}"#;
     let e = err(typo);
     assert!(
-        e.starts_with("container.docker.imag: unknown field \"imag\""),
+        e.starts_with(
+            "container.docker: missing field \"image\" (the unknown field container.docker.imag was ignored"
+        ),
         "{e}"
     );
     let e = err(r#"{"task_id":{"value":"t"},"name":"n","command":{"value":"x","shel":true}}"#);

@@ -11,11 +11,16 @@
 //!   `spec::secrets`); the deprecated `docker.credential {principal, secret}` is the registry's username and
 //!   password (`spec::credential`);
 //! - `privileged` and the honoured docker `parameters` apply to both container types;
-//! - networks and ports: see `ports.rs`; task env (`MARATHON_APP_*`): see `task_env.rs`.
+//! - networks and ports: see `ports.rs`; task env (`MARATHON_APP_*`): see `task_env.rs`;
+//! - the document is read as Marathon's reader reads it (`lenient.rs`): unknown fields are skipped and reported,
+//!   `null` is absent, enum values are in any case.
 
 mod health;
+mod lenient;
 pub mod ports;
 pub mod task_env;
+#[cfg(test)]
+mod tolerance_tests;
 pub mod types;
 
 use ucr_registry::secret::Secret;
@@ -30,13 +35,14 @@ use super::credential::docker_config_for;
 use super::docker_params::apply_docker_parameters;
 use super::error::{Result, SpecError};
 use super::ids::marathon_container_id;
-use super::json::from_str_with_path;
+use super::json::from_value_skipping_unknown;
 use super::mesos::convert::check_env_name;
 use super::mesos::convert_container::image_name;
 use super::secrets::{check_docker_config, SecretSource};
 
 /// Fields that steer Marathon's scheduling and deployments, not a container: accepted, ignored, and listed
-/// in the config (`ignored`) so `inspect` and `launch --dry-run` show what had no effect.
+/// in the config (`ignored`) so `inspect` and `launch --dry-run` show what had no effect. Fields Marathon does
+/// not know are listed there too, by JSON path.
 const SCHEDULER_FIELDS: [&str; 16] = [
     "instances",
     "acceptedResourceRoles",
@@ -60,9 +66,21 @@ const SCHEDULER_FIELDS: [&str; 16] = [
 const DEFAULT_CPUS: f64 = 1.0;
 const DEFAULT_MEM: f64 = 128.0;
 
+/// Parses an app definition; the fields Marathon does not know are skipped (see `lenient.rs`).
 pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<ContainerConfig> {
-    let app: App = from_str_with_path(text)?;
-    let raw: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    parse_marathon_app_with(text, secrets).map(|(cfg, _)| cfg)
+}
+
+/// [`parse_marathon_app`], with the JSON paths of the unknown fields it skipped (also at the end of the config's
+/// `ignored`), for the caller to warn about.
+pub fn parse_marathon_app_with(
+    text: &str,
+    secrets: &dyn SecretSource,
+) -> Result<(ContainerConfig, Vec<String>)> {
+    let mut raw: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| SpecError::NotJson(e.to_string()))?;
+    lenient::normalize(&mut raw);
+    let (app, unknown): (App, _) = from_value_skipping_unknown(raw.clone())?;
     let (id, app_id) = marathon_container_id(&app.id)?;
     refuse_unsupported(&app)?;
     let mut cfg = ContainerConfig {
@@ -199,8 +217,9 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
     cfg.kill_grace_period_secs = app.task_kill_grace_period_seconds.map(f64::from);
     cfg.ignored = SCHEDULER_FIELDS
         .iter()
-        .filter(|f| raw.get(**f).is_some_and(|v| !v.is_null()))
+        .filter(|f| raw.get(**f).is_some())
         .map(|f| f.to_string())
+        .chain(unknown.iter().cloned())
         .collect();
     cfg.health_checks = health::health_checks(&app.health_checks, &cfg.network.port_mappings)?;
     cfg.framework_env = task_env(&TaskContext {
@@ -214,7 +233,7 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
         gpus: app.gpus.unwrap_or(0),
         labels: &app.labels,
     });
-    Ok(cfg)
+    Ok((cfg, unknown))
 }
 
 /// Fields of the schema that ask for something ucr cannot do: refused by name rather than ignored.

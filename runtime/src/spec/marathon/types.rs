@@ -1,16 +1,20 @@
 //! Mirror of the Marathon v2 app definition (Marathon 1.10 RAML: docs/docs/rest-api/public/api/v2/types/
 //! app.raml, appContainer.raml, volumes.raml, network.raml, ...). Every field of the schema is known: fields ucr
 //! uses are typed, fields that only matter to a scheduler are typed `IgnoredAny` and named `_field` (known,
-//! deliberately ignored), anything else is an error naming its path. The read-only fields of `GET /v2/apps/ID`
-//! output (`tasksRunning`, `tasks`, ...) are accepted too, so a definition fetched from Marathon can be fed back.
+//! deliberately ignored). Structs deny unknown fields so that the parser can name them: it skips them as
+//! Marathon's reader does and reports them (`lenient.rs`). The read-only fields of `GET /v2/apps/ID` output
+//! (`tasksRunning`, `tasks`, ...) are accepted too, so a definition fetched from Marathon can be fed back.
+//!
+//! Enums are `marathon_enum!`: read in any case, as Marathon's generated readers do. No number is read from a
+//! string: Marathon's readers do not (see `lenient.rs`).
 
 use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use super::lenient::marathon_enum;
 use crate::spec::credential::RegistryCredential;
-use crate::spec::proto::proto_enum;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -150,7 +154,7 @@ pub struct Artifact {
     pub dest_path: Option<String>,
 }
 
-proto_enum!(EngineType {
+marathon_enum!(EngineType {
     Mesos = "MESOS",
     Docker = "DOCKER",
 });
@@ -168,7 +172,7 @@ pub struct Container {
     pub port_mappings: Option<Vec<ContainerPortMapping>>,
 }
 
-proto_enum!(DockerNetwork {
+marathon_enum!(DockerNetwork {
     Bridge = "BRIDGE",
     Host = "HOST",
     None = "NONE",
@@ -223,7 +227,7 @@ pub struct ContainerPortMapping {
     pub _network_names: Option<IgnoredAny>,
 }
 
-proto_enum!(ReadMode {
+marathon_enum!(ReadMode {
     Ro = "RO",
     Rw = "RW",
 });
@@ -240,7 +244,7 @@ pub struct AppVolume {
     pub secret: Option<String>,
 }
 
-proto_enum!(NetworkMode {
+marathon_enum!(NetworkMode {
     Container = "container",
     ContainerBridge = "container/bridge",
     Host = "host",
@@ -273,7 +277,7 @@ pub struct ResourceLimits {
     pub mem: Option<ResourceLimit>,
 }
 
-proto_enum!(Unlimited {
+marathon_enum!(Unlimited {
     Unlimited = "unlimited",
 });
 
@@ -298,7 +302,7 @@ pub struct Seccomp {
     pub unconfined: Option<bool>,
 }
 
-proto_enum!(IpcMode {
+marathon_enum!(IpcMode {
     Private = "PRIVATE",
     ShareParent = "SHARE_PARENT",
 });
@@ -310,7 +314,7 @@ pub struct IpcInfo {
     pub shm_size: Option<u32>,
 }
 
-proto_enum!(HealthProtocol {
+marathon_enum!(HealthProtocol {
     Http = "HTTP",
     Https = "HTTPS",
     Tcp = "TCP",
@@ -320,7 +324,7 @@ proto_enum!(HealthProtocol {
     MesosHttps = "MESOS_HTTPS",
 });
 
-proto_enum!(IpProtocol {
+marathon_enum!(IpProtocol {
     IPv4 = "IPv4",
     IPv6 = "IPv6",
 });
