@@ -26,7 +26,9 @@ pub mod types;
 use ucr_registry::secret::Secret;
 
 use self::task_env::{task_env, TaskContext};
-use self::types::{App, AppVolume, EngineType, EnvValue, IpcMode, ReadMode, ResourceLimit};
+use self::types::{
+    App, AppVolume, AppcContainer, EngineType, EnvValue, IpcMode, ReadMode, ResourceLimit,
+};
 use super::config::{
     CommandSpec, ContainerConfig, ContainerType, ImageSpec, Limits, Resources, Source, UriSpec,
     Volume, VolumeMode, VolumeSource,
@@ -111,6 +113,9 @@ pub fn parse_marathon_app_with(
             EngineType::Docker => ContainerType::Docker,
             EngineType::Mesos => ContainerType::Mesos,
         };
+        if let Some(a) = &c.appc {
+            cfg.image = Some(appc_image(a, c.docker.is_some(), kind)?);
+        }
         match (&c.docker, kind) {
             (Some(d), _) => {
                 if d.image.is_empty() {
@@ -234,6 +239,36 @@ pub fn parse_marathon_app_with(
         labels: &app.labels,
     });
     Ok((cfg, unknown))
+}
+
+/// Marathon 1.4–1.8's `container.appc` → the AppC image `appc:NAME[:VERSION]`, as a Mesos `Image.appc` is read
+/// (`mesos::convert_container::image_spec`: the `version` label picks the version; `os` and `arch` default to
+/// the host's when the image is fetched).
+fn appc_image(a: &AppcContainer, with_docker: bool, kind: EngineType) -> Result<ImageSpec> {
+    if with_docker {
+        return Err(SpecError::field(
+            "container.appc",
+            "given with container.docker; give one image",
+        ));
+    }
+    if kind != EngineType::Mesos {
+        return Err(SpecError::field(
+            "container.appc",
+            "only for type MESOS (Marathon ran AppC images with the Mesos containerizer)",
+        ));
+    }
+    if a.image.is_empty() {
+        return Err(SpecError::field("container.appc.image", "empty"));
+    }
+    let written = match a.labels.get("version") {
+        Some(v) => format!("appc:{}:{v}", a.image),
+        None => format!("appc:{}", a.image),
+    };
+    Ok(ImageSpec {
+        reference: image_name(&written, "container.appc.image")?,
+        cached: !a.force_pull_image.unwrap_or(false),
+        docker_config: None,
+    })
 }
 
 /// Fields of the schema that ask for something ucr cannot do: refused by name rather than ignored.

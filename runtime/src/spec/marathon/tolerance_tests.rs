@@ -241,3 +241,16 @@ fn numbers_as_marathon_reads_them() {
         "{e}"
     );
 }
+
+#[test]
+fn appc_images_of_marathon_1_4_to_1_8() {
+    let app = json!({"id": "/a", "cmd": "x", "container": {"type": "MESOS", "appc": {
+        "image": "example.com/worker", "id": "sha512-0123456",
+        "labels": {"version": "1.0.0", "os": "linux"}, "forcePullImage": true}}});
+    let cfg = ok(&app);
+    let image = cfg.image.expect("image");
+    assert_eq!(image.reference.as_str(), "appc:example.com/worker:1.0.0");
+    assert!(!image.cached);
+    let e = err(&with(app, "container.type", json!("DOCKER")));
+    assert!(e.starts_with("container.appc: only for type MESOS"), "{e}");
+}

@@ -166,10 +166,26 @@ pub struct Container {
     #[serde(rename = "type")]
     pub kind: Option<EngineType>,
     pub docker: Option<DockerContainer>,
+    /// Marathon 1.4–1.8 (removed in 1.9, which then ignores it): an AppC image for the MESOS containerizer.
+    pub appc: Option<AppcContainer>,
     pub linux_info: Option<LinuxInfo>,
     #[serde(default)]
     pub volumes: Vec<AppVolume>,
     pub port_mappings: Option<Vec<ContainerPortMapping>>,
+}
+
+/// `container.appc` of Marathon 1.4–1.8 (its JSON schema `AppDefinition.json`): Marathon passed it to Mesos
+/// as `Image.appc {name: image, id, labels}`, `cached = !forcePullImage`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppcContainer {
+    pub image: String,
+    /// The image id (`sha512-…`); the AppC store finds images by name and labels, so it is not needed.
+    #[serde(rename = "id")]
+    pub _id: Option<IgnoredAny>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub force_pull_image: Option<bool>,
 }
 
 marathon_enum!(DockerNetwork {
