@@ -97,4 +97,36 @@ fn prints_argv_env_and_the_request_without_running_or_pulling() {
         "{}",
         out.stderr
     );
+
+    // Marathon's tolerance: unknown fields skipped with one warning line (and listed as ignored), null as absent,
+    // enum values in any case.
+    let tolerated = json!({
+        "id": "b", "cmd": "sleep 1", "fetch": null, "foo": 1, "instances": 1,
+        "container": {"type": "docker", "docker": {"image": image, "forcePull": true, "type": "x",
+                      "requirePorts": true, "network": "bridge"}},
+    });
+    let out = c.run_stdin(&["launch", "--dry-run", "-"], &tolerated.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        out.stderr,
+        "ucr: warning: app /b: unknown fields ignored: container.docker.forcePull, \
+         container.docker.requirePorts, container.docker.type, foo\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(
+        v["request"]["ignored"],
+        json!([
+            "instances",
+            "container.docker.forcePull",
+            "container.docker.requirePorts",
+            "container.docker.type",
+            "foo"
+        ]),
+        "{v}"
+    );
+    assert_eq!(v["request"]["container_type"], "DOCKER", "{v}");
+    assert_eq!(
+        v["request"]["network"]["mode"]["name"], "mesos-bridge",
+        "{v}"
+    );
 }

@@ -379,14 +379,15 @@ fn field_paths_in_errors() {
         ),
         "{e}"
     );
+    // Unknown fields are skipped (as Marathon and Mesos do); one that was a typo of a required field is named.
     let typo = r#"{"id":"/a","container":{"type":"DOCKER","docker":{"imag":"busybox"}}}"#;
     let e = err(typo);
     assert!(
-        e.starts_with("container.docker.imag: unknown field \"imag\""),
+        e.starts_with(
+            "container.docker: missing field \"image\" (the unknown field container.docker.imag was ignored"
+        ),
         "{e}"
     );
-    let e = err(r#"{"task_id":{"value":"t"},"name":"n","command":{"value":"x","shel":true}}"#);
-    assert!(e.starts_with("command.shel: unknown field"), "{e}");
     let e = err(r#"{"id":"/a","cmd":"x","args":["y"]}"#);
     assert!(e.starts_with("args: cmd and args are both set"), "{e}");
     let e = err(r#"{"id":"/a","cmd":"x","cpus":"one"}"#);
@@ -499,5 +500,52 @@ fn marathon_1_4_ip_address_joins_its_named_network() {
     assert!(
         e.starts_with("ipAddress: deprecated, and conflicts with networks"),
         "{e}"
+    );
+}
+
+#[test]
+fn unknown_fields_of_every_format_make_one_warning() {
+    let read = |text: &str| match read_request_with(text, &no_secrets()) {
+        Ok(p) => p,
+        Err(e) => panic!("parse failed: {e}"),
+    };
+    let app = read(
+        r#"{"id":"b","cmd":"sleep 1","fetch":null,"foo":1,"container":{"type":"docker",
+            "docker":{"image":"busybox","type":"x","requirePorts":true,"network":"bridge"}}}"#,
+    );
+    assert_eq!(
+        app.warning().as_deref(),
+        Some(
+            "app /b: unknown fields ignored: container.docker.requirePorts, container.docker.type, foo"
+        )
+    );
+    assert_eq!(
+        app.config.ignored,
+        s(&[
+            "container.docker.requirePorts",
+            "container.docker.type",
+            "foo"
+        ])
+    );
+    let task = read(r#"{"task_id":{"value":"t"},"name":"n","command":{"value":"x","shel":true}}"#);
+    assert_eq!(
+        task.warning().as_deref(),
+        Some("task t: unknown field ignored: command.shel")
+    );
+    assert!(
+        task.config.command.shell,
+        "the default, shel being no field"
+    );
+    let call = read(
+        r#"{"type":"LAUNCH_CONTAINER","newer":1,"launch_container":{"container_id":{"value":"c"},
+            "command":{"value":"x"},"priority":3}}"#,
+    );
+    assert_eq!(
+        call.warning().as_deref(),
+        Some("container c: unknown fields ignored: launch_container.priority, newer")
+    );
+    assert_eq!(
+        read(fixture!("marathon-mesos-mini-alpine.json")).warning(),
+        None
     );
 }

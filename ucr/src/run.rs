@@ -48,7 +48,12 @@ pub fn launch(g: &Globals, a: &LaunchArgs) -> anyhow::Result<i32> {
     } else {
         std::fs::read_to_string(&a.file).with_context(|| a.file.clone())?
     };
-    let cfg = spec::parse_request(&text).with_context(|| a.file.clone())?;
+    let parsed = spec::read_request(&text).with_context(|| a.file.clone())?;
+    // Marathon and Mesos skip fields they do not know; so does ucr, but it says which, on one line.
+    if let Some(w) = parsed.warning() {
+        eprintln!("ucr: warning: {w}");
+    }
+    let cfg = parsed.config;
     if a.dry_run {
         let c = context::containerizer(g, Some(&a.registry))?;
         let plan = ucr_runtime::containerizer::dry_run::dry_run(&c, &cfg)?;

@@ -82,7 +82,8 @@ pub struct ContainerConfig {
     /// `taskKillGracePeriodSeconds`); None = the runtime's default.
     #[serde(default)]
     pub kill_grace_period_secs: Option<f64>,
-    /// Fields of the request that were accepted and have no effect on one node (Marathon's scheduling fields).
+    /// Fields of the request that were accepted and have no effect on one node: Marathon's scheduling fields, and
+    /// by JSON path the fields the request's format does not know, skipped as Marathon's and Mesos's readers do.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored: Vec<String>,
 }

@@ -4,13 +4,17 @@
 //! Detection looks only at top-level keys, most specific first: a `"type"` string is a v1 agent API call (only
 //! `LAUNCH_CONTAINER` is taken), a `"task_id"` is a Mesos `TaskInfo`, an `"id"` is a Marathon app. Neither
 //! TaskInfo nor a Marathon app has a top-level `type`, and a TaskInfo has no `id`, so the formats cannot be
-//! confused. After detection the document is deserialized into the format's strict mirror types, tracking the
-//! JSON path so errors read `container.docker.imag: unknown field ...`.
+//! confused. After detection the document is deserialized into the format's mirror types, tracking the JSON
+//! path so errors read `container.docker.image: missing field ...`. Fields a format does not know are skipped,
+//! as Marathon's and Mesos's own readers skip them, and reported ([`Parsed::warning`]); the Marathon reader's
+//! other tolerances are in `marathon/lenient.rs`.
 
 use serde_json::Value;
 
 use super::config::ContainerConfig;
 use super::error::{Result, SpecError};
+use super::ids::marathon_container_id;
+use super::json::Unknown;
 use super::secrets::{FileSecrets, SecretSource};
 use super::{marathon, mesos};
 
@@ -73,20 +77,79 @@ pub fn detect(value: &Value) -> Result<Format> {
     )))
 }
 
+/// A request read: its config, and the fields its format does not know, which were skipped.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The unknown fields are at the end of its `ignored` too.
+    pub config: ContainerConfig,
+    /// JSON paths of the unknown fields (`container.docker.requirePorts`).
+    pub unknown: Vec<String>,
+    /// What the request is, for messages: `app /group/web`, `task t1`, `container c1`.
+    pub subject: String,
+}
+
+impl Parsed {
+    /// The one line naming every unknown field, or None when there is none: `app /b: unknown fields ignored: foo,
+    /// container.docker.type`.
+    pub fn warning(&self) -> Option<String> {
+        if self.unknown.is_empty() {
+            return None;
+        }
+        let s = if self.unknown.len() == 1 { "" } else { "s" };
+        Some(format!(
+            "{}: unknown field{s} ignored: {}",
+            self.subject,
+            self.unknown.join(", ")
+        ))
+    }
+}
+
 /// Parses a request of any of the three formats. Marathon secrets are read as files relative to the current
 /// directory ([`FileSecrets`]).
 pub fn parse_request(text: &str) -> Result<ContainerConfig> {
-    parse_request_with(text, &FileSecrets::default())
+    read_request_with(text, &FileSecrets::default()).map(|p| p.config)
 }
 
 /// [`parse_request`] with another source of Marathon secrets.
 pub fn parse_request_with(text: &str, secrets: &dyn SecretSource) -> Result<ContainerConfig> {
+    read_request_with(text, secrets).map(|p| p.config)
+}
+
+/// [`parse_request`], keeping the unknown fields apart for a warning.
+pub fn read_request(text: &str) -> Result<Parsed> {
+    read_request_with(text, &FileSecrets::default())
+}
+
+/// [`read_request`] with another source of Marathon secrets.
+pub fn read_request_with(text: &str, secrets: &dyn SecretSource) -> Result<Parsed> {
     let value: Value = serde_json::from_str(text).map_err(|e| SpecError::NotJson(e.to_string()))?;
-    match detect(&value)? {
-        Format::LaunchContainer => mesos::parse_launch_container(text),
-        Format::TaskInfo => mesos::parse_task_info(text),
-        Format::Marathon => marathon::parse_marathon_app(text, secrets),
-    }
+    let (config, unknown, subject) = match detect(&value)? {
+        Format::LaunchContainer => {
+            let (cfg, unknown) = mesos::parse_launch_container_with(text, Unknown::Ignore)?;
+            let subject = format!("container {}", cfg.id);
+            (cfg, unknown, subject)
+        }
+        Format::TaskInfo => {
+            let (cfg, unknown) = mesos::parse_task_info_with(text, Unknown::Ignore)?;
+            let subject = format!("task {}", cfg.id);
+            (cfg, unknown, subject)
+        }
+        Format::Marathon => {
+            let (cfg, unknown) = marathon::parse_marathon_app_with(text, secrets)?;
+            // The app id as Marathon shows it (`b` → `/b`); it parsed, so the fallback is never taken.
+            let app_id = value
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| marathon_container_id(id).ok())
+                .map_or_else(|| cfg.id.clone(), |(_, app_id)| app_id);
+            (cfg, unknown, format!("app {app_id}"))
+        }
+    };
+    Ok(Parsed {
+        config,
+        unknown,
+        subject,
+    })
 }
 
 #[cfg(test)]

@@ -23,23 +23,60 @@ where
     if unknown == Unknown::Refuse {
         return Ok((from_str_with_path(text)?, Vec::new()));
     }
-    let mut value: Value =
-        serde_json::from_str(text).map_err(|e| SpecError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| SpecError::NotJson(e.to_string()))?;
+    from_value_skipping_unknown(value)
+}
+
+/// Reads `value` into `T`, removing every key `T` does not know (a struct with `deny_unknown_fields` says which)
+/// until it reads; returns the JSON paths removed, in the order they were met. Anything else wrong is an error
+/// naming its path. When a required field is then missing and an unknown sibling is a near miss of it
+/// (`imag` for `image`), the error says so: skipping the typo is what made the field missing.
+pub(crate) fn from_value_skipping_unknown<T>(mut value: Value) -> Result<(T, Vec<String>)>
+where
+    T: DeserializeOwned,
+{
     let mut ignored = Vec::new();
     loop {
         match serde_path_to_error::deserialize::<_, T>(&value) {
             Ok(t) => return Ok((t, ignored)),
             Err(e) => {
                 let path: Vec<serde_path_to_error::Segment> = e.path().iter().cloned().collect();
-                let shown = e.path().to_string();
-                let unknown_field = e.inner().to_string().starts_with("unknown field");
+                let shown = shown_path(&e.path().to_string());
+                let msg = e.into_inner().to_string();
+                let unknown_field = msg.starts_with("unknown field");
                 if !unknown_field || ignored.len() >= 1000 || !remove(&mut value, &path) {
-                    return Err(SpecError::field(shown, tidy(&e.into_inner().to_string())));
+                    let why = tidy(&msg);
+                    let why = match typo_hint(&msg, &shown, &ignored) {
+                        Some(hint) => format!("{why} ({hint})"),
+                        None => why,
+                    };
+                    return Err(SpecError::field(shown, why));
                 }
                 ignored.push(shown);
             }
         }
     }
+}
+
+/// serde_path_to_error writes the document itself as `.`.
+fn shown_path(path: &str) -> String {
+    if path == "." {
+        "(top level)".to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+/// For `missing field `x`` at `at`: the skipped unknown sibling of `x` that looks like a typo of it, said as a
+/// hint.
+fn typo_hint(msg: &str, at: &str, ignored: &[String]) -> Option<String> {
+    let missing = msg.strip_prefix("missing field `")?.split('`').next()?;
+    let parent = if at == "(top level)" { "" } else { at };
+    ignored.iter().find_map(|p| {
+        let (dir, key) = p.rsplit_once('.').unwrap_or(("", p.as_str()));
+        (dir == parent && edit_distance(key, missing) <= 2)
+            .then(|| format!("the unknown field {p} was ignored: a typo of \"{missing}\"?"))
+    })
 }
 
 /// Removes the key at `path` (the last segment names it); false if the path does not lead to one.
@@ -72,12 +109,7 @@ fn remove(value: &mut Value, path: &[serde_path_to_error::Segment]) -> bool {
 pub(crate) fn from_str_with_path<T: DeserializeOwned>(text: &str) -> Result<T> {
     let de = &mut serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." {
-            "(top level)".to_string()
-        } else {
-            path
-        };
+        let path = shown_path(&e.path().to_string());
         SpecError::field(path, tidy(&e.into_inner().to_string()))
     })?;
     Ok(value)

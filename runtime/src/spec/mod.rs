@@ -2,9 +2,9 @@
 //! What a config and an image then make of the process to run is `crate::process`.
 //!
 //! - `config`: the `ContainerConfig` type;
-//! - `detect` (+ `mesos`, `marathon`): `ucr launch` input → config; `json`: reading JSON with the field path
-//!   of any error; `proto`: protobuf-JSON scalars and enums; `ids`: container id rules; `secrets`: secret
-//!   values; `docker_params`: Docker `parameters`.
+//! - `detect` (+ `mesos`, `marathon`): `ucr launch` input → config, and the unknown fields it skipped; `json`:
+//!   reading JSON with the field path of any error; `proto`: protobuf-JSON scalars and enums; `ids`: container
+//!   id rules; `secrets`: secret values; `docker_params`: Docker `parameters`.
 
 pub mod config;
 pub mod credential;
@@ -21,7 +21,9 @@ mod proto;
 pub mod secrets;
 
 pub use config::*;
-pub use detect::{detect, parse_request, parse_request_with, Format};
+pub use detect::{
+    detect, parse_request, parse_request_with, read_request, read_request_with, Format, Parsed,
+};
 pub use error::SpecError;
 pub use ids::{marathon_container_id, validate_id, MAX_ID_LEN};
 pub use json::Unknown;

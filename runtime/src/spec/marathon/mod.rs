@@ -11,17 +11,24 @@
 //!   `spec::secrets`); the deprecated `docker.credential {principal, secret}` is the registry's username and
 //!   password (`spec::credential`);
 //! - `privileged` and the honoured docker `parameters` apply to both container types;
-//! - networks and ports: see `ports.rs`; task env (`MARATHON_APP_*`): see `task_env.rs`.
+//! - networks and ports: see `ports.rs`; task env (`MARATHON_APP_*`): see `task_env.rs`;
+//! - the document is read as Marathon's reader reads it (`lenient.rs`): unknown fields are skipped and reported,
+//!   `null` is absent, enum values are in any case.
 
 mod health;
+mod lenient;
 pub mod ports;
 pub mod task_env;
+#[cfg(test)]
+mod tolerance_tests;
 pub mod types;
 
 use ucr_registry::secret::Secret;
 
 use self::task_env::{task_env, TaskContext};
-use self::types::{App, AppVolume, EngineType, EnvValue, IpcMode, ReadMode, ResourceLimit};
+use self::types::{
+    App, AppVolume, AppcContainer, EngineType, EnvValue, IpcMode, ReadMode, ResourceLimit,
+};
 use super::config::{
     CommandSpec, ContainerConfig, ContainerType, ImageSpec, Limits, Resources, Source, UriSpec,
     Volume, VolumeMode, VolumeSource,
@@ -30,13 +37,14 @@ use super::credential::docker_config_for;
 use super::docker_params::apply_docker_parameters;
 use super::error::{Result, SpecError};
 use super::ids::marathon_container_id;
-use super::json::from_str_with_path;
+use super::json::from_value_skipping_unknown;
 use super::mesos::convert::check_env_name;
 use super::mesos::convert_container::image_name;
 use super::secrets::{check_docker_config, SecretSource};
 
 /// Fields that steer Marathon's scheduling and deployments, not a container: accepted, ignored, and listed
-/// in the config (`ignored`) so `inspect` and `launch --dry-run` show what had no effect.
+/// in the config (`ignored`) so `inspect` and `launch --dry-run` show what had no effect. Fields Marathon does
+/// not know are listed there too, by JSON path.
 const SCHEDULER_FIELDS: [&str; 16] = [
     "instances",
     "acceptedResourceRoles",
@@ -60,9 +68,21 @@ const SCHEDULER_FIELDS: [&str; 16] = [
 const DEFAULT_CPUS: f64 = 1.0;
 const DEFAULT_MEM: f64 = 128.0;
 
+/// Parses an app definition; the fields Marathon does not know are skipped (see `lenient.rs`).
 pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<ContainerConfig> {
-    let app: App = from_str_with_path(text)?;
-    let raw: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    parse_marathon_app_with(text, secrets).map(|(cfg, _)| cfg)
+}
+
+/// [`parse_marathon_app`], with the JSON paths of the unknown fields it skipped (also at the end of the config's
+/// `ignored`), for the caller to warn about.
+pub fn parse_marathon_app_with(
+    text: &str,
+    secrets: &dyn SecretSource,
+) -> Result<(ContainerConfig, Vec<String>)> {
+    let mut raw: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| SpecError::NotJson(e.to_string()))?;
+    lenient::normalize(&mut raw);
+    let (app, unknown): (App, _) = from_value_skipping_unknown(raw.clone())?;
     let (id, app_id) = marathon_container_id(&app.id)?;
     refuse_unsupported(&app)?;
     let mut cfg = ContainerConfig {
@@ -93,6 +113,9 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
             EngineType::Docker => ContainerType::Docker,
             EngineType::Mesos => ContainerType::Mesos,
         };
+        if let Some(a) = &c.appc {
+            cfg.image = Some(appc_image(a, c.docker.is_some(), kind)?);
+        }
         match (&c.docker, kind) {
             (Some(d), _) => {
                 if d.image.is_empty() {
@@ -199,8 +222,9 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
     cfg.kill_grace_period_secs = app.task_kill_grace_period_seconds.map(f64::from);
     cfg.ignored = SCHEDULER_FIELDS
         .iter()
-        .filter(|f| raw.get(**f).is_some_and(|v| !v.is_null()))
+        .filter(|f| raw.get(**f).is_some())
         .map(|f| f.to_string())
+        .chain(unknown.iter().cloned())
         .collect();
     cfg.health_checks = health::health_checks(&app.health_checks, &cfg.network.port_mappings)?;
     cfg.framework_env = task_env(&TaskContext {
@@ -214,7 +238,37 @@ pub fn parse_marathon_app(text: &str, secrets: &dyn SecretSource) -> Result<Cont
         gpus: app.gpus.unwrap_or(0),
         labels: &app.labels,
     });
-    Ok(cfg)
+    Ok((cfg, unknown))
+}
+
+/// Marathon 1.4–1.8's `container.appc` → the AppC image `appc:NAME[:VERSION]`, as a Mesos `Image.appc` is read
+/// (`mesos::convert_container::image_spec`: the `version` label picks the version; `os` and `arch` default to
+/// the host's when the image is fetched).
+fn appc_image(a: &AppcContainer, with_docker: bool, kind: EngineType) -> Result<ImageSpec> {
+    if with_docker {
+        return Err(SpecError::field(
+            "container.appc",
+            "given with container.docker; give one image",
+        ));
+    }
+    if kind != EngineType::Mesos {
+        return Err(SpecError::field(
+            "container.appc",
+            "only for type MESOS (Marathon ran AppC images with the Mesos containerizer)",
+        ));
+    }
+    if a.image.is_empty() {
+        return Err(SpecError::field("container.appc.image", "empty"));
+    }
+    let written = match a.labels.get("version") {
+        Some(v) => format!("appc:{}:{v}", a.image),
+        None => format!("appc:{}", a.image),
+    };
+    Ok(ImageSpec {
+        reference: image_name(&written, "container.appc.image")?,
+        cached: !a.force_pull_image.unwrap_or(false),
+        docker_config: None,
+    })
 }
 
 /// Fields of the schema that ask for something ucr cannot do: refused by name rather than ignored.

@@ -1,16 +1,20 @@
 //! Mirror of the Marathon v2 app definition (Marathon 1.10 RAML: docs/docs/rest-api/public/api/v2/types/
 //! app.raml, appContainer.raml, volumes.raml, network.raml, ...). Every field of the schema is known: fields ucr
 //! uses are typed, fields that only matter to a scheduler are typed `IgnoredAny` and named `_field` (known,
-//! deliberately ignored), anything else is an error naming its path. The read-only fields of `GET /v2/apps/ID`
-//! output (`tasksRunning`, `tasks`, ...) are accepted too, so a definition fetched from Marathon can be fed back.
+//! deliberately ignored). Structs deny unknown fields so that the parser can name them: it skips them as
+//! Marathon's reader does and reports them (`lenient.rs`). The read-only fields of `GET /v2/apps/ID` output
+//! (`tasksRunning`, `tasks`, ...) are accepted too, so a definition fetched from Marathon can be fed back.
+//!
+//! Enums are `marathon_enum!`: read in any case, as Marathon's generated readers do. No number is read from a
+//! string: Marathon's readers do not (see `lenient.rs`).
 
 use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use super::lenient::marathon_enum;
 use crate::spec::credential::RegistryCredential;
-use crate::spec::proto::proto_enum;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -150,7 +154,7 @@ pub struct Artifact {
     pub dest_path: Option<String>,
 }
 
-proto_enum!(EngineType {
+marathon_enum!(EngineType {
     Mesos = "MESOS",
     Docker = "DOCKER",
 });
@@ -162,13 +166,29 @@ pub struct Container {
     #[serde(rename = "type")]
     pub kind: Option<EngineType>,
     pub docker: Option<DockerContainer>,
+    /// Marathon 1.4–1.8 (removed in 1.9, which then ignores it): an AppC image for the MESOS containerizer.
+    pub appc: Option<AppcContainer>,
     pub linux_info: Option<LinuxInfo>,
     #[serde(default)]
     pub volumes: Vec<AppVolume>,
     pub port_mappings: Option<Vec<ContainerPortMapping>>,
 }
 
-proto_enum!(DockerNetwork {
+/// `container.appc` of Marathon 1.4–1.8 (its JSON schema `AppDefinition.json`): Marathon passed it to Mesos
+/// as `Image.appc {name: image, id, labels}`, `cached = !forcePullImage`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppcContainer {
+    pub image: String,
+    /// The image id (`sha512-…`); the AppC store finds images by name and labels, so it is not needed.
+    #[serde(rename = "id")]
+    pub _id: Option<IgnoredAny>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub force_pull_image: Option<bool>,
+}
+
+marathon_enum!(DockerNetwork {
     Bridge = "BRIDGE",
     Host = "HOST",
     None = "NONE",
@@ -223,7 +243,7 @@ pub struct ContainerPortMapping {
     pub _network_names: Option<IgnoredAny>,
 }
 
-proto_enum!(ReadMode {
+marathon_enum!(ReadMode {
     Ro = "RO",
     Rw = "RW",
 });
@@ -240,7 +260,7 @@ pub struct AppVolume {
     pub secret: Option<String>,
 }
 
-proto_enum!(NetworkMode {
+marathon_enum!(NetworkMode {
     Container = "container",
     ContainerBridge = "container/bridge",
     Host = "host",
@@ -273,7 +293,7 @@ pub struct ResourceLimits {
     pub mem: Option<ResourceLimit>,
 }
 
-proto_enum!(Unlimited {
+marathon_enum!(Unlimited {
     Unlimited = "unlimited",
 });
 
@@ -298,7 +318,7 @@ pub struct Seccomp {
     pub unconfined: Option<bool>,
 }
 
-proto_enum!(IpcMode {
+marathon_enum!(IpcMode {
     Private = "PRIVATE",
     ShareParent = "SHARE_PARENT",
 });
@@ -310,7 +330,7 @@ pub struct IpcInfo {
     pub shm_size: Option<u32>,
 }
 
-proto_enum!(HealthProtocol {
+marathon_enum!(HealthProtocol {
     Http = "HTTP",
     Https = "HTTPS",
     Tcp = "TCP",
@@ -320,7 +340,7 @@ proto_enum!(HealthProtocol {
     MesosHttps = "MESOS_HTTPS",
 });
 
-proto_enum!(IpProtocol {
+marathon_enum!(IpProtocol {
     IPv4 = "IPv4",
     IPv6 = "IPv6",
 });

@@ -1,7 +1,9 @@
 //! The two Mesos request formats `ucr launch` takes: the v1 agent API call `LAUNCH_CONTAINER` (what the agent's
 //! `POST /api/v1` receives) and a `TaskInfo` (what `mesos-execute --task` takes), both as protobuf JSON with
-//! mesos.proto field names and enum names. Mirrors are strict: an unknown field or enum value is an error naming
-//! its JSON path.
+//! mesos.proto field names and enum names. An unknown enum value is an error naming its JSON path. Unknown fields
+//! are skipped by `ucr launch` and the agent, as Mesos's own JSON → protobuf reader skips them (clients send
+//! newer fields), and reported: the `_with` parsers return their JSON paths and list them in the config's
+//! `ignored`. The mirrors still deny them, which is how the reader finds them (`json::from_str_with`).
 
 pub mod container;
 pub mod convert;
@@ -22,7 +24,7 @@ use self::types::{
 use super::config::{ContainerConfig, Source};
 use super::error::{Result, SpecError};
 use super::ids::validate_id;
-use super::json::{from_str_with, from_str_with_path, Unknown};
+use super::json::{from_str_with, Unknown};
 
 /// `mesos.v1.agent.Call` holding a `LAUNCH_CONTAINER`.
 #[derive(Debug, Deserialize)]
@@ -84,8 +86,8 @@ pub fn parse_launch_container(text: &str) -> Result<ContainerConfig> {
     parse_launch_container_with(text, Unknown::Refuse).map(|(cfg, _)| cfg)
 }
 
-/// [`parse_launch_container`], with unknown keys refused or skipped (the agent API skips them, as Mesos does;
-/// their JSON paths are returned).
+/// [`parse_launch_container`], with unknown keys refused or skipped (`ucr launch` and the agent API skip them, as
+/// Mesos does; their JSON paths are returned, and listed in the config's `ignored`).
 pub fn parse_launch_container_with(
     text: &str,
     unknown: Unknown,
@@ -122,12 +124,22 @@ pub fn parse_launch_container_with(
     if let Some(info) = lc.container {
         convert_container::apply_container(&mut cfg, info, &format!("{P}.container"))?;
     }
+    cfg.ignored.extend(ignored.iter().cloned());
     Ok((cfg, ignored))
 }
 
 /// Parses a `TaskInfo`. The container id is `task_id.value`.
 pub fn parse_task_info(text: &str) -> Result<ContainerConfig> {
-    let task: TaskInfo = from_str_with_path(text)?;
+    parse_task_info_with(text, Unknown::Refuse).map(|(cfg, _)| cfg)
+}
+
+/// [`parse_task_info`], with unknown keys refused or skipped (`ucr launch` skips them, as Mesos does; their JSON
+/// paths are returned, and listed in the config's `ignored`).
+pub fn parse_task_info_with(
+    text: &str,
+    unknown: Unknown,
+) -> Result<(ContainerConfig, Vec<String>)> {
+    let (task, ignored): (TaskInfo, _) = from_str_with(text, unknown)?;
     if task.executor.is_some() {
         return Err(SpecError::field(
             "executor",
@@ -168,5 +180,6 @@ pub fn parse_task_info(text: &str) -> Result<ContainerConfig> {
     if let Some(grace) = task.kill_policy.and_then(|k| k.grace_period) {
         cfg.kill_grace_period_secs = Some(convert::seconds(&grace, "kill_policy.grace_period")?);
     }
-    Ok(cfg)
+    cfg.ignored.extend(ignored.iter().cloned());
+    Ok((cfg, ignored))
 }

@@ -1,6 +1,7 @@
 //! Mirrors of the Mesos v1 protobuf messages shared by `LAUNCH_CONTAINER` and `TaskInfo` (mesos.proto field
-//! names, enums as their names). Every struct denies unknown fields so a typo is an error naming its path.
-//! Fields ucr accepts but has no use for are typed `IgnoredAny` and named `_field`: known, deliberately ignored.
+//! names, enums as their names). Every struct denies unknown fields so the reader can name them: it skips them
+//! and reports their paths (`mesos/mod.rs`). Fields ucr accepts but has no use for are typed `IgnoredAny` and
+//! named `_field`: known, deliberately ignored.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
