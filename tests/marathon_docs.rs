@@ -5,58 +5,11 @@
 //! are skipped as Marathon skips them, with one warning line, listed here too.
 //!
 //! Apps without an image (a plain `cmd` on the agent's filesystem, as Marathon runs them without a `container`)
-//! are listed apart in `NO_IMAGE_YET`: ucr cannot run them yet, and each must fail with exactly that message, so
-//! the list is emptied when it can.
+//! are accepted like the others: they run on the host's root.
 
 use std::path::Path;
 
 use crate::common::{Containers, CMD_TIMEOUT};
-
-/// What a launch without an image says (`containerizer::launch::NO_IMAGE`).
-const NO_IMAGE: &str = "the container has no image; ucr runs containers from images only";
-
-/// Apps with no image: a plain `cmd` (no `container`, or a MESOS container without `docker`).
-const NO_IMAGE_YET: &[&str] = &[
-    "application-basics-2.json",
-    "application-basics-3.json",
-    "application-basics-4.json",
-    "application-basics-5.json",
-    "application-basics-6.json",
-    "articles-app-simple-1.json",
-    "examples-Group-1-1.json",
-    "examples-Group-1-2.json",
-    "examples-Group-1-3.json",
-    "examples-Group-2-2.json",
-    "examples-Play-1.json",
-    "examples-PythonSimpleHTTPServer-1.json",
-    "examples-Rails-1.json",
-    "examples-Tomcat-1.json",
-    "examples-labels-1.json",
-    "health-checks-1.json",
-    "multirole-1.json",
-    "multirole-2.json",
-    "multirole-3.json",
-    "recipes-3.json",
-    "recipes-4.json",
-    "recipes-5.json",
-    "rest-api-app-check-http-example-1.json",
-    // GET /v2/apps output with `"args": null`, `"user": null`, `"container": null`: nulls are absent fields.
-    "rest-api-app-list-1.json",
-    "rest-api-apps-create-1.json",
-    "rest-api-apps-create-2.json",
-    "seccomp-1.json",
-    "seccomp-2.json",
-    "system-fake-framework-1.json",
-    "system-http-server-1.json",
-    "system-large-sleep-1.json",
-    "system-mesos-app-1.json",
-    "system-pinger-container-app-1.json",
-    "system-pinger-localhost-app-1.json",
-    "system-readiness-and-health-app-1.json",
-    "system-sleep-app-1.json",
-    "system-sleep-group-1.json",
-    "system-sleep-group-2.json",
-];
 
 /// Accepted apps with fields Marathon does not know, and the one warning line each gives.
 const WARNED: &[(&str, &str)] = &[
@@ -163,10 +116,8 @@ fn marathon_documented_apps_are_accepted_or_refused_by_field() {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, why)| *why);
-        let no_image = NO_IMAGE_YET.contains(&name);
-        match (refused, no_image) {
-            (Some(_), true) => wrong.push(format!("{name}: in both REFUSED and NO_IMAGE_YET")),
-            (Some(why), false) => {
+        match refused {
+            Some(why) => {
                 if out.code == 0 || errors.len() != 1 || !errors[0].contains(why) {
                     wrong.push(format!(
                         "{name}: expected one line saying {why:?}: {}",
@@ -174,16 +125,7 @@ fn marathon_documented_apps_are_accepted_or_refused_by_field() {
                     ));
                 }
             }
-            (None, true) => {
-                let said = errors.len() == 1 && errors[0].ends_with(&format!(": {NO_IMAGE}"));
-                if out.code == 0 || !said {
-                    wrong.push(format!(
-                        "{name}: expected one line saying {NO_IMAGE:?}: {}",
-                        out.all()
-                    ));
-                }
-            }
-            (None, false) => {
+            None => {
                 let printed: serde_json::Value =
                     serde_json::from_str(&out.stdout).unwrap_or_default();
                 if out.code != 0 || printed["id"].as_str().is_none() || !errors.is_empty() {
@@ -192,9 +134,9 @@ fn marathon_documented_apps_are_accepted_or_refused_by_field() {
             }
         }
     }
-    for listed in NO_IMAGE_YET
+    for listed in REFUSED
         .iter()
-        .chain(REFUSED.iter().map(|(n, _)| n))
+        .map(|(n, _)| n)
         .chain(WARNED.iter().map(|(n, _)| n))
     {
         if !files
