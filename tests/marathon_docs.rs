@@ -46,27 +46,6 @@ const REFUSED: &[(&str, &str)] = &[
         "secrets-2.json",
         "container.docker: missing: a DOCKER container needs docker.image",
     ),
-    // Local persistent volumes: issue "Command tasks without an image, and Marathon's tolerance".
-    (
-        "persistent-volumes-1.json",
-        "container.volumes[0]: persistent volumes are not supported",
-    ),
-    (
-        "persistent-volumes-2.json",
-        "container.volumes[0]: persistent volumes are not supported",
-    ),
-    (
-        "system-healthcheck-and-volume-1.json",
-        "container.volumes[0]: persistent volumes are not supported",
-    ),
-    (
-        "system-persistent-volume-app-1.json",
-        "container.volumes[0]: persistent volumes are not supported",
-    ),
-    (
-        "system-resident-docker-app-1.json",
-        "container.volumes[0]: persistent volumes are not supported",
-    ),
     // A DVDI volume driver plugin (REX-Ray): a cluster storage service, not this node's.
     (
         "external-volumes-1.json",

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::common::{Containers, CMD_TIMEOUT};
+use crate::common::{busybox_registry, Containers, CMD_TIMEOUT};
 
 /// A Mesos LAUNCH_CONTAINER call of a command task with one persistent volume `roles/web/<vol>` at `data`.
 fn task(id: &str, vol: &str, size_mb: u64, cmd: &str) -> String {
@@ -109,7 +109,7 @@ fn a_size_is_a_project_quota_where_the_filesystem_has_them() {
     )));
     // The ucr root itself on the quota filesystem (unmounted at the end, and by the harness if this fails).
     let mounted = sh(&format!(
-        "mount -o loop,prjquota {} {}",
+        "mount -o loop,prjquota {} {} 2>/dev/null",
         img.display(),
         mnt.display()
     ));
@@ -146,4 +146,46 @@ fn a_size_is_a_project_quota_where_the_filesystem_has_them() {
             "{v}"
         );
     }
+}
+
+/// Marathon's documented form (persistent-volumes.md, the MySQL example): a persistent volume `mysqldata` and a
+/// host volume whose relative `hostPath` names it, re-mounting it at an absolute path. A second launch of the same
+/// app id finds what the first wrote, at both paths.
+#[test]
+fn a_marathon_app_finds_its_persistent_volume_again_at_both_paths() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let id = c.id("mysql");
+    let app = |cmd: &str| {
+        json!({
+            "id": format!("/{id}"),
+            "cmd": cmd,
+            "container": {
+                "type": "MESOS",
+                "docker": {"image": image},
+                "volumes": [
+                    {"containerPath": "mysqldata", "mode": "RW", "persistent": {"size": 64, "type": "root"}},
+                    {"containerPath": "/var/lib/mysql", "hostPath": "mysqldata", "mode": "RW"}
+                ]
+            }
+        })
+        .to_string()
+    };
+    let out = c.run_stdin(&["launch", "-"], &app("echo first > /var/lib/mysql/row"));
+    assert_eq!(out.code, 0, "{}", out.all());
+    c.run_for(&["rm", &id], CMD_TIMEOUT).ok();
+    let out = c.run_stdin(
+        &["launch", "-"],
+        &app("cat /var/lib/mysql/row $MESOS_SANDBOX/mysqldata/row"),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout, "first\nfirst\n", "{}", out.all());
+    let names: Vec<Value> = volumes(&c).into_iter().map(|v| v["name"].clone()).collect();
+    let name = format!("apps/{id}/mysqldata");
+    assert_eq!(names, [json!(name)]);
+    c.run_for(&["rm", &id], CMD_TIMEOUT).ok();
+    let out = c.run_for(&["volume", "rm", &name], CMD_TIMEOUT);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(volumes(&c).is_empty());
 }

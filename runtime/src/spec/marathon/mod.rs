@@ -22,16 +22,14 @@ pub mod task_env;
 #[cfg(test)]
 mod tolerance_tests;
 pub mod types;
+mod volumes;
 
 use ucr_registry::secret::Secret;
 
 use self::task_env::{task_env, TaskContext};
-use self::types::{
-    App, AppVolume, AppcContainer, EngineType, EnvValue, IpcMode, ReadMode, ResourceLimit,
-};
+use self::types::{App, AppcContainer, EngineType, EnvValue, IpcMode, ResourceLimit};
 use super::config::{
     CommandSpec, ContainerConfig, ContainerType, ImageSpec, Limits, Resources, Source, UriSpec,
-    Volume, VolumeMode, VolumeSource,
 };
 use super::credential::docker_config_for;
 use super::docker_params::apply_docker_parameters;
@@ -187,8 +185,13 @@ pub fn parse_marathon_app_with(
             }
         }
         for (i, v) in c.volumes.iter().enumerate() {
-            cfg.volumes
-                .push(volume(v, &format!("container.volumes[{i}]"))?);
+            let at = format!("container.volumes[{i}]");
+            match &v.persistent {
+                Some(p) => cfg
+                    .persistent_volumes
+                    .push(volumes::persistent(v, p, &id, &at)?),
+                None => cfg.volumes.push(volumes::volume(v, &at)?),
+            }
         }
     }
 
@@ -337,48 +340,6 @@ fn command(app: &App, has_image: bool) -> Result<CommandSpec> {
         env: Vec::new(),
         user: app.user.clone(),
         uris: fetch.chain(legacy).collect(),
-    })
-}
-
-fn volume(v: &AppVolume, at: &str) -> Result<Volume> {
-    let kind = if v.persistent.is_some() {
-        Some("persistent")
-    } else if v.external.is_some() {
-        Some("external")
-    } else if v.secret.is_some() {
-        Some("secret")
-    } else {
-        None
-    };
-    if let Some(kind) = kind {
-        return Err(SpecError::field(
-            at,
-            format!("{kind} volumes are not supported (ucr supports hostPath volumes)"),
-        ));
-    }
-    if v.container_path.is_empty() {
-        return Err(SpecError::field(format!("{at}.containerPath"), "empty"));
-    }
-    let host = v
-        .host_path
-        .clone()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| SpecError::field(format!("{at}.hostPath"), "missing"))?;
-    let mode = match v.mode {
-        Some(ReadMode::Ro) => VolumeMode::Ro,
-        Some(ReadMode::Rw) => VolumeMode::Rw,
-        None => return Err(SpecError::field(format!("{at}.mode"), "missing (RO or RW)")),
-    };
-    // Marathon passes hostPath as Mesos' legacy `host_path`, where a relative path is in the sandbox.
-    let source = if host.starts_with('/') {
-        VolumeSource::HostPath { path: host }
-    } else {
-        VolumeSource::SandboxSelf { path: host }
-    };
-    Ok(Volume {
-        container_path: v.container_path.clone(),
-        mode,
-        source,
     })
 }
 

@@ -248,16 +248,38 @@ marathon_enum!(ReadMode {
     Rw = "RW",
 });
 
-/// `AppVolume`: one of host (`hostPath`), persistent, external or secret; ucr supports host volumes.
+/// `AppVolume`: one of host (`hostPath`), persistent, external or secret; ucr supports host and persistent
+/// volumes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AppVolume {
     pub container_path: String,
     pub host_path: Option<String>,
     pub mode: Option<ReadMode>,
-    pub persistent: Option<IgnoredAny>,
+    pub persistent: Option<PersistentInfo>,
     pub external: Option<IgnoredAny>,
     pub secret: Option<String>,
+}
+
+marathon_enum!(PersistentType {
+    Root = "root",
+    Path = "path",
+    Mount = "mount",
+});
+
+/// `PersistentVolumeInfo`: `size` in MiB; the rest steers which disk Marathon reserves.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PersistentInfo {
+    #[serde(rename = "type")]
+    pub _kind: Option<PersistentType>,
+    pub size: u64,
+    #[serde(rename = "maxSize")]
+    pub _max_size: Option<u64>,
+    #[serde(rename = "profileName")]
+    pub _profile_name: Option<String>,
+    #[serde(rename = "constraints")]
+    pub _constraints: Option<IgnoredAny>,
 }
 
 marathon_enum!(NetworkMode {
