@@ -21,6 +21,7 @@ mod pull;
 mod request_credentials;
 mod run;
 mod run_specs;
+mod secrets;
 mod stop;
 mod store;
 mod supervisor_death;

@@ -3,37 +3,13 @@
 //! Marathon app and a Mesos LAUNCH_CONTAINER; a wrong secret is refused naming the registry; the secret is in
 //! no file ucr writes and in no output.
 
-use std::path::Path;
-
 use serde_json::json;
 use ucr_fixtures::image::{busybox_image, ManifestFormat};
 use ucr_fixtures::registry::Registry;
 
-use crate::common::{Containers, Run};
+use crate::common::{files_containing, Containers, Run};
 
 const SECRET: &str = "s3cr3t-pw\"x";
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        match e.file_type() {
-            Ok(t) if t.is_dir() => out.extend(files_containing(&p, needle)),
-            Ok(t) if t.is_file() => {
-                let bytes = std::fs::read(&p).unwrap_or_default();
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    out.push(p.display().to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
 
 fn launch(c: &Containers, ca: &str, request: &serde_json::Value) -> Run {
     let out = c.run_stdin(

@@ -550,3 +550,25 @@ pub fn busybox_registry() -> (Registry, String) {
     let image = format!("{}/bb:1", reg.host);
     (reg, image)
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files_containing(&p, needle)),
+            Ok(t) if t.is_file() => {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    out.push(p.display().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

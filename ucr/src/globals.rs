@@ -77,6 +77,10 @@ pub struct Globals {
         value_parser = crate::duration::parse
     )]
     pub fetcher_stall_timeout: std::time::Duration,
+    /// A local secret store: a directory of files, one per secret. A Marathon secret's `source` (env secrets,
+    /// secret volumes, pullConfig) is read as a file under it; without it, as a path of its own.
+    #[arg(long = "secrets-dir", global = true, alias = "secrets_dir")]
+    pub secrets_dir: Option<PathBuf>,
     /// Mesos --fetcher_cache_dir: where URIs with `cache: true` are kept between tasks (default
     /// <root>/fetch-cache).
     #[arg(long = "fetcher-cache-dir", global = true, alias = "fetcher_cache_dir")]

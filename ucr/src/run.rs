@@ -48,7 +48,11 @@ pub fn launch(g: &Globals, a: &LaunchArgs) -> anyhow::Result<i32> {
     } else {
         std::fs::read_to_string(&a.file).with_context(|| a.file.clone())?
     };
-    let parsed = spec::read_request(&text).with_context(|| a.file.clone())?;
+    let parsed = match &g.secrets_dir {
+        Some(dir) => spec::read_request_with(&text, &spec::DirSecrets::new(dir)),
+        None => spec::read_request(&text),
+    }
+    .with_context(|| a.file.clone())?;
     // Marathon and Mesos skip fields they do not know; so does ucr, but it says which, on one line.
     if let Some(w) = parsed.warning() {
         eprintln!("ucr: warning: {w}");

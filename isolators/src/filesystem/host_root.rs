@@ -12,7 +12,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::{host_name_files, mount, tmpfs, NAME, SHARE_PARENT};
+use super::{host_name_files, ipc_mounts, mount, proc_mount, tmpfs, NAME, SHARE_PARENT};
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Request};
 
@@ -34,31 +34,12 @@ pub(super) fn prepare(
         ..Contribution::default()
     };
     if !r.linux.share_pid_namespace {
-        out.mounts.push(mount(
-            NAME,
-            "/proc",
-            "proc",
-            "proc",
-            &["nosuid", "noexec", "nodev"],
-        )?);
+        out.mounts.push(proc_mount()?);
     }
     if r.linux.ipc_mode.as_deref() != Some(SHARE_PARENT) {
-        let size = format!(
-            "size={}k",
-            r.linux.shm_size.unwrap_or(64).saturating_mul(1024)
-        );
-        for (at, fs, opts) in [
-            (
-                "/dev/shm",
-                "tmpfs",
-                vec!["nosuid", "noexec", "nodev", "mode=1777", &size],
-            ),
-            ("/dev/mqueue", "mqueue", vec!["nosuid", "noexec", "nodev"]),
-        ] {
-            if Path::new(at).is_dir() {
-                out.mounts.push(mount(NAME, at, fs, fs, &opts)?);
-            }
-        }
+        // Where the host has the mount points: nothing is made on its side.
+        let there = |m: &oci_spec::runtime::Mount| m.destination().is_dir();
+        out.mounts.extend(ipc_mounts(r)?.into_iter().filter(there));
     }
     // The private /tmp: world-writable and sticky, as /tmp is, inside the sandbox the task owns.
     let tmp = c.sandbox.join("tmp");

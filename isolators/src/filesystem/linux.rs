@@ -7,15 +7,12 @@
 
 use std::path::Path;
 
-use super::{host_name_files, host_root, mount, tmpfs};
-use crate::error::{IsolatorError, Result};
+use super::{host_name_files, host_root, ipc_mounts, mount, proc_mount, tmpfs};
+use crate::error::Result;
 use crate::isolator::{Container, Contribution, Isolator, Request};
 use crate::vocab::NetworkMode;
 
 use super::NAME;
-
-/// Docker's default /dev/shm size when the request names none.
-const DEFAULT_SHM_MB: u64 = 64;
 
 pub use super::SHARE_PARENT;
 
@@ -54,23 +51,9 @@ impl Isolator for FilesystemLinux {
         }
         let mut out = Contribution::default();
         let privileged = r.linux.privileged;
-        let shm_mb = r.linux.shm_size.unwrap_or(DEFAULT_SHM_MB);
-        if shm_mb == 0 {
-            return Err(IsolatorError::invalid(
-                NAME,
-                "shm_size must be at least 1 MB",
-            ));
-        }
-        let shm_size = format!("size={}k", shm_mb.saturating_mul(1024));
         let sys_mode = if privileged { "rw" } else { "ro" };
         out.mounts = vec![
-            mount(
-                NAME,
-                "/proc",
-                "proc",
-                "proc",
-                &["nosuid", "noexec", "nodev"],
-            )?,
+            proc_mount()?,
             mount(
                 NAME,
                 "/dev",
@@ -117,20 +100,7 @@ impl Isolator for FilesystemLinux {
                 &["rbind", "rw"],
             )?);
         } else {
-            out.mounts.push(mount(
-                NAME,
-                "/dev/shm",
-                "tmpfs",
-                "shm",
-                &["nosuid", "noexec", "nodev", "mode=1777", &shm_size],
-            )?);
-            out.mounts.push(mount(
-                NAME,
-                "/dev/mqueue",
-                "mqueue",
-                "mqueue",
-                &["nosuid", "noexec", "nodev"],
-            )?);
+            out.mounts.extend(ipc_mounts(r)?);
         }
         if let Some(own) = host_name_files(c, r)? {
             out.mounts.extend(own);

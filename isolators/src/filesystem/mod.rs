@@ -15,6 +15,9 @@ use crate::vocab::{NetworkMode, Tmpfs};
 
 const NAME: &str = "filesystem/linux";
 
+/// Docker's default /dev/shm size when the request names none.
+const DEFAULT_SHM_MB: u64 = 64;
+
 /// Mesos `LinuxInfo.ipc_mode` value for sharing the parent's IPC namespace.
 pub const SHARE_PARENT: &str = "SHARE_PARENT";
 
@@ -65,4 +68,43 @@ pub(crate) fn tmpfs(t: &Tmpfs) -> Result<Mount> {
     opts.retain(|d| !t.options.iter().any(|o| o == &d[2..] || o == d));
     opts.extend(t.options.iter().map(String::as_str));
     mount(NAME, t.path.as_str(), "tmpfs", "tmpfs", &opts)
+}
+
+/// A fresh /proc for a container in its own pid namespace.
+pub(crate) fn proc_mount() -> Result<Mount> {
+    mount(
+        NAME,
+        "/proc",
+        "proc",
+        "proc",
+        &["nosuid", "noexec", "nodev"],
+    )
+}
+
+/// A private IPC namespace's /dev/shm (sized by `linux_info.shm_size`) and /dev/mqueue.
+pub(crate) fn ipc_mounts(r: &Request<'_>) -> Result<[Mount; 2]> {
+    let shm_mb = r.linux.shm_size.unwrap_or(DEFAULT_SHM_MB);
+    if shm_mb == 0 {
+        return Err(IsolatorError::invalid(
+            NAME,
+            "shm_size must be at least 1 MB",
+        ));
+    }
+    let size = format!("size={}k", shm_mb.saturating_mul(1024));
+    Ok([
+        mount(
+            NAME,
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", &size],
+        )?,
+        mount(
+            NAME,
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+    ])
 }

@@ -108,7 +108,16 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
     if let Some(prog) = &p.program {
         annotations.insert(PROGRAM_ANNOTATION.to_string(), prog.clone());
     }
-    let mut env = p.env.clone();
+    // Secret env values never reach the bundle: the supervisor adds them from the container's secrets
+    // (`containerizer::secrets`).
+    let secret = |e: &String| {
+        e.split_once('=').is_some_and(|(k, v)| {
+            cfg.secret_env
+                .iter()
+                .any(|(n, s)| n == k && s.expose() == v)
+        })
+    };
+    let mut env: Vec<String> = p.env.iter().filter(|e| !secret(e)).cloned().collect();
     for (k, v) in &c.env {
         // An isolator's variable (e.g. MESOS_CONTAINER_IP) is a fact about this launch: it replaces any value of
         // the same name.

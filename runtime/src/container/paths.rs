@@ -78,6 +78,11 @@ impl Paths {
         self.work(id).join("sandbox")
     }
 
+    /// The files of a container's secret volumes (removed at teardown).
+    pub fn secrets_dir(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("secrets")
+    }
+
     /// Local persistent volumes (`volumes`): they outlive every container.
     pub fn volumes(&self) -> PathBuf {
         self.root.join("volumes")

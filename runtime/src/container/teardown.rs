@@ -1,6 +1,6 @@
 //! Teardown of a container's live parts, the same whether the task ended by itself, was killed, never started,
 //! or its supervisor died: kill every process left in its cgroups, remove the cgroups, let the isolators clean
-//! up, and let the provisioner unmount and remove the rootfs. Each step tolerates what
+//! up, let the provisioner unmount and remove the rootfs, and delete the secret volumes' files. Each step tolerates what
 //! an earlier crash left half done, so it can run again. The sandbox is not touched (it stays until `rm`).
 
 use std::path::Path;
@@ -23,6 +23,13 @@ pub fn teardown(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<
     // and CNI, ...), in reverse order, each tolerating a partial prepare.
     keep(destroy_isolated(paths, st));
     keep(destroy_rootfs(paths, store_dir, st));
+    // Secret volumes' files: no longer needed by anyone once the task is gone.
+    let secrets = paths.secrets_dir(&st.id);
+    match std::fs::remove_dir_all(&secrets) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => keep(Err(ContainerError::io(&secrets, e))),
+    }
     match first_err {
         Some(e) => Err(e),
         None => Ok(()),

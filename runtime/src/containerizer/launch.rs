@@ -173,7 +173,7 @@ fn prepare(
     let isolators = isolation::isolators(st)?;
     let places = isolation::Places::of(paths, st);
     let p = &process.process;
-    let (volumes, persistent) = super::volumes::attach(paths, cfg)?;
+    let (volumes, persistent) = super::volumes::attach(paths, cfg, p.uid, p.gid)?;
     let request = Request {
         volumes: &volumes,
         ..isolation::request(cfg, st, p.uid, p.gid)
@@ -201,6 +201,7 @@ fn prepare(
     })
     .map_err(|e| ContainerError::launch(id, "preparing", format!("OCI bundle: {e}"), 125))?;
     write_json(&bundle.join("config.json"), &spec)?;
+    super::secrets::write_env(paths, cfg)?;
 
     // The cgroup is made (limits written) and the init placed in it by the supervisor as it starts; it runs the
     // isolators' `isolate` between creating the init and letting it exec the task.

@@ -14,6 +14,7 @@ pub mod launch;
 pub mod ops;
 pub mod recover;
 pub mod resources;
+pub mod secrets;
 pub mod spawn;
 pub mod volumes;
 

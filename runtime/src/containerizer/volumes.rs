@@ -1,7 +1,8 @@
 //! Persistent volumes seen from containers: attached at launch (each becomes a bind of its directory, and a
 //! relative `hostPath` volume naming one mounts that same directory again, as Marathon's re-mount of a
 //! persistent volume at an absolute path does), listed with the containers using them, and removed only when
-//! no container that has not exited uses one.
+//! no container that has not exited uses one. Secret volumes are files written here too, beside the container's
+//! checkpoint (the runtime dir, a tmpfs in a normal install), and removed at its teardown.
 
 use std::path::Path;
 
@@ -9,11 +10,17 @@ use crate::container::error::{ContainerError, Result};
 use crate::container::paths::Paths;
 use crate::container::records::load;
 use crate::container::state::State;
-use crate::spec::{ContainerConfig, Volume, VolumeSource};
+use crate::spec::{ContainerConfig, Volume, VolumeMode, VolumeSource};
 use crate::volumes::{VolumeRecord, Volumes};
 
-/// The container's volumes with its persistent ones attached, and their records.
-pub fn attach(paths: &Paths, cfg: &ContainerConfig) -> Result<(Vec<Volume>, Vec<VolumeRecord>)> {
+/// The container's volumes with its persistent ones attached and its secret files written (owned by the task's
+/// `uid`/`gid`, readable by it alone), and the persistent volumes' records.
+pub fn attach(
+    paths: &Paths,
+    cfg: &ContainerConfig,
+    uid: u32,
+    gid: u32,
+) -> Result<(Vec<Volume>, Vec<VolumeRecord>)> {
     let store = Volumes::new(paths.volumes());
     let mut records = Vec::new();
     for p in &cfg.persistent_volumes {
@@ -47,6 +54,16 @@ pub fn attach(paths: &Paths, cfg: &ContainerConfig) -> Result<(Vec<Volume>, Vec<
             }
         }
         volumes.push(v);
+    }
+    for (i, (at, value)) in cfg.secret_volumes.iter().enumerate() {
+        let file = super::secrets::write(paths, &cfg.id, &i.to_string(), value.expose(), uid, gid)?;
+        volumes.push(Volume {
+            container_path: at.clone(),
+            mode: VolumeMode::Ro,
+            source: VolumeSource::HostPath {
+                path: file.to_string_lossy().into_owned(),
+            },
+        });
     }
     Ok((volumes, records))
 }

@@ -78,6 +78,10 @@ pub struct ContainerConfig {
     /// `{"secret": name}`), resolved at parse time. Never checkpointed (skip) and never printed (`Secret`).
     #[serde(skip)]
     pub secret_env: Vec<(String, Secret)>,
+    /// Secret volumes (Marathon `{containerPath, secret}`): a read-only file holding the value at the path,
+    /// written at launch under the container's runtime dir and removed at teardown. Never checkpointed.
+    #[serde(skip)]
+    pub secret_volumes: Vec<(String, Secret)>,
     /// Seconds between SIGTERM and SIGKILL on kill (Mesos `kill_policy.grace_period`, Marathon
     /// `taskKillGracePeriodSeconds`); None = the runtime's default.
     #[serde(default)]

@@ -27,4 +27,4 @@ pub use detect::{
 pub use error::SpecError;
 pub use ids::{marathon_container_id, validate_id, MAX_ID_LEN};
 pub use json::Unknown;
-pub use secrets::{FileSecrets, SecretSource};
+pub use secrets::{DirSecrets, FileSecrets, SecretSource};

@@ -6,7 +6,8 @@
 //! default [`FileSecrets`] reads `source` as a file: an absolute path as is, a relative path against a base
 //! directory (the current directory for `ucr launch`). The file's bytes are the value, verbatim. A source that
 //! names a vault path (`/mesos-docker/pullConfig`) therefore fails with "no such file", naming the secret and the
-//! path — never guessing. The agent or tests can plug another [`SecretSource`].
+//! path — never guessing. With `--secrets_dir DIR`, [`DirSecrets`] reads every source under DIR instead (a
+//! local secret store, one file per secret). The agent or tests can plug another [`SecretSource`].
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,37 @@ impl SecretSource for FileSecrets {
         String::from_utf8(bytes)
             .map(Secret::new)
             .map_err(|_| format!("source {shown}: not UTF-8 text"))
+    }
+}
+
+/// `--secrets_dir`: a local secret store, one file per secret. A Marathon secret's `source` names a file under
+/// the directory (a store path such as `/mesos-docker/pullConfig` is `DIR/mesos-docker/pullConfig`), so the
+/// same app definitions that name DC/OS store paths run once the operator has put the files there. Nothing
+/// outside the directory can be named (`..` is refused).
+#[derive(Clone, Debug)]
+pub struct DirSecrets {
+    dir: PathBuf,
+}
+
+impl DirSecrets {
+    pub fn new(dir: impl Into<PathBuf>) -> DirSecrets {
+        DirSecrets { dir: dir.into() }
+    }
+}
+
+impl SecretSource for DirSecrets {
+    fn read(&self, name: &str, source: &str) -> Result<Secret, String> {
+        let rel = Path::new(source.trim_start_matches('/'));
+        let plain = rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain || rel.as_os_str().is_empty() {
+            return Err(format!(
+                "source {source:?} is not a path inside the secrets directory {}",
+                self.dir.display()
+            ));
+        }
+        FileSecrets::new(&self.dir).read(name, &rel.to_string_lossy())
     }
 }
 

@@ -153,13 +153,15 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<(i32, launcher::Plan)> {
     let placement = isolators
         .place(&places.container(), &resources)
         .map_err(|e| fail(e.to_string()))?;
-    let plan = launcher::plan(
+    let mut plan = launcher::plan(
         &spec,
         program.as_deref(),
         launcher::Cgroups::from(&placement),
         &paths.seccomp_cache(),
     )
     .map_err(|e| fail(e.to_string()))?;
+    plan.env
+        .extend(crate::containerizer::secrets::read_env(paths, id)?);
     let stdio = launcher::Stdio {
         stdin: OwnedFd::from(null),
         stdout: OwnedFd::from(out),

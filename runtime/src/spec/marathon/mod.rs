@@ -186,11 +186,16 @@ pub fn parse_marathon_app_with(
         }
         for (i, v) in c.volumes.iter().enumerate() {
             let at = format!("container.volumes[{i}]");
-            match &v.persistent {
-                Some(p) => cfg
+            match (&v.persistent, &v.secret) {
+                (Some(p), _) => cfg
                     .persistent_volumes
                     .push(volumes::persistent(v, p, &id, &at)?),
-                None => cfg.volumes.push(volumes::volume(v, &at)?),
+                (None, Some(name)) => {
+                    let value = secret(name, &format!("{at}.secret"))?;
+                    cfg.secret_volumes
+                        .push((volumes::secret_path(v, &at)?, value));
+                }
+                (None, None) => cfg.volumes.push(volumes::volume(v, &at)?),
             }
         }
     }

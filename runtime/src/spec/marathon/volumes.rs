@@ -1,7 +1,7 @@
 //! `container.volumes[]` of a Marathon app: host volumes (`hostPath`; a relative one is in the sandbox, which is
 //! how Marathon re-mounts a persistent volume at an absolute path) and local persistent volumes, which on one
 //! node are directories that outlive the task (see `crate::volumes`). External (DVDI/CSI) volumes are a cluster
-//! storage service's, and secret volumes are refused with their names.
+//! storage service's, refused by name. A secret volume is a read-only file holding the secret's value.
 
 use super::types::{AppVolume, PersistentInfo, ReadMode};
 use crate::spec::config::{PersistentVolume, Volume, VolumeMode, VolumeSource};
@@ -10,8 +10,6 @@ use crate::spec::error::{Result, SpecError};
 pub(super) fn volume(v: &AppVolume, at: &str) -> Result<Volume> {
     let kind = if v.external.is_some() {
         Some("external")
-    } else if v.secret.is_some() {
-        Some("secret")
     } else {
         None
     };
@@ -86,4 +84,22 @@ pub(super) fn persistent(
         mode: mode(v, at)?,
         size_mb: Some(p.size),
     })
+}
+
+/// Where a secret volume's file appears: absolute, or relative to the sandbox; never `..`.
+pub(super) fn secret_path(v: &AppVolume, at: &str) -> Result<String> {
+    let p = v.container_path.as_str();
+    if p.is_empty() || p.split('/').any(|c| c == "..") || p.ends_with('/') {
+        return Err(SpecError::field(
+            format!("{at}.containerPath"),
+            format!("{p:?}: a secret volume is a file path without '..'"),
+        ));
+    }
+    if v.host_path.is_some() || v.external.is_some() {
+        return Err(SpecError::field(
+            at,
+            "a secret volume has only containerPath and secret",
+        ));
+    }
+    Ok(p.to_string())
 }
