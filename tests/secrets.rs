@@ -55,3 +55,47 @@ fn env_secrets_and_secret_volumes_resolve_from_the_secrets_dir() {
         out.stderr
     );
 }
+
+/// Mesos REFERENCE secrets (`{type: REFERENCE, reference: {name, key}}`) in an env variable and a SECRET volume
+/// resolve from the store too: `name/key` is a file under it. Without a store they are refused by field.
+#[test]
+fn mesos_reference_secrets_resolve_from_the_secrets_dir() {
+    let c = Containers::new();
+    let store = c.dir.path().join("secrets");
+    std::fs::create_dir_all(store.join("db")).expect("store");
+    std::fs::write(store.join("db/password"), SECRET).expect("secret");
+    let id = c.id("mesos-secrets");
+    let reference = json!({"type": "REFERENCE", "reference": {"name": "db", "key": "password"}});
+    let call = json!({
+        "type": "LAUNCH_CONTAINER",
+        "launch_container": {
+            "container_id": {"value": id},
+            "command": {
+                "value": "test \"$PW\" = \"$(cat pw)\" && echo same",
+                "environment": {"variables": [{"name": "PW", "type": "SECRET", "secret": reference}]}
+            },
+            "container": {"type": "MESOS", "volumes": [{
+                "container_path": "pw", "mode": "RO",
+                "source": {"type": "SECRET", "secret": reference}
+            }]}
+        }
+    });
+    let store_arg = store.to_string_lossy().into_owned();
+    let out = c.run_stdin(
+        &["--secrets-dir", &store_arg, "launch", "-"],
+        &call.to_string(),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout, "same\n", "{}", out.all());
+    for dir in [c.root(), c.runtime_dir()] {
+        let leaked = files_containing(&dir, SECRET);
+        assert!(leaked.is_empty(), "the secret is in {leaked:?}");
+    }
+    let out = c.run_stdin(&["launch", "--dry-run", "-"], &call.to_string());
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert!(
+        out.stderr.contains("secret.reference") && out.stderr.contains("--secrets-dir"),
+        "{}",
+        out.stderr
+    );
+}

@@ -49,7 +49,7 @@ pub fn launch(g: &Globals, a: &LaunchArgs) -> anyhow::Result<i32> {
         std::fs::read_to_string(&a.file).with_context(|| a.file.clone())?
     };
     let parsed = match &g.secrets_dir {
-        Some(dir) => spec::read_request_with(&text, &spec::DirSecrets::new(dir)),
+        Some(dir) => spec::read_request_with_store(&text, &spec::DirSecrets::new(dir)),
         None => spec::read_request(&text),
     }
     .with_context(|| a.file.clone())?;

@@ -120,17 +120,27 @@ pub fn read_request(text: &str) -> Result<Parsed> {
     read_request_with(text, &FileSecrets::default())
 }
 
-/// [`read_request`] with another source of Marathon secrets.
+/// [`read_request`] with another source of Marathon secrets (Mesos REFERENCE secrets are refused).
 pub fn read_request_with(text: &str, secrets: &dyn SecretSource) -> Result<Parsed> {
+    read(text, secrets, None)
+}
+
+/// [`read_request`] with a secret store (`--secrets-dir`): Marathon secret sources and Mesos REFERENCE secrets
+/// are both read from it.
+pub fn read_request_with_store(text: &str, store: &dyn SecretSource) -> Result<Parsed> {
+    read(text, store, Some(store))
+}
+
+fn read(text: &str, secrets: &dyn SecretSource, store: mesos::Store<'_>) -> Result<Parsed> {
     let value: Value = serde_json::from_str(text).map_err(|e| SpecError::NotJson(e.to_string()))?;
     let (config, unknown, subject) = match detect(&value)? {
         Format::LaunchContainer => {
-            let (cfg, unknown) = mesos::parse_launch_container_with(text, Unknown::Ignore)?;
+            let (cfg, unknown) = mesos::parse_launch_container_with(text, Unknown::Ignore, store)?;
             let subject = format!("container {}", cfg.id);
             (cfg, unknown, subject)
         }
         Format::TaskInfo => {
-            let (cfg, unknown) = mesos::parse_task_info_with(text, Unknown::Ignore)?;
+            let (cfg, unknown) = mesos::parse_task_info_with(text, Unknown::Ignore, store)?;
             let subject = format!("task {}", cfg.id);
             (cfg, unknown, subject)
         }

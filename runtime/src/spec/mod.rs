@@ -22,7 +22,8 @@ pub mod secrets;
 
 pub use config::*;
 pub use detect::{
-    detect, parse_request, parse_request_with, read_request, read_request_with, Format, Parsed,
+    detect, parse_request, parse_request_with, read_request, read_request_with,
+    read_request_with_store, Format, Parsed,
 };
 pub use error::SpecError;
 pub use ids::{marathon_container_id, validate_id, MAX_ID_LEN};

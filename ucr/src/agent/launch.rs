@@ -64,7 +64,11 @@ impl Drop for Guard {
 
 pub async fn launch(agent: &Arc<Agent>, body: &Bytes) -> Reply {
     let text = String::from_utf8_lossy(body);
-    let (cfg, ignored) = match mesos::parse_launch_container_with(&text, Unknown::Ignore) {
+    let store = agent
+        .secrets
+        .as_ref()
+        .map(|s| s as &dyn ucr_runtime::spec::SecretSource);
+    let (cfg, ignored) = match mesos::parse_launch_container_with(&text, Unknown::Ignore, store) {
         Ok(x) => x,
         Err(e) => return Reply::error(StatusCode::BAD_REQUEST, e.to_string()),
     };

@@ -133,6 +133,10 @@ fn flags(g: &Globals, a: &AgentArgs, listens: &[Listen]) -> Vec<(String, String)
             g.image_provisioner_backend.clone(),
         ),
         ("cgroups_root", g.cgroups_root.clone()),
+        (
+            "secrets_dir",
+            g.secrets_dir.as_ref().map(|p| p.display().to_string()),
+        ),
         ("isolation", g.isolation.isolation.clone()),
         ("http_credentials", a.http_credentials.clone()),
         ("image_gc_config", a.image_gc_config.clone()),
@@ -180,7 +184,11 @@ pub fn run(g: &Globals, a: &AgentArgs) -> anyhow::Result<i32> {
     let _instance = lock_instance(&g.runtime_dir)?;
     let c = context::containerizer_with(g, Some(&a.registry), forker)?;
     let excluded = gc.as_ref().map(|g| g.excluded.clone()).unwrap_or_default();
-    let agent = Agent::new(c, auth, flags(g, a, &listens), excluded);
+    let secrets = g
+        .secrets_dir
+        .as_ref()
+        .map(ucr_runtime::spec::DirSecrets::new);
+    let agent = Agent::new(c, auth, flags(g, a, &listens), excluded, secrets);
     let rt = ucr_runtime::rt::runtime().context("starting the async runtime")?;
     rt.block_on(serve(agent, listens, mode, gc))
 }

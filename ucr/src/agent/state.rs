@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ucr_runtime::registry::ImageName;
+use ucr_runtime::spec::DirSecrets;
 use ucr_runtime::Containerizer;
 
 use super::auth::Credentials;
@@ -19,6 +20,8 @@ pub struct Agent {
     pub flags: Vec<(String, String)>,
     /// `--image_gc_config`'s `excluded_images`, also kept by `PRUNE_IMAGES`.
     pub gc_excluded: Vec<ImageName>,
+    /// `--secrets-dir`: where LAUNCH_CONTAINER's REFERENCE secrets are read.
+    pub secrets: Option<DirSecrets>,
 }
 
 impl Agent {
@@ -27,6 +30,7 @@ impl Agent {
         auth: Option<Credentials>,
         flags: Vec<(String, String)>,
         gc_excluded: Vec<ImageName>,
+        secrets: Option<DirSecrets>,
     ) -> Arc<Agent> {
         Arc::new(Agent {
             c: Arc::new(c),
@@ -35,6 +39,7 @@ impl Agent {
             auth,
             flags,
             gc_excluded,
+            secrets,
         })
     }
 

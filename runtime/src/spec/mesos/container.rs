@@ -139,7 +139,7 @@ pub struct VolumeSource {
     pub docker_volume: Option<IgnoredAny>,
     pub host_path: Option<HostPath>,
     pub sandbox_path: Option<SandboxPath>,
-    pub secret: Option<IgnoredAny>,
+    pub secret: Option<Secret>,
     pub csi_volume: Option<IgnoredAny>,
 }
 

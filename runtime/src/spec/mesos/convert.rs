@@ -14,10 +14,18 @@ use super::types::{
 };
 use crate::spec::config::{CommandSpec, Limits, PersistentVolume, Resources, UriSpec, VolumeMode};
 use crate::spec::error::{Result, SpecError};
+use crate::spec::secrets::SecretSource;
 
 /// `CommandInfo` → the command and the secret env values it carries (kept apart: they must never be
 /// checkpointed or printed).
-pub fn command(cmd: CommandInfo, path: &str) -> Result<(CommandSpec, Vec<(String, Secret)>)> {
+/// Where REFERENCE secrets are read (`--secrets-dir`); None: there is no secret store, and they are refused.
+pub type Store<'a> = Option<&'a dyn SecretSource>;
+
+pub fn command(
+    cmd: CommandInfo,
+    path: &str,
+    store: Store<'_>,
+) -> Result<(CommandSpec, Vec<(String, Secret)>)> {
     let mut env = Vec::new();
     let mut secret_env = Vec::new();
     for (i, var) in cmd
@@ -58,7 +66,7 @@ pub fn command(cmd: CommandInfo, path: &str) -> Result<(CommandSpec, Vec<(String
                         format!("variable {:?} of type SECRET has no secret", var.name),
                     )
                 })?;
-                let value = secret_value(secret, &format!("{at}.secret"))?;
+                let value = secret_value(secret, &format!("{at}.secret"), store)?;
                 secret_env.push((var.name, value));
             }
             VariableType::Unknown => {
@@ -114,7 +122,7 @@ fn decode_base64(data: &str) -> Option<Vec<u8>> {
 
 /// The value of a `Secret` message. Only VALUE secrets can be had without a secret store; REFERENCE secrets are
 /// refused by name. Errors never quote the data.
-pub fn secret_value(secret: SecretMsg, path: &str) -> Result<Secret> {
+pub fn secret_value(secret: SecretMsg, path: &str, store: Store<'_>) -> Result<Secret> {
     // `type` omitted with only `value` set is unambiguous; take it as VALUE.
     let kind = secret
         .kind
@@ -135,15 +143,31 @@ pub fn secret_value(secret: SecretMsg, path: &str) -> Result<Secret> {
                 .map(Secret::new)
                 .map_err(|_| SpecError::field(format!("{path}.value.data"), "is not UTF-8 text"))
         }
+        // A reference names a secret in the store (`--secrets-dir`): `name`, or `name/key` for one key of it.
         SecretType::Reference => {
-            let name = secret.reference.map(|r| r.name).unwrap_or_default();
-            Err(SpecError::field(
-                format!("{path}.reference"),
-                format!(
-                    "secret reference {name:?}: ucr has no secret store; give the secret as a VALUE \
-                     (base64 data)"
-                ),
-            ))
+            let r = secret.reference.ok_or_else(|| {
+                SpecError::field(
+                    format!("{path}.reference"),
+                    "missing for a REFERENCE secret",
+                )
+            })?;
+            let Some(store) = store else {
+                return Err(SpecError::field(
+                    format!("{path}.reference"),
+                    format!(
+                        "secret reference {:?}: no secret store (give --secrets-dir, or the secret as a \
+                         VALUE)",
+                        r.name
+                    ),
+                ));
+            };
+            let source = match &r.key {
+                Some(k) => format!("{}/{k}", r.name),
+                None => r.name.clone(),
+            };
+            store
+                .read(&r.name, &source)
+                .map_err(|why| SpecError::Secret { name: r.name, why })
         }
         SecretType::Unknown => Err(SpecError::field(
             format!("{path}.type"),

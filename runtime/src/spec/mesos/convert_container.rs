@@ -8,7 +8,7 @@ use super::container::{
     PortMapping as MesosPort, PropagationMode, RLimitInfo, RLimitType, SandboxType, SourceType,
     Volume as MesosVolume,
 };
-use super::convert::{labels, secret_value};
+use super::convert::{labels, secret_value, Store};
 use super::types::VolumeMode as MesosMode;
 use crate::spec::config::{
     ContainerConfig, ContainerType, ImageSpec, NetworkMode, PortMapping, Rlimit, Volume,
@@ -18,12 +18,18 @@ use crate::spec::credential::docker_config_for;
 use crate::spec::docker_params::apply_docker_parameters;
 use crate::spec::error::{Result, SpecError};
 use crate::spec::secrets::check_docker_config;
+use ucr_registry::secret::Secret;
 
 /// The CNI network Marathon's `container/bridge` and Docker's `BRIDGE` become (Mesos' `mesos-bridge`).
 pub const BRIDGE_NETWORK: &str = "mesos-bridge";
 
 /// Applies a `ContainerInfo` at JSON path `path` onto `cfg`.
-pub fn apply_container(cfg: &mut ContainerConfig, info: ContainerInfo, path: &str) -> Result<()> {
+pub fn apply_container(
+    cfg: &mut ContainerConfig,
+    info: ContainerInfo,
+    path: &str,
+    store: Store<'_>,
+) -> Result<()> {
     if info.tty_info.is_some() {
         return Err(SpecError::field(
             format!("{path}.tty_info"),
@@ -42,7 +48,7 @@ pub fn apply_container(cfg: &mut ContainerConfig, info: ContainerInfo, path: &st
             }
             cfg.container_type = ContainerType::Mesos;
             if let Some(image) = info.mesos.and_then(|m| m.image) {
-                cfg.image = Some(image_spec(image, &format!("{path}.mesos.image"))?);
+                cfg.image = Some(image_spec(image, &format!("{path}.mesos.image"), store)?);
             }
         }
         ContainerKind::Docker => {
@@ -84,8 +90,11 @@ pub fn apply_container(cfg: &mut ContainerConfig, info: ContainerInfo, path: &st
         }
     }
     for (i, v) in info.volumes.into_iter().enumerate() {
-        cfg.volumes
-            .push(volume(v, &format!("{path}.volumes[{i}]"))?);
+        let at = format!("{path}.volumes[{i}]");
+        match secret_volume(v, &at, store)? {
+            Ok(file) => cfg.secret_volumes.push(file),
+            Err(v) => cfg.volumes.push(volume(v, &at)?),
+        }
     }
     apply_network(cfg, info.network_infos, docker_network, docker_ports, path)?;
     if info.hostname.is_some() {
@@ -107,7 +116,7 @@ pub fn image_name(written: &str, at: &str) -> Result<ImageName> {
 
 /// `Image` → image spec. AppC images become `appc:NAME[:VERSION]` (the `version` label; the `os`/`arch` labels
 /// default to the host's when the image is fetched).
-pub fn image_spec(image: Image, path: &str) -> Result<ImageSpec> {
+pub fn image_spec(image: Image, path: &str, store: Store<'_>) -> Result<ImageSpec> {
     let cached = image.cached.unwrap_or(true);
     match image.kind {
         ImageType::Docker => {
@@ -133,7 +142,7 @@ pub fn image_spec(image: Image, path: &str) -> Result<ImageSpec> {
                 }
                 (Some(secret), None) => {
                     let at = format!("{path}.docker.config");
-                    let value = secret_value(secret, &at)?;
+                    let value = secret_value(secret, &at, store)?;
                     check_docker_config(value.expose())
                         .map_err(|why| SpecError::field(&at, why))?;
                     Some(value.expose().to_string())
@@ -175,6 +184,34 @@ pub fn image_spec(image: Image, path: &str) -> Result<ImageSpec> {
             })
         }
     }
+}
+
+/// A SECRET volume as (container path, value): a read-only file holding the secret. Any other volume is given
+/// back.
+fn secret_volume(
+    mut v: MesosVolume,
+    at: &str,
+    store: Store<'_>,
+) -> Result<std::result::Result<(String, Secret), MesosVolume>> {
+    let Some(src) = v
+        .source
+        .as_mut()
+        .filter(|s| s.kind == Some(SourceType::Secret))
+    else {
+        return Ok(Err(v));
+    };
+    let secret = src.secret.take().ok_or_else(|| {
+        SpecError::field(format!("{at}.source.secret"), "missing for a SECRET volume")
+    })?;
+    let path = &v.container_path;
+    if path.is_empty() || path.split('/').any(|c| c == "..") || path.ends_with('/') {
+        return Err(SpecError::field(
+            format!("{at}.container_path"),
+            format!("{path:?}: a secret volume is a file path without '..'"),
+        ));
+    }
+    let value = secret_value(secret, &format!("{at}.source.secret"), store)?;
+    Ok(Ok((v.container_path, value)))
 }
 
 fn volume(v: MesosVolume, at: &str) -> Result<Volume> {

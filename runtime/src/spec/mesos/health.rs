@@ -8,7 +8,7 @@ use crate::spec::error::{Result, SpecError};
 use crate::spec::health::{url_path, CheckCommand, CheckPort, HealthCheck, Probe, Side};
 use crate::spec::proto::{PDouble, PInt};
 
-pub fn health_check(c: MesosCheck, at: &str) -> Result<HealthCheck> {
+pub fn health_check(c: MesosCheck, at: &str, store: convert::Store<'_>) -> Result<HealthCheck> {
     let secs = |v: Option<PDouble>, default: f64, field: &str| -> Result<f64> {
         let s = v.map(|d| d.0).unwrap_or(default);
         if !s.is_finite() || s < 0.0 {
@@ -52,7 +52,7 @@ pub fn health_check(c: MesosCheck, at: &str) -> Result<HealthCheck> {
             let cmd = c.command.ok_or_else(|| {
                 SpecError::field(format!("{at}.command"), "missing for type COMMAND")
             })?;
-            let (command, secrets) = convert::command(cmd, &format!("{at}.command"))?;
+            let (command, secrets) = convert::command(cmd, &format!("{at}.command"), store)?;
             if !secrets.is_empty() {
                 return Err(SpecError::field(
                     format!("{at}.command.environment"),

@@ -17,6 +17,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use self::container::ContainerInfo;
+pub use self::convert::Store;
 use self::types::{
     CommandInfo, ContainerId, DurationInfo, HealthCheck, Id, KillPolicy, Labels, LimitValue,
     Resource,
@@ -83,14 +84,16 @@ struct TaskInfo {
 
 /// Parses a `{"type":"LAUNCH_CONTAINER","launch_container":{...}}` call.
 pub fn parse_launch_container(text: &str) -> Result<ContainerConfig> {
-    parse_launch_container_with(text, Unknown::Refuse).map(|(cfg, _)| cfg)
+    parse_launch_container_with(text, Unknown::Refuse, None).map(|(cfg, _)| cfg)
 }
 
 /// [`parse_launch_container`], with unknown keys refused or skipped (`ucr launch` and the agent API skip them, as
 /// Mesos does; their JSON paths are returned, and listed in the config's `ignored`).
+/// REFERENCE secrets are read from `store` (`--secrets-dir`), and refused without one.
 pub fn parse_launch_container_with(
     text: &str,
     unknown: Unknown,
+    store: Store<'_>,
 ) -> Result<(ContainerConfig, Vec<String>)> {
     let (call, ignored): (Call, _) = from_str_with(text, unknown)?;
     let lc = call.launch_container.ok_or_else(|| {
@@ -114,15 +117,18 @@ pub fn parse_launch_container_with(
         source: Source::LaunchContainer,
         ..ContainerConfig::default()
     };
-    let (command, secret_env) =
-        convert::command(lc.command.unwrap_or_default(), &format!("{P}.command"))?;
+    let (command, secret_env) = convert::command(
+        lc.command.unwrap_or_default(),
+        &format!("{P}.command"),
+        store,
+    )?;
     cfg.command = command;
     cfg.secret_env = secret_env;
     cfg.persistent_volumes = convert::persistent_volumes(&lc.resources, &format!("{P}.resources"))?;
     cfg.resources = convert::resources(lc.resources, &format!("{P}.resources"))?;
     cfg.limits = convert::limits(lc.limits, &cfg.resources, &format!("{P}.limits"))?;
     if let Some(info) = lc.container {
-        convert_container::apply_container(&mut cfg, info, &format!("{P}.container"))?;
+        convert_container::apply_container(&mut cfg, info, &format!("{P}.container"), store)?;
     }
     cfg.ignored.extend(ignored.iter().cloned());
     Ok((cfg, ignored))
@@ -130,7 +136,7 @@ pub fn parse_launch_container_with(
 
 /// Parses a `TaskInfo`. The container id is `task_id.value`.
 pub fn parse_task_info(text: &str) -> Result<ContainerConfig> {
-    parse_task_info_with(text, Unknown::Refuse).map(|(cfg, _)| cfg)
+    parse_task_info_with(text, Unknown::Refuse, None).map(|(cfg, _)| cfg)
 }
 
 /// [`parse_task_info`], with unknown keys refused or skipped (`ucr launch` skips them, as Mesos does; their JSON
@@ -138,6 +144,7 @@ pub fn parse_task_info(text: &str) -> Result<ContainerConfig> {
 pub fn parse_task_info_with(
     text: &str,
     unknown: Unknown,
+    store: Store<'_>,
 ) -> Result<(ContainerConfig, Vec<String>)> {
     let (task, ignored): (TaskInfo, _) = from_str_with(text, unknown)?;
     if task.executor.is_some() {
@@ -162,20 +169,20 @@ pub fn parse_task_info_with(
         source: Source::TaskInfo,
         ..ContainerConfig::default()
     };
-    let (command, secret_env) = convert::command(command, "command")?;
+    let (command, secret_env) = convert::command(command, "command", store)?;
     cfg.command = command;
     cfg.secret_env = secret_env;
     cfg.persistent_volumes = convert::persistent_volumes(&task.resources, "resources")?;
     cfg.resources = convert::resources(task.resources, "resources")?;
     cfg.limits = convert::limits(task.limits, &cfg.resources, "limits")?;
     if let Some(info) = task.container {
-        convert_container::apply_container(&mut cfg, info, "container")?;
+        convert_container::apply_container(&mut cfg, info, "container", store)?;
     }
     // Labels after the container: a docker `label` parameter adds to them, the TaskInfo's own win.
     cfg.labels.extend(convert::labels(task.labels));
     if let Some(hc) = task.health_check {
         cfg.health_checks
-            .push(health::health_check(hc, "health_check")?);
+            .push(health::health_check(hc, "health_check", store)?);
     }
     if let Some(grace) = task.kill_policy.and_then(|k| k.grace_period) {
         cfg.kill_grace_period_secs = Some(convert::seconds(&grace, "kill_policy.grace_period")?);
