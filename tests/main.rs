@@ -25,3 +25,4 @@ mod secrets;
 mod stop;
 mod store;
 mod supervisor_death;
+mod tty;

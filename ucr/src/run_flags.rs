@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// Run CMD as `/bin/sh -c CMD` (the Mesos default for a command value; ignores ENTRYPOINT).
     #[arg(long)]
     pub shell: bool,
+    /// Give the task a terminal (a pty as its stdin, stdout and stderr; its output goes to the sandbox's
+    /// stdout), as Marathon's `tty` and Mesos's `tty_info`.
+    #[arg(long, short = 't')]
+    pub tty: bool,
     /// Run on the host's root filesystem, without an image (a Mesos command task): IMAGE is then the command's
     /// first word, run in the sandbox under the same isolators.
     #[arg(long)]
@@ -237,6 +241,7 @@ pub fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
             ..spec::NetworkSpec::default()
         },
         hostname: a.hostname.clone(),
+        tty: a.tty.then(spec::Tty::default),
         limits: spec::Limits {
             cpus: a.cpus_limit,
             mem_mb: a.mem_limit,

@@ -17,14 +17,15 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use oci_spec::runtime::{
-    LinuxBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder,
-    Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    BoxBuilder, LinuxBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
 };
 use oci_spec::OciSpecError;
 use ucr_isolators::Contribution;
 
 use crate::process::Process;
-use crate::spec::ContainerConfig;
+use crate::spec::{ContainerConfig, Tty};
 
 pub struct BundleInput<'a> {
     pub config: &'a ContainerConfig,
@@ -124,19 +125,35 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
         env.retain(|e| e.split_once('=').map(|(n, _)| n) != Some(k.as_str()));
         env.push(format!("{k}={v}"));
     }
+    // A terminal gets TERM as `docker run -t` gives it, unless the request set one.
+    if cfg.tty.is_some() && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
     let user = UserBuilder::default()
         .uid(p.uid)
         .gid(p.gid)
         .additional_gids(p.additional_gids.clone())
         .build()?;
     let mut process = ProcessBuilder::default()
-        .terminal(false)
+        .terminal(cfg.tty.is_some())
         .user(user)
         .args(p.args.clone())
         .env(env)
         .cwd(&p.cwd)
         .no_new_privileges(c.no_new_privileges.unwrap_or(false))
         .build()?;
+    if let Some(Tty {
+        rows: Some(h),
+        columns: Some(w),
+    }) = cfg.tty
+    {
+        process.set_console_size(Some(
+            BoxBuilder::default()
+                .height(u64::from(h))
+                .width(u64::from(w))
+                .build()?,
+        ));
+    }
     // Absent capabilities and rlimits mean "inherit", as in Mesos without those isolators.
     process.set_capabilities(c.capabilities.clone());
     process.set_rlimits((!c.rlimits.is_empty()).then(|| c.rlimits.clone()));

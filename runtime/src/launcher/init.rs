@@ -71,6 +71,9 @@ fn setup(
     }
     step("setsid", os.setsid())?;
     step("stdio", os.set_stdio(stdio))?;
+    if plan.terminal {
+        step("controlling terminal", os.set_controlling_terminal())?;
+    }
     for (path, nstype) in &plan.join {
         step(
             &format!("namespace {}", path.display()),

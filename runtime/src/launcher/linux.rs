@@ -51,6 +51,14 @@ impl Launcher for Linux {
         Ok(())
     }
 
+    fn set_controlling_terminal(&self) -> io::Result<()> {
+        // SAFETY: TIOCSCTTY on fd 0 takes an int argument (0: do not steal another session's terminal).
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     fn join_namespace(&self, path: &Path, nstype: i32) -> io::Result<()> {
         let f = File::open(path)?;
         // SAFETY: setns on an fd we opened; nstype names the kind we expect it to be.

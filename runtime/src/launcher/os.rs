@@ -50,6 +50,8 @@ pub trait Launcher {
     fn make_device(&self, root: BorrowedFd<'_>, n: &Node) -> io::Result<()>;
     /// `/dev/fd`, `/dev/std{in,out,err}`, `/dev/ptmx`.
     fn dev_links(&self, root: BorrowedFd<'_>) -> io::Result<()>;
+    /// Make stdin (a pty's slave) the session's controlling terminal.
+    fn set_controlling_terminal(&self) -> io::Result<()>;
     /// Without a rootfs, in a new mount namespace: cut mount propagation to the host; returns an fd of `/`.
     fn private_mounts(&self) -> io::Result<OwnedFd>;
     /// Make the rootfs `/` and detach the old root.

@@ -41,6 +41,10 @@ pub struct Plan {
     pub unshare_cgroup: bool,
     pub hostname: Option<String>,
     pub oom_score_adj: Option<i32>,
+    /// `process.terminal`: the caller gives a pty's slave as stdio; the init makes it its controlling terminal.
+    pub terminal: bool,
+    /// `process.consoleSize` as (rows, columns).
+    pub console_size: Option<(u16, u16)>,
     /// None: the host's root, kept (with a private mount namespace when `clone_flags` has one).
     pub rootfs: Option<PathBuf>,
     pub mounts: Vec<Planned>,
@@ -84,9 +88,6 @@ pub fn plan(
     let root = spec.root().as_ref();
     if spec.hooks().is_some() {
         return Err(unsupported("hooks"));
-    }
-    if process.terminal() == Some(true) {
-        return Err(unsupported("process.terminal"));
     }
     if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
         return Err(unsupported("a user namespace"));
@@ -166,6 +167,11 @@ pub fn plan(
         unshare_cgroup,
         hostname: spec.hostname().clone().filter(|_| new_uts),
         oom_score_adj: process.oom_score_adj(),
+        terminal: process.terminal() == Some(true),
+        console_size: process.console_size().as_ref().map(|b| {
+            let clamp = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
+            (clamp(b.height()), clamp(b.width()))
+        }),
         rootfs: root.map(|r| r.path().clone()),
         mounts,
         cgroups,

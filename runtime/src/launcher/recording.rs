@@ -99,6 +99,9 @@ impl Launcher for Recording {
     fn dev_links(&self, _: BorrowedFd<'_>) -> io::Result<()> {
         self.call("devlinks".into())
     }
+    fn set_controlling_terminal(&self) -> io::Result<()> {
+        self.call("ctty".into())
+    }
     fn private_mounts(&self) -> io::Result<OwnedFd> {
         self.call("private_mounts".to_string())?;
         Ok(std::fs::File::open("/dev/null")?.into())
@@ -403,6 +406,26 @@ pub(super) mod tests {
         assert!(
             exe.only(&["private_mounts"]).len() == 1,
             "only the first run's"
+        );
+    }
+
+    #[test]
+    fn a_terminal_becomes_the_controlling_one_right_after_stdio() {
+        let os = Recording {
+            executables: vec![PathBuf::from("/bin/sh")],
+            ..Recording::default()
+        };
+        let mut s = spec(false, false);
+        if let Some(p) = s.process_mut() {
+            p.set_terminal(Some(true));
+        }
+        let (failure, _) = run(&os, &planned(&s));
+        assert!(failure.starts_with("exec"), "{failure}");
+        let calls = os.calls.borrow().clone();
+        let at = |c: &str| calls.iter().position(|x| x == c);
+        assert!(
+            at("ctty").is_some() && at("setsid") < at("ctty"),
+            "{calls:?}"
         );
     }
 }

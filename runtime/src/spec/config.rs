@@ -67,6 +67,9 @@ pub struct ContainerConfig {
     /// Health checks the supervisor runs (Marathon `healthChecks`, Mesos `health_check`).
     #[serde(default)]
     pub health_checks: Vec<super::health::HealthCheck>,
+    /// A terminal for the task (Marathon `tty`, Mesos `tty_info`, `ucr run -t`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty: Option<Tty>,
     /// Remove everything, sandbox included, once the task has exited (`run --rm`).
     #[serde(default)]
     pub remove_on_exit: bool,
@@ -183,4 +186,12 @@ pub struct PersistentVolume {
     pub mode: VolumeMode,
     /// Marathon `persistent.size` (MiB) or the Mesos disk resource's size.
     pub size_mb: Option<u64>,
+}
+
+/// A task's terminal: its stdin, stdout and stderr are one pseudo-terminal, whose output the supervisor writes
+/// to the sandbox's `stdout` (Mesos's IO switchboard does the same). The size is Mesos `tty_info.window_size`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tty {
+    pub rows: Option<u16>,
+    pub columns: Option<u16>,
 }

@@ -9,6 +9,7 @@
 //! Progress reaches the process that started it through a pipe: one line, `started <pid>` or `failed <code>
 //! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
 
+mod console;
 mod health;
 mod poll_time;
 mod residency;
@@ -84,7 +85,7 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     st.owner = Some(Owner::current());
     write_json(&paths.state_file(id), &st)?;
 
-    let (pid, plan) = match start(paths, &st) {
+    let (pid, plan, console) = match start(paths, &st) {
         Ok(started) => started,
         Err(e) => {
             let code = e.exit_code();
@@ -112,7 +113,7 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     }
 
     let health = health::Checker::new(paths, &st, &cfg.health_checks, &plan, pid);
-    let ended = watch::wait(paths, &st, pid, health, cfg.kill_grace());
+    let ended = watch::wait(paths, &st, pid, health, console, cfg.kill_grace());
     // The status first, on its own: whatever happens during teardown, the task's end is known.
     write_atomic(&paths.status_file(id), ended.status.to_string().as_bytes())?;
     let killed = paths.kill_marker(id).exists();
@@ -126,8 +127,12 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
 }
 
 /// Create the container's cgroup and init from the bundle, run the isolators' `isolate`, start the task; the
-/// init is our child. Returns its pid and the launch plan (what a process entering the container follows).
-fn start(paths: &Paths, st: &ContainerState) -> Result<(i32, launcher::Plan)> {
+/// init is our child. Returns its pid, the launch plan (what a process entering the container follows) and the
+/// task's terminal, if it has one.
+fn start(
+    paths: &Paths,
+    st: &ContainerState,
+) -> Result<(i32, launcher::Plan, Option<console::Console>)> {
     let id = &st.id;
     let fail = |why: String| ContainerError::Launcher {
         id: id.clone(),
@@ -162,10 +167,24 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<(i32, launcher::Plan)> {
     .map_err(|e| fail(e.to_string()))?;
     plan.env
         .extend(crate::containerizer::secrets::read_env(paths, id)?);
-    let stdio = launcher::Stdio {
-        stdin: OwnedFd::from(null),
-        stdout: OwnedFd::from(out),
-        stderr: OwnedFd::from(err),
+    // With a terminal, one pty is all three (the slave's copies here close once the init has its own).
+    let (stdio, console) = if plan.terminal {
+        let (console, slave) =
+            console::open(plan.console_size, out).map_err(|e| fail(format!("terminal: {e}")))?;
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| fail(format!("terminal: {e}")));
+        let stdio = launcher::Stdio {
+            stdin: dup(&slave)?,
+            stdout: dup(&slave)?,
+            stderr: slave,
+        };
+        (stdio, Some(console))
+    } else {
+        let stdio = launcher::Stdio {
+            stdin: OwnedFd::from(null),
+            stdout: OwnedFd::from(out),
+            stderr: OwnedFd::from(err),
+        };
+        (stdio, None)
     };
     // SAFETY: the supervisor is single-threaded (see the module docs).
     let mut created =
@@ -180,7 +199,7 @@ fn start(paths: &Paths, st: &ContainerState) -> Result<(i32, launcher::Plan)> {
         return Err(e);
     }
     created.start().map_err(|e| fail(e.to_string()))?;
-    Ok((pid, plan))
+    Ok((pid, plan, console))
 }
 
 fn open_log(p: &std::path::Path) -> Result<File> {

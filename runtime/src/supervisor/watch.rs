@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 use rustix::event::{poll, PollFd, PollFlags};
 use ucr_isolators::{Isolators, Limitation};
 
+use super::console::Console;
 use super::health::Checker;
 use super::poll_time::timespec;
 use super::residency::release_launch_pages;
@@ -45,6 +46,7 @@ pub fn wait(
     st: &ContainerState,
     pid: i32,
     health: Option<Checker<'_>>,
+    console: Option<Console>,
     grace: Duration,
 ) -> Ended {
     let places = Places::of(paths, st);
@@ -73,6 +75,7 @@ pub fn wait(
         places: &places,
         pid,
         health,
+        console,
         grace,
         unhealthy: None,
     };
@@ -81,6 +84,10 @@ pub fn wait(
         h.stop();
     }
     let unhealthy = w.unhealthy.take();
+    // What the task wrote last is still in the terminal.
+    if let Some(c) = w.console.as_mut() {
+        c.pump();
+    }
     let status = reap(pid);
     Ended {
         status,
@@ -97,6 +104,7 @@ struct Watch<'a> {
     places: &'a Places,
     pid: i32,
     health: Option<Checker<'a>>,
+    console: Option<Console>,
     grace: Duration,
     unhealthy: Option<String>,
 }
@@ -141,10 +149,13 @@ impl Watch<'_> {
             let timeout = wake.map(|w| timespec(w.saturating_duration_since(now)));
             let probes: Vec<(usize, BorrowedFd<'_>)> =
                 self.health.as_ref().map(|h| h.fds()).unwrap_or_default();
-            let mut set: Vec<PollFd<'_>> = Vec::with_capacity(1 + fds.len() + probes.len());
+            let mut set: Vec<PollFd<'_>> = Vec::with_capacity(2 + fds.len() + probes.len());
             set.push(PollFd::new(&pidfd, PollFlags::IN));
             set.extend(fds.iter().map(|f| PollFd::new(f, PollFlags::IN)));
             set.extend(probes.iter().map(|(_, f)| PollFd::new(f, PollFlags::IN)));
+            // The terminal last, while the task's side is open (a closed one would wake the poll for ever).
+            let console = self.console.as_ref().map(|c| c.fd());
+            set.extend(console.map(|f| PollFd::from_borrowed_fd(f, PollFlags::IN)));
             match poll(&mut set, timeout.as_ref()) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
@@ -164,8 +175,13 @@ impl Watch<'_> {
                 .filter(|(k, _)| ready(&set[1 + fds.len() + k]))
                 .map(|(_, (i, _))| *i)
                 .collect();
+            let console_ready = console.is_some() && set.last().is_some_and(ready);
             drop(set);
             drop(probes);
+            if console_ready && self.console.as_mut().is_some_and(|c| !c.pump()) {
+                // Every holder of the slave closed it; the pidfd still says when the init ends.
+                self.console = None;
+            }
             for i in fired {
                 drain(&fds[i]);
             }

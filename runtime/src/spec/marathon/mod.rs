@@ -29,7 +29,7 @@ use ucr_registry::secret::Secret;
 use self::task_env::{task_env, TaskContext};
 use self::types::{App, AppcContainer, EngineType, EnvValue, IpcMode, ResourceLimit};
 use super::config::{
-    CommandSpec, ContainerConfig, ContainerType, ImageSpec, Limits, Resources, Source, UriSpec,
+    CommandSpec, ContainerConfig, ContainerType, ImageSpec, Limits, Resources, Source, Tty, UriSpec,
 };
 use super::credential::docker_config_for;
 use super::docker_params::apply_docker_parameters;
@@ -201,6 +201,7 @@ pub fn parse_marathon_app_with(
     }
 
     cfg.command = command(&app, cfg.image.is_some())?;
+    cfg.tty = (app.tty == Some(true)).then(Tty::default);
     for (name, value) in &app.env {
         let path = format!("env.{name}");
         check_env_name(name, &path)?;
@@ -293,12 +294,6 @@ fn refuse_unsupported(app: &App) -> Result<()> {
     }
     if app.gpus.is_some_and(|g| g > 0) {
         return Err(SpecError::field("gpus", "GPUs are not supported"));
-    }
-    if app.tty == Some(true) {
-        return Err(SpecError::field(
-            "tty",
-            "ucr attaches no TTY; output goes to the sandbox's stdout and stderr files",
-        ));
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ pub struct ContainerInfo {
     pub linux_info: Option<LinuxInfo>,
     pub rlimit_info: Option<RLimitInfo>,
     /// ucr attaches no TTY: an error when present.
-    pub tty_info: Option<IgnoredAny>,
+    pub tty_info: Option<TtyInfo>,
 }
 
 proto_enum!(DockerNetwork {
@@ -305,4 +305,18 @@ pub struct RLimit {
     pub kind: Option<RLimitType>,
     pub hard: Option<PInt>,
     pub soft: Option<PInt>,
+}
+
+/// `TTYInfo`: a terminal for the task, with its window size.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TtyInfo {
+    pub window_size: Option<WindowSize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSize {
+    pub rows: u16,
+    pub columns: u16,
 }

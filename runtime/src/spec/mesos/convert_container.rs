@@ -11,7 +11,7 @@ use super::container::{
 use super::convert::{labels, secret_value, Store};
 use super::types::VolumeMode as MesosMode;
 use crate::spec::config::{
-    ContainerConfig, ContainerType, ImageSpec, NetworkMode, PortMapping, Rlimit, Volume,
+    ContainerConfig, ContainerType, ImageSpec, NetworkMode, PortMapping, Rlimit, Tty, Volume,
     VolumeMode, VolumeSource,
 };
 use crate::spec::credential::docker_config_for;
@@ -30,11 +30,12 @@ pub fn apply_container(
     path: &str,
     store: Store<'_>,
 ) -> Result<()> {
-    if info.tty_info.is_some() {
-        return Err(SpecError::field(
-            format!("{path}.tty_info"),
-            "ucr attaches no TTY; output goes to the sandbox's stdout and stderr files",
-        ));
+    if let Some(t) = info.tty_info {
+        let size = t.window_size;
+        cfg.tty = Some(Tty {
+            rows: size.as_ref().map(|s| s.rows),
+            columns: size.as_ref().map(|s| s.columns),
+        });
     }
     let mut docker_network = None;
     let mut docker_ports = Vec::new();
