@@ -14,6 +14,7 @@ mod isolation_cgroups;
 mod isolation_fs;
 mod marathon_docs;
 mod network;
+mod network_multi;
 mod no_image;
 mod packaging;
 mod persistent_volumes;

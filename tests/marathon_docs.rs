@@ -61,11 +61,6 @@ const REFUSED: &[(&str, &str)] = &[
         "rest-api-app-1.json",
         "container.docker.image: invalid image reference `mesosphere:marathon/latest`",
     ),
-    // Two CNI networks at once: ucr's network isolator attaches one network per container.
-    (
-        "network-api-migration-3.json",
-        "networks: ucr joins one network per container",
-    ),
 ];
 
 #[test]

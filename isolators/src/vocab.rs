@@ -103,6 +103,10 @@ pub struct NetworkSpec {
     pub mode: NetworkMode,
     #[serde(default)]
     pub port_mappings: Vec<PortMapping>,
+    /// Further CNI networks joined after `mode`'s, each on its own interface (`eth1`, `eth2`, ...): Marathon's
+    /// several `container` networks, Mesos's several `NetworkInfo`s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_networks: Vec<String>,
     /// Extra `/etc/hosts` entries, (name, address) (Docker `--add-host NAME:IP`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<(String, String)>,
@@ -137,6 +141,9 @@ pub struct PortMapping {
     pub protocol: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// The networks it maps on (Marathon `networkNames`); empty: the first network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

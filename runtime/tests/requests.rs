@@ -163,6 +163,7 @@ fn mesos_semantics_example() {
             container_port: 8080,
             protocol: "tcp".into(),
             name: None,
+            networks: Vec::new(),
         }]
     );
     assert_eq!(cfg.hostname.as_deref(), Some("h"));
@@ -263,6 +264,7 @@ fn marathon_ucr_private_registry() {
             container_port: 0,
             protocol: "tcp".into(),
             name: Some("default".into()),
+            networks: Vec::new(),
         }]
     );
     // With the default file secrets, the vault path is not a file: the error names secret and path.
@@ -298,6 +300,7 @@ fn marathon_docker_bridge() {
             container_port: 8080,
             protocol: "tcp".into(),
             name: None,
+            networks: Vec::new(),
         }]
     );
     assert_eq!(env_of(&cfg, "MARATHON_APP_ID").as_deref(), Some("/basic-3"));
@@ -408,9 +411,9 @@ fn field_paths_in_errors() {
         "{e}"
     );
     let e = err(
-        r#"{"id":"/a","cmd":"x","networks":[{"mode":"container","name":"a"},{"mode":"container","name":"b"}]}"#,
+        r#"{"id":"/a","cmd":"x","networks":[{"mode":"host"},{"mode":"container","name":"b"}]}"#,
     );
-    assert!(e.starts_with("networks: "), "{e}");
+    assert!(e.starts_with("networks[0]: "), "{e}");
 }
 
 #[test]
@@ -547,5 +550,35 @@ fn unknown_fields_of_every_format_make_one_warning() {
     assert_eq!(
         read(fixture!("marathon-mesos-mini-alpine.json")).warning(),
         None
+    );
+}
+
+#[test]
+fn several_container_networks_and_their_port_mappings() {
+    let two = r#"{"id":"/m","cmd":"x","networks":[{"mode":"container","name":"a"},{"mode":"container","name":"b"}],
+        "container":{"type":"MESOS","portMappings":[{"containerPort":80,"networkNames":["a"]},{"containerPort":81,"networkNames":["b"]}]}}"#;
+    let cfg = parse_request_with(two, &no_secrets()).expect("parse");
+    assert_eq!(cfg.network.mode, NetworkMode::Cni("a".into()));
+    assert_eq!(cfg.network.extra_networks, ["b"]);
+    let on: Vec<_> = cfg
+        .network
+        .port_mappings
+        .iter()
+        .map(|p| p.networks.clone())
+        .collect();
+    assert_eq!(on, [vec!["a".to_string()], vec!["b".to_string()]]);
+    // Marathon's rules: a name must be one of the app's networks; with several, a hostPort names exactly one.
+    let e = err(&two.replace(r#""networkNames":["b"]"#, r#""networkNames":["c"]"#));
+    assert!(
+        e.starts_with("container.portMappings[1].networkNames: \"c\""),
+        "{e}"
+    );
+    let e = err(&two.replace(
+        r#""containerPort":81,"networkNames":["b"]"#,
+        r#""containerPort":81,"hostPort":9000"#,
+    ));
+    assert!(
+        e.starts_with("container.portMappings[1].networkNames: must name exactly one"),
+        "{e}"
     );
 }

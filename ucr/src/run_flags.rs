@@ -348,5 +348,6 @@ fn parse_publish(p: &str) -> anyhow::Result<PortMapping> {
         container_port: cont,
         protocol: proto.to_string(),
         name: None,
+        networks: Vec::new(),
     })
 }

@@ -29,7 +29,10 @@ use crate::vocab::{NetworkMode, PortMapping};
 
 const NAME: &str = "network/cni";
 /// The container-side interface name (what Mesos uses).
-const IFNAME: &str = "eth0";
+/// The first network's interface; the further ones are `eth1`, `eth2`, ... in order.
+fn ifname(index: usize) -> String {
+    format!("eth{index}")
+}
 
 /// `network/cni`'s settings.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -70,6 +73,25 @@ fn netns_file(dir: &Path) -> PathBuf {
 
 fn checkpoint_file(dir: &Path) -> PathBuf {
     dir.join("cni.json")
+}
+
+/// The attachment to the `index`th network (0: `cni.json`, as before several networks were joined).
+fn checkpoint_file_of(dir: &Path, index: usize) -> PathBuf {
+    match index {
+        0 => checkpoint_file(dir),
+        i => dir.join(format!("cni-{i}.json")),
+    }
+}
+
+/// Every network's checkpoint that exists, the last joined first (the order of DEL).
+fn checkpoints_last_first(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = (1..)
+        .map(|i| checkpoint_file_of(dir, i))
+        .take_while(|f| f.exists())
+        .collect();
+    files.reverse();
+    files.push(checkpoint_file(dir));
+    files
 }
 
 /// CNI_CONTAINERID must be `[A-Za-z0-9][A-Za-z0-9_.-]*` (CNI spec); Mesos ids may hold more, so those get a
@@ -118,8 +140,8 @@ fn cni_ports(ports: &[PortMapping]) -> Vec<Value> {
         .collect()
 }
 
-/// Mesos `ContainerStatus.network_infos` for an attachment.
-pub fn network_infos(network: &str, ips: &[IpAddr], ports: &[Value]) -> Value {
+/// One Mesos `NetworkInfo` of `ContainerStatus.network_infos`, for an attachment.
+pub fn network_info(network: &str, ips: &[IpAddr], ports: &[Value]) -> Value {
     let addrs: Vec<Value> = ips
         .iter()
         .map(|ip| {
@@ -131,7 +153,16 @@ pub fn network_infos(network: &str, ips: &[IpAddr], ports: &[Value]) -> Value {
     if !ports.is_empty() {
         info["port_mappings"] = Value::from(ports.to_vec());
     }
-    json!([info])
+    info
+}
+
+/// Whether mapping `p` is on network `name`, the `index`th joined (a mapping naming none is on the first).
+fn maps_on(p: &PortMapping, name: &str, index: usize) -> bool {
+    if p.networks.is_empty() {
+        index == 0
+    } else {
+        p.networks.iter().any(|n| n == name)
+    }
 }
 
 /// One host-wide lock around CNI ADD/DEL: plugins edit host-global state (iptables chains they create on first
@@ -171,20 +202,30 @@ impl Cni {
                 "port mappings need a container network; network mode none has nothing to map",
             ));
         }
+        let networks: Vec<&str> = network
+            .into_iter()
+            .chain(r.network.extra_networks.iter().map(String::as_str))
+            .collect();
         let ns = netns_file(dir);
-        // The config, the plugins and the ports are checked before anything is made, so a typo costs nothing
+        // The configs, the plugins and the ports are checked before anything is made, so a typo costs nothing
         // to undo.
-        let att = network.map(|n| self.attachment(c, r, n, &ns)).transpose()?;
+        let atts = networks
+            .iter()
+            .enumerate()
+            .map(|(i, n)| self.attachment(c, r, n, i, &ns))
+            .collect::<Result<Vec<_>>>()?;
         std::fs::create_dir_all(dir).map_err(|e| IsolatorError::io(dir, e))?;
         netns::create(&ns)?;
 
         let mut out = Contribution::default();
         out.namespaces.push(namespace(&ns)?);
         out.hostname = Some(hostname.clone());
+        // The first network's addresses and DNS name the container (hosts, resolv.conf, MESOS_CONTAINER_IP).
         let mut attached = result::Attached::default();
-        if let Some(mut att) = att {
+        let mut infos = Vec::new();
+        for (i, mut att) in atts.into_iter().enumerate() {
             // Checkpointed before the first ADD: a crash in the middle of the chain still leaves what DEL needs.
-            let file = checkpoint_file(dir);
+            let file = checkpoint_file_of(dir, i);
             att.write(&file)?;
             let added = {
                 let _lock = host_lock()?;
@@ -193,27 +234,35 @@ impl Cni {
                 tracing::debug!(network = att.network, elapsed = ?started.elapsed(), "CNI ADD");
                 r?
             };
-            attached = result::parse(&added);
+            let this = result::parse(&added);
             att.result = Some(added);
             att.write(&file)?;
-            if let Some(ip) = attached
-                .ips
-                .iter()
-                .find(|ip| ip.is_ipv4())
-                .or(attached.ips.first())
-            {
-                out.env.push(("MESOS_CONTAINER_IP".into(), ip.to_string()));
-            }
             // The mappings actually made: none when the chain has no port mapper (see `attachment`).
-            let mapped = if att.port_mappings.is_empty() {
-                &[][..]
-            } else {
-                r.ports
+            let mapped: Vec<PortMapping> = match att.port_mappings.is_empty() {
+                true => Vec::new(),
+                false => r
+                    .ports
+                    .iter()
+                    .filter(|p| maps_on(p, networks[i], i))
+                    .cloned()
+                    .collect(),
             };
-            out.status.push((
-                "network_infos".into(),
-                network_infos(&att.network, &attached.ips, &mesos_ports(mapped)),
-            ));
+            infos.push(network_info(&att.network, &this.ips, &mesos_ports(&mapped)));
+            if i == 0 {
+                attached = this;
+            }
+        }
+        if let Some(ip) = attached
+            .ips
+            .iter()
+            .find(|ip| ip.is_ipv4())
+            .or(attached.ips.first())
+        {
+            out.env.push(("MESOS_CONTAINER_IP".into(), ip.to_string()));
+        }
+        if !infos.is_empty() {
+            out.status
+                .push(("network_infos".into(), Value::Array(infos)));
         }
         let hosts = files::with_extra_hosts(
             files::hosts(&hostname, &attached.ips),
@@ -234,6 +283,7 @@ impl Cni {
         c: &Container<'_>,
         r: &Request<'_>,
         name: &str,
+        index: usize,
         ns: &Path,
     ) -> Result<Attachment> {
         let config = conf::find_or_default(&self.config_dir, name)?;
@@ -244,9 +294,15 @@ impl Cni {
             config_file: config.file,
             container_id: cni_container_id(c.id),
             netns: ns.to_path_buf(),
-            ifname: IFNAME.into(),
+            ifname: ifname(index),
             cni_path: self.plugins_path.clone(),
-            port_mappings: cni_ports(r.ports),
+            port_mappings: cni_ports(
+                &r.ports
+                    .iter()
+                    .filter(|p| maps_on(p, name, index))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
             result: None,
         };
         for p in &att.plugins {
@@ -257,6 +313,7 @@ impl Cni {
                 .network
                 .port_mappings
                 .iter()
+                .filter(|m| maps_on(m, name, index))
                 .any(|m| m.host_port != 0 || m.container_port != 0);
             if asked {
                 return Err(IsolatorError::Cni {
@@ -328,7 +385,10 @@ impl Isolator for Cni {
         if !dir.exists() {
             return Ok(());
         }
-        if let Some(att) = Attachment::read(&checkpoint_file(&dir))? {
+        for file in checkpoints_last_first(&dir) {
+            let Some(att) = Attachment::read(&file)? else {
+                continue;
+            };
             let _lock = host_lock()?;
             let started = std::time::Instant::now();
             match att.del() {
@@ -343,6 +403,10 @@ impl Isolator for Cni {
                 Err(e) => return Err(e),
             }
             tracing::debug!(network = att.network, elapsed = ?started.elapsed(), "CNI DEL");
+            // Done: a retry after a later failure must not DEL it twice.
+            if file != checkpoint_file(&dir) {
+                let _ = std::fs::remove_file(&file);
+            }
         }
         netns::remove(&netns_file(&dir))?;
         match std::fs::remove_dir_all(&dir) {

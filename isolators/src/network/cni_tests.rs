@@ -87,6 +87,7 @@ fn port(host: u16, cont: u16) -> PortMapping {
         container_port: cont,
         protocol: "tcp".into(),
         name: None,
+        networks: Vec::new(),
     }
 }
 

@@ -217,6 +217,7 @@ pub fn allocate_in(
             container_port: container,
             protocol: m.protocol.clone(),
             name: m.name.clone(),
+            networks: m.networks.clone(),
         });
     }
     Ok(out)
@@ -277,6 +278,7 @@ mod tests {
             container_port: cont,
             protocol: proto.into(),
             name: name.map(str::to_string),
+            networks: Vec::new(),
         }
     }
 

@@ -1,8 +1,10 @@
 //! Marathon `networks`, `portDefinitions`/`ports` and `portMappings` → the config's network and port mappings.
 //!
 //! Networks (MESOS-SEMANTICS.md): absent or `host` → the host's network; `container/bridge` → CNI network
-//! `mesos-bridge`; `container` with a name → that CNI network. ucr joins one network, so several `container`
-//! networks are an error. The deprecated `container.docker.network` is read when `networks` is absent.
+//! `mesos-bridge`; `container` with a name → that CNI network; several `container` networks → each joined, on
+//! its own interface, with a port mapping on the networks its `networkNames` name (the first one without them;
+//! Marathon's rule: with several networks, a `hostPort` needs exactly one name). The deprecated
+//! `container.docker.network` is read when `networks` is absent.
 //!
 //! Ports follow Marathon's defaults so that `$PORT0` exists when Marathon would set it:
 //! - container networks use `container.portMappings` (or the deprecated `container.docker.portMappings`);
@@ -24,6 +26,7 @@ use crate::spec::mesos::convert_container::{protocols, BRIDGE_NETWORK};
 pub fn network(app: &App) -> Result<NetworkSpec> {
     let container = app.container.as_ref();
     let docker = container.and_then(|c| c.docker.as_ref());
+    let mut extra_networks = Vec::new();
     let mode = match (&app.networks, docker.and_then(|d| d.network)) {
         // Marathon 1.4's IP-per-task: `ipAddress.networkName` is the network joined (with docker.network USER
         // or none); Marathon 1.5+ still accepts the form.
@@ -34,7 +37,11 @@ pub fn network(app: &App) -> Result<NetworkSpec> {
                 "deprecated, and conflicts with networks; use networks only",
             ))
         }
-        (Some(nets), None) => networks_mode(nets)?,
+        (Some(nets), None) => {
+            let (mode, extra) = networks_mode(nets)?;
+            extra_networks = extra;
+            mode
+        }
         (None, Some(n)) => match n {
             DockerNetwork::Host => NetworkMode::Host,
             DockerNetwork::Bridge => NetworkMode::Cni(BRIDGE_NETWORK.to_string()),
@@ -49,13 +56,19 @@ pub fn network(app: &App) -> Result<NetworkSpec> {
         (None, None) => NetworkMode::Host,
     };
     let port_mappings = match &mode {
-        NetworkMode::Cni(_) => container_ports(app)?,
+        NetworkMode::Cni(first) => {
+            let joined: Vec<&str> = std::iter::once(first.as_str())
+                .chain(extra_networks.iter().map(String::as_str))
+                .collect();
+            container_ports(app, &joined)?
+        }
         NetworkMode::Host => host_ports(app)?,
         NetworkMode::None => Vec::new(),
     };
     Ok(NetworkSpec {
         mode,
         port_mappings,
+        extra_networks,
         ..NetworkSpec::default()
     })
 }
@@ -93,34 +106,54 @@ fn legacy_ip_address(app: &App) -> Result<NetworkMode> {
     }
 }
 
-fn networks_mode(nets: &[super::types::Network]) -> Result<NetworkMode> {
+/// The first network's mode and the names of the further ones.
+fn networks_mode(nets: &[super::types::Network]) -> Result<(NetworkMode, Vec<String>)> {
     let net = match nets {
-        [] => return Ok(NetworkMode::Host),
+        [] => return Ok((NetworkMode::Host, Vec::new())),
         [one] => one,
-        _ => {
-            return Err(SpecError::field(
-                "networks",
-                "ucr joins one network per container; give a single entry",
-            ))
+        several => {
+            // Several networks are container networks, each joined by name.
+            let mut names = Vec::new();
+            for (i, n) in several.iter().enumerate() {
+                match (n.mode.unwrap_or(AppMode::Container), n.name.as_deref()) {
+                    (AppMode::Container, Some(name)) if !name.is_empty() => {
+                        names.push(name.to_string())
+                    }
+                    _ => {
+                        return Err(SpecError::field(
+                            format!("networks[{i}]"),
+                            "with several networks each is a \"container\" network with a name",
+                        ))
+                    }
+                }
+            }
+            let first = NetworkMode::Cni(names.remove(0));
+            return Ok((first, names));
         }
     };
     // Marathon's default mode is `container`.
-    match (net.mode.unwrap_or(AppMode::Container), net.name.as_deref()) {
-        (AppMode::Host, None) => Ok(NetworkMode::Host),
-        (AppMode::ContainerBridge, None) => Ok(NetworkMode::Cni(BRIDGE_NETWORK.to_string())),
-        (AppMode::Container, Some(name)) if !name.is_empty() => Ok(NetworkMode::Cni(name.to_string())),
-        (AppMode::Container, _) => Err(SpecError::field(
-            "networks[0].name",
-            "missing: a \"container\" network is joined by name (ucr has no --default_network_name)",
-        )),
-        (other, Some(_)) => Err(SpecError::field(
-            "networks[0].name",
-            format!("only for mode \"container\", not {:?}", other.as_str()),
-        )),
-    }
+    let mode = match (net.mode.unwrap_or(AppMode::Container), net.name.as_deref()) {
+        (AppMode::Host, None) => NetworkMode::Host,
+        (AppMode::ContainerBridge, None) => NetworkMode::Cni(BRIDGE_NETWORK.to_string()),
+        (AppMode::Container, Some(name)) if !name.is_empty() => NetworkMode::Cni(name.to_string()),
+        (AppMode::Container, _) => {
+            return Err(SpecError::field(
+                "networks[0].name",
+                "missing: a \"container\" network is joined by name (ucr has no --default_network_name)",
+            ))
+        }
+        (other, Some(_)) => {
+            return Err(SpecError::field(
+                "networks[0].name",
+                format!("only for mode \"container\", not {:?}", other.as_str()),
+            ))
+        }
+    };
+    Ok((mode, Vec::new()))
 }
 
-fn container_ports(app: &App) -> Result<Vec<PortMapping>> {
+/// `networks` are the names of the networks joined (several only for `container` networks).
+fn container_ports(app: &App, networks: &[&str]) -> Result<Vec<PortMapping>> {
     let container = app.container.as_ref();
     let current = container.and_then(|c| c.port_mappings.as_ref());
     let legacy = container
@@ -141,17 +174,33 @@ fn container_ports(app: &App) -> Result<Vec<PortMapping>> {
                 container_port: 0,
                 protocol: "tcp".into(),
                 name: Some("default".into()),
+                networks: Vec::new(),
             }])
         }
     };
     let mut out = Vec::new();
     for (i, m) in list.into_iter().enumerate() {
+        let names = m.network_names.clone().unwrap_or_default();
+        let at = format!("{path}[{i}].networkNames");
+        if let Some(unknown) = names.iter().find(|n| !networks.contains(&n.as_str())) {
+            return Err(SpecError::field(
+                at,
+                format!("{unknown:?} is not one of the app's networks"),
+            ));
+        }
+        if networks.len() > 1 && m.host_port.is_some() && names.len() != 1 {
+            return Err(SpecError::field(
+                at,
+                "must name exactly one network when hostPort is set and the app has several networks",
+            ));
+        }
         for protocol in protocols(m.protocol.as_deref(), &format!("{path}[{i}].protocol"))? {
             out.push(PortMapping {
                 host_port: m.host_port.unwrap_or(0),
                 container_port: m.container_port.unwrap_or(0),
                 protocol,
                 name: m.name.clone(),
+                networks: names.clone(),
             });
         }
     }
@@ -195,6 +244,7 @@ fn host_ports(app: &App) -> Result<Vec<PortMapping>> {
                 container_port: 0,
                 protocol,
                 name: name.clone(),
+                networks: Vec::new(),
             });
         }
     }

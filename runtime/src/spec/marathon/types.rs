@@ -240,7 +240,7 @@ pub struct ContainerPortMapping {
     pub _service_port: Option<IgnoredAny>,
     /// Which of several container networks a mapping is for; ucr joins one.
     #[serde(rename = "networkNames")]
-    pub _network_names: Option<IgnoredAny>,
+    pub network_names: Option<Vec<String>>,
 }
 
 marathon_enum!(ReadMode {

@@ -328,13 +328,27 @@ fn apply_network(
     docker_ports: Vec<MesosPort>,
     path: &str,
 ) -> Result<()> {
-    if infos.len() > 1 {
+    // Several NetworkInfos: the first is the container's network, the others are joined after it, each
+    // NetworkInfo's port mappings on its own network.
+    let mut infos = infos.into_iter();
+    let info = infos.next();
+    let mut extra = Vec::new();
+    for (i, more) in infos.enumerate() {
+        let at = format!("{path}.network_infos[{}]", i + 1);
+        let name = more.name.filter(|n| !n.is_empty()).ok_or_else(|| {
+            SpecError::field(
+                format!("{at}.name"),
+                "missing: ucr joins CNI networks by name",
+            )
+        })?;
+        extra.push((name, more.port_mappings, format!("{at}.port_mappings")));
+    }
+    if !extra.is_empty() && !matches!(docker_network, None | Some(DockerNetwork::User)) {
         return Err(SpecError::field(
             format!("{path}.network_infos"),
-            "ucr joins one network per container",
+            "several networks are joined only without a docker network or with USER",
         ));
     }
-    let info = infos.into_iter().next();
     let named = |info: Option<super::container::NetworkInfo>| -> Result<(String, Vec<MesosPort>)> {
         let info = info.ok_or_else(|| {
             SpecError::field(
@@ -396,6 +410,22 @@ fn apply_network(
             "port mappings need a container network (host and none networking have nothing to map)",
         ));
     }
+    push_ports(cfg, ports, &ports_path, None)?;
+    for (name, ports, at) in extra {
+        push_ports(cfg, ports, &at, Some(&name))?;
+        cfg.network.extra_networks.push(name);
+    }
+    cfg.network.mode = mode;
+    Ok(())
+}
+
+/// A NetworkInfo's port mappings, on network `on` (None: the first).
+fn push_ports(
+    cfg: &mut ContainerConfig,
+    ports: Vec<MesosPort>,
+    ports_path: &str,
+    on: Option<&str>,
+) -> Result<()> {
     for (i, p) in ports.into_iter().enumerate() {
         let at = format!("{ports_path}[{i}]");
         let port = |v: crate::spec::proto::PInt, what: &str| -> Result<u16> {
@@ -410,10 +440,10 @@ fn apply_network(
                 container_port,
                 protocol,
                 name: None,
+                networks: on.map(|n| vec![n.to_string()]).unwrap_or_default(),
             });
         }
     }
-    cfg.network.mode = mode;
     Ok(())
 }
 
