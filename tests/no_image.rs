@@ -207,3 +207,53 @@ fn a_task_without_an_image_runs_as_the_requested_user() {
         ["nobody", "nobody"]
     );
 }
+
+/// On a CNI network a task without an image gets the network's interface, its own hostname and name files
+/// (bound over the host's in its mount namespace only), and its port mapping.
+#[test]
+fn a_task_without_an_image_joins_a_cni_network_with_its_ports() {
+    use crate::network::support::{http_get, serial, Net, NET};
+    let _s = serial();
+    let n = Net::new();
+    let id = n.c.id("net");
+    let hosts_before = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let script = "mkdir -p www && echo served > www/index.html && \
+                  ip -4 addr show eth0 | grep -c inet && cat /etc/hostname && exec busybox httpd -f -p 8080 -h www";
+    let out = n.ucr(&[
+        "run",
+        "-d",
+        "--name",
+        &id,
+        "--network",
+        NET,
+        "-p",
+        "8080",
+        "--no-image",
+        "/bin/sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    n.c.wait_running(&id);
+    let v = n.inspect(&id);
+    let port = v["status"]["network_infos"][0]["port_mappings"][0]["host_port"]
+        .as_u64()
+        .unwrap_or(0) as u16;
+    assert!(http_get(port, "/index.html").contains("served"), "{v}");
+    let l = logs(&n.c, &id, 2);
+    let lines: Vec<&str> = l.lines().collect();
+    assert_eq!(lines.first(), Some(&"1"), "an IPv4 address on eth0: {l}");
+    assert_ne!(lines.get(1).copied(), Some(host_name().as_str()), "{l}");
+    assert_eq!(
+        std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+        hosts_before
+    );
+    n.ucr(&["rm", "--force", &id]).ok();
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}

@@ -49,7 +49,10 @@ impl SecretSource for FileSecrets {
         };
         let shown = path.display();
         let file = std::fs::File::open(&path).map_err(|e| {
-            format!("source {shown}: {e} (ucr reads a Marathon secret's source as a file)")
+            format!(
+                "source {shown}: {e} (ucr reads a Marathon secret's source as a file; --secrets-dir DIR reads \
+                 it under DIR)"
+            )
         })?;
         let mut bytes = Vec::new();
         file.take(MAX_SECRET + 1)
