@@ -8,6 +8,7 @@ mod agent_recovery;
 mod archive;
 mod docker_params;
 mod dry_run;
+mod exec;
 mod fetch;
 mod health;
 mod isolation_cgroups;

@@ -10,6 +10,7 @@
 //! the cgroup and runs every isolator's cleanup. Nothing outside this crate touches cgroup files.
 
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
 use oci_spec::runtime::LinuxResources;
 
@@ -57,6 +58,12 @@ impl Isolators {
     /// ([`Placement`]). Idempotent on an existing cgroup; a failure removes what it made.
     pub fn place(&self, c: &Container<'_>, resources: &LinuxResources) -> Result<Placement> {
         create::create(self.tree.get()?.as_ref(), c.cgroup, resources)
+    }
+
+    /// The directories of the container's existing cgroup, each with its hierarchy's mount point (as
+    /// [`Placement::dirs`]), for a process that joins it (`ucr exec`); nothing is made or written.
+    pub fn cgroup_dirs(&self, c: &Container<'_>) -> Result<Vec<(PathBuf, PathBuf)>> {
+        create::existing(self.tree.get()?.as_ref(), c.cgroup)
     }
 
     /// SIGKILL every process in the container's cgroup, frozen first so none forks away (v2: `cgroup.kill`).

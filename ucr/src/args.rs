@@ -4,7 +4,8 @@ use clap::{Parser, Subcommand};
 
 use crate::globals::Globals;
 use crate::{
-    agent, archive, containers, fetch, images, manual, run, run_flags, stats, supervise, volume,
+    agent, archive, containers, exec, fetch, images, manual, run, run_flags, stats, supervise,
+    volume,
 };
 
 #[derive(Parser, Debug)]
@@ -51,6 +52,8 @@ pub enum Command {
     Launch(run::LaunchArgs),
     /// Fetch URIs into a directory as a task's fetcher would (TLS options, cache, extract).
     Fetch(Box<fetch::FetchArgs>),
+    /// Run a command in a running container (its namespaces, cgroups and task identity); exits with its code.
+    Exec(exec::ExecArgs),
     /// List containers.
     Ps(containers::PsArgs),
     /// Print a container's stdout (or stderr).

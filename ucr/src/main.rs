@@ -16,6 +16,7 @@ mod config_file;
 mod containers;
 mod context;
 mod duration;
+mod exec;
 mod fetch;
 mod fetch_progress;
 mod globals;
@@ -93,6 +94,7 @@ fn run_cli() -> i32 {
         Command::Run(a) => run::run(g, a),
         Command::Launch(a) => run::launch(g, a),
         Command::Fetch(a) => fetch::run(g, a),
+        Command::Exec(a) => exec::exec(g, a),
         Command::Ps(a) => containers::ps(g, a),
         Command::Logs(a) => containers::logs(g, a),
         Command::Wait(a) => containers::wait(g, a),

@@ -301,7 +301,7 @@ fn parse_ulimit(u: &str) -> anyhow::Result<spec::Rlimit> {
     })
 }
 
-fn env_pair(s: &str) -> Option<(String, String)> {
+pub fn env_pair(s: &str) -> Option<(String, String)> {
     match s.split_once('=') {
         Some((k, v)) => Some((k.to_string(), v.to_string())),
         // Docker: a bare name passes the caller's value, and is dropped when the caller has none.

@@ -70,6 +70,16 @@ impl Placement {
     }
 }
 
+/// The directories `cgroup` has in the hierarchies, each with its mount point; none is made.
+pub fn existing(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let rel = relative(cgroup)?;
+    Ok(h.controller_mounts()
+        .iter()
+        .map(|m| (m.clone(), m.join(&rel)))
+        .filter(|(_, d)| d.is_dir())
+        .collect())
+}
+
 /// Create `cgroup` (an absolute cgroup path like "/ucr/<id>") in every hierarchy and write `resources` into
 /// it. Idempotent on an existing dir. On error, removes the directories it created (and only those).
 pub fn create(h: &dyn Hierarchy, cgroup: &Path, resources: &LinuxResources) -> Result<Placement> {

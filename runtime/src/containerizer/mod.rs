@@ -8,11 +8,13 @@
 
 pub mod config;
 pub mod dry_run;
+pub mod exec;
 mod fork;
 pub mod forker;
 pub mod launch;
 pub mod ops;
 pub mod recover;
+mod relay;
 pub mod resources;
 pub mod secrets;
 pub mod spawn;
@@ -116,6 +118,12 @@ impl Containerizer {
     }
 
     /// The results of its health checks as its supervisor last recorded them; None without health checks.
+    /// Run one more process in a running container (`ucr exec`); returns its exit code. The caller must be
+    /// single-threaded.
+    pub fn exec(&self, id: &str, req: &exec::ExecRequest) -> Result<i32> {
+        exec::exec(self.paths(), id, req)
+    }
+
     /// Every persistent volume with the containers that name it.
     pub fn volumes(&self) -> Result<Vec<(crate::volumes::VolumeRecord, Vec<String>)>> {
         volumes::list(self.paths())

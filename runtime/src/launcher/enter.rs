@@ -32,6 +32,8 @@ pub struct Entry {
     pub program: String,
     pub args: Vec<CString>,
     pub env: Vec<(String, String)>,
+    /// Stdin is a pty's slave, to become the session's controlling terminal (`exec -t`).
+    pub terminal: bool,
 }
 
 /// Join the cgroups of the container (while the host's cgroup filesystem is still in view) and the namespaces
@@ -60,6 +62,9 @@ pub fn exec(os: &dyn Launcher, plan: &Plan, entry: &Entry, stdio: [OwnedFd; 3]) 
     let run = || -> Result<std::convert::Infallible, Failure> {
         step("setsid", os.setsid())?;
         step("stdio", os.set_stdio(stdio))?;
+        if entry.terminal {
+            step("controlling terminal", os.set_controlling_terminal())?;
+        }
         identity(os, plan)?;
         let env = with_home(os, plan, merged(&plan.env, &entry.env));
         let program = lookup(os, &entry.program, &plan.env)?;
@@ -133,6 +138,7 @@ mod tests {
             program: "sh".into(),
             args: vec![c"sh".into(), c"-c".into(), c"true".into()],
             env: vec![("A".into(), "check".into())],
+            terminal: false,
         };
         let stdio = || OwnedFd::from(std::fs::File::open("/dev/null").expect("null"));
         let f = exec(&os, &p, &entry, [stdio(), stdio(), stdio()]);

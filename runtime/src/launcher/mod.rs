@@ -35,6 +35,7 @@ mod options;
 mod os;
 mod plan;
 mod protect;
+pub mod pty;
 #[cfg(test)]
 mod recording;
 mod seccomp;

@@ -1,7 +1,7 @@
 //! A task's terminal (`process.terminal`): a pseudo-terminal whose slave is the task's stdin, stdout and
 //! stderr, and whose master the supervisor keeps, copying everything the task writes to the sandbox's `stdout`
-//! (stderr goes the same way: a terminal has one output, as with Mesos's IO switchboard). The pty is the host's
-//! (`/dev/ptmx`), so the task's `isatty` is true without its /dev/pts knowing it.
+//! (stderr goes the same way: a terminal has one output, as with Mesos's IO switchboard). The pty is
+//! `launcher::pty`'s.
 //!
 //! The master is non-blocking and read in the supervisor's one poll loop, so no thread is needed; when the
 //! task ends, what is left in the master is drained before the record is written.
@@ -10,8 +10,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use rustix::fs::OFlags;
-use rustix::pty::OpenptFlags;
+use crate::launcher::pty;
 
 pub struct Console {
     master: OwnedFd,
@@ -20,27 +19,7 @@ pub struct Console {
 
 /// A new pty of `size` (rows, columns): the console over `log`, and the slave for the task's stdio.
 pub fn open(size: Option<(u16, u16)>, log: File) -> io::Result<(Console, OwnedFd)> {
-    let master =
-        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
-    rustix::pty::grantpt(&master)?;
-    rustix::pty::unlockpt(&master)?;
-    let name = rustix::pty::ptsname(&master, Vec::new())?;
-    let slave = rustix::fs::open(
-        name.as_c_str(),
-        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )?;
-    if let Some((rows, columns)) = size {
-        let w = rustix::termios::Winsize {
-            ws_row: rows,
-            ws_col: columns,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        rustix::termios::tcsetwinsize(&slave, w)?;
-    }
-    let flags = rustix::fs::fcntl_getfl(&master)?;
-    rustix::fs::fcntl_setfl(&master, flags | OFlags::NONBLOCK)?;
+    let (master, slave) = pty::open(size)?;
     Ok((Console { master, log }, slave))
 }
 

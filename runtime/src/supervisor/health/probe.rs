@@ -282,5 +282,6 @@ pub fn entry(cmd: &CheckCommand) -> Entry {
             .filter_map(|a| CString::new(a).ok())
             .collect(),
         env: cmd.env.clone(),
+        terminal: false,
     }
 }

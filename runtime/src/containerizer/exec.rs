@@ -1,0 +1,156 @@
+//! `ucr exec`: one more process in a running container, as `docker exec` and Mesos's DEBUG nested container
+//! session run one: in the container's cgroups and namespaces, with the task's identity (user, groups,
+//! capabilities, no_new_privs, seccomp, rlimits, working directory, environment with its secrets), its stdio the
+//! caller's own, or a terminal the caller relays. The launch plan is read back from the bundle, the same one the
+//! supervisor followed; nothing of the container is written (its cgroup is joined, never re-limited, so a
+//! `ucr update` stands).
+//!
+//! The calling process forks twice, since a pid namespace applies only to children: the first child joins, the
+//! second execs, and the first passes the second's end on as its own exit status. So the caller must be
+//! single-threaded (the CLI starts no async runtime for this command).
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::Spec;
+
+use super::relay;
+use crate::container::error::{ContainerError, Result};
+use crate::container::isolation;
+use crate::container::paths::Paths;
+use crate::container::records::load;
+use crate::container::state::State;
+use crate::launcher::{self, pty, Cgroups, Entry, Linux};
+
+/// What to run, and how it is attached.
+#[derive(Clone, Debug, Default)]
+pub struct ExecRequest {
+    /// argv; argv[0] is looked up in the task's PATH unless it is a path.
+    pub argv: Vec<String>,
+    /// Variables over the task's environment.
+    pub env: Vec<(String, String)>,
+    /// Attach the caller's stdin (else /dev/null).
+    pub stdin: bool,
+    /// A terminal, relayed to the caller's stdin and stdout.
+    pub tty: bool,
+}
+
+/// Run `req` in container `id`; returns its exit code (128 + signal when a signal ended it; 126/127 when it
+/// could not be started or found, with the reason on stderr).
+pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
+    let state = |why: &str| ContainerError::State {
+        id: id.to_string(),
+        why: why.to_string(),
+    };
+    let st = load(paths, id)?;
+    let pid = match (st.state, st.pid) {
+        (State::Running, Some(pid)) => pid,
+        _ => return Err(state("not running")),
+    };
+    let Some(program) = req.argv.first() else {
+        return Err(state("exec: no command given"));
+    };
+    if !super::fork::single_threaded() {
+        return Err(state("exec: the calling process must be single-threaded"));
+    }
+    let config = paths.bundle(id).join("config.json");
+    let spec = Spec::load(&config).map_err(|e| state(&format!("{}: {e}", config.display())))?;
+    let isolators = isolation::isolators(&st)?;
+    let places = isolation::Places::of(paths, &st);
+    let dirs = isolators
+        .cgroup_dirs(&places.container())
+        .map_err(|e| isolation::isolator_err(id, e))?;
+    let cgroups = Cgroups {
+        dirs,
+        join: Vec::new(),
+    };
+    let mut plan = launcher::plan(&spec, None, cgroups, &paths.seccomp_cache())
+        .map_err(|e| state(&format!("exec: {e}")))?;
+    plan.env.extend(super::secrets::read_env(paths, id)?);
+    let args = req
+        .argv
+        .iter()
+        .map(|a| CString::new(a.as_str()).map_err(|_| state(&format!("exec: NUL in {a:?}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let entry = Entry {
+        program: program.clone(),
+        args,
+        env: req.env.clone(),
+        terminal: req.tty,
+    };
+    let io = |e: std::io::Error| state(&format!("exec: {e}"));
+    let (stdio, master) = if req.tty {
+        let (master, slave) = pty::open(relay::caller_size()).map_err(io)?;
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(io);
+        ([dup(&slave)?, dup(&slave)?, slave], Some(master))
+    } else {
+        let stdin = match req.stdin {
+            true => std::io::stdin().as_fd().try_clone_to_owned().map_err(io)?,
+            false => OwnedFd::from(std::fs::File::open("/dev/null").map_err(io)?),
+        };
+        let out = std::io::stdout().as_fd().try_clone_to_owned().map_err(io)?;
+        let err = std::io::stderr().as_fd().try_clone_to_owned().map_err(io)?;
+        ([stdin, out, err], None)
+    };
+    // SAFETY: the process is single-threaded (checked above).
+    let child = match unsafe { fork() }.map_err(|e| state(&format!("exec: fork: {e}")))? {
+        ForkResult::Child => {
+            drop(master);
+            let code = enter(&plan, pid, &entry, stdio);
+            // SAFETY: leave the forked child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(stdio);
+    if let Some(m) = master {
+        relay::run(&m, req.stdin);
+    }
+    Ok(wait(child))
+}
+
+/// The first child: join the container, fork the command, pass its end on. Returns the exit code.
+fn enter(plan: &launcher::Plan, init_pid: i32, entry: &Entry, stdio: [OwnedFd; 3]) -> i32 {
+    if let Err(f) = launcher::join_container(&Linux, plan, init_pid) {
+        let _ = writeln!(std::io::stderr(), "ucr: exec: entering the container: {f}");
+        return 126;
+    }
+    // SAFETY: this process is single-threaded (a fork of a single-threaded one).
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let f = launcher::exec_entered(&Linux, plan, entry, stdio);
+            let _ = writeln!(std::io::stderr(), "ucr: {f}");
+            // Not found (127) or found but not runnable (126), as a shell says.
+            let code = if f.to_string().contains("not found") {
+                127
+            } else {
+                126
+            };
+            // SAFETY: see above.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(stdio);
+            wait(child)
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "ucr: exec: fork: {e}");
+            126
+        }
+    }
+}
+
+/// A child's exit code, 128 + signal for a signal.
+fn wait(child: Pid) -> i32 {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 126,
+        }
+    }
+}

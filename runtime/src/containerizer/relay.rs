@@ -1,0 +1,121 @@
+//! `exec -t`'s terminal on the caller's side: the caller's own terminal in raw mode while the command runs (keys
+//! reach the command unchanged, and the command's terminal does the only echo), input copied to the pty,
+//! output copied back, and the caller's window size followed. The size is checked at each wakeup of the poll
+//! (at most every 100 ms) rather than on SIGWINCH: a handler would need a signalfd or a self-pipe for no gain at
+//! the speed a person resizes a window.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::termios::{self, OptionalActions, Termios};
+
+use crate::launcher::pty;
+
+/// The caller's terminal size (rows, columns), if its stdout or stdin is one.
+pub fn caller_size() -> Option<(u16, u16)> {
+    [std::io::stdout().as_fd(), std::io::stdin().as_fd()]
+        .into_iter()
+        .find_map(|fd| termios::tcgetwinsize(fd).ok())
+        .filter(|w| w.ws_row > 0 && w.ws_col > 0)
+        .map(|w| (w.ws_row, w.ws_col))
+}
+
+/// The caller's terminal, raw until dropped.
+struct Raw {
+    saved: Termios,
+}
+
+impl Raw {
+    fn enter(fd: BorrowedFd<'_>) -> Option<Raw> {
+        let saved = termios::tcgetattr(fd).ok()?;
+        let mut raw = saved.clone();
+        raw.make_raw();
+        termios::tcsetattr(fd, OptionalActions::Now, &raw).ok()?;
+        Some(Raw { saved })
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(std::io::stdin(), OptionalActions::Now, &self.saved);
+    }
+}
+
+/// Relay between the caller and the pty `master` until the command's side closes. `stdin`: the caller's input
+/// goes to the command.
+pub fn run(master: &OwnedFd, stdin: bool) {
+    let _raw = stdin
+        .then(|| Raw::enter(std::io::stdin().as_fd()))
+        .flatten();
+    let mut input_open = stdin;
+    let mut size = caller_size();
+    let mut buf = [0u8; 16 * 1024];
+    let tick = Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    loop {
+        let stdin_fd = std::io::stdin();
+        let mut set = vec![PollFd::new(master, PollFlags::IN)];
+        if input_open {
+            set.push(PollFd::from_borrowed_fd(stdin_fd.as_fd(), PollFlags::IN));
+        }
+        match poll(&mut set, Some(&tick)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+        let out_ready = !set[0].revents().is_empty();
+        let in_ready = set.get(1).is_some_and(|p| !p.revents().is_empty());
+        drop(set);
+        if out_ready && !copy_out(master, &mut buf) {
+            return;
+        }
+        if in_ready {
+            match std::io::stdin().lock().read(&mut buf) {
+                Ok(0) | Err(_) => input_open = false,
+                Ok(n) => write_all(master, &buf[..n]),
+            }
+        }
+        let now = caller_size();
+        if now != size {
+            size = now;
+            if let Some(s) = now {
+                let _ = pty::resize(master, s);
+            }
+        }
+    }
+}
+
+/// Copy what the command wrote; false once its side is closed.
+fn copy_out(master: &OwnedFd, buf: &mut [u8]) -> bool {
+    let mut out = std::io::stdout().lock();
+    loop {
+        match rustix::io::read(master, &mut *buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                let _ = out.write_all(&buf[..n]);
+                let _ = out.flush();
+            }
+            Err(rustix::io::Errno::AGAIN) => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            // EIO: every holder of the slave is gone.
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Write all of `data` to the non-blocking master, waiting while its buffer is full.
+fn write_all(master: &OwnedFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        match rustix::io::write(master, data) {
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::AGAIN) => {
+                let mut set = [PollFd::new(master, PollFlags::OUT)];
+                let _ = poll(&mut set, None);
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}

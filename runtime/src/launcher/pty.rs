@@ -1,0 +1,41 @@
+//! A pseudo-terminal for a process the launcher starts with `terminal` (a task with `tty`, an `exec -t`): the
+//! host's `/dev/ptmx`, so the process's `isatty` holds without its /dev/pts knowing the pair. The caller keeps
+//! the master (non-blocking, for a poll loop) and gives the slave as the process's stdio.
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+use rustix::fs::OFlags;
+use rustix::pty::OpenptFlags;
+
+/// A new pty of `size` (rows, columns): (master, slave).
+pub fn open(size: Option<(u16, u16)>) -> io::Result<(OwnedFd, OwnedFd)> {
+    let master =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    rustix::pty::grantpt(&master)?;
+    rustix::pty::unlockpt(&master)?;
+    let name = rustix::pty::ptsname(&master, Vec::new())?;
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    if let Some(size) = size {
+        resize(&slave, size)?;
+    }
+    let flags = rustix::fs::fcntl_getfl(&master)?;
+    rustix::fs::fcntl_setfl(&master, flags | OFlags::NONBLOCK)?;
+    Ok((master, slave))
+}
+
+/// Set the terminal's size (rows, columns); the process on it gets SIGWINCH.
+pub fn resize(fd: &OwnedFd, (rows, columns): (u16, u16)) -> io::Result<()> {
+    let w = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(fd, w)?;
+    Ok(())
+}

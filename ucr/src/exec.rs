@@ -1,0 +1,38 @@
+//! `ucr exec [-i] [-t] ID CMD...`: one more process in a running container (the runtime's `containerizer::exec`),
+//! exiting with its exit code, as `docker exec` does.
+
+use clap::Args;
+
+use crate::context;
+use crate::globals::Globals;
+use crate::run_flags::env_pair;
+use ucr_runtime::containerizer::exec::ExecRequest;
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Attach stdin.
+    #[arg(long, short)]
+    pub interactive: bool,
+    /// A terminal (raw mode on the caller's, window size followed).
+    #[arg(long, short)]
+    pub tty: bool,
+    /// Set a variable over the task's environment (repeatable; NAME alone passes the caller's value).
+    #[arg(long, short)]
+    pub env: Vec<String>,
+    /// The container.
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+}
+
+pub fn exec(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
+    let c = context::existing(g)?;
+    let req = ExecRequest {
+        argv: a.cmd.clone(),
+        env: a.env.iter().filter_map(|e| env_pair(e)).collect(),
+        stdin: a.interactive,
+        tty: a.tty,
+    };
+    Ok(c.exec(&a.id, &req)?)
+}
