@@ -4,7 +4,7 @@
 //! (at most every 100 ms) rather than on SIGWINCH: a handler would need a signalfd or a self-pipe for no gain at
 //! the speed a person resizes a window.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -68,7 +68,7 @@ pub fn run(master: &OwnedFd, stdin: bool) {
         let out_ready = !set[0].revents().is_empty();
         let in_ready = set.get(1).is_some_and(|p| !p.revents().is_empty());
         drop(set);
-        if out_ready && !copy_out(master, &mut buf) {
+        if out_ready && !pty::copy_out(master, &mut std::io::stdout().lock()) {
             return;
         }
         if in_ready {
@@ -83,24 +83,6 @@ pub fn run(master: &OwnedFd, stdin: bool) {
             if let Some(s) = now {
                 let _ = pty::resize(master, s);
             }
-        }
-    }
-}
-
-/// Copy what the command wrote; false once its side is closed.
-fn copy_out(master: &OwnedFd, buf: &mut [u8]) -> bool {
-    let mut out = std::io::stdout().lock();
-    loop {
-        match rustix::io::read(master, &mut *buf) {
-            Ok(0) => return false,
-            Ok(n) => {
-                let _ = out.write_all(&buf[..n]);
-                let _ = out.flush();
-            }
-            Err(rustix::io::Errno::AGAIN) => return true,
-            Err(rustix::io::Errno::INTR) => continue,
-            // EIO: every holder of the slave is gone.
-            Err(_) => return false,
         }
     }
 }

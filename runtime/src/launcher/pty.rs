@@ -39,3 +39,22 @@ pub fn resize(fd: &OwnedFd, (rows, columns): (u16, u16)) -> io::Result<()> {
     rustix::termios::tcsetwinsize(fd, w)?;
     Ok(())
 }
+
+/// Copy what the process on the terminal has written so far from the non-blocking `master` to `to`; false
+/// once its side is closed (EIO: every holder of the slave is gone).
+pub fn copy_out(master: &OwnedFd, to: &mut dyn io::Write) -> bool {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match rustix::io::read(master, &mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                if let Err(e) = to.write_all(&buf[..n]).and_then(|()| to.flush()) {
+                    tracing::warn!("terminal output: {e}");
+                }
+            }
+            Err(rustix::io::Errno::AGAIN) => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}

@@ -7,7 +7,7 @@
 //! task ends, what is left in the master is drained before the record is written.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::launcher::pty;
@@ -30,20 +30,6 @@ impl Console {
 
     /// Copy what the task has written so far; false once its side is closed (every holder of the slave gone).
     pub fn pump(&mut self) -> bool {
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match rustix::io::read(&self.master, &mut buf) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    if let Err(e) = self.log.write_all(&buf[..n]) {
-                        tracing::warn!("console output: {e}");
-                    }
-                }
-                Err(rustix::io::Errno::AGAIN) => return true,
-                Err(rustix::io::Errno::INTR) => continue,
-                // EIO: the slave's last holder closed it.
-                Err(_) => return false,
-            }
-        }
+        pty::copy_out(&self.master, &mut self.log)
     }
 }
