@@ -112,11 +112,8 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
     // Secret env values never reach the bundle: the supervisor adds them from the container's secrets
     // (`containerizer::secrets`).
     let secret = |e: &String| {
-        e.split_once('=').is_some_and(|(k, v)| {
-            cfg.secret_env
-                .iter()
-                .any(|(n, s)| n == k && s.expose() == v)
-        })
+        let name = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+        cfg.task_secret_env().any(|(n, _)| n == name)
     };
     let mut env: Vec<String> = p.env.iter().filter(|e| !secret(e)).cloned().collect();
     for (k, v) in &c.env {

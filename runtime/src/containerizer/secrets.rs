@@ -46,19 +46,14 @@ pub fn write(
 
 /// The secret env values of `cfg` (those the request's own env does not override), for the supervisor; root's.
 pub fn write_env(paths: &Paths, cfg: &ContainerConfig) -> Result<()> {
-    let lines: Vec<String> = secret_env(cfg).map(|(k, v)| format!("{k}={v}")).collect();
+    let lines: Vec<String> = cfg
+        .task_secret_env()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     if lines.is_empty() {
         return Ok(());
     }
     write(paths, &cfg.id, ENV_FILE, &(lines.join("\n") + "\n"), 0, 0).map(drop)
-}
-
-/// The (name, value) pairs of `cfg`'s secret env that reach the task.
-pub fn secret_env(cfg: &ContainerConfig) -> impl Iterator<Item = (&str, &str)> {
-    cfg.secret_env
-        .iter()
-        .filter(|(k, _)| !cfg.command.env.iter().any(|(n, _)| n == k))
-        .map(|(k, v)| (k.as_str(), v.expose()))
 }
 
 /// What the supervisor adds to the task's environment (empty when there are no secret env values).

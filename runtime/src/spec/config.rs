@@ -100,6 +100,16 @@ pub struct ContainerConfig {
 pub const DEFAULT_KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl ContainerConfig {
+    /// The secret variables that reach the task: those the request's own env does not override (the
+    /// precedence of `process::build_env`). Their values live only in the container's secrets
+    /// (`containerizer::secrets`), never in its bundle.
+    pub fn task_secret_env(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.secret_env
+            .iter()
+            .filter(|(k, _)| !self.command.env.iter().any(|(n, _)| n == k))
+            .map(|(k, v)| (k.as_str(), v.expose()))
+    }
+
     /// Seconds between SIGTERM and SIGKILL when the container is stopped or its health checks kill it.
     pub fn kill_grace(&self) -> std::time::Duration {
         self.kill_grace_period_secs
