@@ -89,6 +89,10 @@ pub struct ContainerConfig {
     /// `taskKillGracePeriodSeconds`); None = the runtime's default.
     #[serde(default)]
     pub kill_grace_period_secs: Option<f64>,
+    /// A nested container's place under its parent (Mesos `ContainerID.parent`, a pod's containers); its `id`
+    /// is then the parent's id, `/`, its own name (`pod/web`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nesting: Option<Nesting>,
     /// Fields of the request that were accepted and have no effect on one node: Marathon's scheduling fields, and
     /// by JSON path the fields the request's format does not know, skipped as Marathon's and Mesos's readers do.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -184,6 +188,28 @@ pub struct UriSpec {
 }
 
 pub use ucr_isolators::vocab::*;
+
+/// How a nested container sits under its parent: always in the parent's network and UTS namespaces and under
+/// its cgroup (the envelope); the rest as Mesos's `LinuxInfo` asks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nesting {
+    /// The parent's id (itself possibly nested: `pod/web`).
+    pub parent: String,
+    /// Mesos `linux_info.share_cgroups` (default true): no limits of its own, only the parent's envelope. False:
+    /// its own limits in a cgroup under the parent's.
+    #[serde(default = "yes")]
+    pub share_cgroups: bool,
+    /// Mesos `linux_info.share_pid_namespace` (default false).
+    #[serde(default)]
+    pub share_pid: bool,
+    /// Mesos `linux_info.ipc_mode` SHARE_PARENT (the default for a nested container) rather than PRIVATE.
+    #[serde(default = "yes")]
+    pub share_ipc: bool,
+    /// Marathon's pod semantics: when this container fails (exits non-zero, or is killed by anything but a kill
+    /// of the pod), its parent and so every sibling is killed.
+    #[serde(default)]
+    pub kills_parent: bool,
+}
 
 /// A local persistent volume a container mounts: a directory under `<root>/volumes` that outlives the task
 /// (see `volumes`).

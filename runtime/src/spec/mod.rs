@@ -17,6 +17,7 @@ pub mod ids;
 mod json;
 pub mod marathon;
 pub mod mesos;
+pub mod pod;
 mod proto;
 pub mod secrets;
 
@@ -28,4 +29,5 @@ pub use detect::{
 pub use error::SpecError;
 pub use ids::{marathon_container_id, validate_id, MAX_ID_LEN};
 pub use json::Unknown;
+pub use pod::PodConfig;
 pub use secrets::{DirSecrets, FileSecrets, SecretSource};
