@@ -159,6 +159,9 @@ pub struct Rlimit {
 pub struct LinuxSpec {
     #[serde(default)]
     pub share_pid_namespace: bool,
+    /// Mesos `share_cgroups` (nested containers only; the runtime moves it into the container's nesting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_cgroups: Option<bool>,
     /// `PRIVATE` or `SHARE_PARENT`; None = the default (private for containers with an image).
     #[serde(default)]
     pub ipc_mode: Option<String>,

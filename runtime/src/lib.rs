@@ -16,6 +16,7 @@
 //!   crate-level docs for why.
 //! - **provisioner**: rootfs backends (overlay, copy). **fetcher**: `CommandInfo.uris` into the sandbox.
 //!   **rt**: the process's one async runtime. **volumes**: local persistent volumes that outlive their tasks.
+//!   **pause**: a pod's parent process (`spec::pod`); nested containers are `containerizer::nested`.
 //!
 //! Re-exported for front ends, which depend on this crate alone: `registry` (`ucr-registry`) and `isolators`
 //! (`ucr-isolators`).
@@ -25,6 +26,7 @@ pub mod containerizer;
 pub mod fetcher;
 pub mod images;
 pub mod launcher;
+pub mod pause;
 pub mod process;
 pub mod provisioner;
 pub mod rt;

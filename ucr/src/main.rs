@@ -46,6 +46,11 @@ fn run_cli() -> i32 {
     if let Some(code) = supervise::fast() {
         return code;
     }
+    // A pod's pause process (`spec::pod::pause_command`): before clap, so it costs nothing but the exec.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if argv.len() == 1 && argv[0] == ucr_runtime::spec::pod::PAUSE_ARG {
+        return ucr_runtime::pause::run();
+    }
     let args = match config_file::expand(
         std::env::args_os().collect(),
         &config_file::Options {

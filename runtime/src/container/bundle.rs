@@ -66,7 +66,11 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
     if cfg.linux.ipc_mode.as_deref() != Some(ucr_isolators::filesystem::linux::SHARE_PARENT) {
         namespaces.push(namespace(LinuxNamespaceType::Ipc)?);
     }
-    namespaces.extend(c.namespaces.iter().cloned());
+    // An isolator's or a parent's namespace joined by path takes the place of a new one of its kind.
+    for n in &c.namespaces {
+        namespaces.retain(|m| m.typ() != n.typ());
+        namespaces.push(n.clone());
+    }
     // The sandbox first: volumes may name paths under it (Mesos SANDBOX_PATH volumes and relative paths).
     let (before, after): (Vec<&Mount>, Vec<&Mount>) = c
         .mounts

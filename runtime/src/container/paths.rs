@@ -34,8 +34,15 @@ impl Paths {
         self.runtime_dir.join("seccomp")
     }
 
+    /// `<runtime-dir>/containers/<id>`; a nested container's (`pod/web`) is in its parent's:
+    /// `containers/pod/containers/web`, so it goes when its parent is removed, as in Mesos.
     pub fn runtime(&self, id: &str) -> PathBuf {
-        self.containers().join(id)
+        nest(self.containers(), id)
+    }
+
+    /// Where a container's nested containers' runtime dirs are.
+    pub fn children(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("containers")
     }
 
     pub fn config_file(&self, id: &str) -> PathBuf {
@@ -71,7 +78,7 @@ impl Paths {
 
     /// `<root>/containers/<id>`: kept after the task exits, until `rm`.
     pub fn work(&self, id: &str) -> PathBuf {
-        self.root.join("containers").join(id)
+        nest(self.root.join("containers"), id)
     }
 
     pub fn sandbox(&self, id: &str) -> PathBuf {
@@ -102,6 +109,33 @@ impl Paths {
         h.update(self.runtime_dir.as_os_str().as_encoded_bytes());
         hex::encode(h.finalize())[..12].to_string()
     }
+}
+
+/// `base/<root>/containers/<child>/containers/<grandchild>` for the id `root/child/grandchild`.
+fn nest(mut base: PathBuf, id: &str) -> PathBuf {
+    for (i, seg) in id.split('/').enumerate() {
+        if i > 0 {
+            base.push("containers");
+        }
+        base.push(seg);
+    }
+    base
+}
+
+/// The provisioner's name for a container's rootfs: one directory entry, so a nested id (`pod/web`) gets a
+/// stable hash-derived name, as an odd cgroup name does.
+pub fn provision_key(id: &str) -> String {
+    if id.contains('/') {
+        let h = Sha256::digest(id.as_bytes());
+        format!("nested-{}", &hex::encode(h)[..24])
+    } else {
+        id.to_string()
+    }
+}
+
+/// The parent of a nested container id (`pod/web` → `pod`); None for a top-level one.
+pub fn parent_id(id: &str) -> Option<&str> {
+    id.rsplit_once('/').map(|(p, _)| p)
 }
 
 /// The name of a container's cgroup. A cgroup name is a directory name that every hierarchy and every tool must
@@ -166,6 +200,20 @@ mod tests {
         for bad in ["", "..", "a/../b", "/"] {
             assert!(cgroup_parent(Some(bad), &a).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn nested_containers_live_in_their_parents() {
+        let p = Paths::new("/w", "/r");
+        assert_eq!(p.runtime("a"), Path::new("/r/containers/a"));
+        assert_eq!(p.runtime("a/b"), Path::new("/r/containers/a/containers/b"));
+        assert_eq!(p.children("a"), Path::new("/r/containers/a/containers"));
+        assert_eq!(
+            p.sandbox("a/b/c"),
+            Path::new("/w/containers/a/containers/b/containers/c/sandbox")
+        );
+        assert_eq!(parent_id("a/b/c"), Some("a/b"));
+        assert_eq!(parent_id("a"), None);
     }
 
     #[test]

@@ -8,6 +8,9 @@ use super::state::ContainerState;
 use crate::spec::ContainerConfig;
 
 pub fn load(paths: &Paths, id: &str) -> Result<ContainerState> {
+    if !well_formed(id) {
+        return Err(ContainerError::NotFound(id.to_string()));
+    }
     read_json(&paths.state_file(id))?.ok_or_else(|| ContainerError::NotFound(id.to_string()))
 }
 
@@ -17,12 +20,43 @@ pub fn config(paths: &Paths, id: &str) -> Result<Option<ContainerConfig>> {
 }
 
 pub fn exists(paths: &Paths, id: &str) -> bool {
-    !id.is_empty() && !id.contains('/') && paths.runtime(id).is_dir()
+    well_formed(id) && paths.runtime(id).is_dir()
 }
 
-/// Every container with a readable checkpoint, oldest first.
+/// An id that names a place under the containers dir: a top-level id or a nested one (`pod/web`), no segment
+/// empty, `.` or `..`, so a name from a request can never reach outside.
+pub fn well_formed(id: &str) -> bool {
+    id.split('/')
+        .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\0'))
+}
+
+/// Every top-level container with a readable checkpoint, oldest first.
 pub fn list(paths: &Paths) -> Result<Vec<ContainerState>> {
-    let dir = paths.containers();
+    list_in(&paths.containers(), paths, "")
+}
+
+/// The nested containers of `id` (one level), oldest first.
+pub fn children(paths: &Paths, id: &str) -> Result<Vec<ContainerState>> {
+    list_in(&paths.children(id), paths, &format!("{id}/"))
+}
+
+/// Every container, each nested one right after its parent (depth first), with its depth.
+pub fn tree(paths: &Paths) -> Result<Vec<(usize, ContainerState)>> {
+    fn walk(paths: &Paths, st: ContainerState, depth: usize, out: &mut Vec<(usize, ContainerState)>) {
+        let kids = children(paths, &st.id).unwrap_or_default();
+        out.push((depth, st));
+        for k in kids {
+            walk(paths, k, depth + 1, out);
+        }
+    }
+    let mut out = Vec::new();
+    for st in list(paths)? {
+        walk(paths, st, 0, &mut out);
+    }
+    Ok(out)
+}
+
+fn list_in(dir: &std::path::Path, paths: &Paths, prefix: &str) -> Result<Vec<ContainerState>> {
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -30,7 +64,7 @@ pub fn list(paths: &Paths) -> Result<Vec<ContainerState>> {
     };
     let mut out = Vec::new();
     for e in rd.flatten() {
-        let id = e.file_name().to_string_lossy().into_owned();
+        let id = format!("{prefix}{}", e.file_name().to_string_lossy());
         if let Ok(Some(st)) = read_json::<ContainerState>(&paths.state_file(&id)) {
             out.push(st);
         }

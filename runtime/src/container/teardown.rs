@@ -50,12 +50,12 @@ fn destroy_rootfs(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Resul
         // an unknown id.
         for name in ["overlay", "copy"] {
             if let Ok(b) = provisioner::select(Some(name), &paths.provisioner(), store_dir) {
-                b.destroy(&st.id)?;
+                b.destroy(&super::paths::provision_key(&st.id))?;
             }
         }
         return Ok(());
     };
     let backend = provisioner::select(Some(name), &paths.provisioner(), store_dir)?;
-    backend.destroy(&st.id)?;
+    backend.destroy(&super::paths::provision_key(&st.id))?;
     Ok(())
 }

@@ -36,13 +36,27 @@ pub fn launch(
     cfg: &ContainerConfig,
     notices: &dyn Notices,
 ) -> Result<Launched> {
-    spec::validate_id(&cfg.id)?;
     let id = cfg.id.as_str();
     let paths = &config.paths;
-    let parent = cgroup_parent(config.cgroups_root.as_deref(), paths)
-        .map_err(|why| ContainerError::launch(id, "preparing", why, 125))?;
-    fs::create_dir_all(paths.containers())
-        .map_err(|e| ContainerError::io(paths.containers(), e))?;
+    // A nested container stands on its running parent (`nested.rs`); a top-level one on the instance.
+    let nested_in = match &cfg.nesting {
+        Some(n) => Some(super::nested::parent_of(paths, cfg, n)?),
+        None => {
+            spec::validate_id(&cfg.id)?;
+            None
+        }
+    };
+    let cgroup = match &nested_in {
+        Some(p) => super::nested::cgroup(p, id),
+        None => cgroup_parent(config.cgroups_root.as_deref(), paths)
+            .map_err(|why| ContainerError::launch(id, "preparing", why, 125))?
+            .join(cgroup_name(id)),
+    };
+    let claim_in = match &nested_in {
+        Some(p) => paths.children(&p.id),
+        None => paths.containers(),
+    };
+    fs::create_dir_all(&claim_in).map_err(|e| ContainerError::io(&claim_in, e))?;
     match fs::create_dir(paths.runtime(id)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -50,7 +64,9 @@ pub fn launch(
         }
         Err(e) => return Err(ContainerError::io(paths.runtime(id), e)),
     }
-    let name = cgroup_name(id);
+    let name = cgroup
+        .file_name()
+        .map_or_else(|| cgroup_name(id), |n| n.to_string_lossy().into_owned());
     let mut st = ContainerState {
         id: id.to_string(),
         state: State::Starting,
@@ -58,7 +74,7 @@ pub fn launch(
         image_digest: None,
         backend: None,
         rootfs: None,
-        cgroup: parent.join(&name).to_string_lossy().into_owned(),
+        cgroup: cgroup.to_string_lossy().into_owned(),
         cgroup_name: name,
         sandbox: paths.sandbox(id).to_string_lossy().into_owned(),
         pid: None,
@@ -79,7 +95,7 @@ pub fn launch(
     write_json(&paths.config_file(id), cfg)?;
     write_json(&paths.state_file(id), &st)?;
     let store_dir = images.store_dir();
-    match prepare(config, images, cfg, &mut st, notices).and_then(|()| {
+    match prepare(config, images, cfg, &mut st, nested_in.as_ref(), notices).and_then(|()| {
         spawn(
             paths,
             store_dir,
@@ -120,6 +136,7 @@ fn prepare(
     images: &Images,
     cfg: &ContainerConfig,
     st: &mut ContainerState,
+    nested_in: Option<&ContainerState>,
     notices: &dyn Notices,
 ) -> Result<()> {
     let (paths, id) = (&config.paths, cfg.id.as_str());
@@ -151,7 +168,10 @@ fn prepare(
     st.ports = ports::allocate_in(paths, cfg, &config.agent_ports)?;
     checkpoint(config, st, State::Preparing)?;
     drop(port_lock);
-    let extra_env = ports::marathon_env(cfg, &st.ports);
+    let mut extra_env = ports::marathon_env(cfg, &st.ports);
+    if let Some(parent) = nested_in {
+        extra_env.extend(super::nested::endpoint_env(paths, parent));
+    }
     let process = resolve_process(
         cfg,
         image.as_ref().map(|(i, _)| i),
@@ -173,14 +193,29 @@ fn prepare(
     let isolators = isolation::isolators(st)?;
     let places = isolation::Places::of(paths, st);
     let p = &process.process;
-    let (volumes, persistent) = super::volumes::attach(paths, cfg, p.uid, p.gid)?;
-    let request = Request {
+    let (mut volumes, persistent) = super::volumes::attach(paths, cfg, p.uid, p.gid)?;
+    let shared = ucr_isolators::vocab::Resources::default();
+    let no_limits = ucr_isolators::vocab::Limits::default();
+    if let Some(parent) = nested_in {
+        super::nested::parent_volumes(paths, cfg, parent, &mut volumes, p.uid, p.gid)?;
+    }
+    let mut request = Request {
         volumes: &volumes,
         ..isolation::request(cfg, st, p.uid, p.gid)
     };
-    let contribution = isolators
+    if let Some(n) = &cfg.nesting {
+        if n.share_cgroups {
+            // Only the parent's envelope limits it.
+            request.resources = &shared;
+            request.limits = &no_limits;
+        }
+    }
+    let mut contribution = isolators
         .prepare(&places.container(), &request)
         .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), 125))?;
+    if let (Some(parent), Some(n)) = (nested_in, &cfg.nesting) {
+        super::nested::join_parent(paths, parent, n, &mut contribution)?;
+    }
     st.status = contribution.status.iter().cloned().collect();
     if !persistent.is_empty() {
         let shown = serde_json::to_value(&persistent).unwrap_or_default();
@@ -289,7 +324,7 @@ fn provide_rootfs(
     )?;
     st.backend = Some(backend.name().to_string());
     checkpoint(config, st, State::Provisioning)?;
-    let rootfs = backend.provision(id, &image.layers)?;
+    let rootfs = backend.provision(&crate::container::paths::provision_key(id), &image.layers)?;
     st.rootfs = Some(rootfs.to_string_lossy().into_owned());
     Ok(Some((image.config, rootfs)))
 }

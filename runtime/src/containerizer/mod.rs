@@ -12,7 +12,9 @@ pub mod exec;
 mod fork;
 pub mod forker;
 pub mod launch;
+pub mod nested;
 pub mod ops;
+pub mod pod;
 pub mod recover;
 mod relay;
 pub mod resources;
@@ -66,6 +68,21 @@ impl Containerizer {
     /// Launch a container: returns once its task runs (or with the launch's error, the failure recorded).
     pub fn launch(&self, cfg: &ContainerConfig, notices: &dyn Notices) -> Result<Launched> {
         launch::launch(&self.config, &self.images, cfg, notices)
+    }
+
+    /// Launch a pod: its parent, then each member nested in it; all or nothing (see `pod.rs`).
+    pub fn launch_pod(&self, pod: &crate::spec::PodConfig, notices: &dyn Notices) -> Result<Vec<Launched>> {
+        pod::launch_pod(&self.config, &self.images, pod, notices)
+    }
+
+    /// The nested containers of `id` (one level).
+    pub fn children(&self, id: &str) -> Result<Vec<ContainerState>> {
+        records::children(self.paths(), id)
+    }
+
+    /// Every container, each nested one right after its parent, with its depth.
+    pub fn tree(&self) -> Result<Vec<(usize, ContainerState)>> {
+        records::tree(self.paths())
     }
 
     /// Block until the container has exited (or `timeout` passed); its termination. A container whose

@@ -10,7 +10,7 @@ use crate::container::checkpoint::{write_atomic, write_json};
 use crate::container::error::{ContainerError, Result};
 use crate::container::isolation;
 use crate::container::paths::Paths;
-use crate::container::records::load;
+use crate::container::records::{children, load};
 use crate::container::remove::remove_files;
 use crate::container::state::{now, ContainerState, State};
 use crate::container::teardown::teardown;
@@ -20,6 +20,14 @@ use crate::container::termination::Termination;
 /// signals go to the task's init, which is how a task is asked to shut down gracefully.
 pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
     let st = load_live(paths, id)?;
+    if signal == libc::SIGKILL {
+        // Nested containers first: they live in this one's namespaces and cgroup.
+        for c in children(paths, id)?.into_iter().filter(|c| c.is_live()) {
+            if let Err(e) = kill(paths, &c.id, signal) {
+                tracing::warn!(container = %c.id, error = %e, "killing a nested container");
+            }
+        }
+    }
     // Recorded first, so the supervisor reports TASK_KILLED however fast the task dies.
     write_atomic(&paths.kill_marker(id), signal.to_string().as_bytes())?;
     let Some(pid) = st.pid else {
@@ -173,6 +181,7 @@ pub fn lost_termination(paths: &Paths, st: &ContainerState) -> Termination {
 /// killed and its supervisor tears it down; a lost one is torn down here; an exited one whose teardown failed
 /// at exit (a CNI DEL, a busy mount) is torn down again, every step being idempotent.
 pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination> {
+    destroy_children(paths, store_dir, id)?;
     let st = load(paths, id)?;
     if st.is_live() && !st.is_lost() {
         kill(paths, id, libc::SIGKILL)?;
@@ -190,6 +199,51 @@ pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination>
         id: id.to_string(),
         why: "exited without a termination record".into(),
     })
+}
+
+/// Destroy every nested container of `id` (each after its own nested ones): a parent is torn down only after
+/// its children, which live in its namespaces and under its cgroup.
+pub fn destroy_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
+    let mut first = None;
+    for c in children(paths, id)? {
+        if let Err(e) = destroy(paths, store_dir, &c.id) {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// The kill policy for every running nested container of `id` at once (a pod's end: Marathon kills each of its
+/// containers with its own grace period): SIGTERM to each, SIGKILL to those still running after their grace
+/// period, then destroyed.
+pub fn stop_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
+    let start = Instant::now();
+    let mut waiting = Vec::new();
+    for c in children(paths, id)?.into_iter().filter(|c| c.is_live()) {
+        let grace = crate::container::records::config(paths, &c.id)
+            .ok()
+            .flatten()
+            .map_or(crate::spec::config::DEFAULT_KILL_GRACE, |cfg| cfg.kill_grace());
+        write_atomic(&paths.kill_marker(&c.id), libc::SIGTERM.to_string().as_bytes())?;
+        if c.pid.is_some() {
+            let places = isolation::Places::of(paths, &c);
+            let signalled = isolation::isolators(&c).and_then(|i| {
+                i.signal(&places.container(), libc::SIGTERM)
+                    .map_err(|e| isolation::isolator_err(&c.id, e))
+            });
+            if let Err(e) = signalled {
+                tracing::warn!(container = %c.id, error = %e, "stopping a nested container");
+            }
+        }
+        waiting.push((c.id, grace));
+    }
+    for (child, grace) in &waiting {
+        let left = grace.saturating_sub(start.elapsed());
+        if wait_until(paths, store_dir, child, Some(left))?.is_none() {
+            let _ = kill(paths, child, libc::SIGKILL);
+        }
+    }
+    destroy_children(paths, store_dir, id)
 }
 
 /// A lost container's end: torn down here, and recorded with the termination its supervisor could not write.
@@ -227,6 +281,13 @@ pub fn finish_lost(paths: &Paths, store_dir: &Path, id: &str) -> Result<Terminat
 /// unremovable.
 pub fn remove(paths: &Paths, store_dir: &Path, id: &str, force: bool) -> Result<()> {
     let st = load(paths, id)?;
+    let live_child = children(paths, id)?.into_iter().find(|c| c.is_live());
+    if let Some(c) = live_child.as_ref().filter(|_| !force) {
+        return Err(ContainerError::State {
+            id: id.to_string(),
+            why: format!("its nested container {} is {} (use --force)", c.id, c.state.as_str()),
+        });
+    }
     if st.is_live() && !force {
         return Err(ContainerError::State {
             id: id.to_string(),
@@ -236,7 +297,7 @@ pub fn remove(paths: &Paths, store_dir: &Path, id: &str, force: bool) -> Result<
             ),
         });
     }
-    if st.is_live() || !st.torn_down {
+    if st.is_live() || !st.torn_down || live_child.is_some() {
         destroy(paths, store_dir, id)?;
     }
     remove_files(paths, id)

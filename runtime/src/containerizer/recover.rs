@@ -19,7 +19,8 @@ use crate::container::checkpoint::write_json;
 use crate::container::error::Result;
 use crate::container::isolation::{self, Places};
 use crate::container::paths::Paths;
-use crate::container::records::{exists, list};
+use crate::container::paths::provision_key;
+use crate::container::records::tree;
 use crate::container::state::State;
 use crate::container::teardown::teardown;
 use crate::provisioner;
@@ -45,7 +46,10 @@ const UNWRITTEN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn recover(paths: &Paths, store_dir: &Path, cgroup_parent: &Path) -> Result<Recovered> {
     let mut out = Recovered::default();
-    let all = list(paths)?;
+    // Every nested container before its parent (the reverse of the tree's parents-first order): a lost parent
+    // is torn down only after its children.
+    let mut all: Vec<_> = tree(paths)?.into_iter().map(|(_, st)| st).collect();
+    all.reverse();
     for mut st in all.iter().cloned() {
         let id = st.id.clone();
         let done = if st.state == State::Exited {
@@ -60,7 +64,8 @@ pub fn recover(paths: &Paths, store_dir: &Path, cgroup_parent: &Path) -> Result<
             }
         } else if st.is_lost() {
             out.lost.push(id.clone());
-            finish_lost(paths, store_dir, &id).map(drop)
+            super::ops::destroy_children(paths, store_dir, &id)
+                .and_then(|()| finish_lost(paths, store_dir, &id).map(drop))
         } else {
             out.live.push(id.clone());
             let places = Places::of(paths, &st);
@@ -74,12 +79,13 @@ pub fn recover(paths: &Paths, store_dir: &Path, cgroup_parent: &Path) -> Result<
             out.failed.push((id, e.to_string()));
         }
     }
+    let keys: Vec<String> = all.iter().map(|c| provision_key(&c.id)).collect();
     for name in provisioner::BACKENDS {
         let Ok(backend) = provisioner::select(Some(name), &paths.provisioner(), store_dir) else {
             continue;
         };
         for id in backend.list().unwrap_or_default() {
-            if exists(paths, &id) || out.orphans.contains(&id) {
+            if keys.contains(&id) || out.orphans.contains(&id) {
                 continue;
             }
             match backend.destroy(&id) {

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{CommandSpec, ContainerConfig};
+use super::config::{CommandSpec, ContainerConfig, PortMapping};
 
 /// What `ucr launch` makes of a pod definition.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -36,4 +36,36 @@ pub fn pause_command() -> CommandSpec {
         arguments: vec!["/proc/self/exe".into(), PAUSE_ARG.into()],
         ..CommandSpec::default()
     }
+}
+
+/// Marathon's endpoint variables (`endpointEnvVars` in TaskGroupBuilder.scala) from the pod's port mappings as
+/// allocated, each named after its endpoint: `ENDPOINT_<NAME>` (the host port on host networking, else the
+/// container port), `EP_HOST_<NAME>` (when there is a host port) and `EP_CONTAINER_<NAME>` (when there is a
+/// container port). Names are upper-cased with every run of other characters made `_`.
+pub fn endpoint_env(host_network: bool, mappings: &[PortMapping]) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for m in mappings {
+        let Some(name) = &m.name else { continue };
+        let mut n = String::new();
+        for c in name.to_ascii_uppercase().chars() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                n.push(c);
+            } else if !n.ends_with('_') {
+                n.push('_');
+            }
+        }
+        let host = (m.host_port != 0).then_some(m.host_port);
+        let container = (m.container_port != 0).then_some(m.container_port);
+        let shown = if host_network { host } else { container };
+        let mut put = |k: String, v: Option<u16>| {
+            if let Some(v) = v {
+                env.retain(|(e, _): &(String, String)| *e != k);
+                env.push((k, v.to_string()));
+            }
+        };
+        put(format!("ENDPOINT_{n}"), shown);
+        put(format!("EP_HOST_{n}"), host);
+        put(format!("EP_CONTAINER_{n}"), container);
+    }
+    env
 }

@@ -10,6 +10,7 @@
 //! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
 
 mod console;
+mod family;
 mod health;
 mod poll_time;
 mod residency;
@@ -123,6 +124,7 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     } else if let Some(why) = ended.unhealthy {
         termination.unhealthy(why);
     }
+    family::pod_termination(paths, id, &mut termination);
     finish(a, &mut st, &cfg, termination, notify)
 }
 
@@ -221,6 +223,7 @@ fn finish(
     let (paths, id) = (a.paths, a.id);
     st.state = State::Destroying;
     write_json(&paths.state_file(id), st)?;
+    family::stop_nested(paths, a.store_dir, id);
     let torn = teardown(paths, a.store_dir, st);
     st.pid = None;
     st.state = State::Exited;
@@ -232,6 +235,10 @@ fn finish(
     }
     st.termination = Some(termination);
     write_json(&paths.state_file(id), st)?;
+    // After this member's own record says EXITED: of two members ending at once, the later sees both ended.
+    if let Some(t) = &st.termination {
+        family::member_ended(paths, cfg, t);
+    }
     if let (Some(n), Some(t)) = (notify.as_mut(), &st.termination) {
         // The caller in the foreground learns the end from the pipe: no polling, and it still works after
         // `--rm` removed the checkpoints below.

@@ -267,8 +267,7 @@ pub struct LinuxInfo {
     pub ipc_mode: Option<IpcMode>,
     pub shm_size: Option<PInt>,
     /// Nested containers only; a top-level container always has its own cgroups.
-    #[serde(rename = "share_cgroups")]
-    pub _share_cgroups: Option<IgnoredAny>,
+    pub share_cgroups: Option<bool>,
 }
 
 proto_enum!(RLimitType {

@@ -282,12 +282,8 @@ fn volume(v: MesosVolume, at: &str) -> Result<Volume> {
                     }
                     match sp.kind.unwrap_or(SandboxType::Unknown) {
                         SandboxType::SelfSandbox => VolumeSource::SandboxSelf { path: sp.path },
-                        SandboxType::Parent => {
-                            return Err(SpecError::field(
-                                format!("{sat}.sandbox_path.type"),
-                                "PARENT needs a parent container; ucr containers are top-level",
-                            ))
-                        }
+                        // Only a nested container has a parent sandbox: the launch checks.
+                        SandboxType::Parent => VolumeSource::SandboxParent { path: sp.path },
                         SandboxType::Unknown => {
                             return Err(SpecError::field(
                                 format!("{sat}.sandbox_path.type"),
@@ -484,6 +480,7 @@ fn apply_linux(cfg: &mut ContainerConfig, linux: LinuxInfo, path: &str) -> Resul
         cfg.linux.bounding_capabilities = Some(names(c));
     }
     cfg.linux.share_pid_namespace = linux.share_pid_namespace.unwrap_or(false);
+    cfg.linux.share_cgroups = linux.share_cgroups;
     if let Some(s) = linux.seccomp {
         cfg.linux.seccomp = match (s.unconfined.unwrap_or(false), s.profile_name) {
             (true, Some(_)) => {

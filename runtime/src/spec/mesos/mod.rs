@@ -8,6 +8,7 @@
 pub mod container;
 pub mod convert;
 pub mod convert_container;
+mod nesting;
 mod health;
 pub mod types;
 
@@ -103,15 +104,7 @@ pub fn parse_launch_container_with(
         )
     })?;
     const P: &str = "launch_container";
-    if lc.container_id.parent.is_some() {
-        return Err(SpecError::field(
-            format!("{P}.container_id.parent"),
-            "nested containers are not supported",
-        ));
-    }
-    let id = lc.container_id.value;
-    validate_id(&id)
-        .map_err(|e| SpecError::field(format!("{P}.container_id.value"), e.to_string()))?;
+    let id = nesting::container_id(&lc.container_id, &format!("{P}.container_id"))?;
     let mut cfg = ContainerConfig {
         id,
         source: Source::LaunchContainer,
@@ -130,6 +123,7 @@ pub fn parse_launch_container_with(
     if let Some(info) = lc.container {
         convert_container::apply_container(&mut cfg, info, &format!("{P}.container"), store)?;
     }
+    nesting::apply(&mut cfg, P)?;
     cfg.ignored.extend(ignored.iter().cloned());
     Ok((cfg, ignored))
 }

@@ -1,0 +1,168 @@
+//! Nested containers (Mesos `ContainerID.parent`; a pod's containers): what a launch does differently for a
+//! container that lives under another one.
+//!
+//! - Its id is `<parent>/<name>`; its runtime dir and sandbox are in its parent's (`Paths::runtime`), so they go
+//!   when the parent is removed, and a WAIT on it answers from its checkpoint until then, as in Mesos.
+//! - Its cgroup is under its parent's: the parent's limits are the envelope; with `share_cgroups` it has no
+//!   limits of its own (Mesos's default for a nested container), else its own.
+//! - It joins its parent's network and UTS namespaces (the pod's localhost, addresses, ports and hostname) and,
+//!   unless its `ipc_mode` is PRIVATE, its IPC namespace; in a CNI pod it sees the pod's name files. Its mount
+//!   and pid namespaces are its own: joining a pid namespace takes a further fork the launcher does not make,
+//!   so `share_pid_namespace` is refused by name.
+//! - `SANDBOX_PATH` volumes of type PARENT (a pod's ephemeral volumes) are directories of the parent's sandbox.
+
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
+use ucr_isolators::Contribution;
+
+use crate::container::error::{ContainerError, Result};
+use crate::container::paths::{cgroup_name, Paths};
+use crate::container::records::load;
+use crate::container::state::{ContainerState, State};
+use crate::spec::{ContainerConfig, Nesting, Volume, VolumeSource};
+
+/// The parent a nested launch stands on: running, with a task whose namespaces can be joined.
+pub fn parent_of(paths: &Paths, cfg: &ContainerConfig, n: &Nesting) -> Result<ContainerState> {
+    let id = cfg.id.as_str();
+    let bad = |why: String| ContainerError::launch(id, "preparing", why, 125);
+    let name = id
+        .strip_prefix(n.parent.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+        .filter(|r| !r.contains('/'))
+        .ok_or_else(|| bad(format!("a nested container's id must be {}/<name>", n.parent)))?;
+    crate::spec::validate_id(name)?;
+    if n.share_pid {
+        return Err(bad(
+            "linux_info.share_pid_namespace: joining the parent's pid namespace is not supported; \
+             a nested container has its own"
+                .into(),
+        ));
+    }
+    let parent = load(paths, &n.parent).map_err(|_| {
+        bad(format!(
+            "container_id.parent: container {} does not exist",
+            n.parent
+        ))
+    })?;
+    match (parent.state, parent.pid) {
+        (State::Running, Some(_)) => Ok(parent),
+        (s, _) => Err(bad(format!(
+            "container_id.parent: container {} is {}, not running",
+            n.parent,
+            s.as_str()
+        ))),
+    }
+}
+
+/// The nested container's cgroup: under its parent's.
+pub fn cgroup(parent: &ContainerState, id: &str) -> PathBuf {
+    let name = id.rsplit('/').next().unwrap_or(id);
+    Path::new(&parent.cgroup).join(cgroup_name(name))
+}
+
+/// Joins the parent's namespaces (by its task's pid) and, when the parent has a network of its own, binds its
+/// name files over the ones the isolators chose.
+pub fn join_parent(
+    paths: &Paths,
+    parent: &ContainerState,
+    n: &Nesting,
+    c: &mut Contribution,
+) -> Result<()> {
+    let Some(pid) = parent.pid else {
+        return Ok(());
+    };
+    let mut kinds = vec![
+        (LinuxNamespaceType::Network, "net"),
+        (LinuxNamespaceType::Uts, "uts"),
+    ];
+    if n.share_ipc {
+        kinds.push((LinuxNamespaceType::Ipc, "ipc"));
+    }
+    for (typ, file) in kinds {
+        c.namespaces.retain(|ns| ns.typ() != typ);
+        let ns = LinuxNamespaceBuilder::default()
+            .typ(typ)
+            .path(format!("/proc/{pid}/ns/{file}"))
+            .build()
+            .map_err(|e| ContainerError::launch(&parent.id, "preparing", e.to_string(), 125))?;
+        c.namespaces.push(ns);
+    }
+    c.hostname = None;
+    let cni = paths.runtime(&parent.id).join("isolators/network-cni");
+    for name in ["hostname", "hosts", "resolv.conf"] {
+        let file = cni.join(name);
+        if !file.is_file() {
+            continue;
+        }
+        let dest = format!("/etc/{name}");
+        if let Some(m) = c.mounts.iter_mut().find(|m| m.destination() == Path::new(&dest)) {
+            m.set_source(Some(file));
+        }
+    }
+    Ok(())
+}
+
+/// `SANDBOX_PATH` volumes of type PARENT, made host paths in the parent's sandbox (created, and given to the
+/// task's user, when missing).
+pub fn parent_volumes(
+    paths: &Paths,
+    cfg: &ContainerConfig,
+    parent: &ContainerState,
+    volumes: &mut [Volume],
+    uid: u32,
+    gid: u32,
+) -> Result<()> {
+    let base = paths.sandbox(&parent.id);
+    for v in volumes.iter_mut() {
+        let VolumeSource::SandboxParent { path } = &v.source else {
+            continue;
+        };
+        let rel = Path::new(path);
+        if path.is_empty()
+            || rel.is_absolute()
+            || rel.components().any(|c| !matches!(c, Component::Normal(_)))
+        {
+            let why = format!(
+                "volume {}: parent sandbox path {path:?} must be relative without '..'",
+                v.container_path
+            );
+            return Err(ContainerError::launch(&cfg.id, "preparing", why, 125));
+        }
+        let mut at = base.clone();
+        for comp in rel.components() {
+            at.push(comp);
+            match std::fs::symlink_metadata(&at) {
+                Ok(m) if m.is_dir() => {}
+                // A symlink a task planted in the parent's sandbox is never followed.
+                Ok(_) => {
+                    let why = format!("{} exists and is not a directory", at.display());
+                    return Err(ContainerError::launch(&cfg.id, "preparing", why, 125));
+                }
+                Err(_) => {
+                    std::fs::create_dir(&at).map_err(|e| ContainerError::io(&at, e))?;
+                    std::os::unix::fs::chown(&at, Some(uid), Some(gid))
+                        .map_err(|e| ContainerError::io(&at, e))?;
+                }
+            }
+        }
+        v.source = VolumeSource::HostPath {
+            path: at.to_string_lossy().into_owned(),
+        };
+    }
+    Ok(())
+}
+
+/// Marathon's endpoint variables of a pod (`endpointEnvVars` in Marathon's TaskGroupBuilder), from the parent's
+/// port mappings as allocated: `ENDPOINT_<NAME>` (the host port on host networking, else the container port),
+/// `EP_HOST_<NAME>` and `EP_CONTAINER_<NAME>`. Only for a pod of Marathon's.
+pub fn endpoint_env(paths: &Paths, parent: &ContainerState) -> Vec<(String, String)> {
+    let Ok(Some(pcfg)) = crate::container::records::config(paths, &parent.id) else {
+        return Vec::new();
+    };
+    if pcfg.source != crate::spec::Source::Marathon {
+        return Vec::new();
+    }
+    let host = pcfg.network.mode == crate::spec::NetworkMode::Host;
+    crate::spec::pod::endpoint_env(host, &parent.ports)
+}
