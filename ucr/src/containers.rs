@@ -33,10 +33,12 @@ pub struct PsArgs {
 
 pub fn ps(g: &Globals, a: &PsArgs) -> anyhow::Result<i32> {
     let c = containerizer(g)?;
-    let list = c.containers()?;
-    let shown = list.iter().filter(|s| a.all || s.state != State::Exited);
+    let list = c.tree()?;
+    let shown = list
+        .iter()
+        .filter(|(_, s)| a.all || s.state != State::Exited);
     if a.json {
-        for s in shown {
+        for (_, s) in shown {
             println!("{}", serde_json::to_string(&state_json(&c, s))?);
         }
         return Ok(0);
@@ -45,10 +47,15 @@ pub fn ps(g: &Globals, a: &PsArgs) -> anyhow::Result<i32> {
         "{:<20} {:<36} {:<13} {:>8}  {:<16} STATUS",
         "ID", "IMAGE", "STATE", "PID", "CREATED"
     );
-    for s in shown {
+    for (depth, s) in shown {
+        // A nested container under its parent, by its Mesos name (`pod.web`), indented.
+        let shown_id = match depth {
+            0 => s.id.clone(),
+            d => format!("{}{}", "  ".repeat(*d), s.id.replace('/', ".")),
+        };
         println!(
             "{:<20} {:<36} {:<13} {:>8}  {:<16} {}",
-            s.id,
+            shown_id,
             s.image.as_deref().unwrap_or("-"),
             s.state.as_str(),
             s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
@@ -101,14 +108,18 @@ fn state_json(c: &Containerizer, s: &ContainerState) -> serde_json::Value {
         // `lost`: its supervisor died (as before `task_running` existed); `task_running` says whether the task
         // runs on without it.
         o.insert("lost".into(), (s.is_live() && !s.owner_alive()).into());
+        if let Some((parent, _)) = s.id.rsplit_once('/') {
+            o.insert("parent".into(), parent.into());
+        }
         o.insert("task_running".into(), s.task_alive().into());
     }
     v
 }
 
 /// `ucr inspect ID` for a container (the image form is in images.rs; a container id wins).
-pub fn inspect(g: &Globals, id: &str, json: bool) -> anyhow::Result<i32> {
+pub fn inspect(g: &Globals, name: &str, json: bool) -> anyhow::Result<i32> {
     let c = containerizer(g)?;
+    let id = &c.resolve(name);
     let st = c.container(id)?;
     let cfg = serde_json::to_value(c.container_config(id)?)?;
     let mut v = state_json(&c, &st);
@@ -118,6 +129,14 @@ pub fn inspect(g: &Globals, id: &str, json: bool) -> anyhow::Result<i32> {
             "runtime_dir".into(),
             c.paths().runtime(id).to_string_lossy().into(),
         );
+        // The tree below it: each nested container's id and state.
+        let kids: Vec<serde_json::Value> = c
+            .tree()?
+            .into_iter()
+            .filter(|(_, k)| k.id.starts_with(&format!("{id}/")))
+            .map(|(_, k)| serde_json::json!({"id": k.id, "state": k.state.as_str()}))
+            .collect();
+        o.insert("nested".into(), kids.into());
     }
     if json {
         println!("{}", serde_json::to_string(&v)?);
@@ -140,10 +159,11 @@ pub struct LogsArgs {
 
 pub fn logs(g: &Globals, a: &LogsArgs) -> anyhow::Result<i32> {
     let c = containerizer(g)?;
-    c.container(&a.id)?;
+    let id = &c.resolve(&a.id);
+    c.container(id)?;
     let file = c
         .paths()
-        .sandbox(&a.id)
+        .sandbox(id)
         .join(if a.stderr { "stderr" } else { "stdout" });
     let mut f = std::fs::File::open(&file).with_context(|| file.display().to_string())?;
     let mut out = std::io::stdout().lock();
@@ -160,7 +180,7 @@ pub fn logs(g: &Globals, a: &LogsArgs) -> anyhow::Result<i32> {
         if !a.follow {
             return Ok(0);
         }
-        let st = c.container(&a.id)?;
+        let st = c.container(id)?;
         if st.state == State::Exited || st.is_lost() {
             // One last read: output written just before the exit.
             loop {
@@ -187,7 +207,8 @@ pub struct WaitArgs {
 }
 
 pub fn wait(g: &Globals, a: &WaitArgs) -> anyhow::Result<i32> {
-    let t = containerizer(g)?.wait(&a.id, None)?;
+    let c = containerizer(g)?;
+    let t = c.wait(&c.resolve(&a.id), None)?;
     if a.json {
         println!("{}", serde_json::to_string(&t)?);
     } else {
@@ -224,7 +245,8 @@ pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
 
 pub fn kill(g: &Globals, a: &KillArgs) -> anyhow::Result<i32> {
     let sig = parse_signal(&a.signal)?;
-    containerizer(g)?.kill(&a.id, sig)?;
+    let c = containerizer(g)?;
+    c.kill(&c.resolve(&a.id), sig)?;
     Ok(0)
 }
 
@@ -245,7 +267,8 @@ pub fn stop(g: &Globals, a: &StopArgs) -> anyhow::Result<i32> {
         ),
         None => None,
     };
-    containerizer(g)?.stop(&a.id, grace)?;
+    let c = containerizer(g)?;
+    c.stop(&c.resolve(&a.id), grace)?;
     println!("{}", a.id);
     Ok(0)
 }
@@ -262,7 +285,7 @@ pub struct RmArgs {
 pub fn rm(g: &Globals, a: &RmArgs) -> anyhow::Result<i32> {
     let c = containerizer(g)?;
     for id in &a.ids {
-        c.remove(id, a.force)?;
+        c.remove(&c.resolve(id), a.force)?;
         println!("{id}");
     }
     Ok(0)

@@ -34,5 +34,5 @@ pub fn exec(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
         stdin: a.interactive,
         tty: a.tty,
     };
-    Ok(c.exec(&a.id, &req)?)
+    Ok(c.exec(&c.resolve(&a.id), &req)?)
 }

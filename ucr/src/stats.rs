@@ -34,7 +34,9 @@ pub struct UpdateArgs {
 }
 
 pub fn stats(g: &Globals, a: &StatsArgs) -> anyhow::Result<i32> {
-    let s = context::existing(g)?.usage(&a.id)?;
+    // A pod's (a parent's) usage is its envelope's: its cgroup holds its nested containers' too.
+    let c = context::existing(g)?;
+    let s = c.usage(&c.resolve(&a.id))?;
     if a.json {
         println!("{}", serde_json::to_string(&s)?);
     } else {
@@ -112,7 +114,8 @@ pub fn update(g: &Globals, a: &UpdateArgs) -> anyhow::Result<i32> {
         cpus: a.cpus,
         mem_mb: a.mem,
     };
-    context::existing(g)?.update(&a.id, &update)?;
+    let c = context::existing(g)?;
+    c.update(&c.resolve(&a.id), &update)?;
     Ok(0)
 }
 

@@ -72,3 +72,20 @@ fn list_in(dir: &std::path::Path, paths: &Paths, prefix: &str) -> Result<Vec<Con
     out.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
     Ok(out)
 }
+
+/// The id a user means by `name`: itself when a container has it; else Mesos's string form of a nested id,
+/// `<root>.<child>[.<grandchild>]` (child ids hold no `.`, a root's may), read as `root/child/...`.
+pub fn resolve(paths: &Paths, name: &str) -> String {
+    if exists(paths, name) {
+        return name.to_string();
+    }
+    let dots: Vec<usize> = name.match_indices('.').map(|(i, _)| i).collect();
+    for &at in &dots {
+        let (root, rest) = (&name[..at], &name[at + 1..]);
+        let id = format!("{root}/{}", rest.replace('.', "/"));
+        if exists(paths, &id) {
+            return id;
+        }
+    }
+    name.to_string()
+}

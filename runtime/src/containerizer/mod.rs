@@ -75,6 +75,11 @@ impl Containerizer {
         pod::launch_pod(&self.config, &self.images, pod, notices)
     }
 
+    /// The id a user means: `name` itself, or a nested id in Mesos's dotted form (`pod.web` → `pod/web`).
+    pub fn resolve(&self, name: &str) -> String {
+        records::resolve(self.paths(), name)
+    }
+
     /// The nested containers of `id` (one level).
     pub fn children(&self, id: &str) -> Result<Vec<ContainerState>> {
         records::children(self.paths(), id)

@@ -32,11 +32,28 @@ pub async fn dispatch(agent: &Arc<Agent>, kind: &str, call: &Value, body: &Bytes
         "GET_CONTAINERS" => get_containers(agent, call).await,
         "LAUNCH_CONTAINER" => launch::launch(agent, body).await,
         "WAIT_CONTAINER" => match target(call, "wait_container") {
-            Ok(id) => wait::wait(agent, id).await,
+            Ok(id) => wait::wait(agent, id, wait::Shape::Current).await,
             Err(r) => r,
         },
-        "KILL_CONTAINER" => kill(agent, call).await,
-        "REMOVE_CONTAINER" => remove(agent, call).await,
+        "KILL_CONTAINER" => kill(agent, call, "kill_container").await,
+        "REMOVE_CONTAINER" => remove(agent, call, "remove_container").await,
+        // The deprecated calls of nested containers: the same, for an id that must have a parent.
+        "LAUNCH_NESTED_CONTAINER" => match nested_launch(call) {
+            Ok(body) => launch::launch(agent, &body).await,
+            Err(r) => r,
+        },
+        "WAIT_NESTED_CONTAINER" => match nested_target(call, "wait_nested_container") {
+            Ok(id) => wait::wait(agent, id, wait::Shape::Nested).await,
+            Err(r) => r,
+        },
+        "KILL_NESTED_CONTAINER" => match nested_target(call, "kill_nested_container") {
+            Ok(_) => kill(agent, call, "kill_nested_container").await,
+            Err(r) => r,
+        },
+        "REMOVE_NESTED_CONTAINER" => match nested_target(call, "remove_nested_container") {
+            Ok(_) => remove(agent, call, "remove_nested_container").await,
+            Err(r) => r,
+        },
         "PRUNE_IMAGES" => images::prune(agent, call).await,
         "ATTACH_CONTAINER_OUTPUT" => match target(call, "attach_container_output") {
             Ok(id) => attach::output(agent, id).await,
@@ -59,9 +76,9 @@ pub fn payload<'a>(call: &'a Value, field: &str) -> Result<&'a Value, Reply> {
     })
 }
 
-/// The container a call is about. A nested container id (with `parent`) names nothing ucr has: Err(None) is
-/// then the caller's 404.
-fn container_id(call: &Value, field: &str) -> Result<Option<String>, Reply> {
+/// The container a call is about: its ucr id, `<parent>/<child>` for a nested one (each level checked as Mesos's
+/// `validateContainerId`).
+fn container_id(call: &Value, field: &str) -> Result<String, Reply> {
     let p = payload(call, field)?;
     let bad = |why: String| {
         Reply::error(
@@ -75,24 +92,51 @@ fn container_id(call: &Value, field: &str) -> Result<Option<String>, Reply> {
             format!("Failed to validate agent::Call: Expecting '{field}.container_id' to be present"),
         )
     })?;
-    let value = cid
-        .get("value")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| bad("'value' must be a string".into()))?;
-    validate_id(value).map_err(|e| bad(e.to_string()))?;
-    if cid.get("parent").is_some_and(|p| !p.is_null()) {
-        return Ok(None);
+    let mut chain = Vec::new();
+    let mut cur = Some(cid);
+    while let Some(c) = cur {
+        let value = c
+            .get("value")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| bad("'value' must be a string".into()))?;
+        validate_id(value).map_err(|e| bad(e.to_string()))?;
+        chain.push(value);
+        cur = c.get("parent").filter(|p| !p.is_null());
     }
-    Ok(Some(value.to_string()))
+    if chain.len() > 1 && chain.iter().any(|v| v.contains('.')) {
+        return Err(bad("a nested container's ids must not contain '.'".into()));
+    }
+    chain.reverse();
+    Ok(chain.join("/"))
 }
 
-/// The (known) container a call is about, or the reply to send instead: 400 when the id is malformed, 404 when
-/// there is no such container.
+/// The container a call is about, or the reply to send instead: 400 when the id is malformed.
 pub fn target(call: &Value, field: &str) -> Result<String, Reply> {
-    match container_id(call, field)? {
-        Some(id) => Ok(id),
-        None => Err(not_found(&written_id(call, field))),
+    container_id(call, field)
+}
+
+/// The target of a deprecated `*_NESTED_CONTAINER` call, which must name a parent.
+fn nested_target(call: &Value, field: &str) -> Result<String, Reply> {
+    let id = container_id(call, field)?;
+    if !id.contains('/') {
+        return Err(Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("'{field}.container_id' is invalid: Expecting 'parent' to be present"),
+        ));
     }
+    Ok(id)
+}
+
+/// LAUNCH_NESTED_CONTAINER as the LAUNCH_CONTAINER it is (no resources: Mesos's deprecated call has none).
+fn nested_launch(call: &Value) -> Result<Bytes, Reply> {
+    const F: &str = "launch_nested_container";
+    nested_target(call, F)?;
+    let mut p = payload(call, F)?.clone();
+    if let Some(o) = p.as_object_mut() {
+        o.retain(|k, _| matches!(k.as_str(), "container_id" | "command" | "container"));
+    }
+    let body = json!({"type": "LAUNCH_CONTAINER", "launch_container": p});
+    Ok(Bytes::from(body.to_string()))
 }
 
 /// `<field>.container_id.value` as written, unchecked ("" when absent): for messages and the log line.
@@ -105,19 +149,19 @@ pub fn written_id(call: &Value, field: &str) -> String {
         .to_string()
 }
 
-async fn kill(agent: &Arc<Agent>, call: &Value) -> Reply {
-    let id = match target(call, "kill_container") {
+async fn kill(agent: &Arc<Agent>, call: &Value, field: &str) -> Reply {
+    let id = match target(call, field) {
         Ok(id) => id,
         Err(r) => return r,
     };
-    let signal = match call["kill_container"].get("signal") {
+    let signal = match call[field].get("signal") {
         None | Some(Value::Null) => libc::SIGKILL,
         Some(v) => match v.as_i64().and_then(|n| i32::try_from(n).ok()) {
             Some(n) if nix::sys::signal::Signal::try_from(n).is_ok() => n,
             _ => {
                 return Reply::error(
                     StatusCode::BAD_REQUEST,
-                    format!("'kill_container.signal' is invalid: {v} is not a signal number"),
+                    format!("'{field}.signal' is invalid: {v} is not a signal number"),
                 )
             }
         },
@@ -148,11 +192,17 @@ async fn kill(agent: &Arc<Agent>, call: &Value) -> Reply {
 
 /// What agent.proto documents (and Mesos never did for a standalone container): an exited container's
 /// sandbox and runtime dir are removed. A live one is refused with 400, never a crash.
-async fn remove(agent: &Arc<Agent>, call: &Value) -> Reply {
-    let id = match target(call, "remove_container") {
+async fn remove(agent: &Arc<Agent>, call: &Value, field: &str) -> Reply {
+    let id = match target(call, field) {
         Ok(id) => id,
         Err(r) => return r,
     };
+    // Mesos: removing a nested container whose parent is gone (and took it along) succeeds.
+    if let Some((parent, _)) = id.rsplit_once('/') {
+        if !agent.c.exists(parent) {
+            return Reply::empty(StatusCode::OK);
+        }
+    }
     match agent.c.container(&id) {
         Ok(st) if st.is_live() => {
             return Reply::error(
@@ -179,29 +229,26 @@ async fn remove(agent: &Arc<Agent>, call: &Value) -> Reply {
     }
 }
 
-/// Live containers (`show_standalone`: every ucr container is standalone; `show_nested`: there are none), with
-/// their status (pid, network) and statistics.
+/// Live containers (`show_standalone`: the top-level ones, every one standalone; `show_nested`: those nested in
+/// them, parents listed before children), with their status (pid, network) and statistics.
 async fn get_containers(agent: &Arc<Agent>, call: &Value) -> Reply {
     let q = call.get("get_containers").cloned().unwrap_or(Value::Null);
-    let standalone = q
-        .get("show_standalone")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
+    let flag = |name: &str| q.get(name).and_then(|v| v.as_bool()).unwrap_or(false);
+    let (standalone, nested) = (flag("show_standalone"), flag("show_nested"));
     let c = agent.c.clone();
     let listed = blocking(move || -> Result<Vec<Value>, ContainerError> {
         let mut out = Vec::new();
-        if !standalone {
-            return Ok(out);
-        }
-        for st in c.containers()?.into_iter().filter(|s| s.is_live()) {
-            let mut status = json!({"container_id": {"value": st.id}});
+        let live = c.tree()?.into_iter().filter(|(_, s)| s.is_live());
+        for (_, st) in live.filter(|(d, _)| if *d == 0 { standalone } else { nested }) {
+            let cid = mesos_id(&st.id);
+            let mut status = json!({"container_id": cid});
             if let Some(pid) = st.pid.filter(|_| st.task_alive()) {
                 status["executor_pid"] = json!(pid);
             }
             if let Some(n) = st.status.get("network_infos") {
                 status["network_infos"] = n.clone();
             }
-            let mut entry = json!({"container_id": {"value": st.id}, "container_status": status});
+            let mut entry = json!({"container_id": cid, "container_status": status});
             // Not in Mesos's ContainerStatus (its executor reports health in task status updates): ucr's
             // addition, the supervisor's last record of the container's health checks.
             if let Some(h) = c.health(&st.id) {
@@ -225,4 +272,17 @@ async fn get_containers(agent: &Arc<Agent>, call: &Value) -> Reply {
         Ok(Err(e)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(r) => r,
     }
+}
+
+/// A ucr id as a Mesos `ContainerID`: `pod/web` → `{"value":"web","parent":{"value":"pod"}}`.
+pub fn mesos_id(id: &str) -> Value {
+    let mut v: Option<Value> = None;
+    for seg in id.split('/') {
+        let mut cid = json!({"value": seg});
+        if let Some(p) = v.take() {
+            cid["parent"] = p;
+        }
+        v = Some(cid);
+    }
+    v.unwrap_or_else(|| json!({"value": id}))
 }

@@ -71,13 +71,14 @@ pub async fn recover(agent: Arc<Agent>, mode: Mode) {
 async fn finish_lost(agent: Arc<Agent>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        // Nested ones too: a member whose supervisor died is finished like any container.
         let lost: Vec<String> = agent
             .c
-            .containers()
+            .tree()
             .unwrap_or_default()
             .into_iter()
-            .filter(|s| s.is_lost())
-            .map(|s| s.id)
+            .filter(|(_, s)| s.is_lost())
+            .map(|(_, s)| s.id)
             .collect();
         for id in lost {
             let c = agent.c.clone();

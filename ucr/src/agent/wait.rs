@@ -32,7 +32,14 @@ pub fn termination_json(t: &Termination) -> Value {
     w
 }
 
-pub async fn wait(agent: &Arc<Agent>, id: String) -> Reply {
+/// Which call answers: WAIT_CONTAINER, or the deprecated WAIT_NESTED_CONTAINER (its own response type).
+#[derive(Clone, Copy)]
+pub enum Shape {
+    Current,
+    Nested,
+}
+
+pub async fn wait(agent: &Arc<Agent>, id: String, shape: Shape) -> Reply {
     let mut delay = Duration::from_millis(2);
     loop {
         let st = match agent.c.container(&id) {
@@ -45,13 +52,13 @@ pub async fn wait(agent: &Arc<Agent>, id: String) -> Reply {
             .as_ref()
             .filter(|_| st.state == State::Exited)
         {
-            return reply(t);
+            return reply(t, shape);
         }
         if st.is_lost() {
             // Nobody else will finish it: the containerizer's wait records its end (exactly once).
             let c = agent.c.clone();
             return match blocking(move || c.wait(&id, None)).await {
-                Ok(Ok(t)) => reply(&t),
+                Ok(Ok(t)) => reply(&t, shape),
                 Ok(Err(e)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
                 Err(r) => r,
             };
@@ -61,6 +68,13 @@ pub async fn wait(agent: &Arc<Agent>, id: String) -> Reply {
     }
 }
 
-fn reply(t: &Termination) -> Reply {
-    Reply::ok(json!({"type": "WAIT_CONTAINER", "wait_container": termination_json(t)}))
+fn reply(t: &Termination, shape: Shape) -> Reply {
+    match shape {
+        Shape::Current => {
+            Reply::ok(json!({"type": "WAIT_CONTAINER", "wait_container": termination_json(t)}))
+        }
+        Shape::Nested => Reply::ok(
+            json!({"type": "WAIT_NESTED_CONTAINER", "wait_nested_container": termination_json(t)}),
+        ),
+    }
 }
