@@ -14,6 +14,7 @@ mod health;
 mod isolation_cgroups;
 mod isolation_fs;
 mod marathon_docs;
+mod nested;
 mod network;
 mod network_multi;
 mod no_image;

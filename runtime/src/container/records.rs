@@ -42,7 +42,12 @@ pub fn children(paths: &Paths, id: &str) -> Result<Vec<ContainerState>> {
 
 /// Every container, each nested one right after its parent (depth first), with its depth.
 pub fn tree(paths: &Paths) -> Result<Vec<(usize, ContainerState)>> {
-    fn walk(paths: &Paths, st: ContainerState, depth: usize, out: &mut Vec<(usize, ContainerState)>) {
+    fn walk(
+        paths: &Paths,
+        st: ContainerState,
+        depth: usize,
+        out: &mut Vec<(usize, ContainerState)>,
+    ) {
         let kids = children(paths, &st.id).unwrap_or_default();
         out.push((depth, st));
         for k in kids {

@@ -71,7 +71,11 @@ impl Containerizer {
     }
 
     /// Launch a pod: its parent, then each member nested in it; all or nothing (see `pod.rs`).
-    pub fn launch_pod(&self, pod: &crate::spec::PodConfig, notices: &dyn Notices) -> Result<Vec<Launched>> {
+    pub fn launch_pod(
+        &self,
+        pod: &crate::spec::PodConfig,
+        notices: &dyn Notices,
+    ) -> Result<Vec<Launched>> {
         pod::launch_pod(&self.config, &self.images, pod, notices)
     }
 

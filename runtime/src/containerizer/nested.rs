@@ -30,7 +30,12 @@ pub fn parent_of(paths: &Paths, cfg: &ContainerConfig, n: &Nesting) -> Result<Co
         .strip_prefix(n.parent.as_str())
         .and_then(|r| r.strip_prefix('/'))
         .filter(|r| !r.contains('/'))
-        .ok_or_else(|| bad(format!("a nested container's id must be {}/<name>", n.parent)))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "a nested container's id must be {}/<name>",
+                n.parent
+            ))
+        })?;
     crate::spec::validate_id(name)?;
     if n.share_pid {
         return Err(bad(
@@ -96,7 +101,11 @@ pub fn join_parent(
             continue;
         }
         let dest = format!("/etc/{name}");
-        if let Some(m) = c.mounts.iter_mut().find(|m| m.destination() == Path::new(&dest)) {
+        if let Some(m) = c
+            .mounts
+            .iter_mut()
+            .find(|m| m.destination() == Path::new(&dest))
+        {
             m.set_source(Some(file));
         }
     }

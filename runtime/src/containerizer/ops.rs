@@ -223,8 +223,13 @@ pub fn stop_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
         let grace = crate::container::records::config(paths, &c.id)
             .ok()
             .flatten()
-            .map_or(crate::spec::config::DEFAULT_KILL_GRACE, |cfg| cfg.kill_grace());
-        write_atomic(&paths.kill_marker(&c.id), libc::SIGTERM.to_string().as_bytes())?;
+            .map_or(crate::spec::config::DEFAULT_KILL_GRACE, |cfg| {
+                cfg.kill_grace()
+            });
+        write_atomic(
+            &paths.kill_marker(&c.id),
+            libc::SIGTERM.to_string().as_bytes(),
+        )?;
         if c.pid.is_some() {
             let places = isolation::Places::of(paths, &c);
             let signalled = isolation::isolators(&c).and_then(|i| {
@@ -285,7 +290,11 @@ pub fn remove(paths: &Paths, store_dir: &Path, id: &str, force: bool) -> Result<
     if let Some(c) = live_child.as_ref().filter(|_| !force) {
         return Err(ContainerError::State {
             id: id.to_string(),
-            why: format!("its nested container {} is {} (use --force)", c.id, c.state.as_str()),
+            why: format!(
+                "its nested container {} is {} (use --force)",
+                c.id,
+                c.state.as_str()
+            ),
         });
     }
     if st.is_live() && !force {

@@ -8,8 +8,8 @@
 pub mod container;
 pub mod convert;
 pub mod convert_container;
-mod nesting;
 mod health;
+mod nesting;
 pub mod types;
 
 use std::collections::BTreeMap;
