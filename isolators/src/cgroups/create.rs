@@ -77,8 +77,18 @@ pub fn existing(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<(PathBuf, PathBu
         .iter()
         .map(|m| (m.clone(), m.join(&rel)))
         .filter(|(_, d)| d.is_dir())
+        // v2: once a nested container's cgroup took controllers, the container's own processes are in its leaf.
+        .map(|(m, d)| match d.join(LEAF) {
+            leaf if leaf.is_dir() => (m, leaf),
+            _ => (m, d),
+        })
         .collect())
 }
+
+/// v2's leaf of a container that has nested containers with limits of their own: a cgroup that hands
+/// controllers to its children may hold no process itself, so the container's own processes move here (as
+/// Mesos keeps every container's processes in `<cgroup>/leaf` on v2).
+pub const LEAF: &str = "leaf";
 
 /// Create `cgroup` (an absolute cgroup path like "/ucr/<id>") in every hierarchy and write `resources` into
 /// it. Idempotent on an existing dir. On error, removes the directories it created (and only those).
@@ -240,7 +250,35 @@ fn enable(dir: &Path, wanted: &[&str], cgroup: &Path) -> Result<()> {
     if add.is_empty() {
         return Ok(());
     }
-    put(&f, &add.join(" "), cgroup)
+    let value = add.join(" ");
+    for _ in 0..3 {
+        match std::fs::write(&f, &value) {
+            // v2's "no internal processes": the processes of a container that now gets a nested container
+            // with limits of its own move to its leaf, then the controllers can be handed down.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => to_leaf(dir, cgroup)?,
+            _ => break,
+        }
+    }
+    put(&f, &value, cgroup)
+}
+
+/// Moves every process of v2 cgroup `dir` into `dir/leaf` (made if missing).
+fn to_leaf(dir: &Path, cgroup: &Path) -> Result<()> {
+    let leaf = dir.join(LEAF);
+    match std::fs::create_dir(&leaf) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fail(cgroup, &leaf, e)),
+    }
+    for pid in read(&dir.join("cgroup.procs"), cgroup)?.split_whitespace() {
+        // A process that exited meanwhile is fine.
+        if let Err(e) = std::fs::write(leaf.join("cgroup.procs"), pid) {
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(fail(cgroup, &leaf, e));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn copy_if_empty(parent: &Path, child: &Path, cgroup: &Path) -> Result<()> {
