@@ -62,10 +62,10 @@ pub fn tree(paths: &Paths) -> Result<Vec<(usize, ContainerState)>> {
 }
 
 fn list_in(dir: &std::path::Path, paths: &Paths, prefix: &str) -> Result<Vec<ContainerState>> {
-    let rd = match std::fs::read_dir(&dir) {
+    let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(ContainerError::io(&dir, e)),
+        Err(e) => return Err(ContainerError::io(dir, e)),
     };
     let mut out = Vec::new();
     for e in rd.flatten() {
