@@ -43,5 +43,6 @@ pub fn launch_pod(
             }
         }
     }
+    crate::supervisor::family::all_launched(&config.paths, id)?;
     Ok(out)
 }

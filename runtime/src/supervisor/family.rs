@@ -19,6 +19,10 @@ use crate::spec::ContainerConfig;
 /// The parent's record of the member whose failure ended the pod.
 const FAILED_MEMBER: &str = "failed-member";
 
+/// Written in the parent's runtime dir once every member is launched: before it, a member that finished does
+/// not end the pod (the members still to come would find no pod to join).
+const ALL_LAUNCHED: &str = "members-launched";
+
 /// Before the container's own teardown: every nested container stopped and torn down.
 pub fn stop_nested(paths: &Paths, store_dir: &Path, id: &str) {
     if let Err(e) = crate::containerizer::ops::stop_children(paths, store_dir, id) {
@@ -45,11 +49,23 @@ pub fn member_ended(paths: &Paths, cfg: &ContainerConfig, t: &Termination) {
             .unwrap_or_default()
             .iter()
             .any(|c| c.id != cfg.id && c.is_live());
-        if others_run || killed {
+        let all_launched = paths.runtime(&n.parent).join(ALL_LAUNCHED).exists();
+        if others_run || killed || !all_launched {
             return;
         }
     }
     end_pod(paths, &n.parent);
+}
+
+/// The pod launch's last step: every member is launched. If they have all ended already (each saw the pod
+/// still launching), the pod ends here.
+pub fn all_launched(paths: &Paths, pod: &str) -> crate::container::error::Result<()> {
+    write_atomic(&paths.runtime(pod).join(ALL_LAUNCHED), b"")?;
+    let live = children(paths, pod)?.iter().any(|c| c.is_live());
+    if !live {
+        end_pod(paths, pod);
+    }
+    Ok(())
 }
 
 /// SIGTERM to the pod's pause process (its task's init, which exits 0 on it).

@@ -10,7 +10,7 @@
 //! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
 
 mod console;
-mod family;
+pub mod family;
 mod health;
 mod poll_time;
 mod residency;

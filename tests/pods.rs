@@ -1,0 +1,131 @@
+//! Marathon pods end to end: a parent holding the pod's network, volumes and resource envelope, its members
+//! nested in it. Members reach each other on localhost and share ephemeral volumes; an endpoint's host port is
+//! reachable from the host; each member has its own memory limit inside the pod's; stopping the pod leaves no
+//! process, mount, cgroup, network namespace, veth or iptables rule; a failing member ends the pod, and a pod
+//! whose members all finished finishes.
+
+use serde_json::json;
+
+use crate::common::{cgroup_dirs, mounts_under, procs_in_cgroup, CMD_TIMEOUT};
+use crate::network::support::*;
+
+fn limit(pod: &str, member: &str) -> Option<u64> {
+    cgroup_dirs(pod).iter().find_map(|d| {
+        let dir = if member.is_empty() { d.clone() } else { d.join(member) };
+        std::fs::read_to_string(dir.join("memory.limit_in_bytes"))
+            .or_else(|_| std::fs::read_to_string(dir.join("memory.max")))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    })
+}
+
+#[test]
+fn a_pod_of_an_httpd_and_a_client_shares_localhost_a_volume_and_an_envelope() {
+    let _s = serial();
+    let (_reg, image) = busybox_registry();
+    let n = Net::new();
+    warm_up(&n, &image);
+    let before = host_net();
+    let id = n.c.id("pod");
+    let pod = json!({
+        "id": id,
+        "networks": [{"mode": "container/bridge"}],
+        "volumes": [{"name": "shared"}],
+        "containers": [
+            {"name": "web", "resources": {"cpus": 0.1, "mem": 48},
+             "image": {"kind": "DOCKER", "id": image},
+             "exec": {"command": {"shell":
+                "echo from-web > /data/index.html && exec httpd -f -p $ENDPOINT_HTTP -h /data"}},
+             "endpoints": [{"name": "http", "containerPort": 8080, "hostPort": 0, "protocol": ["tcp"]}],
+             "volumeMounts": [{"name": "shared", "mountPath": "/data"}]},
+            {"name": "client", "resources": {"cpus": 0.1, "mem": 40},
+             "image": {"kind": "DOCKER", "id": image},
+             "exec": {"command": {"shell":
+                "until wget -qO /data/fetched http://127.0.0.1:8080/index.html; do sleep 0.1; done; \
+                 cat /data/fetched; exec sleep 600"}},
+             "volumeMounts": [{"name": "shared", "mountPath": "/data"}]}
+        ]
+    });
+    let out = n.c.run_stdin(&n.args(&["launch", "-d", "-"]), &pod.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+    let (web, client) = (format!("{id}/web"), format!("{id}/client"));
+    n.c.wait_running(&web);
+    n.c.wait_running(&client);
+    // The client reached the httpd on the pod's localhost, and wrote what it got into the shared volume.
+    let deadline = std::time::Instant::now() + CMD_TIMEOUT;
+    loop {
+        let logs = n.ucr(&["logs", &format!("{id}.client")]).stdout;
+        if logs.contains("from-web") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "client never fetched: {logs}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let seen = n.ucr(&["exec", &format!("{id}.web"), "cat", "/data/fetched"]);
+    assert_eq!(seen.stdout.trim(), "from-web", "{}", seen.all());
+    // The endpoint's host port, mapped on the pod's network, from the host.
+    let (_ip, port) = ip_and_port(&n.inspect(&id));
+    assert!(port > 0);
+    assert_eq!(http_get(port, "/index.html").trim(), "from-web");
+    // Each member's limit, inside the pod's envelope.
+    let mb = 1024 * 1024;
+    assert_eq!(limit(&id, "web"), Some(48 * mb));
+    assert_eq!(limit(&id, "client"), Some(40 * mb));
+    assert!(limit(&id, "").is_some_and(|l| l >= 88 * mb), "{:?}", limit(&id, ""));
+    // Stopped: every member killed with its kill policy, then the pod; nothing left behind.
+    let out = n.ucr(&["stop", "-t", "2", &id]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for m in [&web, &client] {
+        let v = n.c.ps(m).expect("member kept until rm");
+        assert_eq!(v["termination"]["state"], "TASK_KILLED", "{v}");
+    }
+    assert_eq!(n.c.ps(&id).expect("pod")["termination"]["state"], "TASK_KILLED");
+    assert!(procs_in_cgroup(&id).is_empty());
+    assert!(cgroup_dirs(&id).is_empty());
+    assert_eq!(rules_of(&id), 0);
+    n.ucr(&["rm", &id]).ok();
+    assert!(n.c.ps(&web).is_none());
+    assert!(mounts_under(n.c.dir.path()).is_empty());
+    assert_eq!(host_net(), before);
+}
+
+#[test]
+fn a_failing_member_ends_the_pod_and_a_pod_whose_members_finished_finishes() {
+    let c = crate::common::Containers::new();
+    let id = c.id("failing");
+    let pod = json!({
+        "id": id,
+        "containers": [
+            {"name": "bad", "resources": {"cpus": 0.1, "mem": 32},
+             "exec": {"command": {"shell": "sleep 0.3; exit 3"}}},
+            {"name": "long", "resources": {"cpus": 0.1, "mem": 32},
+             "exec": {"command": {"shell": "exec sleep 600"}}, "lifecycle": {"killGracePeriodSeconds": 1}}
+        ]
+    });
+    let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+    c.run_for(&["wait", &id], CMD_TIMEOUT);
+    let t = &c.ps(&id).expect("pod")["termination"];
+    assert_eq!(t["state"], "TASK_FAILED", "{t}");
+    assert!(t["message"].as_str().is_some_and(|m| m.contains("bad")), "{t}");
+    let long = c.ps(&format!("{id}/long")).expect("member");
+    assert_eq!(long["termination"]["state"], "TASK_KILLED", "{long}");
+    let bad = c.ps(&format!("{id}/bad")).expect("member");
+    assert_eq!(bad["termination"]["state"], "TASK_FAILED", "{bad}");
+    assert!(procs_in_cgroup(&id).is_empty());
+
+    let done = c.id("done");
+    let pod = json!({
+        "id": done,
+        "containers": [
+            {"name": "a", "resources": {"cpus": 0.1, "mem": 32}, "exec": {"command": {"shell": "true"}}},
+            {"name": "b", "resources": {"cpus": 0.1, "mem": 32}, "exec": {"command": {"shell": "sleep 0.3"}}}
+        ]
+    });
+    let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+    let w = c.run_for(&["wait", &done], CMD_TIMEOUT);
+    assert_eq!(w.stdout.trim(), "0", "{}", w.all());
+    assert_eq!(c.ps(&done).expect("pod")["termination"]["state"], "TASK_FINISHED");
+    assert!(cgroup_dirs(&done).is_empty());
+}
