@@ -20,6 +20,7 @@ mod network_multi;
 mod no_image;
 mod packaging;
 mod persistent_volumes;
+mod pods;
 mod pull;
 mod request_credentials;
 mod run;

@@ -12,7 +12,7 @@ use ucr_isolators::Request;
 use ucr_registry::manifest::RunConfig;
 
 use super::config::Config;
-use super::spawn::{spawn, Launched};
+use super::spawn::{start, Launched, Starting};
 use crate::container::bundle::{runtime_spec, BundleInput};
 use crate::container::checkpoint::write_json;
 use crate::container::error::{ContainerError, Result};
@@ -36,6 +36,17 @@ pub fn launch(
     cfg: &ContainerConfig,
     notices: &dyn Notices,
 ) -> Result<Launched> {
+    begin(config, images, cfg, notices)?.started(&config.paths)
+}
+
+/// [`launch`] up to its supervisor's start: everything before is done (or undone and recorded on failure);
+/// what is left is the supervisor's first word, `Starting::started`.
+pub fn begin(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    notices: &dyn Notices,
+) -> Result<Starting> {
     let id = cfg.id.as_str();
     let paths = &config.paths;
     // A nested container stands on its running parent (`nested.rs`); a top-level one on the instance.
@@ -96,7 +107,7 @@ pub fn launch(
     write_json(&paths.state_file(id), &st)?;
     let store_dir = images.store_dir();
     match prepare(config, images, cfg, &mut st, nested_in.as_ref(), notices).and_then(|()| {
-        spawn(
+        start(
             paths,
             store_dir,
             &config.supervisor,
@@ -104,9 +115,7 @@ pub fn launch(
             id,
         )
     }) {
-        Ok(l) => Ok(l),
-        // The supervisor has recorded the failure and torn down; its record stands.
-        Err(e @ ContainerError::Started { .. }) => Err(e),
+        Ok(s) => Ok(s),
         Err(e) => {
             // Undo and record: the id keeps its checkpoint (EXITED, launch failed) until `rm`, as Mesos keeps a
             // failed container's termination for WAIT_CONTAINER.

@@ -1,10 +1,10 @@
 //! Launching a pod (`spec::pod`): its parent, whose only process is `ucr pause`, then each member nested in it,
-//! in the pod's order. A pod starts whole or not at all, as Marathon's pod instance: when a member fails to
+//! in the pod's order, their supervisors starting side by side. A pod starts whole or not at all, as Marathon's pod instance: when a member fails to
 //! launch, the pod is destroyed (members first) and the member's error returned, its record kept for WAIT. What
 //! happens when a member ends is the supervisors' (`supervisor::family`).
 
 use super::config::Config;
-use super::launch::launch;
+use super::launch::{begin, launch};
 use super::spawn::Launched;
 use crate::container::error::{ContainerError, Result};
 use crate::images::{Images, Notices};
@@ -32,16 +32,32 @@ pub fn launch_pod(
     // The ephemeral volumes are made by the first member that mounts each (`nested::parent_volumes`), owned by
     // its user, as Mesos's executor makes them its own.
     let mut out = vec![launch(config, images, &pod.parent, notices)?];
+    // Each member's supervisor starts its task while the next member is prepared here: on two cores a pod of
+    // three costs little more than its parent and one member.
+    let mut starting = Vec::new();
+    let mut failed = None;
     for c in &pod.children {
-        match launch(config, images, c, notices) {
-            Ok(l) => out.push(l),
+        match begin(config, images, c, notices) {
+            Ok(s) => starting.push(s),
             Err(e) => {
-                if let Err(d) = super::ops::destroy(&config.paths, images.store_dir(), id) {
-                    tracing::warn!(pod = id, error = %d, "destroying a pod that failed to launch");
-                }
-                return Err(e);
+                failed = Some(e);
+                break;
             }
         }
+    }
+    for s in starting {
+        match s.started(&config.paths) {
+            Ok(l) => out.push(l),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failed {
+        if let Err(d) = super::ops::destroy(&config.paths, images.store_dir(), id) {
+            tracing::warn!(pod = id, error = %d, "destroying a pod that failed to launch");
+        }
+        return Err(e);
     }
     crate::supervisor::family::all_launched(&config.paths, id)?;
     Ok(out)

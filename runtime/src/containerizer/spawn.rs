@@ -94,6 +94,25 @@ pub fn spawn(
     forker: Option<&Forker>,
     id: &str,
 ) -> Result<Launched> {
+    start(paths, store_dir, command, forker, id)?.started(paths)
+}
+
+/// A supervisor started and not yet heard from: the caller may prepare another container meanwhile (a pod's
+/// members start side by side).
+pub struct Starting {
+    id: String,
+    done: BufReader<File>,
+    child: Supervisor,
+}
+
+/// [`spawn`] up to the supervisor's start, without waiting for its first word.
+pub fn start(
+    paths: &Paths,
+    store_dir: &Path,
+    command: &SupervisorCommand,
+    forker: Option<&Forker>,
+    id: &str,
+) -> Result<Starting> {
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| ContainerError::io("pipe", e.into()))?;
     let log_path = paths.supervisor_log(id);
@@ -111,43 +130,58 @@ pub fn spawn(
         }
     };
     drop::<OwnedFd>(write);
-    let mut done = BufReader::new(File::from(read));
-    let mut line = String::new();
-    done.read_line(&mut line)
-        .map_err(|e| ContainerError::io(paths.supervisor_log(id), e))?;
-    let line = line.trim_end();
-    if let Some(pid) = line.strip_prefix("started ") {
-        let pid = pid.parse().unwrap_or(0);
-        return Ok(Launched {
-            pid,
-            done,
-            supervisor: child,
-        });
-    }
-    // The supervisor recorded the failure and tore down itself; report it with its exit code.
-    let mut child = child;
-    child.wait();
-    let (code, msg) = match line.strip_prefix("failed ") {
-        Some(rest) => {
-            let (c, m) = rest.split_once(' ').unwrap_or((rest, ""));
-            (c.parse().unwrap_or(125), m.to_string())
-        }
-        None => {
-            let log = fs::read_to_string(paths.supervisor_log(id)).unwrap_or_default();
-            (
-                125,
-                format!(
-                    "container {id}: supervisor ended without starting the task: {}",
-                    log.trim()
-                ),
-            )
-        }
-    };
-    Err(ContainerError::Started {
+    Ok(Starting {
         id: id.to_string(),
-        why: msg,
-        code,
+        done: BufReader::new(File::from(read)),
+        child,
     })
+}
+
+impl Starting {
+    /// The supervisor's first word: its task runs, or the launch failed (recorded and torn down by it).
+    pub fn started(self, paths: &Paths) -> Result<Launched> {
+        let Starting {
+            id,
+            mut done,
+            mut child,
+        } = self;
+        let id = id.as_str();
+        let mut line = String::new();
+        done.read_line(&mut line)
+            .map_err(|e| ContainerError::io(paths.supervisor_log(id), e))?;
+        let line = line.trim_end();
+        if let Some(pid) = line.strip_prefix("started ") {
+            let pid = pid.parse().unwrap_or(0);
+            return Ok(Launched {
+                pid,
+                done,
+                supervisor: child,
+            });
+        }
+        // The supervisor recorded the failure and tore down itself; report it with its exit code.
+        child.wait();
+        let (code, msg) = match line.strip_prefix("failed ") {
+            Some(rest) => {
+                let (c, m) = rest.split_once(' ').unwrap_or((rest, ""));
+                (c.parse().unwrap_or(125), m.to_string())
+            }
+            None => {
+                let log = fs::read_to_string(paths.supervisor_log(id)).unwrap_or_default();
+                (
+                    125,
+                    format!(
+                        "container {id}: supervisor ended without starting the task: {}",
+                        log.trim()
+                    ),
+                )
+            }
+        };
+        Err(ContainerError::Started {
+            id: id.to_string(),
+            why: msg,
+            code,
+        })
+    }
 }
 
 fn exec_supervisor(
