@@ -118,6 +118,9 @@ fn wait_until(
 pub fn stop(paths: &Paths, store_dir: &Path, id: &str, grace: Duration) -> Result<Termination> {
     let st = load_live(paths, id)?;
     write_atomic(&paths.kill_marker(id), libc::SIGTERM.to_string().as_bytes())?;
+    // Nested containers first, each with its own kill policy (the signal below reaches their processes too, and
+    // they must know it is a kill, not a failure).
+    stop_children(paths, store_dir, id)?;
     // Without a pid it is still being made: the marker stops the launch at its next step.
     if st.pid.is_some() {
         let places = isolation::Places::of(paths, &st);

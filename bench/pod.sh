@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Start-to-running of a pod against separate containers, warm image, on tmpfs, in the same run:
+#   ucr launch -d pod.json      a Marathon pod of 3 busybox containers (each `sleep 600`, its own cpus/mem),
+#                               host networking: returns once the pod's parent and all 3 members run
+#   3 x ucr run -d IMAGE ...    the same 3 containers as separate top-level containers, one after the other
+#   1 x ucr run -d IMAGE ...    one of them alone
+# Each timed step ends when every task runs; teardown (`rm --force`) is not timed. Prints the medians and the
+# ratios pod / one container and pod / three containers (issue 20: the pod costs <= 1.5x). Needs root, jq,
+# GNU date. Release build.
+# usage: bench/pod.sh [RUNS]   (default 20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-20}
+cargo build --release -q -p ucr -p ucr-fixtures
+UCR=$PWD/target/release/ucr
+WORK=$(mktemp -d /dev/shm/ucr-bench-pod.XXXXXX)
+U=("$UCR" --root "$WORK/root" --runtime-dir "$WORK/run" --image_provisioner_backend overlay)
+coproc REG { exec target/release/ucr-fixture-registry --env "$WORK/env" --layers 0; }
+cleanup() {
+  for id in $("${U[@]}" ps --all --json 2>/dev/null | jq -r 'select(.parent == null) | .id'); do
+    "${U[@]}" rm --force "$id" >/dev/null 2>&1 || true
+  done
+  eval "exec ${REG[1]}>&-" 2>/dev/null || true
+  wait "$REG_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+for _ in $(seq 600); do [ -f "$WORK/env" ] && break; sleep 0.2; done
+# shellcheck disable=SC1091
+. "$WORK/env"
+IMAGE=$HOST/demo/busybox:latest
+"${U[@]}" pull --quiet --ca-file "$CA" --creds "$USER:$PASS" "$IMAGE" >/dev/null
+
+pod_json() { # id
+  jq -n --arg id "$1" --arg image "$IMAGE" '{id: $id, networks: [{mode: "host"}], containers: [
+    {name: "a", resources: {cpus: 0.1, mem: 32}, image: {kind: "DOCKER", id: $image}, exec: {command: {shell: "exec sleep 600"}}},
+    {name: "b", resources: {cpus: 0.1, mem: 32}, image: {kind: "DOCKER", id: $image}, exec: {command: {shell: "exec sleep 600"}}},
+    {name: "c", resources: {cpus: 0.1, mem: 32}, image: {kind: "DOCKER", id: $image}, exec: {command: {shell: "exec sleep 600"}}}
+  ]}' >"$WORK/pod.json"
+}
+ms() { # command...: its wall time in ms; fails the benchmark if it fails
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>"$WORK/err" || { echo "failed: $*" >&2; cat "$WORK/err" >&2; exit 1; }
+  t1=$(date +%s%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 }'
+}
+run3() { # suffix: the three containers, one after the other
+  for n in a b c; do "${U[@]}" run -d --name "sep-$1-$n" --cpus 0.1 --mem 32 "$IMAGE" sleep 600; done
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+rm_all() {
+  for id in $("${U[@]}" ps --all --json | jq -r 'select(.parent == null) | .id'); do "${U[@]}" rm --force "$id" >/dev/null; done
+}
+
+# One of each untimed first: page cache, the overlay probe, the first cgroups.
+pod_json warm-pod; "${U[@]}" launch -d "$WORK/pod.json" >/dev/null; run3 warm >/dev/null; rm_all
+: >"$WORK/pod.t"; : >"$WORK/three.t"; : >"$WORK/one.t"
+for i in $(seq "$RUNS"); do
+  pod_json "pod-$i"
+  if (( i % 2 )); then
+    p=$(ms "${U[@]}" launch -d "$WORK/pod.json"); t=$(ms run3 "$i")
+  else
+    t=$(ms run3 "$i"); p=$(ms "${U[@]}" launch -d "$WORK/pod.json")
+  fi
+  o=$(ms "${U[@]}" run -d --name "one-$i" --cpus 0.1 --mem 32 "$IMAGE" sleep 600)
+  # The pod really runs: its parent and three members.
+  [ "$("${U[@]}" ps --json | jq -r "select(.id | startswith(\"pod-$i\")) | .state" | grep -c RUNNING)" = 4 ] ||
+    { echo "pod-$i is not running whole" >&2; exit 1; }
+  echo "$p" >>"$WORK/pod.t"; echo "$t" >>"$WORK/three.t"; echo "$o" >>"$WORK/one.t"
+  rm_all
+done
+P=$(median <"$WORK/pod.t"); T=$(median <"$WORK/three.t"); O=$(median <"$WORK/one.t")
+awk -v p="$P" -v t="$T" -v o="$O" -v n="$RUNS" 'BEGIN {
+  printf "%d runs each, warm image, tmpfs, start-to-running\n", n
+  printf "median wall: pod of 3 %.1f ms | 3 x ucr run -d %.1f ms | 1 x ucr run -d %.1f ms\n", p, t, o
+  printf "ratio pod / three containers = %.2f (target <= 1.5)\n", p / t
+  printf "ratio pod / one container = %.2f\n", p / o
+}'
