@@ -68,6 +68,9 @@ fn a_nested_container_lives_in_its_parents_namespaces_and_cgroup_and_goes_with_i
             .ok()
     });
     assert_eq!(limit.as_deref().map(str::trim), Some("67108864"));
+    // The parent still takes one more process (on v2 its own now live in its leaf cgroup).
+    let ex = c.run_for(&["exec", &parent, "true"], CMD_TIMEOUT);
+    assert_eq!(ex.code, 0, "{}", ex.all());
     let v = c.ps(&nested).expect("ps lists the nested container");
     assert_eq!(v["parent"], parent.as_str());
     // Shown under its parent by its Mesos name, and reachable by it.
@@ -180,6 +183,67 @@ fn the_agent_serves_nested_containers_with_the_current_and_the_deprecated_calls(
     let rm_b =
         json!({"type": "REMOVE_CONTAINER", "remove_container": {"container_id": nested_id("b")}});
     assert_eq!(a.call(&rm_b.to_string()).status, 200);
+    assert!(procs_in_cgroup(&parent).is_empty());
+    assert!(cgroup_dirs(&parent).is_empty());
+}
+
+#[test]
+fn nested_containers_outlive_an_agent_kill_9_and_are_answered_from_their_checkpoints() {
+    let mut a = Agent::start(&[]);
+    a.wait_ready();
+    let parent = a.c.id("recpar");
+    let top = json!({
+        "type": "LAUNCH_CONTAINER",
+        "launch_container": {"container_id": {"value": parent}, "command": {"value": "sleep 600"}}
+    });
+    assert_eq!(a.call(&top.to_string()).status, 200);
+    assert_eq!(
+        a.call(&nested_call(&parent, "a", "sleep 600", json!({})))
+            .status,
+        200
+    );
+    assert_eq!(
+        a.call(&nested_call(&parent, "b", "exit 5", json!({})))
+            .status,
+        200
+    );
+    let nested_id = |v: &str| json!({"value": v, "parent": {"value": parent}});
+    let wait_b =
+        json!({"type": "WAIT_CONTAINER", "wait_container": {"container_id": nested_id("b")}})
+            .to_string();
+    assert_eq!(
+        a.call(&wait_b).json()["wait_container"]["exit_status"],
+        5 << 8
+    );
+    a.restart();
+    a.wait_ready();
+    // The exited child from its checkpoint; the running one still running, listed, and killed with its parent.
+    assert_eq!(
+        a.call(&wait_b).json()["wait_container"]["exit_status"],
+        5 << 8
+    );
+    let list = a
+        .call(r#"{"type":"GET_CONTAINERS","get_containers":{"show_nested":true}}"#)
+        .json();
+    let listed = list["get_containers"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        listed.iter().any(|e| e["container_id"] == nested_id("a")),
+        "{list}"
+    );
+    let kill =
+        json!({"type": "KILL_CONTAINER", "kill_container": {"container_id": {"value": parent}}});
+    assert_eq!(a.call(&kill.to_string()).status, 200);
+    let wait_a =
+        json!({"type": "WAIT_CONTAINER", "wait_container": {"container_id": nested_id("a")}})
+            .to_string();
+    assert_eq!(
+        a.call(&wait_a).json()["wait_container"]["state"],
+        "TASK_KILLED"
+    );
+    a.wait(&parent);
     assert!(procs_in_cgroup(&parent).is_empty());
     assert!(cgroup_dirs(&parent).is_empty());
 }

@@ -11,7 +11,11 @@ use crate::network::support::*;
 
 fn limit(pod: &str, member: &str) -> Option<u64> {
     cgroup_dirs(pod).iter().find_map(|d| {
-        let dir = if member.is_empty() { d.clone() } else { d.join(member) };
+        let dir = if member.is_empty() {
+            d.clone()
+        } else {
+            d.join(member)
+        };
         std::fs::read_to_string(dir.join("memory.limit_in_bytes"))
             .or_else(|_| std::fs::read_to_string(dir.join("memory.max")))
             .ok()
@@ -46,7 +50,8 @@ fn a_pod_of_an_httpd_and_a_client_shares_localhost_a_volume_and_an_envelope() {
              "volumeMounts": [{"name": "shared", "mountPath": "/data"}]}
         ]
     });
-    let out = n.c.run_stdin(&n.args(&["launch", "-d", "-"]), &pod.to_string());
+    let out =
+        n.c.run_stdin(&n.args(&["launch", "-d", "-"]), &pod.to_string());
     assert_eq!(out.code, 0, "{}", out.all());
     let (web, client) = (format!("{id}/web"), format!("{id}/client"));
     n.c.wait_running(&web);
@@ -58,7 +63,10 @@ fn a_pod_of_an_httpd_and_a_client_shares_localhost_a_volume_and_an_envelope() {
         if logs.contains("from-web") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "client never fetched: {logs}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "client never fetched: {logs}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let seen = n.ucr(&["exec", &format!("{id}.web"), "cat", "/data/fetched"]);
@@ -71,7 +79,11 @@ fn a_pod_of_an_httpd_and_a_client_shares_localhost_a_volume_and_an_envelope() {
     let mb = 1024 * 1024;
     assert_eq!(limit(&id, "web"), Some(48 * mb));
     assert_eq!(limit(&id, "client"), Some(40 * mb));
-    assert!(limit(&id, "").is_some_and(|l| l >= 88 * mb), "{:?}", limit(&id, ""));
+    assert!(
+        limit(&id, "").is_some_and(|l| l >= 88 * mb),
+        "{:?}",
+        limit(&id, "")
+    );
     // Stopped: every member killed with its kill policy, then the pod; nothing left behind.
     let out = n.ucr(&["stop", "-t", "2", &id]);
     assert_eq!(out.code, 0, "{}", out.all());
@@ -79,7 +91,10 @@ fn a_pod_of_an_httpd_and_a_client_shares_localhost_a_volume_and_an_envelope() {
         let v = n.c.ps(m).expect("member kept until rm");
         assert_eq!(v["termination"]["state"], "TASK_KILLED", "{v}");
     }
-    assert_eq!(n.c.ps(&id).expect("pod")["termination"]["state"], "TASK_KILLED");
+    assert_eq!(
+        n.c.ps(&id).expect("pod")["termination"]["state"],
+        "TASK_KILLED"
+    );
     assert!(procs_in_cgroup(&id).is_empty());
     assert!(cgroup_dirs(&id).is_empty());
     assert_eq!(rules_of(&id), 0);
@@ -107,7 +122,10 @@ fn a_failing_member_ends_the_pod_and_a_pod_whose_members_finished_finishes() {
     c.run_for(&["wait", &id], CMD_TIMEOUT);
     let t = &c.ps(&id).expect("pod")["termination"];
     assert_eq!(t["state"], "TASK_FAILED", "{t}");
-    assert!(t["message"].as_str().is_some_and(|m| m.contains("bad")), "{t}");
+    assert!(
+        t["message"].as_str().is_some_and(|m| m.contains("bad")),
+        "{t}"
+    );
     let long = c.ps(&format!("{id}/long")).expect("member");
     assert_eq!(long["termination"]["state"], "TASK_KILLED", "{long}");
     let bad = c.ps(&format!("{id}/bad")).expect("member");
@@ -126,6 +144,9 @@ fn a_failing_member_ends_the_pod_and_a_pod_whose_members_finished_finishes() {
     assert_eq!(out.code, 0, "{}", out.all());
     let w = c.run_for(&["wait", &done], CMD_TIMEOUT);
     assert_eq!(w.stdout.trim(), "0", "{}", w.all());
-    assert_eq!(c.ps(&done).expect("pod")["termination"]["state"], "TASK_FINISHED");
+    assert_eq!(
+        c.ps(&done).expect("pod")["termination"]["state"],
+        "TASK_FINISHED"
+    );
     assert!(cgroup_dirs(&done).is_empty());
 }
