@@ -1,6 +1,7 @@
 //! `volume/sandbox_path`: `SANDBOX_PATH` volumes of type SELF — a path in this container's own sandbox, made if
 //! missing and owned by the task's user (so a non-root task can write to it), bound at `container_path`.
-//! Type PARENT names the sandbox of a parent container; ucr's containers are top-level, so it is refused.
+//! Type PARENT names the sandbox of a parent container: the runtime makes those host paths for a nested
+//! container (with [`make_dirs`]), so one that reaches this isolator has no parent and is refused.
 
 use std::path::{Component, Path};
 
@@ -28,7 +29,7 @@ impl Isolator for SandboxPath {
                         NAME,
                         format!(
                         "volume {}: SANDBOX_PATH type PARENT ({path}) needs a parent container; \
-                             ucr containers are top-level",
+                             this one is not nested",
                         v.container_path
                     ),
                     ))
@@ -62,7 +63,7 @@ impl Isolator for SandboxPath {
 
 /// mkdir -p of `rel` under `base`, refusing to follow a symlink the task may have planted in its sandbox, and
 /// giving each directory it creates to the task's user.
-fn make_dirs(base: &Path, rel: &Path, uid: u32, gid: u32) -> Result<()> {
+pub fn make_dirs(base: &Path, rel: &Path, uid: u32, gid: u32) -> Result<()> {
     let mut at = base.to_path_buf();
     for comp in rel.components() {
         at.push(comp);

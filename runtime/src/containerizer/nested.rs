@@ -138,23 +138,9 @@ pub fn parent_volumes(
             );
             return Err(ContainerError::launch(&cfg.id, "preparing", why, 125));
         }
-        let mut at = base.clone();
-        for comp in rel.components() {
-            at.push(comp);
-            match std::fs::symlink_metadata(&at) {
-                Ok(m) if m.is_dir() => {}
-                // A symlink a task planted in the parent's sandbox is never followed.
-                Ok(_) => {
-                    let why = format!("{} exists and is not a directory", at.display());
-                    return Err(ContainerError::launch(&cfg.id, "preparing", why, 125));
-                }
-                Err(_) => {
-                    std::fs::create_dir(&at).map_err(|e| ContainerError::io(&at, e))?;
-                    std::os::unix::fs::chown(&at, Some(uid), Some(gid))
-                        .map_err(|e| ContainerError::io(&at, e))?;
-                }
-            }
-        }
+        ucr_isolators::volume::sandbox_path::make_dirs(&base, rel, uid, gid)
+            .map_err(|e| ContainerError::launch(&cfg.id, "preparing", e.to_string(), 125))?;
+        let at = base.join(rel);
         v.source = VolumeSource::HostPath {
             path: at.to_string_lossy().into_owned(),
         };
