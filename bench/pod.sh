@@ -15,20 +15,16 @@ cargo build --release -q -p ucr -p ucr-fixtures
 UCR=$PWD/target/release/ucr
 WORK=$(mktemp -d /dev/shm/ucr-bench-pod.XXXXXX)
 U=("$UCR" --root "$WORK/root" --runtime-dir "$WORK/run" --image_provisioner_backend overlay)
-coproc REG { exec target/release/ucr-fixture-registry --env "$WORK/env" --layers 0; }
-cleanup() {
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+rm_all() { # every top-level container (a pod takes its members along)
   for id in $("${U[@]}" ps --all --json 2>/dev/null | jq -r 'select(.parent == null) | .id'); do
     "${U[@]}" rm --force "$id" >/dev/null 2>&1 || true
   done
-  eval "exec ${REG[1]}>&-" 2>/dev/null || true
-  wait "$REG_PID" 2>/dev/null || true
-  rm -rf "$WORK"
 }
+cleanup() { rm_all; stop_registry; rm -rf "$WORK"; }
 trap cleanup EXIT
-for _ in $(seq 600); do [ -f "$WORK/env" ] && break; sleep 0.2; done
-# shellcheck disable=SC1091
-. "$WORK/env"
-IMAGE=$HOST/demo/busybox:latest
+start_registry
 "${U[@]}" pull --quiet --ca-file "$CA" --creds "$USER:$PASS" "$IMAGE" >/dev/null
 
 pod_json() { # id
@@ -38,19 +34,8 @@ pod_json() { # id
     {name: "c", resources: {cpus: 0.1, mem: 32}, image: {kind: "DOCKER", id: $image}, exec: {command: {shell: "exec sleep 600"}}}
   ]}' >"$WORK/pod.json"
 }
-ms() { # command...: its wall time in ms; fails the benchmark if it fails
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>"$WORK/err" || { echo "failed: $*" >&2; cat "$WORK/err" >&2; exit 1; }
-  t1=$(date +%s%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 }'
-}
 run3() { # suffix: the three containers, one after the other
   for n in a b c; do "${U[@]}" run -d --name "sep-$1-$n" --cpus 0.1 --mem 32 "$IMAGE" sleep 600; done
-}
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-rm_all() {
-  for id in $("${U[@]}" ps --all --json | jq -r 'select(.parent == null) | .id'); do "${U[@]}" rm --force "$id" >/dev/null; done
 }
 
 # One of each untimed first: page cache, the overlay probe, the first cgroups.
