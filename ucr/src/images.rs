@@ -89,7 +89,7 @@ fn store(g: &Globals) -> anyhow::Result<std::sync::Arc<Store>> {
 /// The manifest digests of the images live containers stand on.
 fn in_use(g: &Globals) -> anyhow::Result<Vec<String>> {
     Ok(context::existing(g)?
-        .containers()?
+        .all_containers()?
         .into_iter()
         .filter(|c| c.is_live())
         .filter_map(|c| c.image_digest)
@@ -214,7 +214,7 @@ pub fn rmi(g: &Globals, a: &RmiArgs) -> anyhow::Result<i32> {
         // them out from under it.
         let digest = rec.manifest_digest.to_string();
         let users: Vec<String> = containers
-            .containers()?
+            .all_containers()?
             .into_iter()
             .filter(|c| c.is_live() && c.image_digest.as_deref() == Some(digest.as_str()))
             .map(|c| c.id)

@@ -129,9 +129,14 @@ impl Containerizer {
         ops::remove(self.paths(), self.images.store_dir(), id, force)
     }
 
-    /// Every container, oldest first.
+    /// Every top-level container, oldest first.
     pub fn containers(&self) -> Result<Vec<ContainerState>> {
         records::list(self.paths())
+    }
+
+    /// Every container, nested ones included (each after its parent).
+    pub fn all_containers(&self) -> Result<Vec<ContainerState>> {
+        Ok(self.tree()?.into_iter().map(|(_, st)| st).collect())
     }
 
     pub fn container(&self, id: &str) -> Result<ContainerState> {
@@ -180,7 +185,7 @@ impl Containerizer {
     /// their references before.
     pub fn images_in_use(&self) -> Result<Keep> {
         let mut keep = Keep::default();
-        for c in self.containers()?.into_iter().filter(|c| c.is_live()) {
+        for c in self.all_containers()?.into_iter().filter(|c| c.is_live()) {
             match (c.image_digest, c.image) {
                 (Some(d), _) => keep.digests.push(d),
                 (None, Some(r)) => keep.references.push(r),

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use crate::container::error::{ContainerError, Result};
 use crate::container::paths::Paths;
-use crate::container::records::load;
 use crate::container::state::State;
 use crate::spec::{ContainerConfig, Volume, VolumeMode, VolumeSource};
 use crate::volumes::{VolumeRecord, Volumes};
@@ -104,13 +103,8 @@ pub fn remove(paths: &Paths, name: &str) -> Result<()> {
 /// (container id, the volume names it uses, whether it has not exited) for every container.
 fn users(paths: &Paths) -> Result<Vec<(String, Vec<String>, bool)>> {
     let mut out = Vec::new();
-    let rd = match std::fs::read_dir(paths.containers()) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(ContainerError::io(paths.containers(), e)),
-    };
-    for e in rd.flatten() {
-        let id = e.file_name().to_string_lossy().into_owned();
+    for (_, st) in crate::container::records::tree(paths)? {
+        let id = st.id;
         let cfg = config_of(&paths.config_file(&id));
         let names: Vec<String> = cfg
             .map(|c| c.persistent_volumes.into_iter().map(|p| p.name).collect())
@@ -118,7 +112,7 @@ fn users(paths: &Paths) -> Result<Vec<(String, Vec<String>, bool)>> {
         if names.is_empty() {
             continue;
         }
-        let live = load(paths, &id).map_or(true, |st| st.state != State::Exited);
+        let live = st.state != State::Exited;
         out.push((id, names, live));
     }
     Ok(out)

@@ -249,7 +249,7 @@ async fn serve(
 
 fn listing(agent: &Agent) -> (Vec<ucr_runtime::ContainerState>, PathBuf) {
     (
-        agent.c.containers().unwrap_or_default(),
+        agent.c.all_containers().unwrap_or_default(),
         agent.c.images().store_dir().to_path_buf(),
     )
 }
