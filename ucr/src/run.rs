@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 
 use ucr_runtime::containerizer::Launched;
-use ucr_runtime::spec::{self, ContainerConfig};
+use ucr_runtime::spec::{self, ContainerConfig, PodConfig};
 use ucr_runtime::{ContainerError, Containerizer, Termination};
 
 use crate::context::{self, Printed};
@@ -106,16 +106,153 @@ fn start(
     Ok(t.code)
 }
 
+/// A pod (`ucr launch` of a Marathon pod or a Mesos task group), launched whole. In the foreground each member's
+/// output is shown line by line after its name (`web | ...`), a signal goes to the pod (its members are stopped
+/// with their kill policies), and ucr exits with the pod's code: 0 when every member finished, else the code of
+/// the member whose failure ended it.
+pub fn start_pod(
+    g: &Globals,
+    registry: &RegistryArgs,
+    pod: PodConfig,
+    detach: bool,
+    rm: bool,
+) -> anyhow::Result<i32> {
+    let c = context::containerizer(g, Some(registry))?;
+    let id = pod.parent.id.clone();
+    let mut launched = match c.launch_pod(&pod, &Printed { quiet: detach }) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ucr: {e}");
+            if rm && !matches!(e, ContainerError::InUse(_)) {
+                let _ = c.remove(&id, true);
+            }
+            return Ok(e.exit_code());
+        }
+    };
+    if detach {
+        println!("{id}");
+        return Ok(0);
+    }
+    let parent = launched.remove(0);
+    for member in launched {
+        member.release_supervisor();
+    }
+    let outputs = pod
+        .children
+        .iter()
+        .map(|m| {
+            let name = m.id.rsplit('/').next().unwrap_or(&m.id);
+            Output::open(&c.paths().sandbox(&m.id), Some(format!("{name} | ")))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let t = follow_outputs(&c, &id, parent, outputs)?;
+    if t.state != "TASK_FINISHED" && !t.message.is_empty() {
+        eprintln!("ucr: pod {id}: {}: {}", t.state, t.message);
+    }
+    if rm {
+        c.remove(&id, true)?;
+    }
+    Ok(t.code)
+}
+
 static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     SIGNALLED.store(sig, Ordering::SeqCst);
 }
 
+/// One container's output being followed: its sandbox's stdout and stderr, and for a pod's member the prefix
+/// of each of its lines (`web | `), as `docker compose up` shows several containers.
+struct Output {
+    out: File,
+    err: File,
+    prefix: Option<String>,
+    /// An unfinished last line of each, held until its end arrives (prefixed output only).
+    partial: [Vec<u8>; 2],
+}
+
+impl Output {
+    fn open(sandbox: &std::path::Path, prefix: Option<String>) -> anyhow::Result<Output> {
+        Ok(Output {
+            out: File::open(sandbox.join("stdout")).context("sandbox stdout")?,
+            err: File::open(sandbox.join("stderr")).context("sandbox stderr")?,
+            prefix,
+            partial: [Vec::new(), Vec::new()],
+        })
+    }
+
+    /// Copies what is new; whether there was anything.
+    fn pump(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
+        let a = Self::copy(&mut self.out, &mut self.partial[0], &self.prefix, buf, &mut std::io::stdout())?;
+        let b = Self::copy(&mut self.err, &mut self.partial[1], &self.prefix, buf, &mut std::io::stderr())?;
+        Ok(a || b)
+    }
+
+    fn copy(
+        f: &mut File,
+        partial: &mut Vec<u8>,
+        prefix: &Option<String>,
+        buf: &mut [u8],
+        to: &mut dyn Write,
+    ) -> std::io::Result<bool> {
+        let mut any = false;
+        loop {
+            let n = f.read(buf)?;
+            if n == 0 {
+                return Ok(any);
+            }
+            any = true;
+            match prefix {
+                None => to.write_all(&buf[..n])?,
+                Some(p) => {
+                    partial.extend_from_slice(&buf[..n]);
+                    while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = partial.drain(..=end).collect();
+                        to.write_all(p.as_bytes())?;
+                        to.write_all(&line)?;
+                    }
+                }
+            }
+            to.flush()?;
+        }
+    }
+
+    /// At the end: an unfinished last line, with its prefix and a newline.
+    fn flush_partial(&mut self) -> std::io::Result<()> {
+        if let Some(p) = &self.prefix {
+            for (i, part) in self.partial.iter_mut().enumerate() {
+                if part.is_empty() {
+                    continue;
+                }
+                let mut to: Box<dyn Write> = if i == 0 {
+                    Box::new(std::io::stdout())
+                } else {
+                    Box::new(std::io::stderr())
+                };
+                to.write_all(p.as_bytes())?;
+                to.write_all(part)?;
+                to.write_all(b"\n")?;
+                part.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Stream the sandbox's stdout/stderr until the supervisor says the task exited; forward SIGINT/SIGTERM/SIGHUP
 /// to the task, like `docker run` does.
-fn follow(c: &Containerizer, id: &str, mut l: Launched) -> anyhow::Result<Termination> {
+fn follow(c: &Containerizer, id: &str, l: Launched) -> anyhow::Result<Termination> {
     let sandbox = c.paths().sandbox(id);
+    follow_outputs(c, id, l, vec![Output::open(&sandbox, None)?])
+}
+
+/// [`follow`] of container `id` (a pod's parent) showing `outputs` (a pod's members).
+fn follow_outputs(
+    c: &Containerizer,
+    id: &str,
+    mut l: Launched,
+    mut outputs: Vec<Output>,
+) -> anyhow::Result<Termination> {
     for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: the handler only stores to an atomic; no SA_RESTART so poll() returns EINTR promptly.
         unsafe {
@@ -124,31 +261,23 @@ fn follow(c: &Containerizer, id: &str, mut l: Launched) -> anyhow::Result<Termin
             libc::sigaction(s, &sa, std::ptr::null_mut());
         }
     }
-    let mut out = File::open(sandbox.join("stdout")).context("sandbox stdout")?;
-    let mut err = File::open(sandbox.join("stderr")).context("sandbox stderr")?;
     let mut buf = vec![0u8; 64 * 1024];
-    let mut pump = |f: &mut File, to: &mut dyn Write| -> std::io::Result<bool> {
+    let mut pump_all = |outputs: &mut Vec<Output>| -> std::io::Result<bool> {
         let mut any = false;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                return Ok(any);
-            }
-            any = true;
-            to.write_all(&buf[..n])?;
-            to.flush()?;
+        for o in outputs.iter_mut() {
+            any |= o.pump(&mut buf)?;
         }
+        Ok(any)
     };
     let mut idle_ms = 1;
     let termination = loop {
-        let a = pump(&mut out, &mut std::io::stdout())?;
-        let b = pump(&mut err, &mut std::io::stderr())?;
+        let any = pump_all(&mut outputs)?;
         let sig = SIGNALLED.swap(0, Ordering::SeqCst);
         if sig != 0 {
             let _ = c.kill(id, sig);
         }
         if l.done.buffer().is_empty() {
-            idle_ms = if a || b { 1 } else { (idle_ms * 2).min(50) };
+            idle_ms = if any { 1 } else { (idle_ms * 2).min(50) };
             let fd = l.done.get_ref().as_fd();
             let mut fds = [rustix::event::PollFd::new(
                 &fd,
@@ -175,8 +304,10 @@ fn follow(c: &Containerizer, id: &str, mut l: Launched) -> anyhow::Result<Termin
             break c.wait(id, None)?;
         }
     };
-    pump(&mut out, &mut std::io::stdout())?;
-    pump(&mut err, &mut std::io::stderr())?;
+    pump_all(&mut outputs)?;
+    for o in &mut outputs {
+        o.flush_partial()?;
+    }
     // EOF: the supervisor is done (its teardown and `--rm` included) and closes the pipe just before it exits.
     let mut rest = Vec::new();
     let _ = l.done.read_to_end(&mut rest);

@@ -38,7 +38,8 @@ pub fn member_ended(paths: &Paths, cfg: &ContainerConfig, t: &Termination) {
     let killed = paths.kill_marker(&cfg.id).exists();
     let failed = t.state != "TASK_FINISHED" && !killed;
     if failed {
-        let why = format!("container {} failed: {}", cfg.id, t.message);
+        // Its exit code on the first line, then why.
+        let why = format!("{}\ncontainer {} failed: {}", t.code, cfg.id, t.message);
         let file = paths.runtime(&n.parent).join(FAILED_MEMBER);
         // The first failure is the pod's reason; later ones are the kill it caused.
         if !file.exists() {
@@ -79,10 +80,12 @@ fn end_pod(paths: &Paths, parent: &str) {
     );
 }
 
-/// A pod's termination when one of its members failed: TASK_FAILED, naming the member.
+/// A pod's termination when one of its members failed: TASK_FAILED, naming the member, with its exit code.
 pub fn pod_termination(paths: &Paths, id: &str, t: &mut Termination) {
-    if let Ok(why) = std::fs::read_to_string(paths.runtime(id).join(FAILED_MEMBER)) {
+    if let Ok(text) = std::fs::read_to_string(paths.runtime(id).join(FAILED_MEMBER)) {
+        let (code, why) = text.split_once('\n').unwrap_or(("1", &text));
         t.state = "TASK_FAILED".into();
-        t.message = why;
+        t.code = code.trim().parse().unwrap_or(1);
+        t.message = why.to_string();
     }
 }
