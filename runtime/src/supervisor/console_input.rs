@@ -152,7 +152,9 @@ impl ConsoleInput {
                         // One input at a time: closed unanswered, the client knows it was refused.
                         continue;
                     }
-                    if stream.set_nonblocking(true).is_err() || stream.write_all(&[GREETING]).is_err() {
+                    if stream.set_nonblocking(true).is_err()
+                        || stream.write_all(&[GREETING]).is_err()
+                    {
                         continue;
                     }
                     self.client = Some(Client {
@@ -200,7 +202,8 @@ impl Client {
             if !self.pending.is_empty() || self.buf.len() < 5 {
                 return true;
             }
-            let len = u32::from_le_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+            let len =
+                u32::from_le_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
             if len > MAX_FRAME {
                 return false;
             }
@@ -212,7 +215,10 @@ impl Client {
             match (kind, payload.as_slice()) {
                 (DATA, bytes) => self.pending.extend_from_slice(bytes),
                 (WINDOW, [r0, r1, c0, c1]) => {
-                    let size = (u16::from_le_bytes([*r0, *r1]), u16::from_le_bytes([*c0, *c1]));
+                    let size = (
+                        u16::from_le_bytes([*r0, *r1]),
+                        u16::from_le_bytes([*c0, *c1]),
+                    );
                     if let Err(e) = pty::resize(master, size) {
                         tracing::warn!("console input: resize: {e}");
                     }

@@ -156,7 +156,12 @@ impl Watch<'_> {
             // The terminal last, while the task's side is open (a closed one would wake the poll for ever):
             // its master, then its input socket's fds.
             let console_at = set.len();
-            set.extend(self.console.as_ref().map(|c| c.poll_fds()).unwrap_or_default());
+            set.extend(
+                self.console
+                    .as_ref()
+                    .map(|c| c.poll_fds())
+                    .unwrap_or_default(),
+            );
             match poll(&mut set, timeout.as_ref()) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
@@ -180,7 +185,10 @@ impl Watch<'_> {
             drop(set);
             drop(probes);
             if console_ready.contains(&true)
-                && self.console.as_mut().is_some_and(|c| !c.serve(&console_ready))
+                && self
+                    .console
+                    .as_mut()
+                    .is_some_and(|c| !c.serve(&console_ready))
             {
                 // Every holder of the slave closed it; the pidfd still says when the init ends.
                 self.console = None;
