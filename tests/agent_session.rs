@@ -256,8 +256,10 @@ fn agent_session_dropped_connection_kills_the_command_in_the_container() {
     ));
     assert_eq!(out.response.status, 200, "{}", a.log());
     out.expect("started");
-    let sleeping = processes(&["sleep", &secs]);
-    assert_eq!(sleeping.len(), 1, "the session's sleep runs");
+    // The shell forks `sleep` after its echo.
+    until("the session's sleep runs", || {
+        processes(&["sleep", &secs]).len() == 1
+    });
     let execs = || {
         std::fs::read_dir("/proc")
             .map(|rd| {
@@ -302,7 +304,9 @@ fn agent_session_dropped_connection_kills_the_command_in_the_container() {
         ),
     ));
     out.expect("started");
-    assert_eq!(processes(&["sleep", &secs]).len(), 1);
+    until("the second session's sleep runs", || {
+        processes(&["sleep", &secs]).len() == 1
+    });
     a.kill9();
     until("the session's sleep dies with the agent", || {
         processes(&["sleep", &secs]).is_empty()

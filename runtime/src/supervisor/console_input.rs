@@ -126,15 +126,17 @@ impl ConsoleInput {
     /// writes stdin bytes to `master` and applies window sizes.
     pub(super) fn serve(&mut self, ready: &[bool], master: &OwnedFd) {
         let polled_client = self.client.as_ref().is_some_and(|c| c.pending.is_empty());
-        if ready.first().copied().unwrap_or(false) {
-            self.accept();
-        }
+        // The client first: one that closed before the next connected (the agent's attach ended, another
+        // began) is gone before the newcomer is judged.
         if polled_client && ready.get(1).copied().unwrap_or(false) {
             if let Some(c) = self.client.as_mut() {
                 if !c.read() {
                     self.client = None;
                 }
             }
+        }
+        if ready.first().copied().unwrap_or(false) {
+            self.accept();
         }
         if let Some(c) = self.client.as_mut() {
             if !c.process(master) {
@@ -148,6 +150,10 @@ impl ConsoleInput {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, _)) => {
+                    // A client that hung up while its bytes waited for the pty (and so was not read) is gone.
+                    if self.client.as_ref().is_some_and(|c| hung_up(&c.stream)) {
+                        self.client = None;
+                    }
                     if self.client.is_some() {
                         // One input at a time: closed unanswered, the client knows it was refused.
                         continue;
@@ -167,6 +173,22 @@ impl ConsoleInput {
                 Err(_) => return,
             }
         }
+    }
+}
+
+/// Whether the peer of `stream` has closed it (checked without reading, so buffered frames stay).
+fn hung_up(stream: &UnixStream) -> bool {
+    let mut set = [rustix::event::PollFd::new(
+        stream,
+        rustix::event::PollFlags::RDHUP,
+    )];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    match rustix::event::poll(&mut set, Some(&zero)) {
+        Ok(_) => !set[0].revents().is_empty(),
+        Err(_) => false,
     }
 }
 
@@ -279,6 +301,12 @@ mod tests {
         let mut got = [0u8; 64];
         let n = rustix::io::read(&slave, &mut got).expect("read slave");
         assert_eq!(&got[..n], b"hello\n");
+        // The client goes and another comes in the same round: the newcomer is served.
+        drop(client);
+        let mut third = UnixStream::connect(&at).expect("connect 3");
+        input.serve(&[true, true], &master);
+        third.read_exact(&mut greeting).expect("greeting 3");
+        assert_eq!(greeting[0], GREETING);
         drop(input);
         assert!(!path.exists());
     }
