@@ -5,6 +5,7 @@ mod common;
 
 mod agent;
 mod agent_recovery;
+mod agent_session;
 mod archive;
 mod docker_params;
 mod dry_run;

@@ -21,6 +21,10 @@ pub struct ExecArgs {
     pub env: Vec<String>,
     /// The container.
     pub id: String,
+    /// The agent's LAUNCH_NESTED_CONTAINER_SESSION: stdio is the session's own (with -t, stdin is the pty
+    /// given to the command), and the command dies with this process.
+    #[arg(long, hide = true)]
+    pub session: bool,
     /// The command and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<String>,
@@ -33,6 +37,7 @@ pub fn exec(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
         env: a.env.iter().filter_map(|e| env_pair(e)).collect(),
         stdin: a.interactive,
         tty: a.tty,
+        session: a.session,
     };
     Ok(c.exec(&c.resolve(&a.id), &req)?)
 }

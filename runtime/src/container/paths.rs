@@ -72,6 +72,12 @@ impl Paths {
         self.runtime(id).join("bundle")
     }
 
+    /// The input side of a terminal task's console (stdin bytes and window sizes), served by its supervisor
+    /// while the task runs (`supervisor::console_input`).
+    pub fn console_socket(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("console.sock")
+    }
+
     pub fn supervisor_log(&self, id: &str) -> PathBuf {
         self.runtime(id).join("supervisor.log")
     }

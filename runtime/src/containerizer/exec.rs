@@ -8,6 +8,13 @@
 //! The calling process forks twice, since a pid namespace applies only to children: the first child joins, the
 //! second execs, and the first passes the second's end on as its own exit status. So the caller must be
 //! single-threaded (the CLI starts no async runtime for this command).
+//!
+//! A `session` exec is the agent's LAUNCH_NESTED_CONTAINER_SESSION: the caller's stdio belongs to the session
+//! alone (pipes, or a pty the agent holds the master of), so with a terminal the caller's stdin is given to the
+//! command as its controlling terminal (no second pty, no relay: resizes and hangups reach the command
+//! directly); and the command's life is bound to the caller's: the first child watches its parent and kills
+//! the command's process group when the parent is gone (the agent kills the whole tree on a dropped
+//! connection; this covers the `ucr exec` process being killed on its own, or with the agent).
 
 use std::ffi::CString;
 use std::io::Write;
@@ -17,6 +24,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::Spec;
 
+use super::bound;
 use super::relay;
 use crate::container::error::{ContainerError, Result};
 use crate::container::isolation;
@@ -36,6 +44,9 @@ pub struct ExecRequest {
     pub stdin: bool,
     /// A terminal, relayed to the caller's stdin and stdout.
     pub tty: bool,
+    /// The agent's session (see the module docs): stdio passed through (stdin is the terminal with `tty`), and
+    /// the command killed when the caller is gone.
+    pub session: bool,
 }
 
 /// Run `req` in container `id`; returns its exit code (128 + signal when a signal ended it; 126/127 when it
@@ -82,7 +93,12 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
         terminal: req.tty,
     };
     let io = |e: std::io::Error| state(&format!("exec: {e}"));
-    let (stdio, master) = if req.tty {
+    let (stdio, master) = if req.tty && req.session {
+        // The caller's stdin is the session's own pty slave: the command's terminal as it is.
+        let stdin = std::io::stdin().as_fd().try_clone_to_owned().map_err(io)?;
+        let dup = |fd: &OwnedFd| fd.try_clone().map_err(io);
+        ([dup(&stdin)?, dup(&stdin)?, stdin], None)
+    } else if req.tty {
         let (master, slave) = pty::open(relay::caller_size()).map_err(io)?;
         let dup = |fd: &OwnedFd| fd.try_clone().map_err(io);
         ([dup(&slave)?, dup(&slave)?, slave], Some(master))
@@ -95,11 +111,12 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
         let err = std::io::stderr().as_fd().try_clone_to_owned().map_err(io)?;
         ([stdin, out, err], None)
     };
+    let caller = req.session.then(std::process::id);
     // SAFETY: the process is single-threaded (checked above).
     let child = match unsafe { fork() }.map_err(|e| state(&format!("exec: fork: {e}")))? {
         ForkResult::Child => {
             drop(master);
-            let code = enter(&plan, pid, &entry, stdio);
+            let code = enter(&plan, pid, &entry, stdio, caller);
             // SAFETY: leave the forked child without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
         }
@@ -112,8 +129,15 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
     Ok(wait(child))
 }
 
-/// The first child: join the container, fork the command, pass its end on. Returns the exit code.
-fn enter(plan: &launcher::Plan, init_pid: i32, entry: &Entry, stdio: [OwnedFd; 3]) -> i32 {
+/// The first child: join the container, fork the command, pass its end on. Returns the exit code. With
+/// `caller` (a session), the command is killed if the caller ends first.
+fn enter(
+    plan: &launcher::Plan,
+    init_pid: i32,
+    entry: &Entry,
+    stdio: [OwnedFd; 3],
+    caller: Option<u32>,
+) -> i32 {
     if let Err(f) = launcher::join_container(&Linux, plan, init_pid) {
         let _ = writeln!(std::io::stderr(), "ucr: exec: entering the container: {f}");
         return 126;
@@ -134,6 +158,9 @@ fn enter(plan: &launcher::Plan, init_pid: i32, entry: &Entry, stdio: [OwnedFd; 3
         }
         Ok(ForkResult::Parent { child }) => {
             drop(stdio);
+            if let Some(caller) = caller {
+                bound::watch(child, caller);
+            }
             wait(child)
         }
         Err(e) => {

@@ -10,6 +10,7 @@
 //! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
 
 mod console;
+pub mod console_input;
 pub mod family;
 mod health;
 mod poll_time;
@@ -171,8 +172,12 @@ fn start(
         .extend(crate::containerizer::secrets::read_env(paths, id)?);
     // With a terminal, one pty is all three (the slave's copies here close once the init has its own).
     let (stdio, console) = if plan.terminal {
-        let (console, slave) =
+        let (mut console, slave) =
             console::open(plan.console_size, out).map_err(|e| fail(format!("terminal: {e}")))?;
+        // Without its input socket the task still runs; only ATTACH_CONTAINER_INPUT is refused.
+        if let Err(e) = console.listen(&paths.console_socket(id)) {
+            tracing::warn!("console input socket: {e}");
+        }
         let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| fail(format!("terminal: {e}")));
         let stdio = launcher::Stdio {
             stdin: dup(&slave)?,

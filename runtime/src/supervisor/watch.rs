@@ -153,9 +153,15 @@ impl Watch<'_> {
             set.push(PollFd::new(&pidfd, PollFlags::IN));
             set.extend(fds.iter().map(|f| PollFd::new(f, PollFlags::IN)));
             set.extend(probes.iter().map(|(_, f)| PollFd::new(f, PollFlags::IN)));
-            // The terminal last, while the task's side is open (a closed one would wake the poll for ever).
-            let console = self.console.as_ref().map(|c| c.fd());
-            set.extend(console.map(|f| PollFd::from_borrowed_fd(f, PollFlags::IN)));
+            // The terminal last, while the task's side is open (a closed one would wake the poll for ever):
+            // its master, then its input socket's fds.
+            let console_at = set.len();
+            set.extend(
+                self.console
+                    .as_ref()
+                    .map(|c| c.poll_fds())
+                    .unwrap_or_default(),
+            );
             match poll(&mut set, timeout.as_ref()) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
@@ -175,10 +181,15 @@ impl Watch<'_> {
                 .filter(|(k, _)| ready(&set[1 + fds.len() + k]))
                 .map(|(_, (i, _))| *i)
                 .collect();
-            let console_ready = console.is_some() && set.last().is_some_and(ready);
+            let console_ready: Vec<bool> = set[console_at..].iter().map(ready).collect();
             drop(set);
             drop(probes);
-            if console_ready && self.console.as_mut().is_some_and(|c| !c.pump()) {
+            if console_ready.contains(&true)
+                && self
+                    .console
+                    .as_mut()
+                    .is_some_and(|c| !c.serve(&console_ready))
+            {
                 // Every holder of the slave closed it; the pidfd still says when the init ends.
                 self.console = None;
             }

@@ -3,24 +3,35 @@
 //! `mesos-agent-readwrite`), as libprocess authenticates a route before its handler runs.
 //!
 //! 503 while recovering; 405 for another method; 400 without `Content-Type`; 415 for a type that is not JSON
-//! (protobuf is understood by Mesos, not by ucr: its 415 says JSON is required; a RecordIO request body is
-//! only for ATTACH_CONTAINER_INPUT, which ucr does not take); 406 when the client accepts no JSON (or a
-//! RecordIO stream for a call that has none); 400 for a body that is not a valid call, naming the field; 501 for a
-//! Mesos call ucr does not serve.
+//! (protobuf is understood by Mesos, not by ucr: its 415 says JSON is required); a RecordIO request body
+//! (400 without `Message-Content-Type`, 415 unless it is JSON) is read record by record and is only for
+//! ATTACH_CONTAINER_INPUT (`input`; any other call so sent is 415, and ATTACH_CONTAINER_INPUT sent as plain
+//! JSON is 415 too); 406 when the client accepts no JSON, or a RecordIO stream for a call that has none
+//! (only ATTACH_CONTAINER_OUTPUT and LAUNCH_NESTED_CONTAINER_SESSION stream their answer, and they need it);
+//! 400 for a body that is not a valid call, naming the field; 501 for a Mesos call ucr does not serve. Calls
+//! about a session are answered from the agent's memory of it (`session_calls`) before `calls`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::REALM;
 use super::calls;
+use super::input;
 use super::metrics::CallLabels;
 use super::reply::Reply;
+use super::session_calls;
 use super::state::Agent;
+
+/// The largest JSON call taken (axum's default body limit, as before calls could stream).
+const MAX_BODY: usize = 2 << 20;
+
+/// The calls whose answer is a RecordIO stream.
+const STREAMING: [&str; 2] = ["ATTACH_CONTAINER_OUTPUT", "LAUNCH_NESTED_CONTAINER_SESSION"];
 
 /// Every call type of mesos.v1.agent.Call: known to Mesos, so a type outside this list is a malformed call (400)
 /// and one inside it that ucr does not serve is 501.
@@ -63,10 +74,10 @@ pub async fn api(
     State(agent): State<Arc<Agent>>,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let started = Instant::now();
-    let (call, id, reply) = handle(&agent, &method, &headers, &body).await;
+    let (call, id, reply) = handle(&agent, &method, &headers, body).await;
     let status = reply.status();
     agent
         .metrics
@@ -120,7 +131,7 @@ async fn handle(
     agent: &Arc<Agent>,
     method: &Method,
     headers: &HeaderMap,
-    body: &Bytes,
+    body: Body,
 ) -> (String, String, Reply) {
     let none = || ("-".to_string(), String::new());
     let fail = |status, why: &str| {
@@ -159,14 +170,29 @@ async fn handle(
             )
         }
         "application/recordio" => {
-            if header_str(headers, "message-content-type").is_none() {
+            let Some(message) = header_str(headers, "message-content-type").map(media) else {
                 return fail(StatusCode::BAD_REQUEST, "Expecting 'Message-Content-Type' to be present");
+            };
+            if message != "application/json" {
+                return fail(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "ucr's agent takes JSON records only: send Message-Content-Type: application/json",
+                );
             }
-            return fail(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "streaming requests (ATTACH_CONTAINER_INPUT) are not served by ucr's agent; send \
-                 Content-Type: application/json",
-            );
+            // ATTACH_CONTAINER_INPUT's answer is plain: it needs JSON accepted, and no Message-Accept.
+            if !accepts(header_str(headers, "accept"), "application/json") {
+                return fail(
+                    StatusCode::NOT_ACCEPTABLE,
+                    "Expecting 'Accept' to allow application/json (ucr's agent answers JSON only)",
+                );
+            }
+            if header_str(headers, "message-accept").is_some() {
+                return fail(
+                    StatusCode::NOT_ACCEPTABLE,
+                    "Expecting 'Message-Accept' to not be set for non-streaming responses",
+                );
+            }
+            return input::streaming(agent, body).await;
         }
         other => {
             return fail(
@@ -181,6 +207,16 @@ async fn handle(
             "Expecting 'Message-Content-Type' to be not set for non-streaming requests",
         );
     }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("Failed to read the request body ({MAX_BODY} bytes at most): {e}"),
+            )
+        }
+    };
+    let body = &body;
     let accept = header_str(headers, "accept");
     let json_ok = accepts(accept, "application/json");
     let stream_ok =
@@ -218,15 +254,23 @@ async fn handle(
             ),
         );
     }
-    let streaming = kind == "ATTACH_CONTAINER_OUTPUT";
-    if streaming && !stream_ok {
+    if kind == "ATTACH_CONTAINER_INPUT" {
         return (
             kind,
             String::new(),
             Reply::error(
-                StatusCode::NOT_ACCEPTABLE,
-                "ATTACH_CONTAINER_OUTPUT answers a stream: send 'Accept: application/recordio'",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "ATTACH_CONTAINER_INPUT streams its request: send Content-Type: application/recordio",
             ),
+        );
+    }
+    let streaming = STREAMING.contains(&kind.as_str());
+    if streaming && !stream_ok {
+        let why = format!("{kind} answers a stream: send 'Accept: application/recordio'");
+        return (
+            kind,
+            String::new(),
+            Reply::error(StatusCode::NOT_ACCEPTABLE, why),
         );
     }
     if !streaming && !json_ok {
@@ -235,7 +279,7 @@ async fn handle(
             String::new(),
             Reply::error(
                 StatusCode::NOT_ACCEPTABLE,
-                "Streaming responses are only for ATTACH_CONTAINER_OUTPUT",
+                "Streaming responses are only for ATTACH_CONTAINER_OUTPUT and LAUNCH_NESTED_CONTAINER_SESSION",
             ),
         );
     }
@@ -264,6 +308,10 @@ async fn handle(
         }
     }
     let id = calls::written_id(&call, &kind.to_ascii_lowercase());
-    let reply = calls::dispatch(agent, &kind, &call, body).await;
+    let reply = match session_calls::route(agent, &kind, &call).await {
+        Some(r) => r,
+        None => calls::dispatch(agent, &kind, &call, body).await,
+    };
+    let reply = session_calls::with_sessions(agent, &kind, &call, reply);
     (kind, id, reply)
 }

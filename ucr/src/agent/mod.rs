@@ -4,18 +4,25 @@
 //!
 //! Files: `listen` (unix socket and TCP), `api` (Mesos's checks and status codes, in order), `calls` (the
 //! calls), `launch`, `wait`, `attach` (ATTACH_CONTAINER_OUTPUT), `images` (PRUNE_IMAGES and the image GC),
-//! `auth` (HTTP Basic), `metrics` (`/metrics`, `/metrics/snapshot`), `recovery`, `state`, `reply`.
+//! `auth` (HTTP Basic), `metrics` (`/metrics`, `/metrics/snapshot`), `recovery`, `state`, `reply`; the
+//! streams: `session` (LAUNCH_NESTED_CONTAINER_SESSION), `sessions` (what is known of them), `session_calls`
+//! (the other calls on a session), `input` (ATTACH_CONTAINER_INPUT), `recordio` (a streamed request body).
 
 mod api;
 mod attach;
 mod auth;
 mod calls;
 mod images;
+mod input;
 mod launch;
 mod listen;
 mod metrics;
+mod recordio;
 mod recovery;
 mod reply;
+mod session;
+mod session_calls;
+mod sessions;
 mod state;
 mod wait;
 

@@ -1,5 +1,5 @@
 //! What every request of the agent shares: the containerizer over the on-disk state (the same the CLI uses),
-//! whether recovery is done, the counters, the credentials, the flags `GET_FLAGS` shows.
+//! whether recovery is done, the counters, the credentials, the flags `GET_FLAGS` shows, the sessions.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use ucr_runtime::Containerizer;
 
 use super::auth::Credentials;
 use super::metrics::Metrics;
+use super::sessions::Sessions;
 
 pub struct Agent {
     pub c: Arc<Containerizer>,
@@ -22,6 +23,8 @@ pub struct Agent {
     pub gc_excluded: Vec<ImageName>,
     /// `--secrets-dir`: where LAUNCH_CONTAINER's REFERENCE secrets are read.
     pub secrets: Option<DirSecrets>,
+    /// The running (and lately ended) LAUNCH_NESTED_CONTAINER_SESSIONs.
+    pub sessions: Sessions,
 }
 
 impl Agent {
@@ -40,6 +43,7 @@ impl Agent {
             flags,
             gc_excluded,
             secrets,
+            sessions: Sessions::default(),
         })
     }
 
