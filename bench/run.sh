@@ -47,14 +47,8 @@ mv "$B/config.json.new" "$B/config.json"
 "${U[@]}" run --rm --no-image /bin/true
 "${RUNC[@]}" run --bundle "$B" ucr-bench-warm >/dev/null
 
-ms() { # command...: runs it, prints its wall time in ms; fails the benchmark if it fails
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>"$WORK/err" || { echo "failed: $*" >&2; cat "$WORK/err" >&2; exit 1; }
-  t1=$(date +%s%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 }'
-}
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh   # ms, median
 
 : >"$WORK/ucr.t"; : >"$WORK/runc.t"; : >"$WORK/host.t"
 for i in $(seq "$RUNS"); do
