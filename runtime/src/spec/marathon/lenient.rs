@@ -147,6 +147,24 @@ mod tests {
     }
 
     #[test]
+    fn pod_maps_kept_at_any_depth() {
+        let mut pod = json!({
+            "id": "/p", "user": null, "environment": {"A": null},
+            "containers": [{"name": "c", "environment": {"B": null, "C": {"secret": "s", "x": null}},
+                            "labels": {"L": null}, "endpoints": [{"name": "e", "hostPort": 80.0, "labels": null}]}],
+        });
+        normalize_pod(&mut pod);
+        assert_eq!(
+            pod,
+            json!({
+                "id": "/p", "environment": {"A": null},
+                "containers": [{"name": "c", "environment": {"B": null, "C": {"secret": "s"}},
+                                "labels": {"L": null}, "endpoints": [{"name": "e", "hostPort": 80}]}],
+            })
+        );
+    }
+
+    #[test]
     fn nulls_dropped_but_map_entries_kept_and_whole_numbers_made_integers() {
         let mut app = json!({
             "id": "/a", "fetch": null, "cpus": 1.0, "mem": 0.5,

@@ -21,6 +21,13 @@ mod network;
 pub mod types;
 mod volumes;
 
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod network_tests;
+#[cfg(test)]
+mod tests;
+
 use self::container::child;
 use self::ctx::{first_duplicate, Ctx};
 use self::network::network;
