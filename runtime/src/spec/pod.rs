@@ -16,7 +16,9 @@ pub struct PodConfig {
     /// No image, [`pause_command`], the pod's network (with every container's endpoints as port mappings, each
     /// named after its endpoint), the envelope as its resources and limits, the pod's labels.
     pub parent: ContainerConfig,
-    /// In the pod's order; each `id` is `<parent id>/<container name>` and `nesting.parent` the parent's id.
+    /// In the pod's order; each `id` is `<parent id>/<container name>` and `nesting.parent` the parent's id. A
+    /// child's network is the default (it joins the parent's); its health checks' `CheckPort::Index` index the
+    /// parent's port mappings.
     pub children: Vec<ContainerConfig>,
     /// The pod's ephemeral volumes, by name: `volumes/<name>` in the parent's sandbox, mounted into children as
     /// `VolumeSource::SandboxParent`.
