@@ -15,7 +15,7 @@ pub enum SpecError {
     NotJson(String),
 
     /// JSON, but none of the formats `ucr launch` takes; the text says what was looked for and what was found.
-    #[error("not a LAUNCH_CONTAINER call, TaskInfo or Marathon app: {0}")]
+    #[error("not a LAUNCH_CONTAINER call, TaskInfo, Marathon app or pod, or task group: {0}")]
     Unrecognized(String),
 
     /// A field of the request is unknown, malformed or not supported. `path` is the JSON path as written in the

@@ -64,7 +64,9 @@ pub struct CheckCommand {
 #[serde(rename_all = "snake_case")]
 pub enum CheckPort {
     Number(u16),
-    /// The n-th port mapping of the container (Marathon `portIndex`), resolved once the ports are allocated.
+    /// The n-th port mapping of the container (Marathon `portIndex`), resolved once the ports are allocated. A
+    /// pod's nested container has no mappings of its own: for it, the n-th of its parent's (a Marathon pod's
+    /// check of an endpoint whose port is allocated at launch, `marathon::pod::network::check_port`).
     Index(usize),
 }
 

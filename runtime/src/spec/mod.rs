@@ -1,8 +1,9 @@
 //! Request parsing: the one `ContainerConfig` every request becomes, and the parsers of the request formats.
 //! What a config and an image then make of the process to run is `crate::process`.
 //!
-//! - `config`: the `ContainerConfig` type;
-//! - `detect` (+ `mesos`, `marathon`): `ucr launch` input → config, and the unknown fields it skipped; `json`:
+//! - `config`: the `ContainerConfig` type; `pod`: the `PodConfig` type (a parent and its nested containers);
+//! - `detect` (+ `mesos`, `marathon`): `ucr launch` input → config or pod config (Marathon pods:
+//!   `marathon::pod`; Mesos task groups: `mesos::task_group`), and the unknown fields it skipped; `json`:
 //!   reading JSON with the field path of any error; `proto`: protobuf-JSON scalars and enums; `ids`: container
 //!   id rules; `secrets`: secret values; `docker_params`: Docker `parameters`.
 
@@ -23,8 +24,8 @@ pub mod secrets;
 
 pub use config::*;
 pub use detect::{
-    detect, parse_request, parse_request_with, read_request, read_request_with,
-    read_request_with_store, Format, Parsed,
+    detect, parse_request, parse_request_with, read_any, read_any_with, read_any_with_store,
+    read_request, read_request_with, read_request_with_store, Format, Parsed, ParsedPod, Request,
 };
 pub use error::SpecError;
 pub use ids::{marathon_container_id, validate_id, MAX_ID_LEN};

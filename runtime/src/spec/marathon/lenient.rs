@@ -39,6 +39,30 @@ pub fn normalize(app: &mut Value) {
     }
 }
 
+/// The fields of a pod whose objects are maps with names the user chose, wherever they occur: the pod's and each
+/// container's `environment`, the `labels` of the pod, its containers, images, endpoints and networks, and the
+/// pod's `secrets`. No field of the pod RAML with one of these names is anything but such a map.
+const POD_MAPS: [&str; 3] = ["environment", "labels", "secrets"];
+
+/// [`normalize`] for a pod definition: as for an app, with the map entries of [`POD_MAPS`] kept at any depth.
+pub fn normalize_pod(pod: &mut Value) {
+    match pod {
+        Value::Object(fields) => {
+            fields.retain(|_, v| !v.is_null());
+            for (name, v) in fields.iter_mut() {
+                match v {
+                    Value::Object(map) if POD_MAPS.contains(&name.as_str()) => {
+                        map.values_mut().for_each(normalize_pod)
+                    }
+                    _ => normalize_pod(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize_pod),
+        other => normalize_value(other),
+    }
+}
+
 fn normalize_value(v: &mut Value) {
     match v {
         Value::Object(fields) => {
@@ -120,6 +144,24 @@ mod tests {
             Err("unknown variant `rx`, expected `container/bridge` or `RO`".into())
         );
         assert!(serde_json::from_value::<Mode>(json!(1)).is_err());
+    }
+
+    #[test]
+    fn pod_maps_kept_at_any_depth() {
+        let mut pod = json!({
+            "id": "/p", "user": null, "environment": {"A": null},
+            "containers": [{"name": "c", "environment": {"B": null, "C": {"secret": "s", "x": null}},
+                            "labels": {"L": null}, "endpoints": [{"name": "e", "hostPort": 80.0, "labels": null}]}],
+        });
+        normalize_pod(&mut pod);
+        assert_eq!(
+            pod,
+            json!({
+                "id": "/p", "environment": {"A": null},
+                "containers": [{"name": "c", "environment": {"B": null, "C": {"secret": "s"}},
+                                "labels": {"L": null}, "endpoints": [{"name": "e", "hostPort": 80}]}],
+            })
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 mod health;
 mod lenient;
+pub mod pod;
 pub mod ports;
 pub mod task_env;
 #[cfg(test)]
@@ -27,7 +28,9 @@ mod volumes;
 use ucr_registry::secret::Secret;
 
 use self::task_env::{task_env, TaskContext};
-use self::types::{App, AppcContainer, EngineType, EnvValue, IpcMode, ResourceLimit};
+use self::types::{
+    App, AppcContainer, EngineType, EnvValue, IpcMode, ResourceLimit, ResourceLimits,
+};
 use super::config::{
     CommandSpec, ContainerConfig, ContainerType, ImageSpec, Limits, Resources, Source, Tty, UriSpec,
 };
@@ -214,7 +217,11 @@ pub fn parse_marathon_app_with(
         }
     }
     cfg.resources = resources(&app)?;
-    cfg.limits = limits(&app, &cfg.resources)?;
+    cfg.limits = limits(
+        app.resource_limits.as_ref(),
+        &cfg.resources,
+        "resourceLimits",
+    )?;
     cfg.network = ports::network(&app)?;
     // After the app's env (a docker `env` parameter is a later `-e` and wins, as with the Docker containerizer)
     // and its resources and network (`memory`, `cpus`, `add-host`, `dns` change them).
@@ -367,8 +374,9 @@ fn resources(app: &App) -> Result<Resources> {
     })
 }
 
-fn limits(app: &App, request: &Resources) -> Result<Limits> {
-    let Some(l) = &app.resource_limits else {
+/// `resourceLimits` at JSON path `at` (an app's, or a pod container's) over the `request`ed resources.
+pub(super) fn limits(l: Option<&ResourceLimits>, request: &Resources, at: &str) -> Result<Limits> {
+    let Some(l) = l else {
         return Ok(Limits::default());
     };
     let one = |l: &Option<ResourceLimit>, req: Option<f64>, field: &str| -> Result<Option<f64>> {
@@ -392,7 +400,7 @@ fn limits(app: &App, request: &Resources) -> Result<Limits> {
         }
     };
     Ok(Limits {
-        cpus: one(&l.cpus, request.cpus, "resourceLimits.cpus")?,
-        mem_mb: one(&l.mem, request.mem_mb, "resourceLimits.mem")?,
+        cpus: one(&l.cpus, request.cpus, &format!("{at}.cpus"))?,
+        mem_mb: one(&l.mem, request.mem_mb, &format!("{at}.mem"))?,
     })
 }

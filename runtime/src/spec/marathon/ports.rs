@@ -106,8 +106,9 @@ fn legacy_ip_address(app: &App) -> Result<NetworkMode> {
     }
 }
 
-/// The first network's mode and the names of the further ones.
-fn networks_mode(nets: &[super::types::Network]) -> Result<(NetworkMode, Vec<String>)> {
+/// The first network's mode and the names of the further ones (pods use it too: their `networks` are the same
+/// RAML type).
+pub(super) fn networks_mode(nets: &[super::types::Network]) -> Result<(NetworkMode, Vec<String>)> {
     let net = match nets {
         [] => return Ok((NetworkMode::Host, Vec::new())),
         [one] => one,

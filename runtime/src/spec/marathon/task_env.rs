@@ -41,20 +41,26 @@ pub fn task_env(ctx: &TaskContext) -> Vec<(String, String)> {
     env.push(("MARATHON_APP_RESOURCE_MEM".into(), jvm_double(ctx.mem)));
     env.push(("MARATHON_APP_RESOURCE_DISK".into(), jvm_double(ctx.disk)));
     env.push(("MARATHON_APP_RESOURCE_GPUS".into(), ctx.gpus.to_string()));
-    let labels: Vec<(String, &String)> = ctx
-        .labels
+    env.extend(label_env(ctx.labels));
+    env
+}
+
+/// `MARATHON_APP_LABELS` (the sanitized keys, space-separated) and one `MARATHON_APP_LABEL_<KEY>` per label
+/// (Marathon `EnvironmentHelper.labelsToEnvVars`), for apps and pod containers alike.
+pub fn label_env(labels: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let labels: Vec<(String, &String)> = labels
         .iter()
         .filter(|(k, v)| k.len() < MAX_ENV_LEN - LABEL_PREFIX.len() && v.len() < MAX_ENV_LEN)
         .map(|(k, v)| (sanitize(k), v))
         .collect();
-    env.push((
-        "MARATHON_APP_LABELS".into(),
+    let mut env = vec![(
+        "MARATHON_APP_LABELS".to_string(),
         labels
             .iter()
             .map(|(k, _)| k.as_str())
             .collect::<Vec<_>>()
             .join(" "),
-    ));
+    )];
     for (k, v) in labels {
         env.push((format!("{LABEL_PREFIX}{k}"), v.clone()));
     }

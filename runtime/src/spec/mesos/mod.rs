@@ -10,6 +10,9 @@ pub mod convert;
 pub mod convert_container;
 mod health;
 mod nesting;
+pub mod task_group;
+#[cfg(test)]
+mod task_group_tests;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -51,7 +54,7 @@ struct LaunchContainer {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TaskInfo {
+pub(crate) struct TaskInfo {
     /// Required by mesos.proto; a display name with no effect on what runs.
     #[serde(rename = "name")]
     _name: String,
@@ -141,6 +144,13 @@ pub fn parse_task_info_with(
     store: Store<'_>,
 ) -> Result<(ContainerConfig, Vec<String>)> {
     let (task, ignored): (TaskInfo, _) = from_str_with(text, unknown)?;
+    let mut cfg = task_config(task, store)?;
+    cfg.ignored.extend(ignored.iter().cloned());
+    Ok((cfg, ignored))
+}
+
+/// A `TaskInfo` read → its config; JSON paths in errors are relative to the task (`command.value`).
+pub(crate) fn task_config(task: TaskInfo, store: Store<'_>) -> Result<ContainerConfig> {
     if task.executor.is_some() {
         return Err(SpecError::field(
             "executor",
@@ -181,6 +191,5 @@ pub fn parse_task_info_with(
     if let Some(grace) = task.kill_policy.and_then(|k| k.grace_period) {
         cfg.kill_grace_period_secs = Some(convert::seconds(&grace, "kill_policy.grace_period")?);
     }
-    cfg.ignored.extend(ignored.iter().cloned());
-    Ok((cfg, ignored))
+    Ok(cfg)
 }
