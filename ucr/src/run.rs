@@ -25,7 +25,8 @@ pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
 
 #[derive(Args, Debug)]
 pub struct LaunchArgs {
-    /// A Mesos LAUNCH_CONTAINER call, a TaskInfo or a Marathon app, as JSON; `-` reads stdin.
+    /// A Mesos LAUNCH_CONTAINER call, a TaskInfo, a task group (LAUNCH_GROUP), a Marathon app or a Marathon pod,
+    /// as JSON; `-` reads stdin.
     pub file: String,
     #[arg(long, short)]
     pub detach: bool,
@@ -48,15 +49,29 @@ pub fn launch(g: &Globals, a: &LaunchArgs) -> anyhow::Result<i32> {
     } else {
         std::fs::read_to_string(&a.file).with_context(|| a.file.clone())?
     };
-    let parsed = match &g.secrets_dir {
-        Some(dir) => spec::read_request_with_store(&text, &spec::DirSecrets::new(dir)),
-        None => spec::read_request(&text),
+    let request = match &g.secrets_dir {
+        Some(dir) => spec::read_any_with_store(&text, &spec::DirSecrets::new(dir)),
+        None => spec::read_any(&text),
     }
     .with_context(|| a.file.clone())?;
     // Marathon and Mesos skip fields they do not know; so does ucr, but it says which, on one line.
-    if let Some(w) = parsed.warning() {
+    if let Some(w) = request.warning() {
         eprintln!("ucr: warning: {w}");
     }
+    let parsed = match request {
+        spec::Request::Container(p) => p,
+        spec::Request::Pod(p) => {
+            if a.dry_run {
+                let c = context::containerizer(g, Some(&a.registry))?;
+                let dry = |cfg: &ContainerConfig| ucr_runtime::containerizer::dry_run::dry_run(&c, cfg);
+                let members = p.pod.children.iter().map(dry).collect::<Result<Vec<_>, _>>()?;
+                let plan = serde_json::json!({"pod": dry(&p.pod.parent)?, "members": members});
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+                return Ok(0);
+            }
+            return start_pod(g, &a.registry, p.pod, a.detach, a.rm);
+        }
+    };
     let cfg = parsed.config;
     if a.dry_run {
         let c = context::containerizer(g, Some(&a.registry))?;

@@ -31,7 +31,14 @@ pub fn launch_pod(
     }
     // The ephemeral volumes are made by the first member that mounts each (`nested::parent_volumes`), owned by
     // its user, as Mesos's executor makes them its own.
-    let mut out = vec![launch(config, images, &pod.parent, notices)?];
+    let mut parent = pod.parent.clone();
+    if parent.command == crate::spec::pod::pause_command() {
+        // The ucr executable by its path: the process resolver never follows a magic link like /proc/self/exe.
+        let exe = config.supervisor.exe.to_string_lossy().into_owned();
+        parent.command.value = Some(exe.clone());
+        parent.command.arguments[0] = exe;
+    }
+    let mut out = vec![launch(config, images, &parent, notices)?];
     // Each member's supervisor starts its task while the next member is prepared here: on two cores a pod of
     // three costs little more than its parent and one member.
     let mut starting = Vec::new();

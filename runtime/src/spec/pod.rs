@@ -29,8 +29,8 @@ pub struct PodConfig {
 /// The argument that makes the `ucr` executable a pod's pause process.
 pub const PAUSE_ARG: &str = "pause";
 
-/// The parent's process: the `ucr` executable itself (the launcher's init is a fork of a ucr process, so
-/// `/proc/self/exe` is ucr even if the file was replaced since), which sleeps until it is signalled.
+/// The parent's process: the `ucr` executable itself, which sleeps until it is signalled. `/proc/self/exe`
+/// stands for it in a request; the pod launch puts the executable's path in its place.
 pub fn pause_command() -> CommandSpec {
     CommandSpec {
         shell: false,
