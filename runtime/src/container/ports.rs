@@ -229,6 +229,14 @@ pub fn marathon_env(cfg: &ContainerConfig, mappings: &[PortMapping]) -> Vec<(Str
     if cfg.source != Source::Marathon {
         return Vec::new();
     }
+    let host = || {
+        let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
+        ("HOST".to_string(), name)
+    };
+    // A pod's member: its endpoints' variables come from the pod (`ENDPOINT_*`); Marathon gives it no PORT*.
+    if cfg.nesting.is_some() {
+        return vec![host()];
+    }
     let ports: Vec<&PortMapping> = mappings
         .iter()
         .enumerate()
@@ -257,13 +265,7 @@ pub fn marathon_env(cfg: &ContainerConfig, mappings: &[PortMapping]) -> Vec<(Str
     }
     let list: Vec<String> = ports.iter().map(|m| m.host_port.to_string()).collect();
     env.push(("PORTS".into(), list.join(",")));
-    env.push((
-        "HOST".into(),
-        rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned(),
-    ));
+    env.push(host());
     env
 }
 

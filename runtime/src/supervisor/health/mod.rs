@@ -65,10 +65,16 @@ impl<'a> Checker<'a> {
             return None;
         }
         let start = Instant::now();
+        // A pod member's endpoints are its pod's port mappings: its parent holds them.
+        let parent_ports = crate::container::paths::parent_id(&st.id)
+            .filter(|_| st.ports.is_empty())
+            .and_then(|p| crate::container::records::load(paths, p).ok())
+            .map(|p| p.ports);
+        let ports = parent_ports.as_deref().unwrap_or(&st.ports);
         let checks = checks
             .iter()
             .map(|c| {
-                let target = target(c, st);
+                let target = target(c, ports);
                 Check {
                     next: start + secs(c.delay_secs),
                     counter: Counter::new(start + secs(c.grace_secs), c.kill_after),
@@ -252,14 +258,14 @@ fn unix_ms() -> u64 {
 
 /// Where a check's probe goes, with the ports decided at launch: Marathon's checks the host port of the
 /// mapping, Mesos's the container port (the host port where the mapping has none: host networking).
-fn target(c: &HealthCheck, st: &ContainerState) -> Target {
+fn target(c: &HealthCheck, ports: &[crate::spec::PortMapping]) -> Target {
     let (port, ipv6) = match &c.probe {
         Probe::Command { command } => return Target::Command(probe::entry(command)),
         Probe::Http { port, ipv6, .. } | Probe::Tcp { port, ipv6 } => (port, *ipv6),
     };
     let port = match port {
         CheckPort::Number(n) => *n,
-        CheckPort::Index(i) => match st.ports.get(*i) {
+        CheckPort::Index(i) => match ports.get(*i) {
             None => return Target::Broken(format!("the container has no port at index {i}")),
             Some(m) if c.side == Side::Container && m.container_port != 0 => m.container_port,
             Some(m) => m.host_port,
