@@ -15,6 +15,7 @@ mod health;
 mod isolation_cgroups;
 mod isolation_fs;
 mod marathon_docs;
+mod marathon_pods;
 mod nested;
 mod network;
 mod network_multi;

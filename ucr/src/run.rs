@@ -63,8 +63,14 @@ pub fn launch(g: &Globals, a: &LaunchArgs) -> anyhow::Result<i32> {
         spec::Request::Pod(p) => {
             if a.dry_run {
                 let c = context::containerizer(g, Some(&a.registry))?;
-                let dry = |cfg: &ContainerConfig| ucr_runtime::containerizer::dry_run::dry_run(&c, cfg);
-                let members = p.pod.children.iter().map(dry).collect::<Result<Vec<_>, _>>()?;
+                let dry =
+                    |cfg: &ContainerConfig| ucr_runtime::containerizer::dry_run::dry_run(&c, cfg);
+                let members = p
+                    .pod
+                    .children
+                    .iter()
+                    .map(dry)
+                    .collect::<Result<Vec<_>, _>>()?;
                 let plan = serde_json::json!({"pod": dry(&p.pod.parent)?, "members": members});
                 println!("{}", serde_json::to_string_pretty(&plan)?);
                 return Ok(0);
@@ -198,8 +204,20 @@ impl Output {
 
     /// Copies what is new; whether there was anything.
     fn pump(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
-        let a = Self::copy(&mut self.out, &mut self.partial[0], &self.prefix, buf, &mut std::io::stdout())?;
-        let b = Self::copy(&mut self.err, &mut self.partial[1], &self.prefix, buf, &mut std::io::stderr())?;
+        let a = Self::copy(
+            &mut self.out,
+            &mut self.partial[0],
+            &self.prefix,
+            buf,
+            &mut std::io::stdout(),
+        )?;
+        let b = Self::copy(
+            &mut self.err,
+            &mut self.partial[1],
+            &self.prefix,
+            buf,
+            &mut std::io::stderr(),
+        )?;
         Ok(a || b)
     }
 

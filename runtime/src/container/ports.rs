@@ -230,7 +230,10 @@ pub fn marathon_env(cfg: &ContainerConfig, mappings: &[PortMapping]) -> Vec<(Str
         return Vec::new();
     }
     let host = || {
-        let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
+        let name = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
         ("HOST".to_string(), name)
     };
     // A pod's member: its endpoints' variables come from the pod (`ENDPOINT_*`); Marathon gives it no PORT*.

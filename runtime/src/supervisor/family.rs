@@ -6,7 +6,8 @@
 //!   teardown: they live in its namespaces and under its cgroup.
 //! - A pod member (`Nesting::kills_parent`) that fails — ends other than TASK_FINISHED without having been
 //!   killed — ends the pod: its parent's pause process is signalled, and the parent's termination says which
-//!   member failed. When the last member has ended well, the pod ends as finished.
+//!   member failed. When the last member has ended well, the pod ends as finished. Either waits until every
+//!   member is launched (a pod starts whole, then ends), which the pod launch's last step marks.
 
 use std::path::Path;
 
@@ -37,6 +38,7 @@ pub fn member_ended(paths: &Paths, cfg: &ContainerConfig, t: &Termination) {
     };
     let killed = paths.kill_marker(&cfg.id).exists();
     let failed = t.state != "TASK_FINISHED" && !killed;
+    let all_launched = paths.runtime(&n.parent).join(ALL_LAUNCHED).exists();
     if failed {
         // Its exit code on the first line, then why.
         let why = format!("{}\ncontainer {} failed: {}", t.code, cfg.id, t.message);
@@ -45,12 +47,16 @@ pub fn member_ended(paths: &Paths, cfg: &ContainerConfig, t: &Termination) {
         if !file.exists() {
             let _ = write_atomic(&file, why.as_bytes());
         }
+        // While members are still being launched the pod stays, so the launch completes whole; its last step
+        // ends the pod then (`all_launched`).
+        if !all_launched {
+            return;
+        }
     } else {
         let others_run = children(paths, &n.parent)
             .unwrap_or_default()
             .iter()
             .any(|c| c.id != cfg.id && c.is_live());
-        let all_launched = paths.runtime(&n.parent).join(ALL_LAUNCHED).exists();
         if others_run || killed || !all_launched {
             return;
         }
@@ -58,12 +64,13 @@ pub fn member_ended(paths: &Paths, cfg: &ContainerConfig, t: &Termination) {
     end_pod(paths, &n.parent);
 }
 
-/// The pod launch's last step: every member is launched. If they have all ended already (each saw the pod
-/// still launching), the pod ends here.
+/// The pod launch's last step: every member is launched. If a member failed meanwhile, or they have all ended
+/// already (each saw the pod still launching), the pod ends here.
 pub fn all_launched(paths: &Paths, pod: &str) -> crate::container::error::Result<()> {
     write_atomic(&paths.runtime(pod).join(ALL_LAUNCHED), b"")?;
+    let failed = paths.runtime(pod).join(FAILED_MEMBER).exists();
     let live = children(paths, pod)?.iter().any(|c| c.is_live());
-    if !live {
+    if failed || !live {
         end_pod(paths, pod);
     }
     Ok(())
