@@ -150,3 +150,40 @@ fn a_failing_member_ends_the_pod_and_a_pod_whose_members_finished_finishes() {
     );
     assert!(cgroup_dirs(&done).is_empty());
 }
+
+/// A Mesos task group (a scheduler's LAUNCH_GROUP) runs as the default executor runs it: each task nested in the
+/// executor's container, with its own limits, the group's end waited for.
+#[test]
+fn a_mesos_task_group_runs_its_tasks_nested_in_the_executors_container() {
+    let c = crate::common::Containers::new();
+    let exec_id = c.id("group");
+    let task = |id: &str, cmd: &str| {
+        json!({
+            "name": id, "task_id": {"value": id}, "agent_id": {"value": "a1"},
+            "resources": [{"name": "mem", "type": "SCALAR", "scalar": {"value": 40}}],
+            "command": {"value": cmd}
+        })
+    };
+    let group = json!({
+        "type": "LAUNCH_GROUP",
+        "launch_group": {
+            "executor": {"type": "DEFAULT", "executor_id": {"value": exec_id},
+                         "resources": [{"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}]},
+            "task_group": {"tasks": [task("t1", "echo one; sleep 0.3"), task("t2", "echo two")]}
+        }
+    });
+    let out = c.run_stdin(&["launch", "-"], &group.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+    // The foreground shows each task's output after its name.
+    assert!(out.stdout.contains("t1 | one"), "{}", out.all());
+    assert!(out.stdout.contains("t2 | two"), "{}", out.all());
+    for t in ["t1", "t2"] {
+        let v = c.ps(&format!("{exec_id}/{t}")).expect("task");
+        assert_eq!(v["termination"]["state"], "TASK_FINISHED", "{v}");
+    }
+    assert_eq!(
+        c.ps(&exec_id).expect("executor")["termination"]["state"],
+        "TASK_FINISHED"
+    );
+    assert!(cgroup_dirs(&exec_id).is_empty());
+}
