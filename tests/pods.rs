@@ -1,5 +1,5 @@
 //! Marathon pods end to end: a parent holding the pod's network, volumes and resource envelope, its members
-//! nested in it. Members reach each other on localhost and share ephemeral volumes; an endpoint's host port is
+//! nested in it. Members reach each other on localhost and share ephemeral volumes and /dev/shm; an endpoint's host port is
 //! reachable from the host; each member has its own memory limit inside the pod's; stopping the pod leaves no
 //! process, mount, cgroup, network namespace, veth or iptables rule; a failing member ends the pod, and a pod
 //! whose members all finished finishes.
@@ -71,6 +71,17 @@ fn a_pod_of_an_httpd_and_a_client_shares_localhost_a_volume_and_an_envelope() {
     }
     let seen = n.ucr(&["exec", &format!("{id}.web"), "cat", "/data/fetched"]);
     assert_eq!(seen.stdout.trim(), "from-web", "{}", seen.all());
+    // One IPC namespace and one /dev/shm for the pod (POSIX shared memory between its members).
+    let put = n.ucr(&[
+        "exec",
+        &format!("{id}.web"),
+        "sh",
+        "-c",
+        "echo shared > /dev/shm/seg",
+    ]);
+    assert_eq!(put.code, 0, "{}", put.all());
+    let got = n.ucr(&["exec", &format!("{id}.client"), "cat", "/dev/shm/seg"]);
+    assert_eq!(got.stdout.trim(), "shared", "{}", got.all());
     // The endpoint's host port, mapped on the pod's network, from the host.
     let (_ip, port) = ip_and_port(&n.inspect(&id));
     assert!(port > 0);

@@ -91,6 +91,12 @@ impl Paths {
         self.work(id).join("sandbox")
     }
 
+    /// A pod's shared `/dev/shm`: a tmpfs mounted here (on the host) when the pod is launched, bound into each
+    /// member that shares its IPC namespace, unmounted at the pod's teardown.
+    pub fn pod_shm(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("shm")
+    }
+
     /// The files of a container's secret volumes (removed at teardown).
     pub fn secrets_dir(&self, id: &str) -> PathBuf {
         self.runtime(id).join("secrets")

@@ -23,6 +23,8 @@ pub fn teardown(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<
     // and CNI, ...), in reverse order, each tolerating a partial prepare.
     keep(destroy_isolated(paths, st));
     keep(destroy_rootfs(paths, store_dir, st));
+    // A pod's /dev/shm, once its members are gone (they are torn down before their parent).
+    keep(remove_pod_shm(paths, &st.id));
     // Secret volumes' files: no longer needed by anyone once the task is gone.
     let secrets = paths.secrets_dir(&st.id);
     match std::fs::remove_dir_all(&secrets) {
@@ -58,4 +60,17 @@ fn destroy_rootfs(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Resul
     let backend = provisioner::select(Some(name), &paths.provisioner(), store_dir)?;
     backend.destroy(&super::paths::provision_key(&st.id))?;
     Ok(())
+}
+
+/// Unmounts and removes a pod's /dev/shm; nothing to do for any other container.
+fn remove_pod_shm(paths: &Paths, id: &str) -> Result<()> {
+    let dir = paths.pod_shm(id);
+    if !dir.exists() {
+        return Ok(());
+    }
+    match rustix::mount::unmount(&dir, rustix::mount::UnmountFlags::DETACH) {
+        Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+        Err(e) => return Err(ContainerError::io(&dir, e.into())),
+    }
+    std::fs::remove_dir(&dir).map_err(|e| ContainerError::io(&dir, e))
 }

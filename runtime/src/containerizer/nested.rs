@@ -6,7 +6,8 @@
 //! - Its cgroup is under its parent's: the parent's limits are the envelope; with `share_cgroups` it has no
 //!   limits of its own (Mesos's default for a nested container), else its own.
 //! - It joins its parent's network and UTS namespaces (the pod's localhost, addresses, ports and hostname) and,
-//!   unless its `ipc_mode` is PRIVATE, its IPC namespace; in a CNI pod it sees the pod's name files. Its mount
+//!   unless its `ipc_mode` is PRIVATE, its IPC namespace and, in a pod, the pod's /dev/shm; in a CNI pod it
+//!   sees the pod's name files. Its mount
 //!   and pid namespaces are its own: joining a pid namespace takes a further fork the launcher does not make,
 //!   so `share_pid_namespace` is refused by name.
 //! - `SANDBOX_PATH` volumes of type PARENT (a pod's ephemeral volumes) are directories of the parent's sandbox.
@@ -94,6 +95,24 @@ pub fn join_parent(
         c.namespaces.push(ns);
     }
     c.hostname = None;
+    let shm = paths.pod_shm(&parent.id);
+    if n.share_ipc && shm.is_dir() {
+        // POSIX shared memory goes with the IPC namespace (Mesos's SHARE_PARENT): the pod's /dev/shm in place of
+        // a tmpfs of the member's own.
+        if let Some(m) = c
+            .mounts
+            .iter_mut()
+            .find(|m| m.destination() == Path::new("/dev/shm"))
+        {
+            m.set_typ(Some("bind".into()));
+            m.set_source(Some(shm));
+            m.set_options(Some(
+                ["rbind", "rw", "nosuid", "nodev", "noexec"]
+                    .map(String::from)
+                    .to_vec(),
+            ));
+        }
+    }
     let cni = paths.runtime(&parent.id).join("isolators/network-cni");
     for name in ["hostname", "hosts", "resolv.conf"] {
         let file = cni.join(name);
@@ -160,4 +179,15 @@ pub fn endpoint_env(paths: &Paths, parent: &ContainerState) -> Vec<(String, Stri
     }
     let host = pcfg.network.mode == crate::spec::NetworkMode::Host;
     crate::spec::pod::endpoint_env(host, &parent.ports)
+}
+
+/// The pod's /dev/shm (`Paths::pod_shm`): a tmpfs on the host, so every member can bind it (a mount of the
+/// parent's own mount namespace cannot be bound from another one). Sized as a container's /dev/shm.
+pub fn make_pod_shm(paths: &Paths, pod: &str) -> Result<()> {
+    use rustix::mount::{mount, MountFlags};
+    let dir = paths.pod_shm(pod);
+    std::fs::create_dir(&dir).map_err(|e| ContainerError::io(&dir, e))?;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    mount("shm", &dir, "tmpfs", flags, Some(c"mode=1777,size=65536k"))
+        .map_err(|e| ContainerError::io(&dir, e.into()))
 }

@@ -39,6 +39,10 @@ pub fn launch_pod(
         parent.command.arguments[0] = exe;
     }
     let mut out = vec![launch(config, images, &parent, notices)?];
+    if let Err(e) = super::nested::make_pod_shm(&config.paths, id) {
+        let _ = super::ops::destroy(&config.paths, images.store_dir(), id);
+        return Err(e);
+    }
     // Each member's supervisor starts its task while the next member is prepared here: on two cores a pod of
     // three costs little more than its parent and one member.
     let mut starting = Vec::new();
