@@ -49,23 +49,20 @@ pub fn begin(
 ) -> Result<Starting> {
     let id = cfg.id.as_str();
     let paths = &config.paths;
-    // A nested container stands on its running parent (`nested.rs`); a top-level one on the instance.
-    let nested_in = match &cfg.nesting {
-        Some(n) => Some(super::nested::parent_of(paths, cfg, n)?),
+    // A nested container stands on its running parent (`nested.rs`): its cgroup and its claim are under the
+    // parent's. A top-level one stands on the instance.
+    let (nested_in, cgroup, claim_in) = match &cfg.nesting {
+        Some(n) => {
+            let p = super::nested::parent_of(paths, cfg, n)?;
+            let (cgroup, claim_in) = (super::nested::cgroup(&p, id), paths.children(&p.id));
+            (Some(p), cgroup, claim_in)
+        }
         None => {
             spec::validate_id(&cfg.id)?;
-            None
+            let parent = cgroup_parent(config.cgroups_root.as_deref(), paths)
+                .map_err(|why| ContainerError::launch(id, "preparing", why, 125))?;
+            (None, parent.join(cgroup_name(id)), paths.containers())
         }
-    };
-    let cgroup = match &nested_in {
-        Some(p) => super::nested::cgroup(p, id),
-        None => cgroup_parent(config.cgroups_root.as_deref(), paths)
-            .map_err(|why| ContainerError::launch(id, "preparing", why, 125))?
-            .join(cgroup_name(id)),
-    };
-    let claim_in = match &nested_in {
-        Some(p) => paths.children(&p.id),
-        None => paths.containers(),
     };
     fs::create_dir_all(&claim_in).map_err(|e| ContainerError::io(&claim_in, e))?;
     match fs::create_dir(paths.runtime(id)) {

@@ -12,7 +12,7 @@
 //!   so `share_pid_namespace` is refused by name.
 //! - `SANDBOX_PATH` volumes of type PARENT (a pod's ephemeral volumes) are directories of the parent's sandbox.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
 use ucr_isolators::Contribution;
@@ -146,20 +146,14 @@ pub fn parent_volumes(
         let VolumeSource::SandboxParent { path } = &v.source else {
             continue;
         };
-        let rel = Path::new(path);
-        if path.is_empty()
-            || rel.is_absolute()
-            || rel.components().any(|c| !matches!(c, Component::Normal(_)))
-        {
-            let why = format!(
-                "volume {}: parent sandbox path {path:?} must be relative without '..'",
-                v.container_path
-            );
-            return Err(ContainerError::launch(&cfg.id, "preparing", why, 125));
-        }
-        ucr_isolators::volume::sandbox_path::make_dirs(&base, rel, uid, gid)
-            .map_err(|e| ContainerError::launch(&cfg.id, "preparing", e.to_string(), 125))?;
-        let at = base.join(rel);
+        let at = ucr_isolators::volume::sandbox_path::sandbox_dir(
+            &base,
+            path,
+            &v.container_path,
+            uid,
+            gid,
+        )
+        .map_err(|e| ContainerError::launch(&cfg.id, "preparing", e.to_string(), 125))?;
         v.source = VolumeSource::HostPath {
             path: at.to_string_lossy().into_owned(),
         };

@@ -121,16 +121,7 @@ pub fn stop(paths: &Paths, store_dir: &Path, id: &str, grace: Duration) -> Resul
     // Nested containers first, each with its own kill policy (the signal below reaches their processes too, and
     // they must know it is a kill, not a failure).
     stop_children(paths, store_dir, id)?;
-    // Without a pid it is still being made: the marker stops the launch at its next step.
-    if st.pid.is_some() {
-        let places = isolation::Places::of(paths, &st);
-        isolation::isolators(&st)?
-            .signal(&places.container(), libc::SIGTERM)
-            .map_err(|e| ContainerError::State {
-                id: id.to_string(),
-                why: e.to_string(),
-            })?;
-    }
+    ask_to_stop(paths, &st)?;
     if let Some(t) = wait_until(paths, store_dir, id, Some(grace))? {
         return Ok(t);
     }
@@ -204,6 +195,21 @@ pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination>
     })
 }
 
+/// SIGTERM to every process of the container (its kill marker written by the caller). Without a pid it is
+/// still being made: the marker stops the launch at its next step.
+fn ask_to_stop(paths: &Paths, st: &ContainerState) -> Result<()> {
+    if st.pid.is_none() {
+        return Ok(());
+    }
+    let places = isolation::Places::of(paths, st);
+    isolation::isolators(st)?
+        .signal(&places.container(), libc::SIGTERM)
+        .map_err(|e| ContainerError::State {
+            id: st.id.clone(),
+            why: e.to_string(),
+        })
+}
+
 /// Destroy every nested container of `id` (each after its own nested ones): a parent is torn down only after
 /// its children, which live in its namespaces and under its cgroup.
 pub fn destroy_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
@@ -233,15 +239,8 @@ pub fn stop_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
             &paths.kill_marker(&c.id),
             libc::SIGTERM.to_string().as_bytes(),
         )?;
-        if c.pid.is_some() {
-            let places = isolation::Places::of(paths, &c);
-            let signalled = isolation::isolators(&c).and_then(|i| {
-                i.signal(&places.container(), libc::SIGTERM)
-                    .map_err(|e| isolation::isolator_err(&c.id, e))
-            });
-            if let Err(e) = signalled {
-                tracing::warn!(container = %c.id, error = %e, "stopping a nested container");
-            }
+        if let Err(e) = ask_to_stop(paths, &c) {
+            tracing::warn!(container = %c.id, error = %e, "stopping a nested container");
         }
         waiting.push((c.id, grace));
     }

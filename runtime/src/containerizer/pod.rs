@@ -1,7 +1,8 @@
 //! Launching a pod (`spec::pod`): its parent, whose only process is `ucr pause`, then each member nested in it,
-//! in the pod's order, their supervisors starting side by side. A pod starts whole or not at all, as Marathon's pod instance: when a member fails to
-//! launch, the pod is destroyed (members first) and the member's error returned, its record kept for WAIT. What
-//! happens when a member ends is the supervisors' (`supervisor::family`).
+//! in the pod's order, their supervisors starting side by side. A pod starts whole or not at all, as Marathon's
+//! pod instance: when a member fails to launch, the pod is destroyed (members first) and the member's error
+//! returned, its record kept for WAIT. What happens when a member ends is the supervisors'
+//! (`supervisor::family`).
 
 use super::config::Config;
 use super::launch::{begin, launch};
