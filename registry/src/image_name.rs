@@ -1,6 +1,6 @@
 //! An image as a request names it: a registry reference (`busybox`, `reg:5000/team/app:1.2@sha256:…`), a file
 //! (`docker-archive:PATH[:REF|:@N]`, `oci-archive:PATH[:REF]`, `oci:DIR[:REF]`), or an AppC image
-//! (`appc:NAME[:VERSION]`, what a Mesos `APPC` image becomes). It is parsed where the request is parsed, so a
+//! (`appc:NAME[:VERSION][,LABEL=VALUE...][@ID]`, what a Mesos `APPC` image becomes). It is parsed where the request is parsed, so a
 //! name that can never resolve fails before a container id is claimed; where it then comes from (the store, a
 //! `--docker_registry` directory, a pull) is decided when it is provided.
 //!
@@ -12,6 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::appc::AppcName;
 use crate::archive::ArchiveRef;
 use crate::error::{Error, Result};
 use crate::reference::ImageRef;
@@ -23,11 +24,8 @@ pub enum NameKind {
     Registry(ImageRef),
     /// A file transport.
     Archive(ArchiveRef),
-    /// An AppC image name and its version label, if any.
-    Appc {
-        name: String,
-        version: Option<String>,
-    },
+    /// An AppC image: its name, labels and pinned id.
+    Appc(AppcName),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,20 +37,10 @@ pub struct ImageName {
 impl ImageName {
     pub fn parse(written: &str) -> Result<ImageName> {
         let kind = if let Some(rest) = written.strip_prefix("appc:") {
-            let (name, version) = match rest.split_once(':') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (rest, None),
-            };
-            if name.is_empty() || version.as_deref() == Some("") {
-                return Err(Error::Reference {
-                    reference: written.to_string(),
-                    why: "expected appc:NAME[:VERSION]".into(),
-                });
-            }
-            NameKind::Appc {
-                name: name.to_string(),
-                version,
-            }
+            NameKind::Appc(AppcName::parse(rest).map_err(|e| Error::Reference {
+                reference: written.to_string(),
+                why: e.to_string(),
+            })?)
         } else if let Some(r) = ArchiveRef::parse(written) {
             NameKind::Archive(r?)
         } else {
@@ -120,12 +108,8 @@ mod tests {
         let n = ImageName::parse("oci-archive:/tmp/a.tar:app:1").expect("archive");
         assert!(matches!(n.kind(), NameKind::Archive(_)));
         let n = ImageName::parse("appc:example.com/worker:1.0.0").expect("appc");
-        assert_eq!(
-            n.kind(),
-            &NameKind::Appc {
-                name: "example.com/worker".into(),
-                version: Some("1.0.0".into())
-            }
+        assert!(
+            matches!(n.kind(), NameKind::Appc(a) if a.name == "example.com/worker" && a.version() == Some("1.0.0"))
         );
         for bad in ["Busybox", "a b", "oci-archive:", "appc:", "appc:x:"] {
             assert!(ImageName::parse(bad).is_err(), "{bad}");

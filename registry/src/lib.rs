@@ -16,6 +16,7 @@
 //!
 //! Every error is typed (`Error`) and names the url, path or digest at fault; secrets never reach `Debug`.
 
+pub mod appc;
 pub mod archive;
 pub mod auth;
 pub mod blob;

@@ -74,7 +74,7 @@ pub fn locate(
                 image: None,
             })
         }
-        NameKind::Appc { .. } => {
+        NameKind::Appc(_) => {
             return Err(ImageError::Appc {
                 name: written.to_string(),
             })

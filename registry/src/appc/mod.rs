@@ -1,0 +1,10 @@
+//! AppC images (appc `spec/aci.md`, `spec/discovery.md`): names, discovery, the ACI format, signatures and the
+//! AppC store under `--appc_store_dir` (`images/sha512-<hex>/{manifest,rootfs}`).
+//!
+//! Files: `name` (what a request names), `error`.
+
+pub mod error;
+pub mod name;
+
+pub use error::AppcError;
+pub use name::AppcName;
