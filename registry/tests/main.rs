@@ -6,6 +6,7 @@
 
 mod common;
 
+mod appc_ingest;
 mod archive;
 mod pull_share;
 mod unpack_errors;

@@ -4,7 +4,10 @@
 //! Files: `name` (what a request names), `error`.
 
 pub mod error;
+pub mod ingest;
+pub mod manifest;
 pub mod name;
+pub mod store;
 
 pub use error::AppcError;
 pub use name::AppcName;

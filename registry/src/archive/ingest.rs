@@ -323,6 +323,9 @@ fn docker_layer_media_type(c: Compression) -> &'static str {
         Compression::None => "application/vnd.docker.image.rootfs.diff.tar",
         Compression::Gzip => "application/vnd.docker.image.rootfs.diff.tar.gzip",
         Compression::Zstd => "application/vnd.docker.image.rootfs.diff.tar.zstd",
+        // `Compression::sniff` (what archives use) never says bzip2 or xz, and Docker has no media type for
+        // them: such a layer would be a plain tar to every reader.
+        Compression::Bzip2 | Compression::Xz => "application/vnd.docker.image.rootfs.diff.tar",
     }
 }
 

@@ -8,6 +8,6 @@ use std::path::Path;
 use crate::error::{IoContext, Result};
 
 /// fsync a directory so a rename inside it is durable.
-pub(super) fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|f| f.sync_all()).at(dir)
 }

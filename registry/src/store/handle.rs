@@ -19,6 +19,25 @@ pub struct StoreLock {
     _file: File,
 }
 
+impl StoreLock {
+    /// Takes the flock on `path` (created if missing): shared or exclusive. The AppC store locks the same way.
+    pub fn open(path: &Path, exclusive: bool) -> Result<StoreLock> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .at(path)?;
+        let mode = if exclusive {
+            rustix::fs::FlockOperation::LockExclusive
+        } else {
+            rustix::fs::FlockOperation::LockShared
+        };
+        rustix::fs::flock(&file, mode).map_err(|e| Error::io(path, e.into()))?;
+        Ok(StoreLock { _file: file })
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `root` and removes staging work of processes that are gone.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
@@ -41,20 +60,7 @@ impl Store {
     }
 
     fn lock(&self, exclusive: bool) -> Result<StoreLock> {
-        let path = self.root.join("lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .at(&path)?;
-        let mode = if exclusive {
-            rustix::fs::FlockOperation::LockExclusive
-        } else {
-            rustix::fs::FlockOperation::LockShared
-        };
-        rustix::fs::flock(&file, mode).map_err(|e| Error::io(&path, e.into()))?;
-        Ok(StoreLock { _file: file })
+        StoreLock::open(&self.root.join("lock"), exclusive)
     }
 
     /// Taken by pulls and loads: many may run at once.

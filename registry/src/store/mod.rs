@@ -25,7 +25,10 @@ mod materialize;
 mod staging;
 
 pub use check::CheckReport;
+/// For the AppC store, which keeps its own `staging/` the same way.
+pub(crate) use durable::sync_dir;
 pub use handle::{Store, StoreLock};
 pub use images::{ImageRecord, LayerRef};
 pub use layers::LayerRecord;
 pub use staging::Staging;
+pub(crate) use staging::{clean as clean_staging, remove_tree};

@@ -61,7 +61,7 @@ fn make_writable(path: &Path) {
 
 impl Staging {
     /// A fresh directory for this process in `staging_dir` (the store's `staging/`).
-    pub(super) fn create(staging_dir: &Path) -> Result<Staging> {
+    pub(crate) fn create(staging_dir: &Path) -> Result<Staging> {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = staging_dir.join(format!("{}-{n}", std::process::id()));
         let _ = remove_tree(&path);
@@ -71,7 +71,7 @@ impl Staging {
 }
 
 /// Removes the work in `staging_dir` of processes that are gone (a kill -9 in the middle of a pull).
-pub(super) fn clean(staging_dir: &Path) -> Result<()> {
+pub(crate) fn clean(staging_dir: &Path) -> Result<()> {
     for e in std::fs::read_dir(staging_dir).at(staging_dir)?.flatten() {
         let name = e.file_name();
         let pid = name

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use rustix::fs::{FileType, Timestamps};
 
+use super::aci::{self, AciState, Route};
 use super::error::{bad, io_err, limit, show, stream, UnpackError};
 use super::fsops::{self, Tree};
 use super::header::{self, type_name, Type};
@@ -40,6 +41,34 @@ pub fn apply_layer<R: Read>(
     mode: Mode,
     limits: &Limits,
 ) -> Result<ApplyStats, UnpackError> {
+    apply(tar, root, mode, limits, None).map(|(stats, _)| stats)
+}
+
+/// Applies an ACI's tar (appc `spec/aci.md`): `rootfs/` under `root`, with the stricter rules of `aci`;
+/// returns the stats and the `manifest` file's bytes. Read to EOF as [`apply_layer`] is (the image id is
+/// the hash of every byte).
+pub fn apply_aci<R: Read>(
+    tar: R,
+    root: &Path,
+    limits: &Limits,
+) -> Result<(ApplyStats, Vec<u8>), UnpackError> {
+    let (stats, state) = apply(tar, root, Mode::Overlay, limits, Some(AciState::default()))?;
+    match state.and_then(|s| s.manifest) {
+        Some(m) => Ok((stats, m)),
+        None => Err(UnpackError::BadEntry {
+            path: "manifest".into(),
+            why: "the ACI has no manifest".into(),
+        }),
+    }
+}
+
+fn apply<R: Read>(
+    tar: R,
+    root: &Path,
+    mode: Mode,
+    limits: &Limits,
+    aci: Option<AciState>,
+) -> Result<(ApplyStats, Option<AciState>), UnpackError> {
     let tree = Tree::open(root).map_err(|source| UnpackError::Root {
         root: root.to_path_buf(),
         source,
@@ -52,6 +81,7 @@ pub fn apply_layer<R: Read>(
         mode,
         limits,
         created: (mode == Mode::Merge).then(Created::default),
+        aci,
         stats: ApplyStats::default(),
         data_bytes: 0,
         tracked: 0,
@@ -79,7 +109,7 @@ pub fn apply_layer<R: Read>(
     let mut rest = archive.into_inner();
     a.drain_trailing(&mut rest, &meter)?;
     a.restore_dir_times()?;
-    Ok(a.stats)
+    Ok((a.stats, a.aci))
 }
 
 /// Buffers reused from entry to entry.
@@ -104,6 +134,8 @@ struct Applier<'a> {
     mode: Mode,
     limits: &'a Limits,
     created: Option<Created>,
+    /// Set when applying an ACI.
+    aci: Option<AciState>,
     stats: ApplyStats,
     /// Entry data and trailing bytes seen, against `max_total_bytes`.
     data_bytes: u64,
@@ -153,6 +185,12 @@ impl<'a> Applier<'a> {
         }
         self.data_bytes += size;
         name::normalize(raw, &mut b.path).map_err(|w| bad(raw, w))?;
+        if self.aci.is_some() && kind != Type::GlobalPax {
+            match aci::route(raw, &b.path, kind)? {
+                Route::Manifest => return self.manifest(e, raw, size),
+                Route::Rootfs(n) => drop(b.path.drain(..n.min(b.path.len()))),
+            }
+        }
         let path = b.path.as_slice();
         let data = &mut b.data;
         // Only regular files have content; whatever another entry carries is read past (and was
@@ -185,7 +223,12 @@ impl<'a> Applier<'a> {
             return Ok(());
         }
         let (parent, base) = name::split(path);
-        match name::classify(path).map_err(|w| bad(raw, w))? {
+        let class = match self.aci {
+            // AppC has no whiteouts: `.wh.x` in an ACI is a file of that name.
+            Some(_) => Kind::Plain,
+            None => name::classify(path).map_err(|w| bad(raw, w))?,
+        };
+        match class {
             Kind::Plain => {}
             Kind::AufsMeta => return self.drain(e, raw, data, meter),
             Kind::Opaque => {
@@ -283,6 +326,9 @@ impl<'a> Applier<'a> {
             }
             Type::Hardlink => {
                 name::normalize(&b.link, &mut b.target).map_err(|w| bad(raw, w))?;
+                if self.aci.is_some() {
+                    aci::link_target(raw, &mut b.target)?;
+                }
                 let target = b.target.as_slice();
                 if target.is_empty() {
                     return Err(bad(raw, "a hardlink cannot point at the layer root"));
@@ -316,6 +362,9 @@ impl<'a> Applier<'a> {
                 ));
             }
         };
+        if self.aci.is_some() && replaced.is_some() {
+            return Err(bad(raw, "a duplicate entry (an ACI has none)"));
+        }
         if fsops::structural(replaced) {
             self.tree.invalidate();
         }
@@ -323,6 +372,29 @@ impl<'a> Applier<'a> {
             let added = c.note(path);
             self.charge(added, raw)?;
         }
+        Ok(())
+    }
+
+    /// Keeps an ACI's `manifest` (one, of bounded size).
+    fn manifest<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        raw: &[u8],
+        size: u64,
+    ) -> Result<(), UnpackError> {
+        let Some(state) = &mut self.aci else {
+            return Ok(());
+        };
+        if state.manifest.is_some() {
+            return Err(bad(raw, "a second manifest (an ACI has one)"));
+        }
+        if size > aci::MAX_MANIFEST {
+            return Err(limit("manifest bytes", aci::MAX_MANIFEST, Some(raw)));
+        }
+        let mut m = Vec::with_capacity(size as usize);
+        e.read_to_end(&mut m)
+            .map_err(|x| bad(raw, format!("reading the manifest: {x}")))?;
+        state.manifest = Some(m);
         Ok(())
     }
 

@@ -8,6 +8,9 @@ use std::io::{self, Read};
 pub enum Compression {
     Gzip,
     Zstd,
+    /// ACIs only (appc `spec/aci.md` allows gzip, bzip2 and xz); never guessed for a registry layer.
+    Bzip2,
+    Xz,
     None,
 }
 
@@ -45,6 +48,31 @@ impl Compression {
             Compression::None
         }
     }
+
+    /// An ACI's compression by its magic number (gzip, bzip2, xz, or a plain tar), as rkt detects it. Apart
+    /// from [`Compression::sniff`] so that a registry layer is never taken for bzip2 or xz: a plain layer tar
+    /// whose first file is named `BZh…` must stay a tar.
+    pub fn sniff_aci(first_bytes: &[u8]) -> Compression {
+        if first_bytes.starts_with(b"BZh") {
+            Compression::Bzip2
+        } else if first_bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Compression::Xz
+        } else if first_bytes.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else {
+            Compression::None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Bzip2 => "bzip2",
+            Compression::Xz => "xz",
+            Compression::None => "none",
+        }
+    }
 }
 
 /// A streaming decompressor for `c`. Gzip uses `MultiGzDecoder` because layers written by parallel
@@ -55,6 +83,8 @@ pub fn decoder<'a, R: Read + 'a>(r: R, c: Compression) -> io::Result<Box<dyn Rea
     Ok(match c {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
+        Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(r)),
         Compression::None => Box::new(r),
     })
 }
@@ -84,5 +114,12 @@ mod tests {
             Compression::Zstd
         );
         assert_eq!(Compression::sniff(b"etc/"), Compression::None);
+        assert_eq!(Compression::sniff(b"BZh91AY"), Compression::None);
+        assert_eq!(Compression::sniff_aci(b"BZh91AY"), Compression::Bzip2);
+        assert_eq!(
+            Compression::sniff_aci(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0]),
+            Compression::Xz
+        );
+        assert_eq!(Compression::sniff_aci(b"manifest"), Compression::None);
     }
 }

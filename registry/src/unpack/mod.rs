@@ -31,12 +31,13 @@
 //! - GNU sparse entries are expanded (holes written as zeros); PAX-format sparse files are refused, as
 //!   are entry types other than file, dir, symlink, hardlink, device, fifo and global PAX header.
 //!
-//! Module map: `apply` ([`apply_layer`] and its entry loop), `compression` (media types, magic numbers,
+//! Module map: `apply` ([`apply_layer`], [`apply_aci`] and their entry loop), `aci` (the ACI form's routing), `compression` (media types, magic numbers,
 //! decoders), `mode` (overlay or merged form), `header` (reading and checking one entry's header), `pax` (a
 //! correct PAX record reader and where the extension headers are), `fsops` (fd-relative primitives),
 //! `meta` (owner, mode, times, xattrs), `whiteout` (OCI whiteouts in overlay or merged form), `name`
 //! (normalization), `limits` (bounds and the metered reader), `error`.
 
+mod aci;
 mod apply;
 mod compression;
 mod error;
@@ -49,7 +50,7 @@ mod name;
 mod pax;
 mod whiteout;
 
-pub use apply::{apply_layer, ApplyStats};
+pub use apply::{apply_aci, apply_layer, ApplyStats};
 pub use compression::{decoder, Compression};
 pub use error::UnpackError;
 pub use limits::Limits;
