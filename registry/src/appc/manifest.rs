@@ -379,7 +379,8 @@ mod tests {
 
     #[test]
     fn every_must_is_checked() {
-        let cases: Vec<(Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|v| v["acKind"] = json!("PodManifest")), "acKind"),
             (Box::new(|v| v["acVersion"] = json!("")), "acVersion"),
             (Box::new(|v| v["name"] = json!("Example.com")), "name"),
