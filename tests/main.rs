@@ -6,6 +6,7 @@ mod common;
 mod agent;
 mod agent_recovery;
 mod agent_session;
+mod appc;
 mod archive;
 mod docker_params;
 mod dry_run;

@@ -343,6 +343,9 @@ pub struct RunConfig {
     pub working_dir: Option<String>,
     #[serde(rename = "User", default)]
     pub user: Option<String>,
+    /// AppC `app.supplementaryGIDs` (Docker configs have none): added to the groups of the image's user.
+    #[serde(skip)]
+    pub supplementary_gids: Vec<u32>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

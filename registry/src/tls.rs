@@ -58,6 +58,22 @@ impl TlsOptions {
         connect_timeout: Duration,
         stall: Duration,
     ) -> Result<reqwest::Client> {
+        self.client_for_with(
+            host,
+            connect_timeout,
+            stall,
+            reqwest::redirect::Policy::default(),
+        )
+    }
+
+    /// [`TlsOptions::client_for`] with its own redirect policy (the AppC fetches refuse https → http).
+    pub fn client_for_with(
+        &self,
+        host: &str,
+        connect_timeout: Duration,
+        stall: Duration,
+        redirects: reqwest::redirect::Policy,
+    ) -> Result<reqwest::Client> {
         install_crypto_provider();
         let tls_err = |why: String| Error::Tls {
             registry: host.to_string(),
@@ -68,6 +84,7 @@ impl TlsOptions {
             // A read that waits longer than this is a stall; blob downloads resume after it.
             .read_timeout(stall)
             .user_agent(concat!("ucr/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirects)
             .pool_max_idle_per_host(8);
         let mut extra = Vec::new();
         for f in &self.ca_files {

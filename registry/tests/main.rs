@@ -7,6 +7,7 @@
 mod common;
 
 mod appc_ingest;
+mod appc_trust;
 mod archive;
 mod pull_share;
 mod unpack_errors;

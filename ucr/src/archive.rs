@@ -7,13 +7,14 @@ use clap::Args;
 use ucr_runtime::registry::archive::{LoadOptions, Selector};
 use ucr_runtime::registry::ImageRef;
 
+use crate::appc_images;
 use crate::context;
 use crate::globals::{Globals, RegistryArgs};
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// A `docker save` archive (legacy or manifest.json), an OCI layout tar (gzip/zstd compressed too), or a
-    /// directory holding either.
+    /// A `docker save` archive (legacy or manifest.json), an OCI layout tar (gzip/zstd compressed too), a
+    /// directory holding either, or an AppC image `FILE.aci` (its `FILE.aci.asc`, if any, is verified).
     pub path: PathBuf,
     /// Load the image the archive names REF (or its only image) and record it as REF.
     #[arg(long)]
@@ -27,6 +28,11 @@ pub struct LoadArgs {
 }
 
 pub fn load(g: &Globals, a: &LoadArgs) -> anyhow::Result<i32> {
+    // An ACI (`*.aci`, whatever its compression: appc spec/aci.md names them so) goes to the AppC store.
+    if a.path.extension().is_some_and(|e| e == "aci") {
+        appc_images::load(&context::images(g, None)?, &a.path, a.quiet)?;
+        return Ok(0);
+    }
     let images = context::images(
         g,
         Some(&RegistryArgs {
@@ -63,7 +69,19 @@ pub struct SaveArgs {
 }
 
 pub fn save(g: &Globals, a: &SaveArgs) -> anyhow::Result<i32> {
-    let records = context::images(g, None)?.save(&a.images, &a.output)?;
+    let images = context::images(g, None)?;
+    if let [one] = a.images.as_slice() {
+        if appc_images::is_appc(one) {
+            appc_images::save(&images, one, &a.output)?;
+            return Ok(0);
+        }
+    }
+    if a.images.iter().any(|i| appc_images::is_appc(i)) {
+        anyhow::bail!(
+            "save: an AppC image is saved alone, as its .aci file (one image per `ucr save`)"
+        );
+    }
+    let records = images.save(&a.images, &a.output)?;
     if a.output != Path::new("-") {
         for r in &records {
             eprintln!("Saved image: {} ({})", r.reference, r.manifest_digest);

@@ -29,6 +29,7 @@ pub fn images(cli: &Globals, registry: Option<&RegistryArgs>) -> anyhow::Result<
         platform: r.platform.clone(),
         docker_registry: cli.docker_registry.clone(),
         docker_registry_fallback: cli.docker_registry_fallback,
+        appc: cli.appc(),
     })?)
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ucr_runtime::container::paths::DEFAULT_SANDBOX_DIRECTORY;
+use ucr_runtime::images::AppcSettings;
 
 use crate::isolation::IsolationArgs;
 
@@ -33,6 +34,30 @@ pub struct Globals {
     /// Docker image store (default <root>/store/docker).
     #[arg(long = "docker-store-dir", global = true, alias = "docker_store_dir")]
     pub docker_store_dir: Option<PathBuf>,
+    /// AppC image store (default <root>/store/appc).
+    #[arg(long = "appc-store-dir", global = true, alias = "appc_store_dir")]
+    pub appc_store_dir: Option<PathBuf>,
+    /// Mesos --appc_simple_discovery_uri_prefix: AppC images are fetched from
+    /// PREFIX{name}-{version}-{os}-{arch}.aci, PREFIX being `http://HOST[:PORT]/PATH/`, `https://...` or a local
+    /// `/DIR/`. Unset: meta discovery (`https://NAME?ac-discovery=1`).
+    #[arg(
+        long = "appc-simple-discovery-uri-prefix",
+        global = true,
+        alias = "appc_simple_discovery_uri_prefix"
+    )]
+    pub appc_simple_discovery_uri_prefix: Option<String>,
+    /// OpenPGP keys trusted for AppC signatures, in rkt's layout: DIR/root.d/* for every image,
+    /// DIR/prefix.d/NAME-PREFIX/* for images under that name (default <root>/store/appc-trust).
+    #[arg(long = "appc-trust-dir", global = true, alias = "appc_trust_dir")]
+    pub appc_trust_dir: Option<PathBuf>,
+    /// require, if-present or ignore (default: require over plain HTTP, if-present over HTTPS and for local
+    /// files).
+    #[arg(
+        long = "appc-signature-policy",
+        global = true,
+        alias = "appc_signature_policy"
+    )]
+    pub appc_signature_policy: Option<String>,
     /// error, warn, info, debug, trace.
     #[arg(
         long = "log-level",
@@ -108,6 +133,22 @@ impl Globals {
         self.docker_store_dir
             .clone()
             .unwrap_or_else(|| self.root.join("store/docker"))
+    }
+
+    pub fn appc(&self) -> AppcSettings {
+        AppcSettings {
+            store_dir: self
+                .appc_store_dir
+                .clone()
+                .unwrap_or_else(|| self.root.join("store/appc")),
+            simple_discovery_uri_prefix: self.appc_simple_discovery_uri_prefix.clone(),
+            trust_dir: Some(
+                self.appc_trust_dir
+                    .clone()
+                    .unwrap_or_else(|| self.root.join("store/appc-trust")),
+            ),
+            signature_policy: self.appc_signature_policy.clone(),
+        }
     }
 }
 

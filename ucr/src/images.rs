@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-use ucr_runtime::images::{PullRequest, Source};
+use ucr_runtime::images::{PullRequest, Pulled, Source};
 use ucr_runtime::registry::manifest::ImageConfig;
 use ucr_runtime::registry::store::{ImageRecord, Store};
 use ucr_runtime::registry::{ImageName, ImageRef};
 use ucr_runtime::rt;
 
+use crate::appc_images;
 use crate::context;
 use crate::globals::{Globals, RegistryArgs};
 use crate::progress::Progress;
@@ -49,7 +50,7 @@ pub fn pull(g: &Globals, a: &PullArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("pull {written}"))?
     {
         Source::Registry(image) => image.to_string(),
-        Source::File { .. } => written.clone(),
+        Source::File { .. } | Source::Appc(_) => written.clone(),
     };
     let req = PullRequest {
         force: a.force,
@@ -57,10 +58,13 @@ pub fn pull(g: &Globals, a: &PullArgs) -> anyhow::Result<i32> {
         max_concurrent: a.max_concurrent,
     };
     let progress = Progress::new(a.json, a.quiet);
-    let rec =
+    let pulled =
         rt::block_on(images.pull(&name, &req, &progress))?.with_context(|| format!("pull {shown}"));
     progress.finish();
-    print_pulled(a, &rec?);
+    match pulled? {
+        Pulled::Image(rec) => print_pulled(a, &rec),
+        Pulled::Appc(p) => appc_images::print_pulled(&p, a.json),
+    }
     Ok(0)
 }
 
@@ -97,11 +101,15 @@ fn in_use(g: &Globals) -> anyhow::Result<Vec<String>> {
 }
 
 pub fn list(g: &Globals, a: &ImagesArgs) -> anyhow::Result<i32> {
-    let store = store(g)?;
+    let service = context::images(g, None)?;
+    let store = service.store()?;
     let images = store.list_images()?;
     if a.json {
         for r in &images {
             println!("{}", serde_json::to_string(&image_json(r))?);
+        }
+        for i in service.appc()?.store().list()? {
+            println!("{}", serde_json::to_string(&appc_images::json(&i))?);
         }
         return Ok(0);
     }
@@ -127,6 +135,16 @@ pub fn list(g: &Globals, a: &ImagesArgs) -> anyhow::Result<i32> {
             &digest[..digest.len().min(19)],
             human_size(r.size()),
             r.created.as_deref().unwrap_or("-")
+        );
+    }
+    for [repo, tag, id, size, created] in appc_images::rows(&service)? {
+        let size = human_size(size.parse().unwrap_or(0));
+        println!(
+            "{:<48} {:<16} {:<20} {:>10}  {created}",
+            repo,
+            tag,
+            &id[..id.len().min(19)],
+            size
         );
     }
     Ok(0)
@@ -172,10 +190,22 @@ fn find_one(store: &Store, query: &str) -> anyhow::Result<ImageRecord> {
 }
 
 pub fn inspect(g: &Globals, a: &InspectArgs) -> anyhow::Result<i32> {
-    let store = store(g)?;
-    let rec = find_one(&store, &a.image)?;
+    let out = match appc_images::is_appc(&a.image) {
+        true => appc_images::inspect(&context::images(g, None)?, &a.image)?,
+        false => docker_inspect(&*store(g)?, &a.image)?,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(0)
+}
+
+fn docker_inspect(store: &Store, query: &str) -> anyhow::Result<serde_json::Value> {
+    let rec = find_one(store, query)?;
     let config = ImageConfig::parse(&store.read_blob(&rec.config_digest)?, &rec.config_digest)?;
-    let out = serde_json::json!({
+    Ok(serde_json::json!({
         "reference": rec.reference,
         "digest": rec.manifest_digest,
         "mediaType": rec.manifest_media_type,
@@ -189,13 +219,7 @@ pub fn inspect(g: &Globals, a: &InspectArgs) -> anyhow::Result<i32> {
         },
         "layers": rec.layers,
         "size": rec.size(),
-    });
-    if a.json {
-        println!("{}", serde_json::to_string(&out)?);
-    } else {
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    }
-    Ok(0)
+    }))
 }
 
 #[derive(Args, Debug)]
@@ -207,8 +231,14 @@ pub struct RmiArgs {
 pub fn rmi(g: &Globals, a: &RmiArgs) -> anyhow::Result<i32> {
     let store = store(g)?;
     let containers = context::existing(g)?;
+    let service = context::images(g, None)?;
+    for q in a.images.iter().filter(|q| appc_images::is_appc(q)) {
+        let img = appc_images::find(&service, q)?;
+        service.remove_appc(&img, &in_use(g)?)?;
+        println!("Deleted: {} ({})", img.reference(), img.id());
+    }
     let _lock = store.lock_exclusive()?;
-    for q in &a.images {
+    for q in a.images.iter().filter(|q| !appc_images::is_appc(q)) {
         let rec = find_one(&store, q)?;
         // A live container's rootfs stands on this image's layers: removing the record would let `prune` pull
         // them out from under it.
@@ -243,6 +273,9 @@ pub fn prune(g: &Globals, a: &PruneArgs) -> anyhow::Result<i32> {
     let store = store(g)?;
     if a.all {
         let in_use = in_use(g)?;
+        for gone in context::images(g, None)?.prune_appc(&in_use, &[])? {
+            println!("Deleted: {gone}");
+        }
         let _lock = store.lock_exclusive()?;
         for r in store.list_images()? {
             if !in_use.contains(&r.manifest_digest.to_string()) {
@@ -270,10 +303,15 @@ pub enum StoreCmd {
 
 pub fn store_cmd(g: &Globals, cmd: &StoreCmd) -> anyhow::Result<i32> {
     let StoreCmd::Check { repair } = cmd;
-    let store = store(g)?;
+    let service = context::images(g, None)?;
+    let store = service.store()?;
     let rep = store.check(*repair)?;
     for p in &rep.problems {
         println!("{p}");
+    }
+    let appc = service.appc()?.store().check(*repair)?;
+    for p in &appc {
+        println!("{}: not a complete AppC image", p.display());
     }
     println!(
         "checked {} blobs, {} layers, {} images: {} problems{}",
@@ -287,7 +325,11 @@ pub fn store_cmd(g: &Globals, cmd: &StoreCmd) -> anyhow::Result<i32> {
             String::new()
         }
     );
-    Ok(if rep.problems.is_empty() || *repair {
+    let appc_images = service.appc()?.store().list()?.len();
+    if appc_images > 0 || !appc.is_empty() {
+        println!("checked {appc_images} AppC images: {} problems", appc.len());
+    }
+    Ok(if (rep.problems.is_empty() && appc.is_empty()) || *repair {
         0
     } else {
         1

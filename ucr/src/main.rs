@@ -9,6 +9,7 @@
 //! progress), `logging`.
 
 mod agent;
+mod appc_images;
 mod archive;
 mod args;
 mod bytes;
@@ -79,12 +80,14 @@ fn run_cli() -> i32 {
             *p = abs;
         }
     }
-    if let Some(abs) = g
-        .docker_store_dir
-        .as_ref()
-        .and_then(|p| std::path::absolute(p).ok())
-    {
-        g.docker_store_dir = Some(abs);
+    for p in [
+        &mut g.docker_store_dir,
+        &mut g.appc_store_dir,
+        &mut g.appc_trust_dir,
+    ] {
+        if let Some(abs) = p.as_ref().and_then(|p| std::path::absolute(p).ok()) {
+            *p = Some(abs);
+        }
     }
     let json_logs = matches!(&cli.cmd, Command::Agent(a) if a.log_format == "json");
     logging::init(&g.log_level, json_logs);

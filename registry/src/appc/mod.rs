@@ -3,11 +3,17 @@
 //!
 //! Files: `name` (what a request names), `error`.
 
+pub mod discovery;
 pub mod error;
 pub mod ingest;
 pub mod manifest;
+mod meta;
 pub mod name;
+pub mod pull;
 pub mod store;
+pub mod transport;
+pub mod trust;
+pub mod whitelist;
 
 pub use error::AppcError;
 pub use name::AppcName;

@@ -75,6 +75,25 @@ impl AppcName {
         })
     }
 
+    /// The `appc:…` reference of a Mesos `Image.appc {name, id, labels}` or a Marathon `container.appc` /
+    /// pod `image` (kind APPC): every label kept (Marathon adds `os` and `arch`; they must match the host's
+    /// anyway), the id pinned when given. Checked when the reference is parsed back.
+    pub fn reference<'a>(
+        name: &str,
+        labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+        id: Option<&str>,
+    ) -> String {
+        AppcName {
+            name: name.to_string(),
+            labels: labels
+                .into_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            id: id.filter(|i| !i.is_empty()).map(str::to_string),
+        }
+        .to_string()
+    }
+
     pub fn version(&self) -> Option<&str> {
         self.labels.get("version").map(String::as_str)
     }

@@ -42,10 +42,7 @@ pub(super) fn unpack_worker(
     };
     let source: Box<dyn Read + Send> = match local {
         Some(p) => Box::new(std::fs::File::open(p).map_err(io(p))?),
-        None => Box::new(ChannelReader {
-            rx,
-            cur: Bytes::new(),
-        }),
+        None => Box::new(ChannelReader::new(rx)),
     };
     unpack_stream(source, blob_out, Some(fs), algo, limits)
 }
@@ -118,10 +115,19 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Bytes from the async download, as a blocking `Read`.
-struct ChannelReader {
+/// Bytes from the async download, as a blocking `Read` (the AppC fetch streams through it too).
+pub(crate) struct ChannelReader {
     rx: mpsc::Receiver<Bytes>,
     cur: Bytes,
+}
+
+impl ChannelReader {
+    pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> ChannelReader {
+        ChannelReader {
+            rx,
+            cur: Bytes::new(),
+        }
+    }
 }
 
 impl Read for ChannelReader {

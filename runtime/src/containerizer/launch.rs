@@ -9,6 +9,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use ucr_isolators::Request;
+use ucr_registry::appc::manifest::App;
 use ucr_registry::manifest::RunConfig;
 
 use super::config::Config;
@@ -154,8 +155,26 @@ fn prepare(
         ..FetchOptions::default()
     };
     // (the image's run config, its provisioned rootfs), or None: the task runs on the host's root.
-    let image = provide_rootfs(config, images, cfg, st, &fetch, notices)?;
+    let (image, app) = match provide_rootfs(config, images, cfg, st, &fetch, notices)? {
+        Some((run, rootfs, app)) => (Some((run, rootfs)), app),
+        None => (None, None),
+    };
     let rootfs = image.as_ref().map(|(_, r)| r.as_path());
+    // An AppC app section fills in ports, mount points and resources the request left open.
+    let with_app;
+    let cfg = match &app {
+        Some(app) => match super::appc_app::with_app(cfg, app)
+            .map_err(|why| ContainerError::launch(id, "provisioning", why, 125))?
+        {
+            Some(c) => {
+                write_json(&paths.config_file(id), &c)?;
+                with_app = c;
+                &with_app
+            }
+            None => cfg,
+        },
+        None => cfg,
+    };
     // On the host's root the task sees its sandbox where it is (Mesos sets MESOS_SANDBOX to the host path).
     let sandbox_dir = match rootfs {
         Some(_) => config.sandbox_directory.clone(),
@@ -286,7 +305,7 @@ fn killed_yet(config: &Config, id: &str, step: &'static str) -> Result<()> {
 
 /// Pull (or find) the image, with pull credentials fetched into the sandbox when the request has none of its
 /// own (fetched before the image says who the task runs as: never through the cache), and provision its rootfs.
-/// Returns the image's run config and the rootfs.
+/// Returns the image's run config, the rootfs and an AppC image's app section.
 fn provide_rootfs(
     config: &Config,
     images: &Images,
@@ -294,7 +313,7 @@ fn provide_rootfs(
     st: &mut ContainerState,
     fetch: &FetchOptions,
     notices: &dyn Notices,
-) -> Result<Option<(RunConfig, PathBuf)>> {
+) -> Result<Option<(RunConfig, PathBuf, Option<App>)>> {
     let Some(i) = &cfg.image else {
         return Ok(None);
     };
@@ -332,5 +351,5 @@ fn provide_rootfs(
     checkpoint(config, st, State::Provisioning)?;
     let rootfs = backend.provision(&crate::container::paths::provision_key(id), &image.layers)?;
     st.rootfs = Some(rootfs.to_string_lossy().into_owned());
-    Ok(Some((image.config, rootfs)))
+    Ok(Some((image.config, rootfs, image.app)))
 }

@@ -6,6 +6,7 @@
 //! prepare, bundle, fetch) with `spawn` (the supervisor), `ops` (kill, stop, wait, destroy, remove), `resources`
 //! (usage, update), `recover`. This file only holds them together with the `Images` service.
 
+mod appc_app;
 mod bound;
 pub mod config;
 pub mod dry_run;

@@ -5,9 +5,8 @@
 pub enum ImageError {
     #[error(transparent)]
     Registry(#[from] ucr_registry::Error),
-    /// Mesos `APPC` images: parsed and checkpointed, but there is no AppC store or discovery in this build.
-    #[error("image {name}: AppC images cannot be fetched by this build of ucr (no AppC store or discovery)")]
-    Appc { name: String },
+    #[error(transparent)]
+    Appc(#[from] ucr_registry::appc::AppcError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }

@@ -2,6 +2,7 @@
 //! record not kept is removed, then every blob and layer no record references. An image is kept when it is
 //! excluded by name, or when a live container stands on it — by its manifest digest once provisioned, by its
 //! reference while it is still being provisioned (so a pull that just committed is not pruned under its launch).
+//! AppC images go the same way (`appc_gc`), with what kept images stand on kept too.
 
 use ucr_registry::{ImageName, NameKind};
 
@@ -56,6 +57,22 @@ impl Images {
             }
         }
         out.freed = store.prune()?;
+        let referenced: Vec<ImageName> = keep
+            .references
+            .iter()
+            .filter_map(|r| ImageName::parse(r).ok())
+            .collect();
+        let appc_names: Vec<_> = keep
+            .names
+            .iter()
+            .chain(&referenced)
+            .filter_map(|n| match n.kind() {
+                NameKind::Appc(a) => Some(a.clone()),
+                _ => None,
+            })
+            .collect();
+        out.images
+            .extend(self.prune_appc(&keep.digests, &appc_names)?);
         Ok(out)
     }
 }

@@ -19,11 +19,19 @@ use ucr_registry::store::{ImageRecord, Store};
 use ucr_registry::tls::TlsOptions;
 use ucr_registry::{ImageName, ImageRef};
 
+use ucr_registry::appc::manifest::App;
+use ucr_registry::appc::pull::{AppcPuller, Provided};
+use ucr_registry::appc::AppcError;
+
+use super::appc::AppcSettings;
 use super::error::{ImageError, Result};
 use super::options::RegistryOptions;
 use super::source::{locate, DockerRegistry, Source};
 use crate::rt;
 use crate::spec::ImageSpec;
+
+/// A fetch of an ACI that receives nothing for this long fails (the registry client's default too).
+const APPC_STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How images are found, as the front end's flags say.
 #[derive(Clone, Debug, Default)]
@@ -37,6 +45,15 @@ pub struct ImagesConfig {
     pub docker_registry: Option<String>,
     /// Mesos `--docker_registry_fallback`.
     pub docker_registry_fallback: bool,
+    /// The AppC store, discovery and trust.
+    pub appc: AppcSettings,
+}
+
+/// What `ucr pull` got.
+pub enum Pulled {
+    Image(Box<ImageRecord>),
+    /// An AppC image and the images it stands on (lowest first, itself last).
+    Appc(Box<Provided>),
 }
 
 /// An image made ready for a container: its layer dirs (lowest first) and its run config.
@@ -46,6 +63,8 @@ pub struct ProvidedImage {
     pub digest: String,
     pub layers: Vec<PathBuf>,
     pub config: RunConfig,
+    /// An AppC image's app section (its ports, mount points and resources reach the container).
+    pub app: Option<App>,
 }
 
 /// What `ucr pull` asks for.
@@ -76,6 +95,8 @@ pub struct Images {
     platform: Platform,
     docker_registry: DockerRegistry,
     store: OnceLock<Arc<Store>>,
+    appc: super::appc::Checked,
+    appc_puller: OnceLock<Arc<AppcPuller>>,
 }
 
 impl Images {
@@ -85,7 +106,14 @@ impl Images {
             Some(p) => Platform::parse(p)?,
             None => Platform::host(),
         };
+        let mut appc = config.appc.clone();
+        if appc.store_dir.as_os_str().is_empty() {
+            // Unset: beside the Docker store (`<root>/store/docker` → `<root>/store/appc`).
+            appc.store_dir = config.store_dir.with_file_name("appc");
+        }
         Ok(Images {
+            appc: super::appc::Checked::new(appc)?,
+            appc_puller: OnceLock::new(),
             docker_registry: DockerRegistry::parse(config.docker_registry.as_deref()),
             platform,
             config,
@@ -113,6 +141,20 @@ impl Images {
         }
         let s = Arc::new(Store::open(&self.config.store_dir)?);
         Ok(self.store.get_or_init(|| s).clone())
+    }
+
+    /// The AppC puller (and its store, opened and its stale staging cleaned), made once.
+    pub fn appc(&self) -> Result<Arc<AppcPuller>> {
+        if let Some(p) = self.appc_puller.get() {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(self.appc.puller(self.tls(), APPC_STALL)?);
+        Ok(self.appc_puller.get_or_init(|| p).clone())
+    }
+
+    /// `--appc_store_dir`.
+    pub fn appc_store_dir(&self) -> &Path {
+        self.appc.store_dir()
     }
 
     /// Where `name` comes from under this configuration.
@@ -165,6 +207,12 @@ impl Images {
                     }
                 }
             }
+            Source::Appc(name) => {
+                let puller = self.appc()?;
+                let got = rt::block_on(puller.provide(&name, spec.cached))
+                    .map_err(ImageError::Runtime)??;
+                return Ok(appc_provided(got));
+            }
         };
         provided(&store, &rec)
     }
@@ -176,6 +224,17 @@ impl Images {
         let image = match self.locate(name)? {
             Source::File { image: Some(i), .. } | Source::Registry(i) => i,
             Source::File { image: None, .. } => return Ok(None),
+            Source::Appc(name) => {
+                let found = self.appc()?.store().find(&name)?;
+                return Ok(found.map(|i| {
+                    let rootfs = self.appc().map(|p| p.store().rootfs(i.id()));
+                    appc_provided(Provided {
+                        layers: rootfs.into_iter().collect(),
+                        chain: vec![i.clone()],
+                        image: i,
+                    })
+                }));
+            }
         };
         match store.complete_image(&image.to_string())? {
             Some(rec) => provided(&store, &rec).map(Some),
@@ -190,16 +249,32 @@ impl Images {
         name: &ImageName,
         req: &PullRequest,
         obs: &dyn Observer,
-    ) -> Result<ImageRecord> {
+    ) -> Result<Pulled> {
         match self.locate(name)? {
             Source::File { path, opts, image } => {
                 let store = self.store()?;
                 if let (true, Some(image)) = (req.offline, &image) {
                     if let Some(rec) = store.complete_image(&image.to_string())? {
-                        return Ok(rec);
+                        return Ok(Pulled::Image(Box::new(rec)));
                     }
                 }
-                load_one(&store, &path, &opts)
+                load_one(&store, &path, &opts).map(|r| Pulled::Image(Box::new(r)))
+            }
+            Source::Appc(name) => {
+                let puller = self.appc()?;
+                if req.offline {
+                    return match puller.store().find(&name)? {
+                        Some(i) => Ok(Pulled::Appc(Box::new(Provided {
+                            layers: vec![puller.store().rootfs(i.id())],
+                            chain: vec![i.clone()],
+                            image: i,
+                        }))),
+                        None => Err(AppcError::Unknown(name.to_string()).into()),
+                    };
+                }
+                Ok(Pulled::Appc(Box::new(
+                    puller.provide(&name, !req.force).await?,
+                )))
             }
             Source::Registry(image) => {
                 let popts = PullOptions {
@@ -209,7 +284,9 @@ impl Images {
                     max_concurrent: req.max_concurrent,
                     ..PullOptions::default()
                 };
-                self.pull_registry(&image, &popts, None, obs).await
+                self.pull_registry(&image, &popts, None, obs)
+                    .await
+                    .map(|r| Pulled::Image(Box::new(r)))
             }
         }
     }
@@ -264,5 +341,18 @@ fn provided(store: &Store, rec: &ImageRecord) -> Result<ProvidedImage> {
             .map(|l| store.layer_fs(&l.diff_id))
             .collect(),
         config: config.config,
+        app: None,
     })
+}
+
+/// The provided image of an AppC image: its layers (dependencies first) and its app section.
+fn appc_provided(p: Provided) -> ProvidedImage {
+    let app = p.image.manifest.app.clone();
+    ProvidedImage {
+        reference: p.image.reference(),
+        digest: p.image.id().to_string(),
+        layers: p.layers,
+        config: super::appc::run_config(app.as_ref()),
+        app,
+    }
 }

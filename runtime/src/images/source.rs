@@ -3,10 +3,12 @@
 //! with Mesos's `--docker_registry` set to a directory, images are only looked up there (as `NAME.tar` and
 //! the other spellings `find_in_registry_dir` tries) unless `--docker_registry_fallback` allows the image's
 //! registry; with it set to a registry (`https://host[:port]`, `host:port`), names without a registry are
-//! pulled from there; otherwise the image is pulled from its registry.
+//! pulled from there; otherwise the image is pulled from its registry. An AppC name always goes to the AppC
+//! store and its discovery, whatever `--docker_registry` says.
 
 use std::path::PathBuf;
 
+use ucr_registry::appc::AppcName;
 use ucr_registry::archive::{
     find_in_registry_dir, remote_registry, with_default_registry, ArchiveError, LoadOptions,
     Selector,
@@ -14,7 +16,7 @@ use ucr_registry::archive::{
 use ucr_registry::platform::Platform;
 use ucr_registry::{ImageName, ImageRef, NameKind};
 
-use super::error::{ImageError, Result};
+use super::error::Result;
 
 /// Mesos `--docker_registry`, read once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub enum Source {
     },
     /// A registry pull of this (normalized, maybe re-homed by a remote `--docker_registry`) reference.
     Registry(ImageRef),
+    /// An AppC image: the AppC store, else discovery (`appc`).
+    Appc(AppcName),
 }
 
 /// Decides where `name` comes from. `platform` picks the image of a multi-platform archive.
@@ -74,11 +78,7 @@ pub fn locate(
                 image: None,
             })
         }
-        NameKind::Appc(_) => {
-            return Err(ImageError::Appc {
-                name: written.to_string(),
-            })
-        }
+        NameKind::Appc(a) => return Ok(Source::Appc(a.clone())),
         NameKind::Registry(image) => image,
     };
     let dir = match docker_registry {
@@ -148,13 +148,8 @@ mod tests {
             Ok(Source::Registry(_))
         ));
         assert!(matches!(
-            locate(
-                &name("appc:example.com/x:1"),
-                &DockerRegistry::Unset,
-                false,
-                &host
-            ),
-            Err(ImageError::Appc { .. })
+            locate(&name("appc:example.com/x:1"), &dir, false, &host),
+            Ok(Source::Appc(a)) if a.version() == Some("1")
         ));
     }
 }

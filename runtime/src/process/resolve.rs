@@ -66,7 +66,13 @@ pub fn resolve_process(
     let (user, user_note) = match (&cfg.command.user, image_user) {
         (Some(u), _) => (resolve_user(u, Path::new("/"))?, None),
         (None, Some(u)) if !u.is_empty() => {
-            (resolve_user(u, rootfs)?, Some(format!("image USER {u}")))
+            let mut user = resolve_user(&super::user::owners_in_rootfs(u, rootfs)?, rootfs)?;
+            for g in image.map(|i| &i.supplementary_gids).into_iter().flatten() {
+                if !user.additional_gids.contains(g) {
+                    user.additional_gids.push(*g);
+                }
+            }
+            (user, Some(format!("image USER {u}")))
         }
         _ => (ResolvedUser::root(), None),
     };

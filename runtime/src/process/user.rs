@@ -54,6 +54,35 @@ struct GroupEntry<'a> {
     members: Vec<&'a str>,
 }
 
+/// AppC's third form of `app.user` / `app.group` (appc `spec/aci.md`): a part starting with `/` means "the
+/// owner (group owner) of that file in the image". Returns `spec` with such parts replaced by numeric ids, the
+/// file looked up confined to `root`; other parts are left as they are. (A Docker USER never starts with `/`.)
+pub fn owners_in_rootfs(spec: &str, root: &Path) -> Result<String> {
+    let (u, g) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let owner = |part: &str, group: bool| -> Result<String> {
+        if !part.starts_with('/') {
+            return Ok(part.to_string());
+        }
+        let file = root.join(part.trim_start_matches('/'));
+        let st = ucr_registry::confined::open_root(root)
+            .and_then(|r| ucr_registry::confined::open(&r, part, rustix::fs::OFlags::PATH))
+            .and_then(|fd| rustix::fs::fstat(&fd).map_err(Into::into))
+            .map_err(|e| ProcessError::User {
+                user: spec.to_string(),
+                why: format!("the owner of {part} in the image: {e}"),
+                file: file.clone(),
+            })?;
+        Ok(if group { st.st_gid } else { st.st_uid }.to_string())
+    };
+    Ok(match g {
+        Some(g) => format!("{}:{}", owner(u, false)?, owner(g, true)?),
+        None => owner(u, false)?,
+    })
+}
+
 /// Resolves `spec` (`user`, `uid`, `user:group`, `uid:gid`, ...) against `root`'s /etc/passwd and /etc/group.
 pub fn resolve_user(spec: &str, root: &Path) -> Result<ResolvedUser> {
     let passwd_path = root.join("etc/passwd");

@@ -25,6 +25,8 @@ mod tolerance_tests;
 pub mod types;
 mod volumes;
 
+use ucr_registry::appc::name::check_id;
+use ucr_registry::appc::AppcName;
 use ucr_registry::secret::Secret;
 
 use self::task_env::{task_env, TaskContext};
@@ -257,9 +259,8 @@ pub fn parse_marathon_app_with(
     Ok((cfg, unknown))
 }
 
-/// Marathon 1.4–1.8's `container.appc` → the AppC image `appc:NAME[:VERSION]`, as a Mesos `Image.appc` is read
-/// (`mesos::convert_container::image_spec`: the `version` label picks the version; `os` and `arch` default to
-/// the host's when the image is fetched).
+/// Marathon 1.4–1.8's `container.appc` → the AppC image `appc:NAME[:VERSION][,LABEL=VALUE...][@ID]`, as a
+/// Mesos `Image.appc` is read (`mesos::convert_container::image_spec`).
 fn appc_image(a: &AppcContainer, with_docker: bool, kind: EngineType) -> Result<ImageSpec> {
     if with_docker {
         return Err(SpecError::field(
@@ -276,10 +277,10 @@ fn appc_image(a: &AppcContainer, with_docker: bool, kind: EngineType) -> Result<
     if a.image.is_empty() {
         return Err(SpecError::field("container.appc.image", "empty"));
     }
-    let written = match a.labels.get("version") {
-        Some(v) => format!("appc:{}:{v}", a.image),
-        None => format!("appc:{}", a.image),
-    };
+    if let Some(id) = a.id.as_deref().filter(|i| !i.is_empty()) {
+        check_id(id).map_err(|why| SpecError::field("container.appc.id", why))?;
+    }
+    let written = AppcName::reference(&a.image, &a.labels, a.id.as_deref());
     Ok(ImageSpec {
         reference: image_name(&written, "container.appc.image")?,
         cached: !a.force_pull_image.unwrap_or(false),

@@ -245,12 +245,24 @@ fn numbers_as_marathon_reads_them() {
 #[test]
 fn appc_images_of_marathon_1_4_to_1_8() {
     let app = json!({"id": "/a", "cmd": "x", "container": {"type": "MESOS", "appc": {
-        "image": "example.com/worker", "id": "sha512-0123456",
+        "image": "example.com/worker", "id": format!("sha512-{}", "ab".repeat(16)),
         "labels": {"version": "1.0.0", "os": "linux"}, "forcePullImage": true}}});
     let cfg = ok(&app);
     let image = cfg.image.expect("image");
-    assert_eq!(image.reference.as_str(), "appc:example.com/worker:1.0.0");
+    assert_eq!(
+        image.reference.as_str(),
+        format!(
+            "appc:example.com/worker:1.0.0,os=linux@sha512-{}",
+            "ab".repeat(16)
+        )
+    );
     assert!(!image.cached);
+    let e = err(&with(
+        app.clone(),
+        "container.appc.id",
+        json!("sha512-0123"),
+    ));
+    assert!(e.starts_with("container.appc.id: "), "{e}");
     let e = err(&with(app, "container.type", json!("DOCKER")));
     assert!(e.starts_with("container.appc: only for type MESOS"), "{e}");
 }

@@ -180,9 +180,8 @@ pub struct Container {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AppcContainer {
     pub image: String,
-    /// The image id (`sha512-…`); the AppC store finds images by name and labels, so it is not needed.
-    #[serde(rename = "id")]
-    pub _id: Option<IgnoredAny>,
+    /// The image id (`sha512-…`): the fetched image must hash to it.
+    pub id: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     pub force_pull_image: Option<bool>,

@@ -95,9 +95,8 @@ pub struct Image {
 #[serde(deny_unknown_fields)]
 pub struct Appc {
     pub name: String,
-    /// The image id (`sha512-…`); the AppC store finds images by name and labels, so it is not needed.
-    #[serde(rename = "id")]
-    pub _id: Option<IgnoredAny>,
+    /// The image id (`sha512-…`): the fetched image must hash to it.
+    pub id: Option<String>,
     pub labels: Option<Labels>,
 }
 

@@ -1,6 +1,8 @@
 //! Mesos `ContainerInfo` → the container half of a `ContainerConfig`: image, container type, volumes, network,
 //! hostname, Linux settings and rlimits.
 
+use ucr_registry::appc::name::check_id;
+use ucr_registry::appc::AppcName;
 use ucr_registry::ImageName;
 
 use super::container::{
@@ -115,8 +117,8 @@ pub fn image_name(written: &str, at: &str) -> Result<ImageName> {
     ImageName::parse(written).map_err(|e| SpecError::field(at, e.to_string()))
 }
 
-/// `Image` → image spec. AppC images become `appc:NAME[:VERSION]` (the `version` label; the `os`/`arch` labels
-/// default to the host's when the image is fetched).
+/// `Image` → image spec. AppC images become `appc:NAME[:VERSION][,LABEL=VALUE...][@ID]` (`os`/`arch` default
+/// to the host's when not given).
 pub fn image_spec(image: Image, path: &str, store: Store<'_>) -> Result<ImageSpec> {
     let cached = image.cached.unwrap_or(true);
     match image.kind {
@@ -174,10 +176,11 @@ pub fn image_spec(image: Image, path: &str, store: Store<'_>) -> Result<ImageSpe
             if appc.name.is_empty() {
                 return Err(SpecError::field(format!("{path}.appc.name"), "empty"));
             }
-            let reference = match labels(appc.labels).get("version") {
-                Some(v) => format!("appc:{}:{v}", appc.name),
-                None => format!("appc:{}", appc.name),
-            };
+            if let Some(id) = appc.id.as_deref().filter(|i| !i.is_empty()) {
+                check_id(id).map_err(|why| SpecError::field(format!("{path}.appc.id"), why))?;
+            }
+            let reference =
+                AppcName::reference(&appc.name, &labels(appc.labels), appc.id.as_deref());
             Ok(ImageSpec {
                 reference: image_name(&reference, &format!("{path}.appc.name"))?,
                 cached,

@@ -13,6 +13,8 @@
 //! - `user` over the pod's `user`; `artifacts` are fetched; `lifecycle.killGracePeriodSeconds` is its kill grace;
 //!   `linuxInfo.seccomp` and `ipcInfo` as for apps (ipc `PRIVATE` = not the pod's IPC namespace).
 
+use ucr_registry::appc::AppcName;
+
 use super::super::limits;
 use super::super::types::{EnvValue, IpcMode};
 use super::ctx::{check_name, Ctx};
@@ -212,10 +214,7 @@ fn image(ctx: &Ctx, c: &PodContainer, at: &str) -> Result<Option<ImageSpec>> {
             }
             // Marathon sent `Image.appc {name: id, labels: {os: linux, arch: amd64} ++ labels}`; the AppC store
             // finds the image by name and version, `os` and `arch` default to the host's.
-            let written = match im.labels.get("version") {
-                Some(v) => format!("appc:{}:{v}", im.id),
-                None => format!("appc:{}", im.id),
-            };
+            let written = AppcName::reference(&im.id, &im.labels, None);
             (written, None)
         }
     };
