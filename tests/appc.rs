@@ -231,6 +231,7 @@ fn meta_discovery_reads_the_page_falls_back_to_the_parent_and_tries_both_templat
 <meta name="go-import" content="x git y">
 <meta name="ac-discovery" content="127.0.0.43/team {base}missing/{{name}}-{{version}}-{{os}}-{{arch}}.{{ext}}">
 <meta content="127.0.0.43/team {base}acis/{{name}}-{{version}}-{{os}}-{{arch}}.{{ext}}" name="ac-discovery">
+<meta name="ac-discovery-pubkeys" content="127.0.0.43/team {base}keys/team.asc">
 </head><body></body></html>"#
         ),
     )

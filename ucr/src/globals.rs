@@ -58,6 +58,14 @@ pub struct Globals {
         alias = "appc_signature_policy"
     )]
     pub appc_signature_policy: Option<String>,
+    /// Trust the keys an AppC discovery page names (`ac-discovery-pubkeys`, HTTPS only) for a signed image that
+    /// no key in --appc-trust-dir is trusted for yet; they are stored there and trusted from then on.
+    #[arg(
+        long = "appc-trust-discovered-keys",
+        global = true,
+        alias = "appc_trust_discovered_keys"
+    )]
+    pub appc_trust_discovered_keys: bool,
     /// error, warn, info, debug, trace.
     #[arg(
         long = "log-level",
@@ -148,6 +156,7 @@ impl Globals {
                     .unwrap_or_else(|| self.root.join("store/appc-trust")),
             ),
             signature_policy: self.appc_signature_policy.clone(),
+            trust_discovered_keys: self.appc_trust_discovered_keys,
         }
     }
 }

@@ -48,6 +48,10 @@ pub struct AppcConfig {
     pub trust_dir: PathBuf,
     /// `--appc_signature_policy`; None: require over plain HTTP, if-present otherwise.
     pub policy: Option<Policy>,
+    /// `--appc_trust_discovered_keys`: a signed image whose name no key is trusted for may bring its keys
+    /// from its discovery page's `ac-discovery-pubkeys` (HTTPS only); they are stored under
+    /// `prefix.d/<name>` and trusted from then on (rkt's trust on first use).
+    pub trust_discovered_keys: bool,
     pub tls: TlsOptions,
     pub stall: Duration,
 }
@@ -166,7 +170,7 @@ impl AppcPuller {
         let found = discover(name, &self.config.discovery, &self.transport).await?;
         let mut missing = Vec::new();
         for ep in &found.endpoints {
-            match self.fetch_from(name, ep).await? {
+            match self.fetch_from(name, ep, &found.pubkeys).await? {
                 Some(img) => return Ok(img),
                 None => missing.push(ep.aci.to_string()),
             }
@@ -178,7 +182,12 @@ impl AppcPuller {
     }
 
     /// None: nothing at the endpoint's ACI location.
-    async fn fetch_from(&self, name: &AppcName, ep: &Endpoint) -> Result<Option<AppcImage>> {
+    async fn fetch_from(
+        &self,
+        name: &AppcName,
+        ep: &Endpoint,
+        pubkeys: &[url::Url],
+    ) -> Result<Option<AppcImage>> {
         let policy = self
             .config
             .policy
@@ -193,20 +202,50 @@ impl AppcPuller {
         let staging = self.store.staging()?;
         let shown = name.to_string();
         let got = stream(fetched, staging.path(), &shown, &self.limits).await?;
-        self.accept(
-            name,
-            &ep.aci,
-            staging,
-            got,
+        let learned;
+        let trust = match signature.is_some() && !self.trust.trusts(&name.name) {
+            true => match self.learn_keys(name, pubkeys).await? {
+                Some(t) => {
+                    learned = t;
+                    &learned
+                }
+                None => &self.trust,
+            },
+            false => &self.trust,
+        };
+        let check = Check {
+            from: &ep.aci,
+            asc: &ep.asc,
             policy,
-            signature.as_deref(),
-            &ep.asc,
-        )
-        .map(Some)
+            signature: signature.as_deref(),
+            trust,
+        };
+        self.accept(name, staging, got, &check).map(Some)
+    }
+
+    /// With `--appc_trust_discovered_keys`: the keys the discovery page names (HTTPS only), stored, and the
+    /// trust reloaded with them. None: not allowed, or nothing learned.
+    async fn learn_keys(&self, name: &AppcName, pubkeys: &[url::Url]) -> Result<Option<Trust>> {
+        if !self.config.trust_discovered_keys {
+            return Ok(None);
+        }
+        let mut learned = false;
+        for url in pubkeys.iter().filter(|u| u.scheme() == "https") {
+            let loc = Location::Url(url.clone());
+            if let Some(armored) = self.transport.get_small(&loc, MAX_SIGNATURE * 16).await? {
+                let fp = Trust::add(&self.config.trust_dir, &name.name, &armored)?;
+                tracing::warn!(image = %name, key = %fp, from = %url, "trusting a key from the discovery page");
+                learned = true;
+            }
+        }
+        match learned {
+            true => Trust::load(&self.config.trust_dir).map(Some),
+            false => Ok(None),
+        }
     }
 
     /// `ucr load FILE.aci`: the file through the same pass and checks (its `FILE.aci.asc`, if any, is its
-    /// signature; the default policy for a local file is if-present).
+    /// signature, checked against the trusted keys; the default policy for a local file is if-present).
     pub fn load(&self, path: &Path) -> Result<AppcImage> {
         let _lock = self.store.lock_shared()?;
         let loc = Location::File(path.to_path_buf());
@@ -231,27 +270,23 @@ impl AppcPuller {
             labels: got.manifest.label_map(),
             id: None,
         };
-        self.accept(
-            &name,
-            &loc,
-            staging,
-            got,
+        let check = Check {
+            from: &loc,
+            asc: &Location::File(asc),
             policy,
-            signature.as_deref(),
-            &Location::File(asc),
-        )
+            signature: signature.as_deref(),
+            trust: &self.trust,
+        };
+        self.accept(&name, staging, got, &check)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The checks after the pass, in order (id, name and labels, signature), then the commit.
     fn accept(
         &self,
         name: &AppcName,
-        from: &Location,
         staging: crate::store::Staging,
         got: Ingested,
-        policy: Policy,
-        signature: Option<&[u8]>,
-        asc: &Location,
+        check: &Check<'_>,
     ) -> Result<AppcImage> {
         if !name.id_matches(&got.id) {
             return Err(AppcError::WrongId {
@@ -270,22 +305,25 @@ impl AppcPuller {
             return Err(AppcError::Manifest {
                 image: name.to_string(),
                 why: format!(
-                    "{from} holds {} ({}), not the image asked for",
+                    "{} holds {} ({}), not the image asked for",
+                    check.from,
                     got.manifest.name,
                     labels.join(",")
                 ),
             });
         }
-        let signed_by = match (signature, policy) {
+        let signed_by = match (check.signature, check.policy) {
             (_, Policy::Ignore) => None,
             (Some(sig), _) => {
-                Some(self.trust.verify(&name.name, &staging.path().join("image.aci"), sig)?)
+                let aci = staging.path().join("image.aci");
+                Some(check.trust.verify(&name.name, &aci, sig)?)
             }
             (None, Policy::Require) => {
                 return Err(AppcError::Signature {
                     image: name.to_string(),
                     why: format!(
-                        "no signature at {asc}, and the signature policy is require (the default over plain HTTP)"
+                        "no signature at {}, and the signature policy is require (the default over plain HTTP)",
+                        check.asc
                     ),
                 })
             }
@@ -293,7 +331,7 @@ impl AppcPuller {
         };
         let record = ImageRecord {
             id: got.id.clone(),
-            source: from.to_string(),
+            source: check.from.to_string(),
             size: got.size,
             compression: got.compression.name().to_string(),
             signed_by,
@@ -306,6 +344,15 @@ impl AppcPuller {
             .get(&got.id)?
             .ok_or_else(|| AppcError::Unknown(got.id.clone()))
     }
+}
+
+/// What one fetched or loaded image is checked against.
+struct Check<'a> {
+    from: &'a Location,
+    asc: &'a Location,
+    policy: Policy,
+    signature: Option<&'a [u8]>,
+    trust: &'a Trust,
 }
 
 /// Streams `fetched` through `ingest` on a blocking thread.

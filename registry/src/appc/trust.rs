@@ -76,6 +76,13 @@ impl Trust {
         self.keys.is_empty()
     }
 
+    /// Whether some key is trusted for images named `image`.
+    pub fn trusts(&self, image: &str) -> bool {
+        self.keys
+            .iter()
+            .any(|k| k.prefix.as_deref().is_none_or(|p| image.starts_with(p)))
+    }
+
     /// Verifies the armoured detached signature `sig` over the file `data` for image `image` (its AppC
     /// name); returns the fingerprint of the key that verified it.
     pub fn verify(&self, image: &str, data: &Path, sig: &[u8]) -> Result<String> {

@@ -30,6 +30,9 @@ pub struct AppcSettings {
     /// `--appc_signature_policy`: require, if-present or ignore; unset: require over plain HTTP, if-present
     /// over HTTPS and for local files.
     pub signature_policy: Option<String>,
+    /// `--appc_trust_discovered_keys`: trust the keys a discovery page names (HTTPS only) for a signed image
+    /// no key is trusted for yet.
+    pub trust_discovered_keys: bool,
 }
 
 /// The settings, checked: a bad prefix or policy fails when the service is made, before any container.
@@ -75,6 +78,7 @@ impl Checked {
                 discovery: self.discovery.clone(),
                 trust_dir,
                 policy: self.policy,
+                trust_discovered_keys: self.settings.trust_discovered_keys,
                 tls,
                 stall,
             },
