@@ -542,3 +542,89 @@ fn a_loaded_aci_runs_offline_inspects_and_saves_back_byte_for_byte() {
         out.all()
     );
 }
+
+#[test]
+fn the_agent_launches_an_appc_image_and_pruning_keeps_what_a_live_container_stands_on() {
+    let site = Site::new();
+    let base = aci::manifest("example.com/base", "1", &["/bin/sh"]);
+    site.publish(&base, &busybox_layer(), AciCompression::Gzip);
+    let mut app = app_manifest("example.com/svc", "1");
+    app["dependencies"] = json!([dep("example.com/base", "1")]);
+    site.publish(
+        &app,
+        &fx::tar(&[E::file("msg", "agent\n")]),
+        AciCompression::Gzip,
+    );
+    let prefix = site.https.url(true);
+    let a = crate::agent::support::Agent::start(&[
+        "--appc-simple-discovery-uri-prefix",
+        &prefix,
+        "--ca-file",
+        site.ca(),
+    ]);
+    // `ucr pull` of the same store first: the agent then finds it there.
+    let out =
+        a.c.run(&[
+            "--appc-simple-discovery-uri-prefix",
+            &prefix,
+            "pull",
+            "--ca-file",
+            site.ca(),
+            "appc:example.com/svc:1",
+        ])
+        .ok();
+    assert!(out.stdout.trim().starts_with("sha512-"), "{}", out.all());
+    let id = a.c.id("appc-agent");
+    let call = json!({"type": "LAUNCH_CONTAINER", "launch_container": {
+        "container_id": {"value": id},
+        "command": {"shell": true, "value": "cat /msg; sleep 1000"},
+        "container": {"type": "MESOS", "mesos": {"image": {"type": "APPC", "appc": {
+            "name": "example.com/svc", "labels": {"labels": [{"key": "version", "value": "1"}]}}}}}}});
+    let ans = a.call(&call.to_string());
+    assert_eq!(ans.status, 200, "{}", ans.body);
+    a.c.wait_running(&id);
+    let ans = a.call(r#"{"type":"PRUNE_IMAGES"}"#);
+    assert_eq!(ans.status, 200, "{}", ans.body);
+    assert_eq!(
+        appc_images(&a.c).len(),
+        2,
+        "the image and its base stay while the container runs"
+    );
+    let kill = json!({"type": "KILL_CONTAINER", "kill_container": {"container_id": {"value": id}}});
+    assert_eq!(a.call(&kill.to_string()).status, 200);
+    let ans = a.wait(&id);
+    assert_eq!(ans.status, 200, "{}", ans.body);
+    let ans = a.call(r#"{"type":"PRUNE_IMAGES"}"#);
+    assert_eq!(ans.status, 200, "{}", ans.body);
+    assert!(appc_images(&a.c).is_empty(), "{:?}", appc_images(&a.c));
+}
+
+#[test]
+fn the_copy_backend_provisions_a_dependency_chain_too() {
+    let site = Site::new();
+    let c = Containers::new();
+    let base = aci::manifest("example.com/base", "1", &["/bin/sh"]);
+    site.publish(&base, &busybox_layer(), AciCompression::Gzip);
+    let mut top = aci::manifest("example.com/top", "1", &["/bin/cat", "/top"]);
+    top["dependencies"] = json!([dep("example.com/base", "1")]);
+    site.publish(
+        &top,
+        &fx::tar(&[E::file("top", "copied\n")]),
+        AciCompression::Gzip,
+    );
+    let prefix = site.https.url(true);
+    let out = c
+        .run(&[
+            "--appc-simple-discovery-uri-prefix",
+            &prefix,
+            "--image-provisioner-backend",
+            "copy",
+            "run",
+            "--rm",
+            "--ca-file",
+            site.ca(),
+            "appc:example.com/top:1",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "copied\n", "{}", out.all());
+}
