@@ -11,6 +11,8 @@
 //! - **confined**: the one resolver of paths below a root (`openat2(RESOLVE_IN_ROOT)`), shared with the
 //!   runtime's fetcher, launcher and process set-up.
 //! - **pull**: composes the above: manifest → platform → parallel verified layer streams → store.
+//! - **appc**: AppC images: names, simple and meta discovery, the ACI's single pass (the applier's strict ACI
+//!   form), OpenPGP signatures (the `pgp` crate, rkt's trust layout), dependencies, `pathWhitelist`, its own store.
 //! - **archive**: offline images: `load` (docker-archive, legacy `docker save`, OCI layouts) and `save` (an OCI
 //!   layout tar), through the same verified single-pass ingest; the `--docker_registry DIR` naming.
 //!

@@ -87,16 +87,18 @@ impl Checked {
     }
 }
 
-/// An app section as an image run config: `exec` is the whole entrypoint (a request's arguments follow it, as
-/// they follow a Docker ENTRYPOINT), `user:group` is resolved in the rootfs later (names, ids, or a `/path`
-/// whose owner it means).
+/// An app section as an image run config. `exec` is the image's default command, as a Docker CMD: a request
+/// that names a command runs that instead (`ucr run appc:… /bin/true`, a Mesos command with a value, as the
+/// Mesos `appc/runtime` isolator uses the task's command when there is one); a Mesos command with only
+/// `arguments` gives them to `exec[0]`. `user:group` is resolved in the rootfs later (names, ids, or a
+/// `/path` whose owner it means).
 pub fn run_config(app: Option<&App>) -> RunConfig {
     let Some(app) = app else {
         return RunConfig::default();
     };
     RunConfig {
-        entrypoint: (!app.exec.is_empty()).then(|| app.exec.clone()),
-        cmd: None,
+        entrypoint: None,
+        cmd: (!app.exec.is_empty()).then(|| app.exec.clone()),
         env: Some(
             app.environment
                 .iter()
@@ -129,7 +131,8 @@ mod tests {
             ..App::default()
         };
         let rc = run_config(Some(&app));
-        assert_eq!(rc.entrypoint.as_deref(), Some(&app.exec[..]));
+        assert_eq!(rc.cmd.as_deref(), Some(&app.exec[..]));
+        assert_eq!(rc.entrypoint, None);
         assert_eq!(rc.user.as_deref(), Some("/etc/worker.conf:nogroup"));
         assert_eq!(rc.env, Some(vec!["A=1".to_string()]));
         assert_eq!(rc.supplementary_gids, vec![7]);
