@@ -36,7 +36,7 @@ pub fn ingest(source: impl Read, staging: &Path, image: &str, limits: &Limits) -
         count: 0,
     };
     let mut magic = [0u8; 6];
-    let n = read_full(&mut saving, &mut magic).at(&aci)?;
+    let n = unpack::read_magic(&mut saving, &mut magic).at(&aci)?;
     let compression = Compression::sniff_aci(&magic[..n]);
     let head = std::io::Cursor::new(magic[..n].to_vec());
     let decoded = unpack::decoder(head.chain(&mut saving), compression).at(&aci)?;
@@ -63,17 +63,6 @@ pub fn ingest(source: impl Read, staging: &Path, image: &str, limits: &Limits) -
         size: saving.count,
         compression,
     })
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 /// Copies what is read into the image's `image.aci`, counting it.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::error::{AppcError, Result};
-use super::name::{check_id, check_identifier};
+use super::name::{check_id, check_identifier, AppcName};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NameValue {
@@ -104,6 +104,21 @@ pub struct Dependency {
     pub labels: Vec<NameValue>,
     #[serde(default)]
     pub size: Option<u64>,
+}
+
+impl Dependency {
+    /// What the dependency asks for, as a request would name it.
+    pub fn appc_name(&self) -> AppcName {
+        AppcName {
+            name: self.image_name.clone(),
+            labels: self
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect(),
+            id: self.image_id.clone(),
+        }
+    }
 }
 
 /// The resource isolators as numbers: what the image suggests when the request names nothing.

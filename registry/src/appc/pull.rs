@@ -147,15 +147,7 @@ impl AppcPuller {
                 None => self.fetch(name).await?,
             };
             for d in &image.manifest.dependencies {
-                let dep = AppcName {
-                    name: d.image_name.clone(),
-                    labels: d
-                        .labels
-                        .iter()
-                        .map(|l| (l.name.clone(), l.value.clone()))
-                        .collect(),
-                    id: d.image_id.clone(),
-                };
+                let dep = d.appc_name();
                 self.collect(&dep, true, depth + 1, chain).await?;
             }
             if !chain.iter().any(|i| i.id() == image.id()) {

@@ -13,7 +13,6 @@
 //! staging: a directory in `images/` is complete or it is not there. Dependencies are images of their own
 //! (shared by every image naming them), never copied into their dependents.
 
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +21,7 @@ use super::error::Result;
 use super::manifest::ImageManifest;
 use super::name::AppcName;
 use crate::error::{Error, IoContext};
-use crate::store::{clean_staging, remove_tree, sync_dir, Staging, StoreLock};
+use crate::store::{clean_staging, remove_tree, seal, sync_dir, Staging, StoreLock};
 
 /// `image.json`: what the store knows of an image beyond its manifest.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -179,14 +178,7 @@ impl AppcStore {
     /// Commits `staging` (holding `manifest`, `rootfs/` and `image.aci`) as image `rec.id`. An image already
     /// there is kept (same id, same content) and ours discarded.
     pub fn commit(&self, staging: Staging, rec: &ImageRecord) -> Result<()> {
-        let rec_path = staging.path().join("image.json");
-        let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::Store {
-            path: rec_path.clone(),
-            why: e.to_string(),
-        })?;
-        std::fs::write(&rec_path, json).at(&rec_path)?;
-        let dir = std::fs::File::open(staging.path()).at(staging.path())?;
-        rustix::fs::syncfs(dir.as_fd()).map_err(|e| Error::io(staging.path(), e.into()))?;
+        seal(staging.path(), "image.json", rec)?;
         let dest = self.image_dir(&rec.id);
         if self.get(&rec.id)?.is_some() {
             return Ok(());
@@ -224,15 +216,7 @@ impl AppcStore {
         let mut by = Vec::new();
         for other in self.list()? {
             let needs = other.manifest.dependencies.iter().any(|d| {
-                let dep = AppcName {
-                    name: d.image_name.clone(),
-                    labels: d
-                        .labels
-                        .iter()
-                        .map(|l| (l.name.clone(), l.value.clone()))
-                        .collect(),
-                    id: d.image_id.clone(),
-                };
+                let dep = d.appc_name();
                 dep.id_matches(img.id())
                     && (dep.id.is_some()
                         || dep.matches(&img.manifest.name, &img.manifest.label_map()))

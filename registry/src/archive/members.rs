@@ -79,7 +79,7 @@ impl Members {
         }
         let mut file = File::open(path).map_err(io)?;
         let mut magic = [0u8; 4];
-        let n = read_up_to(&mut file, &mut magic).map_err(io)?;
+        let n = crate::unpack::read_magic(&mut file, &mut magic).map_err(io)?;
         file.rewind().map_err(io)?;
         let compression = Compression::sniff(&magic[..n]);
         let (file, inflated) = match compression {
@@ -172,17 +172,6 @@ pub(crate) fn normalize(name: &str) -> String {
         }
     }
     parts.join("/")
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 fn inflate(file: File, c: Compression, tmp: &Path) -> Result<File, LoadError> {

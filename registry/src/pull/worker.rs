@@ -75,7 +75,7 @@ pub(crate) fn unpack_stream(
         sink,
     };
     let mut peek = [0u8; 4];
-    let n = read_full(&mut tee, &mut peek).map_err(io(here))?;
+    let n = unpack::read_magic(&mut tee, &mut peek).map_err(io(here))?;
     let compression = unpack::Compression::sniff(&peek[..n]);
     let head = std::io::Cursor::new(peek[..n].to_vec());
     let decoded = unpack::decoder(head.chain(&mut tee), compression).map_err(io(here))?;
@@ -102,17 +102,6 @@ pub(crate) fn unpack_stream(
         entries,
         compression,
     })
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 /// Bytes from the async download, as a blocking `Read` (the AppC fetch streams through it too).

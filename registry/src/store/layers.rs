@@ -1,12 +1,11 @@
 //! Unpacked layers: `layers/sha256/<hex>/{fs,layer.json}`, keyed by diff_id. A layer directory exists only if
 //! its record does: both are built in staging and renamed in one step, after a syncfs.
 
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::durable::sync_dir;
+use super::durable::{seal, sync_dir};
 use super::handle::Store;
 use super::staging::Staging;
 use crate::digest::Digest;
@@ -52,15 +51,7 @@ impl Store {
     /// Commits `staging` (which holds `fs/`) as layer `record.diff_id`. If the layer appeared meanwhile (another
     /// pull), ours is discarded.
     pub fn commit_layer(&self, staging: Staging, record: &LayerRecord) -> Result<()> {
-        let rec_path = staging.path().join("layer.json");
-        let json = serde_json::to_vec_pretty(record).map_err(|e| Error::Store {
-            path: rec_path.clone(),
-            why: e.to_string(),
-        })?;
-        std::fs::write(&rec_path, json).at(&rec_path)?;
-        // One syncfs makes every file of the layer durable; cheaper than an fsync per file.
-        let dir = std::fs::File::open(staging.path()).at(staging.path())?;
-        rustix::fs::syncfs(dir.as_fd()).map_err(|e| Error::io(staging.path(), e.into()))?;
+        seal(staging.path(), "layer.json", record)?;
         let dest = self.layer_dir(&record.diff_id);
         if self.has_layer(&record.diff_id) {
             return Ok(());

@@ -26,7 +26,7 @@ mod staging;
 
 pub use check::CheckReport;
 /// For the AppC store, which keeps its own `staging/` the same way.
-pub(crate) use durable::sync_dir;
+pub(crate) use durable::{seal, sync_dir};
 pub use handle::{Store, StoreLock};
 pub use images::{ImageRecord, LayerRef};
 pub use layers::LayerRecord;

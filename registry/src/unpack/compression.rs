@@ -75,6 +75,19 @@ impl Compression {
     }
 }
 
+/// Fills `buf` from `r` as far as the stream goes (a magic number may arrive in several reads); returns how
+/// many bytes it got.
+pub fn read_magic(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
 /// A streaming decompressor for `c`. Gzip uses `MultiGzDecoder` because layers written by parallel
 /// compressors (pigz, some registries' re-compression) are several concatenated gzip members; zstd
 /// decodes concatenated frames too, with the library's default window limit (128 MiB), which bounds

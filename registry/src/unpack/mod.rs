@@ -51,7 +51,7 @@ mod pax;
 mod whiteout;
 
 pub use apply::{apply_aci, apply_layer, ApplyStats};
-pub use compression::{decoder, Compression};
+pub use compression::{decoder, read_magic, Compression};
 pub use error::UnpackError;
 pub use limits::Limits;
 pub use mode::Mode;

@@ -23,15 +23,7 @@ pub fn closure(store: &AppcStore, ids: &[String]) -> Result<BTreeSet<String>> {
             continue;
         }
         for d in &img.manifest.dependencies {
-            let dep = AppcName {
-                name: d.image_name.clone(),
-                labels: d
-                    .labels
-                    .iter()
-                    .map(|l| (l.name.clone(), l.value.clone()))
-                    .collect(),
-                id: d.image_id.clone(),
-            };
+            let dep = d.appc_name();
             if let Some(found) = store.find(&dep)? {
                 todo.push(found);
             }
