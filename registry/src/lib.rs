@@ -28,6 +28,7 @@ pub mod digest;
 pub mod error;
 pub mod image_name;
 pub mod manifest;
+pub mod offthread;
 pub mod platform;
 pub mod pull;
 pub mod reference;

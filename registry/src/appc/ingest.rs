@@ -1,6 +1,6 @@
 //! The one pass an ACI goes through, on a blocking thread, as a Docker layer does: bytes as fetched → a copy
 //! into `image.aci` (what `save` gives back) → decompress (gzip, bzip2, xz or none, by magic number) →
-//! sha512 of the tar (the image id) → the confined applier in its ACI form (`rootfs/` into staging, the
+//! sha512 of the tar (the image id, hashed on a thread of its own: `offthread`) → the confined applier in its ACI form (`rootfs/` into staging, the
 //! manifest kept) — then the manifest is validated. Nothing here commits: the caller checks the id, the
 //! name, the labels and the signature first.
 
@@ -9,8 +9,9 @@ use std::path::Path;
 
 use super::error::{AppcError, Result};
 use super::manifest::ImageManifest;
-use crate::digest::{Algo, HashingReader};
+use crate::digest::Algo;
 use crate::error::IoContext;
+use crate::offthread::OffThreadHashingReader;
 use crate::unpack::{self, Compression, Limits};
 
 /// What one pass found.
@@ -40,7 +41,7 @@ pub fn ingest(source: impl Read, staging: &Path, image: &str, limits: &Limits) -
     let compression = Compression::sniff_aci(&magic[..n]);
     let head = std::io::Cursor::new(magic[..n].to_vec());
     let decoded = unpack::decoder(head.chain(&mut saving), compression).at(&aci)?;
-    let mut tar = HashingReader::new(decoded, Algo::Sha512);
+    let mut tar = OffThreadHashingReader::new(decoded, Algo::Sha512);
     let archive = |why: String| AppcError::Archive {
         image: image.to_string(),
         why,
