@@ -24,6 +24,7 @@ pub mod auth;
 pub mod blob;
 pub mod client;
 pub mod confined;
+pub mod conformance;
 pub mod digest;
 pub mod error;
 pub mod image_name;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Get, RegistryClient};
+use crate::conformance;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::platform::Platform;
@@ -30,6 +31,9 @@ pub struct Descriptor {
     pub size: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
+    /// Embedded content (base64), checked against the digest and size (`conformance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +48,8 @@ struct Raw {
     layers: Option<Vec<Descriptor>>,
     #[serde(default)]
     manifests: Option<Vec<IndexEntry>>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +117,13 @@ pub(crate) fn parse(
             raw.schema_version
         )));
     }
+    conformance::check_document(
+        raw.media_type.as_deref(),
+        header_type,
+        raw.manifests.is_some(),
+        raw.config.is_some() || raw.layers.is_some(),
+    )
+    .map_err(&bad)?;
     if let Some(m) = raw.manifests {
         return Ok((
             if mt.is_empty() { OCI_INDEX.into() } else { mt },
@@ -118,14 +131,16 @@ pub(crate) fn parse(
         ));
     }
     match (raw.config, raw.layers) {
-        (Some(config), Some(layers)) => Ok((
-            if mt.is_empty() {
+        (Some(config), Some(layers)) => {
+            let mt = if mt.is_empty() {
                 OCI_MANIFEST.into()
             } else {
                 mt
-            },
-            Parsed::Image { config, layers },
-        )),
+            };
+            conformance::check_image(&mt, raw.artifact_type.as_deref(), &config, &layers)
+                .map_err(bad)?;
+            Ok((mt, Parsed::Image { config, layers }))
+        }
         _ => Err(bad(format!(
             "media type `{mt}` has neither `manifests` nor `config` and `layers`"
         ))),

@@ -9,6 +9,7 @@ mod common;
 mod appc_ingest;
 mod appc_trust;
 mod archive;
+mod conformance;
 mod pull_share;
 mod unpack_errors;
 mod unpack_hostile;

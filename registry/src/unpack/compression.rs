@@ -38,11 +38,16 @@ impl Compression {
     }
 
     /// Guesses the compression from the first bytes of a blob (gzip and zstd magic numbers); anything
-    /// else is taken as a plain tar.
+    /// else is taken as a plain tar. A zstd stream may open with a skippable frame (RFC 8878 §3.1.2: magic
+    /// 0x184D2A50–0x184D2A5F), which is zstd too: taking it for a tar made such layers fail as "numeric field
+    /// was not a number".
     pub fn sniff(first_bytes: &[u8]) -> Compression {
+        let skippable = first_bytes.len() >= 4
+            && first_bytes[0] & 0xf0 == 0x50
+            && first_bytes[1..4] == [0x2a, 0x4d, 0x18];
         if first_bytes.starts_with(&[0x1f, 0x8b]) {
             Compression::Gzip
-        } else if first_bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        } else if first_bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || skippable {
             Compression::Zstd
         } else {
             Compression::None
