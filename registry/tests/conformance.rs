@@ -204,7 +204,8 @@ fn the_layout_reader_applies_the_same_clauses() {
     use ucr_fixtures::archive::oci_archive;
     use ucr_fixtures::image::{busybox_image, sha256_digest, ManifestFormat};
     use ucr_registry::archive::{self, LoadOptions};
-    let changes: [(&str, fn(&mut serde_json::Value)); 2] = [
+    type Change = fn(&mut serde_json::Value);
+    let changes: [(&str, Change); 2] = [
         ("CVE-2021-41190", |m| m["manifests"] = serde_json::json!([])),
         ("not a layer type", |m| {
             m["layers"][0]["mediaType"] = serde_json::json!("application/vnd.example.layer+lz4")

@@ -7,8 +7,11 @@ pub fn init(level: &str, json: bool) {
             "ucr={level},ucr_registry={level},ucr_runtime={level},ucr_isolators={level}"
         ))
     });
+    // Colour only for a person at a terminal: ANSI codes in a log file or a pipe are noise.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(tty)
         .with_writer(std::io::stderr);
     let _ = if json {
         fmt.json().try_init()
