@@ -561,3 +561,44 @@ fn server_errors_are_retried_with_backoff_then_reported() {
     );
     assert!(down.failed() >= 5, "retried: {}", down.failed());
 }
+
+/// A registry whose name does not resolve fails at once with one plain line, not after four retries with
+/// coloured WARN lines. Run in a network namespace of its own (no interface up, no resolver reachable), so
+/// the lookup fails here and no query leaves the machine.
+#[test]
+fn a_name_that_does_not_resolve_fails_at_once_in_one_plain_line() {
+    let u = crate::common::Ucr::new();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("unshare")
+        .arg("--net")
+        .arg("--")
+        .arg(crate::common::UCR)
+        .arg("--root")
+        .arg(u.root())
+        .args([
+            "--log-level",
+            "info",
+            "pull",
+            "no-such-registry.invalid/team/app:1",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", u.home())
+        .output()
+        .expect("unshare");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot resolve no-such-registry.invalid"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("retrying"), "no retries: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no ANSI codes in a pipe: {stderr:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "at once"
+    );
+}

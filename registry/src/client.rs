@@ -339,6 +339,11 @@ impl RegistryClient {
 
 fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     let why = tls::error_chain(e);
+    if tls::is_name_resolution(&why) {
+        return Error::Resolve {
+            host: url.host_str().unwrap_or_default().to_string(),
+        };
+    }
     Error::Transport {
         url: redact_url(url),
         why,

@@ -43,6 +43,10 @@ pub enum Error {
     #[error("{url}: {why}")]
     Transport { url: String, why: String },
 
+    /// Not transient: a name that does not resolve fails at once, not after the retries.
+    #[error("cannot resolve {host}")]
+    Resolve { host: String },
+
     #[error("{url}: no data for {secs} s (stalled)")]
     Stalled { url: String, secs: u64 },
 

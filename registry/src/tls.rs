@@ -198,6 +198,12 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
+/// Whether a connection failed because the host name does not resolve (getaddrinfo, as hyper reports it):
+/// asking again four times will not make it resolve.
+pub fn is_name_resolution(chain: &str) -> bool {
+    chain.contains("dns error") || chain.contains("failed to lookup address")
+}
+
 /// What a failed connection says about TLS: the peer's certificate was refused, or it does not speak TLS.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TlsFailure {

@@ -201,6 +201,11 @@ fn policy(tls: TlsOptions) -> redirect::Policy {
 }
 
 fn connect_error(url: &Url, host: &str, e: &reqwest::Error) -> Error {
+    if tls::is_name_resolution(&tls::error_chain(e)) {
+        return Error::Resolve {
+            host: url.host_str().unwrap_or(host).to_string(),
+        };
+    }
     match tls::classify(e) {
         TlsFailure::Untrusted(chain) => Error::Tls {
             registry: host.to_string(),
