@@ -12,6 +12,7 @@ mod docker_params;
 mod dry_run;
 mod exec;
 mod fetch;
+mod full_disk;
 mod health;
 mod isolation_cgroups;
 mod isolation_fs;

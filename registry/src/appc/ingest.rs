@@ -35,6 +35,7 @@ pub fn ingest(source: impl Read, staging: &Path, image: &str, limits: &Limits) -
         inner: source,
         sink: BufWriter::with_capacity(1 << 20, file),
         count: 0,
+        path: aci.clone(),
     };
     let mut magic = [0u8; 6];
     let n = unpack::read_magic(&mut saving, &mut magic).at(&aci)?;
@@ -71,12 +72,15 @@ struct Saving<R> {
     inner: R,
     sink: BufWriter<std::fs::File>,
     count: u64,
+    path: std::path::PathBuf,
 }
 
 impl<R: Read> Read for Saving<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.sink.write_all(&buf[..n])?;
+        self.sink
+            .write_all(&buf[..n])
+            .map_err(|e| crate::pull::worker::writing(&self.path, e))?;
         self.count += n as u64;
         Ok(n)
     }

@@ -73,6 +73,7 @@ pub(crate) fn unpack_stream(
         hasher: Hasher::new(algo),
         count: 0,
         sink,
+        sink_path: blob_out.map(Path::to_path_buf).unwrap_or_default(),
     };
     let mut peek = [0u8; 4];
     let n = unpack::read_magic(&mut tee, &mut peek).map_err(io(here))?;
@@ -134,12 +135,18 @@ impl Read for ChannelReader {
     }
 }
 
+/// A write error of the copy kept beside the stream, naming its file.
+pub(crate) fn writing(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("writing {}: {e}", path.display()))
+}
+
 /// Hashes, counts and (for downloads) saves the compressed bytes as they are read.
 struct Tee<'a> {
     inner: Box<dyn Read + Send + 'a>,
     hasher: Hasher,
     count: u64,
     sink: Option<std::io::BufWriter<std::fs::File>>,
+    sink_path: PathBuf,
 }
 
 impl Read for Tee<'_> {
@@ -148,7 +155,9 @@ impl Read for Tee<'_> {
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
         if let Some(s) = &mut self.sink {
-            s.write_all(&buf[..n])?;
+            // The write happens inside the stream's read: say which file it was (a full disk must be named).
+            s.write_all(&buf[..n])
+                .map_err(|e| writing(&self.sink_path, e))?;
         }
         Ok(n)
     }
