@@ -16,6 +16,7 @@ mod full_disk;
 mod health;
 mod isolation_cgroups;
 mod isolation_fs;
+mod kill_store_ops;
 mod marathon_docs;
 mod marathon_pods;
 mod nested;

@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::handle::Store;
-use super::staging::remove_tree;
 use crate::digest::{Digest, HashingReader};
 use crate::error::{IoContext, Result};
 
@@ -41,7 +40,7 @@ impl Store {
             if !layers.contains(&d) {
                 let dir = self.layer_dir(&d);
                 freed += disk_usage(&dir);
-                remove_tree(&dir).at(&dir)?;
+                self.discard(&dir)?;
             }
         }
         for d in self.list_blobs()? {
@@ -52,6 +51,20 @@ impl Store {
             }
         }
         Ok(freed)
+    }
+
+    /// Removes a layer directory so that it disappears in one step: renamed into staging (the same
+    /// filesystem), then deleted there. A kill -9 in the middle of a recursive delete would otherwise leave a
+    /// layer directory without its record, which `check` reports; a staging directory of a dead process is
+    /// cleared at the next open.
+    fn discard(&self, dir: &std::path::Path) -> Result<()> {
+        let trash = self.staging()?;
+        std::fs::rename(dir, trash.path().join("gone")).at(dir)?;
+        if let Some(parent) = dir.parent() {
+            super::durable::sync_dir(parent)?;
+        }
+        drop(trash);
+        Ok(())
     }
 
     fn list_blobs(&self) -> Result<Vec<Digest>> {
@@ -103,8 +116,7 @@ impl Store {
                 rep.problems.push(p);
                 bad_layers.insert(d.clone());
                 if repair {
-                    let dir = self.layer_dir(&d);
-                    remove_tree(&dir).at(&dir)?;
+                    self.discard(&self.layer_dir(&d))?;
                     rep.repaired += 1;
                 }
             }
