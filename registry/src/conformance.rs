@@ -17,8 +17,8 @@
 
 use base64::Engine as _;
 
+use crate::descriptor::{Descriptor, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use crate::digest::Digest;
-use crate::manifest::{Descriptor, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use crate::unpack::Compression;
 
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";

@@ -25,6 +25,7 @@ pub mod blob;
 pub mod client;
 pub mod confined;
 pub mod conformance;
+pub mod descriptor;
 pub mod digest;
 pub mod error;
 pub mod image_name;
