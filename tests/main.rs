@@ -11,6 +11,7 @@ mod archive;
 mod docker_params;
 mod dry_run;
 mod exec;
+mod faults;
 mod fetch;
 mod full_disk;
 mod health;

@@ -174,7 +174,14 @@ impl RegistryClient {
             match self.get_once(g).await {
                 Err(e) if e.is_transient() && attempt < self.opts.retries => {
                     attempt += 1;
-                    let wait = self.opts.backoff * 2u32.saturating_pow(attempt - 1);
+                    // A 429's Retry-After is the server's own word on when to come back.
+                    let wait = match &e {
+                        Error::TooManyRequests {
+                            retry_after: Some(secs),
+                            ..
+                        } => Duration::from_secs(*secs),
+                        _ => self.opts.backoff * 2u32.saturating_pow(attempt - 1),
+                    };
                     tracing::warn!(error = %e, attempt, "retrying in {wait:?}");
                     tokio::time::sleep(wait).await;
                 }
@@ -260,6 +267,17 @@ impl RegistryClient {
                         what,
                     });
                 }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    return Err(Error::TooManyRequests {
+                        url: redact_url(&url),
+                        retry_after,
+                    });
+                }
                 _ => {
                     let body = error_summary(resp).await;
                     return Err(Error::Http {
@@ -339,6 +357,11 @@ impl RegistryClient {
 
 fn transport_error(url: &Url, e: &reqwest::Error) -> Error {
     let why = tls::error_chain(e);
+    if e.is_redirect() {
+        return Error::Redirects {
+            url: redact_url(url),
+        };
+    }
     if tls::is_name_resolution(&why) {
         return Error::Resolve {
             host: url.host_str().unwrap_or_default().to_string(),

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The longest `Retry-After` a pull waits for, in seconds.
+pub const MAX_RETRY_AFTER: u64 = 30;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid image reference `{reference}`: {why}")]
@@ -43,9 +46,23 @@ pub enum Error {
     #[error("{url}: {why}")]
     Transport { url: String, why: String },
 
+    /// HTTP 429. Retried after its `Retry-After` (seconds) when that is at most [`MAX_RETRY_AFTER`].
+    #[error("{url}: HTTP 429 Too Many Requests{}", retry_after.map(|s| format!(" (retry after {s} s)")).unwrap_or_default())]
+    TooManyRequests {
+        url: String,
+        retry_after: Option<u64>,
+    },
+
+    /// Not transient: a redirect loop does not end by asking again.
+    #[error("{url}: too many redirects (a redirect loop?)")]
+    Redirects { url: String },
+
     /// Not transient: a name that does not resolve fails at once, not after the retries.
     #[error("cannot resolve {host}")]
     Resolve { host: String },
+
+    #[error("{what} did not finish within {secs} s (--pull-timeout)")]
+    Timeout { what: String, secs: f64 },
 
     #[error("{url}: no data for {secs} s (stalled)")]
     Stalled { url: String, secs: u64 },
@@ -112,6 +129,10 @@ impl Error {
         match self {
             Error::Transport { .. } | Error::Stalled { .. } => true,
             Error::Http { status, .. } => *status >= 500 || *status == 429,
+            // A server that asks for minutes is not waited for: the pull fails and says so.
+            Error::TooManyRequests { retry_after, .. } => {
+                retry_after.is_none_or(|s| s <= MAX_RETRY_AFTER)
+            }
             _ => false,
         }
     }

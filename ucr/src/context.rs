@@ -120,6 +120,8 @@ impl RegistryArgs {
             insecure: self.insecure_registry.clone(),
             mirrors: self.registry_mirror.clone(),
             request_docker_config: None,
+            stall_timeout: self.stall_timeout,
+            pull_timeout: self.pull_timeout,
         }
     }
 }

@@ -184,4 +184,11 @@ pub struct RegistryArgs {
     /// OS/ARCH[/VARIANT] to pull (default: this host's).
     #[arg(long)]
     pub platform: Option<String>,
+    /// A registry download that receives nothing for this long stops and resumes where it was (`30secs`);
+    /// also the longest a connection (TLS handshake included) may take.
+    #[arg(long = "stall-timeout", alias = "stall_timeout", value_parser = crate::duration::parse)]
+    pub stall_timeout: Option<std::time::Duration>,
+    /// A pull that has not finished after this long fails (a Mesos task's start timeout counts its pull).
+    #[arg(long = "pull-timeout", alias = "pull_timeout", value_parser = crate::duration::parse)]
+    pub pull_timeout: Option<std::time::Duration>,
 }

@@ -25,6 +25,10 @@ pub struct RegistryOptions {
     /// `docker.credential`, a fetched `.docker/config.json`): consulted before `docker_config`, and named in
     /// errors by the second field.
     pub request_docker_config: Option<(String, String)>,
+    /// `--stall-timeout`: no byte for this long ends a request (a blob download resumes); also bounds connecting.
+    pub stall_timeout: Option<std::time::Duration>,
+    /// `--pull-timeout`: a registry pull that has not finished by then fails.
+    pub pull_timeout: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for RegistryOptions {
@@ -37,6 +41,8 @@ impl fmt::Debug for RegistryOptions {
             .field("certs_dirs", &self.certs_dirs)
             .field("insecure", &self.insecure)
             .field("mirrors", &self.mirrors)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("pull_timeout", &self.pull_timeout)
             .field(
                 "request_docker_config",
                 &self.request_docker_config.as_ref().map(|(_, from)| from),
@@ -88,12 +94,17 @@ impl RegistryOptions {
             })?;
             mirrors.push(url);
         }
-        Ok(ClientOptions {
+        let mut opts = ClientOptions {
             tls,
             credentials,
             mirrors,
             ..ClientOptions::default()
-        })
+        };
+        if let Some(stall) = self.stall_timeout {
+            opts.stall_timeout = stall;
+            opts.connect_timeout = opts.connect_timeout.min(stall);
+        }
+        Ok(opts)
     }
 }
 

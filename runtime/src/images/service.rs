@@ -306,7 +306,21 @@ impl Images {
         }
         let copts = ropts.client_options(Some(image))?;
         let puller = Puller::new(self.store()?, Arc::new(Registries::new(copts)));
-        Ok(puller.pull(image, popts, obs).await?)
+        let pull = puller.pull(image, popts, obs);
+        match self.config.registry.pull_timeout {
+            // Dropping the pull ends its downloads; its staging goes with it and the store keeps what was
+            // committed, as after any failed pull.
+            Some(t) => {
+                tokio::time::timeout(t, pull)
+                    .await
+                    .map_err(|_| ucr_registry::Error::Timeout {
+                        what: format!("pull of {image}"),
+                        secs: t.as_secs_f64(),
+                    })?
+            }
+            None => pull.await,
+        }
+        .map_err(Into::into)
     }
 
     /// `ucr load`: every image of an archive or layout (or the one `opts` selects).
