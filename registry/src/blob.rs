@@ -79,6 +79,9 @@ impl BlobSource {
     }
 
     fn foreign_url(&self) -> Option<Url> {
+        if !self.client.foreign_layers() {
+            return None;
+        }
         self.desc
             .urls
             .iter()

@@ -34,6 +34,9 @@ pub struct ClientOptions {
     /// Attempts after the first for connection errors and 5xx.
     pub retries: u32,
     pub backoff: Duration,
+    /// Fetch a layer the registry does not have from its descriptor's `urls` (foreign, nondistributable
+    /// layers). Off unless asked for: a manifest could otherwise send the client to any host.
+    pub foreign_layers: bool,
 }
 
 impl Default for ClientOptions {
@@ -46,6 +49,7 @@ impl Default for ClientOptions {
             stall_timeout: Duration::from_secs(30),
             retries: 4,
             backoff: Duration::from_millis(200),
+            foreign_layers: false,
         }
     }
 }
@@ -148,6 +152,10 @@ impl RegistryClient {
 
     pub fn session(&self) -> &Session {
         &self.session
+    }
+
+    pub fn foreign_layers(&self) -> bool {
+        self.opts.foreign_layers
     }
 
     pub fn stall_timeout(&self) -> Duration {

@@ -122,6 +122,7 @@ impl RegistryArgs {
             request_docker_config: None,
             stall_timeout: self.stall_timeout,
             pull_timeout: self.pull_timeout,
+            foreign_layers: self.foreign_layers,
         }
     }
 }

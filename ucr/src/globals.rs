@@ -188,6 +188,10 @@ pub struct RegistryArgs {
     /// also the longest a connection (TLS handshake included) may take.
     #[arg(long = "stall-timeout", alias = "stall_timeout", value_parser = crate::duration::parse)]
     pub stall_timeout: Option<std::time::Duration>,
+    /// Fetch a layer the registry does not have from the URLs its descriptor lists (foreign or nondistributable
+    /// layers). Off by default: a manifest could otherwise send ucr to any host.
+    #[arg(long = "foreign-layers", alias = "foreign_layers")]
+    pub foreign_layers: bool,
     /// A pull that has not finished after this long fails (a Mesos task's start timeout counts its pull).
     #[arg(long = "pull-timeout", alias = "pull_timeout", value_parser = crate::duration::parse)]
     pub pull_timeout: Option<std::time::Duration>,

@@ -29,6 +29,8 @@ pub struct RegistryOptions {
     pub stall_timeout: Option<std::time::Duration>,
     /// `--pull-timeout`: a registry pull that has not finished by then fails.
     pub pull_timeout: Option<std::time::Duration>,
+    /// `--foreign-layers`: layers may come from their descriptors' `urls`.
+    pub foreign_layers: bool,
 }
 
 impl fmt::Debug for RegistryOptions {
@@ -43,6 +45,7 @@ impl fmt::Debug for RegistryOptions {
             .field("mirrors", &self.mirrors)
             .field("stall_timeout", &self.stall_timeout)
             .field("pull_timeout", &self.pull_timeout)
+            .field("foreign_layers", &self.foreign_layers)
             .field(
                 "request_docker_config",
                 &self.request_docker_config.as_ref().map(|(_, from)| from),
@@ -98,6 +101,7 @@ impl RegistryOptions {
             tls,
             credentials,
             mirrors,
+            foreign_layers: self.foreign_layers,
             ..ClientOptions::default()
         };
         if let Some(stall) = self.stall_timeout {
