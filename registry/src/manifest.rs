@@ -52,6 +52,10 @@ pub(crate) struct RawPlatform {
     pub(crate) architecture: String,
     #[serde(default)]
     pub(crate) variant: Option<String>,
+    /// Mandatory OS features (index.md): an entry needing any is not for a Linux host, which has none of the
+    /// named ones (they are Windows' `win32k`).
+    #[serde(rename = "os.features", default)]
+    pub(crate) os_features: Vec<String>,
 }
 
 /// An image manifest, resolved to one platform.
@@ -279,9 +283,10 @@ pub async fn resolve(
 
 pub(crate) fn select<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<&'a IndexEntry> {
     let matching = entries.iter().filter(|e| {
-        e.platform
-            .as_ref()
-            .is_some_and(|p| platform.matches(&p.os, &p.architecture, p.variant.as_deref()))
+        e.platform.as_ref().is_some_and(|p| {
+            p.os_features.is_empty()
+                && platform.matches(&p.os, &p.architecture, p.variant.as_deref())
+        })
     });
     // Prefer an exact variant match over the arch default (e.g. arm/v7 over plain arm).
     matching
@@ -377,8 +382,29 @@ mod tests {
                 os: os.into(),
                 architecture: arch.into(),
                 variant: variant.map(Into::into),
+                os_features: Vec::new(),
             }),
         }
+    }
+
+    #[test]
+    fn index_md_os_features_are_mandatory() {
+        let mut needs = entry("linux", "amd64", None, 1);
+        if let Some(p) = needs.platform.as_mut() {
+            p.os_features = vec!["win32k".into()];
+        }
+        let plain = entry("linux", "amd64", None, 2);
+        let host = Platform::parse("linux/amd64").expect("platform");
+        let chosen = select(std::slice::from_ref(&needs), &host);
+        assert!(
+            chosen.is_none(),
+            "an entry needing an OS feature is not chosen"
+        );
+        let both = [needs, plain];
+        assert_eq!(
+            select(&both, &host).map(|e| e.digest.clone()),
+            Some(Digest::sha256_of(&[2]))
+        );
     }
 
     #[test]

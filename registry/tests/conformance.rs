@@ -234,3 +234,19 @@ fn the_layout_reader_applies_the_same_clauses() {
         assert!(store.list_images().expect("list").is_empty());
     }
 }
+
+#[test]
+fn descriptor_md_digests_are_registered_algorithms_with_exact_lowercase_hex() {
+    let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    assert!(format!("sha256:{hex}").parse::<Digest>().is_ok());
+    for bad in [
+        format!("md5:{hex}"),
+        format!("sha256:{}", hex.to_uppercase()),
+        format!("sha256:{}", &hex[1..]),
+        format!("sha256+b64u:{hex}"),
+        hex.to_string(),
+        format!("sha512:{hex}"),
+    ] {
+        assert!(bad.parse::<Digest>().is_err(), "{bad}");
+    }
+}
