@@ -37,7 +37,7 @@ struct Raw {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct IndexEntry {
+pub struct IndexEntry {
     #[serde(rename = "mediaType", default)]
     pub(crate) media_type: String,
     pub(crate) digest: Digest,
@@ -70,7 +70,8 @@ pub struct ImageManifest {
     pub index: Option<(Digest, Vec<u8>)>,
 }
 
-pub(crate) enum Parsed {
+/// What a manifest or index document is, parsed and checked (`parse`).
+pub enum Parsed {
     Image {
         config: Descriptor,
         layers: Vec<Descriptor>,
@@ -78,12 +79,9 @@ pub(crate) enum Parsed {
     Index(Vec<IndexEntry>),
 }
 
-/// A manifest or index document: its media type (from the document, else `header_type`) and content.
-pub(crate) fn parse(
-    bytes: &[u8],
-    header_type: Option<&str>,
-    what: &str,
-) -> Result<(String, Parsed)> {
+/// A manifest or index document: its media type (from the document, else `header_type`) and content, every
+/// `conformance` rule checked. Public for the fuzz targets and the layout reader.
+pub fn parse(bytes: &[u8], header_type: Option<&str>, what: &str) -> Result<(String, Parsed)> {
     let bad = |why: String| Error::Manifest {
         reference: what.to_string(),
         why,

@@ -49,10 +49,13 @@ impl ImageRef {
         if let Some(t) = tag {
             check_tag(t).map_err(|w| bad(w.into()))?;
         }
-        if name.len() > 255 {
+        let (registry, repository) = split_domain(name);
+        // Docker's limit is on the normalized name (`docker.io/library/…`, ParseNormalizedNamed): checking the
+        // name as written let through names whose normalized form, which we print, then did not parse back
+        // (found by fuzz/reference).
+        if registry.len() + 1 + repository.len() > 255 {
             return Err(bad("repository name longer than 255 characters".into()));
         }
-        let (registry, repository) = split_domain(name);
         if registry != DOCKER_HUB {
             check_domain(registry).map_err(|w| bad(w.into()))?;
         }
@@ -285,6 +288,16 @@ mod tests {
     use super::*;
 
     const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn the_255_limit_is_on_the_normalized_name_fuzz_reference_crash() {
+        // 246 characters as written, 264 once `docker.io/library/` is added: refused, as docker refuses it.
+        let long = format!("docker.{}", "q".repeat(239));
+        assert!(ImageRef::parse(&long).is_err());
+        let fits = "a".repeat(255 - "docker.io/library/".len());
+        let r = ImageRef::parse(&fits).expect("fits");
+        assert!(ImageRef::parse(&r.to_string()).is_ok());
+    }
 
     fn norm(s: &str) -> String {
         ImageRef::parse(s).expect(s).to_string()
