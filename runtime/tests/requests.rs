@@ -423,7 +423,7 @@ fn secret_env_and_appc() {
             {"name":"PLAIN","value":"p"},
             {"name":"TOKEN","type":"SECRET","secret":{"type":"VALUE","value":{"data":"aHVudGVyMg=="}}}]}},
         "container":{"type":"MESOS","mesos":{"image":{"type":"APPC","appc":{"name":"example.com/worker",
-            "id":"sha512-00","labels":{"labels":[{"key":"version","value":"1.0.0"},{"key":"os","value":"linux"}]}}}}}}}"#;
+            "id":"sha512-0123456789abcdef0123456789abcdef","labels":{"labels":[{"key":"version","value":"1.0.0"},{"key":"os","value":"linux"}]}}}}}}}"#;
     let cfg = parse(text);
     assert_eq!(
         cfg.command.env,
@@ -434,7 +434,7 @@ fn secret_env_and_appc() {
     assert!(!format!("{cfg:?}").contains("hunter2"));
     assert_eq!(
         cfg.image.as_ref().map(|i| i.reference.as_str()),
-        Some("appc:example.com/worker:1.0.0")
+        Some("appc:example.com/worker:1.0.0,os=linux@sha512-0123456789abcdef0123456789abcdef")
     );
     let env = build_env(&cfg, None, "/sb", &[]);
     assert!(env.contains(&"TOKEN=hunter2".to_string()));
