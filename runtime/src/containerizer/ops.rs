@@ -178,7 +178,12 @@ pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination>
     destroy_children(paths, store_dir, id)?;
     let st = load(paths, id)?;
     if st.is_live() && !st.is_lost() {
-        kill(paths, id, libc::SIGKILL)?;
+        if let Err(e) = kill(paths, id, libc::SIGKILL) {
+            // Unless it exited between the load and the kill (a pod member that ended on its SIGTERM).
+            if load(paths, id)?.state != State::Exited {
+                return Err(e);
+            }
+        }
         wait(paths, store_dir, id, Some(Duration::from_secs(30)))?;
     }
     let mut st = load(paths, id)?;
