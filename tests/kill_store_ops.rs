@@ -10,7 +10,7 @@ use ucr_fixtures::image::{
     busybox_layer, random_files_layer, Compression, ImageBuilder, ManifestFormat,
 };
 
-use crate::common::{Ucr, UCR};
+use crate::common::Ucr;
 
 const REF: &str = "example.com/kill/ops:1";
 
@@ -47,12 +47,8 @@ fn kill_loop(
         x ^= x >> 7;
         x ^= x << 17;
         let delay = Duration::from_micros(x % (full.as_micros() as u64 + 1));
-        let mut child = std::process::Command::new(UCR)
-            .arg("--root")
-            .arg(u.root())
-            .args(args)
-            .env_clear()
-            .env("HOME", u.home())
+        let mut child = u
+            .command(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
