@@ -63,6 +63,17 @@ impl BlobSource {
                         self.foreign = self.foreign_url();
                         return Box::pin(self.open()).await;
                     }
+                    // Without the opt-in, say what would have fetched it.
+                    Err(Error::NotFound { .. })
+                        if self.offset == 0
+                            && !self.client.foreign_layers()
+                            && !self.desc.urls.is_empty() =>
+                    {
+                        return Err(Error::ForeignLayer {
+                            digest: self.desc.digest.to_string(),
+                            url: self.desc.urls.join(", "),
+                        });
+                    }
                     // Nothing after `offset`: the blob is shorter than declared; the size check says so.
                     Err(Error::Http { status: 416, .. }) if self.offset > 0 => return Ok(None),
                     other => other?,

@@ -13,7 +13,12 @@
 //!   a runnable image, with what it is.
 //! - Every layer has a layer media type this client can apply; an unknown one is refused, never guessed.
 //! - Descriptors: a `data` field is decoded and must match the descriptor's digest and size; `urls` (foreign
-//!   layers) must be http(s) without credentials in them.
+//!   layers) must be http(s) without credentials in them; `mediaType` and `artifactType` follow RFC 6838's
+//!   naming rules; `annotations` are a map of strings (the type does that).
+//! - An index entry of a media type this client does not know is skipped, never an error (index.md); an
+//!   index with an `artifactType` is an artifact.
+//! - An image config has `os` (Linux: ucr runs nothing else) and `architecture`, `rootfs.type` `layers` and
+//!   one diff_id per layer (config.md).
 
 use base64::Engine as _;
 
@@ -28,6 +33,70 @@ pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// The media types a manifest or index document may have.
 pub fn is_document_type(mt: &str) -> bool {
     [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST].contains(&mt)
+}
+
+/// RFC 6838 section 4.2: `type/subtype`, each a restricted-name (a letter or digit, then up to 126 of
+/// letters, digits and `!#$&-^_.+`); parameters after `;` are the Content-Type's business and are allowed.
+pub fn check_media_type(mt: &str, at: &str) -> Result<(), String> {
+    let restricted = |n: &str| {
+        let b = n.as_bytes();
+        (1..=127).contains(&b.len())
+            && b[0].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(c))
+    };
+    match bare(mt).split_once('/') {
+        Some((t, s)) if restricted(t) && restricted(s) => Ok(()),
+        _ => Err(format!(
+            "{at} `{mt}` is not a media type (RFC 6838: type/subtype)"
+        )),
+    }
+}
+
+/// Whether an index entry of this media type is one to consider (index.md: an unknown one is skipped). An
+/// entry without one is read for what its content says.
+pub fn is_known_entry(mt: &str) -> bool {
+    mt.is_empty() || is_document_type(bare(mt))
+}
+
+/// An index's own `artifactType`: an index of an artifact is not a runnable image.
+pub fn check_index(artifact_type: Option<&str>) -> Result<(), String> {
+    match artifact_type {
+        Some(a) => {
+            check_media_type(a, "artifactType")?;
+            Err(format!(
+                "an index of an artifact (artifactType `{a}`), not a runnable image"
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+/// An image config's required fields (config.md), and that it describes as many layers as the manifest.
+pub fn check_config(
+    os: &str,
+    architecture: &str,
+    rootfs_type: &str,
+    diff_ids: usize,
+    layers: usize,
+) -> Result<(), String> {
+    if os.is_empty() || architecture.is_empty() {
+        return Err("the image config lacks `os` or `architecture` (both are required)".into());
+    }
+    if os != "linux" {
+        return Err(format!("the image is for os `{os}`; ucr runs Linux images"));
+    }
+    if rootfs_type != "layers" {
+        return Err(format!(
+            "the image config's rootfs.type is `{rootfs_type}`, not `layers`"
+        ));
+    }
+    if diff_ids != layers {
+        return Err(format!(
+            "the manifest lists {layers} layers but the image config has {diff_ids} diff_ids"
+        ));
+    }
+    Ok(())
 }
 
 /// The media type without parameters (`; charset=utf-8`).
@@ -83,10 +152,12 @@ pub fn check_image(
     layers: &[Descriptor],
 ) -> Result<(), String> {
     if let Some(a) = artifact_type {
+        check_media_type(a, "artifactType")?;
         return Err(format!(
             "an artifact (artifactType `{a}`), not a runnable image"
         ));
     }
+    check_descriptor(config, "config")?;
     let cmt = bare(&config.media_type);
     match cmt {
         DOCKER_CONFIG | OCI_CONFIG => {}
@@ -107,7 +178,6 @@ pub fn check_image(
             ))
         }
     }
-    check_descriptor(config, "config")?;
     for (i, l) in layers.iter().enumerate() {
         let lmt = bare(&l.media_type);
         if Compression::from_media_type(lmt).is_none() {
@@ -126,8 +196,14 @@ pub fn check_image(
     Ok(())
 }
 
-/// A descriptor's embedded `data` and `urls`.
+/// A descriptor's media types, embedded `data` and `urls`.
 pub fn check_descriptor(d: &Descriptor, at: &str) -> Result<(), String> {
+    if !d.media_type.is_empty() {
+        check_media_type(&d.media_type, &format!("{at}.mediaType"))?;
+    }
+    if let Some(a) = &d.artifact_type {
+        check_media_type(a, &format!("{at}.artifactType"))?;
+    }
     if let Some(data) = &d.data {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(data)

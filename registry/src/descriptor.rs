@@ -1,6 +1,8 @@
 //! Descriptors and the media types of manifests and indexes (OCI image-spec descriptor.md and media-types.md,
 //! Docker schema 2): shared by the manifest reader and the conformance rules, so neither needs the other.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -21,4 +23,14 @@ pub struct Descriptor {
     /// Embedded content (base64), checked against the digest and size (`conformance`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// annotations.md: a map of strings to strings (anything else fails to parse); unknown keys are ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// descriptor.md: the artifact's type when the descriptor points to one (RFC 6838 grammar).
+    #[serde(
+        rename = "artifactType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub artifact_type: Option<String>,
 }

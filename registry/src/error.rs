@@ -36,6 +36,10 @@ pub enum Error {
     #[error("{url}: not found (HTTP 404){what}")]
     NotFound { url: String, what: String },
 
+    #[error("layer {digest} is a foreign layer: the registry does not have it, and fetching it from {url} \
+             is allowed only with --foreign-layers")]
+    ForeignLayer { digest: String, url: String },
+
     #[error("{url}: HTTP {status}: {body}")]
     Http {
         url: String,

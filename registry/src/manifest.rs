@@ -1,6 +1,8 @@
 //! Manifests and image configs: fetch (bounded, digest-verified), parse Docker schema2, OCI manifests, Docker
 //! manifest lists and OCI indexes, and pick the platform's manifest from an index.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Get, RegistryClient};
@@ -19,6 +21,8 @@ pub const ACCEPT: &[&str] = &[OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIF
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 /// Image configs larger than this are refused.
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+/// Indexes of indexes are followed this deep (index.md: a nested index SHOULD be supported).
+pub const MAX_INDEX_NESTING: usize = 4;
 
 #[derive(Deserialize)]
 struct Raw {
@@ -34,6 +38,9 @@ struct Raw {
     manifests: Option<Vec<IndexEntry>>,
     #[serde(rename = "artifactType", default)]
     artifact_type: Option<String>,
+    /// Read only to hold it to the annotation rules (a map of strings).
+    #[serde(rename = "annotations", default)]
+    _annotations: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +51,8 @@ pub struct IndexEntry {
     pub(crate) size: u64,
     #[serde(default)]
     pub(crate) platform: Option<RawPlatform>,
+    #[serde(default)]
+    pub(crate) annotations: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +65,9 @@ pub(crate) struct RawPlatform {
     /// named ones (they are Windows' `win32k`).
     #[serde(rename = "os.features", default)]
     pub(crate) os_features: Vec<String>,
+    /// Docker schema 2: CPU features the image requires (`sse4`, `aes`); reserved in the OCI spec.
+    #[serde(default)]
+    pub(crate) features: Vec<String>,
 }
 
 /// An image manifest, resolved to one platform.
@@ -111,6 +123,7 @@ pub fn parse(bytes: &[u8], header_type: Option<&str>, what: &str) -> Result<(Str
     )
     .map_err(&bad)?;
     if let Some(m) = raw.manifests {
+        conformance::check_index(raw.artifact_type.as_deref()).map_err(bad)?;
         return Ok((
             if mt.is_empty() { OCI_INDEX.into() } else { mt },
             Parsed::Index(m),
@@ -210,81 +223,92 @@ async fn fetch(
     Ok((bytes, header_type, digest))
 }
 
-/// Resolves `image` to one image manifest for `platform`, following an index if there is one.
+/// Resolves `image` to one image manifest for `platform`, following indexes (nested ones too, up to
+/// [`MAX_INDEX_NESTING`]). The outermost index is what is kept beside the manifest.
 pub async fn resolve(
     client: &RegistryClient,
     image: &ImageRef,
     platform: &Platform,
 ) -> Result<ImageManifest> {
     let name = image.to_string();
-    let (bytes, header_type, digest) = fetch(client, image, &image.manifest_reference()).await?;
-    match parse(&bytes, header_type.as_deref(), &name)? {
-        (mt, Parsed::Image { config, layers }) => Ok(ImageManifest {
-            digest,
-            media_type: mt,
-            raw: bytes,
-            config,
-            layers,
-            index: None,
-        }),
-        (_, Parsed::Index(entries)) => {
-            let chosen = select(&entries, platform).ok_or_else(|| Error::Manifest {
-                reference: name.clone(),
-                why: format!(
-                    "no manifest for platform {platform} (the index has: {})",
-                    entries
-                        .iter()
-                        .filter_map(|e| e.platform.as_ref())
-                        .map(|p| format!(
-                            "{}/{}{}",
-                            p.os,
-                            p.architecture,
-                            p.variant
-                                .as_deref()
-                                .map(|v| format!("/{v}"))
-                                .unwrap_or_default()
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })?;
-            let child = chosen.digest.to_string();
-            let (cbytes, ctype, cdigest) = fetch(client, image, &child).await?;
-            if cbytes.len() as u64 != chosen.size {
-                return Err(Error::Verify {
-                    what: "manifest",
-                    digest: child,
-                    why: "size differs from the index".into(),
-                });
-            }
-            match parse(
-                &cbytes,
-                ctype.as_deref().or(Some(chosen.media_type.as_str())),
-                &name,
-            )? {
-                (mt, Parsed::Image { config, layers }) => Ok(ImageManifest {
-                    digest: cdigest,
+    let (mut bytes, mut header, mut digest) =
+        fetch(client, image, &image.manifest_reference()).await?;
+    let mut outer = None;
+    for _ in 0..=MAX_INDEX_NESTING {
+        let entries = match parse(&bytes, header.as_deref(), &name)? {
+            (mt, Parsed::Image { config, layers }) => {
+                return Ok(ImageManifest {
+                    digest,
                     media_type: mt,
-                    raw: cbytes,
+                    raw: bytes,
                     config,
                     layers,
-                    index: Some((digest, bytes)),
-                }),
-                _ => Err(Error::Manifest {
-                    reference: name,
-                    why: "an index entry points to another index".into(),
-                }),
+                    index: outer,
+                })
             }
+            (_, Parsed::Index(entries)) => entries,
+        };
+        let chosen = select(&entries, platform).ok_or_else(|| Error::Manifest {
+            reference: name.clone(),
+            why: no_platform(platform, &entries),
+        })?;
+        let child = chosen.digest.to_string();
+        let (cbytes, ctype, cdigest) = fetch(client, image, &child).await?;
+        if cbytes.len() as u64 != chosen.size {
+            return Err(Error::Verify {
+                what: "manifest",
+                digest: child,
+                why: "size differs from the index".into(),
+            });
         }
+        let ctype = ctype.or_else(|| Some(chosen.media_type.clone()));
+        outer.get_or_insert((digest, bytes));
+        (bytes, header, digest) = (cbytes, ctype, cdigest);
     }
+    Err(Error::Manifest {
+        reference: name,
+        why: format!("indexes nested more than {MAX_INDEX_NESTING} deep"),
+    })
 }
 
-pub(crate) fn select<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<&'a IndexEntry> {
-    let matching = entries.iter().filter(|e| {
-        e.platform.as_ref().is_some_and(|p| {
-            p.os_features.is_empty()
-                && platform.matches(&p.os, &p.architecture, p.variant.as_deref())
+/// Why no entry of an index was chosen: the platforms it has.
+pub(crate) fn no_platform(platform: &Platform, entries: &[IndexEntry]) -> String {
+    let have: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.platform.as_ref())
+        .map(|p| match &p.variant {
+            Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+            None => format!("{}/{}", p.os, p.architecture),
         })
+        .collect();
+    format!(
+        "no manifest for platform {platform} (the index has: {})",
+        have.join(", ")
+    )
+}
+
+/// The entry of an index to run on `platform`: the first that matches (index.md), preferring an exact
+/// variant. Entries of unknown media types, needing OS features or (on this host's own platform) CPU
+/// features the host lacks are not candidates.
+pub(crate) fn select<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<&'a IndexEntry> {
+    let native = *platform == Platform::host();
+    select_with(entries, platform, &|f| {
+        !native || crate::platform::host_has_cpu_feature(f)
+    })
+}
+
+fn select_with<'a>(
+    entries: &'a [IndexEntry],
+    platform: &Platform,
+    has_cpu_feature: &dyn Fn(&str) -> bool,
+) -> Option<&'a IndexEntry> {
+    let matching = entries.iter().filter(|e| {
+        conformance::is_known_entry(&e.media_type)
+            && e.platform.as_ref().is_some_and(|p| {
+                p.os_features.is_empty()
+                    && p.features.iter().all(|f| has_cpu_feature(f))
+                    && platform.matches(&p.os, &p.architecture, p.variant.as_deref())
+            })
     });
     // Prefer an exact variant match over the arch default (e.g. arm/v7 over plain arm).
     matching
@@ -358,6 +382,17 @@ pub struct RootFs {
 }
 
 impl ImageConfig {
+    /// The config.md rules (`conformance::check_config`) for an image of `layers` layers.
+    pub fn conform(&self, layers: usize) -> std::result::Result<(), String> {
+        conformance::check_config(
+            &self.os,
+            &self.architecture,
+            &self.rootfs.kind,
+            self.rootfs.diff_ids.len(),
+            layers,
+        )
+    }
+
     pub fn parse(bytes: &[u8], digest: &Digest) -> Result<ImageConfig> {
         serde_json::from_slice(bytes).map_err(|e| Error::Verify {
             what: "image config",
@@ -381,7 +416,9 @@ mod tests {
                 architecture: arch.into(),
                 variant: variant.map(Into::into),
                 os_features: Vec::new(),
+                features: Vec::new(),
             }),
+            annotations: BTreeMap::new(),
         }
     }
 

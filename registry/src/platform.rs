@@ -77,6 +77,24 @@ fn normalize_arch(a: &str) -> &str {
     }
 }
 
+/// Whether this host's CPU has `feature` (a Docker manifest list's `platform.features`, e.g. `sse4`, `aes`),
+/// by the `flags` (x86) or `Features` (arm) line of /proc/cpuinfo; `sse4` is had when `sse4_1` is.
+pub(crate) fn host_has_cpu_feature(feature: &str) -> bool {
+    static FLAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let flags = FLAGS.get_or_init(|| {
+        let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        info.lines()
+            .find(|l| l.starts_with("flags") || l.starts_with("Features"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    });
+    let want = feature.to_ascii_lowercase();
+    flags
+        .iter()
+        .any(|f| *f == want || f.split('_').next() == Some(want.as_str()))
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.os, self.arch)?;

@@ -16,6 +16,8 @@ fn desc(mt: &str, data: &[u8]) -> Descriptor {
         size: data.len() as u64,
         urls: Vec::new(),
         data: None,
+        annotations: None,
+        artifact_type: None,
     }
 }
 

@@ -10,6 +10,8 @@ mod appc_ingest;
 mod appc_trust;
 mod archive;
 mod conformance;
+mod conformance_index;
+mod conformance_layer;
 mod pull_share;
 mod unpack_errors;
 mod unpack_hostile;

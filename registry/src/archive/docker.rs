@@ -97,17 +97,10 @@ pub(super) fn manifest_candidates(members: &Members) -> Result<Vec<Candidate>, L
     for e in entries {
         let member = normalize(&e.config);
         let (config, config_digest, parsed) = read_config(members, &member)?;
+        parsed
+            .conform(e.layers.len())
+            .map_err(|why| LoadError::member(&member, why))?;
         let diff_ids = &parsed.rootfs.diff_ids;
-        if diff_ids.len() != e.layers.len() {
-            return Err(LoadError::member(
-                "manifest.json",
-                format!(
-                    "lists {} layers for config {member}, which has {} diff_ids",
-                    e.layers.len(),
-                    diff_ids.len()
-                ),
-            ));
-        }
         let layers = e
             .layers
             .iter()

@@ -5,8 +5,6 @@
 //! `org.opencontainers.image.ref.name` (a full reference from skopeo, or just a tag). An entry that is itself
 //! an index is resolved to the requested platform among the manifests present in the layout.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
 use super::candidate::{add_name, Body, Candidate, Image, LayerSource, StoredManifest};
@@ -14,7 +12,8 @@ use super::error::LoadError;
 use super::members::Members;
 use crate::digest::Digest;
 use crate::manifest::{
-    self, Descriptor, ImageConfig, Parsed, RawPlatform, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES,
+    self, Descriptor, ImageConfig, IndexEntry, Parsed, MAX_CONFIG_BYTES, MAX_INDEX_NESTING,
+    MAX_MANIFEST_BYTES,
 };
 use crate::platform::Platform;
 
@@ -25,24 +24,6 @@ pub(crate) const CONTAINERD_NAME: &str = "io.containerd.image.name";
 struct Layout {
     #[serde(rename = "imageLayoutVersion")]
     version: String,
-}
-
-#[derive(Deserialize)]
-struct Index {
-    #[serde(default)]
-    manifests: Vec<TopDescriptor>,
-}
-
-#[derive(Deserialize)]
-struct TopDescriptor {
-    #[serde(rename = "mediaType", default)]
-    media_type: String,
-    digest: Digest,
-    size: u64,
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
-    #[serde(default)]
-    platform: Option<RawPlatform>,
 }
 
 pub(crate) fn blob_member(d: &Digest) -> String {
@@ -105,76 +86,45 @@ pub(super) fn candidates(
         }
     }
     let bytes = members.read_small("index.json", MAX_MANIFEST_BYTES)?;
-    let index: Index = serde_json::from_slice(&bytes)
-        .map_err(|e| LoadError::member("index.json", format!("unreadable JSON: {e}")))?;
+    // image-layout.md: index.json is an image index, held to the same rules as one from a registry.
+    let entries = match parse("index.json", &bytes, manifest::OCI_INDEX)? {
+        (_, Parsed::Index(entries)) => entries,
+        _ => {
+            return Err(LoadError::member(
+                "index.json",
+                "is a manifest, not an index",
+            ))
+        }
+    };
     // Some writers (buildah, `docker save --platform`) list each platform of one name as its own entry: then
     // the entries for other platforms are skipped. A lone entry for another platform is still loaded, as
-    // `docker load` does (running it is another matter).
-    let key = |d: &TopDescriptor| {
+    // `docker load` does (running it is another matter). Entries of unknown media types are skipped
+    // (index.md: never an error).
+    let key = |d: &IndexEntry| {
         d.annotations
             .get(REF_NAME)
             .or_else(|| d.annotations.get(CONTAINERD_NAME))
             .cloned()
     };
-    let fits = |d: &TopDescriptor| {
+    let fits = |d: &IndexEntry| {
         d.platform
             .as_ref()
             .is_none_or(|p| platform.matches(&p.os, &p.architecture, p.variant.as_deref()))
     };
-    let keep: Vec<bool> = index
-        .manifests
+    let keep: Vec<bool> = entries
         .iter()
-        .map(|d| fits(d) || !index.manifests.iter().any(|o| key(o) == key(d) && fits(o)))
+        .map(|d| {
+            crate::conformance::is_known_entry(&d.media_type)
+                && (fits(d) || !entries.iter().any(|o| key(o) == key(d) && fits(o)))
+        })
         .collect();
     let mut out = Vec::new();
-    for (d, keep) in index.manifests.iter().zip(keep) {
+    for (d, keep) in entries.iter().zip(keep) {
         if !keep {
             continue;
         }
-        let (member, bytes) = read_blob(members, &d.digest, d.size, MAX_MANIFEST_BYTES)?;
-        let image = match parse(&member, &bytes, &d.media_type)? {
-            (mt, Parsed::Image { config, layers }) => image(
-                members,
-                StoredManifest {
-                    digest: d.digest.clone(),
-                    media_type: mt,
-                    raw: bytes,
-                },
-                None,
-                &config,
-                &layers,
-            )?,
-            (_, Parsed::Index(entries)) => {
-                // Docker and `skopeo copy --all` keep the whole index but maybe only some platforms' blobs.
-                let present: Vec<_> = entries
-                    .into_iter()
-                    .filter(|e| members.exists(&blob_member(&e.digest)))
-                    .collect();
-                let Some(chosen) = manifest::select(&present, platform) else {
-                    continue;
-                };
-                let (cmember, cbytes) =
-                    read_blob(members, &chosen.digest, chosen.size, MAX_MANIFEST_BYTES)?;
-                match parse(&cmember, &cbytes, &chosen.media_type)? {
-                    (mt, Parsed::Image { config, layers }) => image(
-                        members,
-                        StoredManifest {
-                            digest: chosen.digest.clone(),
-                            media_type: mt,
-                            raw: cbytes,
-                        },
-                        Some((d.digest.clone(), bytes)),
-                        &config,
-                        &layers,
-                    )?,
-                    (_, Parsed::Index(_)) => {
-                        return Err(LoadError::member(
-                            &cmember,
-                            "an index entry points to another index",
-                        ))
-                    }
-                }
-            }
+        let Some(image) = resolve(members, d, platform)? else {
+            continue;
         };
         let mut c = Candidate {
             names: Vec::new(),
@@ -191,6 +141,51 @@ pub(super) fn candidates(
     Ok(out)
 }
 
+/// The image a top-level entry names for `platform`, following indexes (nested ones too); `None` when an
+/// index has no manifest for it among the blobs present (Docker and `skopeo copy --all` keep the whole index
+/// but maybe only some platforms' blobs).
+fn resolve(
+    members: &Members,
+    top: &IndexEntry,
+    platform: &Platform,
+) -> Result<Option<Image>, LoadError> {
+    let (mut digest, mut size, mut media_type) =
+        (top.digest.clone(), top.size, top.media_type.clone());
+    let mut outer = None;
+    for _ in 0..=MAX_INDEX_NESTING {
+        let (member, bytes) = read_blob(members, &digest, size, MAX_MANIFEST_BYTES)?;
+        let entries = match parse(&member, &bytes, &media_type)? {
+            (mt, Parsed::Image { config, layers }) => {
+                let stored = StoredManifest {
+                    digest,
+                    media_type: mt,
+                    raw: bytes,
+                };
+                return image(members, stored, outer, &config, &layers).map(Some);
+            }
+            (_, Parsed::Index(entries)) => entries,
+        };
+        let present: Vec<_> = entries
+            .into_iter()
+            .filter(|e| members.exists(&blob_member(&e.digest)))
+            .collect();
+        let Some(chosen) = manifest::select(&present, platform) else {
+            return Ok(None);
+        };
+        let next = (
+            chosen.digest.clone(),
+            chosen.size,
+            chosen.media_type.clone(),
+        );
+        outer.get_or_insert((digest, bytes));
+        (digest, size, media_type) = next;
+    }
+    Err(LoadError::member(
+        &blob_member(&top.digest),
+        format!("indexes nested more than {MAX_INDEX_NESTING} deep"),
+    ))
+}
+
 fn image(
     members: &Members,
     manifest: StoredManifest,
@@ -201,17 +196,9 @@ fn image(
     let (cmember, cbytes) = read_blob(members, &config.digest, config.size, MAX_CONFIG_BYTES)?;
     let parsed: ImageConfig = serde_json::from_slice(&cbytes)
         .map_err(|e| LoadError::member(&cmember, format!("unreadable image config: {e}")))?;
-    if parsed.rootfs.diff_ids.len() != layers.len() {
-        return Err(LoadError::member(
-            &blob_member(&manifest.digest),
-            format!(
-                "lists {} layers but its config {} has {} diff_ids",
-                layers.len(),
-                config.digest,
-                parsed.rootfs.diff_ids.len()
-            ),
-        ));
-    }
+    parsed
+        .conform(layers.len())
+        .map_err(|why| LoadError::member(&cmember, why))?;
     let layers = layers
         .iter()
         .zip(&parsed.rootfs.diff_ids)

@@ -179,17 +179,12 @@ impl Puller {
             manifest::fetch_config(&client, image, &m.config).await?
         };
         let config = ImageConfig::parse(&config_bytes, &m.config.digest)?;
-        if config.rootfs.diff_ids.len() != m.layers.len() {
-            return Err(Error::Manifest {
-                reference: key,
-                why: format!(
-                    "the manifest lists {} layers but the config {} has {} diff_ids",
-                    m.layers.len(),
-                    m.config.digest,
-                    config.rootfs.diff_ids.len()
-                ),
-            });
-        }
+        config
+            .conform(m.layers.len())
+            .map_err(|why| Error::Manifest {
+                reference: key.clone(),
+                why: format!("image config {}: {why}", m.config.digest),
+            })?;
         let sem = Arc::new(tokio::sync::Semaphore::new(opts.max_concurrent.max(1)));
         let jobs = m
             .layers
