@@ -13,6 +13,7 @@ mod dry_run;
 mod exec;
 mod faults;
 mod fetch;
+mod foreign_layers;
 mod full_disk;
 mod health;
 mod isolation_cgroups;
