@@ -82,6 +82,36 @@ fn echo_hello_and_exit_codes_propagate() {
     assert_eq!(out.code, 1, "{}", out.all());
 }
 
+/// The task starts with every signal at its default and none blocked: an ignored signal survives execve, and
+/// ucr (a Rust program) ignores SIGPIPE, so without the reset `yes | head -1` had `yes` complain of a broken
+/// pipe instead of dying of SIGPIPE. Also for `exec`, which shares the launcher's last steps.
+#[test]
+fn the_task_gets_default_signal_dispositions() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let out = ucr(
+        &c,
+        &[
+            "run",
+            "--rm",
+            &image,
+            "grep",
+            "-E",
+            "Sig(Ign|Blk)",
+            "/proc/self/status",
+        ],
+    );
+
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        out.stdout,
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+    let out = ucr(&c, &["run", "--rm", &image, "sh", "-c", "yes | head -1"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "y\n"), "{}", out.all());
+    assert!(!out.stderr.contains("Broken pipe"), "{}", out.stderr);
+}
+
 #[test]
 fn killed_by_signal_exits_128_plus_the_signal() {
     let (_reg, image) = busybox_registry();

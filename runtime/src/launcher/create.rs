@@ -44,7 +44,49 @@ pub unsafe fn create(
     cgroup: &Placement,
     stdio: Stdio,
 ) -> Result<Created, LaunchError> {
-    let (mut go_r, go_w) = pipe()?;
+    let (go_r, go_w) = pipe()?;
+    // SAFETY: passed on from the caller.
+    let (pid, report, go) = unsafe { spawn(plan, cgroup, stdio, go_r, Some(go_w)) }?;
+    let mut created = Created {
+        pid,
+        go: go.ok_or_else(|| Failure::new("init".into(), std::io::ErrorKind::Other.into()))?,
+        report,
+    };
+    created.ready()?;
+    Ok(created)
+}
+
+/// [`create`] for an init that outlives the caller (the OCI runtime mode's `create`): it reads its "go" from
+/// `go` (the read side of a FIFO that a later `start` writes to, opened read-write so that it never sees EOF),
+/// and once it is ready nothing here waits for it: the caller exits and the init becomes the child of the
+/// caller's reaper. Returns its pid.
+///
+/// # Safety
+/// As [`create`].
+pub unsafe fn create_waiting(
+    plan: &Plan,
+    cgroup: &Placement,
+    stdio: Stdio,
+    go: OwnedFd,
+) -> Result<i32, LaunchError> {
+    // SAFETY: passed on from the caller.
+    let (pid, mut report, _) = unsafe { spawn(plan, cgroup, stdio, File::from(go), None) }?;
+    ready(pid, &mut report)?;
+    Ok(pid)
+}
+
+/// Clone the init, which reads its "go" from `go_r`; `parent_end` (the other end of that pipe) is closed in
+/// the init and handed back. Returns the init's pid and the read side of its report pipe.
+///
+/// # Safety
+/// As [`create`].
+unsafe fn spawn(
+    plan: &Plan,
+    cgroup: &Placement,
+    stdio: Stdio,
+    mut go_r: File,
+    parent_end: Option<File>,
+) -> Result<(i32, File, Option<File>), LaunchError> {
     let (report_r, mut report_w) = pipe()?;
     // v2: cloned straight into its cgroup; v1: the init joins its cgroups itself, first thing (see
     // `Cgroups::join`).
@@ -52,9 +94,9 @@ pub unsafe fn create(
     // SAFETY: the caller guarantees a single thread.
     let forked =
         unsafe { clone3(plan.clone_flags, into) }.map_err(|e| Failure::new("clone3".into(), e))?;
-    let pid = match forked {
+    match forked {
         Forked::Child => {
-            drop(go_w);
+            drop(parent_end);
             drop(report_r);
             // Never unwind back into the supervisor's code: a panic ends the init like a failure.
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -74,55 +116,58 @@ pub unsafe fn create(
             // SAFETY: _exit skips the supervisor's atexit handlers and buffers, which are not ours to run.
             unsafe { libc::_exit(1) }
         }
-        Forked::Parent { pid } => pid,
+        Forked::Parent { pid } => Ok((pid, report_r, parent_end)),
+    }
+}
+
+/// Wait for the init's "ready"; on anything else it is killed and reaped.
+fn ready(pid: i32, report: &mut File) -> Result<(), LaunchError> {
+    let out = match read_report(report, 1) {
+        Ok(r) if r == b"R" => return Ok(()),
+        Ok(r) => failure(r),
+        Err(e) => e,
     };
-    drop(go_r);
-    drop(report_w);
-    drop(stdio);
-    let mut created = Created {
-        pid,
-        go: go_w,
-        report: report_r,
-    };
-    match created.read_report(1) {
-        Ok(r) if r == b"R" => Ok(created),
-        Ok(r) => {
-            let e = created.failure(r);
-            created.abort();
-            Err(e)
+    abort(pid);
+    Err(out)
+}
+
+/// Read up to the init's next word: exactly `want` bytes, or its whole failure message, or EOF.
+fn read_report(report: &mut File, want: usize) -> Result<Vec<u8>, LaunchError> {
+    let mut buf = Vec::new();
+    let mut b = [0u8; 512];
+    loop {
+        let n = report
+            .read(&mut b)
+            .map_err(|e| Failure::new("init report".into(), e))?;
+        if n == 0 {
+            return Ok(buf);
         }
-        Err(e) => {
-            created.abort();
-            Err(e)
+        buf.extend_from_slice(&b[..n]);
+        if buf.first() != Some(&b'E') && buf.len() >= want {
+            return Ok(buf);
         }
     }
 }
 
-impl Created {
-    /// Read up to the init's next word: exactly `want` bytes, or its whole failure message, or EOF.
-    fn read_report(&mut self, want: usize) -> Result<Vec<u8>, LaunchError> {
-        let mut buf = Vec::new();
-        let mut b = [0u8; 512];
-        loop {
-            let n = self
-                .report
-                .read(&mut b)
-                .map_err(|e| Failure::new("init report".into(), e))?;
-            if n == 0 {
-                return Ok(buf);
-            }
-            buf.extend_from_slice(&b[..n]);
-            if buf.first() != Some(&b'E') && buf.len() >= want {
-                return Ok(buf);
-            }
-        }
+fn failure(r: Vec<u8>) -> LaunchError {
+    match r.strip_prefix(b"E") {
+        Some(m) => LaunchError::Init(String::from_utf8_lossy(m).into_owned()),
+        None => LaunchError::Init("exited before it was ready".into()),
     }
+}
 
-    fn failure(&self, r: Vec<u8>) -> LaunchError {
-        match r.strip_prefix(b"E") {
-            Some(m) => LaunchError::Init(String::from_utf8_lossy(m).into_owned()),
-            None => LaunchError::Init("exited before it was ready".into()),
-        }
+/// Kill an init that has not run its task, and reap it.
+fn abort(pid: i32) {
+    // SAFETY: plain kill and waitpid on our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+impl Created {
+    fn ready(&mut self) -> Result<(), LaunchError> {
+        ready(self.pid, &mut self.report)
     }
 
     /// Let the init exec the task; Ok once the exec has happened.
@@ -130,21 +175,17 @@ impl Created {
         if let Err(e) = self.go.write_all(b"G") {
             return Err(Failure::new("init".into(), e).into());
         }
-        let r = self.read_report(usize::MAX)?;
+        let r = read_report(&mut self.report, usize::MAX)?;
         if r.is_empty() {
             return Ok(());
         }
-        let e = self.failure(r);
+        let e = failure(r);
         self.abort();
         Err(e)
     }
 
     /// Kill the init before it ran the task, and reap it.
     pub fn abort(&mut self) {
-        // SAFETY: plain kill and waitpid on our own child.
-        unsafe {
-            libc::kill(self.pid, libc::SIGKILL);
-            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
-        }
+        abort(self.pid)
     }
 }

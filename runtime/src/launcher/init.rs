@@ -92,7 +92,13 @@ fn setup(
             os.write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string()),
         )?;
     }
-    rootfs(os, plan)?;
+    rootfs(os, plan, &mut || match plan.hooks_pause {
+        true => {
+            step("hooks", report.write_all(b"H"))?;
+            wait_for(go, "waiting for the createRuntime hooks")
+        }
+        false => Ok(()),
+    })?;
     // Kernel parameters before /proc/sys turns read-only.
     for (file, value) in &plan.sysctl {
         step(
@@ -115,6 +121,7 @@ fn setup(
     lock_down(os, plan)?;
     step("ready", report.write_all(b"R"))?;
     wait_for(go, "waiting for start")?;
+    start_hooks(os, plan, go)?;
     let e = os.exec(&program, &plan.args, &env);
     Err(Failure::new(
         format!("exec {}", program.to_string_lossy()),
@@ -140,8 +147,11 @@ pub(super) fn identity(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
     };
     step("supplementary groups", os.set_groups(&plan.additional_gids))?;
     step("uid/gid", os.set_ids(plan.uid, plan.gid))?;
-    // Everything we inherited from the supervisor closes at exec.
-    step("close fds", os.close_on_exec_from(3))?;
+    // Everything we inherited from the supervisor closes at exec, but for the fds the caller asked to pass.
+    step(
+        "close fds",
+        os.close_on_exec_from(3u32.saturating_add(plan.preserve_fds)),
+    )?;
     // Without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in before the capabilities drop.
     if !plan.no_new_privs {
         seccomp(os, plan)?;
@@ -159,6 +169,7 @@ pub(super) fn identity(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
 /// no_new_privs and, with it, the seccomp filter: the last steps before the exec, so the filter sees as few of
 /// our own calls as possible.
 pub(super) fn lock_down(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
+    step("signals", os.reset_signals())?;
     if plan.no_new_privs {
         step("no_new_privs", os.set_no_new_privs())?;
         seccomp(os, plan)?;
@@ -166,15 +177,45 @@ pub(super) fn lock_down(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The rootfs: made a mount of its own, every mount and device put on it, then `pivot_root`. Without one (a
-/// task on the host's root) only the mounts, in the private mount namespace when there is one.
-fn rootfs(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
+/// runtime-spec `startContainer` hooks, in order, with the state that came after "go" (a little-endian u32
+/// length, then the JSON); a hook that fails or times out fails the start.
+fn start_hooks(os: &dyn Launcher, plan: &Plan, go: &mut File) -> Result<(), Failure> {
+    if plan.start_hooks.is_empty() {
+        return Ok(());
+    }
+    let mut len = [0u8; 4];
+    step("hook state", go.read_exact(&mut len))?;
+    let mut state = vec![0u8; u32::from_le_bytes(len) as usize];
+    step("hook state", go.read_exact(&mut state))?;
+    for (i, h) in plan.start_hooks.iter().enumerate() {
+        let what = format!("startContainer hook {i} ({})", h.path.to_string_lossy());
+        match os.run_hook(h, &state) {
+            Ok(0) => {}
+            Ok(code) => {
+                let e = io::Error::other(format!("exited with {code}"));
+                return Err(Failure::new(what, e));
+            }
+            Err(e) => return Err(Failure::new(what, e)),
+        }
+    }
+    Ok(())
+}
+
+/// The rootfs: made a mount of its own, every mount and device put on it, then `pause` (the hooks' moment),
+/// then `pivot_root`. Without one (a task on the host's root) only the mounts, in the private mount namespace
+/// when there is one.
+fn rootfs(
+    os: &dyn Launcher,
+    plan: &Plan,
+    pause: &mut dyn FnMut() -> Result<(), Failure>,
+) -> Result<(), Failure> {
     let Some(rootfs) = &plan.rootfs else {
         if plan.clone_flags & libc::CLONE_NEWNS as u64 == 0 {
             return Ok(());
         }
         let root = step("private mounts", os.private_mounts())?;
-        return mounts(os, plan, root.as_fd());
+        mounts(os, plan, root.as_fd())?;
+        return pause();
     };
     let at = || format!("rootfs {}", rootfs.display());
     let root = Failure::at(at, os.prepare_rootfs(rootfs))?;
@@ -186,6 +227,7 @@ fn rootfs(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
         )?;
     }
     step("/dev", os.dev_links(root.as_fd()))?;
+    pause()?;
     step("pivot_root", os.pivot_root(rootfs))
 }
 

@@ -17,6 +17,7 @@ use super::caps::{self, CapPlan};
 use super::dev::{self, Node};
 use super::mounts::{self, Planned};
 use super::os::Launcher;
+use super::plan::HookCmd;
 use super::protect;
 use super::seccomp::{self, Filter};
 
@@ -216,8 +217,17 @@ impl Launcher for Linux {
         Ok(())
     }
 
+    fn reset_signals(&self) -> io::Result<()> {
+        super::hook::default_signals();
+        Ok(())
+    }
+
     fn load_seccomp(&self, filter: &Filter) -> io::Result<()> {
         seccomp::install(filter)
+    }
+
+    fn run_hook(&self, hook: &HookCmd, stdin: &[u8]) -> io::Result<i32> {
+        super::hook::run(hook, stdin)
     }
 
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error {

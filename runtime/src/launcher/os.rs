@@ -17,6 +17,7 @@ use rustix::process::{Resource, Rlimit};
 use super::caps::CapPlan;
 use super::dev::Node;
 use super::mounts::Planned;
+use super::plan::HookCmd;
 use super::seccomp::Filter;
 
 pub trait Launcher {
@@ -71,7 +72,12 @@ pub trait Launcher {
     fn reset_effective_caps(&self) -> io::Result<()>;
     fn set_capabilities(&self, caps: &CapPlan) -> io::Result<()>;
     fn set_no_new_privs(&self) -> io::Result<()>;
+    /// Every signal's disposition back to the default and none blocked: an ignored signal survives `execve`,
+    /// and the task must not inherit what its launcher ignored (SIGPIPE, which Rust ignores, above all).
+    fn reset_signals(&self) -> io::Result<()>;
     fn load_seccomp(&self, filter: &Filter) -> io::Result<()>;
+    /// Run a hook to its end: `stdin` written to it, killed after `timeout` seconds. Its exit code.
+    fn run_hook(&self, hook: &HookCmd, stdin: &[u8]) -> io::Result<i32>;
     /// Replace the process; returns only the error.
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error;
 }

@@ -66,6 +66,24 @@ pub struct Plan {
     pub program: Option<String>,
     pub args: Vec<CString>,
     pub env: Vec<String>,
+    /// Fds 3 .. 3+n stay open across the exec (runc's `--preserve-fds`); the rest close.
+    pub preserve_fds: u32,
+    /// Before `pivot_root` the init says "H" and waits for a byte: the OCI mode runs its prestart,
+    /// createRuntime and createContainer hooks there, while the container's mount namespace still shows the
+    /// runtime's paths.
+    pub hooks_pause: bool,
+    /// runtime-spec `startContainer` hooks: run by the init after "go", before the exec, in the container.
+    pub start_hooks: Vec<HookCmd>,
+}
+
+/// A hook as the init runs it: its path, argv and environment, and a timeout in seconds. The state it gets
+/// on stdin comes with "go".
+#[derive(Clone, Debug)]
+pub struct HookCmd {
+    pub path: CString,
+    pub args: Vec<CString>,
+    pub env: Vec<CString>,
+    pub timeout: Option<u32>,
 }
 
 /// Check and decode `spec`. `program`, when given, is exec'd with `process.args` as the whole argv. Seccomp
@@ -206,6 +224,9 @@ pub fn plan(
         program: program.map(str::to_string),
         args,
         env: process.env().clone().unwrap_or_default(),
+        preserve_fds: 0,
+        hooks_pause: false,
+        start_hooks: Vec::new(),
     })
 }
 

@@ -14,6 +14,7 @@ use super::caps::CapPlan;
 use super::dev::Node;
 use super::mounts::Planned;
 use super::os::Launcher;
+use super::plan::HookCmd;
 use super::seccomp::Filter;
 
 #[derive(Default)]
@@ -151,9 +152,21 @@ impl Launcher for Recording {
     fn set_no_new_privs(&self) -> io::Result<()> {
         self.call("no_new_privs".into())
     }
+    fn reset_signals(&self) -> io::Result<()> {
+        self.call("signals".into())
+    }
     fn load_seccomp(&self, _: &Filter) -> io::Result<()> {
         self.call("seccomp".into())
     }
+    fn run_hook(&self, hook: &HookCmd, stdin: &[u8]) -> io::Result<i32> {
+        self.call(format!(
+            "hook {} {}",
+            hook.path.to_string_lossy(),
+            String::from_utf8_lossy(stdin)
+        ))
+        .map(|()| 0)
+    }
+
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error {
         let show = |v: &[CString]| {
             v.iter()
