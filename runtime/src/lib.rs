@@ -26,6 +26,7 @@ pub mod containerizer;
 pub mod fetcher;
 pub mod images;
 pub mod launcher;
+pub mod oci;
 pub mod pause;
 pub mod process;
 pub mod provisioner;

@@ -56,6 +56,17 @@ pub fn apply(
         .map_err(|e| cgroup_err(isolator, cgroup, e))
 }
 
+/// Freeze (`pause`) or thaw (`resume`) every process of a cgroup: v1's freezer, v2's `cgroup.freeze`.
+pub fn freeze(h: &dyn Hierarchy, cgroup: &Path, frozen: bool) -> Result<()> {
+    let state = match frozen {
+        true => libcgroups::common::FreezerState::Frozen,
+        false => libcgroups::common::FreezerState::Thawed,
+    };
+    h.manager(cgroup)?
+        .freeze(state)
+        .map_err(|e| cgroup_err("cgroups", cgroup, e))
+}
+
 /// libcgroups' statistics of a cgroup. Units are the kernel's and differ by version (see the users).
 pub fn stats(h: &dyn Hierarchy, isolator: &'static str, cgroup: &Path) -> Result<Stats> {
     h.manager(cgroup)?

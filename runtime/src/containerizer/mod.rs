@@ -11,7 +11,7 @@ mod bound;
 pub mod config;
 pub mod dry_run;
 pub mod exec;
-mod fork;
+pub(crate) mod fork;
 pub mod forker;
 pub mod launch;
 pub mod nested;

@@ -59,7 +59,8 @@ pub unsafe fn create(
 /// [`create`] for an init that outlives the caller (the OCI runtime mode's `create`): it reads its "go" from
 /// `go` (the read side of a FIFO that a later `start` writes to, opened read-write so that it never sees EOF),
 /// and once it is ready nothing here waits for it: the caller exits and the init becomes the child of the
-/// caller's reaper. Returns its pid.
+/// caller's reaper. With `plan.hooks_pause`, `hooks` runs (given the init's pid) when the init pauses before
+/// `pivot_root`, and must send it a byte through `go`'s FIFO to go on. Returns its pid.
 ///
 /// # Safety
 /// As [`create`].
@@ -68,10 +69,11 @@ pub unsafe fn create_waiting(
     cgroup: &Placement,
     stdio: Stdio,
     go: OwnedFd,
+    hooks: &mut dyn FnMut(i32) -> Result<(), String>,
 ) -> Result<i32, LaunchError> {
     // SAFETY: passed on from the caller.
     let (pid, mut report, _) = unsafe { spawn(plan, cgroup, stdio, File::from(go), None) }?;
-    ready(pid, &mut report)?;
+    ready_after(pid, &mut report, Some(hooks))?;
     Ok(pid)
 }
 
@@ -122,10 +124,26 @@ unsafe fn spawn(
 
 /// Wait for the init's "ready"; on anything else it is killed and reaped.
 fn ready(pid: i32, report: &mut File) -> Result<(), LaunchError> {
-    let out = match read_report(report, 1) {
-        Ok(r) if r == b"R" => return Ok(()),
-        Ok(r) => failure(r),
-        Err(e) => e,
+    ready_after(pid, report, None)
+}
+
+/// [`ready`], running `hooks` when the init says "H" (paused for them).
+fn ready_after(
+    pid: i32,
+    report: &mut File,
+    mut hooks: Option<&mut dyn FnMut(i32) -> Result<(), String>>,
+) -> Result<(), LaunchError> {
+    let out = loop {
+        match read_report(report, 1) {
+            Ok(r) if r == b"R" => return Ok(()),
+            Ok(r) if r == b"H" => match hooks.as_mut().map(|h| h(pid)) {
+                Some(Ok(())) => continue,
+                Some(Err(why)) => break LaunchError::Init(why),
+                None => break LaunchError::Init("paused for hooks nobody runs".into()),
+            },
+            Ok(r) => break failure(r),
+            Err(e) => break e,
+        }
     };
     abort(pid);
     Err(out)

@@ -45,5 +45,6 @@ pub use create::{create, create_waiting, Created, Stdio};
 pub use enter::{exec as exec_entered, join as join_container, Entry};
 pub use error::{Failure, LaunchError};
 pub use linux::Linux;
+pub use options::names as mount_option_names;
 pub use os::Launcher;
 pub use plan::{plan, Cgroups, HookCmd, Plan};

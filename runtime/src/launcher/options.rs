@@ -33,6 +33,15 @@ pub fn bits(ms: libc::c_ulong) -> u64 {
     ms as u64
 }
 
+/// Every mount option name the launcher knows (runtime-spec features.md `mountOptions`).
+pub fn names() -> Vec<&'static str> {
+    FLAGS
+        .iter()
+        .map(|f| f.0)
+        .chain(RECURSIVE.iter().map(|r| r.0))
+        .collect()
+}
+
 /// (name, clears the flag, MS_* flag).
 const FLAGS: &[(&str, bool, libc::c_ulong)] = &[
     ("async", true, libc::MS_SYNCHRONOUS),

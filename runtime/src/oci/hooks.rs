@@ -1,0 +1,160 @@
+//! runtime-spec hooks (config.md "POSIX-platform Hooks", runtime.md "Lifecycle"): which run where, with the
+//! container's state on stdin. All of them run through `launcher::hook` (fork, execve of the absolute path with
+//! the hook's own argv and env, bounded by its timeout).
+//!
+//! - `prestart` (deprecated) and `createRuntime`: in the runtime's namespaces, during `create`, while the init
+//!   is paused after its mounts and before `pivot_root`.
+//! - `createContainer`: right after them, in the container's mount, network, IPC and UTS namespaces (joined
+//!   with `setns`; before `pivot_root` the container's mount namespace still resolves the runtime's paths).
+//! - `startContainer`: by the init itself, after `start`, before the user's program (`launcher::init`).
+//! - `poststart`: by `start`, once the program runs. `poststop`: by `delete`; a failure there is a warning.
+//!
+//! A failing hook before the program runs fails the operation, which then undoes itself.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use oci_spec::runtime::{Hook, Hooks};
+
+use super::error::{OciError, Result};
+use crate::launcher::{hook, HookCmd};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Prestart => "prestart",
+            Kind::CreateRuntime => "createRuntime",
+            Kind::CreateContainer => "createContainer",
+            Kind::StartContainer => "startContainer",
+            Kind::Poststart => "poststart",
+            Kind::Poststop => "poststop",
+        }
+    }
+
+    fn of(self, h: &Hooks) -> Option<&Vec<Hook>> {
+        #[allow(deprecated)]
+        let prestart = h.prestart();
+        match self {
+            Kind::Prestart => prestart.as_ref(),
+            Kind::CreateRuntime => h.create_runtime().as_ref(),
+            Kind::CreateContainer => h.create_container().as_ref(),
+            Kind::StartContainer => h.start_container().as_ref(),
+            Kind::Poststart => h.poststart().as_ref(),
+            Kind::Poststop => h.poststop().as_ref(),
+        }
+    }
+}
+
+/// The hooks of `kind` as the launcher runs them; a relative path, a NUL or a timeout that is not positive is
+/// an error naming the hook.
+pub fn commands(hooks: Option<&Hooks>, kind: Kind) -> Result<Vec<HookCmd>> {
+    let Some(list) = hooks.and_then(|h| kind.of(h)) else {
+        return Ok(Vec::new());
+    };
+    list.iter()
+        .enumerate()
+        .map(|(index, h)| {
+            let bad = |why: &str| OciError::Hook {
+                kind: kind.name(),
+                index,
+                path: h.path().display().to_string(),
+                why: why.to_string(),
+            };
+            if !h.path().is_absolute() {
+                return Err(bad("the path must be absolute"));
+            }
+            let c = |s: &str| CString::new(s).map_err(|_| bad("a NUL in its path, args or env"));
+            let path = c(&h.path().to_string_lossy())?;
+            let args = match h.args() {
+                Some(a) if !a.is_empty() => a.iter().map(|s| c(s)).collect::<Result<Vec<_>>>()?,
+                _ => vec![path.clone()],
+            };
+            let env = h
+                .env()
+                .iter()
+                .flatten()
+                .map(|s| c(s))
+                .collect::<Result<Vec<_>>>()?;
+            let timeout = match h.timeout() {
+                None => None,
+                Some(t) if t > 0 => Some(u32::try_from(t).unwrap_or(u32::MAX)),
+                Some(_) => return Err(bad("timeout must be greater than zero")),
+            };
+            Ok(HookCmd {
+                path,
+                args,
+                env,
+                timeout,
+            })
+        })
+        .collect()
+}
+
+/// Run the hooks of `kind` in order with `state` on their stdin, in the namespaces of process `join` when
+/// given (`createContainer`); the first failure stops them and is the error.
+pub fn run(
+    hooks: Option<&Hooks>,
+    kind: Kind,
+    state: &serde_json::Value,
+    join: Option<i32>,
+) -> Result<()> {
+    let cmds = commands(hooks, kind)?;
+    if cmds.is_empty() {
+        return Ok(());
+    }
+    let stdin = state.to_string().into_bytes();
+    let namespaces = match join {
+        Some(pid) => namespaces_of(pid)?,
+        None => Vec::new(),
+    };
+    for (index, cmd) in cmds.iter().enumerate() {
+        let fail = |why: String| OciError::Hook {
+            kind: kind.name(),
+            index,
+            path: cmd.path.to_string_lossy().into_owned(),
+            why,
+        };
+        let mut enter = || {
+            for (fd, nstype) in &namespaces {
+                // SAFETY: setns on an fd we opened; only a system call in the forked child.
+                if unsafe { libc::setns(fd.as_raw_fd(), *nstype) } < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        };
+        match hook::run_in(cmd, &stdin, &mut enter) {
+            Ok(0) => {}
+            Ok(code) => return Err(fail(format!("exited with {code}"))),
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// The container's namespaces a `createContainer` hook joins, opened before the fork (the mount namespace last).
+fn namespaces_of(pid: i32) -> Result<Vec<(OwnedFd, i32)>> {
+    [
+        ("ipc", libc::CLONE_NEWIPC),
+        ("uts", libc::CLONE_NEWUTS),
+        ("net", libc::CLONE_NEWNET),
+        ("mnt", libc::CLONE_NEWNS),
+    ]
+    .into_iter()
+    .map(|(name, nstype)| {
+        let path = format!("/proc/{pid}/ns/{name}");
+        let f = std::fs::File::open(&path).map_err(|e| OciError::io(&path, e))?;
+        Ok((OwnedFd::from(f), nstype))
+    })
+    .collect()
+}
