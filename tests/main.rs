@@ -25,6 +25,7 @@ mod nested;
 mod network;
 mod network_multi;
 mod no_image;
+mod oci_containerd;
 mod packaging;
 mod persistent_volumes;
 mod pods;

@@ -10,6 +10,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use ucr_fixtures::image::{busybox_image, ManifestFormat};
 use ucr_fixtures::registry::Registry;
 
+pub mod oci;
+
 pub const UCR: &str = env!("CARGO_BIN_EXE_ucr");
 
 /// The host as the tests see it. Most tests only read it and run side by side; a test that measures the CPUs

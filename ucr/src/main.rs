@@ -28,6 +28,7 @@ mod manual;
 mod progress;
 mod run;
 mod run_flags;
+mod runc;
 mod stats;
 mod supervise;
 mod volume;
@@ -44,6 +45,9 @@ fn main() {
 }
 
 fn run_cli() -> i32 {
+    if runc::invoked() {
+        return runc::main();
+    }
     if let Some(code) = supervise::fast() {
         return code;
     }

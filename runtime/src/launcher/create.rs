@@ -115,6 +115,10 @@ unsafe fn spawn(
                 Err(_) => "panicked".to_string(),
             };
             let _ = report_w.write_all(format!("E{msg}").as_bytes());
+            // The OCI mode's `go` is a FIFO that `start` reads back once the init has taken its "go": after
+            // `create` has gone, this is where a failure between "go" and the exec can still be told (a
+            // pipe's read end refuses the write, harmlessly).
+            let _ = go_r.write_all(format!("E{msg}").as_bytes());
             // SAFETY: _exit skips the supervisor's atexit handlers and buffers, which are not ours to run.
             unsafe { libc::_exit(1) }
         }

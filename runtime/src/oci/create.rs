@@ -30,10 +30,7 @@ pub struct CreateOptions {
 /// The bundle's spec with its root made absolute (a relative `root.path` is relative to the bundle).
 pub fn load_spec(bundle: &Path) -> Result<(Spec, PathBuf)> {
     let config = bundle.join("config.json");
-    let mut spec = Spec::load(&config).map_err(|e| OciError::Config {
-        path: config.clone(),
-        why: e.to_string(),
-    })?;
+    let mut spec = read_spec(&config)?;
     let rootfs = match spec.root() {
         Some(r) if r.path().is_absolute() => r.path().clone(),
         Some(r) => bundle.join(r.path()),
@@ -56,6 +53,19 @@ pub fn load_spec(bundle: &Path) -> Result<(Spec, PathBuf)> {
         spec.set_root(Some(r));
     }
     Ok((spec, rootfs))
+}
+
+/// A runtime-spec config: a missing file says so, a malformed one says where (line, column, field).
+pub fn read_spec(path: &Path) -> Result<Spec> {
+    let text = std::fs::read(path).map_err(|e| OciError::io(path, e))?;
+    let de = &mut serde_json::Deserializer::from_slice(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| OciError::Config {
+        path: path.to_path_buf(),
+        why: match e.path().to_string().as_str() {
+            "." => e.inner().to_string(),
+            field => format!("{field}: {}", e.inner()),
+        },
+    })
 }
 
 /// The container's cgroup: `linux.cgroupsPath` (a relative one under the hierarchy root too: runtime-spec lets

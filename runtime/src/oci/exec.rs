@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::Process;
 
 use super::console;
 use super::create::write_pid_file;
@@ -44,10 +44,7 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32> {
         }
     }
     let config = root.container_dir(id).join("config.json");
-    let mut spec = Spec::load(&config).map_err(|e| OciError::Config {
-        path: config.clone(),
-        why: e.to_string(),
-    })?;
+    let mut spec = super::create::read_spec(&config)?;
     spec.set_process(Some(opts.process));
     let h = ucr_isolators::cgroups::host().map_err(|e| OciError::Cgroup(e.to_string()))?;
     let dirs = ucr_isolators::cgroups::create::existing(h.as_ref(), &rec.cgroup)

@@ -33,6 +33,7 @@ pub fn features() -> serde_json::Value {
 /// mounts, masked and read-only paths, capabilities, RLIMIT_NOFILE 1024), as `oci-spec` builds it.
 pub fn template() -> Result<serde_json::Value> {
     let mut spec = Spec::default();
+    spec.set_hostname(Some("ucr".into()));
     if let Some(mut p) = spec.process().clone() {
         p.set_terminal(Some(true));
         spec.set_process(Some(p));

@@ -2,8 +2,8 @@
 //! defined for: `start` (created), `kill` (created, running, paused), `delete` (stopped, or anything with
 //! `--force`), and runc's `pause`/`resume`, `ps`, `update` and `events --stats` over the container's cgroup.
 
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -48,9 +48,16 @@ pub fn start(root: &Root, id: &str) -> Result<()> {
         msg.extend_from_slice(state.as_bytes());
     }
     write_all_retrying(&mut f, &msg).map_err(|e| OciError::io(&fifo, e))?;
+    // Our read end, opened before our write end closes so the FIFO never lacks a writer mid-way: the init
+    // holds the only other end, close-on-exec, so EOF here means its program runs (or it died).
+    let mut back = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|e| OciError::io(&fifo, e))?;
     drop(f);
     std::fs::remove_file(&fifo).map_err(|e| OciError::io(&fifo, e))?;
-    wait_for_exec(&rec)?;
+    started(&rec, &mut back)?;
     let state = root.state(&rec);
     if let Err(e) = hooks::run(rec.hooks.as_ref(), Kind::Poststart, &state, None) {
         // runtime.md: a failed poststart hook is a warning; the lifecycle goes on.
@@ -73,26 +80,38 @@ fn write_all_retrying(f: &mut std::fs::File, mut msg: &[u8]) -> std::io::Result<
     Ok(())
 }
 
-/// Until the init has exec'd (its executable is no longer this one's) or died. A program that is this very
-/// binary cannot be told apart: then after a bound, as if it ran.
-fn wait_for_exec(rec: &Record) -> Result<()> {
-    let ours = std::fs::metadata("/proc/self/exe")
-        .map(|m| (m.dev(), m.ino()))
-        .ok();
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Once the init has taken the whole "go" off the FIFO, what comes back is its failure (the startContainer
+/// hooks, the exec), and EOF is its exec (the FIFO was close-on-exec) — or its death by a signal, which
+/// only the reaper (the caller of `create`) can tell.
+fn started(rec: &Record, back: &mut std::fs::File) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rustix::io::ioctl_fionread(&*back).unwrap_or(0) > 0 {
+        if !alive(rec.pid, rec.start_time) || Instant::now() > deadline {
+            return Err(OciError::NotRunning);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let mut said = Vec::new();
+    let mut buf = [0u8; 4096];
     loop {
-        if !alive(rec.pid, rec.start_time) {
-            return Err(OciError::Launch(
-                "the container's init exited before running its program (see its stderr)".into(),
-            ));
+        match back.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => said.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let fd = rustix::event::PollFd::new(&*back, rustix::event::PollFlags::IN);
+                let _ = rustix::event::poll(&mut [fd], None);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(OciError::Launch(format!(
+                    "start: reading the init's outcome: {e}"
+                )))
+            }
         }
-        let theirs = std::fs::metadata(format!("/proc/{}/exe", rec.pid))
-            .map(|m| (m.dev(), m.ino()))
-            .ok();
-        if theirs.is_some() && theirs != ours || Instant::now() > deadline {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_micros(500));
+    }
+    match said.strip_prefix(b"E") {
+        Some(why) => Err(OciError::Launch(String::from_utf8_lossy(why).into_owned())),
+        None => Ok(()),
     }
 }
 

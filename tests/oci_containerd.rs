@@ -1,0 +1,118 @@
+//! containerd drives ucr as its OCI runtime: Debian's containerd with its own config, root, state and socket,
+//! its runc v2 shim exec'ing `ucr-runc` (`ctr run --runc-binary`), as a Kubernetes node would through CRI.
+
+use std::time::{Duration, Instant};
+
+use crate::common::oci::Containerd;
+
+/// Processes whose cgroup names the test's namespace: what a deleted task must not leave behind.
+fn leftovers(ns: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cg = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
+        if cg.contains(&format!("/{ns}/")) {
+            out.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+fn cgroup_dirs(ns: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let d = c.path().join(ns);
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                out.push(e.path().display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn ctr_run_rm_prints_the_output_and_exits_with_the_tasks_code() {
+    let c = Containerd::start();
+    c.import_busybox();
+    let args = c.run_args(
+        &["--rm"],
+        "once",
+        &["sh", "-c", "echo hello from pid $$; exit 7"],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = c.ctr(&args);
+    assert_eq!(r.code, 7, "{}\n{}", r.all(), c.log());
+    assert_eq!(r.stdout.trim(), "hello from pid 1");
+    assert!(c.ctr(&["container", "ls", "-q"]).stdout.trim().is_empty());
+    assert!(leftovers(&c.ns).is_empty());
+    assert!(cgroup_dirs(&c.ns).is_empty(), "{:?}", cgroup_dirs(&c.ns));
+}
+
+#[test]
+fn a_detached_task_takes_exec_ps_pause_resume_metrics_and_kill() {
+    let c = Containerd::start();
+    c.import_busybox();
+    let args = c.run_args(
+        &["-d"],
+        "long",
+        &["sh", "-c", "trap 'exit 5' TERM; sleep 1000 & wait"],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = c.ctr(&args);
+    assert_eq!(r.code, 0, "{}\n{}", r.all(), c.log());
+    let ls = c.ctr(&["task", "ls"]).stdout;
+    assert!(ls.contains("RUNNING"), "{ls}");
+
+    let e = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "long",
+        "sh",
+        "-c",
+        "echo in with $(cat /proc/1/comm); exit 3",
+    ]);
+    assert_eq!(e.code, 3, "{}", e.all());
+    assert_eq!(e.stdout.trim(), "in with sh");
+
+    let ps = c.ctr(&["task", "ps", "long"]);
+    assert_eq!(ps.code, 0, "{}", ps.all());
+    assert_eq!(ps.stdout.lines().count(), 3, "sh and sleep: {}", ps.stdout);
+
+    assert_eq!(c.ctr(&["task", "pause", "long"]).code, 0);
+    assert!(c.ctr(&["task", "ls"]).stdout.contains("PAUSED"));
+    assert_eq!(c.ctr(&["task", "resume", "long"]).code, 0);
+    assert!(c.ctr(&["task", "ls"]).stdout.contains("RUNNING"));
+
+    let m = c.ctr(&["task", "metrics", "--format", "json", "long"]);
+    assert_eq!(m.code, 0, "{}", m.all());
+    assert!(
+        m.stdout.contains("memory") || m.stdout.contains("Memory"),
+        "{}",
+        m.stdout
+    );
+
+    let k = c.ctr(&["task", "kill", "-s", "SIGTERM", "long"]);
+    assert_eq!(k.code, 0, "{}", k.all());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !c.ctr(&["task", "ls"]).stdout.contains("STOPPED") {
+        assert!(Instant::now() < deadline, "task did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let d = c.ctr(&["task", "delete", "long"]);
+    assert_eq!(d.code, 0, "{}", d.all());
+    assert!(leftovers(&c.ns).is_empty());
+    assert!(cgroup_dirs(&c.ns).is_empty(), "{:?}", cgroup_dirs(&c.ns));
+    let runc_root = c.dir.path().join("runc").join(&c.ns);
+    let left: Vec<_> = std::fs::read_dir(&runc_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
