@@ -26,6 +26,7 @@ mod network;
 mod network_multi;
 mod no_image;
 mod oci_containerd;
+mod oci_podman;
 mod packaging;
 mod persistent_volumes;
 mod pods;

@@ -116,3 +116,65 @@ fn a_detached_task_takes_exec_ps_pause_resume_metrics_and_kill() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `ctr run -t` from a terminal the test holds: the shim receives the pty master over ucr-runc's console socket.
+#[test]
+fn ctr_run_t_gives_the_task_a_working_terminal() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+
+    let c = Containerd::start();
+    c.import_busybox();
+    let (mut master, slave) = {
+        let (mut m, mut s) = (0, 0);
+        // SAFETY: openpty fills two fds we then own.
+        let r = unsafe {
+            libc::openpty(
+                &mut m,
+                &mut s,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(r, 0, "openpty");
+        // SAFETY: fresh fds from openpty.
+        unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
+    };
+    let args = c.run_args(&["-t", "--rm"], "tty", &["sh"]);
+    let mut cmd = c.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    cmd.stdin(slave.try_clone().expect("dup"))
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave);
+    // SAFETY: setsid and TIOCSCTTY in the child before exec: the pty becomes ctr's controlling terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("ctr");
+    drop(cmd);
+    master
+        .write_all(b"echo tty-$((6*7)); test -t 0 && echo stdin-is-a-tty; exit 4\n")
+        .expect("type");
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once every slave fd is closed (ctr has exited).
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    let status = child.wait().expect("wait ctr");
+    let out = reader.join().expect("reader");
+    assert!(out.contains("tty-42"), "{out:?}\n{}", c.log());
+    assert!(out.contains("stdin-is-a-tty"), "{out:?}");
+    assert_eq!(status.code(), Some(4), "{out:?}");
+}

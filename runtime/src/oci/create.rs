@@ -114,11 +114,7 @@ fn made(root: &Root, id: &str, opts: &CreateOptions, undo: &mut Undo) -> Result<
         why: e.to_string(),
     })?;
     let cgroup = cgroup_path(&spec, id);
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
+    let resources = with_device_rules(&spec);
     let h = cgroups::host().map_err(|e| OciError::Cgroup(e.to_string()))?;
     let placement = cgroups::create::create(h.as_ref(), &cgroup, &resources)
         .map_err(|e| OciError::Cgroup(e.to_string()))?;
@@ -228,6 +224,34 @@ fn creating_state(rec: &Record, pid: i32) -> serde_json::Value {
         v["annotations"] = serde_json::json!(rec.annotations);
     }
     v
+}
+
+/// The config's device rules, then (as runc adds them) the default devices every container may use and the
+/// config's own `linux.devices`: a config that denies all (podman's, containerd's) still gets its /dev/null.
+fn with_device_rules(spec: &Spec) -> oci_spec::runtime::LinuxResources {
+    let linux = spec.linux().as_ref();
+    let mut resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let Some(mut rules) = resources.devices().clone() else {
+        return resources;
+    };
+    rules.extend(cgroups::device_rules::rules(false).into_iter().skip(1));
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let mut r = oci_spec::runtime::LinuxDeviceCgroup::default();
+        r.set_allow(true)
+            .set_typ(Some(d.typ()))
+            .set_major(Some(d.major()))
+            .set_minor(Some(d.minor()))
+            .set_access(Some("rwm".into()));
+        rules.push(r);
+    }
+    resources.set_devices(Some(rules));
+    resources
 }
 
 /// v2's device rules are a BPF program on the cgroup (v1 wrote them to `devices.allow`/`deny` with the limits).

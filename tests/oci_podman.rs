@@ -1,0 +1,147 @@
+//! podman drives ucr as its OCI runtime (`podman --runtime <ucr-runc>`): conmon execs `ucr-runc create`, podman
+//! `start`, `exec`, `kill` and `delete`. podman keeps its storage, run dir and events in the test's tempdir;
+//! its default rlimits exceed this machine's hard limits, hence the test's own containers.conf.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::common::oci::{runc_link, tempdir, IMAGE};
+use crate::common::Run;
+
+struct Podman {
+    dir: tempfile::TempDir,
+    runc: PathBuf,
+}
+
+impl Podman {
+    fn new() -> Podman {
+        let dir = tempdir("ucr-podman-");
+        let runc = runc_link(dir.path());
+        std::fs::write(
+            dir.path().join("containers.conf"),
+            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n\
+             [engine]\nevents_logger = \"file\"\ncgroup_manager = \"cgroupfs\"\nlock_type = \"file\"\n",
+        )
+        .expect("containers.conf");
+        let p = Podman { dir, runc };
+        let img = ucr_fixtures::image::busybox_image(ucr_fixtures::image::ManifestFormat::DockerV2);
+        let tar = ucr_fixtures::archive::modern_docker_archive(&img, IMAGE, IMAGE, false);
+        let path = p.dir.path().join("busybox.tar");
+        std::fs::write(&path, tar).expect("archive");
+        let r = p.run(&["load", "-i", &path.display().to_string()]);
+        assert_eq!(r.code, 0, "podman load: {}", r.all());
+        p
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let d = self.dir.path();
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", d.join("containers.conf"))
+            .arg("--root")
+            .arg(d.join("storage"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
+            .arg("--runtime")
+            .arg(&self.runc)
+            .arg("--cgroup-manager")
+            .arg("cgroupfs")
+            .arg("--storage-driver")
+            .arg("overlay")
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("podman");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.run(&["rm", "--all", "--force", "--time", "0"]);
+        let _ = self.run(&["system", "reset", "--force"]);
+        let prefix = self.dir.path().display().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut ours: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in ours {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+        // conmon's cgroup and its parent, podman's own; removed only when empty (another podman may use them).
+        for c in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = std::fs::remove_dir(c.path().join("libpod_parent/conmon"));
+            let _ = std::fs::remove_dir(c.path().join("libpod_parent"));
+        }
+    }
+}
+
+#[test]
+fn podman_run_rm_with_ucr_as_its_runtime() {
+    let p = Podman::new();
+    let r = p.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo hi; exit 6",
+    ]);
+    assert_eq!(r.code, 6, "{}", r.all());
+    assert_eq!(r.stdout.trim(), "hi", "{}", r.all());
+    assert!(p.run(&["ps", "-aq"]).stdout.trim().is_empty());
+}
+
+#[test]
+fn podman_exec_and_stop_a_detached_container() {
+    let p = Podman::new();
+    let r = p.run(&[
+        "run",
+        "-d",
+        "--name",
+        "bg",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; sleep 1000 & wait",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let e = p.run(&[
+        "exec",
+        "bg",
+        "sh",
+        "-c",
+        "echo from $(cat /proc/1/comm); exit 2",
+    ]);
+    assert_eq!(e.code, 2, "{}", e.all());
+    assert_eq!(e.stdout.trim(), "from sh");
+    let s = p.run(&["stop", "--time", "10", "bg"]);
+    assert_eq!(s.code, 0, "{}", s.all());
+    let state = p.run(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "bg",
+    ]);
+    assert_eq!(state.stdout.trim(), "exited 0", "{}", state.all());
+    assert_eq!(p.run(&["rm", "bg"]).code, 0);
+}
