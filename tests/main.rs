@@ -27,6 +27,7 @@ mod network_multi;
 mod no_image;
 mod oci_containerd;
 mod oci_podman;
+mod oci_spec;
 mod packaging;
 mod persistent_volumes;
 mod pods;

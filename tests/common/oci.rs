@@ -58,8 +58,39 @@ impl Runc {
         c
     }
 
+    /// Output through files, not pipes: a created container's init inherits ucr-runc's stdout and stderr (as
+    /// with runc, the caller's), and would hold a pipe open for as long as it lives.
     pub fn run(&self, args: &[&str]) -> Run {
-        output(&mut self.command(args))
+        let out = tempfile::tempfile().expect("stdout file");
+        let err = tempfile::tempfile().expect("stderr file");
+        let status = self
+            .command(args)
+            .stdout(out.try_clone().expect("dup"))
+            .stderr(err.try_clone().expect("dup"))
+            .status()
+            .expect("spawn ucr-runc");
+        let read = |mut f: std::fs::File| {
+            use std::io::{Read, Seek};
+            let mut s = String::new();
+            let _ = f.rewind();
+            let _ = f.read_to_string(&mut s);
+            s
+        };
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: read(out),
+            stderr: read(err),
+        }
+    }
+
+    /// The cgroup parent of this `Runc`'s containers (`/<tempdir name>/<bundle>`), removed on drop.
+    pub fn cgroup_parent(&self) -> String {
+        let name = self
+            .dir
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        format!("/{}", name.unwrap_or_default())
     }
 
     /// `ucr-runc state ID`'s status ("" when there is no such container).
@@ -92,6 +123,7 @@ impl Runc {
             serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("json");
         config["process"]["terminal"] = false.into();
         config["process"]["args"] = serde_json::json!(args);
+        config["linux"]["cgroupsPath"] = format!("{}/{name}", self.cgroup_parent()).into();
         edit(&mut config);
         std::fs::write(&path, config.to_string()).expect("write config");
         b
@@ -103,6 +135,14 @@ impl Drop for Runc {
         let ids = self.run(&["list", "-q"]).stdout;
         for id in ids.lines() {
             let _ = self.run(&["delete", "--force", id]);
+        }
+        let parent = self.cgroup_parent();
+        for c in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = std::fs::remove_dir(c.path().join(parent.trim_start_matches('/')));
         }
     }
 }
