@@ -51,7 +51,7 @@ pub fn run(root: &Root, a: &UpdateArgs) -> oci::Result<()> {
     if cpu_given {
         r.set_cpu(Some(cpu));
     }
-    let mut mem = r.memory().clone().unwrap_or_default();
+    let mut mem = r.memory().unwrap_or_default();
     let mut mem_given = false;
     for (flag, value, set) in [
         (
