@@ -6,22 +6,30 @@
 #   ucr run --rm --no-image /bin/true   (a Mesos command task on the host's root: same isolators, no rootfs)
 # Prints the median wall time of each, the ratio ucr/runc (target <= 0.5) and image-less/image (target <= 1),
 # then the RSS of a ucr supervisor while its task runs. Needs root, runc, GNU date. Release build.
-# usage: bench/run.sh [RUNS]   (default 30)
+# With crun installed and cgroup v2 the only hierarchy (crun 1.8 refuses a hybrid one), `crun run` of the same
+# bundle is timed too, with the ratio ucr/crun (target <= 1): `bash bench/v2.sh` runs this inside the v2 VM.
+# usage: bench/run.sh [RUNS]   (default 30; UCR_BENCH_PREBUILT=1 skips the build, as inside the VM)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-30}
 command -v runc >/dev/null || { echo "runc not found" >&2; exit 1; }
-cargo build --release -q -p ucr -p ucr-fixtures
+[ -n "${UCR_BENCH_PREBUILT:-}" ] || cargo build --release -q -p ucr -p ucr-fixtures
+CRUN=""
+if command -v crun >/dev/null && [ -f /sys/fs/cgroup/cgroup.controllers ]; then CRUN=$(command -v crun); fi
 UCR=$PWD/target/release/ucr
 WORK=$(mktemp -d /dev/shm/ucr-bench-run.XXXXXX)
 U=("$UCR" --root "$WORK/root" --runtime-dir "$WORK/run" --image_provisioner_backend overlay)
 RUNC=(runc --root "$WORK/runc")
+CRUNC=("${CRUN:-true}" --root "$WORK/crun")
 # A busybox-only registry: no big layers to build, this benchmark never pulls in the timed part.
 coproc REG { exec target/release/ucr-fixture-registry --env "$WORK/env" --layers 0; }
 cleanup() {
   # Whatever an interrupted run left: containers of either runtime, then the registry, then the files.
   for id in $("${U[@]}" ps --all --json 2>/dev/null | jq -r .id); do "${U[@]}" rm --force "$id" >/dev/null 2>&1 || true; done
   for id in $("${RUNC[@]}" list -q 2>/dev/null); do "${RUNC[@]}" delete --force "$id" >/dev/null 2>&1 || true; done
+  if [ -n "$CRUN" ]; then
+    for id in $("${CRUNC[@]}" list -q 2>/dev/null); do "${CRUNC[@]}" delete --force "$id" >/dev/null 2>&1 || true; done
+  fi
   eval "exec ${REG[1]}>&-" 2>/dev/null || true
   wait "$REG_PID" 2>/dev/null || true
   rm -rf "$WORK"
@@ -46,11 +54,12 @@ mv "$B/config.json.new" "$B/config.json"
 "${U[@]}" run --rm "$IMAGE" /bin/true
 "${U[@]}" run --rm --no-image /bin/true
 "${RUNC[@]}" run --bundle "$B" ucr-bench-warm >/dev/null
+[ -z "$CRUN" ] || "${CRUNC[@]}" run --bundle "$B" ucr-bench-warm >/dev/null
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh   # ms, median
 
-: >"$WORK/ucr.t"; : >"$WORK/runc.t"; : >"$WORK/host.t"
+: >"$WORK/ucr.t"; : >"$WORK/runc.t"; : >"$WORK/host.t"; : >"$WORK/crun.t"
 for i in $(seq "$RUNS"); do
   # Alternate the order so neither always runs right after the other's teardown.
   if (( i % 2 )); then
@@ -59,6 +68,7 @@ for i in $(seq "$RUNS"); do
     r=$(ms "${RUNC[@]}" run --bundle "$B" "ucr-bench-$i"); u=$(ms "${U[@]}" run --rm "$IMAGE" /bin/true)
   fi
   h=$(ms "${U[@]}" run --rm --no-image /bin/true)
+  [ -z "$CRUN" ] || ms "${CRUNC[@]}" run --bundle "$B" "ucr-bench-c$i" >>"$WORK/crun.t"
   echo "$u" >>"$WORK/ucr.t"; echo "$r" >>"$WORK/runc.t"; echo "$h" >>"$WORK/host.t"
 done
 # Every run tore down: no container of either runtime, no mount under the work dir.
@@ -90,3 +100,9 @@ awk -v u="$U_MED" -v r="$R_MED" -v h="$H_MED" -v n="$RUNS" -v rss="$rss" -v hwm=
   printf "ratio no-image/image = %.2f (target <= 1)\n", h / u
   printf "supervisor RSS while the task runs: %.1f MiB (peak %.1f MiB)\n", rss / 1024, hwm / 1024
 }'
+if [ -n "$CRUN" ]; then
+  C_MED=$(median <"$WORK/crun.t")
+  awk -v u="$U_MED" -v c="$C_MED" 'BEGIN {
+    printf "crun run %.1f ms | ratio ucr/crun = %.2f (target <= 1)\n", c, u / c
+  }'
+fi

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# bench/run.sh inside a throw-away cgroup-v2 VM (../shared/tools/v2vm.sh), where crun runs too: ucr run --rm
+# against runc run and crun run of a bundle of the same rootfs. The VM is emulated (TCG) unless V2VM_ACCEL=kvm,
+# so its absolute times are slower than the host's; the ratios are what it is for.
+# Needs root, qemu-system-x86, linux-image-amd64, crun, runc, jq.
+# usage: bench/v2.sh [RUNS]   (default 21)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-21}
+V2VM=${V2VM:-$(realpath ../shared/tools/v2vm.sh)}
+command -v crun >/dev/null || { echo "crun not found (apt-get install crun)" >&2; exit 1; }
+cargo build --release -q -p ucr -p ucr-fixtures
+share=$(mktemp -d /tmp/ucr-v2-bench.XXXXXX)
+trap 'rm -rf "$share"' EXIT
+script='set -e
+ip link set lo up
+mountpoint -q /dev/shm || { mkdir -p /dev/shm; mount -t tmpfs tmpfs /dev/shm; }
+echo "== cgroup v2: $(cat /sys/fs/cgroup/cgroup.controllers) on $(uname -r), $(nproc) vCPUs"
+UCR_BENCH_PREBUILT=1 bash bench/run.sh "$1"'
+V2VM_MEM=${V2VM_MEM:-3072} bash "$V2VM" "$share" bash -c "$script" _ "$RUNS"
