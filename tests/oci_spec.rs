@@ -355,3 +355,24 @@ fn errors_go_to_the_json_log_as_go_runc_reads_it() {
     assert_eq!(last["level"], "error");
     assert_eq!(last["msg"], "container missing does not exist");
 }
+
+/// config-linux.md "Personality": LINUX32 is what a 32-bit build sees (`uname -m`), in the init and in `exec`.
+#[test]
+fn a_linux32_personality_is_the_containers() {
+    let r = Runc::new();
+    let b = r.bundle("b", &["sh", "-c", "busybox uname -m; sleep 100"], |c| {
+        c["linux"]["personality"] = json!({"domain": "LINUX32"});
+    });
+    let log = r.dir.path().join("out");
+    let mut cmd = r.command(&["run", "-d", "-b", &b.display().to_string(), "p32"]);
+    cmd.stdout(std::fs::File::create(&log).expect("out"));
+    assert!(cmd.status().expect("run").success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&log).unwrap_or_default().is_empty() {
+        assert!(Instant::now() < deadline, "no output");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read_to_string(&log).expect("out").trim(), "i686");
+    let e = r.run(&["exec", "p32", "busybox", "uname", "-m"]);
+    assert_eq!(e.stdout.trim(), "i686", "{}", e.all());
+}

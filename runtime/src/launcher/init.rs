@@ -145,6 +145,9 @@ pub(super) fn identity(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => true,
         Err(e) => return Err(Failure::new(format!("cwd {}", plan.cwd.display()), e)),
     };
+    if let Some(p) = plan.personality {
+        step("personality", os.set_personality(p))?;
+    }
     step("supplementary groups", os.set_groups(&plan.additional_gids))?;
     step("uid/gid", os.set_ids(plan.uid, plan.gid))?;
     // Everything we inherited from the supervisor closes at exec, but for the fds the caller asked to pass.

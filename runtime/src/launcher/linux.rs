@@ -217,6 +217,14 @@ impl Launcher for Linux {
         Ok(())
     }
 
+    fn set_personality(&self, persona: u64) -> io::Result<()> {
+        // SAFETY: personality(2) only changes this process's execution domain.
+        match unsafe { libc::personality(persona as libc::c_ulong) } {
+            -1 => Err(io::Error::last_os_error()),
+            _ => Ok(()),
+        }
+    }
+
     fn reset_signals(&self) -> io::Result<()> {
         super::hook::default_signals();
         Ok(())

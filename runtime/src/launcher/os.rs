@@ -72,6 +72,8 @@ pub trait Launcher {
     fn reset_effective_caps(&self) -> io::Result<()>;
     fn set_capabilities(&self, caps: &CapPlan) -> io::Result<()>;
     fn set_no_new_privs(&self) -> io::Result<()>;
+    /// personality(2): the execution domain (`PER_LINUX32` makes `uname -m` say i686, for 32-bit builds).
+    fn set_personality(&self, persona: u64) -> io::Result<()>;
     /// Every signal's disposition back to the default and none blocked: an ignored signal survives `execve`,
     /// and the task must not inherit what its launcher ignored (SIGPIPE, which Rust ignores, above all).
     fn reset_signals(&self) -> io::Result<()>;

@@ -61,6 +61,8 @@ pub struct Plan {
     pub additional_gids: Vec<u32>,
     pub capabilities: Option<CapPlan>,
     pub no_new_privs: bool,
+    /// `linux.personality`'s domain for personality(2).
+    pub personality: Option<u64>,
     pub seccomp: Option<Filter>,
     pub cwd: PathBuf,
     pub program: Option<String>,
@@ -110,12 +112,10 @@ pub fn plan(
     if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
         return Err(unsupported("a user namespace"));
     }
-    if linux.personality().is_some()
-        || linux.intel_rdt().is_some()
-        || linux.time_offsets().is_some()
-    {
-        return Err(unsupported("linux.personality, intelRdt or timeOffsets"));
+    if linux.intel_rdt().is_some() || linux.time_offsets().is_some() {
+        return Err(unsupported("linux.intelRdt or linux.timeOffsets"));
     }
+    let personality = personality(linux.personality().as_ref())?;
     if process.apparmor_profile().is_some() || process.selinux_label().is_some() {
         return Err(unsupported("an LSM label"));
     }
@@ -214,6 +214,7 @@ pub fn plan(
             .transpose()
             .map_err(LaunchError::Spec)?,
         no_new_privs: process.no_new_privileges() == Some(true),
+        personality,
         seccomp: linux
             .seccomp()
             .as_ref()
@@ -292,4 +293,19 @@ fn limit(soft: u64, hard: u64) -> Rlimit {
         current: v(soft),
         maximum: v(hard),
     }
+}
+
+/// `linux.personality`: the domain (LINUX or LINUX32, as runc); flags are refused, as runc refuses them.
+fn personality(
+    p: Option<&oci_spec::runtime::LinuxPersonality>,
+) -> Result<Option<u64>, LaunchError> {
+    use oci_spec::runtime::LinuxPersonalityDomain as D;
+    let Some(p) = p else { return Ok(None) };
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(unsupported("linux.personality.flags"));
+    }
+    Ok(Some(match p.domain() {
+        D::PerLinux => 0x0000,
+        D::PerLinux32 => 0x0008,
+    }))
 }

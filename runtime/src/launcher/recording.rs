@@ -152,6 +152,9 @@ impl Launcher for Recording {
     fn set_no_new_privs(&self) -> io::Result<()> {
         self.call("no_new_privs".into())
     }
+    fn set_personality(&self, persona: u64) -> io::Result<()> {
+        self.call(format!("personality {persona:#x}"))
+    }
     fn reset_signals(&self) -> io::Result<()> {
         self.call("signals".into())
     }
@@ -332,6 +335,41 @@ pub(super) mod tests {
             calls.last().is_some_and(|c| c.contains("HOME=/home/app")),
             "{calls:?}"
         );
+    }
+
+    #[test]
+    fn linux32_sets_the_personality_before_the_ids_and_flags_are_refused() {
+        use oci_spec::runtime::{LinuxPersonalityBuilder, LinuxPersonalityDomain};
+        let with = |flags: Vec<String>| {
+            let mut s = spec(false, false);
+            let mut l = s.linux().clone().expect("linux");
+            let p = LinuxPersonalityBuilder::default()
+                .domain(LinuxPersonalityDomain::PerLinux32)
+                .flags(flags)
+                .build()
+                .expect("personality");
+            l.set_personality(Some(p));
+            s.set_linux(Some(l));
+            s
+        };
+        let os = Recording {
+            executables: vec![PathBuf::from("/bin/sh")],
+            ..Recording::default()
+        };
+        run(&os, &planned(&with(Vec::new())));
+        let calls = os.calls.borrow().clone();
+        let pos = |c: &str| calls.iter().position(|x| x.starts_with(c));
+        assert!(pos("personality 0x8") < pos("setids"), "{calls:#?}");
+        assert!(pos("personality 0x8").is_some(), "{calls:#?}");
+        let cgroups = Cgroups {
+            dirs: Vec::new(),
+            join: Vec::new(),
+        };
+        let flagged = with(vec!["SHORT_INODE".into()]);
+        let Err(e) = plan(&flagged, None, cgroups, Path::new("/x")) else {
+            panic!("personality flags were accepted");
+        };
+        assert!(e.to_string().contains("linux.personality.flags"), "{e}");
     }
 
     #[test]
