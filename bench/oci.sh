@@ -35,7 +35,7 @@ trap cleanup EXIT
 # The image: the fixture busybox, pulled by ucr and handed to containerd as an OCI archive.
 start_registry
 "${U[@]}" pull --quiet --ca-file "$CA" --creds "$USER:$PASS" "$IMAGE" >/dev/null
-"${U[@]}" save "$IMAGE" -o "$WORK/busybox.tar" >/dev/null
+"${U[@]}" save "$IMAGE" -o "$WORK/busybox.tar" >/dev/null 2>&1
 
 cat >"$WORK/config.toml" <<TOML
 version = 2
