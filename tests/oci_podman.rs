@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::common::oci::{runc_link, tempdir, IMAGE};
+use crate::common::oci::{remove_empty_cgroups, runc_link, tempdir, unmount_under, IMAGE};
 use crate::common::Run;
 
 struct Podman {
@@ -68,26 +68,9 @@ impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.run(&["rm", "--all", "--force", "--time", "0"]);
         let _ = self.run(&["system", "reset", "--force"]);
-        let prefix = self.dir.path().display().to_string();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut ours: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&prefix))
-            .collect();
-        ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in ours {
-            let _ = Command::new("umount").args(["-l", m]).status();
-        }
+        unmount_under(self.dir.path());
         // conmon's cgroup and its parent, podman's own; removed only when empty (another podman may use them).
-        for c in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = std::fs::remove_dir(c.path().join("libpod_parent/conmon"));
-            let _ = std::fs::remove_dir(c.path().join("libpod_parent"));
-        }
+        remove_empty_cgroups(&["libpod_parent/conmon", "libpod_parent"]);
     }
 }
 

@@ -136,14 +136,7 @@ impl Drop for Runc {
         for id in ids.lines() {
             let _ = self.run(&["delete", "--force", id]);
         }
-        let parent = self.cgroup_parent();
-        for c in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = std::fs::remove_dir(c.path().join(parent.trim_start_matches('/')));
-        }
+        remove_empty_cgroups(&[&self.cgroup_parent()]);
     }
 }
 
@@ -260,26 +253,42 @@ impl Drop for Containerd {
         // SAFETY: SIGTERM to the daemon we spawned.
         unsafe { libc::kill(self.daemon.id() as i32, libc::SIGTERM) };
         let _ = self.daemon.wait();
-        // Snapshot and rootfs mounts it may have left, deepest first.
-        let prefix = self.dir.path().display().to_string();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut ours: Vec<&str> = mounts
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&prefix))
-            .collect();
-        ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in ours {
-            let _ = Command::new("umount").args(["-l", m]).status();
-        }
+        // Snapshot and rootfs mounts it may have left.
+        unmount_under(self.dir.path());
         // The namespace's parent cgroup, which the runtime (like runc) leaves for the next container.
-        for c in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = std::fs::remove_dir(c.path().join(&self.ns));
+        remove_empty_cgroups(&[&self.ns]);
+    }
+}
+
+/// Lazily unmount every mount at or under `dir`, deepest first.
+pub fn unmount_under(dir: &Path) {
+    let prefix = dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut ours: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in ours {
+        let _ = Command::new("umount").args(["-l", m]).status();
+    }
+}
+
+/// rmdir each of `rels` (in order, children first) under every v1 controller and the v2 root: only an empty
+/// cgroup goes, so one that something else still uses stays.
+pub fn remove_empty_cgroups(rels: &[&str]) {
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    for c in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        roots.push(c.path());
+    }
+    for root in roots {
+        for rel in rels {
+            let _ = std::fs::remove_dir(root.join(rel.trim_start_matches('/')));
         }
-        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&self.ns));
     }
 }
