@@ -28,6 +28,8 @@ SOCK=$WORK/run/ucr.sock
 CTD=$WORK/containerd
 CTR=(ctr --address "$CTD/ctd.sock" --namespace ucr-bench)
 AGENT_PID=""; CTD_PID=""
+# shellcheck source=bench/lib.sh
+. bench/lib.sh   # start_containerd
 
 coproc REG { exec target/release/ucr-fixture-registry --env "$WORK/env" --layers 0; }
 cleanup() {
@@ -140,20 +142,7 @@ C_SUP=$(mean_rss $(supervisors))
 read -r CK_WALL CK_P50 CK_P99 < <(burst cli-kill c)
 
 # --- containerd ---
-mkdir -p "$CTD"
-cat >"$CTD/config.toml" <<EOF
-version = 2
-root = "$CTD/root"
-state = "$CTD/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$CTD/ctd.sock"
-[ttrpc]
-  address = "$CTD/ctd.sock.ttrpc"
-EOF
-containerd --config "$CTD/config.toml" >"$CTD/log" 2>&1 &
-CTD_PID=$!
-for _ in $(seq 500); do "${CTR[@]}" version >/dev/null 2>&1 && break; sleep 0.02; done
+start_containerd "$CTD"
 "${U[@]}" save "$IMAGE" -o "$WORK/image.tar"
 "${CTR[@]}" images import "$WORK/image.tar" >/dev/null
 "${CTR[@]}" images ls -q | grep -qx "$IMAGE" || { echo "containerd did not import $IMAGE" >&2; exit 1; }

@@ -28,3 +28,27 @@ stop_registry() {
   [ -z "${REG_FD:-}" ] || exec {REG_FD}>&-
   [ -z "${REG_PID:-}" ] || wait "$REG_PID" 2>/dev/null || true
 }
+
+# A containerd of the benchmark's own under DIR (root, state, sockets; ctr --address DIR/ctd.sock), in the
+# background as CTD_PID, returning once it answers. The caller's cleanup kills it.
+start_containerd() { # DIR
+  local dir=$1
+  mkdir -p "$dir"
+  cat >"$dir/config.toml" <<TOML
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$dir/ctd.sock"
+[ttrpc]
+  address = "$dir/ctd.sock.ttrpc"
+[debug]
+  address = "$dir/debug.sock"
+TOML
+  containerd --config "$dir/config.toml" >"$dir/log" 2>&1 &
+  CTD_PID=$!
+  for _ in $(seq 500); do ctr --address "$dir/ctd.sock" version >/dev/null 2>&1 && return 0; sleep 0.02; done
+  echo "containerd did not start (see $dir/log)" >&2
+  exit 1
+}

@@ -15,14 +15,15 @@ WORK=$(mktemp -d /dev/shm/ucr-bench-oci.XXXXXX)
 ln -s "$UCR" "$WORK/ucr-runc"
 U=("$UCR" --root "$WORK/root" --runtime-dir "$WORK/run")
 NS=bench
-CTR=(ctr --address "$WORK/c.sock" --namespace "$NS")
+CTD=$WORK/containerd
+CTR=(ctr --address "$CTD/ctd.sock" --namespace "$NS")
 cleanup() {
   for id in $("${CTR[@]}" task ls -q 2>/dev/null); do "${CTR[@]}" task kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
   for id in $("${CTR[@]}" container ls -q 2>/dev/null); do
     "${CTR[@]}" task delete --force "$id" >/dev/null 2>&1 || true
     "${CTR[@]}" container delete "$id" >/dev/null 2>&1 || true
   done
-  [ -z "${CTRD_PID:-}" ] || { kill "$CTRD_PID" 2>/dev/null; wait "$CTRD_PID" 2>/dev/null || true; }
+  [ -z "${CTD_PID:-}" ] || { kill "$CTD_PID" 2>/dev/null; wait "$CTD_PID" 2>/dev/null || true; }
   stop_registry
   grep -o " $WORK/[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   for c in /sys/fs/cgroup/*/; do rmdir "$c$NS" 2>/dev/null || true; done
@@ -30,30 +31,14 @@ cleanup() {
 }
 trap cleanup EXIT
 # shellcheck source=bench/lib.sh
-. bench/lib.sh   # ms, median, start_registry
+. bench/lib.sh   # ms, median, start_registry, start_containerd
 
 # The image: the fixture busybox, pulled by ucr and handed to containerd as an OCI archive.
 start_registry
 "${U[@]}" pull --quiet --ca-file "$CA" --creds "$USER:$PASS" "$IMAGE" >/dev/null
 "${U[@]}" save "$IMAGE" -o "$WORK/busybox.tar" >/dev/null 2>&1
 
-cat >"$WORK/config.toml" <<TOML
-version = 2
-root = "$WORK/croot"
-state = "$WORK/cstate"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "$WORK/c.sock"
-[ttrpc]
-  address = "$WORK/c.sock.ttrpc"
-[debug]
-  address = "$WORK/debug.sock"
-[metrics]
-  address = ""
-TOML
-containerd --config "$WORK/config.toml" >"$WORK/containerd.log" 2>&1 &
-CTRD_PID=$!
-for _ in $(seq 300); do "${CTR[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+start_containerd "$CTD"
 "${CTR[@]}" image import "$WORK/busybox.tar" >/dev/null
 REF=$("${CTR[@]}" image ls -q | head -1)
 [ -n "$REF" ] || { echo "no image imported" >&2; exit 1; }

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::common::oci::{remove_empty_cgroups, runc_link, tempdir, unmount_under, IMAGE};
+use crate::common::oci::{
+    busybox_archive, output, remove_empty_cgroups, runc_link, tempdir, unmount_under, IMAGE,
+};
 use crate::common::Run;
 
 struct Podman {
@@ -24,10 +26,7 @@ impl Podman {
         )
         .expect("containers.conf");
         let p = Podman { dir, runc };
-        let img = ucr_fixtures::image::busybox_image(ucr_fixtures::image::ManifestFormat::DockerV2);
-        let tar = ucr_fixtures::archive::modern_docker_archive(&img, IMAGE, IMAGE, false);
-        let path = p.dir.path().join("busybox.tar");
-        std::fs::write(&path, tar).expect("archive");
+        let path = busybox_archive(p.dir.path());
         let r = p.run(&["load", "-i", &path.display().to_string()]);
         assert_eq!(r.code, 0, "podman load: {}", r.all());
         p
@@ -55,12 +54,7 @@ impl Podman {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().expect("podman");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        output(&mut self.command(args))
     }
 }
 

@@ -20,6 +20,15 @@ pub fn tempdir(prefix: &str) -> tempfile::TempDir {
         .expect("tempdir")
 }
 
+/// The fixture busybox as a docker archive named [`IMAGE`], written to `dir/busybox.tar`.
+pub fn busybox_archive(dir: &Path) -> PathBuf {
+    let img = ucr_fixtures::image::busybox_image(ucr_fixtures::image::ManifestFormat::DockerV2);
+    let tar = ucr_fixtures::archive::modern_docker_archive(&img, IMAGE, IMAGE, false);
+    let path = dir.join("busybox.tar");
+    std::fs::write(&path, tar).expect("archive");
+    path
+}
+
 /// `dir/ucr-runc` → the ucr binary.
 pub fn runc_link(dir: &Path) -> PathBuf {
     let link = dir.join("ucr-runc");
@@ -27,7 +36,7 @@ pub fn runc_link(dir: &Path) -> PathBuf {
     link
 }
 
-fn output(cmd: &mut Command) -> Run {
+pub fn output(cmd: &mut Command) -> Run {
     let out = cmd.output().expect("spawn");
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -216,10 +225,7 @@ impl Containerd {
 
     /// The fixture busybox, imported from a docker archive as [`IMAGE`].
     pub fn import_busybox(&self) {
-        let img = ucr_fixtures::image::busybox_image(ucr_fixtures::image::ManifestFormat::DockerV2);
-        let tar = ucr_fixtures::archive::modern_docker_archive(&img, IMAGE, IMAGE, false);
-        let path = self.dir.path().join("busybox.tar");
-        std::fs::write(&path, tar).expect("archive");
+        let path = busybox_archive(self.dir.path());
         let r = self.ctr(&["image", "import", &path.display().to_string()]);
         assert_eq!(r.code, 0, "import: {}", r.all());
     }

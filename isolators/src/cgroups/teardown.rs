@@ -81,6 +81,23 @@ pub fn kill(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
     kill_members(h, cgroup, &existing_dirs(h, cgroup)?)
 }
 
+/// Every process in `cgroup` or below it, in any hierarchy, each once (`runc ps`).
+pub fn members(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<i32>> {
+    fn collect(dir: &Path, out: &mut Vec<i32>) {
+        out.extend(pids(dir));
+        for d in sub_cgroups(dir) {
+            collect(&d, out);
+        }
+    }
+    let mut out = Vec::new();
+    for d in existing_dirs(h, cgroup)? {
+        collect(&d, &mut out);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 /// The directories `cgroup` has in the hierarchies (where it was made).
 fn existing_dirs(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<PathBuf>> {
     Ok(h.all_dirs(cgroup)?

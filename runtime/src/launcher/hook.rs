@@ -85,6 +85,14 @@ fn pointers(v: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
+/// A wait status as a shell reports it: the exit code, or 128 + the signal that killed the process.
+pub fn exit_code(status: i32) -> i32 {
+    match libc::WIFEXITED(status) {
+        true => libc::WEXITSTATUS(status),
+        false => 128 + libc::WTERMSIG(status),
+    }
+}
+
 fn wait(pid: i32, timeout: Option<u32>) -> io::Result<i32> {
     let deadline = timeout.map(|t| Instant::now() + Duration::from_secs(u64::from(t)));
     let mut status = 0;
@@ -92,10 +100,7 @@ fn wait(pid: i32, timeout: Option<u32>) -> io::Result<i32> {
         // SAFETY: waitpid on our own child.
         let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
         if r == pid {
-            return Ok(match libc::WIFEXITED(status) {
-                true => libc::WEXITSTATUS(status),
-                false => 128 + libc::WTERMSIG(status),
-            });
+            return Ok(exit_code(status));
         }
         if r < 0 {
             return Err(io::Error::last_os_error());

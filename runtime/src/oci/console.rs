@@ -15,8 +15,30 @@ use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use super::error::{OciError, Result};
 use crate::launcher::{self, pty};
 
+/// The stdio of a container process: with `process.terminal`, a pty whose master goes to `socket`; else the
+/// caller's stdin, stdout and stderr, passed on untouched (the shim's pipes or FIFOs).
+pub fn stdio(socket: Option<&Path>, plan: &launcher::Plan) -> Result<launcher::Stdio> {
+    match (socket, plan.terminal) {
+        (Some(socket), true) => send_pty(socket, plan.console_size),
+        (None, true) => Err(OciError::Refused(
+            "process.terminal is true but no --console-socket was given".into(),
+        )),
+        (_, false) => {
+            let dup = |fd: std::os::fd::BorrowedFd<'_>, n: u8| {
+                fd.try_clone_to_owned()
+                    .map_err(|e| OciError::io(format!("/proc/self/fd/{n}"), e))
+            };
+            Ok(launcher::Stdio {
+                stdin: dup(std::io::stdin().as_fd(), 0)?,
+                stdout: dup(std::io::stdout().as_fd(), 1)?,
+                stderr: dup(std::io::stderr().as_fd(), 2)?,
+            })
+        }
+    }
+}
+
 /// Open the pty, hand its master to `socket`, and return the slave three times as the init's stdio.
-pub fn send_pty(socket: &Path, size: Option<(u16, u16)>) -> Result<launcher::Stdio> {
+fn send_pty(socket: &Path, size: Option<(u16, u16)>) -> Result<launcher::Stdio> {
     let io = |e: std::io::Error| OciError::io(socket, e);
     let (master, slave) = pty::open(size).map_err(io)?;
     // The receiver sets its own modes; runc's master arrives blocking.

@@ -6,7 +6,7 @@
 //! An error leaves nothing: the init is killed, the cgroup and the container's directory are removed.
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
@@ -128,15 +128,7 @@ fn made(root: &Root, id: &str, opts: &CreateOptions, undo: &mut Undo) -> Result<
     )
     .map_err(|e| OciError::Launch(e.to_string()))?;
     plan.preserve_fds = opts.preserve_fds;
-    let stdio = match (&opts.console_socket, plan.terminal) {
-        (Some(socket), true) => console::send_pty(socket, plan.console_size)?,
-        (None, true) => {
-            return Err(OciError::Refused(
-                "process.terminal is true but no --console-socket was given".into(),
-            ))
-        }
-        (_, false) => inherited_stdio()?,
-    };
+    let stdio = console::stdio(opts.console_socket.as_deref(), &plan)?;
     plan.start_hooks = hooks::commands(hooks.as_ref(), Kind::StartContainer)?;
     let early = [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer];
     for k in early {
@@ -275,19 +267,6 @@ fn device_filter(
         cgroups::bpf::load(&prog).map_err(|e| OciError::Cgroup(format!("device filter: {e}")))?;
     cgroups::bpf::attach(&fd, dir)
         .map_err(|e| OciError::Cgroup(format!("device filter on {}: {e}", dir.display())))
-}
-
-/// The caller's stdin, stdout and stderr, passed to the container untouched (the shim's pipes or FIFOs).
-fn inherited_stdio() -> Result<launcher::Stdio> {
-    let dup = |fd: std::os::fd::BorrowedFd<'_>, what: &str| {
-        fd.try_clone_to_owned()
-            .map_err(|e| OciError::io(format!("/proc/self/fd/{what}"), e))
-    };
-    Ok(launcher::Stdio {
-        stdin: dup(std::io::stdin().as_fd(), "0")?,
-        stdout: dup(std::io::stdout().as_fd(), "1")?,
-        stderr: dup(std::io::stderr().as_fd(), "2")?,
-    })
 }
 
 /// Written whole under another name and renamed: the shim reads it as soon as `create` returns.

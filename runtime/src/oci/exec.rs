@@ -9,7 +9,6 @@
 //! `exec` command itself, as with runc.
 
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use oci_spec::runtime::Process;
@@ -34,7 +33,7 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32> {
     let rec = root.load(id)?;
     match root.status(&rec) {
         Status::Created | Status::Running => {}
-        Status::Stopped | Status::Creating => return Err(OciError::NotRunning),
+        Status::Stopped => return Err(OciError::NotRunning),
         s => {
             return Err(OciError::WrongStatus {
                 op: "exec in",
@@ -67,15 +66,7 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32> {
         env: Vec::new(),
         terminal: plan.terminal,
     };
-    let stdio = match (&opts.console_socket, plan.terminal) {
-        (Some(socket), true) => console::send_pty(socket, plan.console_size)?,
-        (None, true) => {
-            return Err(OciError::Refused(
-                "process.terminal is true but no --console-socket was given".into(),
-            ))
-        }
-        (_, false) => inherited()?,
-    };
+    let stdio = console::stdio(opts.console_socket.as_deref(), &plan)?;
     let (mut pid_r, pid_w) = pipe()?;
     let (mut report_r, report_w) = pipe()?;
     if !crate::containerizer::fork::single_threaded() {
@@ -159,18 +150,6 @@ fn join_and_run(
     }
 }
 
-fn inherited() -> Result<launcher::Stdio> {
-    let dup = |fd: std::os::fd::BorrowedFd<'_>| {
-        fd.try_clone_to_owned()
-            .map_err(|e| OciError::io("/proc/self/fd", e))
-    };
-    Ok(launcher::Stdio {
-        stdin: dup(std::io::stdin().as_fd())?,
-        stdout: dup(std::io::stdout().as_fd())?,
-        stderr: dup(std::io::stderr().as_fd())?,
-    })
-}
-
 fn pipe() -> Result<(std::fs::File, std::fs::File)> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| OciError::io("pipe", e.into()))?;
@@ -190,8 +169,5 @@ pub fn wait(pid: i32) -> i32 {
             return 255;
         }
     }
-    match libc::WIFEXITED(status) {
-        true => libc::WEXITSTATUS(status),
-        false => 128 + libc::WTERMSIG(status),
-    }
+    crate::launcher::hook::exit_code(status)
 }

@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::LinuxResources;
@@ -119,7 +118,7 @@ fn started(rec: &Record, back: &mut std::fs::File) -> Result<()> {
 pub fn kill(root: &Root, id: &str, signal: i32, all: bool) -> Result<()> {
     let rec = root.load(id)?;
     let status = root.status(&rec);
-    if matches!(status, Status::Stopped | Status::Creating) {
+    if status == Status::Stopped {
         return Err(OciError::NotRunning);
     }
     if all {
@@ -206,28 +205,7 @@ pub fn set_paused(root: &Root, id: &str, paused: bool) -> Result<()> {
 /// The host pids of every process of the container.
 pub fn pids(root: &Root, id: &str) -> Result<Vec<i32>> {
     let rec = root.load(id)?;
-    let h = host()?;
-    let dirs = h
-        .all_dirs(&rec.cgroup)
-        .map_err(|e| OciError::Cgroup(e.to_string()))?;
-    let mut out = Vec::new();
-    for d in dirs {
-        collect_pids(&d, &mut out);
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
-}
-
-fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
-    if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-        out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
-    }
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().is_dir() {
-            collect_pids(&e.path(), out);
-        }
-    }
+    teardown::members(host()?.as_ref(), &rec.cgroup).map_err(|e| OciError::Cgroup(e.to_string()))
 }
 
 /// Change a created, running or paused container's limits.

@@ -2,7 +2,8 @@
 //! atomically) and its status, which is never stored: it is read from the kernel each time, so a container
 //! whose init died while nothing watched is `stopped` without anyone having to say so.
 //!
-//! - `creating`: the directory exists, the record does not yet (a `create` is under way, or died mid-way).
+//! - `creating` is only what the early hooks are told (`create::creating_state`): until `create` has written
+//!   the record, the container does not exist for the other commands (runc's `state` says the same).
 //! - `created`: the init waits on `exec.fifo` (which `start` removes).
 //! - `running` / `paused`: the init lives (same pid and start time), its cgroup thawed / frozen.
 //! - `stopped`: the init is gone or a zombie.
@@ -38,7 +39,6 @@ pub struct Record {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
-    Creating,
     Created,
     Running,
     Stopped,
@@ -48,7 +48,6 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Stopped => "stopped",

@@ -136,10 +136,7 @@ fn forward_and_wait(pid: i32) -> i32 {
         // SAFETY: waitpid on our own child.
         let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
         if r == pid {
-            return match libc::WIFEXITED(status) {
-                true => libc::WEXITSTATUS(status),
-                false => 128 + libc::WTERMSIG(status),
-            };
+            return ucr_runtime::launcher::hook::exit_code(status);
         }
         if r < 0 || !blocked {
             return oci::exec::wait(pid);
