@@ -26,6 +26,7 @@ mod network;
 mod network_multi;
 mod no_image;
 mod oci_containerd;
+mod oci_namespaces;
 mod oci_podman;
 mod oci_spec;
 mod packaging;

@@ -178,3 +178,23 @@ fn ctr_run_t_gives_the_task_a_working_terminal() {
     assert!(out.contains("stdin-is-a-tty"), "{out:?}");
     assert_eq!(status.code(), Some(4), "{out:?}");
 }
+
+/// `ctr run --uidmap/--gidmap` (containerd chowns a copy of the snapshot): the task runs as root of a user
+/// namespace that is the host's uid 100000, and the deleted task leaves nothing.
+#[test]
+fn ctr_run_in_a_user_namespace() {
+    let c = Containerd::start();
+    c.import_busybox();
+    let map = ["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"];
+    let mut extra = vec!["--rm"];
+    extra.extend(map);
+    let script = "cat /proc/self/uid_map; id -u; stat -c %u /bin/busybox";
+    let args = c.run_args(&extra, "userns", &["sh", "-c", script]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = c.ctr(&args);
+    assert_eq!(r.code, 0, "{}\n{}", r.all(), c.log());
+    let words: Vec<&str> = r.stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "100000", "65536", "0", "0"], "{}", r.stdout);
+    assert!(leftovers(&c.ns).is_empty());
+    assert!(cgroup_dirs(&c.ns).is_empty(), "{:?}", cgroup_dirs(&c.ns));
+}

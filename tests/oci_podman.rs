@@ -122,3 +122,27 @@ fn podman_exec_and_stop_a_detached_container() {
     assert_eq!(state.stdout.trim(), "exited 0", "{}", state.all());
     assert_eq!(p.run(&["rm", "bg"]).code, 0);
 }
+
+/// `podman run --uidmap/--gidmap`: podman makes the rootfs copy owned by the mapped ids; ucr runs the
+/// container as root of that user namespace.
+#[test]
+fn podman_run_in_a_user_namespace() {
+    let p = Podman::new();
+    let r = p.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--uidmap",
+        "0:100000:65536",
+        "--gidmap",
+        "0:100000:65536",
+        IMAGE,
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; id -u; touch /made && echo made",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let words: Vec<&str> = r.stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "100000", "65536", "0", "made"], "{}", r.all());
+}

@@ -36,7 +36,7 @@ use oci_spec::runtime::LinuxResources;
 use crate::error::Result;
 pub(crate) use hierarchy::relative;
 pub use hierarchy::{cgroup_err, keyed, parse_limit, Controller, Hierarchy, Version, V1, V2};
-pub use host::{host, HOST_ROOT};
+pub use host::{host, unescape as unescape_mountinfo, HOST_ROOT};
 
 /// Apply `resources` to a running container's cgroup through libcgroups (what `update` does).
 pub fn apply(

@@ -31,15 +31,18 @@ pub enum Forked {
     Child,
 }
 
-/// Fork with `flags` (namespace `CLONE_NEW*` bits), SIGCHLD on exit, into `cgroup` if given (v2 only).
+/// Fork with `flags` (namespace `CLONE_NEW*` bits, `CLONE_PARENT`), SIGCHLD on exit, into `cgroup` if given
+/// (v2 only).
 ///
 /// # Safety
 /// As for `fork(2)`: the caller must be single-threaded, since the child continues with a copy of this one
 /// thread and runs arbitrary code (allocation included) before it execs.
 pub unsafe fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
+    // A sibling (CLONE_PARENT) inherits the caller's exit signal; the kernel refuses one given with it.
+    let sibling = flags & libc::CLONE_PARENT as u64 != 0;
     let mut args = CloneArgs {
         flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal: if sibling { 0 } else { libc::SIGCHLD as u64 },
         ..CloneArgs::default()
     };
     if let Some(fd) = cgroup {

@@ -14,6 +14,7 @@ use super::error::{Failure, LaunchError};
 use super::init;
 use super::linux::Linux;
 use super::plan::Plan;
+use super::stage::{self, Role};
 
 /// The init's standard input, output and error.
 pub struct Stdio {
@@ -89,25 +90,37 @@ unsafe fn spawn(
     mut go_r: File,
     parent_end: Option<File>,
 ) -> Result<(i32, File, Option<File>), LaunchError> {
-    let (report_r, mut report_w) = pipe()?;
-    // v2: cloned straight into its cgroup; v1: the init joins its cgroups itself, first thing (see
-    // `Cgroups::join`).
+    let (mut report_r, mut report_w) = pipe()?;
+    // v2: cloned straight into its cgroup; v1: the init (or the intermediate) joins its cgroups itself, first
+    // thing (see `Cgroups::join`).
     let into = cgroup.clone_into();
+    let flags = if plan.staged { 0 } else { plan.clone_flags };
     // SAFETY: the caller guarantees a single thread.
-    let forked =
-        unsafe { clone3(plan.clone_flags, into) }.map_err(|e| Failure::new("clone3".into(), e))?;
+    let forked = unsafe { clone3(flags, into) }.map_err(|e| Failure::new("clone3".into(), e))?;
     match forked {
         Forked::Child => {
             drop(parent_end);
             drop(report_r);
             // Never unwind back into the supervisor's code: a panic ends the init like a failure.
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut stage = None;
+                if plan.staged {
+                    // SAFETY: still the caller's single thread, copied.
+                    match unsafe { stage::intermediate(&Linux, plan, &mut report_w) } {
+                        Ok(Role::Init(r)) => stage = Some(r),
+                        // SAFETY: as below; the intermediate's work is done.
+                        Ok(Role::Done) => unsafe { libc::_exit(0) },
+                        Err(f) => return f,
+                    }
+                }
+                let stdio = [stdio.stdin, stdio.stdout, stdio.stderr];
                 init::run(
                     &Linux,
                     plan,
+                    stage.as_mut(),
                     &mut go_r,
                     &mut report_w,
-                    [stdio.stdin, stdio.stdout, stdio.stderr],
+                    stdio,
                 )
             }));
             let msg = match out {
@@ -121,6 +134,10 @@ unsafe fn spawn(
             let _ = go_r.write_all(format!("E{msg}").as_bytes());
             // SAFETY: _exit skips the supervisor's atexit handlers and buffers, which are not ours to run.
             unsafe { libc::_exit(1) }
+        }
+        Forked::Parent { pid } if plan.staged => {
+            let init = stage::init_pid(pid, &mut report_r)?;
+            Ok((init, report_r, parent_end))
         }
         Forked::Parent { pid } => Ok((pid, report_r, parent_end)),
     }

@@ -115,6 +115,8 @@ pub fn make(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
         Ok(()) => {}
         // The image's own node of that name (a /dev in the rootfs without a tmpfs over it) stays.
         Err(rustix::io::Errno::EXIST) => return Ok(()),
+        // In a user namespace no device can be made: the host's node is bound there instead, as runc does.
+        Err(rustix::io::Errno::PERM) => return bind_host(dir.as_fd(), name, &n.path),
         Err(e) => return Err(e.into()),
     }
     // mknod's mode is filtered by the umask; the spec's mode is exact.
@@ -133,6 +135,33 @@ pub fn make(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
             rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
         )?;
     }
+    Ok(())
+}
+
+/// The host's node `host` bound onto a new empty file `name` in `dir`.
+fn bind_host(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, host: &Path) -> io::Result<()> {
+    use rustix::mount::{MoveMountFlags, OpenTreeFlags};
+    let target = rustix::fs::openat(
+        dir,
+        name,
+        rustix::fs::OFlags::CREATE
+            | rustix::fs::OFlags::WRONLY
+            | rustix::fs::OFlags::CLOEXEC
+            | rustix::fs::OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o600),
+    )?;
+    let node = rustix::mount::open_tree(
+        rustix::fs::CWD,
+        host,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )?;
+    rustix::mount::move_mount(
+        node.as_fd(),
+        "",
+        target.as_fd(),
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )?;
     Ok(())
 }
 

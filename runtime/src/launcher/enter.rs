@@ -13,15 +13,17 @@ use super::init::{identity, lock_down, lookup, step, with_home};
 use super::os::Launcher;
 use super::plan::Plan;
 
-/// The namespaces a process joins, in an order that works: the mount namespace last, since after it the host's
-/// `/proc/<pid>/ns` files may no longer be reachable. The user namespace is not joined (the launcher makes
-/// none; joining one's own fails).
-const NAMESPACES: [(&str, i32); 6] = [
+/// The namespaces a process joins, in an order that works: the container's user namespace (when it has one;
+/// joining one's own fails) after those the host's root may still have to join with its own rights (a network
+/// namespace given by path belongs to the host's), and the mount namespace last, since after it the host's
+/// `/proc/<pid>/ns` files may no longer be reachable.
+const NAMESPACES: [(&str, i32); 7] = [
     ("cgroup", libc::CLONE_NEWCGROUP),
     ("ipc", libc::CLONE_NEWIPC),
     ("uts", libc::CLONE_NEWUTS),
     ("net", libc::CLONE_NEWNET),
     ("pid", libc::CLONE_NEWPID),
+    ("user", libc::CLONE_NEWUSER),
     ("mnt", libc::CLONE_NEWNS),
 ];
 
@@ -47,6 +49,9 @@ pub fn join(os: &dyn Launcher, plan: &Plan, init_pid: i32) -> Result<(), Failure
         )?;
     }
     for (name, nstype) in NAMESPACES {
+        if nstype == libc::CLONE_NEWUSER && !plan.user_ns {
+            continue;
+        }
         let path = PathBuf::from(format!("/proc/{init_pid}/ns/{name}"));
         step(
             &format!("namespace {}", path.display()),
@@ -122,6 +127,18 @@ mod tests {
             .expect("calls")
             .starts_with("setns /proc/42/ns/mnt"));
         assert_eq!(calls.len(), 7);
+    }
+
+    #[test]
+    fn joins_the_user_namespace_after_the_hosts_and_before_mount() {
+        let os = Recording::default();
+        let mut p = plan();
+        p.user_ns = true;
+        join(&os, &p, 42).map_err(|f| f.to_string()).expect("join");
+        let calls = os.only(&["setns"]);
+        assert_eq!(calls.len(), 7);
+        assert!(calls[5].starts_with("setns /proc/42/ns/user"), "{calls:?}");
+        assert!(calls[6].starts_with("setns /proc/42/ns/mnt"), "{calls:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The container's init, between `clone3` and `execve`: every decision of what to do, with which values and in
 //! which order, made over the [`Launcher`] trait, so it is unit-tested against a recording fake. It runs in the
 //! new namespaces as a copy of the single-threaded supervisor and follows runc's order: its cgroups (v1: it
-//! moves itself), stdio, the namespaces given by path, hostname, the mounts and devices, `pivot_root`, sysctls
+//! moves itself; or an intermediate did, see `stage.rs`), stdio, a session keyring, the namespaces given by path, hostname, the mounts and devices, `pivot_root`, sysctls
 //! and protected paths, rlimits, identity, capabilities, no_new_privs and seccomp (last, so the filter sees as
 //! few of our own syscalls as possible). Then it says "ready" and waits for "go" (the supervisor runs the
 //! isolators' `isolate` in between) and execs the task. Any failure goes back to the supervisor as one line
@@ -18,14 +18,17 @@ use super::os::Launcher;
 use super::plan::Plan;
 
 /// Runs the init to the exec; returns only on failure.
+/// `stage`: cloned by the intermediate (`stage.rs`), which has already joined the v1 cgroups, set
+/// `oom_score_adj` and joined the namespaces given by path, and releases the init through it.
 pub fn run(
     os: &dyn Launcher,
     plan: &Plan,
+    stage: Option<&mut File>,
     go: &mut File,
     report: &mut File,
     stdio: [OwnedFd; 3],
 ) -> Failure {
-    match setup(os, plan, go, report, stdio) {
+    match setup(os, plan, stage, go, report, stdio) {
         Ok(never) => match never {},
         Err(f) => f,
     }
@@ -59,20 +62,29 @@ fn wait_for(go: &mut File, what: &str) -> Result<(), Failure> {
 fn setup(
     os: &dyn Launcher,
     plan: &Plan,
+    stage: Option<&mut File>,
     go: &mut File,
     report: &mut File,
     stdio: [OwnedFd; 3],
 ) -> Result<std::convert::Infallible, Failure> {
-    for tasks in &plan.cgroups.join {
-        step(
-            &format!("cgroup {}", tasks.display()),
-            os.write_file(tasks, "0"),
-        )?;
+    match stage {
+        Some(stage) => super::stage::await_release(os, plan, stage)?,
+        None => {
+            for tasks in &plan.cgroups.join {
+                step(
+                    &format!("cgroup {}", tasks.display()),
+                    os.write_file(tasks, "0"),
+                )?;
+            }
+        }
     }
     step("setsid", os.setsid())?;
     step("stdio", os.set_stdio(stdio))?;
     if plan.terminal {
         step("controlling terminal", os.set_controlling_terminal())?;
+    }
+    if let Some(name) = &plan.session_keyring {
+        step("session keyring", os.join_session_keyring(name))?;
     }
     for (path, nstype) in &plan.join {
         step(
@@ -86,7 +98,7 @@ fn setup(
     if let Some(h) = &plan.hostname {
         step("hostname", os.set_hostname(h))?;
     }
-    if let Some(adj) = plan.oom_score_adj {
+    if let Some(adj) = plan.oom_score_adj.filter(|_| !plan.staged) {
         step(
             "oom_score_adj",
             os.write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string()),
@@ -213,7 +225,7 @@ fn rootfs(
     pause: &mut dyn FnMut() -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let Some(rootfs) = &plan.rootfs else {
-        if plan.clone_flags & libc::CLONE_NEWNS as u64 == 0 {
+        if !plan.mount_ns {
             return Ok(());
         }
         let root = step("private mounts", os.private_mounts())?;
@@ -231,7 +243,10 @@ fn rootfs(
     }
     step("/dev", os.dev_links(root.as_fd()))?;
     pause()?;
-    step("pivot_root", os.pivot_root(rootfs))
+    match plan.no_pivot {
+        true => step("move root", os.move_root(rootfs)),
+        false => step("pivot_root", os.pivot_root(rootfs)),
+    }
 }
 
 /// Every bind source taken first (see `mounts::detach_source`), then the mounts attached in order.

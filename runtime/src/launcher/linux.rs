@@ -149,6 +149,30 @@ impl Launcher for Linux {
         Ok(())
     }
 
+    fn move_root(&self, rootfs: &Path) -> io::Result<()> {
+        // A full procfs or sysfs of the host left in the namespace would let the task mount another one (the
+        // kernel allows that when one is already fully visible): detach them, as runc does.
+        let info = std::fs::read_to_string("/proc/self/mountinfo")?;
+        for (point, fstype, root) in info.lines().filter_map(mountinfo_fields) {
+            let host = root == "/" && matches!(fstype, "proc" | "sysfs");
+            if host && !Path::new(&point).starts_with(rootfs) {
+                match rustix::mount::unmount(point.as_str(), UnmountFlags::DETACH) {
+                    Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        rustix::process::chdir(rootfs)?;
+        rustix::mount::mount_move(".", "/")?;
+        rustix::process::chroot(".")?;
+        rustix::process::chdir("/")?;
+        Ok(())
+    }
+
+    fn join_session_keyring(&self, name: &CStr) -> io::Result<()> {
+        super::keyring::join_new(name)
+    }
+
     fn readonly_path(&self, path: &str) -> io::Result<()> {
         protect::readonly(path)
     }
@@ -252,5 +276,29 @@ impl Launcher for Linux {
         // SAFETY: NUL-terminated arrays of pointers into CStrings that outlive the call.
         unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         io::Error::last_os_error()
+    }
+}
+
+/// A mountinfo line's mount point (octal escapes decoded), filesystem type and root within its filesystem.
+fn mountinfo_fields(line: &str) -> Option<(String, &str, &str)> {
+    let (left, right) = line.split_once(" - ")?;
+    let f: Vec<&str> = left.split(' ').collect();
+    let fstype = right.split(' ').next()?;
+    Some((
+        ucr_isolators::cgroups::unescape_mountinfo(f.get(4)?),
+        fstype,
+        f.get(3)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_points_are_unescaped() {
+        let line = "36 25 0:32 / /mnt/a\\040b rw,relatime shared:1 - proc proc rw";
+        let (point, fstype, root) = mountinfo_fields(line).expect("fields");
+        assert_eq!((point.as_str(), fstype, root), ("/mnt/a b", "proc", "/"));
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! Roles:
 //! - [`plan()`] (supervisor side): checks and decodes the spec into a [`Plan`] before anything exists; what the
-//!   launcher does not do it refuses by name (hooks, a terminal, user and time namespaces, personality, LSM
-//!   labels, joining a pid or mount namespace, SCMP_ACT_NOTIFY, ID-mapped mounts).
+//!   launcher does not do it refuses by name (a time namespace, LSM labels, Intel RDT, personality flags,
+//!   SCMP_ACT_NOTIFY, ID-mapped mounts). `namespaces` decides which namespaces are made, which joined by the
+//!   init, and which by an intermediate process (`stage`) that clones the init when a user namespace or a pid
+//!   or mount namespace given by path asks for it.
 //! - [`create()`] (`create.rs`): `clone3`s the init into its new namespaces — on cgroup v2 straight into its
 //!   cgroup; on v1 the init joins its cgroups itself before anything else — and waits for it to say "ready".
 //!   [`Created::start`] lets it exec the task and reports whether the exec happened.
@@ -30,8 +32,10 @@ mod enter;
 mod error;
 pub mod hook;
 mod init;
+mod keyring;
 mod linux;
 mod mounts;
+mod namespaces;
 mod options;
 mod os;
 mod plan;
@@ -40,6 +44,7 @@ pub mod pty;
 #[cfg(test)]
 mod recording;
 mod seccomp;
+mod stage;
 
 pub use create::{create, create_waiting, Created, Stdio};
 pub use enter::{exec as exec_entered, join as join_container, Entry};

@@ -240,10 +240,15 @@ pub fn mount_one(
             fstype,
             source,
             data,
-        } => (
-            filesystem(fstype, source.as_deref(), data, p.attr)?,
-            Kind::Dir,
-        ),
+        } => match filesystem(fstype, source.as_deref(), data, p.attr) {
+            Ok(fs) => (fs, Kind::Dir),
+            // A user namespace may mount sysfs only with a network namespace of its own: with the host's (or
+            // one given by path) the host's /sys is bound instead, as runc does.
+            Err(e) if fstype == "sysfs" && e.raw_os_error() == Some(libc::EPERM) => {
+                (host_sysfs(p.attr)?, Kind::Dir)
+            }
+            Err(e) => return Err(e),
+        },
         How::Cgroup => return cgroup_mount(root, p, cgroups),
     };
     if let Some(r) = p.recursive {
@@ -254,6 +259,14 @@ pub fn mount_one(
         setattr(mnt.as_fd(), Attr::default(), p.propagation, false)?;
     }
     Ok(())
+}
+
+/// The host's `/sys`, whole, as a detached tree with `attr`.
+fn host_sysfs(attr: Attr) -> io::Result<OwnedFd> {
+    let f = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    let t = rustix::mount::open_tree(rustix::fs::CWD, "/sys", f | OpenTreeFlags::AT_RECURSIVE)?;
+    setattr(t.as_fd(), attr, 0, true)?;
+    Ok(t)
 }
 
 /// A new detached filesystem with its data options (`size=64m`, `mode=755`, `newinstance`...).

@@ -57,6 +57,11 @@ pub trait Launcher {
     fn private_mounts(&self) -> io::Result<OwnedFd>;
     /// Make the rootfs `/` and detach the old root.
     fn pivot_root(&self, rootfs: &Path) -> io::Result<()>;
+    /// runc's `--no-pivot` (a rootfs on a ramdisk, where `pivot_root` fails): the host's procfs and sysfs
+    /// mounts detached, the rootfs moved onto `/`, and `chroot` into it.
+    fn move_root(&self, rootfs: &Path) -> io::Result<()>;
+    /// Join a new session keyring of this name (runc's default, unless `--no-new-keyring`).
+    fn join_session_keyring(&self, name: &CStr) -> io::Result<()>;
     fn readonly_path(&self, path: &str) -> io::Result<()>;
     fn mask_path(&self, path: &str) -> io::Result<()>;
     fn readonly_root(&self) -> io::Result<()>;

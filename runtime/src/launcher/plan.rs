@@ -5,15 +5,15 @@
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDevice, LinuxNamespaceType, PosixRlimitType, Spec};
+use oci_spec::runtime::{LinuxDevice, PosixRlimitType, Spec};
 use rustix::process::{Resource, Rlimit};
 use ucr_isolators::Placement;
 
 use super::caps::{self, CapPlan};
-use super::clone::new_namespace_flag;
 use super::dev::{self, Node};
 use super::error::{unsupported, LaunchError};
 use super::mounts::{self, Planned};
+use super::namespaces::{self, IdMaps};
 use super::seccomp::{self, Filter};
 
 /// The container's cgroup as the init sees it.
@@ -35,10 +35,20 @@ impl From<&Placement> for Cgroups {
 }
 
 pub struct Plan {
+    /// The init is cloned by an intermediate process (`stage.rs`; why: `namespaces.rs`).
+    pub staged: bool,
     pub clone_flags: u64,
-    /// Namespaces joined by path (`setns`), with their CLONE_NEW* type.
+    /// Namespaces joined by path by the init (`setns`), with their CLONE_NEW* type.
     pub join: Vec<(PathBuf, i32)>,
+    /// Namespaces joined by path by the intermediate before it clones the init.
+    pub pre_join: Vec<(PathBuf, i32)>,
     pub unshare_cgroup: bool,
+    /// A mount namespace of its own, new or joined.
+    pub mount_ns: bool,
+    /// A new user namespace's uid and gid maps.
+    pub id_maps: Option<IdMaps>,
+    /// The container has a user namespace (new or joined).
+    pub user_ns: bool,
     pub hostname: Option<String>,
     pub oom_score_adj: Option<i32>,
     /// `process.terminal`: the caller gives a pty's slave as stdio; the init makes it its controlling terminal.
@@ -74,6 +84,10 @@ pub struct Plan {
     /// createRuntime and createContainer hooks there, while the container's mount namespace still shows the
     /// runtime's paths.
     pub hooks_pause: bool,
+    /// A new session keyring of this name (the OCI mode's, as runc's unless `--no-new-keyring`).
+    pub session_keyring: Option<CString>,
+    /// `chroot` into a moved rootfs instead of `pivot_root` (runc's `--no-pivot`).
+    pub no_pivot: bool,
     /// runtime-spec `startContainer` hooks: run by the init after "go", before the exec, in the container.
     pub start_hooks: Vec<HookCmd>,
 }
@@ -109,9 +123,6 @@ pub fn plan(
     if spec.hooks().is_some() {
         return Err(unsupported("hooks"));
     }
-    if linux.uid_mappings().is_some() || linux.gid_mappings().is_some() {
-        return Err(unsupported("a user namespace"));
-    }
     if linux.intel_rdt().is_some() || linux.time_offsets().is_some() {
         return Err(unsupported("linux.intelRdt or linux.timeOffsets"));
     }
@@ -119,32 +130,8 @@ pub fn plan(
     if process.apparmor_profile().is_some() || process.selinux_label().is_some() {
         return Err(unsupported("an LSM label"));
     }
-    let mut clone_flags = 0;
-    let mut join = Vec::new();
-    let mut unshare_cgroup = false;
-    let mut new_uts = false;
-    let mut new_mount = false;
-    for ns in linux.namespaces().as_deref().unwrap_or_default() {
-        let t = ns.typ();
-        match (t, ns.path()) {
-            (LinuxNamespaceType::User | LinuxNamespaceType::Time, _) => {
-                return Err(unsupported(&format!("a {t:?} namespace")))
-            }
-            // Joining a pid or mount namespace needs a further fork or breaks pivot_root: never asked for.
-            (LinuxNamespaceType::Pid | LinuxNamespaceType::Mount, Some(p)) => {
-                return Err(unsupported(&format!("joining namespace {}", p.display())))
-            }
-            (_, Some(p)) => join.push((p.clone(), new_namespace_flag(t) as i32)),
-            // After the cgroups are joined, or its root would be the supervisor's cgroup.
-            (LinuxNamespaceType::Cgroup, None) => unshare_cgroup = true,
-            (_, None) => {
-                new_uts |= t == LinuxNamespaceType::Uts;
-                new_mount |= t == LinuxNamespaceType::Mount;
-                clone_flags |= new_namespace_flag(t);
-            }
-        }
-    }
-    if !new_mount && root.is_some() {
+    let ns = namespaces::decode(linux)?;
+    if !ns.mount && root.is_some() {
         return Err(LaunchError::Spec(
             "a container with a root needs its own mount namespace".into(),
         ));
@@ -157,7 +144,7 @@ pub fn plan(
     let masked_paths = linux.masked_paths().clone().unwrap_or_default();
     if root.is_none() {
         let asked = linux.devices().as_deref().unwrap_or_default();
-        host_root_fits(new_mount, &mounts, asked, &readonly_paths, &masked_paths)?;
+        host_root_fits(ns.mount, &mounts, asked, &readonly_paths, &masked_paths)?;
     }
     let user = process.user();
     let c = |s: &String| {
@@ -180,10 +167,15 @@ pub fn plan(
     // Sorted so the writes do not depend on the map's order.
     sysctl.sort();
     Ok(Plan {
-        clone_flags,
-        join,
-        unshare_cgroup,
-        hostname: spec.hostname().clone().filter(|_| new_uts),
+        staged: ns.staged(),
+        clone_flags: ns.clone_flags,
+        join: ns.join,
+        pre_join: ns.pre_join,
+        unshare_cgroup: ns.unshare_cgroup,
+        mount_ns: ns.mount,
+        id_maps: ns.id_maps,
+        user_ns: ns.user,
+        hostname: spec.hostname().clone().filter(|_| ns.new_uts),
         oom_score_adj: process.oom_score_adj(),
         terminal: process.terminal() == Some(true),
         console_size: process.console_size().as_ref().map(|b| {
@@ -227,6 +219,8 @@ pub fn plan(
         env: process.env().clone().unwrap_or_default(),
         preserve_fds: 0,
         hooks_pause: false,
+        session_keyring: None,
+        no_pivot: false,
         start_hooks: Vec::new(),
     })
 }

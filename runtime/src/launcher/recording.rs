@@ -111,6 +111,12 @@ impl Launcher for Recording {
     fn pivot_root(&self, rootfs: &Path) -> io::Result<()> {
         self.call(format!("pivot_root {}", rootfs.display()))
     }
+    fn move_root(&self, rootfs: &Path) -> io::Result<()> {
+        self.call(format!("move_root {}", rootfs.display()))
+    }
+    fn join_session_keyring(&self, name: &CStr) -> io::Result<()> {
+        self.call(format!("keyring {}", name.to_string_lossy()))
+    }
     fn readonly_path(&self, path: &str) -> io::Result<()> {
         self.call(format!("readonly {path}"))
     }
@@ -274,7 +280,7 @@ pub(super) mod tests {
         let (mut rep_r, mut rep_w) = pipe();
         go_w.write_all(b"G").expect("go");
         let null = || OwnedFd::from(File::open("/dev/null").expect("null"));
-        let f = init::run(os, p, &mut go_r, &mut rep_w, [null(), null(), null()]);
+        let f = init::run(os, p, None, &mut go_r, &mut rep_w, [null(), null(), null()]);
         drop(rep_w);
         let mut reported = Vec::new();
         rep_r.read_to_end(&mut reported).expect("report");

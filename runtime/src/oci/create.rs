@@ -25,6 +25,10 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// Fds 3 .. 3+n of the caller are passed to the container's process.
     pub preserve_fds: u32,
+    /// runc's `--no-pivot`: `chroot` into the moved rootfs (for a rootfs on a ramdisk).
+    pub no_pivot: bool,
+    /// runc's `--no-new-keyring`: the container keeps the caller's session keyring.
+    pub no_new_keyring: bool,
 }
 
 /// The bundle's spec with its root made absolute (a relative `root.path` is relative to the bundle).
@@ -128,6 +132,11 @@ fn made(root: &Root, id: &str, opts: &CreateOptions, undo: &mut Undo) -> Result<
     )
     .map_err(|e| OciError::Launch(e.to_string()))?;
     plan.preserve_fds = opts.preserve_fds;
+    plan.no_pivot = opts.no_pivot;
+    if !opts.no_new_keyring {
+        // As runc: a keyring named after the container (ids are checked: no NUL).
+        plan.session_keyring = std::ffi::CString::new(id).ok();
+    }
     let stdio = console::stdio(opts.console_socket.as_deref(), &plan)?;
     plan.start_hooks = hooks::commands(hooks.as_ref(), Kind::StartContainer)?;
     let early = [Kind::Prestart, Kind::CreateRuntime, Kind::CreateContainer];

@@ -117,10 +117,10 @@ pub struct CreateArgs {
     pub pid_file: Option<PathBuf>,
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
-    /// Accepted for runc's callers; ucr always pivots the root (a rootfs on initramfs cannot be used).
+    /// Move the rootfs onto / and chroot instead of pivot_root (for a rootfs on a ramdisk), as runc.
     #[arg(long)]
     pub no_pivot: bool,
-    /// Accepted for runc's callers: ucr never creates a session keyring for the container.
+    /// Keep the caller's session keyring instead of a new one named after the container.
     #[arg(long)]
     pub no_new_keyring: bool,
     /// Pass the caller's fds 3 .. 3+N to the container's process.

@@ -90,6 +90,8 @@ fn options(c: &CreateArgs) -> CreateOptions {
         pid_file: c.pid_file.clone(),
         console_socket: c.console_socket.clone(),
         preserve_fds: c.preserve_fds,
+        no_pivot: c.no_pivot,
+        no_new_keyring: c.no_new_keyring,
     }
 }
 

@@ -1,0 +1,251 @@
+//! config-linux.md "Namespaces" and "User namespace mappings", and runc's create flags `--no-new-keyring` and
+//! `--no-pivot`: a user namespace with id mappings, namespaces joined by path (pid, mount, network with a user
+//! namespace), the session keyring, through `ucr-runc` on busybox bundles.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::common::oci::Runc;
+
+const HOST_ID: u32 = 100000;
+
+/// A bundle whose rootfs belongs to the ids the container's root maps to (as podman and containerd chown it).
+fn mapped_bundle(r: &Runc, name: &str, args: &[&str], net: Option<&str>) -> std::path::PathBuf {
+    let b = r.bundle(name, args, |c| {
+        c["root"]["readonly"] = false.into();
+        let mut ns = vec![json!({"type": "user"})];
+        for t in ["pid", "ipc", "uts", "mount"] {
+            ns.push(json!({"type": t}));
+        }
+        ns.push(match net {
+            Some(p) => json!({"type": "network", "path": p}),
+            None => json!({"type": "network"}),
+        });
+        c["linux"]["namespaces"] = json!(ns);
+        let map = json!([{"containerID": 0, "hostID": HOST_ID, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    let owner = format!("{HOST_ID}:{HOST_ID}");
+    let st = Command::new("chown")
+        .args(["-hR", &owner])
+        .arg(b.join("rootfs"))
+        .status()
+        .expect("chown");
+    assert!(st.success());
+    b
+}
+
+fn running_pid(r: &Runc, bundle: &Path, id: &str) -> i64 {
+    let c = r.run(&["run", "-d", "-b", &bundle.display().to_string(), id]);
+    assert_eq!(c.code, 0, "{}", c.all());
+    let s: serde_json::Value = serde_json::from_str(&r.run(&["state", id]).stdout).expect("state");
+    s["pid"].as_i64().expect("pid")
+}
+
+/// config-linux.md "User namespace mappings": the container's root is the mapped host id, inside it is 0, the
+/// files it makes belong to the mapped id on the host, and `exec` joins the same namespace.
+#[test]
+fn a_user_namespace_maps_the_containers_root_to_the_given_host_ids() {
+    let r = Runc::new();
+    let script = "cat /proc/self/uid_map; id -u; id -g; stat -c %u:%g /bin/busybox; touch /made; \
+                  echo > /dev/null && echo devnull";
+    let b = mapped_bundle(&r, "u", &["sh", "-c", script], None);
+    let out = r.run(&["run", "-b", &b.display().to_string(), "u1"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    let map: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"], "{}", out.stdout);
+    assert_eq!(&lines[1..], ["0", "0", "0:0", "devnull"], "{}", out.stdout);
+    let made = std::fs::metadata(b.join("rootfs/made")).expect("made");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((made.uid(), made.gid()), (HOST_ID, HOST_ID));
+
+    let b2 = mapped_bundle(&r, "u2", &["sleep", "100"], None);
+    let pid = running_pid(&r, &b2, "u2");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid");
+    assert_eq!(uid.split_whitespace().nth(1), Some("100000"), "{uid}");
+    let e = r.run(&["exec", "u2", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert_eq!(e.code, 0, "{}", e.all());
+    assert!(e.stdout.starts_with("0\n"), "{}", e.stdout);
+    assert!(e.stdout.contains("100000"), "{}", e.stdout);
+}
+
+/// Mappings that cannot work are refused at create, naming the field, and leave nothing behind.
+#[test]
+fn bad_mappings_are_refused_by_field() {
+    let r = Runc::new();
+    let b = r.bundle("bad", &["true"], |c| {
+        c["linux"]["namespaces"] = json!([{"type": "user"}, {"type": "mount"}]);
+        c["linux"]["uidMappings"] = json!([{"containerID": 1, "hostID": HOST_ID, "size": 10}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": HOST_ID, "size": 10}]);
+    });
+    let c = r.run(&["create", "-b", &b.display().to_string(), "bad"]);
+    assert_eq!(c.code, 1);
+    assert!(
+        c.stderr.contains("linux.uidMappings: id 0 is not mapped"),
+        "{}",
+        c.stderr
+    );
+    assert!(r.run(&["list", "-q"]).stdout.trim().is_empty());
+}
+
+/// A user namespace with a network namespace given by path (podman's and Kubernetes' case): the network is
+/// joined with the host's rights before the user namespace; sysfs, which that user namespace may not mount,
+/// is the host's bound read-only; device nodes are the host's bound.
+#[test]
+fn a_user_namespace_joins_a_network_namespace_given_by_path() {
+    let r = Runc::new();
+    let name = format!("ucr-userns-{}", std::process::id());
+    assert!(Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .expect("ip")
+        .success());
+    struct Netns(String);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _ns = Netns(name.clone());
+    let path = format!("/run/netns/{name}");
+    let script = "cat /proc/net/dev | tail -n +3 | cut -d: -f1; id -u; \
+                  test -d /sys/class && echo sys; echo x > /dev/null && echo null";
+    let b = mapped_bundle(&r, "n", &["sh", "-c", script], Some(&path));
+    let out = r.run(&["run", "-b", &b.display().to_string(), "n1"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(words, ["lo", "0", "sys", "null"], "{}", out.stdout);
+}
+
+/// config-linux.md "Namespaces": a pid namespace given by path is the container's: it sees the other
+/// container's init as pid 1.
+#[test]
+fn a_pid_namespace_given_by_path_is_joined() {
+    let r = Runc::new();
+    let a = r.bundle("a", &["sleep", "100"], |_| {});
+    let pid = running_pid(&r, &a, "pa");
+    let ns = format!("/proc/{pid}/ns/pid");
+    let b = r.bundle(
+        "b",
+        &["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"],
+        |c| {
+            let mut list = c["linux"]["namespaces"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            list.retain(|n| n["type"] != "pid");
+            list.push(json!({"type": "pid", "path": ns}));
+            c["linux"]["namespaces"] = json!(list);
+        },
+    );
+    let out = r.run(&["run", "-b", &b.display().to_string(), "pb"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout.trim(), "sleep 100");
+}
+
+/// config-linux.md "Namespaces": a mount namespace given by path is where the container's root is set up —
+/// it sees a mount that exists only there.
+#[test]
+fn a_mount_namespace_given_by_path_is_joined() {
+    let r = Runc::new();
+    let b = r.bundle(
+        "m",
+        &["sh", "-c", "grep ' /marked ' /proc/self/mountinfo | wc -l"],
+        |c| {
+            c["root"]["readonly"] = false.into();
+            let mut list = c["linux"]["namespaces"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            list.retain(|n| n["type"] != "mount");
+            list.push(json!({"type": "mount", "path": r.dir.path().join("priv/mnt")}));
+            c["linux"]["namespaces"] = json!(list);
+        },
+    );
+    std::fs::create_dir(b.join("rootfs/marked")).expect("mkdir");
+    // The namespace file is bound on a private mount, as `unshare --mount=FILE` needs.
+    let private = r.dir.path().join("priv");
+    std::fs::create_dir(&private).expect("priv");
+    let sh = |s: &str| {
+        let st = Command::new("sh").args(["-c", s]).status().expect("sh");
+        assert!(st.success(), "{s}");
+    };
+    let p = private.display();
+    sh(&format!(
+        "mount --bind {p} {p} && mount --make-private {p} && touch {p}/mnt"
+    ));
+    struct Unmount(String);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").args(["-l", &self.0]).status();
+        }
+    }
+    let _m = (Unmount(p.to_string()), Unmount(format!("{p}/mnt")));
+    let marked = b.join("rootfs/marked");
+    sh(&format!(
+        "unshare --mount={p}/mnt --propagation private mount -t tmpfs only-there {}",
+        marked.display()
+    ));
+    assert!(
+        std::fs::read_dir(&marked).expect("marked").next().is_none(),
+        "the host does not see it"
+    );
+    let out = r.run(&["run", "-b", &b.display().to_string(), "m1"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout.trim(), "1", "{}", out.all());
+}
+
+/// runc gives each container a session keyring of its own, named after it; `--no-new-keyring` keeps the
+/// caller's.
+#[test]
+fn a_session_keyring_of_its_own_unless_no_new_keyring() {
+    let r = Runc::new();
+    let id = format!("kr{}", std::process::id());
+    let b = r.bundle("k", &["sleep", "100"], |_| {});
+    let has = |name: &str| {
+        std::fs::read_to_string("/proc/keys")
+            .expect("keys")
+            .lines()
+            .any(|l| l.ends_with(&format!(": {name}: empty")) || l.contains(&format!(" {name}: ")))
+    };
+    running_pid(&r, &b, &id);
+    assert!(has(&id), "no keyring {id} in /proc/keys");
+    assert_eq!(r.run(&["delete", "--force", &id]).code, 0);
+    let other = format!("nk{}", std::process::id());
+    let b2 = r.bundle("k2", &["sleep", "100"], |_| {});
+    let c = r.run(&[
+        "run",
+        "-d",
+        "--no-new-keyring",
+        "-b",
+        &b2.display().to_string(),
+        &other,
+    ]);
+    assert_eq!(c.code, 0, "{}", c.all());
+    assert!(!has(&other), "--no-new-keyring made one");
+}
+
+/// `--no-pivot`: the root is moved and chrooted into; the program runs in it, and the only whole procfs it
+/// can see is its own.
+#[test]
+fn no_pivot_runs_the_program_in_its_root() {
+    let r = Runc::new();
+    let b = r.bundle(
+        "np",
+        &[
+            "sh",
+            "-c",
+            "ls /bin/busybox && awk '$4 == \"/\" && / - proc /' /proc/self/mountinfo | wc -l",
+        ],
+        |_| {},
+    );
+    let out = r.run(&["run", "--no-pivot", "-b", &b.display().to_string(), "np"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(words, ["/bin/busybox", "1"], "{}", out.stdout);
+}
