@@ -247,3 +247,48 @@ fn nested_containers_outlive_an_agent_kill_9_and_are_answered_from_their_checkpo
     assert!(procs_in_cgroup(&parent).is_empty());
     assert!(cgroup_dirs(&parent).is_empty());
 }
+
+/// Mesos `linux_info.share_pid_namespace` on a nested container: it joins its parent's pid namespace (the
+/// parent's processes are its neighbours), while a sibling without it keeps its own.
+#[test]
+fn a_nested_container_shares_its_parents_pid_namespace_when_asked() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let parent = c.id("pidpar");
+    let out = c.run_for(
+        &[
+            "run",
+            "-d",
+            "--name",
+            &parent,
+            "--network",
+            "none",
+            &image,
+            "sleep",
+            "600",
+        ],
+        CMD_TIMEOUT,
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    let ppid = c.wait_running(&parent);
+    assert_ne!(ns(ppid, "pid"), ns(std::process::id() as i32, "pid"));
+    let shared = nested_call(
+        &parent,
+        "shared",
+        "sleep 600",
+        json!({"share_pid_namespace": true}),
+    );
+    let out = c.run_stdin(&["launch", "-d", "-"], &shared);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let kid = c.wait_running(&format!("{parent}/shared"));
+    assert_eq!(ns(kid, "pid"), ns(ppid, "pid"));
+    let own = nested_call(&parent, "own", "sleep 600", json!({}));
+    let out = c.run_stdin(&["launch", "-d", "-"], &own);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let kid2 = c.wait_running(&format!("{parent}/own"));
+    assert_ne!(ns(kid2, "pid"), ns(ppid, "pid"));
+    c.run_for(&["rm", "--force", &parent], CMD_TIMEOUT).ok();
+    assert!(procs_in_cgroup(&parent).is_empty());
+    assert!(cgroup_dirs(&parent).is_empty());
+}

@@ -185,7 +185,8 @@ fn a_mount_namespace_given_by_path_is_joined() {
             let _ = Command::new("umount").args(["-l", &self.0]).status();
         }
     }
-    let _m = (Unmount(p.to_string()), Unmount(format!("{p}/mnt")));
+    // The namespace file first, then the private mount it is bound on (a tuple drops in order).
+    let _m = (Unmount(format!("{p}/mnt")), Unmount(p.to_string()));
     let marked = b.join("rootfs/marked");
     sh(&format!(
         "unshare --mount={p}/mnt --propagation private mount -t tmpfs only-there {}",

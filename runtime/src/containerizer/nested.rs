@@ -7,9 +7,9 @@
 //!   limits of its own (Mesos's default for a nested container), else its own.
 //! - It joins its parent's network and UTS namespaces (the pod's localhost, addresses, ports and hostname) and,
 //!   unless its `ipc_mode` is PRIVATE, its IPC namespace and, in a pod, the pod's /dev/shm; in a CNI pod it
-//!   sees the pod's name files. Its mount
-//!   and pid namespaces are its own: joining a pid namespace takes a further fork the launcher does not make,
-//!   so `share_pid_namespace` is refused by name.
+//!   sees the pod's name files. Its mount namespace is its own; its pid namespace too, unless
+//!   `share_pid_namespace` asks for the parent's (joined by the launcher's intermediate, as Mesos's
+//!   `linux_info.share_pid_namespace` for a nested container).
 //! - `SANDBOX_PATH` volumes of type PARENT (a pod's ephemeral volumes) are directories of the parent's sandbox.
 
 use std::path::{Path, PathBuf};
@@ -38,13 +38,6 @@ pub fn parent_of(paths: &Paths, cfg: &ContainerConfig, n: &Nesting) -> Result<Co
             ))
         })?;
     crate::spec::validate_id(name)?;
-    if n.share_pid {
-        return Err(bad(
-            "linux_info.share_pid_namespace: joining the parent's pid namespace is not supported; \
-             a nested container has its own"
-                .into(),
-        ));
-    }
     let parent = load(paths, &n.parent).map_err(|_| {
         bad(format!(
             "container_id.parent: container {} does not exist",
@@ -84,6 +77,9 @@ pub fn join_parent(
     ];
     if n.share_ipc {
         kinds.push((LinuxNamespaceType::Ipc, "ipc"));
+    }
+    if n.share_pid {
+        kinds.push((LinuxNamespaceType::Pid, "pid"));
     }
     for (typ, file) in kinds {
         c.namespaces.retain(|ns| ns.typ() != typ);
