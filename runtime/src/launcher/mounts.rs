@@ -63,7 +63,7 @@ fn plan_one(m: &Mount) -> Result<Planned, String> {
     }
     if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
         return Err(format!(
-            "mount {}: ID-mapped mounts need a user namespace, which ucr's launcher does not make",
+            "mount {}: ID-mapped mounts (uidMappings, gidMappings) are not supported by ucr's launcher",
             name()
         ));
     }

@@ -4,8 +4,8 @@
 //! which is filesystem data (`mode=755`, `size=64m`, `newinstance`) handed to the filesystem as is.
 //!
 //! Ours rather than libcontainer's `parse_mount`: this table is the whole of it, and it was the last reason to
-//! link libcontainer. ID-mapped mounts (`idmap`, `ridmap`) need a user namespace, which the launcher does not
-//! make, so they are refused by name instead of being passed to the filesystem as data.
+//! link libcontainer. ID-mapped mounts (`idmap`, `ridmap`) are not done (yet), so they are refused by name
+//! instead of being passed to the filesystem as data.
 
 use rustix::mount::MountAttrFlags;
 
@@ -131,7 +131,7 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
     for o in options {
         if o == "idmap" || o == "ridmap" {
             return Err(format!(
-                "option {o}: ID-mapped mounts need a user namespace, which ucr's launcher does not make"
+                "option {o}: ID-mapped mounts are not supported by ucr's launcher"
             ));
         }
         if let Some((_, clear, flag)) = FLAGS.iter().find(|(n, _, _)| n == o) {
@@ -200,6 +200,6 @@ mod tests {
         assert_eq!(opts(&["rslave"]).flags, bits(libc::MS_SLAVE | libc::MS_REC));
         assert!(parse(&["idmap".to_string()])
             .expect_err("idmap")
-            .contains("user namespace"));
+            .contains("ID-mapped mounts are not supported"));
     }
 }
