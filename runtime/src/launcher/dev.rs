@@ -140,7 +140,7 @@ pub fn make(root: BorrowedFd<'_>, n: &Node) -> io::Result<()> {
 
 /// The host's node `host` bound onto a new empty file `name` in `dir`.
 fn bind_host(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, host: &Path) -> io::Result<()> {
-    use rustix::mount::{MoveMountFlags, OpenTreeFlags};
+    use rustix::mount::OpenTreeFlags;
     let target = rustix::fs::openat(
         dir,
         name,
@@ -155,14 +155,7 @@ fn bind_host(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, host: &Path) -> io::Re
         host,
         OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
     )?;
-    rustix::mount::move_mount(
-        node.as_fd(),
-        "",
-        target.as_fd(),
-        "",
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-    )?;
-    Ok(())
+    super::mounts::move_onto(node.as_fd(), target.as_fd())
 }
 
 #[cfg(test)]

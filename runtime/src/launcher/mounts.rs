@@ -302,10 +302,15 @@ fn filesystem(
 
 fn attach(root: BorrowedFd<'_>, mnt: &OwnedFd, dest: &Path, kind: Kind) -> io::Result<()> {
     let target = confined::ensure(root, dest, kind)?;
+    move_onto(mnt.as_fd(), target.as_fd())
+}
+
+/// Attach the detached tree `mnt` on the file or directory `target` (both fds).
+pub fn move_onto(mnt: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()> {
     rustix::mount::move_mount(
-        mnt.as_fd(),
+        mnt,
         "",
-        target.as_fd(),
+        target,
         "",
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
     )?;
