@@ -1,9 +1,9 @@
 //! The container's init, between `clone3` and `execve`: every decision of what to do, with which values and in
 //! which order, made over the [`Launcher`] trait, so it is unit-tested against a recording fake. It runs in the
 //! new namespaces as a copy of the single-threaded supervisor and follows runc's order: its cgroups (v1: it
-//! moves itself; or an intermediate did, see `stage.rs`), stdio, a session keyring, the namespaces given by path, hostname, the mounts and devices, `pivot_root`, sysctls
-//! and protected paths, rlimits, identity, capabilities, no_new_privs and seccomp (last, so the filter sees as
-//! few of our own syscalls as possible). Then it says "ready" and waits for "go" (the supervisor runs the
+//! moves itself, unless an intermediate did, see `stage.rs`), stdio, a session keyring, the namespaces given
+//! by path, hostname, the mounts and devices, `pivot_root`, sysctls and protected paths, rlimits, identity,
+//! capabilities, no_new_privs and seccomp (last, so the filter sees as few of our own syscalls as possible). Then it says "ready" and waits for "go" (the supervisor runs the
 //! isolators' `isolate` in between) and execs the task. Any failure goes back to the supervisor as one line
 //! naming the step.
 
@@ -17,9 +17,9 @@ use super::error::Failure;
 use super::os::Launcher;
 use super::plan::Plan;
 
-/// Runs the init to the exec; returns only on failure.
-/// `stage`: cloned by the intermediate (`stage.rs`), which has already joined the v1 cgroups, set
-/// `oom_score_adj` and joined the namespaces given by path, and releases the init through it.
+/// Runs the init to the exec; returns only on failure. With `stage` it was cloned by the intermediate
+/// (`stage.rs`), which has joined the v1 cgroups, set `oom_score_adj`, joined the namespaces given by path,
+/// and releases the init through it.
 pub fn run(
     os: &dyn Launcher,
     plan: &Plan,
