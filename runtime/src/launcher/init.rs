@@ -3,9 +3,9 @@
 //! new namespaces as a copy of the single-threaded supervisor and follows runc's order: its cgroups (v1: it
 //! moves itself, unless an intermediate did, see `stage.rs`), stdio, a session keyring, the namespaces given
 //! by path, hostname, the mounts and devices, `pivot_root`, sysctls and protected paths, rlimits, identity,
-//! capabilities, no_new_privs and seccomp (last, so the filter sees as few of our own syscalls as possible). Then it says "ready" and waits for "go" (the supervisor runs the
-//! isolators' `isolate` in between) and execs the task. Any failure goes back to the supervisor as one line
-//! naming the step.
+//! capabilities, no_new_privs and seccomp (last, so the filter sees as few of our own syscalls as possible). Then
+//! it says "ready" and waits for "go" (the supervisor runs the isolators' `isolate` in between) and execs the
+//! task. Any failure goes back to the supervisor as one line naming the step.
 
 use std::ffi::CString;
 use std::fs::File;
