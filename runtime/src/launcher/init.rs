@@ -68,7 +68,7 @@ fn setup(
     stdio: [OwnedFd; 3],
 ) -> Result<std::convert::Infallible, Failure> {
     match stage {
-        Some(stage) => super::stage::await_release(os, plan, stage)?,
+        Some(stage) => await_release(os, plan, stage)?,
         None => {
             for tasks in &plan.cgroups.join {
                 step(
@@ -139,6 +139,24 @@ fn setup(
         format!("exec {}", program.to_string_lossy()),
         e,
     ))
+}
+
+/// The init's first step when staged (`stage.rs`): wait until the intermediate has written its maps, then become root in
+/// its user namespace (its ids so far are the host's root, which the namespace may not map).
+pub fn await_release(os: &dyn Launcher, plan: &Plan, stage: &mut File) -> Result<(), Failure> {
+    let mut b = [0u8; 1];
+    match stage.read(&mut b) {
+        Ok(1) => {}
+        Ok(_) => {
+            let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the intermediate went away");
+            return Err(Failure::new("user namespace".into(), e));
+        }
+        Err(e) => return Err(Failure::new("user namespace".into(), e)),
+    }
+    if plan.user_ns {
+        step("root in the user namespace", os.set_ids(0, 0))?;
+    }
+    Ok(())
 }
 
 /// The task's identity, from inside its root: rlimits, working directory, groups and ids, capabilities, and

@@ -12,7 +12,7 @@
 //! On a failure after the clone it kills the init first, so only one of them reports it.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use super::clone::{clone3, Forked};
@@ -23,7 +23,7 @@ use super::plan::Plan;
 
 /// Where a process is after [`intermediate`].
 pub enum Role {
-    /// The init, with the read side of the stage pipe (see [`await_release`]).
+    /// The init, with the read side of the stage pipe (see `init::await_release`).
     Init(File),
     /// The intermediate, done: it exits 0.
     Done,
@@ -103,24 +103,6 @@ pub unsafe fn intermediate(
     Ok(Role::Done)
 }
 
-/// The init's first step when staged: wait until the intermediate has written its maps, then become root in
-/// its user namespace (its ids so far are the host's root, which the namespace may not map).
-pub fn await_release(os: &dyn Launcher, plan: &Plan, stage: &mut File) -> Result<(), Failure> {
-    let mut b = [0u8; 1];
-    match stage.read(&mut b) {
-        Ok(1) => {}
-        Ok(_) => {
-            let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the intermediate went away");
-            return Err(Failure::new("user namespace".into(), e));
-        }
-        Err(e) => return Err(Failure::new("user namespace".into(), e)),
-    }
-    if plan.user_ns {
-        step("root in the user namespace", os.set_ids(0, 0))?;
-    }
-    Ok(())
-}
-
 /// The caller's side: the init's pid from the intermediate `pid`'s report, which is then reaped.
 pub fn init_pid(pid: i32, report: &mut File) -> Result<i32, LaunchError> {
     let mut first = [0u8; 1];
@@ -152,6 +134,7 @@ pub fn init_pid(pid: i32, report: &mut File) -> Result<i32, LaunchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::launcher::init::await_release;
     use crate::launcher::namespaces::IdMaps;
     use crate::launcher::recording::tests::{planned, spec};
     use crate::launcher::recording::Recording;
