@@ -253,12 +253,14 @@ fn enable(dir: &Path, wanted: &[&str], cgroup: &Path) -> Result<()> {
     let value = add.join(" ");
     for _ in 0..3 {
         match std::fs::write(&f, &value) {
+            Ok(()) => return Ok(()),
             // v2's "no internal processes": the processes of a container that now gets a nested container
             // with limits of its own move to its leaf, then the controllers can be handed down.
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => to_leaf(dir, cgroup)?,
-            _ => break,
+            Err(_) => break,
         }
     }
+    // Once more, for the error with the cgroup and file named.
     put(&f, &value, cgroup)
 }
 
