@@ -250,3 +250,52 @@ fn no_pivot_runs_the_program_in_its_root() {
     let words: Vec<&str> = out.stdout.split_whitespace().collect();
     assert_eq!(words, ["/bin/busybox", "1"], "{}", out.stdout);
 }
+
+/// config.md "Mounts" `uidMappings`/`gidMappings`: an ID-mapped bind shows its source's owners through the
+/// mount's own maps (here without any user namespace: on-disk root is seen as 1234).
+#[test]
+fn an_id_mapped_bind_shows_the_sources_owners_through_its_maps() {
+    let r = Runc::new();
+    let data = r.dir.path().join("data");
+    std::fs::create_dir(&data).expect("data");
+    std::fs::write(data.join("f"), "x").expect("f");
+    let b = r.bundle("idm", &["sh", "-c", "stat -c %u:%g /data/f"], |c| {
+        let map = json!([{"containerID": 0, "hostID": 1234, "size": 1}]);
+        let mut mounts = c["mounts"].as_array().cloned().unwrap_or_default();
+        mounts.push(json!({
+            "destination": "/data", "type": "bind", "source": data, "options": ["bind"],
+            "uidMappings": map, "gidMappings": map,
+        }));
+        c["mounts"] = json!(mounts);
+    });
+    let out = r.run(&["run", "-b", &b.display().to_string(), "idm"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout.trim(), "1234:1234");
+}
+
+/// `idmap` without maps of its own takes the container's: in a user namespace (root = host 100000) a volume
+/// of files the host's root owns is the container root's, and what it writes there belongs to the host's root
+/// — Kubernetes' volumes for pods with user namespaces.
+#[test]
+fn idmap_gives_a_user_namespace_the_hosts_files_as_its_own() {
+    let r = Runc::new();
+    let data = r.dir.path().join("vol");
+    std::fs::create_dir(&data).expect("vol");
+    std::fs::write(data.join("f"), "x").expect("f");
+    let script = "stat -c %u /vol/f; touch /vol/made && echo made";
+    let b = mapped_bundle(&r, "uidm", &["sh", "-c", script], None);
+    let path = b.join("config.json");
+    let mut c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("json");
+    let mut mounts = c["mounts"].as_array().cloned().unwrap_or_default();
+    mounts.push(json!({"destination": "/vol", "type": "bind", "source": data, "options": ["bind", "idmap"]}));
+    c["mounts"] = json!(mounts);
+    std::fs::write(&path, c.to_string()).expect("config");
+    let out = r.run(&["run", "-b", &b.display().to_string(), "uidm"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "made"], "{}", out.stdout);
+    use std::os::unix::fs::MetadataExt;
+    let made = std::fs::metadata(data.join("made")).expect("made");
+    assert_eq!(made.uid(), 0);
+}

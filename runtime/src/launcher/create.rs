@@ -11,6 +11,7 @@ use ucr_isolators::Placement;
 
 use super::clone::{clone3, Forked};
 use super::error::{Failure, LaunchError};
+use super::idmap;
 use super::init;
 use super::linux::Linux;
 use super::plan::Plan;
@@ -91,6 +92,8 @@ unsafe fn spawn(
     parent_end: Option<File>,
 ) -> Result<(i32, File, Option<File>), LaunchError> {
     let (mut report_r, mut report_w) = pipe()?;
+    // SAFETY: passed on from the caller.
+    let mut trees = unsafe { idmap::prepare(plan) }?;
     // v2: cloned straight into its cgroup; v1: the init (or the intermediate) joins its cgroups itself, first
     // thing (see `Cgroups::join`).
     let into = cgroup.clone_into();
@@ -121,6 +124,7 @@ unsafe fn spawn(
                     &mut go_r,
                     &mut report_w,
                     stdio,
+                    &mut trees,
                 )
             }));
             let msg = match out {

@@ -19,7 +19,8 @@ use super::plan::Plan;
 
 /// Runs the init to the exec; returns only on failure. With `stage` it was cloned by the intermediate
 /// (`stage.rs`), which has joined the v1 cgroups, set `oom_score_adj`, joined the namespaces given by path,
-/// and releases the init through it.
+/// and releases the init through it. `trees`: per mount of the plan, a tree the caller already detached
+/// (ID-mapped binds, `idmap.rs`).
 pub fn run(
     os: &dyn Launcher,
     plan: &Plan,
@@ -27,8 +28,9 @@ pub fn run(
     go: &mut File,
     report: &mut File,
     stdio: [OwnedFd; 3],
+    trees: &mut [Option<OwnedFd>],
 ) -> Failure {
-    match setup(os, plan, stage, go, report, stdio) {
+    match setup(os, plan, stage, go, report, stdio, trees) {
         Ok(never) => match never {},
         Err(f) => f,
     }
@@ -66,6 +68,7 @@ fn setup(
     go: &mut File,
     report: &mut File,
     stdio: [OwnedFd; 3],
+    trees: &mut [Option<OwnedFd>],
 ) -> Result<std::convert::Infallible, Failure> {
     match stage {
         Some(stage) => await_release(os, plan, stage)?,
@@ -104,7 +107,7 @@ fn setup(
             os.write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string()),
         )?;
     }
-    rootfs(os, plan, &mut || match plan.hooks_pause {
+    rootfs(os, plan, trees, &mut || match plan.hooks_pause {
         true => {
             step("hooks", report.write_all(b"H"))?;
             wait_for(go, "waiting for the createRuntime hooks")
@@ -240,6 +243,7 @@ fn start_hooks(os: &dyn Launcher, plan: &Plan, go: &mut File) -> Result<(), Fail
 fn rootfs(
     os: &dyn Launcher,
     plan: &Plan,
+    trees: &mut [Option<OwnedFd>],
     pause: &mut dyn FnMut() -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let Some(rootfs) = &plan.rootfs else {
@@ -247,12 +251,12 @@ fn rootfs(
             return Ok(());
         }
         let root = step("private mounts", os.private_mounts())?;
-        mounts(os, plan, root.as_fd())?;
+        mounts(os, plan, root.as_fd(), trees)?;
         return pause();
     };
     let at = || format!("rootfs {}", rootfs.display());
     let root = Failure::at(at, os.prepare_rootfs(rootfs))?;
-    mounts(os, plan, root.as_fd())?;
+    mounts(os, plan, root.as_fd(), trees)?;
     for n in &plan.devices {
         Failure::at(
             || format!("device {}", n.path.display()),
@@ -268,9 +272,18 @@ fn rootfs(
 }
 
 /// Every bind source taken first (see `mounts::detach_source`), then the mounts attached in order.
-fn mounts(os: &dyn Launcher, plan: &Plan, root: BorrowedFd<'_>) -> Result<(), Failure> {
+fn mounts(
+    os: &dyn Launcher,
+    plan: &Plan,
+    root: BorrowedFd<'_>,
+    trees: &mut [Option<OwnedFd>],
+) -> Result<(), Failure> {
     let mut detached = Vec::with_capacity(plan.mounts.len());
-    for m in &plan.mounts {
+    for (i, m) in plan.mounts.iter().enumerate() {
+        if let Some(t) = trees.get_mut(i).and_then(Option::take) {
+            detached.push(Some(t));
+            continue;
+        }
         let at = || format!("mount {}", m.dest.display());
         detached.push(Failure::at(at, os.detach_source(m))?);
     }

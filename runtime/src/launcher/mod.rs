@@ -4,7 +4,7 @@
 //! Roles:
 //! - [`plan()`] (supervisor side): checks and decodes the spec into a [`Plan`] before anything exists; what the
 //!   launcher does not do it refuses by name (a time namespace, LSM labels, Intel RDT, personality flags,
-//!   SCMP_ACT_NOTIFY, ID-mapped mounts). `namespaces` decides which namespaces are made, which joined by the
+//!   SCMP_ACT_NOTIFY). `namespaces` decides which namespaces are made, which joined by the
 //!   init, and which by an intermediate process (`stage`) that clones the init when a user namespace or a pid
 //!   or mount namespace given by path asks for it.
 //! - [`create()`] (`create.rs`): `clone3`s the init into its new namespaces — on cgroup v2 straight into its
@@ -31,6 +31,7 @@ mod dev;
 mod enter;
 mod error;
 pub mod hook;
+mod idmap;
 mod init;
 mod keyring;
 mod linux;

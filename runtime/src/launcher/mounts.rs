@@ -16,6 +16,7 @@ use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, O
 
 use ucr_registry::confined::{self, Kind};
 
+use super::namespaces::{self, IdMaps};
 use super::options::{self, bits, Attr};
 
 /// One mount of `config.json`, checked and decoded.
@@ -29,6 +30,8 @@ pub struct Planned {
     recursive: Option<Attr>,
     /// MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE, applied once attached.
     propagation: u64,
+    /// An ID-mapped bind: the maps, and whether the whole tree is mapped (`ridmap`) or its top mount.
+    pub idmap: Option<(IdMaps, bool)>,
 }
 
 #[derive(Debug)]
@@ -47,12 +50,13 @@ enum How {
     Cgroup,
 }
 
-/// Decode the spec's mounts (their options by `options.rs`, the runtime-spec's vocabulary).
-pub fn plan(mounts: &[Mount]) -> Result<Vec<Planned>, String> {
-    mounts.iter().map(plan_one).collect()
+/// Decode the spec's mounts (their options by `options.rs`, the runtime-spec's vocabulary). `container`: the
+/// container's user namespace maps, which an `idmap` mount without maps of its own takes.
+pub fn plan(mounts: &[Mount], container: Option<&IdMaps>) -> Result<Vec<Planned>, String> {
+    mounts.iter().map(|m| plan_one(m, container)).collect()
 }
 
-fn plan_one(m: &Mount) -> Result<Planned, String> {
+fn plan_one(m: &Mount, container: Option<&IdMaps>) -> Result<Planned, String> {
     let dest = m.destination().clone();
     let name = || dest.display().to_string();
     if !dest.is_absolute() {
@@ -61,14 +65,9 @@ fn plan_one(m: &Mount) -> Result<Planned, String> {
             name()
         ));
     }
-    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        return Err(format!(
-            "mount {}: ID-mapped mounts (uidMappings, gidMappings) are not supported by ucr's launcher",
-            name()
-        ));
-    }
     let opts = options::parse(m.options().as_deref().unwrap_or_default())
         .map_err(|e| format!("mount {}: {e}", name()))?;
+    let idmap = idmap_of(m, opts.idmap, container).map_err(|e| format!("mount {}: {e}", name()))?;
     let flags = opts.flags;
     let attr = attr_of(flags);
     let recursive = opts.recursive;
@@ -94,6 +93,11 @@ fn plan_one(m: &Mount) -> Result<Planned, String> {
             dir: meta.is_dir(),
             source,
         }
+    } else if idmap.is_some() {
+        return Err(format!(
+            "mount {}: only a bind mount can be ID-mapped",
+            name()
+        ));
     } else if typ == "cgroup" {
         How::Cgroup
     } else if typ.is_empty() {
@@ -114,7 +118,36 @@ fn plan_one(m: &Mount) -> Result<Planned, String> {
         attr,
         recursive,
         propagation,
+        idmap,
     })
+}
+
+/// An ID-mapped mount (runtime-spec: a mount's `uidMappings`/`gidMappings`, or `idmap`/`ridmap`, which without
+/// maps of its own takes the container's): its maps and whether they apply to the whole tree.
+fn idmap_of(
+    m: &Mount,
+    option: Option<bool>,
+    container: Option<&IdMaps>,
+) -> Result<Option<(IdMaps, bool)>, String> {
+    let own = m.uid_mappings().is_some() || m.gid_mappings().is_some();
+    let recursive = option == Some(true);
+    if own {
+        let map = |field, v: &Option<Vec<_>>| {
+            namespaces::map(field, v.as_deref(), false).map_err(|e| e.to_string())
+        };
+        let maps = IdMaps {
+            uid_map: map("uidMappings", m.uid_mappings())?,
+            gid_map: map("gidMappings", m.gid_mappings())?,
+        };
+        return Ok(Some((maps, recursive)));
+    }
+    match (option, container) {
+        (None, _) => Ok(None),
+        (Some(_), Some(c)) => Ok(Some((c.clone(), recursive))),
+        (Some(_), None) => {
+            Err("idmap without uidMappings needs the container's user namespace".into())
+        }
+    }
 }
 
 /// MS_* per-mount flags as MOUNT_ATTR_* values: what to set, and (as a remount would) what to clear.
@@ -163,11 +196,31 @@ struct MountAttrArg {
 const AT_RECURSIVE: u32 = 0x8000;
 
 fn setattr(fd: BorrowedFd<'_>, a: Attr, propagation: u64, recursive: bool) -> io::Result<()> {
+    setattr_in(fd, a, propagation, recursive, 0)
+}
+
+/// Make the detached tree `fd` ID-mapped through the user namespace `userns`: its top mount or, `recursive`,
+/// every mount of it.
+pub fn set_idmap(fd: BorrowedFd<'_>, userns: BorrowedFd<'_>, recursive: bool) -> io::Result<()> {
+    let a = Attr {
+        set: u64::from(MountAttrFlags::MOUNT_ATTR_IDMAP.bits()),
+        clr: 0,
+    };
+    setattr_in(fd, a, 0, recursive, userns.as_raw_fd() as u64)
+}
+
+fn setattr_in(
+    fd: BorrowedFd<'_>,
+    a: Attr,
+    propagation: u64,
+    recursive: bool,
+    userns_fd: u64,
+) -> io::Result<()> {
     let arg = MountAttrArg {
         attr_set: a.set,
         attr_clr: a.clr,
         propagation,
-        userns_fd: 0,
+        userns_fd,
     };
     let empty = CString::default();
     let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
@@ -394,22 +447,28 @@ mod tests {
 
     #[test]
     fn options_become_mount_attributes() {
-        let p = plan(&[m(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        )])
+        let p = plan(
+            &[m(
+                "/sys",
+                "sysfs",
+                "sysfs",
+                &["nosuid", "noexec", "nodev", "ro"],
+            )],
+            None,
+        )
         .expect("test step");
         let ro = MountAttrFlags::MOUNT_ATTR_RDONLY.bits() as u64;
         assert_ne!(p[0].attr.set & ro, 0);
         assert_eq!(p[0].attr.clr & ro, 0);
-        let p = plan(&[m(
-            "/dev",
-            "tmpfs",
-            "tmpfs",
-            &["nosuid", "strictatime", "mode=755"],
-        )])
+        let p = plan(
+            &[m(
+                "/dev",
+                "tmpfs",
+                "tmpfs",
+                &["nosuid", "strictatime", "mode=755"],
+            )],
+            None,
+        )
         .expect("test step");
         assert_eq!(p[0].attr.clr & ro, ro, "rw clears a read-only flag");
         match &p[0].how {
@@ -423,12 +482,15 @@ mod tests {
         let t = tempfile::tempdir().expect("test step");
         let f = t.path().join("f");
         std::fs::write(&f, "x").expect("test step");
-        let p = plan(&[m(
-            "/etc/x",
-            "bind",
-            f.to_str().expect("test step"),
-            &["rbind", "ro"],
-        )])
+        let p = plan(
+            &[m(
+                "/etc/x",
+                "bind",
+                f.to_str().expect("test step"),
+                &["rbind", "ro"],
+            )],
+            None,
+        )
         .expect("test step");
         assert!(matches!(
             p[0].how,
@@ -438,9 +500,31 @@ mod tests {
                 ..
             }
         ));
-        let e = plan(&[m("/y", "bind", "/no/such/source", &["bind"])]).expect_err("must fail");
+        let e =
+            plan(&[m("/y", "bind", "/no/such/source", &["bind"])], None).expect_err("must fail");
         assert!(e.contains("/y") && e.contains("/no/such/source"), "{e}");
-        let e = plan(&[m("rel", "tmpfs", "tmpfs", &[])]).expect_err("must fail");
+        let e = plan(&[m("rel", "tmpfs", "tmpfs", &[])], None).expect_err("must fail");
         assert!(e.contains("absolute"), "{e}");
+    }
+
+    #[test]
+    fn id_mapped_binds_take_their_own_maps_or_the_containers() {
+        let t = tempfile::tempdir().expect("test step");
+        let src = t.path().to_str().expect("test step");
+        let container = IdMaps {
+            uid_map: "0 100000 65536\n".into(),
+            gid_map: "0 100000 65536\n".into(),
+        };
+        let p = plan(
+            &[m("/v", "bind", src, &["rbind", "ridmap"])],
+            Some(&container),
+        )
+        .expect("test step");
+        assert_eq!(p[0].idmap, Some((container.clone(), true)));
+        let e = plan(&[m("/v", "bind", src, &["bind", "idmap"])], None).expect_err("no userns");
+        assert!(e.contains("container's user namespace"), "{e}");
+        let e = plan(&[m("/t", "tmpfs", "tmpfs", &["idmap"])], Some(&container))
+            .expect_err("not a bind");
+        assert!(e.contains("only a bind mount"), "{e}");
     }
 }

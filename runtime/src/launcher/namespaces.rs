@@ -89,8 +89,8 @@ pub fn decode(linux: &Linux) -> Result<Namespaces, LaunchError> {
         ns.pre_join.push((p, libc::CLONE_NEWUSER));
     } else if ns.user {
         ns.id_maps = Some(IdMaps {
-            uid_map: map("linux.uidMappings", maps.0.as_deref())?,
-            gid_map: map("linux.gidMappings", maps.1.as_deref())?,
+            uid_map: map("linux.uidMappings", maps.0.as_deref(), true)?,
+            gid_map: map("linux.gidMappings", maps.1.as_deref(), true)?,
         });
     } else if mapped {
         return Err(LaunchError::Spec(
@@ -108,13 +108,13 @@ pub fn decode(linux: &Linux) -> Result<Namespaces, LaunchError> {
     Ok(ns)
 }
 
-/// The lines of a map file. Container id 0 must be mapped: the init becomes root in the namespace to set the
-/// container up, as runc requires.
-fn map(field: &str, m: Option<&[LinuxIdMapping]>) -> Result<String, LaunchError> {
+/// The lines of a map file. With `root`, container id 0 must be mapped: the init becomes root in the namespace
+/// to set the container up, as runc requires.
+pub fn map(field: &str, m: Option<&[LinuxIdMapping]>, root: bool) -> Result<String, LaunchError> {
     let m = m.unwrap_or_default();
     let bad = |why: &str| LaunchError::Spec(format!("{field}: {why}"));
     if m.is_empty() {
-        return Err(bad("a new user namespace needs mappings"));
+        return Err(bad("no mappings"));
     }
     if m.len() > MAX_MAP_LINES {
         return Err(bad(&format!("more than {MAX_MAP_LINES} mappings")));
@@ -129,7 +129,7 @@ fn map(field: &str, m: Option<&[LinuxIdMapping]>) -> Result<String, LaunchError>
         }
         lines.push_str(&format!("{c} {h} {s}\n"));
     }
-    if !m.iter().any(|e| e.container_id() == 0) {
+    if root && !m.iter().any(|e| e.container_id() == 0) {
         return Err(bad("id 0 is not mapped (the container's root)"));
     }
     Ok(lines)
@@ -230,7 +230,7 @@ mod tests {
     fn bad_mappings_name_their_field() {
         use LinuxNamespaceType as T;
         let cases = [
-            (vec![ns(T::User, None)], None, "needs mappings"),
+            (vec![ns(T::User, None)], None, "no mappings"),
             (
                 vec![ns(T::User, None)],
                 Some(vec![id(1, 1000, 10)]),

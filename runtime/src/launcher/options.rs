@@ -4,8 +4,7 @@
 //! which is filesystem data (`mode=755`, `size=64m`, `newinstance`) handed to the filesystem as is.
 //!
 //! Ours rather than libcontainer's `parse_mount`: this table is the whole of it, and it was the last reason to
-//! link libcontainer. ID-mapped mounts (`idmap`, `ridmap`) are not done (yet), so they are refused by name
-//! instead of being passed to the filesystem as data.
+//! link libcontainer. `idmap` and `ridmap` ask for an ID-mapped bind mount (see `idmap.rs`).
 
 use rustix::mount::MountAttrFlags;
 
@@ -25,6 +24,8 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// Attributes for the whole tree (the `r`-prefixed options).
     pub recursive: Option<Attr>,
+    /// `idmap` (Some(false): the top mount) or `ridmap` (Some(true): the whole tree).
+    pub idmap: Option<bool>,
 }
 
 /// MS_* values are `c_ulong`, which is u64 only on 64-bit targets.
@@ -130,9 +131,8 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
     let mut out = MountOptions::default();
     for o in options {
         if o == "idmap" || o == "ridmap" {
-            return Err(format!(
-                "option {o}: ID-mapped mounts are not supported by ucr's launcher"
-            ));
+            out.idmap = Some(o == "ridmap");
+            continue;
         }
         if let Some((_, clear, flag)) = FLAGS.iter().find(|(n, _, _)| n == o) {
             if *clear {
@@ -198,8 +198,7 @@ mod tests {
             "an atime mode clears the atime field"
         );
         assert_eq!(opts(&["rslave"]).flags, bits(libc::MS_SLAVE | libc::MS_REC));
-        assert!(parse(&["idmap".to_string()])
-            .expect_err("idmap")
-            .contains("ID-mapped mounts are not supported"));
+        assert_eq!(opts(&["ridmap"]).idmap, Some(true));
+        assert_eq!(opts(&["idmap"]).idmap, Some(false));
     }
 }

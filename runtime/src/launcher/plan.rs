@@ -136,8 +136,11 @@ pub fn plan(
             "a container with a root needs its own mount namespace".into(),
         ));
     }
-    let mounts =
-        mounts::plan(spec.mounts().as_deref().unwrap_or_default()).map_err(LaunchError::Spec)?;
+    let mounts = mounts::plan(
+        spec.mounts().as_deref().unwrap_or_default(),
+        ns.id_maps.as_ref(),
+    )
+    .map_err(LaunchError::Spec)?;
     let devices =
         dev::plan(linux.devices().as_deref().unwrap_or_default()).map_err(LaunchError::Spec)?;
     let readonly_paths = linux.readonly_paths().clone().unwrap_or_default();

@@ -280,7 +280,15 @@ pub(super) mod tests {
         let (mut rep_r, mut rep_w) = pipe();
         go_w.write_all(b"G").expect("go");
         let null = || OwnedFd::from(File::open("/dev/null").expect("null"));
-        let f = init::run(os, p, None, &mut go_r, &mut rep_w, [null(), null(), null()]);
+        let f = init::run(
+            os,
+            p,
+            None,
+            &mut go_r,
+            &mut rep_w,
+            [null(), null(), null()],
+            &mut [],
+        );
         drop(rep_w);
         let mut reported = Vec::new();
         rep_r.read_to_end(&mut reported).expect("report");

@@ -1,0 +1,82 @@
+//! ID-mapped bind mounts (runtime-spec: a mount's `uidMappings`/`gidMappings`, options `idmap`/`ridmap`): the
+//! source's files seen with their owners mapped, as Kubernetes gives volumes to a container with a user
+//! namespace. The caller prepares them before the init exists, because only it is sure to have the rights: the
+//! kernel lets a mount be ID-mapped only by a process privileged over the filesystem's own user namespace (the
+//! host's), which an init in a new user namespace is not. For each such mount it makes a user namespace that
+//! only carries the maps (a child cloned into it, its maps written, its namespace file opened, the child
+//! killed), clones the source as a detached tree, and sets `MOUNT_ATTR_IDMAP` on it; the init attaches the
+//! tree like any other bind.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::clone::{clone3, Forked};
+use super::error::Failure;
+use super::mounts;
+use super::namespaces::IdMaps;
+use super::plan::Plan;
+
+/// Per mount of `plan`, its ID-mapped tree, or None for a mount the init makes itself.
+///
+/// # Safety
+/// Single-threaded, as for `clone3`.
+pub unsafe fn prepare(plan: &Plan) -> Result<Vec<Option<OwnedFd>>, Failure> {
+    let mut trees = Vec::with_capacity(plan.mounts.len());
+    // The container's maps often serve several mounts: one namespace per distinct maps.
+    let mut namespaces: Vec<(IdMaps, OwnedFd)> = Vec::new();
+    for m in &plan.mounts {
+        let Some((maps, recursive)) = &m.idmap else {
+            trees.push(None);
+            continue;
+        };
+        let at = || format!("ID-mapped mount {}", m.dest.display());
+        let ns = match namespaces.iter().position(|(k, _)| k == maps) {
+            Some(i) => i,
+            None => {
+                // SAFETY: passed on from the caller.
+                let fd = Failure::at(at, unsafe { userns(maps) })?;
+                namespaces.push((maps.clone(), fd));
+                namespaces.len() - 1
+            }
+        };
+        let tree = Failure::at(at, mounts::detach_source(m))?
+            .ok_or_else(|| Failure::new(at(), io::Error::other("not a bind mount")))?;
+        Failure::at(
+            at,
+            mounts::set_idmap(tree.as_fd(), namespaces[ns].1.as_fd(), *recursive),
+        )?;
+        trees.push(Some(tree));
+    }
+    Ok(trees)
+}
+
+/// A user namespace with `maps`, held by the returned fd.
+///
+/// # Safety
+/// Single-threaded, as for `clone3`.
+unsafe fn userns(maps: &IdMaps) -> io::Result<OwnedFd> {
+    // SAFETY: passed on from the caller; the child only waits to be killed.
+    match unsafe { clone3(libc::CLONE_NEWUSER as u64, None) }? {
+        Forked::Child => loop {
+            // SAFETY: async-signal-safe calls only; SIGKILL ends it (also if the caller dies first).
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::pause();
+            }
+        },
+        Forked::Parent { pid } => {
+            let opened = (|| {
+                std::fs::write(format!("/proc/{pid}/uid_map"), &maps.uid_map)?;
+                std::fs::write(format!("/proc/{pid}/gid_map"), &maps.gid_map)?;
+                File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
+            })();
+            // SAFETY: kill and reap our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            opened
+        }
+    }
+}
