@@ -42,13 +42,26 @@ pub unsafe fn prepare(plan: &Plan) -> Result<Vec<Option<OwnedFd>>, Failure> {
         };
         let tree = Failure::at(at, mounts::detach_source(m))?
             .ok_or_else(|| Failure::new(at(), io::Error::other("not a bind mount")))?;
-        Failure::at(
-            at,
-            mounts::set_idmap(tree.as_fd(), namespaces[ns].1.as_fd(), *recursive),
-        )?;
+        let mapped = mounts::set_idmap(tree.as_fd(), namespaces[ns].1.as_fd(), *recursive);
+        Failure::at(at, mapped.map_err(|e| unsupported_fs(e, m.bind_source())))?;
         trees.push(Some(tree));
     }
     Ok(trees)
+}
+
+/// EINVAL from `mount_setattr` here means the source's filesystem cannot be ID-mapped by this kernel (tmpfs
+/// before Linux 6.3, 9p, ...): said so, naming the source.
+fn unsupported_fs(e: io::Error, source: Option<&std::path::Path>) -> io::Error {
+    match (e.raw_os_error(), source) {
+        (Some(libc::EINVAL), Some(s)) => io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "this kernel cannot ID-map the filesystem of {} (EINVAL)",
+                s.display()
+            ),
+        ),
+        _ => e,
+    }
 }
 
 /// A user namespace with `maps`, held by the returned fd.

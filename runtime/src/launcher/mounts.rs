@@ -50,6 +50,16 @@ enum How {
     Cgroup,
 }
 
+impl Planned {
+    /// A bind mount's source.
+    pub fn bind_source(&self) -> Option<&Path> {
+        match &self.how {
+            How::Bind { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// Decode the spec's mounts (their options by `options.rs`, the runtime-spec's vocabulary). `container`: the
 /// container's user namespace maps, which an `idmap` mount without maps of its own takes.
 pub fn plan(mounts: &[Mount], container: Option<&IdMaps>) -> Result<Vec<Planned>, String> {
