@@ -1,9 +1,13 @@
 //! `clone3(2)` for the container's init: one call makes the process in its new namespaces and, on cgroup v2,
 //! directly in its cgroup (`CLONE_INTO_CGROUP`), so the kernel never has to migrate it — a migration takes the
-//! cgroup write lock, which can wait for an RCU grace period (milliseconds) on a busy host.
+//! cgroup write lock, which can wait for an RCU grace period (milliseconds) on a busy host. Also the pipes the
+//! launcher's processes talk through.
 
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
+
+use super::error::Failure;
 
 /// The kernel's `struct clone_args` (the first version with the `cgroup` field, CLONE_ARGS_SIZE_VER2).
 #[repr(C)]
@@ -63,6 +67,13 @@ pub unsafe fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<F
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent { pid: pid as i32 }),
     }
+}
+
+/// A pipe, both ends close-on-exec: how the launcher's processes talk before the exec.
+pub fn pipe() -> Result<(File, File), Failure> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Failure::new("pipe".into(), e.into()))?;
+    Ok((File::from(r), File::from(w)))
 }
 
 /// The `CLONE_NEW*` flag of an OCI namespace type that the init gets by being created in it.

@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 
 use ucr_isolators::Placement;
 
-use super::clone::{clone3, Forked};
+use super::clone::{clone3, pipe, Forked};
 use super::error::{Failure, LaunchError};
 use super::idmap;
 use super::init;
@@ -29,12 +29,6 @@ pub struct Created {
     pub pid: i32,
     go: File,
     report: File,
-}
-
-fn pipe() -> Result<(File, File), LaunchError> {
-    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| Failure::new("pipe".into(), e.into()))?;
-    Ok((File::from(r), File::from(w)))
 }
 
 /// Start the init for `plan` in `cgroup`, and wait until it is ready to exec.

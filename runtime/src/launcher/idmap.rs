@@ -13,15 +13,20 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::clone::{clone3, Forked};
 use super::error::Failure;
+use super::linux::Linux;
 use super::mounts;
 use super::namespaces::IdMaps;
 use super::plan::Plan;
+use super::stage;
 
 /// Per mount of `plan`, its ID-mapped tree, or None for a mount the init makes itself.
 ///
 /// # Safety
 /// Single-threaded, as for `clone3`.
 pub unsafe fn prepare(plan: &Plan) -> Result<Vec<Option<OwnedFd>>, Failure> {
+    if plan.mounts.iter().all(|m| m.idmap.is_none()) {
+        return Ok(Vec::new());
+    }
     let mut trees = Vec::with_capacity(plan.mounts.len());
     // The container's maps often serve several mounts: one namespace per distinct maps.
     let mut namespaces: Vec<(IdMaps, OwnedFd)> = Vec::new();
@@ -35,7 +40,7 @@ pub unsafe fn prepare(plan: &Plan) -> Result<Vec<Option<OwnedFd>>, Failure> {
             Some(i) => i,
             None => {
                 // SAFETY: passed on from the caller.
-                let fd = Failure::at(at, unsafe { userns(maps) })?;
+                let fd = unsafe { userns(maps) }?;
                 namespaces.push((maps.clone(), fd));
                 namespaces.len() - 1
             }
@@ -68,9 +73,10 @@ fn unsupported_fs(e: io::Error, source: Option<&std::path::Path>) -> io::Error {
 ///
 /// # Safety
 /// Single-threaded, as for `clone3`.
-unsafe fn userns(maps: &IdMaps) -> io::Result<OwnedFd> {
+unsafe fn userns(maps: &IdMaps) -> Result<OwnedFd, Failure> {
     // SAFETY: passed on from the caller; the child only waits to be killed.
-    match unsafe { clone3(libc::CLONE_NEWUSER as u64, None) }? {
+    let forked = unsafe { clone3(libc::CLONE_NEWUSER as u64, None) };
+    match forked.map_err(|e| Failure::new("clone3".into(), e))? {
         Forked::Child => loop {
             // SAFETY: async-signal-safe calls only; SIGKILL ends it (also if the caller dies first).
             unsafe {
@@ -79,11 +85,10 @@ unsafe fn userns(maps: &IdMaps) -> io::Result<OwnedFd> {
             }
         },
         Forked::Parent { pid } => {
-            let opened = (|| {
-                std::fs::write(format!("/proc/{pid}/uid_map"), &maps.uid_map)?;
-                std::fs::write(format!("/proc/{pid}/gid_map"), &maps.gid_map)?;
-                File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
-            })();
+            let opened = stage::write_maps(&Linux, maps, pid).and_then(|()| {
+                let ns = format!("/proc/{pid}/ns/user");
+                Failure::at(|| ns.clone(), File::open(&ns).map(OwnedFd::from))
+            });
             // SAFETY: kill and reap our own child.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);

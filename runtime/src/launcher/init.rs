@@ -48,17 +48,35 @@ fn unless_missing(what: String, r: io::Result<()>) -> Result<(), Failure> {
     }
 }
 
-/// Wait for one byte from the supervisor; EOF means it gave up on us.
-fn wait_for(go: &mut File, what: &str) -> Result<(), Failure> {
+/// Wait for one byte from `who` (the supervisor, or the intermediate); EOF means it gave up on us.
+fn wait_for(go: &mut File, what: &str, who: &str) -> Result<(), Failure> {
     let mut b = [0u8; 1];
     match go.read(&mut b) {
         Ok(1) => Ok(()),
         Ok(_) => Err(Failure::new(
             what.to_string(),
-            io::Error::new(io::ErrorKind::UnexpectedEof, "the supervisor went away"),
+            io::Error::new(io::ErrorKind::UnexpectedEof, format!("{who} went away")),
         )),
         Err(e) => Err(Failure::new(what.to_string(), e)),
     }
+}
+
+/// Where the init is placed before anything else: its v1 cgroups (it moves itself) and `oom_score_adj`. The
+/// intermediate does it instead when there is one (`stage.rs`), and the init inherits both.
+pub(super) fn placement(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
+    for tasks in &plan.cgroups.join {
+        step(
+            &format!("cgroup {}", tasks.display()),
+            os.write_file(tasks, "0"),
+        )?;
+    }
+    if let Some(adj) = plan.oom_score_adj {
+        step(
+            "oom_score_adj",
+            os.write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string()),
+        )?;
+    }
+    Ok(())
 }
 
 fn setup(
@@ -72,14 +90,7 @@ fn setup(
 ) -> Result<std::convert::Infallible, Failure> {
     match stage {
         Some(stage) => await_release(os, plan, stage)?,
-        None => {
-            for tasks in &plan.cgroups.join {
-                step(
-                    &format!("cgroup {}", tasks.display()),
-                    os.write_file(tasks, "0"),
-                )?;
-            }
-        }
+        None => placement(os, plan)?,
     }
     step("setsid", os.setsid())?;
     step("stdio", os.set_stdio(stdio))?;
@@ -101,16 +112,10 @@ fn setup(
     if let Some(h) = &plan.hostname {
         step("hostname", os.set_hostname(h))?;
     }
-    if let Some(adj) = plan.oom_score_adj.filter(|_| !plan.staged) {
-        step(
-            "oom_score_adj",
-            os.write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string()),
-        )?;
-    }
     rootfs(os, plan, trees, &mut || match plan.hooks_pause {
         true => {
             step("hooks", report.write_all(b"H"))?;
-            wait_for(go, "waiting for the createRuntime hooks")
+            wait_for(go, "waiting for the createRuntime hooks", "the supervisor")
         }
         false => Ok(()),
     })?;
@@ -135,7 +140,7 @@ fn setup(
     let program = find_program(os, plan)?;
     lock_down(os, plan)?;
     step("ready", report.write_all(b"R"))?;
-    wait_for(go, "waiting for start")?;
+    wait_for(go, "waiting for start", "the supervisor")?;
     start_hooks(os, plan, go)?;
     let e = os.exec(&program, &plan.args, &env);
     Err(Failure::new(
@@ -147,15 +152,7 @@ fn setup(
 /// The init's first step when staged (`stage.rs`): wait until the intermediate has written its maps, then become root in
 /// its user namespace (its ids so far are the host's root, which the namespace may not map).
 pub fn await_release(os: &dyn Launcher, plan: &Plan, stage: &mut File) -> Result<(), Failure> {
-    let mut b = [0u8; 1];
-    match stage.read(&mut b) {
-        Ok(1) => {}
-        Ok(_) => {
-            let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the intermediate went away");
-            return Err(Failure::new("user namespace".into(), e));
-        }
-        Err(e) => return Err(Failure::new("user namespace".into(), e)),
-    }
+    wait_for(stage, "user namespace", "the intermediate")?;
     if plan.user_ns {
         step("root in the user namespace", os.set_ids(0, 0))?;
     }

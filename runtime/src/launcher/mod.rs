@@ -47,6 +47,7 @@ mod recording;
 mod seccomp;
 mod stage;
 
+pub use clone::pipe;
 pub use create::{create, create_waiting, Created, Stdio};
 pub use enter::{exec as exec_entered, join as join_container, Entry};
 pub use error::{Failure, LaunchError};

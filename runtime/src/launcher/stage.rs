@@ -15,9 +15,10 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use super::clone::{clone3, Forked};
+use super::clone::{clone3, pipe, Forked};
 use super::error::{Failure, LaunchError};
-use super::init::step;
+use super::init::{placement, step};
+use super::namespaces::IdMaps;
 use super::os::Launcher;
 use super::plan::Plan;
 
@@ -31,18 +32,7 @@ pub enum Role {
 
 /// Steps 1 and 2 (see the module docs).
 pub fn prepare(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
-    for tasks in &plan.cgroups.join {
-        step(
-            &format!("cgroup {}", tasks.display()),
-            os.write_file(tasks, "0"),
-        )?;
-    }
-    if let Some(adj) = plan.oom_score_adj {
-        step(
-            "oom_score_adj",
-            os.write_file(&PathBuf::from("/proc/self/oom_score_adj"), &adj.to_string()),
-        )?;
-    }
+    placement(os, plan)?;
     for (path, nstype) in &plan.pre_join {
         step(
             &format!("namespace {}", path.display()),
@@ -54,9 +44,14 @@ pub fn prepare(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
 
 /// Step 4 up to the release: the maps of the init `pid`'s new user namespace.
 pub fn map_ids(os: &dyn Launcher, plan: &Plan, pid: i32) -> Result<(), Failure> {
-    let Some(maps) = &plan.id_maps else {
-        return Ok(());
-    };
+    match &plan.id_maps {
+        Some(maps) => write_maps(os, maps, pid),
+        None => Ok(()),
+    }
+}
+
+/// Write `maps` as the uid and gid maps of process `pid`'s user namespace.
+pub fn write_maps(os: &dyn Launcher, maps: &IdMaps, pid: i32) -> Result<(), Failure> {
     for (file, map) in [("uid_map", &maps.uid_map), ("gid_map", &maps.gid_map)] {
         let path = PathBuf::from(format!("/proc/{pid}/{file}"));
         step(&format!("user namespace {file}"), os.write_file(&path, map))?;
@@ -75,9 +70,7 @@ pub unsafe fn intermediate(
     report: &mut File,
 ) -> Result<Role, Failure> {
     prepare(os, plan)?;
-    let (stage_r, mut stage_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map(|(r, w)| (File::from(r), File::from(w)))
-        .map_err(|e| Failure::new("pipe".into(), e.into()))?;
+    let (stage_r, mut stage_w) = pipe()?;
     let flags = plan.clone_flags | libc::CLONE_PARENT as u64;
     // SAFETY: passed on from the caller.
     let pid = match unsafe { clone3(flags, None) }.map_err(|e| Failure::new("clone3".into(), e))? {
@@ -135,7 +128,6 @@ pub fn init_pid(pid: i32, report: &mut File) -> Result<i32, LaunchError> {
 mod tests {
     use super::*;
     use crate::launcher::init::await_release;
-    use crate::launcher::namespaces::IdMaps;
     use crate::launcher::recording::tests::{planned, spec};
     use crate::launcher::recording::Recording;
 

@@ -67,6 +67,7 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32> {
         terminal: plan.terminal,
     };
     let stdio = console::stdio(opts.console_socket.as_deref(), &plan)?;
+    let pipe = || launcher::pipe().map_err(|e| OciError::Launch(e.to_string()));
     let (mut pid_r, pid_w) = pipe()?;
     let (mut report_r, report_w) = pipe()?;
     if !crate::containerizer::fork::single_threaded() {
@@ -148,12 +149,6 @@ fn join_and_run(
         true => 0,
         false => wait(child),
     }
-}
-
-fn pipe() -> Result<(std::fs::File, std::fs::File)> {
-    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| OciError::io("pipe", e.into()))?;
-    Ok((std::fs::File::from(r), std::fs::File::from(w)))
 }
 
 /// A child's exit code, 128 + the signal that killed it.
