@@ -47,7 +47,9 @@ cleanup() {
   for id in $("${U[@]}" ps --all --json 2>/dev/null | jq -r .id); do "${U[@]}" rm --force "$id" >/dev/null 2>&1 || true; done
   eval "exec ${REG[1]}>&-" 2>/dev/null || true
   wait "$REG_PID" 2>/dev/null || true
-  grep -o " $WORK/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  # No mount left is the usual case: grep's status 1 must not end the trap (errexit + pipefail) before rm.
+  { grep -o " $WORK/[^ ]*" /proc/self/mountinfo || true; } | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
