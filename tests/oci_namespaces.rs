@@ -1,6 +1,6 @@
 //! config-linux.md "Namespaces" and "User namespace mappings", and runc's create flags `--no-new-keyring` and
 //! `--no-pivot`: a user namespace with id mappings, namespaces joined by path (pid, mount, network with a user
-//! namespace), the session keyring, through `ucr-runc` on busybox bundles.
+//! namespace), a time namespace with clock offsets, the session keyring, through `ucr-runc` on busybox bundles.
 
 use std::path::Path;
 use std::process::Command;
@@ -298,4 +298,75 @@ fn idmap_gives_a_user_namespace_the_hosts_files_as_its_own() {
     use std::os::unix::fs::MetadataExt;
     let made = std::fs::metadata(data.join("made")).expect("made");
     assert_eq!(made.uid(), 0);
+}
+
+/// A year, as a boottime and monotonic offset: far more than any test machine's uptime.
+const YEAR: i64 = 365 * 24 * 3600;
+
+fn uptime_secs(text: &str) -> i64 {
+    let first = text.split_whitespace().next().unwrap_or_default();
+    let secs = first.split('.').next().unwrap_or_default();
+    secs.parse().unwrap_or_else(|_| panic!("uptime {text:?}"))
+}
+
+/// config-linux.md "Namespaces" (time) and "Offset for Time Namespace": the container's boottime clock is offset,
+/// the host's is not, and `exec` joins the same namespace; a second container joins it by path.
+#[test]
+fn a_time_namespace_offsets_the_containers_clocks() {
+    let r = Runc::new();
+    let host = uptime_secs(&std::fs::read_to_string("/proc/uptime").expect("uptime"));
+    assert!(host < YEAR, "this machine has been up a year: {host} s");
+    let b = r.bundle("t", &["sleep", "100"], |c| {
+        let mut list = c["linux"]["namespaces"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        list.push(json!({"type": "time"}));
+        c["linux"]["namespaces"] = json!(list);
+        c["linux"]["timeOffsets"] = json!({
+            "boottime": {"secs": YEAR, "nanosecs": 0},
+            "monotonic": {"secs": YEAR, "nanosecs": 0}
+        });
+    });
+    let pid = running_pid(&r, &b, "t1");
+    let ns = std::fs::read_link(format!("/proc/{pid}/ns/time")).expect("ns");
+    assert_ne!(
+        ns,
+        std::fs::read_link("/proc/self/ns/time").expect("own ns")
+    );
+    let e = r.run(&["exec", "t1", "cat", "/proc/uptime"]);
+    assert_eq!(e.code, 0, "{}", e.all());
+    let inside = uptime_secs(&e.stdout);
+    assert!((YEAR..YEAR + host + 60).contains(&inside), "{inside} s");
+
+    let path = format!("/proc/{pid}/ns/time");
+    let j = r.bundle("tj", &["cat", "/proc/uptime"], |c| {
+        let mut list = c["linux"]["namespaces"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        list.push(json!({"type": "time", "path": path}));
+        c["linux"]["namespaces"] = json!(list);
+    });
+    let out = r.run(&["run", "-b", &j.display().to_string(), "t2"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(uptime_secs(&out.stdout) >= YEAR, "{}", out.stdout);
+}
+
+/// Offsets need a new time namespace: refused at create naming the field, nothing left behind.
+#[test]
+fn time_offsets_without_a_time_namespace_are_refused() {
+    let r = Runc::new();
+    let b = r.bundle("to", &["true"], |c| {
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 10}});
+    });
+    let c = r.run(&["create", "-b", &b.display().to_string(), "to"]);
+    assert_eq!(c.code, 1);
+    assert!(
+        c.stderr
+            .contains("linux.timeOffsets: clock offsets without a time namespace"),
+        "{}",
+        c.stderr
+    );
+    assert!(r.run(&["list", "-q"]).stdout.trim().is_empty());
 }

@@ -17,12 +17,13 @@ use super::plan::Plan;
 /// joining one's own fails) after those the host's root may still have to join with its own rights (a network
 /// namespace given by path belongs to the host's), and the mount namespace last, since after it the host's
 /// `/proc/<pid>/ns` files may no longer be reachable.
-const NAMESPACES: [(&str, i32); 7] = [
+const NAMESPACES: [(&str, i32); 8] = [
     ("cgroup", libc::CLONE_NEWCGROUP),
     ("ipc", libc::CLONE_NEWIPC),
     ("uts", libc::CLONE_NEWUTS),
     ("net", libc::CLONE_NEWNET),
     ("pid", libc::CLONE_NEWPID),
+    ("time", libc::CLONE_NEWTIME),
     ("user", libc::CLONE_NEWUSER),
     ("mnt", libc::CLONE_NEWNS),
 ];
@@ -49,7 +50,10 @@ pub fn join(os: &dyn Launcher, plan: &Plan, init_pid: i32) -> Result<(), Failure
         )?;
     }
     for (name, nstype) in NAMESPACES {
-        if nstype == libc::CLONE_NEWUSER && !plan.user_ns {
+        // Joining one's own user namespace fails; a time namespace is joined only when the container has one.
+        if (nstype == libc::CLONE_NEWUSER && !plan.user_ns)
+            || (nstype == libc::CLONE_NEWTIME && !plan.time_ns)
+        {
             continue;
         }
         let path = PathBuf::from(format!("/proc/{init_pid}/ns/{name}"));
@@ -139,6 +143,18 @@ mod tests {
         assert_eq!(calls.len(), 7);
         assert!(calls[5].starts_with("setns /proc/42/ns/user"), "{calls:?}");
         assert!(calls[6].starts_with("setns /proc/42/ns/mnt"), "{calls:?}");
+    }
+
+    #[test]
+    fn joins_a_time_namespace_only_when_the_container_has_one_before_its_user_namespace() {
+        let os = Recording::default();
+        let mut p = plan();
+        (p.user_ns, p.time_ns) = (true, true);
+        join(&os, &p, 42).map_err(|f| f.to_string()).expect("join");
+        let calls = os.only(&["setns"]);
+        assert_eq!(calls.len(), 8);
+        assert!(calls[5].starts_with("setns /proc/42/ns/time"), "{calls:?}");
+        assert!(calls[6].starts_with("setns /proc/42/ns/user"), "{calls:?}");
     }
 
     #[test]

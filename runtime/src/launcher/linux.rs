@@ -75,6 +75,12 @@ impl Launcher for Linux {
         Ok(())
     }
 
+    fn new_time_namespace(&self, offsets: &str) -> io::Result<()> {
+        // SAFETY: a time namespace for children changes nothing this process holds; its own clocks stay.
+        unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWTIME) }?;
+        self.write_file(Path::new("/proc/self/timens_offsets"), offsets)
+    }
+
     fn set_hostname(&self, name: &str) -> io::Result<()> {
         rustix::system::sethostname(name.as_bytes())?;
         Ok(())

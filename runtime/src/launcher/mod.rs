@@ -3,10 +3,10 @@
 //!
 //! Roles:
 //! - [`plan()`] (supervisor side): checks and decodes the spec into a [`Plan`] before anything exists; what the
-//!   launcher does not do it refuses by name (a time namespace, LSM labels, Intel RDT, personality flags,
-//!   SCMP_ACT_NOTIFY). `namespaces` decides which namespaces are made, which joined by the
-//!   init, and which by an intermediate process (`stage`) that clones the init when a user namespace or a pid
-//!   or mount namespace given by path asks for it.
+//!   launcher does not do it refuses by name (LSM labels, Intel RDT, personality flags, SCMP_ACT_NOTIFY).
+//!   `namespaces` decides which namespaces are made, which joined by the init, and which by an intermediate
+//!   process (`stage`) that clones the init when a user namespace, a pid or mount namespace given by path, or
+//!   a time namespace with clock offsets asks for it.
 //! - [`create()`] (`create.rs`): `clone3`s the init into its new namespaces — on cgroup v2 straight into its
 //!   cgroup; on v1 the init joins its cgroups itself before anything else — and waits for it to say "ready".
 //!   [`Created::start`] lets it exec the task and reports whether the exec happened.

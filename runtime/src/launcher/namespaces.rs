@@ -9,13 +9,17 @@
 //! namespace it has no rights over the host's namespaces, so a network namespace given by path must be
 //! joined before. runc orders these steps the same way in its `nsexec`. Containers without any of these keep
 //! the one `clone3` and lose nothing.
+//!
+//! A new time namespace with `linux.timeOffsets` is staged too: the offsets can only be written before any
+//! process is in the namespace, so the intermediate makes it for its children (`unshare`), writes them, and
+//! then clones the init into it. Without offsets it is one more `clone3` flag.
 
 use std::path::PathBuf;
 
 use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
 
 use super::clone::new_namespace_flag;
-use super::error::{unsupported, LaunchError};
+use super::error::LaunchError;
 
 /// The kernel takes at most this many lines in a `uid_map` (since Linux 4.15).
 const MAX_MAP_LINES: usize = 340;
@@ -44,22 +48,37 @@ pub struct Namespaces {
     pub id_maps: Option<IdMaps>,
     /// The container has a user namespace (new or joined): `exec` joins it, the init becomes its root.
     pub user: bool,
+    /// A new time namespace with these clock offsets (`/proc/self/timens_offsets` lines), made by the
+    /// intermediate.
+    pub time_offsets: Option<String>,
+    /// The container has a time namespace (new or joined): `exec` joins it.
+    pub time: bool,
 }
 
 impl Namespaces {
     /// The init is cloned by an intermediate (see the module docs).
     pub fn staged(&self) -> bool {
-        self.user || !self.pre_join.is_empty()
+        self.user || !self.pre_join.is_empty() || self.time_offsets.is_some()
     }
 }
 
 pub fn decode(linux: &Linux) -> Result<Namespaces, LaunchError> {
     let mut ns = Namespaces::default();
     let mut joined_user = None;
+    let offsets = time_offsets(linux)?;
     for n in linux.namespaces().as_deref().unwrap_or_default() {
         let t = n.typ();
+        ns.time |= t == LinuxNamespaceType::Time;
         match (t, n.path()) {
-            (LinuxNamespaceType::Time, _) => return Err(unsupported("a time namespace")),
+            (LinuxNamespaceType::Time, Some(p)) if offsets.is_some() => {
+                return Err(LaunchError::Spec(format!(
+                    "linux.timeOffsets: a time namespace joined by path ({}) has its own offsets",
+                    p.display()
+                )))
+            }
+            (LinuxNamespaceType::Time, None) if offsets.is_some() => {
+                ns.time_offsets.clone_from(&offsets);
+            }
             (LinuxNamespaceType::User, Some(p)) => joined_user = Some(p.clone()),
             (LinuxNamespaceType::Pid | LinuxNamespaceType::Mount, Some(p)) => {
                 ns.mount |= t == LinuxNamespaceType::Mount;
@@ -75,6 +94,11 @@ pub fn decode(linux: &Linux) -> Result<Namespaces, LaunchError> {
                 ns.clone_flags |= new_namespace_flag(t);
             }
         }
+    }
+    if offsets.is_some() && !ns.time {
+        return Err(LaunchError::Spec(
+            "linux.timeOffsets: clock offsets without a time namespace in linux.namespaces".into(),
+        ));
     }
     let maps = (linux.uid_mappings(), linux.gid_mappings());
     let mapped = maps.0.is_some() || maps.1.is_some();
@@ -106,6 +130,31 @@ pub fn decode(linux: &Linux) -> Result<Namespaces, LaunchError> {
         ns.pre_join.extend(user);
     }
     Ok(ns)
+}
+
+/// `linux.timeOffsets` as the lines of `timens_offsets`: the two clocks a time namespace offsets.
+fn time_offsets(linux: &Linux) -> Result<Option<String>, LaunchError> {
+    let Some(offsets) = linux.time_offsets() else {
+        return Ok(None);
+    };
+    let mut clocks: Vec<_> = offsets.iter().collect();
+    clocks.sort_by_key(|(clock, _)| clock.as_str());
+    let mut lines = String::new();
+    for (clock, o) in clocks {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(LaunchError::Spec(format!(
+                "linux.timeOffsets: {clock:?} is not a clock a time namespace offsets (monotonic, boottime)"
+            )));
+        }
+        let nanos = o.nanosecs().unwrap_or(0);
+        if nanos >= 1_000_000_000 {
+            return Err(LaunchError::Spec(format!(
+                "linux.timeOffsets.{clock}.nanosecs: {nanos} is not below one second"
+            )));
+        }
+        lines.push_str(&format!("{clock} {} {nanos}\n", o.secs().unwrap_or(0)));
+    }
+    Ok(Some(lines))
 }
 
 /// The lines of a map file. With `root`, container id 0 must be mapped: the init becomes root in the namespace
@@ -251,13 +300,93 @@ mod tests {
                 Some(vec![id(0, 1000, 1)]),
                 "has its own mappings",
             ),
-            (vec![ns(T::Time, None)], None, "time namespace"),
         ];
         for (namespaces, maps, want) in cases {
             let e = decode(&linux(namespaces, maps))
                 .expect_err(want)
                 .to_string();
             assert!(e.contains(want), "{e}");
+        }
+    }
+
+    fn with_offsets(l: Linux, offsets: &[(&str, i64, u32)]) -> Linux {
+        let mut l = l;
+        let m = offsets
+            .iter()
+            .map(|(clock, secs, nanos)| {
+                let o = oci_spec::runtime::LinuxTimeOffsetBuilder::default()
+                    .secs(*secs)
+                    .nanosecs(*nanos)
+                    .build()
+                    .expect("offset");
+                (clock.to_string(), o)
+            })
+            .collect();
+        l.set_time_offsets(Some(m));
+        l
+    }
+
+    #[test]
+    fn a_time_namespace_is_a_clone_flag_and_with_offsets_staged() {
+        use LinuxNamespaceType as T;
+        let plain = decode(&linux(vec![ns(T::Time, None)], None))
+            .map_err(|e| e.to_string())
+            .expect("decode");
+        assert!(!plain.staged() && plain.time && plain.time_offsets.is_none());
+        assert_eq!(plain.clone_flags, libc::CLONE_NEWTIME as u64);
+
+        let l = with_offsets(
+            linux(vec![ns(T::Time, None)], None),
+            &[("monotonic", -5, 0), ("boottime", 86400, 500)],
+        );
+        let n = decode(&l).map_err(|e| e.to_string()).expect("decode");
+        assert!(n.staged() && n.time);
+        assert_eq!(n.clone_flags & libc::CLONE_NEWTIME as u64, 0);
+        assert_eq!(
+            n.time_offsets.as_deref(),
+            Some("boottime 86400 500\nmonotonic -5 0\n")
+        );
+
+        let joined = decode(&linux(vec![ns(T::Time, Some("/t"))], None))
+            .map_err(|e| e.to_string())
+            .expect("decode");
+        assert!(joined.time && !joined.staged());
+        assert_eq!(
+            joined.join,
+            vec![(PathBuf::from("/t"), libc::CLONE_NEWTIME)]
+        );
+    }
+
+    #[test]
+    fn bad_time_offsets_name_their_field() {
+        use LinuxNamespaceType as T;
+        let cases = [
+            (
+                vec![ns(T::Mount, None)],
+                ("boottime", 1, 0),
+                "without a time namespace",
+            ),
+            (
+                vec![ns(T::Time, Some("/t"))],
+                ("boottime", 1, 0),
+                "has its own offsets",
+            ),
+            (
+                vec![ns(T::Time, None)],
+                ("realtime", 1, 0),
+                "\"realtime\" is not a clock",
+            ),
+            (
+                vec![ns(T::Time, None)],
+                ("boottime", 1, 1_000_000_000),
+                "boottime.nanosecs",
+            ),
+        ];
+        for (namespaces, offset, want) in cases {
+            let e = decode(&with_offsets(linux(namespaces, None), &[offset]))
+                .expect_err(want)
+                .to_string();
+            assert!(e.contains("linux.timeOffsets") && e.contains(want), "{e}");
         }
     }
 }

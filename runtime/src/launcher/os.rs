@@ -34,6 +34,9 @@ pub trait Launcher {
     /// `setns` into the namespace at `path`, of the `CLONE_NEW*` type `nstype`.
     fn join_namespace(&self, path: &Path, nstype: i32) -> io::Result<()>;
     fn unshare_cgroup_namespace(&self) -> io::Result<()>;
+    /// A new time namespace for this process's children, its clocks offset by `offsets` (the lines of
+    /// `timens_offsets`), written before any process is in it.
+    fn new_time_namespace(&self, offsets: &str) -> io::Result<()>;
     fn set_hostname(&self, name: &str) -> io::Result<()>;
 
     /// Cut mount propagation to the host and make the rootfs a mount of its own; returns an fd of it.

@@ -49,6 +49,10 @@ pub struct Plan {
     pub id_maps: Option<IdMaps>,
     /// The container has a user namespace (new or joined).
     pub user_ns: bool,
+    /// A new time namespace's clock offsets, written by the intermediate before it clones the init.
+    pub time_offsets: Option<String>,
+    /// The container has a time namespace (new or joined).
+    pub time_ns: bool,
     pub hostname: Option<String>,
     pub oom_score_adj: Option<i32>,
     /// `process.terminal`: the caller gives a pty's slave as stdio; the init makes it its controlling terminal.
@@ -123,8 +127,8 @@ pub fn plan(
     if spec.hooks().is_some() {
         return Err(unsupported("hooks"));
     }
-    if linux.intel_rdt().is_some() || linux.time_offsets().is_some() {
-        return Err(unsupported("linux.intelRdt or linux.timeOffsets"));
+    if linux.intel_rdt().is_some() {
+        return Err(unsupported("linux.intelRdt"));
     }
     let personality = personality(linux.personality().as_ref())?;
     if process.apparmor_profile().is_some() || process.selinux_label().is_some() {
@@ -178,6 +182,8 @@ pub fn plan(
         mount_ns: ns.mount,
         id_maps: ns.id_maps,
         user_ns: ns.user,
+        time_offsets: ns.time_offsets,
+        time_ns: ns.time,
         hostname: spec.hostname().clone().filter(|_| ns.new_uts),
         oom_score_adj: process.oom_score_adj(),
         terminal: process.terminal() == Some(true),

@@ -74,6 +74,9 @@ impl Launcher for Recording {
     fn unshare_cgroup_namespace(&self) -> io::Result<()> {
         self.call("unshare cgroup".into())
     }
+    fn new_time_namespace(&self, offsets: &str) -> io::Result<()> {
+        self.call(format!("unshare time {offsets}"))
+    }
     fn set_hostname(&self, name: &str) -> io::Result<()> {
         self.call(format!("hostname {name}"))
     }

@@ -3,7 +3,8 @@
 //!
 //! 1. joins the v1 cgroups and sets `oom_score_adj`, both inherited by the init, while it still has the host's
 //!    rights (in a new user namespace the init could do neither);
-//! 2. joins the namespaces given by path, a user namespace last;
+//! 2. joins the namespaces given by path, a user namespace last, and makes a new time namespace with its
+//!    clock offsets (in the container's user namespace when it joined one);
 //! 3. clones the init with `CLONE_PARENT`, so the init is the caller's child (the supervisor's, or the OCI
 //!    `create` caller's) exactly as without an intermediate, into the new namespaces;
 //! 4. writes the init's uid and gid maps, tells the caller the init's pid (`P` and four bytes, little-endian,
@@ -38,6 +39,9 @@ pub fn prepare(os: &dyn Launcher, plan: &Plan) -> Result<(), Failure> {
             &format!("namespace {}", path.display()),
             os.join_namespace(path, *nstype),
         )?;
+    }
+    if let Some(offsets) = &plan.time_offsets {
+        step("time namespace", os.new_time_namespace(offsets))?;
     }
     Ok(())
 }
@@ -137,6 +141,7 @@ mod tests {
         let mut p = planned(&spec(false, false));
         p.cgroups.join = vec![PathBuf::from("/sys/fs/cgroup/memory/x/tasks")];
         p.oom_score_adj = Some(-500);
+        p.time_offsets = Some("boottime 60 0\n".into());
         p.pre_join = vec![
             (PathBuf::from("/proc/9/ns/net"), libc::CLONE_NEWNET),
             (PathBuf::from("/proc/9/ns/user"), libc::CLONE_NEWUSER),
@@ -159,6 +164,7 @@ mod tests {
                 "write /proc/self/oom_score_adj -500".into(),
                 format!("setns /proc/9/ns/net {:#x}", libc::CLONE_NEWNET),
                 format!("setns /proc/9/ns/user {:#x}", libc::CLONE_NEWUSER),
+                "unshare time boottime 60 0\n".into(),
                 "write /proc/42/uid_map 0 100000 65536\n".into(),
                 "write /proc/42/gid_map 0 200000 65536\n".into(),
             ]
