@@ -42,6 +42,8 @@ cleanup() {
     done
     kill "$CTD_PID" 2>/dev/null || true; wait "$CTD_PID" 2>/dev/null || true
     pkill -f "containerd-shim-runc-v2 .*-address $CTD/ctd.sock" 2>/dev/null || true
+    # runc makes a cgroup per containerd namespace and leaves it when the last container goes.
+    rmdir /sys/fs/cgroup/*/ucr-bench 2>/dev/null || true
   fi
   [ -z "$AGENT_PID" ] || { kill "$AGENT_PID" 2>/dev/null || true; wait "$AGENT_PID" 2>/dev/null || true; }
   for id in $("${U[@]}" ps --all --json 2>/dev/null | jq -r .id); do "${U[@]}" rm --force "$id" >/dev/null 2>&1 || true; done

@@ -266,6 +266,37 @@ fn hooks_run_in_lifecycle_order_with_the_state_on_stdin() {
     );
 }
 
+/// config.md "createContainer": the hook "MUST be executed in the container namespace": its pid namespace
+/// too, as runc's hooks (children of its init) are.
+#[test]
+fn a_create_container_hook_runs_in_the_containers_namespaces() {
+    let r = Runc::new();
+    let dir = r.dir.path().join("n");
+    let log = dir.join("rootfs/ns.log").display().to_string();
+    let b = r.bundle("n", &["sleep", "100"], |c| {
+        c["root"]["readonly"] = false.into();
+        let script =
+            format!("for n in pid net mnt uts; do readlink /proc/self/ns/$n; done > {log}");
+        c["hooks"] =
+            json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    });
+    let c = r.run(&["create", "-b", &b.display().to_string(), "ns"]);
+    assert_eq!(c.code, 0, "{}", c.all());
+    let pid = state(&r, "ns")["pid"].as_i64().expect("pid");
+    let got = std::fs::read_to_string(&log).expect("ns.log");
+    let want: Vec<String> = ["pid", "net", "mnt", "uts"]
+        .iter()
+        .map(|n| {
+            let l = std::fs::read_link(format!("/proc/{pid}/ns/{n}")).expect("ns");
+            l.display().to_string()
+        })
+        .collect();
+    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+    let own = std::fs::read_link("/proc/self/ns/pid").expect("own pid ns");
+    assert_ne!(want[0], own.display().to_string());
+    assert_eq!(r.run(&["delete", "--force", "ns"]).code, 0);
+}
+
 /// runtime.md: a failing hook before the program fails the operation, which leaves nothing behind.
 #[test]
 fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {

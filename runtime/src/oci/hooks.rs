@@ -4,8 +4,9 @@
 //!
 //! - `prestart` (deprecated) and `createRuntime`: in the runtime's namespaces, during `create`, while the init
 //!   is paused after its mounts and before `pivot_root`.
-//! - `createContainer`: right after them, in the container's mount, network, IPC and UTS namespaces (joined
-//!   with `setns`; before `pivot_root` the container's mount namespace still resolves the runtime's paths).
+//! - `createContainer`: right after them, in the container's namespaces (joined with `setns`, pid included, so
+//!   the hook is in the container's pid namespace as runc's, a child of its init, is; before `pivot_root` the
+//!   container's mount namespace still resolves the runtime's paths).
 //! - `startContainer`: by the init itself, after `start`, before the user's program (`launcher::init`).
 //! - `poststart`: by `start`, once the program runs. `poststop`: by `delete`; a failure there is a warning.
 //!
@@ -131,7 +132,9 @@ pub fn run(
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            Ok(())
+            let new_pid = namespaces.iter().any(|(_, t)| *t == libc::CLONE_NEWPID);
+            // SAFETY: system calls only, in the forked child of a single-threaded process.
+            unsafe { into_pid_namespace(new_pid) }
         };
         match hook::run_in(cmd, &stdin, &mut enter) {
             Ok(0) => {}
@@ -142,19 +145,68 @@ pub fn run(
     Ok(())
 }
 
-/// The container's namespaces a `createContainer` hook joins, opened before the fork (the mount namespace last).
+/// The container's namespaces a `createContainer` hook joins, as runc's hooks are in them (they are its init's
+/// children there): those where the container's init `pid` differs from this process, opened before the fork,
+/// in `launcher::enter`'s order (a user namespace after the host-owned ones, the mount namespace last).
 fn namespaces_of(pid: i32) -> Result<Vec<(OwnedFd, i32)>> {
-    [
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for (name, nstype) in [
+        ("cgroup", libc::CLONE_NEWCGROUP),
         ("ipc", libc::CLONE_NEWIPC),
         ("uts", libc::CLONE_NEWUTS),
         ("net", libc::CLONE_NEWNET),
+        ("pid", libc::CLONE_NEWPID),
+        ("time", libc::CLONE_NEWTIME),
+        ("user", libc::CLONE_NEWUSER),
         ("mnt", libc::CLONE_NEWNS),
-    ]
-    .into_iter()
-    .map(|(name, nstype)| {
+    ] {
         let path = format!("/proc/{pid}/ns/{name}");
         let f = std::fs::File::open(&path).map_err(|e| OciError::io(&path, e))?;
-        Ok((OwnedFd::from(f), nstype))
-    })
-    .collect()
+        let theirs = f.metadata().map_err(|e| OciError::io(&path, e))?;
+        let own = format!("/proc/self/ns/{name}");
+        let ours = std::fs::metadata(&own).map_err(|e| OciError::io(&own, e))?;
+        if (theirs.dev(), theirs.ino()) != (ours.dev(), ours.ino()) {
+            out.push((OwnedFd::from(f), nstype));
+        }
+    }
+    Ok(out)
+}
+
+/// A joined pid namespace applies to children only: with one, fork once more; this process waits for the
+/// hook and exits with its status (128 + a signal's number), and the hook dies with it (a timeout kills this
+/// one). Returns in the process that is to exec the hook.
+///
+/// # Safety
+/// In a forked child of a single-threaded process: system calls only.
+unsafe fn into_pid_namespace(new_pid: bool) -> std::io::Result<()> {
+    if !new_pid {
+        return Ok(());
+    }
+    // SAFETY: see the function's contract.
+    unsafe {
+        let child = libc::fork();
+        if child < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if child == 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            return Ok(());
+        }
+        // Not the hook: the write end of its stdin, inherited with the fork, would keep it from ever seeing EOF.
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let mut status = 0;
+        while libc::waitpid(child, &mut status, 0) < 0 {
+            if *libc::__errno_location() != libc::EINTR {
+                libc::_exit(127);
+            }
+        }
+        let code = match libc::WIFSIGNALED(status) {
+            true => 128 + libc::WTERMSIG(status),
+            false => libc::WEXITSTATUS(status),
+        };
+        libc::_exit(code)
+    }
 }
