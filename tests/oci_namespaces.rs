@@ -83,14 +83,7 @@ fn bad_mappings_are_refused_by_field() {
         c["linux"]["uidMappings"] = json!([{"containerID": 1, "hostID": HOST_ID, "size": 10}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": HOST_ID, "size": 10}]);
     });
-    let c = r.run(&["create", "-b", &b.display().to_string(), "bad"]);
-    assert_eq!(c.code, 1);
-    assert!(
-        c.stderr.contains("linux.uidMappings: id 0 is not mapped"),
-        "{}",
-        c.stderr
-    );
-    assert!(r.run(&["list", "-q"]).stdout.trim().is_empty());
+    r.refused_at_create(&b, "bad", "linux.uidMappings: id 0 is not mapped");
 }
 
 /// A user namespace with a network namespace given by path (podman's and Kubernetes' case): the network is
@@ -360,13 +353,6 @@ fn time_offsets_without_a_time_namespace_are_refused() {
     let b = r.bundle("to", &["true"], |c| {
         c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 10}});
     });
-    let c = r.run(&["create", "-b", &b.display().to_string(), "to"]);
-    assert_eq!(c.code, 1);
-    assert!(
-        c.stderr
-            .contains("linux.timeOffsets: clock offsets without a time namespace"),
-        "{}",
-        c.stderr
-    );
-    assert!(r.run(&["list", "-q"]).stdout.trim().is_empty());
+    let want = "linux.timeOffsets: clock offsets without a time namespace";
+    r.refused_at_create(&b, "to", want);
 }

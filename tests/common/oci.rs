@@ -111,6 +111,14 @@ impl Runc {
             .unwrap_or_default()
     }
 
+    /// `create` of `bundle` as `id` fails with `want` in its error, and leaves no container behind.
+    pub fn refused_at_create(&self, bundle: &Path, id: &str, want: &str) {
+        let c = self.run(&["create", "-b", &bundle.display().to_string(), id]);
+        assert_eq!(c.code, 1, "{}", c.all());
+        assert!(c.stderr.contains(want), "{}", c.stderr);
+        assert!(self.run(&["list", "-q"]).stdout.trim().is_empty());
+    }
+
     /// A bundle `name` of the busybox rootfs whose process runs `args`, with `edit` applied to the config.
     pub fn bundle(
         &self,
