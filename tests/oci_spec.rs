@@ -218,11 +218,12 @@ fn delete_of_a_running_container_is_an_error() {
     );
 }
 
-/// A hook that appends its name and the status it was given to `log` (a path as the hook sees it).
+/// A hook that appends its name and the status it was given to `log` (a path as the hook sees it). Its
+/// timeout makes a hook that never ends fail the test instead of hanging it.
 fn hook(name: &str, log: &str) -> Value {
     let script =
         format!("echo {name} $(sed -n 's/.*\"status\":\"\\([a-z]*\\)\".*/\\1/p') >> {log}");
-    json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 30})
 }
 
 /// config.md "POSIX-platform Hooks" and runtime.md "Lifecycle": the six kinds in lifecycle order, each with
@@ -278,7 +279,7 @@ fn a_create_container_hook_runs_in_the_containers_namespaces() {
         let script =
             format!("for n in pid net mnt uts; do readlink /proc/self/ns/$n; done > {log}");
         c["hooks"] =
-            json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+            json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 30}]});
     });
     let c = r.run(&["create", "-b", &b.display().to_string(), "ns"]);
     assert_eq!(c.code, 0, "{}", c.all());
