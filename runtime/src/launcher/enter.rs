@@ -17,7 +17,7 @@ use super::plan::Plan;
 /// joining one's own fails) after those the host's root may still have to join with its own rights (a network
 /// namespace given by path belongs to the host's), and the mount namespace last, since after it the host's
 /// `/proc/<pid>/ns` files may no longer be reachable.
-const NAMESPACES: [(&str, i32); 8] = [
+pub const NAMESPACES: [(&str, i32); 8] = [
     ("cgroup", libc::CLONE_NEWCGROUP),
     ("ipc", libc::CLONE_NEWIPC),
     ("uts", libc::CLONE_NEWUTS),

@@ -49,7 +49,7 @@ mod stage;
 
 pub use clone::pipe;
 pub use create::{create, create_waiting, Created, Stdio};
-pub use enter::{exec as exec_entered, join as join_container, Entry};
+pub use enter::{exec as exec_entered, join as join_container, Entry, NAMESPACES as ENTER_ORDER};
 pub use error::{Failure, LaunchError};
 pub use linux::Linux;
 pub use options::names as mount_option_names;

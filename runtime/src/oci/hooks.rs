@@ -18,7 +18,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use oci_spec::runtime::{Hook, Hooks};
 
 use super::error::{OciError, Result};
-use crate::launcher::{hook, HookCmd};
+use crate::launcher::{self, hook, HookCmd};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -151,16 +151,7 @@ pub fn run(
 fn namespaces_of(pid: i32) -> Result<Vec<(OwnedFd, i32)>> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
-    for (name, nstype) in [
-        ("cgroup", libc::CLONE_NEWCGROUP),
-        ("ipc", libc::CLONE_NEWIPC),
-        ("uts", libc::CLONE_NEWUTS),
-        ("net", libc::CLONE_NEWNET),
-        ("pid", libc::CLONE_NEWPID),
-        ("time", libc::CLONE_NEWTIME),
-        ("user", libc::CLONE_NEWUSER),
-        ("mnt", libc::CLONE_NEWNS),
-    ] {
+    for (name, nstype) in launcher::ENTER_ORDER {
         let path = format!("/proc/{pid}/ns/{name}");
         let f = std::fs::File::open(&path).map_err(|e| OciError::io(&path, e))?;
         let theirs = f.metadata().map_err(|e| OciError::io(&path, e))?;
@@ -203,10 +194,6 @@ unsafe fn into_pid_namespace(new_pid: bool) -> std::io::Result<()> {
                 libc::_exit(127);
             }
         }
-        let code = match libc::WIFSIGNALED(status) {
-            true => 128 + libc::WTERMSIG(status),
-            false => libc::WEXITSTATUS(status),
-        };
-        libc::_exit(code)
+        libc::_exit(hook::exit_code(status))
     }
 }
