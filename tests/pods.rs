@@ -162,6 +162,59 @@ fn a_failing_member_ends_the_pod_and_a_pod_whose_members_finished_finishes() {
     assert!(cgroup_dirs(&done).is_empty());
 }
 
+/// A pod starts whole or not at all. Its members are made while its parent starts, so a member that cannot be
+/// made (its image cannot be pulled) and one whose task cannot start (an executable file the kernel cannot run:
+/// the init's exec fails, after the member was made) must each undo the whole pod: the launch fails naming the
+/// member, and no process, cgroup or mount is left; every record says the launch failed until `rm`.
+#[test]
+fn a_pod_whose_member_cannot_launch_leaves_nothing_behind() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = crate::common::Containers::new();
+    // On the host's root, where a task without an image runs and sees /var/tmp as the host has it.
+    let host = tempfile::Builder::new()
+        .prefix("ucr-e2e-")
+        .tempdir_in("/var/tmp")
+        .expect("host dir");
+    let program = host.path().join("not-a-program");
+    std::fs::write(&program, b"neither ELF nor a script\n").expect("program");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let member = |name: &str, extra: serde_json::Value| {
+        let mut m = json!({"name": name, "resources": {"cpus": 0.1, "mem": 32},
+                           "exec": {"command": {"shell": "exec sleep 600"}}});
+        if let (Some(m), Some(extra)) = (m.as_object_mut(), extra.as_object()) {
+            m.extend(extra.clone());
+        }
+        m
+    };
+    let unpullable = json!({"image": {"kind": "DOCKER", "id": "127.0.0.1:9/ucr-test/none:latest"}});
+    let unstartable = json!({"exec": {"command": {"argv": [program.display().to_string()]}}});
+    for (base, bad) in [("unmade", unpullable), ("unstarted", unstartable)] {
+        let id = c.id(base);
+        let pod = json!({"id": id, "containers": [
+            member("first", json!({})), member("bad", bad), member("last", json!({}))
+        ]});
+        let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
+        assert_ne!(out.code, 0, "{}", out.all());
+        assert!(out.stderr.contains(&format!("{id}/bad")), "{}", out.all());
+        let why = if base == "unmade" {
+            "127.0.0.1:9"
+        } else {
+            "exec"
+        };
+        assert!(out.stderr.contains(why), "{}", out.all());
+        assert!(procs_in_cgroup(&id).is_empty(), "{base}: processes left");
+        assert!(cgroup_dirs(&id).is_empty(), "{base}: cgroups left");
+        assert!(mounts_under(c.dir.path()).is_empty(), "{base}: mounts left");
+        for m in [id.clone(), format!("{id}/first"), format!("{id}/bad")] {
+            let v = c.ps(&m).unwrap_or_else(|| panic!("{m} keeps its record"));
+            assert_eq!(v["state"], "EXITED", "{v}");
+        }
+        let out = c.run(&["rm", &id]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert!(c.ps(&format!("{id}/first")).is_none());
+    }
+}
+
 /// A Mesos task group (a scheduler's LAUNCH_GROUP) runs as the default executor runs it: each task nested in the
 /// executor's container, with its own limits, the group's end waited for.
 #[test]

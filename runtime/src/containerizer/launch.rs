@@ -5,10 +5,11 @@
 //! records a `REASON_CONTAINER_LAUNCH_FAILED` termination and undoes what was done, so nothing is left
 //! half-made.
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use ucr_isolators::Request;
+use ucr_isolators::{Contribution, Request};
 use ucr_registry::appc::manifest::App;
 use ucr_registry::manifest::RunConfig;
 
@@ -27,9 +28,11 @@ use crate::container::termination::Termination;
 use crate::fetcher::credentials::{fetch_credentials, is_credential_uri};
 use crate::fetcher::{fetch_uris, FetchOptions};
 use crate::images::{Images, Notices};
+use crate::process::resolve::Process;
 use crate::process::resolve_process;
 use crate::provisioner;
 use crate::spec::{self, ContainerConfig};
+use crate::volumes::VolumeRecord;
 
 pub fn launch(
     config: &Config,
@@ -48,21 +51,48 @@ pub fn begin(
     cfg: &ContainerConfig,
     notices: &dyn Notices,
 ) -> Result<Starting> {
+    // A nested container stands on its running parent (`nested.rs`).
+    let nested_in = match &cfg.nesting {
+        Some(n) => Some(super::nested::parent_of(&config.paths, cfg, n)?),
+        None => None,
+    };
+    let mut st = claim(config, cfg, nested_in.as_ref())?;
+    prepare(config, images, cfg, &mut st, nested_in.as_ref(), notices)
+        .and_then(|p| p.finish(config, images, &mut st, nested_in.as_ref(), notices))
+        .and_then(|()| start_supervisor(config, images, cfg))
+        .map_err(|e| undo(config, images, cfg, &mut st, e))
+}
+
+pub(super) fn start_supervisor(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+) -> Result<Starting> {
+    start(
+        &config.paths,
+        images.store_dir(),
+        &config.supervisor,
+        config.forker.as_deref(),
+        &cfg.id,
+    )
+}
+
+/// Claims the id (its runtime dir; `InUse` if taken) and checkpoints the request and its first state. A nested
+/// container's cgroup and claim are under its parent's; a top-level one's stand on the instance.
+pub(super) fn claim(
+    config: &Config,
+    cfg: &ContainerConfig,
+    nested_in: Option<&ContainerState>,
+) -> Result<ContainerState> {
     let id = cfg.id.as_str();
     let paths = &config.paths;
-    // A nested container stands on its running parent (`nested.rs`): its cgroup and its claim are under the
-    // parent's. A top-level one stands on the instance.
-    let (nested_in, cgroup, claim_in) = match &cfg.nesting {
-        Some(n) => {
-            let p = super::nested::parent_of(paths, cfg, n)?;
-            let (cgroup, claim_in) = (super::nested::cgroup(&p, id), paths.children(&p.id));
-            (Some(p), cgroup, claim_in)
-        }
+    let (cgroup, claim_in) = match nested_in {
+        Some(p) => (super::nested::cgroup(p, id), paths.children(&p.id)),
         None => {
             spec::validate_id(&cfg.id)?;
             let parent = cgroup_parent(config.cgroups_root.as_deref(), paths)
                 .map_err(|why| ContainerError::launch(id, "preparing", why, 125))?;
-            (None, parent.join(cgroup_name(id)), paths.containers())
+            (parent.join(cgroup_name(id)), paths.containers())
         }
     };
     fs::create_dir_all(&claim_in).map_err(|e| ContainerError::io(&claim_in, e))?;
@@ -76,7 +106,7 @@ pub fn begin(
     let name = cgroup
         .file_name()
         .map_or_else(|| cgroup_name(id), |n| n.to_string_lossy().into_owned());
-    let mut st = ContainerState {
+    let st = ContainerState {
         id: id.to_string(),
         state: State::Starting,
         image: cfg.image.as_ref().map(|i| i.reference.to_string()),
@@ -103,34 +133,31 @@ pub fn begin(
     };
     write_json(&paths.config_file(id), cfg)?;
     write_json(&paths.state_file(id), &st)?;
-    let store_dir = images.store_dir();
-    match prepare(config, images, cfg, &mut st, nested_in.as_ref(), notices).and_then(|()| {
-        start(
-            paths,
-            store_dir,
-            &config.supervisor,
-            config.forker.as_deref(),
-            id,
-        )
-    }) {
-        Ok(s) => Ok(s),
-        Err(e) => {
-            // Undo and record: the id keeps its checkpoint (EXITED, launch failed) until `rm`, as Mesos keeps a
-            // failed container's termination for WAIT_CONTAINER.
-            st.state = State::Destroying;
-            let _ = write_json(&paths.state_file(id), &st);
-            st.torn_down = teardown(paths, store_dir, &st).is_ok();
-            st.state = State::Exited;
-            st.finished = Some(now());
-            st.owner = None;
-            st.termination = Some(Termination::launch_failed(e.to_string(), e.exit_code()));
-            let _ = write_json(&paths.state_file(id), &st);
-            if cfg.remove_on_exit {
-                let _ = remove_files(paths, id);
-            }
-            Err(e)
-        }
+    Ok(st)
+}
+
+/// The undo of a failed launch, recorded: the id keeps its checkpoint (EXITED, launch failed) until `rm`, as
+/// Mesos keeps a failed container's termination for WAIT_CONTAINER. Returns the error.
+pub(super) fn undo(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    st: &mut ContainerState,
+    e: ContainerError,
+) -> ContainerError {
+    let paths = &config.paths;
+    st.state = State::Destroying;
+    let _ = write_json(&paths.state_file(&st.id), st);
+    st.torn_down = teardown(paths, images.store_dir(), st).is_ok();
+    st.state = State::Exited;
+    st.finished = Some(now());
+    st.owner = None;
+    st.termination = Some(Termination::launch_failed(e.to_string(), e.exit_code()));
+    let _ = write_json(&paths.state_file(&st.id), st);
+    if cfg.remove_on_exit {
+        let _ = remove_files(paths, &st.id);
     }
+    e
 }
 
 fn checkpoint(config: &Config, st: &mut ContainerState, s: State) -> Result<()> {
@@ -138,18 +165,31 @@ fn checkpoint(config: &Config, st: &mut ContainerState, s: State) -> Result<()> 
     write_json(&config.paths.state_file(&st.id), st)
 }
 
-fn prepare(
+/// A launch prepared up to the namespaces of its parent: what [`Prepared::finish`] needs to write the bundle and
+/// fetch. A pod's members get this far while their parent starts (`pending.rs`).
+pub(super) struct Prepared<'a> {
+    /// The request, with an AppC image's app section filled in.
+    cfg: Cow<'a, ContainerConfig>,
+    process: Process,
+    rootfs: Option<PathBuf>,
+    contribution: Contribution,
+    persistent: Vec<VolumeRecord>,
+}
+
+/// Provides the image and rootfs, allocates ports, resolves the process and lets the isolators prepare.
+/// `nested_in` is the parent as its own launch left it (its ports and sandbox; it need not run yet).
+pub(super) fn prepare<'a>(
     config: &Config,
     images: &Images,
-    cfg: &ContainerConfig,
+    cfg: &'a ContainerConfig,
     st: &mut ContainerState,
     nested_in: Option<&ContainerState>,
     notices: &dyn Notices,
-) -> Result<()> {
+) -> Result<Prepared<'a>> {
     let (paths, id) = (&config.paths, cfg.id.as_str());
     checkpoint(config, st, State::Provisioning)?;
     let sandbox = paths.sandbox(id);
-    let mut fetch = FetchOptions {
+    let fetch = FetchOptions {
         tls: images.tls(),
         stall_timeout: config.fetcher_stall_timeout,
         ..FetchOptions::default()
@@ -161,20 +201,19 @@ fn prepare(
     };
     let rootfs = image.as_ref().map(|(_, r)| r.as_path());
     // An AppC app section fills in ports, mount points and resources the request left open.
-    let with_app;
-    let cfg = match &app {
-        Some(app) => match super::appc_app::with_app(cfg, app)
-            .map_err(|why| ContainerError::launch(id, "provisioning", why, 125))?
-        {
-            Some(c) => {
-                write_json(&paths.config_file(id), &c)?;
-                with_app = c;
-                &with_app
-            }
-            None => cfg,
-        },
-        None => cfg,
+    let with_app = match &app {
+        Some(app) => super::appc_app::with_app(cfg, app)
+            .map_err(|why| ContainerError::launch(id, "provisioning", why, 125))?,
+        None => None,
     };
+    let given = match with_app {
+        Some(c) => {
+            write_json(&paths.config_file(id), &c)?;
+            Cow::Owned(c)
+        }
+        None => Cow::Borrowed(cfg),
+    };
+    let cfg: &ContainerConfig = &given;
     // On the host's root the task sees its sandbox where it is (Mesos sets MESOS_SANDBOX to the host path).
     let sandbox_dir = match rootfs {
         Some(_) => config.sandbox_directory.clone(),
@@ -235,58 +274,91 @@ fn prepare(
             request.limits = &no_limits;
         }
     }
-    let mut contribution = isolators
+    let contribution = isolators
         .prepare(&places.container(), &request)
         .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), 125))?;
-    if let (Some(parent), Some(n)) = (nested_in, &cfg.nesting) {
-        super::nested::join_parent(paths, parent, n, &mut contribution)?;
-    }
-    st.status = contribution.status.iter().cloned().collect();
-    if !persistent.is_empty() {
-        let shown = serde_json::to_value(&persistent).unwrap_or_default();
-        st.status.insert("volumes/persistent".into(), shown);
-    }
-    checkpoint(config, st, State::Preparing)?;
-    killed_yet(config, id, "preparing")?;
-    let bundle = paths.bundle(id);
-    fs::create_dir_all(&bundle).map_err(|e| ContainerError::io(&bundle, e))?;
-    let spec = runtime_spec(&BundleInput {
-        config: cfg,
-        process: p,
-        rootfs,
-        sandbox_host: &sandbox,
-        sandbox_in_container: &sandbox_dir,
-        cgroups_path: Path::new(&st.cgroup),
-        contribution: &contribution,
+    Ok(Prepared {
+        cfg: given,
+        process: process.process,
+        rootfs: image.map(|(_, r)| r),
+        contribution,
+        persistent,
     })
-    .map_err(|e| ContainerError::launch(id, "preparing", format!("OCI bundle: {e}"), 125))?;
-    write_json(&bundle.join("config.json"), &spec)?;
-    super::secrets::write_env(paths, cfg)?;
+}
 
-    // The cgroup is made (limits written) and the init placed in it by the supervisor as it starts; it runs the
-    // isolators' `isolate` between creating the init and letting it exec the task.
-    checkpoint(config, st, State::Isolating)?;
-    checkpoint(config, st, State::Fetching)?;
-    // The credential URIs were fetched before the pull.
-    let rest: Vec<_> = cfg
-        .command
-        .uris
-        .iter()
-        .filter(|u| !is_credential_uri(u))
-        .cloned()
-        .collect();
-    // Cache entries are the task's user's own (keyed by uid, which is what owns them in the sandbox).
-    fetch.cache = config.fetcher_cache.clone();
-    fetch.observer = notices.fetch_observer();
-    fetch.user = format!("uid {}", p.uid);
-    fetch_uris(id, &rest, &sandbox, &fetch)?;
-    if p.uid != 0 {
-        crate::container::sandbox::give_to(&sandbox, p.uid, p.gid).map_err(|e| {
-            let why = format!("giving the sandbox to uid {}: {e}", p.uid);
-            ContainerError::launch(id, "fetching", why, 125)
-        })?;
+impl Prepared<'_> {
+    /// Joins the parent's namespaces (`nested_in` now running), writes the bundle and the secrets, and fetches
+    /// the URIs into the sandbox.
+    pub(super) fn finish(
+        self,
+        config: &Config,
+        images: &Images,
+        st: &mut ContainerState,
+        nested_in: Option<&ContainerState>,
+        notices: &dyn Notices,
+    ) -> Result<()> {
+        let Prepared {
+            cfg,
+            process: p,
+            rootfs,
+            mut contribution,
+            persistent,
+        } = self;
+        let (paths, id) = (&config.paths, cfg.id.as_str());
+        if let (Some(parent), Some(n)) = (nested_in, &cfg.nesting) {
+            super::nested::join_parent(paths, parent, n, &mut contribution)?;
+        }
+        st.status = contribution.status.iter().cloned().collect();
+        if !persistent.is_empty() {
+            let shown = serde_json::to_value(&persistent).unwrap_or_default();
+            st.status.insert("volumes/persistent".into(), shown);
+        }
+        checkpoint(config, st, State::Preparing)?;
+        killed_yet(config, id, "preparing")?;
+        let (bundle, sandbox) = (paths.bundle(id), paths.sandbox(id));
+        fs::create_dir_all(&bundle).map_err(|e| ContainerError::io(&bundle, e))?;
+        let spec = runtime_spec(&BundleInput {
+            config: &cfg,
+            process: &p,
+            rootfs: rootfs.as_deref(),
+            sandbox_host: &sandbox,
+            sandbox_in_container: &st.sandbox_directory,
+            cgroups_path: Path::new(&st.cgroup),
+            contribution: &contribution,
+        })
+        .map_err(|e| ContainerError::launch(id, "preparing", format!("OCI bundle: {e}"), 125))?;
+        write_json(&bundle.join("config.json"), &spec)?;
+        super::secrets::write_env(paths, &cfg)?;
+
+        // The cgroup is made (limits written) and the init placed in it by the supervisor as it starts; it runs
+        // the isolators' `isolate` between creating the init and letting it exec the task.
+        checkpoint(config, st, State::Isolating)?;
+        checkpoint(config, st, State::Fetching)?;
+        // The credential URIs were fetched before the pull.
+        let rest: Vec<_> = cfg
+            .command
+            .uris
+            .iter()
+            .filter(|u| !is_credential_uri(u))
+            .cloned()
+            .collect();
+        // Cache entries are the task's user's own (keyed by uid, which is what owns them in the sandbox).
+        let fetch = FetchOptions {
+            tls: images.tls(),
+            stall_timeout: config.fetcher_stall_timeout,
+            cache: config.fetcher_cache.clone(),
+            observer: notices.fetch_observer(),
+            user: format!("uid {}", p.uid),
+        };
+        fetch_uris(id, &rest, &sandbox, &fetch)?;
+        if p.uid != 0 {
+            crate::container::sandbox::give_to(&sandbox, p.uid, p.gid).map_err(|e| {
+                let why = format!("giving the sandbox to uid {}: {e}", p.uid);
+                ContainerError::launch(id, "fetching", why, 125)
+            })?;
+        }
+        killed_yet(config, id, "fetching")
     }
-    killed_yet(config, id, "fetching")
 }
 
 /// A kill that arrived while the container was being made (Mesos destroys a container that has no task yet):

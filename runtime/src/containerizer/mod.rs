@@ -16,6 +16,7 @@ pub mod forker;
 pub mod launch;
 pub mod nested;
 pub mod ops;
+mod pending;
 pub mod pod;
 pub mod recover;
 mod relay;

@@ -25,19 +25,8 @@ use crate::spec::{ContainerConfig, Nesting, Volume, VolumeSource};
 
 /// The parent a nested launch stands on: running, with a task whose namespaces can be joined.
 pub fn parent_of(paths: &Paths, cfg: &ContainerConfig, n: &Nesting) -> Result<ContainerState> {
-    let id = cfg.id.as_str();
-    let bad = |why: String| ContainerError::launch(id, "preparing", why, 125);
-    let name = id
-        .strip_prefix(n.parent.as_str())
-        .and_then(|r| r.strip_prefix('/'))
-        .filter(|r| !r.contains('/'))
-        .ok_or_else(|| {
-            bad(format!(
-                "a nested container's id must be {}/<name>",
-                n.parent
-            ))
-        })?;
-    crate::spec::validate_id(name)?;
+    check_id(cfg, n)?;
+    let bad = |why: String| ContainerError::launch(&cfg.id, "preparing", why, 125);
     let parent = load(paths, &n.parent).map_err(|_| {
         bad(format!(
             "container_id.parent: container {} does not exist",
@@ -52,6 +41,21 @@ pub fn parent_of(paths: &Paths, cfg: &ContainerConfig, n: &Nesting) -> Result<Co
             s.as_str()
         ))),
     }
+}
+
+/// A nested container's id is `<parent>/<name>`, its name a valid id.
+pub fn check_id(cfg: &ContainerConfig, n: &Nesting) -> Result<()> {
+    let name = cfg
+        .id
+        .strip_prefix(n.parent.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+        .filter(|r| !r.contains('/'))
+        .ok_or_else(|| {
+            let why = format!("a nested container's id must be {}/<name>", n.parent);
+            ContainerError::launch(&cfg.id, "preparing", why, 125)
+        })?;
+    crate::spec::validate_id(name)?;
+    Ok(())
 }
 
 /// The nested container's cgroup: under its parent's.

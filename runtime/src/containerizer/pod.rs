@@ -5,9 +5,11 @@
 //! (`supervisor::family`).
 
 use super::config::Config;
-use super::launch::{begin, launch};
-use super::spawn::Launched;
+use super::launch::begin;
+use super::pending::{prepare_member, Pending};
+use super::spawn::{Launched, Starting};
 use crate::container::error::{ContainerError, Result};
+use crate::container::records::load;
 use crate::images::{Images, Notices};
 use crate::spec::PodConfig;
 
@@ -19,17 +21,6 @@ pub fn launch_pod(
     notices: &dyn Notices,
 ) -> Result<Vec<Launched>> {
     let id = pod.parent.id.as_str();
-    for c in &pod.children {
-        let nested_here = c.nesting.as_ref().is_some_and(|n| n.parent == id);
-        if !nested_here {
-            return Err(ContainerError::launch(
-                &c.id,
-                "preparing",
-                format!("a pod member must be nested in the pod {id}"),
-                125,
-            ));
-        }
-    }
     // The ephemeral volumes are made by the first member that mounts each (`nested::parent_volumes`), owned by
     // its user, as Mesos's executor makes them its own.
     let mut parent = pod.parent.clone();
@@ -39,24 +30,37 @@ pub fn launch_pod(
         parent.command.value = Some(exe.clone());
         parent.command.arguments[0] = exe;
     }
-    let mut out = vec![launch(config, images, &parent, notices)?];
-    if let Err(e) = super::nested::make_pod_shm(&config.paths, id) {
-        let _ = super::ops::destroy(&config.paths, images.store_dir(), id);
-        return Err(e);
-    }
-    // Each member's supervisor starts its task while the next member is prepared here: on two cores a pod of
-    // three costs little more than its parent and one member.
-    let mut starting = Vec::new();
-    let mut failed = None;
-    for c in &pod.children {
-        match begin(config, images, c, notices) {
-            Ok(s) => starting.push(s),
-            Err(e) => {
-                failed = Some(e);
-                break;
+    // The members are made while the parent's supervisor starts it: they need it running only to join its
+    // namespaces (`pending.rs`). On two cores this hides most of the parent's start.
+    let parent_starting = begin(config, images, &parent, notices)?;
+    let mut pending = Vec::new();
+    let made = super::nested::make_pod_shm(&config.paths, id)
+        .and_then(|()| load(&config.paths, id))
+        .and_then(|begun| {
+            for c in &pod.children {
+                pending.push(prepare_member(config, images, c, &begun, notices)?);
             }
+            Ok(())
+        });
+    let parent_launched = parent_starting.started(&config.paths);
+    let (parent_launched, running) = match made
+        .and(parent_launched)
+        .and_then(|l| Ok((l, load(&config.paths, id)?)))
+    {
+        Ok(p) => p,
+        Err(e) => return Err(fail(config, images, id, pending, Vec::new(), e)),
+    };
+    // Each member's supervisor starts its task while the next member is finished here.
+    let mut starting = Vec::new();
+    let mut rest = pending.into_iter();
+    for p in rest.by_ref() {
+        match p.start(&running, notices) {
+            Ok(s) => starting.push(s),
+            Err(e) => return Err(fail(config, images, id, rest.collect(), starting, e)),
         }
     }
+    let mut out = vec![parent_launched];
+    let mut failed = None;
     for s in starting {
         match s.started(&config.paths) {
             Ok(l) => out.push(l),
@@ -66,11 +70,30 @@ pub fn launch_pod(
         }
     }
     if let Some(e) = failed {
-        if let Err(d) = super::ops::destroy(&config.paths, images.store_dir(), id) {
-            tracing::warn!(pod = id, error = %d, "destroying a pod that failed to launch");
-        }
-        return Err(e);
+        return Err(fail(config, images, id, Vec::new(), Vec::new(), e));
     }
     crate::supervisor::family::all_launched(&config.paths, id)?;
     Ok(out)
+}
+
+/// A pod that did not start whole: the members not started are undone, those starting are waited for, and the
+/// pod is destroyed (members first). Returns `e`, the first failure.
+fn fail(
+    config: &Config,
+    images: &Images,
+    id: &str,
+    pending: Vec<Pending>,
+    starting: Vec<Starting>,
+    e: ContainerError,
+) -> ContainerError {
+    for p in pending {
+        p.abandon(&e);
+    }
+    for s in starting {
+        let _ = s.started(&config.paths);
+    }
+    if let Err(d) = super::ops::destroy(&config.paths, images.store_dir(), id) {
+        tracing::warn!(pod = id, error = %d, "destroying a pod that failed to launch");
+    }
+    e
 }
