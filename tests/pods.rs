@@ -56,6 +56,24 @@ fn a_pod_of_an_httpd_and_a_client_shares_localhost_a_volume_and_an_envelope() {
     let (web, client) = (format!("{id}/web"), format!("{id}/client"));
     n.c.wait_running(&web);
     n.c.wait_running(&client);
+    // The parent's process is `ucr pause` (run in place of its exec): that command line, no fd but stdio.
+    let pause = n.c.wait_running(&id);
+    let cmdline = std::fs::read(format!("/proc/{pause}/cmdline")).expect("cmdline");
+    let args: Vec<_> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(String::from_utf8_lossy)
+        .collect();
+    assert!(
+        args.len() == 2 && args[0].ends_with("/ucr") && args[1] == "pause",
+        "{args:?}"
+    );
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{pause}/fd"))
+        .expect("fds")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(fds.len(), 3, "the pause holds only stdio: {fds:?}");
     // The client reached the httpd on the pod's localhost, and wrote what it got into the shared volume.
     let deadline = std::time::Instant::now() + CMD_TIMEOUT;
     loop {

@@ -269,6 +269,9 @@ impl Launcher for Linux {
     }
 
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error {
+        if super::in_place::is_own_pause(program, args) {
+            super::in_place::pause(args);
+        }
         let argv: Vec<*const libc::c_char> = args
             .iter()
             .map(|a| a.as_ptr())

@@ -32,6 +32,7 @@ mod enter;
 mod error;
 pub mod hook;
 mod idmap;
+mod in_place;
 mod init;
 mod keyring;
 mod linux;
