@@ -3,7 +3,8 @@
 //! the process, let the isolators prepare, write the OCI bundle, fetch URIs, then start the per-container
 //! supervisor and wait for its first word. Every step is checkpointed before it starts; a failure at any step
 //! records a `REASON_CONTAINER_LAUNCH_FAILED` termination and undoes what was done, so nothing is left
-//! half-made.
+//! half-made. The steps split where a nested container joins its parent's namespaces (`Prepared::finish`),
+//! so a pod's members can be made before their parent runs (`pending.rs`).
 
 use std::borrow::Cow;
 use std::fs::{self, File};

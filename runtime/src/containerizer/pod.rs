@@ -1,8 +1,8 @@
-//! Launching a pod (`spec::pod`): its parent, whose only process is `ucr pause`, then each member nested in it,
-//! in the pod's order, their supervisors starting side by side. A pod starts whole or not at all, as Marathon's
-//! pod instance: when a member fails to launch, the pod is destroyed (members first) and the member's error
-//! returned, its record kept for WAIT. What happens when a member ends is the supervisors'
-//! (`supervisor::family`).
+//! Launching a pod (`spec::pod`): its parent, whose only process is `ucr pause`, and each member nested in it,
+//! in the pod's order: the members are made while the parent starts, then join it, their supervisors starting
+//! side by side. A pod starts whole or not at all, as Marathon's pod instance: when a member fails to launch,
+//! the pod is destroyed (members first) and the member's error returned, its record kept for WAIT. What happens
+//! when a member ends is the supervisors' (`supervisor::family`).
 
 use super::config::Config;
 use super::launch::begin;
@@ -21,6 +21,15 @@ pub fn launch_pod(
     notices: &dyn Notices,
 ) -> Result<Vec<Launched>> {
     let id = pod.parent.id.as_str();
+    // Checked before anything is made (`prepare_member` checks it again).
+    if let Some(c) = pod
+        .children
+        .iter()
+        .find(|c| c.nesting.as_ref().is_none_or(|n| n.parent != id))
+    {
+        let why = format!("a pod member must be nested in the pod {id}");
+        return Err(ContainerError::launch(&c.id, "preparing", why, 125));
+    }
     // The ephemeral volumes are made by the first member that mounts each (`nested::parent_volumes`), owned by
     // its user, as Mesos's executor makes them its own.
     let mut parent = pod.parent.clone();
