@@ -233,6 +233,50 @@ fn a_pod_whose_member_cannot_launch_leaves_nothing_behind() {
     }
 }
 
+/// `ucr launch` of a pod killed (SIGKILL) at any moment of the pod's start, whatever its members were doing
+/// then (being made before the parent runs, joining it, starting), leaves nothing that `rm --force` of the pod
+/// does not take away: no process, cgroup or mount, and no record.
+#[test]
+fn a_pod_launch_killed_at_any_moment_is_removed_whole() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let member = |name: &str| {
+        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
+               "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
+    };
+    for delay_ms in [0u64, 2, 4, 6, 8, 10, 13, 16, 20, 30] {
+        let id = c.id(&format!("cut{delay_ms}"));
+        let file = c.dir.path().join(format!("{id}.json"));
+        let pod = json!({"id": id, "containers": [member("a"), member("b"), member("c")]});
+        std::fs::write(&file, pod.to_string()).expect("pod file");
+        let mut launch = c.spawn(&["launch", "-d", &file.display().to_string()]);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = launch.child.kill();
+        let _ = launch.child.wait();
+        let out = c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
+        let gone = out.code == 0 || out.stderr.contains("no such container");
+        assert!(gone, "after {delay_ms} ms: {}", out.all());
+        assert!(
+            c.ps(&id).is_none(),
+            "after {delay_ms} ms: the pod's record is left"
+        );
+        assert!(
+            procs_in_cgroup(&id).is_empty(),
+            "after {delay_ms} ms: processes left"
+        );
+        assert!(
+            cgroup_dirs(&id).is_empty(),
+            "after {delay_ms} ms: cgroups left"
+        );
+        assert!(
+            mounts_under(c.dir.path()).is_empty(),
+            "after {delay_ms} ms: mounts left: {:?}",
+            mounts_under(c.dir.path())
+        );
+    }
+}
+
 /// A Mesos task group (a scheduler's LAUNCH_GROUP) runs as the default executor runs it: each task nested in the
 /// executor's container, with its own limits, the group's end waited for.
 #[test]

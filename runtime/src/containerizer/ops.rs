@@ -30,9 +30,17 @@ pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
     }
     // Recorded first, so the supervisor reports TASK_KILLED however fast the task dies.
     write_atomic(&paths.kill_marker(id), signal.to_string().as_bytes())?;
-    let Some(pid) = st.pid else {
-        // Still provisioning: the launcher checks the marker before starting the task.
-        return Ok(());
+    // Still being made: the launch checks the marker at each step, and the supervisor once it has recorded
+    // the task's pid. Looked for again here, after the marker, for a pid recorded since the first look.
+    let (st, pid) = match st.pid {
+        Some(pid) => (st, pid),
+        None => match load_live(paths, id) {
+            Ok(again) => match again.pid {
+                Some(pid) => (again, pid),
+                None => return Ok(()),
+            },
+            Err(_) => return Ok(()),
+        },
     };
     let sig = nix::sys::signal::Signal::try_from(signal).map_err(|_| ContainerError::State {
         id: id.to_string(),
