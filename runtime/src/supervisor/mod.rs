@@ -110,12 +110,14 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     st.pid_start = Some(Owner::of(pid).start_time).filter(|t| *t > 0);
     st.started = Some(now());
     write_json(&paths.state_file(id), &st)?;
-    // A kill that came while the task was being started found no pid to signal: its marker says so. Checked
-    // after the pid is recorded, and `ops::kill` looks for a pid again after writing its marker, so one of the
-    // two always sees the other.
-    if paths.kill_marker(id).exists() {
-        if let Err(e) = crate::containerizer::ops::kill(paths, id, libc::SIGKILL) {
-            tracing::warn!("killing a task killed while it started: {e}");
+    // A kill that came while the task was being started found no pid to signal: its marker says so, with the
+    // signal (SIGTERM from a kill policy's first step, whose SIGKILL follows). Checked after the pid is
+    // recorded, and `ops::kill` looks for a pid again after writing its marker, so one of the two always sees
+    // the other.
+    if let Ok(text) = std::fs::read_to_string(paths.kill_marker(id)) {
+        let signal = text.trim().parse().unwrap_or(libc::SIGKILL);
+        if let Err(e) = crate::containerizer::ops::kill(paths, id, signal) {
+            tracing::warn!("signalling a task killed while it started: {e}");
         }
     }
     if let Some(n) = notify.as_mut() {
