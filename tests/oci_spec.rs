@@ -221,8 +221,13 @@ fn delete_of_a_running_container_is_an_error() {
 /// A hook that appends its name and the status it was given to `log` (a path as the hook sees it). Its
 /// timeout makes a hook that never ends fail the test instead of hanging it.
 fn hook(name: &str, log: &str) -> Value {
-    let script =
-        format!("echo {name} $(sed -n 's/.*\"status\":\"\\([a-z]*\\)\".*/\\1/p') >> {log}");
+    sh_hook(format!(
+        "echo {name} $(sed -n 's/.*\"status\":\"\\([a-z]*\\)\".*/\\1/p') >> {log}"
+    ))
+}
+
+/// A hook running `script` with `sh -c`, with a timeout.
+fn sh_hook(script: String) -> Value {
     json!({"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 30})
 }
 
@@ -278,8 +283,7 @@ fn a_create_container_hook_runs_in_the_containers_namespaces() {
         c["root"]["readonly"] = false.into();
         let script =
             format!("for n in pid net mnt uts; do readlink /proc/self/ns/$n; done > {log}");
-        c["hooks"] =
-            json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", script], "timeout": 30}]});
+        c["hooks"] = json!({"createContainer": [sh_hook(script)]});
     });
     let c = r.run(&["create", "-b", &b.display().to_string(), "ns"]);
     assert_eq!(c.code, 0, "{}", c.all());

@@ -59,7 +59,7 @@ pub fn begin(
     };
     let mut st = claim(config, cfg, nested_in.as_ref())?;
     prepare(config, images, cfg, &mut st, nested_in.as_ref(), notices)
-        .and_then(|p| p.finish(config, images, &mut st, nested_in.as_ref(), notices))
+        .and_then(|p| p.finish(config, &mut st, nested_in.as_ref(), notices))
         .and_then(|()| start_supervisor(config, images, cfg))
         .map_err(|e| undo(config, images, cfg, &mut st, e))
 }
@@ -175,6 +175,8 @@ pub(super) struct Prepared<'a> {
     rootfs: Option<PathBuf>,
     contribution: Contribution,
     persistent: Vec<VolumeRecord>,
+    /// The trust and stall timeout the pull used; the URIs are fetched with them.
+    fetch: FetchOptions,
 }
 
 /// Provides the image and rootfs, allocates ports, resolves the process and lets the isolators prepare.
@@ -284,6 +286,7 @@ pub(super) fn prepare<'a>(
         rootfs: image.map(|(_, r)| r),
         contribution,
         persistent,
+        fetch,
     })
 }
 
@@ -293,7 +296,6 @@ impl Prepared<'_> {
     pub(super) fn finish(
         self,
         config: &Config,
-        images: &Images,
         st: &mut ContainerState,
         nested_in: Option<&ContainerState>,
         notices: &dyn Notices,
@@ -304,6 +306,7 @@ impl Prepared<'_> {
             rootfs,
             mut contribution,
             persistent,
+            mut fetch,
         } = self;
         let (paths, id) = (&config.paths, cfg.id.as_str());
         if let (Some(parent), Some(n)) = (nested_in, &cfg.nesting) {
@@ -344,13 +347,9 @@ impl Prepared<'_> {
             .cloned()
             .collect();
         // Cache entries are the task's user's own (keyed by uid, which is what owns them in the sandbox).
-        let fetch = FetchOptions {
-            tls: images.tls(),
-            stall_timeout: config.fetcher_stall_timeout,
-            cache: config.fetcher_cache.clone(),
-            observer: notices.fetch_observer(),
-            user: format!("uid {}", p.uid),
-        };
+        fetch.cache = config.fetcher_cache.clone();
+        fetch.observer = notices.fetch_observer();
+        fetch.user = format!("uid {}", p.uid);
         fetch_uris(id, &rest, &sandbox, &fetch)?;
         if p.uid != 0 {
             crate::container::sandbox::give_to(&sandbox, p.uid, p.gid).map_err(|e| {

@@ -32,15 +32,15 @@ pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
     write_atomic(&paths.kill_marker(id), signal.to_string().as_bytes())?;
     // Still being made: the launch checks the marker at each step, and the supervisor once it has recorded
     // the task's pid. Looked for again here, after the marker, for a pid recorded since the first look.
-    let (st, pid) = match st.pid {
-        Some(pid) => (st, pid),
+    let st = match st.pid {
+        Some(_) => st,
         None => match load_live(paths, id) {
-            Ok(again) => match again.pid {
-                Some(pid) => (again, pid),
-                None => return Ok(()),
-            },
-            Err(_) => return Ok(()),
+            Ok(again) if again.pid.is_some() => again,
+            _ => return Ok(()),
         },
+    };
+    let Some(pid) = st.pid else {
+        return Ok(());
     };
     let sig = nix::sys::signal::Signal::try_from(signal).map_err(|_| ContainerError::State {
         id: id.to_string(),

@@ -22,8 +22,8 @@ pub struct Pending<'a> {
     prepared: Prepared<'a>,
 }
 
-/// Claims and prepares `cfg`, nested in `parent`: begun (its ports and sandbox are checkpointed), not
-/// necessarily running yet.
+/// Claims and prepares `cfg`, nested in `parent` (the pod checked that it is): begun (its ports and sandbox
+/// are checkpointed), not necessarily running yet.
 pub fn prepare_member<'a>(
     config: &'a Config,
     images: &'a Images,
@@ -31,12 +31,9 @@ pub fn prepare_member<'a>(
     parent: &ContainerState,
     notices: &dyn Notices,
 ) -> Result<Pending<'a>> {
-    let nested_here = cfg.nesting.as_ref().filter(|n| n.parent == parent.id);
-    let Some(n) = nested_here else {
-        let why = format!("a pod member must be nested in the pod {}", parent.id);
-        return Err(ContainerError::launch(&cfg.id, "preparing", why, 125));
-    };
-    super::nested::check_id(cfg, n)?;
+    if let Some(n) = &cfg.nesting {
+        super::nested::check_id(cfg, n)?;
+    }
     let mut st = claim(config, cfg, Some(parent))?;
     match prepare(config, images, cfg, &mut st, Some(parent), notices) {
         Ok(prepared) => Ok(Pending {
@@ -80,7 +77,7 @@ impl Pending<'_> {
             prepared,
         } = self;
         prepared
-            .finish(config, images, &mut st, Some(parent), notices)
+            .finish(config, &mut st, Some(parent), notices)
             .and_then(|()| start_supervisor(config, images, cfg))
             .map_err(|e| undo(config, images, cfg, &mut st, naming(&cfg.id, e)))
     }

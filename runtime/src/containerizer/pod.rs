@@ -21,7 +21,7 @@ pub fn launch_pod(
     notices: &dyn Notices,
 ) -> Result<Vec<Launched>> {
     let id = pod.parent.id.as_str();
-    // Checked before anything is made (`prepare_member` checks it again).
+    // Checked before anything is made.
     if let Some(c) = pod
         .children
         .iter()
