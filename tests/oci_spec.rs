@@ -273,16 +273,21 @@ fn hooks_run_in_lifecycle_order_with_the_state_on_stdin() {
 }
 
 /// config.md "createContainer": the hook "MUST be executed in the container namespace": its pid namespace
-/// too, as runc's hooks (children of its init) are.
+/// too, as runc's hooks (children of its init) are, and its cgroup: a hook's processes count against the
+/// container's limits, not the runtime's.
 #[test]
 fn a_create_container_hook_runs_in_the_containers_namespaces() {
     let r = Runc::new();
     let dir = r.dir.path().join("n");
     let log = dir.join("rootfs/ns.log").display().to_string();
+    let cgroups = dir.join("rootfs/cgroup.log");
     let b = r.bundle("n", &["sleep", "100"], |c| {
         c["root"]["readonly"] = false.into();
-        let script =
-            format!("for n in pid net mnt uts; do readlink /proc/self/ns/$n; done > {log}");
+        let script = format!(
+            "for n in pid net mnt uts; do readlink /proc/self/ns/$n; done > {log}; \
+             cat /proc/self/cgroup > {}",
+            cgroups.display()
+        );
         c["hooks"] = json!({"createContainer": [sh_hook(script)]});
     });
     let c = r.run(&["create", "-b", &b.display().to_string(), "ns"]);
@@ -299,6 +304,16 @@ fn a_create_container_hook_runs_in_the_containers_namespaces() {
     assert_eq!(got.lines().collect::<Vec<_>>(), want);
     let own = std::fs::read_link("/proc/self/ns/pid").expect("own pid ns");
     assert_ne!(want[0], own.display().to_string());
+    // In the container's cgroup namespace, whose root is the container's cgroup: each hierarchy's path is
+    // "/" for a process in that cgroup ("/.." and up for one outside it, as the runtime's).
+    let cg = std::fs::read_to_string(&cgroups).expect("cgroup.log");
+    assert!(cg.lines().count() > 0);
+    for line in cg.lines() {
+        assert!(
+            line.ends_with(":/"),
+            "the hook is outside the container's cgroup: {cg}"
+        );
+    }
     assert_eq!(r.run(&["delete", "--force", "ns"]).code, 0);
 }
 

@@ -177,10 +177,18 @@ fn made(root: &Root, id: &str, opts: &CreateOptions, undo: &mut Undo) -> Result<
         hooks,
     };
     // The init paused before pivot_root: the early hooks, then a byte through the FIFO lets it go on.
+    let cgroup_procs: Vec<PathBuf> = placement
+        .dirs()
+        .iter()
+        .map(|(_, d)| d.join("cgroup.procs"))
+        .collect();
     let mut early_hooks = |pid: i32| -> std::result::Result<(), String> {
         let state = creating_state(&rec, pid);
         for k in early {
-            let join = (k == Kind::CreateContainer).then_some(pid);
+            let join = (k == Kind::CreateContainer).then_some(hooks::Join {
+                pid,
+                cgroup_procs: &cgroup_procs,
+            });
             hooks::run(rec.hooks.as_ref(), k, &state, join).map_err(|e| e.to_string())?;
         }
         std::fs::OpenOptions::new()

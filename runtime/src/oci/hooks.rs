@@ -4,9 +4,9 @@
 //!
 //! - `prestart` (deprecated) and `createRuntime`: in the runtime's namespaces, during `create`, while the init
 //!   is paused after its mounts and before `pivot_root`.
-//! - `createContainer`: right after them, in the container's namespaces (joined with `setns`, pid included, so
-//!   the hook is in the container's pid namespace as runc's, a child of its init, is; before `pivot_root` the
-//!   container's mount namespace still resolves the runtime's paths).
+//! - `createContainer`: right after them, in the container's cgroup and namespaces (joined with `setns`, pid
+//!   included, so the hook is where runc's, a child of its init, is: counted against the container's limits, in
+//!   its pid namespace; before `pivot_root` the container's mount namespace still resolves the runtime's paths).
 //! - `startContainer`: by the init itself, after `start`, before the user's program (`launcher::init`).
 //! - `poststart`: by `start`, once the program runs. `poststop`: by `delete`; a failure there is a warning.
 //!
@@ -14,6 +14,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
 
 use oci_spec::runtime::{Hook, Hooks};
 
@@ -101,22 +102,29 @@ pub fn commands(hooks: Option<&Hooks>, kind: Kind) -> Result<Vec<HookCmd>> {
         .collect()
 }
 
-/// Run the hooks of `kind` in order with `state` on their stdin, in the namespaces of process `join` when
-/// given (`createContainer`); the first failure stops them and is the error.
+/// Where a `createContainer` hook runs: the container's init, whose namespaces it joins, and the
+/// `cgroup.procs` file of the container's cgroup in each hierarchy.
+pub struct Join<'a> {
+    pub pid: i32,
+    pub cgroup_procs: &'a [PathBuf],
+}
+
+/// Run the hooks of `kind` in order with `state` on their stdin, in the cgroup and namespaces `join` names
+/// when given (`createContainer`); the first failure stops them and is the error.
 pub fn run(
     hooks: Option<&Hooks>,
     kind: Kind,
     state: &serde_json::Value,
-    join: Option<i32>,
+    join: Option<Join>,
 ) -> Result<()> {
     let cmds = commands(hooks, kind)?;
     if cmds.is_empty() {
         return Ok(());
     }
     let stdin = state.to_string().into_bytes();
-    let namespaces = match join {
-        Some(pid) => namespaces_of(pid)?,
-        None => Vec::new(),
+    let (namespaces, procs) = match join {
+        Some(j) => (namespaces_of(j.pid)?, cgroup_files(j.cgroup_procs)?),
+        None => (Vec::new(), Vec::new()),
     };
     for (index, cmd) in cmds.iter().enumerate() {
         let fail = |why: String| OciError::Hook {
@@ -126,6 +134,13 @@ pub fn run(
             why,
         };
         let mut enter = || {
+            // The cgroup first: its files are the runtime's paths, which a joined mount namespace may hide.
+            for fd in &procs {
+                // SAFETY: a write of a local buffer to an fd we opened; only a system call in the forked child.
+                if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             for (fd, nstype) in &namespaces {
                 // SAFETY: setns on an fd we opened; only a system call in the forked child.
                 if unsafe { libc::setns(fd.as_raw_fd(), *nstype) } < 0 {
@@ -143,6 +158,18 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// The container's `cgroup.procs` files, opened for writing before the fork: the child only writes "0" (itself)
+/// to each.
+fn cgroup_files(files: &[PathBuf]) -> Result<Vec<OwnedFd>> {
+    files
+        .iter()
+        .map(|p| {
+            let f = std::fs::OpenOptions::new().write(true).open(p);
+            f.map(OwnedFd::from).map_err(|e| OciError::io(p, e))
+        })
+        .collect()
 }
 
 /// The container's namespaces a `createContainer` hook joins, as runc's hooks are in them (they are its init's
