@@ -79,7 +79,7 @@ impl ImageRef {
         &self.registry
     }
 
-    /// The host[:port] to dial for the registry API.
+    /// The `host[:port]` to dial for the registry API.
     pub fn api_host(&self) -> &str {
         if self.registry == DOCKER_HUB {
             DOCKER_HUB_API

@@ -8,6 +8,10 @@
 //! `run` with `run_flags`, `containers`, `stats`), `supervise` (the hidden per-container supervisor), `progress` (pull
 //! progress), `logging`.
 
+// The flags' doc comments are clap's help text, shown as written (`HOST[:PORT]`, `<runtime-dir>`): not
+// rustdoc links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 mod agent;
 mod appc_images;
 mod archive;

@@ -90,7 +90,7 @@ pub fn existing(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<(PathBuf, PathBu
 /// Mesos keeps every container's processes in `<cgroup>/leaf` on v2).
 pub const LEAF: &str = "leaf";
 
-/// Create `cgroup` (an absolute cgroup path like "/ucr/<id>") in every hierarchy and write `resources` into
+/// Create `cgroup` (an absolute cgroup path like `"/ucr/<id>"`) in every hierarchy and write `resources` into
 /// it. Idempotent on an existing dir. On error, removes the directories it created (and only those).
 pub fn create(h: &dyn Hierarchy, cgroup: &Path, resources: &LinuxResources) -> Result<Placement> {
     let rel = relative(cgroup)?;

@@ -203,7 +203,7 @@ pub fn find_or_default(dir: &Path, name: &str) -> Result<NetworkConfig> {
 }
 
 /// The bundled `mesos-bridge`: a bridge with NAT to the outside, host-local addresses, and portmap for host
-/// ports (with `snat`, so the host's own 127.0.0.1:<hostPort> reaches the container too).
+/// ports (with `snat`, so the host's own `127.0.0.1:<hostPort>` reaches the container too).
 pub fn default_bridge(subnet: Ipv4Addr) -> Value {
     json!({
         "cniVersion": "1.0.0",

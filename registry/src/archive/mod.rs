@@ -7,7 +7,7 @@
 //! - the legacy `docker save` layout (`repositories`, `<id>/json` with `parent`, `<id>/layer.tar`), the only
 //!   one Mesos reads.
 //!
-//! Every archive becomes a list of [`Candidate`]s whose small parts (manifests, configs) are read and verified
+//! Every archive becomes a list of `Candidate`s whose small parts (manifests, configs) are read and verified
 //! first; `ingest` then streams the layers through the same single pass as a pull (hash the member, inflate,
 //! hash the tar, confined apply into staging), skipping layers the store already has, and commits blobs,
 //! layers and finally the image records only when every layer of the load verified. A damaged archive

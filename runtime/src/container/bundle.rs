@@ -38,8 +38,8 @@ pub struct BundleInput<'a> {
     pub contribution: &'a Contribution,
 }
 
-/// The annotation naming the program when it differs from args[0]: Mesos' `shell: false` with a `value` execs
-/// `value` with `arguments` as the whole argv (busybox applets rely on argv[0]), which OCI `process.args` cannot
+/// The annotation naming the program when it differs from `args[0]`: Mesos' `shell: false` with a `value` execs
+/// `value` with `arguments` as the whole argv (busybox applets rely on `argv[0]`), which OCI `process.args` cannot
 /// say on its own.
 pub const PROGRAM_ANNOTATION: &str = "ucr.program";
 

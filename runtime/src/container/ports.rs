@@ -223,7 +223,7 @@ pub fn allocate_in(
     Ok(out)
 }
 
-/// Marathon's task variables for ports: PORT0…, PORT_<NAME>, PORT, PORTS, and HOST (the agent's hostname).
+/// Marathon's task variables for ports: PORT0…, `PORT_<NAME>`, PORT, PORTS, and HOST (the agent's hostname).
 /// Siblings of a `udp,tcp` mapping count once.
 pub fn marathon_env(cfg: &ContainerConfig, mappings: &[PortMapping]) -> Vec<(String, String)> {
     if cfg.source != Source::Marathon {

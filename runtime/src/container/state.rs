@@ -39,7 +39,7 @@ impl State {
 }
 
 /// A process that owns the container at a moment: the CLI while it provisions, then the supervisor. The start
-/// time (from /proc/<pid>/stat) tells a live owner from a reused pid.
+/// time (from `/proc/<pid>/stat`) tells a live owner from a reused pid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub pid: i32,
@@ -70,7 +70,7 @@ impl Owner {
     }
 }
 
-/// Field 22 of /proc/<pid>/stat (start time in clock ticks); None if the process is gone or a zombie.
+/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks); None if the process is gone or a zombie.
 pub fn process_start_time(pid: i32) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
@@ -105,7 +105,7 @@ pub struct ContainerState {
     /// The task's init pid (in the host's pid namespace) while it runs.
     #[serde(default)]
     pub pid: Option<i32>,
-    /// The init's start time (clock ticks since boot, /proc/<pid>/stat field 22): tells the task from a later
+    /// The init's start time (clock ticks since boot, `/proc/<pid>/stat` field 22): tells the task from a later
     /// process that reused its pid, once nobody is its parent any more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_start: Option<u64>,

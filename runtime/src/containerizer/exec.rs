@@ -36,7 +36,7 @@ use crate::launcher::{self, pty, Cgroups, Entry, Linux};
 /// What to run, and how it is attached.
 #[derive(Clone, Debug, Default)]
 pub struct ExecRequest {
-    /// argv; argv[0] is looked up in the task's PATH unless it is a path.
+    /// argv; `argv[0]` is looked up in the task's PATH unless it is a path.
     pub argv: Vec<String>,
     /// Variables over the task's environment.
     pub env: Vec<(String, String)>,

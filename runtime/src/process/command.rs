@@ -5,9 +5,9 @@
 //! |---|---|
 //! | shell (default) + value | `/bin/sh -c value`; ENTRYPOINT and CMD ignored |
 //! | shell, no value | error: shell specified but no command value |
-//! | no shell + value | exec `value` with argv = `arguments` (argv[0] included; `[value]` when empty) |
+//! | no shell + value | exec `value` with argv = `arguments` (`argv[0]` included; `[value]` when empty) |
 //! | no shell, no value, ENTRYPOINT | ENTRYPOINT + (`arguments`, or else CMD) |
-//! | no shell, no value, only CMD | CMD[0] + (`arguments`, or else CMD[1..]) |
+//! | no shell, no value, only CMD | `CMD[0]` + (`arguments`, or else CMD[1..]) |
 //! | no shell, no value, neither | error: no executable found |
 //!
 //! Docker rules (container type DOCKER; Mesos Docker containerizer, `Docker::run`): shell + value →
@@ -94,9 +94,9 @@ pub fn resolve_command(
     }
 }
 
-/// The argv to exec, argv[0] being the program. When `resolve_command` gives an executable other than argv[0]
-/// (see [`ResolvedCommand`]), argv[0] is replaced by it: the requested program runs, under its own name. Use
-/// `resolve_command` to keep Mesos' distinct argv[0].
+/// The argv to exec, `argv[0]` being the program. When `resolve_command` gives an executable other than `argv[0]`
+/// (see [`ResolvedCommand`]), `argv[0]` is replaced by it: the requested program runs, under its own name. Use
+/// `resolve_command` to keep Mesos' distinct `argv[0]`.
 pub fn resolve_argv(cfg: &ContainerConfig, image: Option<&RunConfig>) -> Result<Vec<String>> {
     let ResolvedCommand {
         executable,

@@ -2,7 +2,7 @@
 //! program is told apart (exit 127) from one that cannot be run (exit 126).
 //!
 //! Rules (Mesos launcher: `os::which(executable, working_directory)`, then `execvpe`):
-//! - an absolute argv[0] is checked as is;
+//! - an absolute `argv[0]` is checked as is;
 //! - a relative one containing `/` is relative to the working directory;
 //! - a bare name is looked up in the working directory first (Mesos), then in each PATH entry; a candidate counts
 //!   when it is a regular file with an execute bit. When none does, a candidate that exists but cannot be run

@@ -19,7 +19,7 @@ use crate::spec::ContainerConfig;
 /// The process to run, fully resolved (argv, env, cwd and ids are final here).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Process {
-    /// The program to exec when it is not args[0] (Mesos `shell: false` with a value and its own argv[0]).
+    /// The program to exec when it is not `args[0]` (Mesos `shell: false` with a value and its own `argv[0]`).
     pub program: Option<String>,
     pub args: Vec<String>,
     pub env: Vec<String>,

@@ -162,7 +162,7 @@ pub struct CommandSpec {
     pub shell: bool,
     #[serde(default)]
     pub value: Option<String>,
-    /// Full argv when `shell` is false and `value` is set (argv[0] included), else arguments after ENTRYPOINT.
+    /// Full argv when `shell` is false and `value` is set (`argv[0]` included), else arguments after ENTRYPOINT.
     #[serde(default)]
     pub arguments: Vec<String>,
     /// Request environment, in order (later duplicates win).

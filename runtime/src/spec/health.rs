@@ -48,7 +48,7 @@ pub enum Probe {
 }
 
 /// A COMMAND check's command, by Mesos `CommandInfo` rules: `shell` runs `/bin/sh -c value`, else `value` is
-/// the program and `arguments` its argv (argv[0] included); `env` goes over the task's environment.
+/// the program and `arguments` its argv (`argv[0]` included); `env` goes over the task's environment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckCommand {
     pub shell: bool,

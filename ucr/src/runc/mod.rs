@@ -17,7 +17,7 @@ use clap::Parser;
 
 use args::RuncCli;
 
-/// Whether this process was started as the OCI runtime (its argv[0]'s file name).
+/// Whether this process was started as the OCI runtime (its `argv[0]`'s file name).
 pub fn invoked() -> bool {
     std::env::args_os()
         .next()

@@ -2,7 +2,7 @@
 //! (Marathon `TaskBuilder`, `AppDefinition` defaults):
 //! - container id: the app id's `safePath` (`/group/app` → `group_app`, see `ids::marathon_container_id`);
 //! - `cmd` → shell true with that value; `args` → shell false, arguments = args, no value, so the image
-//!   ENTRYPOINT applies; when there is no image Marathon sets value = args[0] (it does so when there is no
+//!   ENTRYPOINT applies; when there is no image Marathon sets value = `args[0]` (it does so when there is no
 //!   `container`), ucr does too; both → error; neither → the image's default command;
 //! - resources default to Marathon's: cpus 1, mem 128, disk 0 (no disk limit);
 //! - `container.type` defaults to DOCKER as in Marathon's schema; DOCKER → Docker command rules, MESOS → Mesos;

@@ -123,7 +123,7 @@ pub struct Image {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MesosExec {
     pub command: MesosCommand,
-    /// With `argv`: argv[0] replaces the image's ENTRYPOINT (the argv is run as is).
+    /// With `argv`: `argv[0]` replaces the image's ENTRYPOINT (the argv is run as is).
     pub override_entrypoint: Option<bool>,
 }
 
