@@ -34,10 +34,7 @@ pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
     // the task's pid. Looked for again here, after the marker, for a pid recorded since the first look.
     let st = match st.pid {
         Some(_) => st,
-        None => match load_live(paths, id) {
-            Ok(again) if again.pid.is_some() => again,
-            _ => return Ok(()),
-        },
+        None => load_live(paths, id).unwrap_or(st),
     };
     let Some(pid) = st.pid else {
         return Ok(());

@@ -177,13 +177,13 @@ fn made(root: &Root, id: &str, opts: &CreateOptions, undo: &mut Undo) -> Result<
         hooks,
     };
     // The init paused before pivot_root: the early hooks, then a byte through the FIFO lets it go on.
-    let cgroup_procs: Vec<PathBuf> = placement
-        .dirs()
-        .iter()
-        .map(|(_, d)| d.join("cgroup.procs"))
-        .collect();
     let mut early_hooks = |pid: i32| -> std::result::Result<(), String> {
         let state = creating_state(&rec, pid);
+        let cgroup_procs: Vec<PathBuf> = placement
+            .dirs()
+            .iter()
+            .map(|(_, d)| d.join("cgroup.procs"))
+            .collect();
         for k in early {
             let join = (k == Kind::CreateContainer).then_some(hooks::Join {
                 pid,
