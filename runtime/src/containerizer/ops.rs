@@ -189,7 +189,9 @@ pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination>
                 return Err(e);
             }
         }
-        wait(paths, store_dir, id, Some(Duration::from_secs(30)))?;
+        if wait_until(paths, store_dir, id, Some(DESTROY_WAIT))?.is_none() {
+            return Err(still_ending(&load(paths, id)?, DESTROY_WAIT));
+        }
     }
     let mut st = load(paths, id)?;
     if st.state != State::Exited {
@@ -203,6 +205,32 @@ pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination>
         id: id.to_string(),
         why: "exited without a termination record".into(),
     })
+}
+
+/// How long [`destroy`] waits, after its SIGKILL, for the supervisor to record the end and tear the container
+/// down. Bounded: a destroy that hangs on one stuck container is what Mesos users lived with (MESOS-4985).
+const DESTROY_WAIT: Duration = Duration::from_secs(30);
+
+/// Why a killed container has not ended after `waited`, for the caller to act on: a task that SIGKILL has not
+/// ended yet, or a teardown still under way (the supervisor runs each CNI plugin for up to a minute).
+fn still_ending(st: &ContainerState, waited: Duration) -> ContainerError {
+    let secs = waited.as_secs();
+    let why = match (st.pid, st.owner) {
+        (Some(pid), _) if st.task_alive() => format!(
+            "its task (pid {pid}) is still alive {secs} s after SIGKILL (a process in uninterruptible sleep \
+             dies only when its I/O ends)"
+        ),
+        (_, Some(owner)) if owner.is_alive() => format!(
+            "its task is dead, but its supervisor (pid {}) is still tearing it down after {secs} s; \
+             remove it again once that is done",
+            owner.pid
+        ),
+        _ => "timed out waiting for the container to exit".into(),
+    };
+    ContainerError::State {
+        id: st.id.clone(),
+        why,
+    }
 }
 
 /// SIGTERM to every process of the container (its kill marker written by the caller). Without a pid it is
@@ -322,4 +350,77 @@ pub fn remove(paths: &Paths, store_dir: &Path, id: &str, force: bool) -> Result<
         destroy(paths, store_dir, id)?;
     }
     remove_files(paths, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::state::Owner;
+
+    fn state(pid: Option<i32>, owner: Option<Owner>) -> ContainerState {
+        let pid_start = pid.and_then(crate::container::state::process_start_time);
+        ContainerState {
+            id: "c1".into(),
+            state: State::Running,
+            image: None,
+            image_digest: None,
+            backend: None,
+            rootfs: None,
+            cgroup: String::new(),
+            cgroup_name: String::new(),
+            sandbox: String::new(),
+            pid,
+            pid_start,
+            owner,
+            created: 0,
+            started: None,
+            finished: None,
+            user: None,
+            ports: Vec::new(),
+            isolation: Vec::new(),
+            isolator_config: Default::default(),
+            sandbox_directory: String::new(),
+            status: serde_json::Map::new(),
+            termination: None,
+            torn_down: false,
+        }
+    }
+
+    /// A pid that no process has: one of a child that has been reaped.
+    fn dead_pid() -> i32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        child.wait().expect("wait true");
+        child.id() as i32
+    }
+
+    #[test]
+    fn a_destroy_that_times_out_says_whether_the_task_or_its_teardown_is_still_there() {
+        let me = Owner::current();
+        let waited = Duration::from_secs(30);
+
+        let task_alive = still_ending(&state(Some(me.pid), None), waited).to_string();
+        assert!(
+            task_alive.starts_with("container c1: its task (pid ")
+                && task_alive.contains("still alive 30 s after SIGKILL"),
+            "{task_alive}"
+        );
+
+        let tearing_down = still_ending(&state(Some(dead_pid()), Some(me)), waited).to_string();
+        assert_eq!(
+            tearing_down,
+            format!(
+                "container c1: its task is dead, but its supervisor (pid {}) is still tearing it down \
+                 after 30 s; remove it again once that is done",
+                me.pid
+            )
+        );
+
+        let neither = still_ending(&state(Some(dead_pid()), None), waited).to_string();
+        assert_eq!(
+            neither,
+            "container c1: timed out waiting for the container to exit"
+        );
+    }
 }
