@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Container start-to-teardown latency, warm image, both on tmpfs, in the same run:
 #   ucr run --rm IMAGE /bin/true   (foreground; overlay rootfs, cgroups under /ucr, full teardown, sandbox removed)
-#   runc run --bundle B id-N       (a bundle of the same rootfs made once with `ucr unpack` + `runc spec`;
-#                                   runc run creates, starts, waits and deletes the container)
+#   runc run --bundle B id-N       (a bundle of the same rootfs made once with `ucr unpack` + `runc spec`, with
+#                                   ucr's default seccomp filter; runc run creates, starts, waits and deletes the
+#                                   container)
 #   ucr run --rm --no-image /bin/true   (a Mesos command task on the host's root: same isolators, no rootfs)
 # Prints the median wall time of each, the ratio ucr/runc (target <= 0.5) and image-less/image (target <= 1),
 # then the RSS of a ucr supervisor while its task runs. Needs root, runc, GNU date. Release build.
@@ -42,12 +43,19 @@ IMAGE=$HOST/demo/busybox:latest
 "${U[@]}" pull --quiet --ca-file "$CA" --creds "$USER:$PASS" "$IMAGE" >/dev/null
 
 # The runc bundle: the same merged rootfs, runc's default spec with only what must change for the same work:
-# argv, no terminal, and the host network namespace (ucr's default; a fresh netns would only slow runc down).
+# argv, no terminal, the host network namespace (ucr's default; a fresh netns would only slow runc down), and
+# ucr's default seccomp filter, taken from a ucr container's bundle: ucr filters a task's syscalls unless told
+# `--seccomp unconfined`, `runc spec` writes no filter, and a peer that skips work ucr does is not the same run.
 B=$WORK/bundle
 "${U[@]}" unpack "$IMAGE" "$B/rootfs"
 (cd "$B" && runc spec)
-jq '.process.args = ["/bin/true"] | .process.terminal = false
-    | .linux.namespaces |= map(select(.type != "network"))' "$B/config.json" >"$B/config.json.new"
+"${U[@]}" run -d --name ucr-bench-seccomp "$IMAGE" sleep 60 >/dev/null
+seccomp=$(jq -c '.linux.seccomp' "$WORK/run/containers/ucr-bench-seccomp/bundle/config.json")
+"${U[@]}" rm --force ucr-bench-seccomp >/dev/null
+[ "$seccomp" != null ] || { echo "bench/run.sh: ucr's bundle has no seccomp filter" >&2; exit 1; }
+jq --argjson seccomp "$seccomp" '.process.args = ["/bin/true"] | .process.terminal = false
+    | .linux.namespaces |= map(select(.type != "network")) | .linux.seccomp = $seccomp' \
+  "$B/config.json" >"$B/config.json.new"
 mv "$B/config.json.new" "$B/config.json"
 
 # One of each untimed first: page cache, the overlay probe, the first cgroup creation.
