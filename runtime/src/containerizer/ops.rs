@@ -208,7 +208,7 @@ pub fn destroy(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination>
 }
 
 /// How long [`destroy`] waits, after its SIGKILL, for the supervisor to record the end and tear the container
-/// down. Bounded: a destroy that hangs on one stuck container is what Mesos users lived with (MESOS-4985).
+/// down. Bounded: in Mesos a destroy could hang behind one stuck step (MESOS-4985: a hung pull).
 const DESTROY_WAIT: Duration = Duration::from_secs(30);
 
 /// Why a killed container has not ended after `waited`, for the caller to act on: a task that SIGKILL has not
@@ -220,9 +220,13 @@ fn still_ending(st: &ContainerState, waited: Duration) -> ContainerError {
             "its task (pid {pid}) is still alive {secs} s after SIGKILL (a process in uninterruptible sleep \
              dies only when its I/O ends)"
         ),
-        (_, Some(owner)) if owner.is_alive() => format!(
+        (Some(_), Some(owner)) if owner.is_alive() => format!(
             "its task is dead, but its supervisor (pid {}) is still tearing it down after {secs} s; \
              remove it again once that is done",
+            owner.pid
+        ),
+        (None, Some(owner)) if owner.is_alive() => format!(
+            "its launch (pid {}) has not stopped {secs} s after the kill; remove it again once it has",
             owner.pid
         ),
         _ => "timed out waiting for the container to exit".into(),
@@ -413,6 +417,16 @@ mod tests {
             format!(
                 "container c1: its task is dead, but its supervisor (pid {}) is still tearing it down \
                  after 30 s; remove it again once that is done",
+                me.pid
+            )
+        );
+
+        let launching = still_ending(&state(None, Some(me)), waited).to_string();
+        assert_eq!(
+            launching,
+            format!(
+                "container c1: its launch (pid {}) has not stopped 30 s after the kill; remove it again \
+                 once it has",
                 me.pid
             )
         );
