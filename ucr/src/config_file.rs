@@ -56,16 +56,7 @@ pub fn expand(args: Vec<OsString>, opts: &Options) -> Result<Vec<OsString>, Stri
         .into_iter()
         .filter(|(name, _)| !given.contains(name))
         .partition(|(name, _)| (opts.is_global)(name));
-    // The command's name: the first word that is neither an option nor an option's value.
-    let mut i = 1;
-    while i < rest.len() {
-        let a = rest[i].to_string_lossy().into_owned();
-        match a.strip_prefix("--") {
-            Some(name) if !name.contains('=') && (opts.takes_value)(name) => i += 2,
-            _ if a.starts_with('-') => i += 1,
-            _ => break,
-        }
-    }
+    let i = crate::args::command_index(&rest, opts.takes_value);
     let after_command = (i + 1).min(rest.len());
     rest.splice(
         after_command..after_command,

@@ -12,12 +12,11 @@ use crate::isolation::IsolationArgs;
 #[derive(Args, Debug)]
 pub struct Globals {
     /// Options from a TOML file (keys are the long option names); the command line wins.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// State and store root.
     #[arg(
         long,
-        global = true,
         default_value = "/var/lib/ucr",
         alias = "work_dir",
         alias = "work-dir"
@@ -26,76 +25,58 @@ pub struct Globals {
     /// Runtime state (pids, bundles).
     #[arg(
         long = "runtime-dir",
-        global = true,
         default_value = "/run/ucr",
         alias = "runtime_dir"
     )]
     pub runtime_dir: PathBuf,
     /// Docker image store (default <root>/store/docker).
-    #[arg(long = "docker-store-dir", global = true, alias = "docker_store_dir")]
+    #[arg(long = "docker-store-dir", alias = "docker_store_dir")]
     pub docker_store_dir: Option<PathBuf>,
     /// AppC image store (default <root>/store/appc).
-    #[arg(long = "appc-store-dir", global = true, alias = "appc_store_dir")]
+    #[arg(long = "appc-store-dir", alias = "appc_store_dir")]
     pub appc_store_dir: Option<PathBuf>,
     /// Mesos --appc_simple_discovery_uri_prefix: AppC images are fetched from
     /// PREFIX{name}-{version}-{os}-{arch}.aci, PREFIX being `http://HOST[:PORT]/PATH/`, `https://...` or a local
     /// `/DIR/`. Unset: meta discovery (`https://NAME?ac-discovery=1`).
     #[arg(
         long = "appc-simple-discovery-uri-prefix",
-        global = true,
         alias = "appc_simple_discovery_uri_prefix"
     )]
     pub appc_simple_discovery_uri_prefix: Option<String>,
     /// OpenPGP keys trusted for AppC signatures, in rkt's layout: DIR/root.d/* for every image,
     /// DIR/prefix.d/NAME-PREFIX/* for images under that name (default <root>/store/appc-trust).
-    #[arg(long = "appc-trust-dir", global = true, alias = "appc_trust_dir")]
+    #[arg(long = "appc-trust-dir", alias = "appc_trust_dir")]
     pub appc_trust_dir: Option<PathBuf>,
     /// require, if-present or ignore (default: require over plain HTTP, if-present over HTTPS and for local
     /// files).
-    #[arg(
-        long = "appc-signature-policy",
-        global = true,
-        alias = "appc_signature_policy"
-    )]
+    #[arg(long = "appc-signature-policy", alias = "appc_signature_policy")]
     pub appc_signature_policy: Option<String>,
     /// Trust the keys an AppC discovery page names (`ac-discovery-pubkeys`, HTTPS only) for a signed image that
     /// no key in --appc-trust-dir is trusted for yet; they are stored there and trusted from then on.
     #[arg(
         long = "appc-trust-discovered-keys",
-        global = true,
         alias = "appc_trust_discovered_keys"
     )]
     pub appc_trust_discovered_keys: bool,
     /// error, warn, info, debug, trace.
-    #[arg(
-        long = "log-level",
-        global = true,
-        default_value = "warn",
-        alias = "log_level"
-    )]
+    #[arg(long = "log-level", default_value = "warn", alias = "log_level")]
     pub log_level: String,
     /// Provisioner backend: overlay or copy (default: overlay where the filesystem supports it).
     #[arg(
         long = "image-provisioner-backend",
-        global = true,
         alias = "image_provisioner_backend"
     )]
     pub image_provisioner_backend: Option<String>,
     /// Mesos --docker_registry: a directory of image tarballs (`NAME.tar`), where images are then only looked
     /// up, or a registry (`https://host[:port]`, `host:port`) used for names without one.
-    #[arg(long = "docker-registry", global = true, alias = "docker_registry")]
+    #[arg(long = "docker-registry", alias = "docker_registry")]
     pub docker_registry: Option<String>,
     /// With a --docker_registry directory: pull from the image's registry when the directory has no file.
-    #[arg(
-        long = "docker-registry-fallback",
-        global = true,
-        alias = "docker_registry_fallback"
-    )]
+    #[arg(long = "docker-registry-fallback", alias = "docker_registry_fallback")]
     pub docker_registry_fallback: bool,
     /// Where the sandbox appears inside containers.
     #[arg(
         long = "sandbox-directory",
-        global = true,
         alias = "sandbox_directory",
         default_value = DEFAULT_SANDBOX_DIRECTORY
     )]
@@ -104,7 +85,6 @@ pub struct Globals {
     /// `2mins`, `500ms`).
     #[arg(
         long = "fetcher-stall-timeout",
-        global = true,
         alias = "fetcher_stall_timeout",
         default_value = "60secs",
         value_parser = crate::duration::parse
@@ -112,17 +92,16 @@ pub struct Globals {
     pub fetcher_stall_timeout: std::time::Duration,
     /// A local secret store: a directory of files, one per secret. A Marathon secret's `source` (env secrets,
     /// secret volumes, pullConfig) is read as a file under it; without it, as a path of its own.
-    #[arg(long = "secrets-dir", global = true, alias = "secrets_dir")]
+    #[arg(long = "secrets-dir", alias = "secrets_dir")]
     pub secrets_dir: Option<PathBuf>,
     /// Mesos --fetcher_cache_dir: where URIs with `cache: true` are kept between tasks (default
     /// <root>/fetch-cache).
-    #[arg(long = "fetcher-cache-dir", global = true, alias = "fetcher_cache_dir")]
+    #[arg(long = "fetcher-cache-dir", alias = "fetcher_cache_dir")]
     pub fetcher_cache_dir: Option<PathBuf>,
     /// Mesos --fetcher_cache_size: what the fetcher cache may hold before the least recently used URIs are
     /// evicted (`2GB`, `512MB`).
     #[arg(
         long = "fetcher-cache-size",
-        global = true,
         alias = "fetcher_cache_size",
         default_value = "2GB",
         value_parser = crate::bytes::parse
@@ -130,7 +109,7 @@ pub struct Globals {
     pub fetcher_cache_size: u64,
     /// Mesos --cgroups_root: the cgroup parent of this instance's containers (default: ucr/<instance>, one per
     /// --root and --runtime-dir, so two instances never share or clean up each other's cgroups).
-    #[arg(long = "cgroups-root", global = true, alias = "cgroups_root")]
+    #[arg(long = "cgroups-root", alias = "cgroups_root")]
     pub cgroups_root: Option<String>,
     #[command(flatten)]
     pub isolation: IsolationArgs,

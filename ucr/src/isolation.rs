@@ -21,53 +21,29 @@ pub struct Isolation {
 #[derive(Args, Debug, Clone, Default)]
 pub struct IsolationArgs {
     /// Isolators by Mesos name, comma-separated (default: all of them). `cgroups/all` = every cgroups one.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub isolation: Option<String>,
     /// A CFS quota from `cpus` when a container gives no `limits.cpus`.
-    #[arg(
-        long = "cgroups-enable-cfs",
-        global = true,
-        alias = "cgroups_enable_cfs"
-    )]
+    #[arg(long = "cgroups-enable-cfs", alias = "cgroups_enable_cfs")]
     pub cgroups_enable_cfs: bool,
     /// pids.max for containers that ask for no `pids` resource.
-    #[arg(
-        long = "default-pids-limit",
-        global = true,
-        alias = "default_pids_limit"
-    )]
+    #[arg(long = "default-pids-limit", alias = "default_pids_limit")]
     pub default_pids_limit: Option<u64>,
     /// Directory of named seccomp profiles.
-    #[arg(
-        long = "seccomp-config-dir",
-        global = true,
-        alias = "seccomp_config_dir"
-    )]
+    #[arg(long = "seccomp-config-dir", alias = "seccomp_config_dir")]
     pub seccomp_config_dir: Option<PathBuf>,
     /// Seccomp profile for containers that name none (a file in --seccomp-config-dir, or `unconfined`).
-    #[arg(
-        long = "seccomp-profile-name",
-        global = true,
-        alias = "seccomp_profile_name"
-    )]
+    #[arg(long = "seccomp-profile-name", alias = "seccomp_profile_name")]
     pub seccomp_profile_name: Option<String>,
     /// CNI network configurations.
-    #[arg(
-        long = "network-cni-config-dir",
-        global = true,
-        alias = "network_cni_config_dir"
-    )]
+    #[arg(long = "network-cni-config-dir", alias = "network_cni_config_dir")]
     pub network_cni_config_dir: Option<PathBuf>,
     /// CNI plugin binaries.
-    #[arg(
-        long = "network-cni-plugins-dir",
-        global = true,
-        alias = "network_cni_plugins_dir"
-    )]
+    #[arg(long = "network-cni-plugins-dir", alias = "network_cni_plugins_dir")]
     pub network_cni_plugins_dir: Option<PathBuf>,
     /// The agent's resources, Mesos syntax (`cpus:8;mem:4096;ports:[31000-32000]`, or the JSON list); ucr reads
     /// `ports`, the host ports it gives containers (default 31000-32000).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub resources: Option<String>,
 }
 

@@ -37,7 +37,7 @@ mod stats;
 mod supervise;
 mod volume;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use args::{Cli, Command};
 
@@ -73,7 +73,7 @@ fn run_cli() -> i32 {
             return EXIT_UCR;
         }
     };
-    let mut cli = match Cli::try_parse_from(args) {
+    let mut cli = match args::parse(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_UCR } else { 0 };
@@ -105,8 +105,8 @@ fn run_cli() -> i32 {
     let result = match &cli.cmd {
         Command::Supervise(a) => return supervise::supervise_cmd(g, a),
         Command::Agent(a) => agent::run(g, a),
-        Command::Completions(a) => manual::completions(a, Cli::command()),
-        Command::Man(a) => manual::man(a, Cli::command()),
+        Command::Completions(a) => manual::completions(a, args::whole()),
+        Command::Man(a) => manual::man(a, args::whole()),
         Command::Run(a) => run::run(g, a),
         Command::Launch(a) => run::launch(g, a),
         Command::Fetch(a) => fetch::run(g, a),
@@ -117,7 +117,7 @@ fn run_cli() -> i32 {
         Command::Kill(a) => containers::kill(g, a),
         Command::Stop(a) => containers::stop(g, a),
         Command::Rm(a) => containers::rm(g, a),
-        Command::Volume { cmd } => volume::volume(g, cmd),
+        Command::Volume(args::VolumeGroup::Volume { cmd }) => volume::volume(g, cmd),
         Command::Stats(a) => stats::stats(g, a),
         Command::Update(a) => stats::update(g, a),
         Command::Load(a) => archive::load(g, a),
@@ -130,7 +130,7 @@ fn run_cli() -> i32 {
         Command::Inspect(a) => images::inspect(g, a),
         Command::Rmi(a) => images::rmi(g, a),
         Command::Prune(a) => images::prune(g, a),
-        Command::Store { cmd } => images::store_cmd(g, cmd),
+        Command::Store(args::StoreGroup::Store { cmd }) => images::store_cmd(g, cmd),
         Command::Unpack(a) => images::unpack(g, a),
     };
     match result {
@@ -142,24 +142,13 @@ fn run_cli() -> i32 {
     }
 }
 
-/// Whether the global option `--name` takes a value (for placing `--config`'s options; only asked when there is
-/// a `--config`, so a plain start never builds clap's whole command).
+/// For placing `--config`'s options; only asked when there is a `--config`.
 fn takes_value(name: &str) -> bool {
-    Cli::command().get_arguments().any(|a| {
-        let named = a.get_long() == Some(name)
-            || a.get_all_aliases()
-                .is_some_and(|aliases| aliases.contains(&name));
-        named && a.get_action().takes_values()
-    })
+    args::takes_value(&Cli::command(), name)
 }
 
 fn is_global(name: &str) -> bool {
-    Cli::command().get_arguments().any(|a| {
-        a.is_global_set()
-            && (a.get_long() == Some(name)
-                || a.get_all_aliases()
-                    .is_some_and(|aliases| aliases.contains(&name)))
-    })
+    args::global(&Cli::command(), name).is_some()
 }
 
 /// `context: cause: cause` on one line, without repeating a cause already in the text.

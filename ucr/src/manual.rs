@@ -35,7 +35,7 @@ fn public(full: clap::Command) -> clap::Command {
     cmd
 }
 
-/// `cli`: the whole command line (`Cli::command()`).
+/// `cli`: the whole command line (`args::whole()`).
 pub fn completions(a: &CompletionsArgs, cli: clap::Command) -> anyhow::Result<i32> {
     let mut cmd = public(cli);
     // Into a buffer first: clap_complete panics on a write error (a closed pipe), we report it.
