@@ -10,9 +10,10 @@
 //!   strings of at most 255 bytes, though, so a longer path (a deep store, a 242-character container id)
 //!   is handed over as an `O_PATH` fd (`FSCONFIG_SET_FD`, 6.13 and later) or, before that, as
 //!   `/proc/self/fd/<n>` (a magic link the kernel's lookup follows), which is short whatever the path.
-//! - **Older kernels** (`Api::Legacy`), which lack `lowerdir+`: symlinks `<id>/l/0`, `<id>/l/1`, … to the
-//!   layers and one `mount(2)` with `lowerdir=0:1:…,upperdir=../upper,workdir=../work`, relative to
-//!   `<id>/l`. That is about 4 bytes per layer, so even overlay's maximum stack (500) fits in a page, and
+//! - **Older kernels** (`Api::Legacy`), which lack `lowerdir+`: one `mount(2)` with the absolute paths
+//!   when they fit a page and hold none of `:`, `,`, `\` (most images). Otherwise symlinks `<id>/l/0`,
+//!   `<id>/l/1`, … to the layers and one `mount(2)` with `lowerdir=0:1:…,upperdir=../upper,workdir=../work`,
+//!   relative to `<id>/l`. That is about 4 bytes per layer, so even overlay's maximum stack (500) fits in a page, and
 //!   no path needs escaping. The working directory is process-wide, so the mount runs on a short-lived
 //!   thread that first unshares its filesystem context (`CLONE_FS`) and changes only its own cwd.
 //!
@@ -165,8 +166,57 @@ fn kernel_log(fs: &OwnedFd) -> String {
     out
 }
 
+/// The `lowerdir=…,upperdir=…,workdir=…` string of absolute paths, if it fits a page and no path holds a
+/// character overlay's option parsing treats specially.
+fn absolute_options(dir_path: &Path, lowers: &[&Path]) -> Option<String> {
+    let plain = |p: &Path| -> Option<String> {
+        let p = std::path::absolute(p).ok()?.to_str()?.to_string();
+        (!p.contains([':', ',', '\\', '\n'])).then_some(p)
+    };
+    let mut data = String::from("lowerdir=");
+    for (i, lower) in lowers.iter().enumerate() {
+        if i > 0 {
+            data.push(':');
+        }
+        data.push_str(&plain(lower)?);
+    }
+    let dir = plain(dir_path)?;
+    data.push_str(&format!(",upperdir={dir}/upper,workdir={dir}/work"));
+    // A page with room for the options `legacy_options` appends and the NUL.
+    (data.len() + 32 < 4096).then_some(data)
+}
+
+/// `index=off` and `volatile` where the kernel knows them (unknown options fail the mount).
+fn legacy_options(data: &mut String) {
+    if kernel() >= (4, 13) {
+        data.push_str(",index=off");
+    }
+    if kernel() >= (5, 10) {
+        data.push_str(",volatile");
+    }
+}
+
 fn mount_legacy(dir: &OwnedFd, dir_path: &Path, lowers: &[&Path]) -> Result<(), ProvisionError> {
     let target = dir_path.join("rootfs");
+    // Most images' paths fit one page as they are: one mount(2), no links and no thread.
+    if let Some(data) = absolute_options(dir_path, lowers).and_then(|mut data| {
+        legacy_options(&mut data);
+        std::ffi::CString::new(data).ok()
+    }) {
+        return rmount::mount(
+            "overlay",
+            &target,
+            "overlay",
+            MountFlags::empty(),
+            data.as_c_str(),
+        )
+        .map_err(|e| ProvisionError::Mount {
+            target: target.clone(),
+            step: format!("mount ({} layers)", lowers.len()),
+            kernel: String::new(),
+            source: e.into(),
+        });
+    }
     let links_path = dir_path.join("l");
     let links = super::layout::subdir(dir, dir_path, "l", 0o700)?;
     let mut data = String::from("lowerdir=");
@@ -183,13 +233,7 @@ fn mount_legacy(dir: &OwnedFd, dir_path: &Path, lowers: &[&Path]) -> Result<(), 
         data.push_str(&name);
     }
     data.push_str(",upperdir=../upper,workdir=../work");
-    // Unknown options fail the mount: `index` is 4.13+, `volatile` 5.10+.
-    if kernel() >= (4, 13) {
-        data.push_str(",index=off");
-    }
-    if kernel() >= (5, 10) {
-        data.push_str(",volatile");
-    }
+    legacy_options(&mut data);
     let data = std::ffi::CString::new(data).map_err(|e| ProvisionError::Mount {
         target: target.clone(),
         step: "options".into(),

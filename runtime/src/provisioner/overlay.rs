@@ -114,6 +114,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn legacy_mount_of_short_paths_is_one_mount_without_links() {
+        let tmp = tempfile::Builder::new()
+            .prefix("ucr-legacy-")
+            .tempdir_in("/dev/shm")
+            .expect("tempdir");
+        let layers: Vec<PathBuf> = ["a", "b"]
+            .iter()
+            .map(|n| {
+                let dir = tmp.path().join(n);
+                std::fs::create_dir_all(&dir).expect("layer");
+                std::fs::write(dir.join("from"), n).expect("file");
+                std::fs::write(dir.join(n), n).expect("file");
+                dir
+            })
+            .collect();
+        let backend = Overlay::with_api(tmp.path().join("prov"), Api::Legacy);
+        let rootfs = backend.provision("c1", &layers).expect("provision");
+        let top = std::fs::read_to_string(rootfs.join("from"));
+        let both = rootfs.join("a").exists() && rootfs.join("b").exists();
+        let links = tmp.path().join("prov/c1/l").exists();
+        let write = std::fs::write(rootfs.join("new"), "n");
+        let in_upper = tmp.path().join("prov/c1/upper/new").exists();
+        backend.destroy("c1").expect("destroy");
+        assert_eq!(top.expect("read"), "b", "the last layer is the top one");
+        assert!(both && !links);
+        write.expect("write");
+        assert!(in_upper);
+        assert!(!tmp.path().join("prov/c1").exists());
+    }
+
+    #[test]
     fn legacy_mount_takes_seventy_long_layers() {
         let tmp = tempfile::Builder::new()
             .prefix("ucr-legacy-")
