@@ -10,7 +10,7 @@
 
 use std::ffi::OsString;
 
-use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Arg, CommandFactory, Parser, Subcommand};
 
 use crate::globals::Globals;
 use crate::{
@@ -117,9 +117,10 @@ pub enum VolumeGroup {
     },
 }
 
-/// Parses `args` (the program's name first).
-pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-    let cmd = Cli::command();
+/// Parses `args` (the program's name first) into `ucr`'s command line ([`Cli`]) or `ucr-runc`'s: the global
+/// options are the top level's, its commands deferred.
+pub fn parse<C: Parser>(args: Vec<OsString>) -> Result<C, clap::Error> {
+    let cmd = C::command();
     let name = args
         .get(command_index(&args, &|o| takes_value(&cmd, o))..)
         .and_then(|rest| rest.first())
@@ -135,7 +136,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
         None => with_globals(cmd),
     };
     let mut matches = cmd.try_get_matches_from_mut(args)?;
-    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
+    C::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
 }
 
 /// The whole command line, every command with the global options: what help, completions and man pages show.
@@ -193,7 +194,7 @@ mod tests {
 
     fn cli(words: &str) -> Cli {
         let args: Vec<OsString> = words.split(' ').map(OsString::from).collect();
-        parse(args).unwrap_or_else(|e| panic!("{words}: {e}"))
+        parse::<Cli>(args).unwrap_or_else(|e| panic!("{words}: {e}"))
     }
 
     #[test]
@@ -225,7 +226,7 @@ mod tests {
     #[test]
     fn a_global_option_the_command_does_not_know_is_still_refused() {
         let args: Vec<OsString> = ["ucr", "ps", "--no-such"].map(OsString::from).into();
-        let e = parse(args).expect_err("unknown option");
+        let e = parse::<Cli>(args).expect_err("unknown option");
         assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
     }
 

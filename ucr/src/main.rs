@@ -73,7 +73,7 @@ fn run_cli() -> i32 {
             return EXIT_UCR;
         }
     };
-    let mut cli = match args::parse(args) {
+    let mut cli = match args::parse::<Cli>(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_UCR } else { 0 };

@@ -14,28 +14,31 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct RuncCli {
     /// Where containers' records live (containerd's shim passes /run/containerd/runc/<namespace>).
-    #[arg(long, global = true, default_value = "/run/ucr-runc")]
+    #[arg(long, default_value = "/run/ucr-runc")]
     pub root: PathBuf,
     /// Log file (containerd reads the last "error" line of it on failure); default stderr.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub log: Option<PathBuf>,
     /// text or json (one {"level","msg","time"} object per line, as runc writes it).
-    #[arg(long, global = true, default_value = "text")]
+    #[arg(long, default_value = "text")]
     pub log_format: String,
     /// Also log debug messages.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub debug: bool,
     /// The systemd cgroup driver (refused: ucr-runc manages cgroupfs itself).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub systemd_cgroup: bool,
     /// Rootless mode: true is refused, false and auto mean the root mode ucr-runc runs in.
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
     #[command(subcommand)]
     pub command: Cmd,
 }
 
+/// Deferred, and the global options copied into the command that runs alone (`crate::args::parse`): containerd
+/// runs `ucr-runc` several times per container.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Create a container from a bundle; its init waits for `start`.
     Create(CreateArgs),
@@ -127,4 +130,36 @@ pub struct CreateArgs {
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
     pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::path::Path;
+
+    use super::*;
+
+    fn cli(words: &str) -> RuncCli {
+        let args: Vec<OsString> = words.split(' ').map(OsString::from).collect();
+        crate::args::parse::<RuncCli>(args).unwrap_or_else(|e| panic!("{words}: {e}"))
+    }
+
+    #[test]
+    fn runc_global_options_go_before_the_command_as_go_runc_writes_them_or_after_it() {
+        let c = cli("ucr-runc --root /r --log /l --log-format json --rootless false state c1");
+        assert_eq!(c.root, Path::new("/r"));
+        assert_eq!(
+            (c.log.as_deref(), c.log_format.as_str()),
+            (Some(Path::new("/l")), "json")
+        );
+        assert_eq!(c.rootless.as_deref(), Some("false"));
+        assert!(matches!(c.command, Cmd::State { ref id } if id == "c1"));
+        let c = cli("ucr-runc --root /r delete --force c1 --root /s --debug");
+        assert_eq!(c.root, Path::new("/s"));
+        assert!(c.debug);
+        assert!(matches!(c.command, Cmd::Delete { .. }));
+        // The command's alias finds it too.
+        let c = cli("ucr-runc ls --root /t");
+        assert_eq!(c.root, Path::new("/t"));
+    }
 }

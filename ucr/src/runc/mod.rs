@@ -13,8 +13,6 @@ mod log;
 mod units;
 mod update;
 
-use clap::Parser;
-
 use args::RuncCli;
 
 /// Whether this process was started as the OCI runtime (its `argv[0]`'s file name).
@@ -27,7 +25,7 @@ pub fn invoked() -> bool {
 }
 
 pub fn main() -> i32 {
-    let cli = match RuncCli::try_parse() {
+    let cli = match crate::args::parse::<RuncCli>(std::env::args_os().collect()) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
