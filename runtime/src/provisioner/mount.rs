@@ -12,10 +12,11 @@
 //!   `/proc/self/fd/<n>` (a magic link the kernel's lookup follows), which is short whatever the path.
 //! - **Older kernels** (`Api::Legacy`), which lack `lowerdir+`: one `mount(2)` with the absolute paths
 //!   when they fit a page and hold none of `:`, `,`, `\` (most images). Otherwise symlinks `<id>/l/0`,
-//!   `<id>/l/1`, … to the layers and one `mount(2)` with `lowerdir=0:1:…,upperdir=../upper,workdir=../work`,
-//!   relative to `<id>/l`. That is about 4 bytes per layer, so even overlay's maximum stack (500) fits in a page, and
-//!   no path needs escaping. The working directory is process-wide, so the mount runs on a short-lived
-//!   thread that first unshares its filesystem context (`CLONE_FS`) and changes only its own cwd.
+//!   `<id>/l/1`, … to the layers and one `mount(2)` with
+//!   `lowerdir=0:1:…,upperdir=../upper,workdir=../work`, relative to `<id>/l`. That is about 4 bytes per
+//!   layer, so even overlay's maximum stack (500) fits in a page, and no path needs escaping. The working
+//!   directory is process-wide, so that mount runs on a short-lived thread that first unshares its
+//!   filesystem context (`CLONE_FS`) and changes only its own cwd.
 //!
 //! Options, and why:
 //! - `index=off`: sharing one lower between concurrent mounts works either way (checked on 6.18: two
@@ -198,24 +199,27 @@ fn legacy_options(data: &mut String) {
 
 fn mount_legacy(dir: &OwnedFd, dir_path: &Path, lowers: &[&Path]) -> Result<(), ProvisionError> {
     let target = dir_path.join("rootfs");
-    // Most images' paths fit one page as they are: one mount(2), no links and no thread.
-    if let Some(data) = absolute_options(dir_path, lowers).and_then(|mut data| {
+    let fail = |step: String, source: io::Error| ProvisionError::Mount {
+        target: target.clone(),
+        step,
+        kernel: String::new(),
+        source,
+    };
+    let layers = lowers.len();
+    let options = |mut data: String| {
         legacy_options(&mut data);
-        std::ffi::CString::new(data).ok()
-    }) {
-        return rmount::mount(
-            "overlay",
-            &target,
-            "overlay",
-            MountFlags::empty(),
-            data.as_c_str(),
-        )
-        .map_err(|e| ProvisionError::Mount {
-            target: target.clone(),
-            step: format!("mount ({} layers)", lowers.len()),
-            kernel: String::new(),
-            source: e.into(),
-        });
+        std::ffi::CString::new(data).map_err(|e| {
+            fail(
+                "options".into(),
+                io::Error::new(io::ErrorKind::InvalidInput, e),
+            )
+        })
+    };
+    // Most images' paths fit one page as they are: one mount(2), no links and no thread.
+    if let Some(data) = absolute_options(dir_path, lowers) {
+        let data = options(data)?;
+        return rmount::mount("overlay", &target, "overlay", MountFlags::empty(), &*data)
+            .map_err(|e| fail(format!("mount ({layers} layers)"), e.into()));
     }
     let links_path = dir_path.join("l");
     let links = super::layout::subdir(dir, dir_path, "l", 0o700)?;
@@ -233,13 +237,7 @@ fn mount_legacy(dir: &OwnedFd, dir_path: &Path, lowers: &[&Path]) -> Result<(), 
         data.push_str(&name);
     }
     data.push_str(",upperdir=../upper,workdir=../work");
-    legacy_options(&mut data);
-    let data = std::ffi::CString::new(data).map_err(|e| ProvisionError::Mount {
-        target: target.clone(),
-        step: "options".into(),
-        kernel: String::new(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, e),
-    })?;
+    let data = options(data)?;
     let links = links.as_fd();
     let run = || -> Result<(), (&'static str, Errno)> {
         // SAFETY: only the filesystem context (cwd, root, umask) is unshared, on this thread alone,
@@ -256,21 +254,13 @@ fn mount_legacy(dir: &OwnedFd, dir_path: &Path, lowers: &[&Path]) -> Result<(), 
         )
         .map_err(|e| ("mount", e))
     };
-    let joined = std::thread::scope(|s| s.spawn(run).join());
-    match joined {
+    match std::thread::scope(|s| s.spawn(run).join()) {
         Ok(Ok(())) => Ok(()),
-        Ok(Err((step, e))) => Err(ProvisionError::Mount {
-            target,
-            step: format!("{step} ({} layers)", lowers.len()),
-            kernel: String::new(),
-            source: e.into(),
-        }),
-        Err(_) => Err(ProvisionError::Mount {
-            target,
-            step: "mount thread".into(),
-            kernel: String::new(),
-            source: io::Error::other("the mount thread panicked"),
-        }),
+        Ok(Err((step, e))) => Err(fail(format!("{step} ({layers} layers)"), e.into())),
+        Err(_) => Err(fail(
+            "mount thread".into(),
+            io::Error::other("the mount thread panicked"),
+        )),
     }
 }
 
