@@ -12,7 +12,8 @@
 //! the chain in reverse, unmounts the namespace and removes the dir; it tolerates any partial prepare and runs
 //! again after a crash. A DEL that fails after a completed ADD keeps the checkpoint and the namespace, so a later
 //! cleanup (`ucr rm --force`) retries it instead of leaking iptables rules and address leases; after an ADD that
-//! failed, a failing DEL is not retried (it would fail the same way on the same checkpointed config).
+//! failed, a failing DEL is not retried (it would fail the same way on the same checkpointed config). After an
+//! ADD whose caller died, DEL waits for the plugins still running (`stray.rs`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceTyp
 use serde_json::{json, Value};
 
 use super::attachment::Attachment;
+use super::plugin::PLUGIN_TIMEOUT;
 use super::{conf, files, netns, result};
 use crate::error::{IsolatorError, Result};
 use crate::isolator::{Container, Contribution, Isolator, Request};
@@ -389,6 +391,10 @@ impl Isolator for Cni {
             let Some(att) = Attachment::read(&file)? else {
                 continue;
             };
+            if att.result.is_none() {
+                // An ADD never recorded as complete: its caller may have died with a plugin still running.
+                super::stray::wait_for_plugins(&att.container_id, &att.netns, PLUGIN_TIMEOUT);
+            }
             let _lock = host_lock()?;
             let started = std::time::Instant::now();
             match att.del() {

@@ -333,5 +333,53 @@ fn unknown_network_missing_plugin_and_unmappable_ports() {
     cni.cleanup(&e.container()).expect("cleanup");
 }
 
+#[test]
+fn a_cleanup_after_its_caller_died_mid_add_dels_once_the_add_is_over() {
+    if !root() {
+        return eprintln!("skipped: needs root");
+    }
+    let e = Env::new("cut-add", NetworkMode::Cni("fakenet".into()));
+    let (conf, bin) = fake_network(e.dir.path(), "never");
+    // The mapper makes its state last and slowly, as the bridge plugin adds its masquerade rules; DEL undoes it.
+    let made = e.dir.path().join("made");
+    let body = format!(
+        "#!/bin/sh\ncat > /dev/null\necho \"$CNI_COMMAND mapper $CNI_CONTAINERID\" >> {log}\n\
+         if [ \"$CNI_COMMAND\" = ADD ]; then sleep 1; touch {made}; echo '{{\"cniVersion\":\"1.0.0\"}}'; \
+         else rm -f {made}; fi\n",
+        log = bin.join("log").display(),
+        made = made.display()
+    );
+    std::fs::write(bin.join("mapper"), body).expect("write");
+    let cni = e.cni(&conf, &bin);
+    // What a caller killed during the mapper's ADD leaves: the checkpoint without a result, the namespace, and
+    // the chain's ADD going on without it.
+    let (c, r) = (e.container(), e.request());
+    let dir = e.module();
+    let ns = netns_file(&dir);
+    let att = cni
+        .attachment(&c, &r, "fakenet", 0, &ns)
+        .expect("attachment");
+    std::fs::create_dir_all(&dir).expect("dir");
+    netns::create(&ns).expect("netns");
+    att.write(&checkpoint_file_of(&dir, 0)).expect("checkpoint");
+    let adding = std::thread::spawn(move || att.add().map(|_| ()).map_err(|e| e.to_string()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !log(&bin).contains("ADD mapper") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    cni.cleanup(&c).expect("cleanup");
+    assert!(
+        log(&bin).ends_with("ADD mapper cut-add\nDEL mapper cut-add\nDEL first cut-add\n"),
+        "DEL only after the ADD: {}",
+        log(&bin)
+    );
+    adding
+        .join()
+        .expect("join")
+        .expect("the ADD itself went through");
+    assert!(!made.exists(), "what the ADD made is undone");
+    assert!(!dir.exists());
+}
+
 #[path = "cni_real_tests.rs"]
 mod real;

@@ -6,6 +6,7 @@
 //! - `conf`: network configs by name from `--network_cni_config_dir`, and the bundled `mesos-bridge`;
 //! - `attachment`: one container on one network: the plugin chain's ADD and DEL, and its checkpoint;
 //! - `plugin`: running one plugin per the CNI spec; `result`: reading its result;
+//! - `stray`: waiting out the plugins of an ADD whose caller died, before its DEL;
 //! - `files`: the container's /etc/hosts, /etc/resolv.conf and /etc/hostname; `counters`: net statistics.
 
 pub mod attachment;
@@ -16,3 +17,4 @@ pub mod files;
 pub mod netns;
 pub mod plugin;
 pub mod result;
+pub mod stray;

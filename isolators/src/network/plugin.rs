@@ -17,9 +17,9 @@ use crate::error::{IsolatorError, Result};
 
 /// How long one plugin call may take. Real ADDs take tens of milliseconds and DELs a fraction of a second.
 #[cfg(not(test))]
-const PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
+pub const PLUGIN_TIMEOUT: Duration = Duration::from_secs(60);
 #[cfg(test)]
-const PLUGIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const PLUGIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What every plugin of one attachment is told.
 #[derive(Clone, Debug)]
