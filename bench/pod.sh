@@ -6,7 +6,10 @@
 #   3 x ucr run -d IMAGE ...    the same 3 containers as separate top-level containers, one after the other
 #   1 x ucr run -d IMAGE ...    one of them alone
 # Each timed step ends when every task runs; teardown (`rm --force`) is not timed. Prints the medians and the
-# ratios pod / one container (issue 20: the pod costs <= 1.5x one container) and pod / three containers.
+# ratios pod / one container (issue 20: the pod costs <= 1.5x one container) and pod / three containers. Also
+# the CPU that the pod's start and one container's start take (the CLI's own, and that of every supervisor and
+# task they leave running), and what that CPU alone allows on this machine's cores: a start that needs more CPU
+# than its time multiplied by the cores cannot be that quick, however it is scheduled.
 # Needs root, jq, GNU date. Release build.
 # usage: bench/pod.sh [RUNS]   (default 20)
 set -euo pipefail
@@ -39,17 +42,42 @@ run3() { # suffix: the three containers, one after the other
   for n in a b c; do "${U[@]}" run -d --name "sep-$1-$n" --cpus 0.1 --mem 32 "$IMAGE" sleep 600; done
 }
 
+# `times` in this shell: the CPU of the children it reaped (the CLI, and not the supervisors it leaves running)
+# as ms, from its second line ("0m0.004s 0m0.008s": user, system).
+reaped_cpu() { awk 'NR == 2 { split($0, f, /[ms ]+/); printf "%.3f\n", (f[1] * 60 + f[2] + f[3] * 60 + f[4]) * 1000 }' "$1"; }
+timed() { # cpu-file command...: like `ms`, and appends the command's own CPU in ms to cpu-file
+  local t0 t1 out=$1
+  shift
+  t0=$(date +%s%N)
+  times >"$WORK/times.0"
+  "$@" >/dev/null 2>"$WORK/err" || { echo "failed: $*" >&2; cat "$WORK/err" >&2; exit 1; }
+  times >"$WORK/times.1"
+  t1=$(date +%s%N)
+  awk -v a="$(reaped_cpu "$WORK/times.0")" -v b="$(reaped_cpu "$WORK/times.1")" 'BEGIN { printf "%.3f\n", b - a }' >>"$out"
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 }'
+}
+running_cpu() { # jq-filter: on-CPU ms so far of the tasks of the containers it selects and of their parents,
+  # the supervisors (/proc/PID/schedstat, ns); both only sleep once the task runs.
+  local pid
+  for pid in $("${U[@]}" ps --json | jq -r "select($1) | .pid // empty"); do
+    cat "/proc/$pid/schedstat" "/proc/$(awk '{print $4}' "/proc/$pid/stat")/schedstat"
+  done | awk '{ ns += $1 } END { printf "%.3f\n", ns / 1e6 }'
+}
+
 # One of each untimed first: page cache, the overlay probe, the first cgroups.
 pod_json warm-pod; "${U[@]}" launch -d "$WORK/pod.json" >/dev/null; run3 warm >/dev/null; rm_all
-: >"$WORK/pod.t"; : >"$WORK/three.t"; : >"$WORK/one.t"
+: >"$WORK/pod.t"; : >"$WORK/three.t"; : >"$WORK/one.t"; : >"$WORK/pod.cli"; : >"$WORK/one.cli"
+: >"$WORK/pod.cpu"; : >"$WORK/one.cpu"
 for i in $(seq "$RUNS"); do
   pod_json "pod-$i"
   if (( i % 2 )); then
-    p=$(ms "${U[@]}" launch -d "$WORK/pod.json"); t=$(ms run3 "$i")
+    p=$(timed "$WORK/pod.cli" "${U[@]}" launch -d "$WORK/pod.json"); t=$(ms run3 "$i")
   else
-    t=$(ms run3 "$i"); p=$(ms "${U[@]}" launch -d "$WORK/pod.json")
+    t=$(ms run3 "$i"); p=$(timed "$WORK/pod.cli" "${U[@]}" launch -d "$WORK/pod.json")
   fi
-  o=$(ms "${U[@]}" run -d --name "one-$i" --cpus 0.1 --mem 32 "$IMAGE" sleep 600)
+  o=$(timed "$WORK/one.cli" "${U[@]}" run -d --name "one-$i" --cpus 0.1 --mem 32 "$IMAGE" sleep 600)
+  running_cpu ".id | startswith(\"pod-$i\")" >>"$WORK/pod.cpu"
+  running_cpu ".id == \"one-$i\"" >>"$WORK/one.cpu"
   # The pod really runs: its parent and three members.
   [ "$("${U[@]}" ps --json | jq -r "select(.id | startswith(\"pod-$i\")) | .state" | grep -c RUNNING)" = 4 ] ||
     { echo "pod-$i is not running whole" >&2; exit 1; }
@@ -57,9 +85,14 @@ for i in $(seq "$RUNS"); do
   rm_all
 done
 P=$(median <"$WORK/pod.t"); T=$(median <"$WORK/three.t"); O=$(median <"$WORK/one.t")
-awk -v p="$P" -v t="$T" -v o="$O" -v n="$RUNS" 'BEGIN {
+# A start's CPU: its CLI's plus that of the processes it left running, run by run.
+PC=$(paste "$WORK/pod.cli" "$WORK/pod.cpu" | awk '{ print $1 + $2 }' | median)
+OC=$(paste "$WORK/one.cli" "$WORK/one.cpu" | awk '{ print $1 + $2 }' | median)
+awk -v p="$P" -v t="$T" -v o="$O" -v n="$RUNS" -v pc="$PC" -v oc="$OC" -v cores="$(nproc)" 'BEGIN {
   printf "%d runs each, warm image, tmpfs, start-to-running\n", n
   printf "median wall: pod of 3 %.1f ms | 3 x ucr run -d %.1f ms | 1 x ucr run -d %.1f ms\n", p, t, o
   printf "ratio pod / three containers = %.2f\n", p / t
   printf "ratio pod / one container = %.2f (target <= 1.5)\n", p / o
+  printf "median CPU of a start (the CLI, each supervisor and task): pod %.1f ms | one container %.1f ms\n", pc, oc
+  printf "on %d cores that CPU alone keeps the pod at >= %.1f ms = %.2f x one container\n", cores, pc / cores, pc / cores / o
 }'
