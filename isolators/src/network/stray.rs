@@ -15,20 +15,14 @@ use std::time::{Duration, Instant};
 /// Waits until no process runs a plugin for `container_id` in `netns`. Those still running after `timeout` are
 /// killed with their process groups (a plugin's children, iptables for one, are in its group).
 pub fn wait_for_plugins(container_id: &str, netns: &Path, timeout: Duration) {
-    let mut pids = running(container_id, netns);
-    if pids.is_empty() {
+    if running(container_id, netns).is_empty() {
         return;
     }
     tracing::info!(
         container_id,
-        ?pids,
         "waiting for CNI plugins left running by a launch that was cut short"
     );
-    let deadline = Instant::now() + timeout;
-    while !pids.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        pids = running(container_id, netns);
-    }
+    let pids = running_after(container_id, netns, Instant::now() + timeout);
     if pids.is_empty() {
         return;
     }
@@ -45,8 +39,16 @@ pub fn wait_for_plugins(container_id: &str, netns: &Path, timeout: Duration) {
         }
     }
     // SIGKILL is not refused; the processes are gone (or zombies, whose environment reads empty) in a moment.
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while !running(container_id, netns).is_empty() && Instant::now() < deadline {
+    running_after(container_id, netns, Instant::now() + Duration::from_secs(1));
+}
+
+/// [`running`] once none are left or at `deadline`, whichever comes first.
+fn running_after(container_id: &str, netns: &Path, deadline: Instant) -> Vec<i32> {
+    loop {
+        let pids = running(container_id, netns);
+        if pids.is_empty() || Instant::now() >= deadline {
+            return pids;
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -66,14 +68,8 @@ fn running(container_id: &str, netns: &Path) -> Vec<i32> {
         .filter(|pid| *pid != me)
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-                let mut vars = env.split(|b| *b == 0);
-                let (mut has_id, mut has_ns) = (false, false);
-                vars.all(|v| {
-                    has_id |= v == id.as_slice();
-                    has_ns |= v == ns.as_slice();
-                    !(has_id && has_ns)
-                });
-                has_id && has_ns
+                let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
+                vars.contains(&id.as_slice()) && vars.contains(&ns.as_slice())
             })
         })
         .filter_map(|pid| i32::try_from(pid).ok())
