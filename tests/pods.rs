@@ -54,10 +54,21 @@ fn a_pod_of_an_httpd_and_a_client_shares_localhost_a_volume_and_an_envelope() {
         n.c.run_stdin(&n.args(&["launch", "-d", "-"]), &pod.to_string());
     assert_eq!(out.code, 0, "{}", out.all());
     let (web, client) = (format!("{id}/web"), format!("{id}/client"));
-    n.c.wait_running(&web);
-    n.c.wait_running(&client);
+    let web_pid = n.c.wait_running(&web);
+    let client_pid = n.c.wait_running(&client);
     // The parent's process is `ucr pause` (run in place of its exec): that command line, no fd but stdio.
     let pause = n.c.wait_running(&id);
+    // One UTS, IPC and network namespace for the pod, the pause's and every member's task's, and not the host's.
+    let ns = |pid: &dyn std::fmt::Display, kind: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).expect("ns link")
+    };
+    for kind in ["uts", "ipc", "net"] {
+        assert_eq!(ns(&web_pid, kind), ns(&pause, kind), "{kind}");
+        assert_eq!(ns(&client_pid, kind), ns(&pause, kind), "{kind}");
+        assert_ne!(ns(&pause, kind), ns(&"self", kind), "{kind}");
+    }
+    let name = |m: &str| n.ucr(&["exec", m, "hostname"]).stdout.trim().to_string();
+    assert_eq!(name(&format!("{id}.web")), name(&format!("{id}.client")));
     let cmdline = std::fs::read(format!("/proc/{pause}/cmdline")).expect("cmdline");
     let args: Vec<_> = cmdline
         .split(|b| *b == 0)
@@ -275,6 +286,30 @@ fn a_pod_launch_killed_at_any_moment_is_removed_whole() {
             mounts_under(c.dir.path())
         );
     }
+}
+
+/// A pod whose image is not in the store yet: each member pulls it in the process that makes it (a process
+/// with the pull's threads then execs its supervisor rather than becoming it), and the pod runs whole.
+#[test]
+fn a_pod_launched_on_an_empty_store_pulls_for_each_member_and_runs() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    let member = |name: &str| {
+        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
+               "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
+    };
+    let id = c.id("cold");
+    let pod = json!({"id": id, "containers": [member("a"), member("b")]});
+    let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+    for m in ["a", "b"] {
+        let v = c.ps(&format!("{id}/{m}")).expect("member");
+        assert_eq!(v["state"], "RUNNING", "{v}");
+    }
+    let out = c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(procs_in_cgroup(&id).is_empty());
+    assert!(mounts_under(c.dir.path()).is_empty());
 }
 
 /// A Mesos task group (a scheduler's LAUNCH_GROUP) runs as the default executor runs it: each task nested in the

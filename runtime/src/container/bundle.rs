@@ -94,21 +94,7 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
         .chain(rebind.then_some(sandbox))
         .chain(after.into_iter().cloned())
         .collect();
-    let own_netns = c
-        .namespaces
-        .iter()
-        .any(|n| n.typ() == LinuxNamespaceType::Network);
-    let hostname = cfg
-        .hostname
-        .clone()
-        .or_else(|| c.hostname.clone())
-        .unwrap_or_else(|| {
-            if own_netns {
-                short_id(&cfg.id)
-            } else {
-                host_name()
-            }
-        });
+    let hostname = hostname(cfg, c);
     let mut annotations = HashMap::new();
     if let Some(prog) = &p.program {
         annotations.insert(PROGRAM_ANNOTATION.to_string(), prog.clone());
@@ -210,6 +196,25 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
             .transpose()?,
     );
     Ok(spec)
+}
+
+/// The container's hostname: the request's, else an isolator's, else its short id when it has a network
+/// namespace of its own, else the host's.
+pub fn hostname(cfg: &ContainerConfig, c: &Contribution) -> String {
+    let own_netns = c
+        .namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network);
+    cfg.hostname
+        .clone()
+        .or_else(|| c.hostname.clone())
+        .unwrap_or_else(|| {
+            if own_netns {
+                short_id(&cfg.id)
+            } else {
+                host_name()
+            }
+        })
 }
 
 fn host_name() -> String {

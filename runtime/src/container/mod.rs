@@ -1,6 +1,6 @@
 //! One container's records and the pieces every process that touches it shares: where its things live
 //! (`paths`), its checkpointed state and termination (`state`, `termination`, written through `checkpoint`,
-//! read by `records`), its health checks' results (`health`), its OCI bundle (`bundle`), its host ports (`ports`), the isolators it was made with
+//! read by `records`), its health checks' results (`health`), its OCI bundle (`bundle`), a pod's shared namespaces (`pod_ns`), its host ports (`ports`), the isolators it was made with
 //! (`isolation`), its teardown (`teardown`), the removal of its files (`remove`) and its sandbox's owner (`sandbox`). The containerizer
 //! (`crate::containerizer`) and the supervisor (`crate::supervisor`) are built from these.
 
@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod isolation;
 pub mod paths;
+pub mod pod_ns;
 pub mod ports;
 pub mod records;
 pub mod remove;

@@ -97,6 +97,12 @@ impl Paths {
         self.runtime(id).join("shm")
     }
 
+    /// A pod's shared namespaces (`pod_ns`): files bound to them, made when the pod is launched, unmounted at its
+    /// teardown.
+    pub fn pod_ns(&self, id: &str) -> PathBuf {
+        self.runtime(id).join("ns")
+    }
+
     /// The files of a container's secret volumes (removed at teardown).
     pub fn secrets_dir(&self, id: &str) -> PathBuf {
         self.runtime(id).join("secrets")

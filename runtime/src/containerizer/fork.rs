@@ -29,37 +29,50 @@ pub fn fork_supervisor(
     notify: &OwnedFd,
     log: File,
 ) -> Result<i32> {
-    let null = File::open("/dev/null").map_err(|e| ContainerError::io("/dev/null", e))?;
     // SAFETY: the caller checked that this process has one thread, so the child is a whole copy of it. The
     // child never returns into the caller's code: it runs the supervisor and `_exit`s.
     match unsafe { libc::fork() } {
         -1 => Err(ContainerError::io("fork", std::io::Error::last_os_error())),
         0 => {
-            // SAFETY: plain fd and session calls on fds this process owns.
-            unsafe {
-                // Own session: Ctrl-C at the caller's terminal must not reach the supervisor.
-                libc::setsid();
-                // The forker ignores SIGCHLD (the kernel reaps its children); the supervisor waits for its task.
-                libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-                libc::dup2(null.as_raw_fd(), 0);
-                libc::dup2(null.as_raw_fd(), 1);
-                libc::dup2(log.as_raw_fd(), 2);
-                // Nothing of the caller's stays open here (a lock it holds, the pipe's read end): only the
-                // pipe's write end, at 3 as for the exec'd supervisor.
-                if notify.as_raw_fd() != 3 {
-                    libc::dup2(notify.as_raw_fd(), 3);
-                }
-                libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
-            }
-            let code = supervise(&SuperviseArgs {
-                paths,
-                store_dir,
-                id,
-                notify_fd: Some(3),
-            });
-            // SAFETY: ends the child without running the caller's exit handlers or unwinding into its code.
-            unsafe { libc::_exit(code) }
+            // SAFETY: setsid on this new process.
+            unsafe { libc::setsid() };
+            become_supervisor(paths, store_dir, id, notify, log)
         }
         pid => Ok(pid),
     }
+}
+
+/// Runs the supervisor of `id` in this process, a child of the launching process in its own session, and exits
+/// with its code: stdin and stdout are /dev/null, stderr is `log`, the pipe's write end `notify` is fd 3, and
+/// nothing else stays open. The process must have one thread (`single_threaded`).
+pub fn become_supervisor(
+    paths: &Paths,
+    store_dir: &Path,
+    id: &str,
+    notify: &OwnedFd,
+    log: File,
+) -> ! {
+    // SAFETY: plain fd and signal calls on fds this process owns.
+    unsafe {
+        // The forker ignores SIGCHLD (the kernel reaps its children); the supervisor waits for its task.
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        libc::dup2(null, 0);
+        libc::dup2(null, 1);
+        libc::dup2(log.as_raw_fd(), 2);
+        // Nothing of the caller's stays open here (a lock it holds, the pipe's read end): only the pipe's write
+        // end, at 3 as for the exec'd supervisor.
+        if notify.as_raw_fd() != 3 {
+            libc::dup2(notify.as_raw_fd(), 3);
+        }
+        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+    }
+    let code = supervise(&SuperviseArgs {
+        paths,
+        store_dir,
+        id,
+        notify_fd: Some(3),
+    });
+    // SAFETY: ends the process without running the caller's exit handlers or unwinding into its code.
+    unsafe { libc::_exit(code) }
 }

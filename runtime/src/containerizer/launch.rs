@@ -52,6 +52,18 @@ pub fn begin(
     cfg: &ContainerConfig,
     notices: &dyn Notices,
 ) -> Result<Starting> {
+    begin_with(config, images, cfg, notices, |_, _| Ok(()))
+}
+
+/// [`begin`], `amend` given the request and the isolators' contribution before the bundle is written (a pod's
+/// parent joins the pod's namespaces, `pod.rs`).
+pub(super) fn begin_with(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    notices: &dyn Notices,
+    amend: impl FnOnce(&ContainerConfig, &mut Contribution) -> Result<()>,
+) -> Result<Starting> {
     // A nested container stands on its running parent (`nested.rs`).
     let nested_in = match &cfg.nesting {
         Some(n) => Some(super::nested::parent_of(&config.paths, cfg, n)?),
@@ -59,6 +71,10 @@ pub fn begin(
     };
     let mut st = claim(config, cfg, nested_in.as_ref())?;
     prepare(config, images, cfg, &mut st, nested_in.as_ref(), notices)
+        .and_then(|mut p| {
+            amend(&p.cfg, &mut p.contribution)?;
+            Ok(p)
+        })
         .and_then(|p| p.finish(config, &mut st, nested_in.as_ref(), notices))
         .and_then(|()| start_supervisor(config, images, cfg))
         .map_err(|e| undo(config, images, cfg, &mut st, e))

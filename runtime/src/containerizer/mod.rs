@@ -14,6 +14,7 @@ pub mod exec;
 pub(crate) mod fork;
 pub mod forker;
 pub mod launch;
+mod member_process;
 pub mod nested;
 pub mod ops;
 mod pending;

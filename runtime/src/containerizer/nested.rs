@@ -7,14 +7,15 @@
 //!   limits of its own (Mesos's default for a nested container), else its own.
 //! - It joins its parent's network and UTS namespaces (the pod's localhost, addresses, ports and hostname) and,
 //!   unless its `ipc_mode` is PRIVATE, its IPC namespace and, in a pod, the pod's /dev/shm; in a CNI pod it
-//!   sees the pod's name files. Its mount namespace is its own; its pid namespace too, unless
+//!   sees the pod's name files. It joins a pod's namespaces by the files they are bound to
+//!   (`container::pod_ns`), so its parent need not run yet. Its mount namespace is its own; its pid namespace too, unless
 //!   `share_pid_namespace` asks for the parent's (joined by the launcher's intermediate, as Mesos's
 //!   `linux_info.share_pid_namespace` for a nested container).
 //! - `SANDBOX_PATH` volumes of type PARENT (a pod's ephemeral volumes) are directories of the parent's sandbox.
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType};
 use ucr_isolators::Contribution;
 
 use crate::container::error::{ContainerError, Result};
@@ -64,17 +65,16 @@ pub fn cgroup(parent: &ContainerState, id: &str) -> PathBuf {
     Path::new(&parent.cgroup).join(cgroup_name(name))
 }
 
-/// Joins the parent's namespaces (by its task's pid) and, when the parent has a network of its own, binds its
-/// name files over the ones the isolators chose.
+/// Joins the parent's namespaces: a pod's by their files (`container::pod_ns`), else its task's (by its pid);
+/// and, when the parent has a network of its own, binds its name files over the ones the isolators chose.
 pub fn join_parent(
     paths: &Paths,
     parent: &ContainerState,
     n: &Nesting,
     c: &mut Contribution,
 ) -> Result<()> {
-    let Some(pid) = parent.pid else {
-        return Ok(());
-    };
+    let pod_ns = paths.pod_ns(&parent.id);
+    let pinned = crate::container::pod_ns::pinned(&pod_ns);
     let mut kinds = vec![
         (LinuxNamespaceType::Network, "net"),
         (LinuxNamespaceType::Uts, "uts"),
@@ -87,12 +87,20 @@ pub fn join_parent(
     }
     for (typ, file) in kinds {
         c.namespaces.retain(|ns| ns.typ() != typ);
-        let ns = LinuxNamespaceBuilder::default()
-            .typ(typ)
-            .path(format!("/proc/{pid}/ns/{file}"))
-            .build()
-            .map_err(|e| ContainerError::launch(&parent.id, "preparing", e.to_string(), 125))?;
-        c.namespaces.push(ns);
+        let path = match (crate::container::pod_ns::joined(&pod_ns, file), parent.pid) {
+            (Some(p), _) => p,
+            // A pod's network without a file is the host's.
+            (None, _) if pinned && typ == LinuxNamespaceType::Network => continue,
+            (None, Some(pid)) => PathBuf::from(format!("/proc/{pid}/ns/{file}")),
+            (None, None) => {
+                let why = format!(
+                    "{}: the parent's {file} namespace: its task has not started",
+                    n.parent
+                );
+                return Err(ContainerError::launch(&parent.id, "preparing", why, 125));
+            }
+        };
+        c.namespaces.push(namespace_at(&parent.id, typ, &path)?);
     }
     c.hostname = None;
     let shm = paths.pod_shm(&parent.id);
@@ -129,6 +137,15 @@ pub fn join_parent(
         }
     }
     Ok(())
+}
+
+/// A namespace of kind `typ` joined at `path`, for `id`'s bundle.
+pub fn namespace_at(id: &str, typ: LinuxNamespaceType, path: &Path) -> Result<LinuxNamespace> {
+    LinuxNamespaceBuilder::default()
+        .typ(typ)
+        .path(path)
+        .build()
+        .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), 125))
 }
 
 /// `SANDBOX_PATH` volumes of type PARENT, made host paths in the parent's sandbox (created, and given to the

@@ -1,6 +1,6 @@
-//! A pod member's launch in two halves, so that the member is made while its parent starts: the parent's
-//! namespaces, which the member joins by its init's pid, are the only thing the member needs from a running
-//! parent. [`prepare_member`] claims the id, provides the rootfs, allocates ports, resolves the process and
+//! A pod member's launch in two halves, so that the member is made while its parent starts: what the member
+//! needs of its parent's start is its namespaces (joined by their files, or by the parent's init's pid) and its
+//! cgroup (`pod.rs`). [`prepare_member`] claims the id, provides the rootfs, allocates ports, resolves the process and
 //! lets the isolators prepare; [`Pending::start`] joins the parent, writes the bundle, fetches and starts the
 //! supervisor. Either half that fails, or a parent that does not start ([`Pending::abandon`]), undoes the
 //! member and records its launch as failed, as a launch in one piece does.
@@ -49,7 +49,7 @@ pub fn prepare_member<'a>(
 
 /// An error that does not say which member it is about (a pull's, a path's) says it: in a pod it could be
 /// any of them.
-fn naming(id: &str, e: ContainerError) -> ContainerError {
+pub(super) fn naming(id: &str, e: ContainerError) -> ContainerError {
     match e {
         ContainerError::Io { .. }
         | ContainerError::Corrupt { .. }
@@ -67,7 +67,7 @@ fn naming(id: &str, e: ContainerError) -> ContainerError {
 }
 
 impl Pending<'_> {
-    /// The rest of the launch, `parent` now running, up to the supervisor's start.
+    /// The rest of the launch, `parent` now placed or running (`pod.rs`), up to the supervisor's start.
     pub fn start(self, parent: &ContainerState, notices: &dyn Notices) -> Result<Starting> {
         let Pending {
             config,

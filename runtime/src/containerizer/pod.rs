@@ -1,17 +1,34 @@
 //! Launching a pod (`spec::pod`): its parent, whose only process is `ucr pause`, and each member nested in it,
-//! in the pod's order: the members are made while the parent starts, then join it, their supervisors starting
-//! side by side. A pod starts whole or not at all, as Marathon's pod instance: when a member fails to launch,
-//! the pod is destroyed (members first) and the member's error returned, its record kept for WAIT. What happens
-//! when a member ends is the supervisors' (`supervisor::family`).
+//! in the pod's order. A pod starts whole or not at all, as Marathon's pod instance: when a member fails to
+//! launch, the pod is destroyed (members first) and the member's error returned, its record kept for WAIT. What
+//! happens when a member ends is the supervisors' (`supervisor::family`).
+//!
+//! The members are made while the parent starts. The pod's shared namespaces are made first, bound onto files
+//! (`container::pod_ns`), and the parent and the members join them by path, so each member is made and
+//! supervised by a process of its own, forked at once (`member_process.rs`): the members are made side by side
+//! on every core while the parent starts. Each member's supervisor makes its cgroup once the parent's init is
+//! in the parent's, and lets its task start once the parent runs (`supervisor::family`). A pod whose members
+//! share the parent's pid namespace, which exists only with the parent's init, has its members made here while
+//! the parent starts and started once it runs.
+
+use oci_spec::runtime::LinuxNamespaceType;
+use ucr_isolators::Contribution;
 
 use super::config::Config;
-use super::launch::begin;
+use super::fork::single_threaded;
+use super::launch::begin_with;
+use super::member_process::fork_member;
+use super::nested::namespace_at;
 use super::pending::{prepare_member, Pending};
 use super::spawn::{Launched, Starting};
+use crate::container::bundle::hostname;
 use crate::container::error::{ContainerError, Result};
+use crate::container::paths::Paths;
+use crate::container::pod_ns::{self, Wanted};
 use crate::container::records::load;
+use crate::container::state::ContainerState;
 use crate::images::{Images, Notices};
-use crate::spec::PodConfig;
+use crate::spec::{ContainerConfig, PodConfig};
 
 /// Returns the parent's launch, then each member's, in the pod's order.
 pub fn launch_pod(
@@ -39,35 +56,25 @@ pub fn launch_pod(
         parent.command.value = Some(exe.clone());
         parent.command.arguments[0] = exe;
     }
-    // The members are made while the parent's supervisor starts it: they need it running only to join its
-    // namespaces (`pending.rs`). On two cores this hides most of the parent's start.
-    let parent_starting = begin(config, images, &parent, notices)?;
-    let mut pending = Vec::new();
-    let made = super::nested::make_pod_shm(&config.paths, id)
-        .and_then(|()| load(&config.paths, id))
-        .and_then(|begun| {
-            for c in &pod.children {
-                pending.push(prepare_member(config, images, c, &begun, notices)?);
-            }
-            Ok(())
-        });
-    let parent_launched = parent_starting.started(&config.paths);
-    let (parent_launched, running) = match made
-        .and(parent_launched)
-        .and_then(|l| Ok((l, load(&config.paths, id)?)))
-    {
-        Ok(p) => p,
-        Err(e) => return Err(fail(config, images, id, pending, Vec::new(), e)),
-    };
-    // Each member's supervisor starts its task while the next member is finished here.
-    let mut starting = Vec::new();
-    let mut rest = pending.into_iter();
-    for p in rest.by_ref() {
-        match p.start(&running, notices) {
-            Ok(s) => starting.push(s),
-            Err(e) => return Err(fail(config, images, id, rest.collect(), starting, e)),
+    let paths = &config.paths;
+    let pinned = pinnable(pod);
+    let parent_starting = begin_with(config, images, &parent, notices, |cfg, c| match pinned {
+        true => pin_namespaces(paths, cfg, c),
+        false => Ok(()),
+    })?;
+    let begun = match super::nested::make_pod_shm(paths, id).and_then(|()| load(paths, id)) {
+        Ok(b) => b,
+        Err(e) => {
+            // Heard from before the pod is destroyed, so that nothing of its launch is still under way.
+            let _ = parent_starting.started(paths);
+            return Err(fail(config, images, id, Vec::new(), Vec::new(), e));
         }
-    }
+    };
+    // A process with threads (the CLI after a pull) cannot fork one that runs Rust code.
+    let (parent_launched, starting) = match pinned && single_threaded() {
+        true => start_beside(config, images, pod, &begun, parent_starting, notices)?,
+        false => start_after(config, images, pod, &begun, parent_starting, notices)?,
+    };
     let mut out = vec![parent_launched];
     let mut failed = None;
     for s in starting {
@@ -83,6 +90,110 @@ pub fn launch_pod(
     }
     crate::supervisor::family::all_launched(&config.paths, id)?;
     Ok(out)
+}
+
+/// The members of a pod with pinned namespaces, started while the parent starts: each made by a process of its
+/// own that becomes its supervisor (`member_process.rs`). Returns the parent's launch and each member's start.
+fn start_beside(
+    config: &Config,
+    images: &Images,
+    pod: &PodConfig,
+    begun: &ContainerState,
+    parent: Starting,
+    notices: &dyn Notices,
+) -> Result<(Launched, Vec<Starting>)> {
+    let (paths, id) = (&config.paths, begun.id.as_str());
+    let mut starting = Vec::new();
+    for c in &pod.children {
+        match fork_member(config, images, c, begun, notices) {
+            Ok(s) => starting.push(s),
+            Err(e) => {
+                let _ = parent.started(paths);
+                return Err(fail(config, images, id, Vec::new(), starting, e));
+            }
+        }
+    }
+    match parent.started(paths) {
+        Ok(l) => Ok((l, starting)),
+        Err(e) => Err(fail(config, images, id, Vec::new(), starting, e)),
+    }
+}
+
+/// The members made here while the parent starts, and started once it runs: they join the namespaces of the
+/// parent's init (by its pid) when the pod's are not pinned; this process cannot fork them otherwise. Returns
+/// the parent's launch and each member's start.
+fn start_after(
+    config: &Config,
+    images: &Images,
+    pod: &PodConfig,
+    begun: &ContainerState,
+    parent: Starting,
+    notices: &dyn Notices,
+) -> Result<(Launched, Vec<Starting>)> {
+    let (paths, id) = (&config.paths, begun.id.as_str());
+    let mut pending = Vec::new();
+    let made = pod.children.iter().try_for_each(|c| {
+        pending.push(prepare_member(config, images, c, begun, notices)?);
+        Ok(())
+    });
+    let parent = parent.started(paths);
+    let (parent, running) = match made.and(parent).and_then(|l| Ok((l, load(paths, id)?))) {
+        Ok(p) => p,
+        Err(e) => return Err(fail(config, images, id, pending, Vec::new(), e)),
+    };
+    // Each member's supervisor starts its task while the next member is finished here.
+    let mut starting = Vec::new();
+    let mut rest = pending.into_iter();
+    for p in rest.by_ref() {
+        match p.start(&running, notices) {
+            Ok(s) => starting.push(s),
+            Err(e) => return Err(fail(config, images, id, rest.collect(), starting, e)),
+        }
+    }
+    Ok((parent, starting))
+}
+
+/// Whether the members can join everything they share by path, before the parent's init exists: not when they
+/// share its pid namespace, nor its IPC namespace when that is the host's (there is no file to bind then).
+fn pinnable(pod: &PodConfig) -> bool {
+    let own_ipc = pod.parent.linux.ipc_mode.as_deref()
+        != Some(ucr_isolators::filesystem::linux::SHARE_PARENT);
+    pod.children.iter().all(|c| {
+        c.nesting
+            .as_ref()
+            .is_some_and(|n| !n.share_pid && (own_ipc || !n.share_ipc))
+    })
+}
+
+/// Makes the pod's namespaces (`pod_ns`) for the parent `cfg` and has it join them: a UTS namespace with its
+/// hostname, an IPC namespace unless it keeps the host's, and its network namespace as the isolators made it.
+fn pin_namespaces(paths: &Paths, cfg: &ContainerConfig, c: &mut Contribution) -> Result<()> {
+    let net = c
+        .namespaces
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::Network)
+        .and_then(|n| n.path().clone());
+    let ipc = cfg.linux.ipc_mode.as_deref() != Some(ucr_isolators::filesystem::linux::SHARE_PARENT);
+    let dir = paths.pod_ns(&cfg.id);
+    let wanted = Wanted {
+        hostname: &hostname(cfg, c),
+        ipc,
+        net: net.as_deref(),
+    };
+    pod_ns::pin(&dir, &wanted).map_err(|e| {
+        let why = format!("the pod's namespaces: {e}");
+        ContainerError::launch(&cfg.id, "preparing", why, 125)
+    })?;
+    for (typ, kind) in [
+        (LinuxNamespaceType::Uts, pod_ns::UTS),
+        (LinuxNamespaceType::Ipc, pod_ns::IPC),
+    ] {
+        if let Some(p) = pod_ns::joined(&dir, kind) {
+            c.namespaces.retain(|n| n.typ() != typ);
+            c.namespaces.push(namespace_at(&cfg.id, typ, &p)?);
+        }
+    }
+    Ok(())
 }
 
 /// A pod that did not start whole: the members not started are undone, those starting are waited for, and the

@@ -138,6 +138,15 @@ pub fn start(
 }
 
 impl Starting {
+    /// The supervisor of `id` forked from this process as `pid`, reporting on `read` (`member_process.rs`).
+    pub(super) fn forked(id: &str, read: OwnedFd, pid: i32) -> Starting {
+        Starting {
+            id: id.to_string(),
+            done: BufReader::new(File::from(read)),
+            child: Supervisor::Forked(pid),
+        }
+    }
+
     /// The supervisor's first word: its task runs, or the launch failed (recorded and torn down by it).
     pub fn started(self, paths: &Paths) -> Result<Launched> {
         let Starting {

@@ -40,16 +40,30 @@ pub unsafe fn create(
     cgroup: &Placement,
     stdio: Stdio,
 ) -> Result<Created, LaunchError> {
+    // SAFETY: passed on from the caller.
+    let mut created = unsafe { clone_init(plan, cgroup, stdio) }?;
+    created.ready()?;
+    Ok(created)
+}
+
+/// [`create`] up to the clone: the init exists, in its cgroup (v2; on v1 it joins them as its first step) and
+/// its new namespaces, and has not said "ready" yet ([`Created::ready`]).
+///
+/// # Safety
+/// As [`create`].
+pub unsafe fn clone_init(
+    plan: &Plan,
+    cgroup: &Placement,
+    stdio: Stdio,
+) -> Result<Created, LaunchError> {
     let (go_r, go_w) = pipe()?;
     // SAFETY: passed on from the caller.
     let (pid, report, go) = unsafe { spawn(plan, cgroup, stdio, go_r, Some(go_w)) }?;
-    let mut created = Created {
+    Ok(Created {
         pid,
         go: go.ok_or_else(|| Failure::new("init".into(), std::io::ErrorKind::Other.into()))?,
         report,
-    };
-    created.ready()?;
-    Ok(created)
+    })
 }
 
 /// [`create`] for an init that outlives the caller (the OCI runtime mode's `create`): it reads its "go" from
@@ -203,7 +217,8 @@ fn abort(pid: i32) {
 }
 
 impl Created {
-    fn ready(&mut self) -> Result<(), LaunchError> {
+    /// Wait for the init's "ready" (its setup done, waiting for start); on anything else it is killed and reaped.
+    pub fn ready(&mut self) -> Result<(), LaunchError> {
         ready(self.pid, &mut self.report)
     }
 

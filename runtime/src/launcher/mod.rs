@@ -9,7 +9,8 @@
 //!   a time namespace with clock offsets asks for it.
 //! - [`create()`] (`create.rs`): `clone3`s the init into its new namespaces — on cgroup v2 straight into its
 //!   cgroup; on v1 the init joins its cgroups itself before anything else — and waits for it to say "ready".
-//!   [`Created::start`] lets it exec the task and reports whether the exec happened.
+//!   [`clone_init`] is its first half, for a caller that acts once the init exists (a pod's parent lets its
+//!   members start). [`Created::start`] lets it exec the task and reports whether the exec happened.
 //! - [`join_container`] and [`exec_entered`] (`enter.rs`): another process into a running container (its cgroups,
 //!   namespaces and the task's identity from the plan), for COMMAND health checks.
 //! - `init`: the init's side, from clone to exec, every step through the [`Launcher`] trait (`os.rs`), the OS
@@ -49,7 +50,7 @@ mod seccomp;
 mod stage;
 
 pub use clone::pipe;
-pub use create::{create, create_waiting, Created, Stdio};
+pub use create::{clone_init, create, create_waiting, Created, Stdio};
 pub use enter::{exec as exec_entered, join as join_container, Entry, NAMESPACES as ENTER_ORDER};
 pub use error::{Failure, LaunchError};
 pub use linux::Linux;

@@ -9,6 +9,7 @@
 //! Progress reaches the process that started it through a pipe: one line, `started <pid>` or `failed <code>
 //! <message>`, then EOF when the supervisor is done (the CLI's foreground `run` waits for that EOF).
 
+mod beside;
 mod console;
 pub mod console_input;
 pub mod family;
@@ -87,7 +88,14 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     st.owner = Some(Owner::current());
     write_json(&paths.state_file(id), &st)?;
 
-    let (pid, plan, console) = match start(paths, &st) {
+    // A pod's members start beside its parent when the pod's namespaces are made beforehand
+    // (`container::pod_ns`): the parent marks when its init is in its cgroup, and they wait for that.
+    let parent = cfg
+        .nesting
+        .as_ref()
+        .map(|n| n.parent.as_str())
+        .filter(|p| crate::container::pod_ns::pinned(&paths.pod_ns(p)));
+    let (pid, plan, console) = match start(paths, &st, parent) {
         Ok(started) => started,
         Err(e) => {
             let code = e.exit_code();
@@ -110,6 +118,9 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     st.pid_start = Some(Owner::of(pid).start_time).filter(|t| *t > 0);
     st.started = Some(now());
     write_json(&paths.state_file(id), &st)?;
+    if let Err(e) = beside::running(paths, id) {
+        tracing::warn!("waking the pod's members: {e}");
+    }
     // A kill that came while the task was being started found no pid to signal: its marker says so, with the
     // signal (SIGTERM from a kill policy's first step, whose SIGKILL follows). Checked after the pid is
     // recorded, and `ops::kill` looks for a pid again after writing its marker, so one of the two always sees
@@ -140,11 +151,14 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
 }
 
 /// Create the container's cgroup and init from the bundle, run the isolators' `isolate`, start the task; the
-/// init is our child. Returns its pid, the launch plan (what a process entering the container follows) and the
-/// task's terminal, if it has one.
+/// init is our child. A pod's parent tells its members when its init is placed; a pod member started beside
+/// its `parent` makes its cgroup once the parent's init is in
+/// the parent's, and starts its task once the parent runs (`family`). Returns its pid, the launch plan (what a
+/// process entering the container follows) and the task's terminal, if it has one.
 fn start(
     paths: &Paths,
     st: &ContainerState,
+    parent: Option<&str>,
 ) -> Result<(i32, launcher::Plan, Option<console::Console>)> {
     let id = &st.id;
     let fail = |why: String| ContainerError::Launcher {
@@ -168,6 +182,9 @@ fn start(
         .unwrap_or_default();
     let isolators = isolation::isolators(st)?;
     let places = isolation::Places::of(paths, st);
+    if let Some(p) = parent {
+        beside::wait_for_parent(paths, p, id, beside::Until::Placed)?;
+    }
     let placement = isolators
         .place(&places.container(), &resources)
         .map_err(|e| fail(e.to_string()))?;
@@ -204,13 +221,23 @@ fn start(
         (stdio, None)
     };
     // SAFETY: the supervisor is single-threaded (see the module docs).
-    let mut created =
-        unsafe { launcher::create(&plan, &placement, stdio) }.map_err(|e| fail(e.to_string()))?;
+    let mut created = unsafe { launcher::clone_init(&plan, &placement, stdio) }
+        .map_err(|e| fail(e.to_string()))?;
+    if let Err(e) = beside::placed(paths, id) {
+        created.abort();
+        return Err(e);
+    }
+    created.ready().map_err(|e| fail(e.to_string()))?;
     let pid = created.pid;
     // The init exists, in its cgroups and namespaces, and has not run the task yet: Mesos's `isolate` point.
     let isolated = isolators
         .isolate(&places.container(), pid)
-        .map_err(|e| isolation::isolator_err(id, e));
+        .map_err(|e| isolation::isolator_err(id, e))
+        .and_then(|()| match parent {
+            // The parent's cgroup is this one's envelope: complete once the parent runs.
+            Some(p) => beside::wait_for_parent(paths, p, id, beside::Until::Running),
+            None => Ok(()),
+        });
     if let Err(e) = isolated {
         created.abort();
         return Err(e);

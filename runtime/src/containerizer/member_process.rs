@@ -1,0 +1,125 @@
+//! A pod member made in a process of its own, which then becomes its supervisor: the members of a pod whose
+//! namespaces are made beforehand (`container::pod_ns`) need nothing of their parent to be made, so each is
+//! made beside the others, on every core, rather than one after the other in the launching process. The CLI's
+//! share of a pod's start is then the parent's launch and one fork per member.
+//!
+//! The launching process claims the id (so a taken id is its error, at once) and forks; the child provides
+//! the rootfs, lets the isolators prepare, writes the bundle and fetches, with the launcher's output for its
+//! notices, exactly as [`super::launch::begin`] does, and then runs the supervisor in the same process. A
+//! failure is undone and recorded by the child and reported on the pipe as the supervisor reports one
+//! (`spawn.rs`), so the launching process reads every member the same way. A child that a pull or a fetch left
+//! with threads cannot run the supervisor (its launcher forks without exec): it execs `ucr __supervise`.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use super::config::Config;
+use super::fork::{become_supervisor, single_threaded};
+use super::launch::{claim, prepare, undo};
+use super::pending::naming;
+use super::spawn::Starting;
+use crate::container::error::{ContainerError, Result};
+use crate::container::state::ContainerState;
+use crate::images::{Images, Notices};
+use crate::spec::ContainerConfig;
+
+/// Claims `cfg`, nested in `parent` (placed or not), and forks the process that makes it and supervises it.
+/// This process must have one thread.
+pub fn fork_member(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    parent: &ContainerState,
+    notices: &dyn Notices,
+) -> Result<Starting> {
+    if let Some(n) = &cfg.nesting {
+        super::nested::check_id(cfg, n)?;
+    }
+    let (paths, id) = (&config.paths, cfg.id.as_str());
+    let mut st = claim(config, cfg, Some(parent))?;
+    let started = (|| {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| ContainerError::io("pipe", e.into()))?;
+        let log_path = paths.supervisor_log(id);
+        let log = File::create(&log_path).map_err(|e| ContainerError::io(&log_path, e))?;
+        // SAFETY: the caller guarantees one thread, so the child is a whole copy of this process; it never
+        // returns into the caller's code.
+        match unsafe { libc::fork() } {
+            -1 => Err(ContainerError::io("fork", std::io::Error::last_os_error())),
+            0 => {
+                drop(read);
+                make_and_supervise(config, images, cfg, st.clone(), parent, notices, write, log)
+            }
+            pid => Ok(Starting::forked(id, read, pid)),
+        }
+    })();
+    started.map_err(|e| undo(config, images, cfg, &mut st, e))
+}
+
+/// The child: the member's launch up to its supervisor, then the supervisor.
+#[allow(clippy::too_many_arguments)]
+fn make_and_supervise(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    mut st: ContainerState,
+    parent: &ContainerState,
+    notices: &dyn Notices,
+    notify: OwnedFd,
+    log: File,
+) -> ! {
+    // SAFETY: setsid on this new process: Ctrl-C at the launcher's terminal is not for its supervisor.
+    unsafe { libc::setsid() };
+    let made = prepare(config, images, cfg, &mut st, Some(parent), notices)
+        .and_then(|p| p.finish(config, &mut st, Some(parent), notices))
+        .map_err(|e| naming(&cfg.id, e));
+    if made.is_ok() && single_threaded() {
+        become_supervisor(&config.paths, images.store_dir(), &cfg.id, &notify, log)
+    }
+    let e = match made {
+        Ok(()) => {
+            let e = exec_supervisor(config, &cfg.id, &notify, log);
+            let why = format!("starting its supervisor: {e}");
+            ContainerError::launch(&cfg.id, "starting", why, 125)
+        }
+        Err(e) => e,
+    };
+    let e = undo(config, images, cfg, &mut st, e);
+    let line = format!(
+        "failed {} {}\n",
+        e.exit_code(),
+        e.to_string().replace('\n', " ")
+    );
+    let _ = rustix::io::write(&notify, line.as_bytes());
+    // SAFETY: ends the child without the launcher's exit handlers.
+    unsafe { libc::_exit(1) }
+}
+
+/// `ucr __supervise` in place of this process (same pid: the launching process reaps it as its child).
+/// Returns only if the exec failed.
+fn exec_supervisor(config: &Config, id: &str, notify: &OwnedFd, log: File) -> std::io::Error {
+    let wfd = notify.as_raw_fd();
+    let command = &config.supervisor;
+    let mut cmd = Command::new(&command.exe);
+    cmd.args(&command.args)
+        .arg("__supervise")
+        .arg("--notify-fd")
+        .arg("3")
+        .arg("--")
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    // SAFETY: only dup2, an async-signal-safe call, before the exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(wfd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.exec()
+}
