@@ -1,7 +1,8 @@
 //! One container's records and the pieces every process that touches it shares: where its things live
 //! (`paths`), its checkpointed state and termination (`state`, `termination`, written through `checkpoint`,
-//! read by `records`), its health checks' results (`health`), its OCI bundle (`bundle`), a pod's shared namespaces (`pod_ns`), its host ports (`ports`), the isolators it was made with
-//! (`isolation`), its teardown (`teardown`), the removal of its files (`remove`) and its sandbox's owner (`sandbox`). The containerizer
+//! read by `records`), its health checks' results (`health`), its OCI bundle (`bundle`), a pod's shared
+//! namespaces (`pod_ns`), its host ports (`ports`), the isolators it was made with (`isolation`), its teardown
+//! (`teardown`), the removal of its files (`remove`) and its sandbox's owner (`sandbox`). The containerizer
 //! (`crate::containerizer`) and the supervisor (`crate::supervisor`) are built from these.
 
 pub mod bundle;

@@ -22,10 +22,10 @@ use super::error::{ContainerError, Result};
 pub const UTS: &str = "uts";
 pub const IPC: &str = "ipc";
 pub const NET: &str = "net";
-/// Made by the parent's supervisor once its init is in its cgroup (`supervisor::family`).
+/// Made by the parent's supervisor once its init is in its cgroup (`supervisor::beside`).
 pub const PLACED: &str = "placed";
-/// FIFOs whose write ends the parent's supervisor holds until its init is placed, and until it runs: a member
-/// waiting for either wakes when the last writer closes (`supervisor::family`).
+/// FIFOs that the parent's supervisor opens and closes once its init is placed, and once it runs: that wakes a
+/// member polling either (`supervisor::beside`).
 pub const PLACING: &str = "placing";
 pub const STARTING: &str = "starting";
 

@@ -8,8 +8,8 @@
 //! - It joins its parent's network and UTS namespaces (the pod's localhost, addresses, ports and hostname) and,
 //!   unless its `ipc_mode` is PRIVATE, its IPC namespace and, in a pod, the pod's /dev/shm; in a CNI pod it
 //!   sees the pod's name files. It joins a pod's namespaces by the files they are bound to
-//!   (`container::pod_ns`), so its parent need not run yet. Its mount namespace is its own; its pid namespace too, unless
-//!   `share_pid_namespace` asks for the parent's (joined by the launcher's intermediate, as Mesos's
+//!   (`container::pod_ns`), so its parent need not run yet. Its mount namespace is its own; its pid namespace
+//!   too, unless `share_pid_namespace` asks for the parent's (joined by the launcher's intermediate, as Mesos's
 //!   `linux_info.share_pid_namespace` for a nested container).
 //! - `SANDBOX_PATH` volumes of type PARENT (a pod's ephemeral volumes) are directories of the parent's sandbox.
 

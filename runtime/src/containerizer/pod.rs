@@ -7,9 +7,10 @@
 //! (`container::pod_ns`), and the parent and the members join them by path, so each member is made and
 //! supervised by a process of its own, forked at once (`member_process.rs`): the members are made side by side
 //! on every core while the parent starts. Each member's supervisor makes its cgroup once the parent's init is
-//! in the parent's, and lets its task start once the parent runs (`supervisor::family`). A pod whose members
-//! share the parent's pid namespace, which exists only with the parent's init, has its members made here while
-//! the parent starts and started once it runs.
+//! in the parent's, and lets its task start once the parent runs (`supervisor::beside`). A pod whose members
+//! share the parent's pid namespace, which exists only with the parent's init, or one launched by a process
+//! with threads (which cannot fork a process that runs Rust code), has its members made here while the parent
+//! starts and started once it runs.
 
 use oci_spec::runtime::LinuxNamespaceType;
 use ucr_isolators::Contribution;

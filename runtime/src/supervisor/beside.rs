@@ -84,11 +84,20 @@ pub fn wait_for_parent(paths: &Paths, parent: &str, id: &str, until: Until) -> R
     let marker = dir.join(pod_ns::PLACED);
     loop {
         // Opened before looking: a writer that closes after the look is seen by the poll below.
-        let wake = OpenOptions::new()
+        let wake = match OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&fifo)
-            .map_err(|e| ContainerError::io(&fifo, e))?;
+        {
+            Ok(f) => f,
+            // The parent's teardown removed it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(failed(format!(
+                    "the pod's parent {parent} ended before it ran"
+                )))
+            }
+            Err(e) => return Err(ContainerError::io(&fifo, e)),
+        };
         if matches!(until, Until::Placed) && marker.exists() {
             return Ok(());
         }

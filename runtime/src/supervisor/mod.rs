@@ -152,9 +152,9 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
 
 /// Create the container's cgroup and init from the bundle, run the isolators' `isolate`, start the task; the
 /// init is our child. A pod's parent tells its members when its init is placed; a pod member started beside
-/// its `parent` makes its cgroup once the parent's init is in
-/// the parent's, and starts its task once the parent runs (`family`). Returns its pid, the launch plan (what a
-/// process entering the container follows) and the task's terminal, if it has one.
+/// its `parent` makes its cgroup once the parent's init is in the parent's, and starts its task once the parent
+/// runs (`beside`). Returns its pid, the launch plan (what a process entering the container follows) and the
+/// task's terminal, if it has one.
 fn start(
     paths: &Paths,
     st: &ContainerState,
