@@ -149,6 +149,36 @@ fn default_sandbox_directory() -> String {
 }
 
 impl ContainerState {
+    /// A record of `id` in `state` with nothing else set, for tests.
+    #[cfg(test)]
+    pub fn bare(id: &str, state: State) -> ContainerState {
+        ContainerState {
+            id: id.into(),
+            state,
+            image: None,
+            image_digest: None,
+            backend: None,
+            rootfs: None,
+            cgroup: String::new(),
+            cgroup_name: String::new(),
+            sandbox: String::new(),
+            pid: None,
+            pid_start: None,
+            owner: None,
+            created: 0,
+            started: None,
+            finished: None,
+            user: None,
+            ports: Vec::new(),
+            isolation: Vec::new(),
+            isolator_config: Default::default(),
+            sandbox_directory: String::new(),
+            status: serde_json::Map::new(),
+            termination: None,
+            torn_down: false,
+        }
+    }
+
     /// Its owner (the launching process while it provisions, then the supervisor) is alive.
     pub fn owner_alive(&self) -> bool {
         self.owner.is_some_and(|o| o.is_alive())

@@ -11,15 +11,14 @@
 //! with threads cannot run the supervisor (its launcher forks without exec): it execs `ucr __supervise`.
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 
 use super::config::Config;
 use super::fork::{become_supervisor, single_threaded};
 use super::launch::{claim, prepare, undo};
 use super::pending::naming;
-use super::spawn::Starting;
+use super::spawn::{supervise_command, Starting};
 use crate::container::error::{ContainerError, Result};
 use crate::container::state::ContainerState;
 use crate::images::{Images, Notices};
@@ -100,26 +99,5 @@ fn make_and_supervise(
 /// `ucr __supervise` in place of this process (same pid: the launching process reaps it as its child).
 /// Returns only if the exec failed.
 fn exec_supervisor(config: &Config, id: &str, notify: &OwnedFd, log: File) -> std::io::Error {
-    let wfd = notify.as_raw_fd();
-    let command = &config.supervisor;
-    let mut cmd = Command::new(&command.exe);
-    cmd.args(&command.args)
-        .arg("__supervise")
-        .arg("--notify-fd")
-        .arg("3")
-        .arg("--")
-        .arg(id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log));
-    // SAFETY: only dup2, an async-signal-safe call, before the exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::dup2(wfd, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.exec()
+    supervise_command(&config.supervisor, id, notify, log).exec()
 }

@@ -362,31 +362,11 @@ mod tests {
     use crate::container::state::Owner;
 
     fn state(pid: Option<i32>, owner: Option<Owner>) -> ContainerState {
-        let pid_start = pid.and_then(crate::container::state::process_start_time);
         ContainerState {
-            id: "c1".into(),
-            state: State::Running,
-            image: None,
-            image_digest: None,
-            backend: None,
-            rootfs: None,
-            cgroup: String::new(),
-            cgroup_name: String::new(),
-            sandbox: String::new(),
             pid,
-            pid_start,
+            pid_start: pid.and_then(crate::container::state::process_start_time),
             owner,
-            created: 0,
-            started: None,
-            finished: None,
-            user: None,
-            ports: Vec::new(),
-            isolation: Vec::new(),
-            isolator_config: Default::default(),
-            sandbox_directory: String::new(),
-            status: serde_json::Map::new(),
-            termination: None,
-            torn_down: false,
+            ..ContainerState::bare("c1", State::Running)
         }
     }
 

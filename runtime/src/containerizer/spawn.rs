@@ -199,6 +199,21 @@ fn exec_supervisor(
     notify: &OwnedFd,
     log: File,
 ) -> Result<Supervisor> {
+    let child = supervise_command(command, id, notify, log)
+        .spawn()
+        .map_err(|e| ContainerError::io(&command.exe, e))?;
+    Ok(Supervisor::Exec(child))
+}
+
+/// `ucr __supervise ID` with the caller's global options: its pipe's write end `notify` at fd 3, stdin and
+/// stdout /dev/null, stderr `log`, in a session of its own (Ctrl-C at the caller's terminal must not reach the
+/// supervisor; a process that leads one already keeps it).
+pub(super) fn supervise_command(
+    command: &SupervisorCommand,
+    id: &str,
+    notify: &OwnedFd,
+    log: File,
+) -> Command {
     let wfd = notify.as_raw_fd();
     let mut cmd = Command::new(&command.exe);
     cmd.args(&command.args)
@@ -213,7 +228,6 @@ fn exec_supervisor(
     // SAFETY: only async-signal-safe calls (setsid, dup2) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            // Own session: Ctrl-C at the caller's terminal must not reach the supervisor.
             libc::setsid();
             if libc::dup2(wfd, 3) < 0 {
                 return Err(std::io::Error::last_os_error());
@@ -221,8 +235,5 @@ fn exec_supervisor(
             Ok(())
         });
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| ContainerError::io(&command.exe, e))?;
-    Ok(Supervisor::Exec(child))
+    cmd
 }

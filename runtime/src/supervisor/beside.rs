@@ -156,32 +156,7 @@ mod tests {
     }
 
     fn set(paths: &Paths, s: State) {
-        let st = ContainerState {
-            id: "pod".into(),
-            state: s,
-            image: None,
-            image_digest: None,
-            backend: None,
-            rootfs: None,
-            cgroup: String::new(),
-            cgroup_name: String::new(),
-            sandbox: String::new(),
-            pid: None,
-            pid_start: None,
-            owner: None,
-            created: 0,
-            started: None,
-            finished: None,
-            user: None,
-            ports: Vec::new(),
-            isolation: Vec::new(),
-            isolator_config: Default::default(),
-            sandbox_directory: String::new(),
-            status: serde_json::Map::new(),
-            termination: None,
-            torn_down: false,
-        };
-        write_json(&paths.state_file("pod"), &st).expect("state");
+        write_json(&paths.state_file("pod"), &ContainerState::bare("pod", s)).expect("state");
     }
 
     /// Waits in a thread; returns how it ended and after how long.
