@@ -348,3 +348,35 @@ fn a_mesos_task_group_runs_its_tasks_nested_in_the_executors_container() {
     );
     assert!(cgroup_dirs(&exec_id).is_empty());
 }
+
+/// A task that shares the executor's pid namespace (Mesos `linux_info.share_pid_namespace`) can only join it once
+/// the executor's init exists: such a group's tasks are started once the executor runs, and see its pause as
+/// their pid 1.
+#[test]
+fn a_task_sharing_the_executors_pid_namespace_sees_its_pause_as_pid_1() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    let exec_id = c.id("pidgroup");
+    let container = json!({"type": "MESOS", "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}},
+                           "linux_info": {"share_pid_namespace": true}});
+    let group = json!({
+        "type": "LAUNCH_GROUP",
+        "launch_group": {
+            "executor": {"type": "DEFAULT", "executor_id": {"value": exec_id},
+                         "resources": [{"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}]},
+            "task_group": {"tasks": [{
+                "name": "t1", "task_id": {"value": "t1"}, "agent_id": {"value": "a1"},
+                "resources": [{"name": "mem", "type": "SCALAR", "scalar": {"value": 40}}],
+                "container": container,
+                "command": {"value": "tr '\\0' ' ' < /proc/1/cmdline"}
+            }]}
+        }
+    });
+    let out = c.run_stdin(&["launch", "-"], &group.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("ucr pause"), "{}", out.all());
+    let v = c.ps(&format!("{exec_id}/t1")).expect("task");
+    assert_eq!(v["termination"]["state"], "TASK_FINISHED", "{v}");
+    assert!(cgroup_dirs(&exec_id).is_empty());
+    assert!(mounts_under(c.dir.path()).is_empty());
+}
