@@ -1,5 +1,5 @@
 //! Errors of providing an image: the registry's (which name the registry, url, digest or path at fault), an
-//! image kind this build cannot fetch, and the async runtime failing to start.
+//! image kind this build cannot fetch, the async runtime failing to start, and the store's pull locks.
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -9,6 +9,11 @@ pub enum ImageError {
     Appc(#[from] ucr_registry::appc::AppcError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = ImageError> = std::result::Result<T, E>;

@@ -7,6 +7,7 @@ pub mod appc_gc;
 pub mod error;
 pub mod options;
 pub mod prune;
+mod pull_lock;
 pub mod service;
 pub mod source;
 

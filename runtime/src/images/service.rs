@@ -192,7 +192,21 @@ impl Images {
                 } else {
                     None
                 };
-                match stored {
+                // One pull of a missing image at a time in this store: the others wait for it and then find
+                // it complete (`pull_lock`).
+                let mut lock = None;
+                let stored = match stored {
+                    Some(r) => Some(r),
+                    None if spec.cached => {
+                        lock = Some(super::pull_lock::hold(
+                            self.store_dir(),
+                            &image.to_string(),
+                        )?);
+                        store.complete_image(&image.to_string())?
+                    }
+                    None => None,
+                };
+                let rec = match stored {
                     Some(r) => r,
                     None => {
                         let popts = PullOptions {
@@ -205,7 +219,9 @@ impl Images {
                             self.pull_registry(&image, &popts, spec.docker_config.as_deref(), &());
                         rt::block_on(pull).map_err(ImageError::Runtime)??
                     }
-                }
+                };
+                drop(lock);
+                rec
             }
             Source::Appc(name) => {
                 let puller = self.appc()?;
