@@ -69,11 +69,20 @@ pub fn sandbox_dir(
 }
 
 /// mkdir -p of `rel` under `base`, refusing to follow a symlink the task may have planted in its sandbox, and
-/// giving each directory it creates to the task's user.
+/// giving each directory it creates to the task's user. Another launch may make the same directories at the
+/// same moment (a pod's members are made side by side, each mounting the pod's volumes): one that is there
+/// already is fine when it is a directory.
 fn make_dirs(base: &Path, rel: &Path, uid: u32, gid: u32) -> Result<()> {
     let mut at = base.to_path_buf();
     for comp in rel.components() {
         at.push(comp);
+        match std::fs::create_dir(&at) {
+            Ok(()) => std::os::unix::fs::chown(&at, Some(uid), Some(gid))
+                .map_err(|e| IsolatorError::io(&at, e))?,
+            // A symlink is not followed here: it exists, and is refused below.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(IsolatorError::io(&at, e)),
+        }
         match std::fs::symlink_metadata(&at) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
@@ -82,12 +91,42 @@ fn make_dirs(base: &Path, rel: &Path, uid: u32, gid: u32) -> Result<()> {
                     format!("{} exists and is not a directory", at.display()),
                 ))
             }
-            Err(_) => {
-                std::fs::create_dir(&at).map_err(|e| IsolatorError::io(&at, e))?;
-                std::os::unix::fs::chown(&at, Some(uid), Some(gid))
-                    .map_err(|e| IsolatorError::io(&at, e))?;
-            }
+            Err(e) => return Err(IsolatorError::io(&at, e)),
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launches_making_the_same_dirs_at_once_all_succeed() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let base = t.path().to_path_buf();
+        let made: Vec<_> = (0..8)
+            .map(|_| {
+                let base = base.clone();
+                std::thread::spawn(move || sandbox_dir(&base, "volumes/shared/deep", "/data", 0, 0))
+            })
+            .collect();
+        for m in made {
+            let dir = m.join().expect("thread").expect("made");
+            assert!(dir.is_dir());
+        }
+    }
+
+    #[test]
+    fn a_planted_symlink_is_refused_not_followed() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let outside = t.path().join("outside");
+        std::fs::create_dir(&outside).expect("mkdir");
+        let base = t.path().join("sandbox");
+        std::fs::create_dir(&base).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, base.join("volumes")).expect("symlink");
+        let e = sandbox_dir(&base, "volumes/x", "/data", 0, 0).expect_err("symlink");
+        assert!(e.to_string().contains("is not a directory"), "{e}");
+        assert!(!outside.join("x").exists());
+    }
 }
