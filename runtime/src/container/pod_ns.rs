@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use rustix::mount::{mount_bind, unmount, UnmountFlags};
+use rustix::mount::mount_bind;
 use rustix::thread::{move_into_link_name_space, LinkNameSpaceType, UnshareFlags};
 
 use super::error::{ContainerError, Result};
@@ -42,7 +42,7 @@ pub fn pin(dir: &Path, w: &Wanted<'_>) -> Result<()> {
     std::fs::create_dir(dir).map_err(|e| ContainerError::io(dir, e))?;
     let made = pin_in(dir, w);
     if made.is_err() {
-        let _ = remove(dir);
+        let _ = remove("", dir);
     }
     made
 }
@@ -136,27 +136,17 @@ pub fn pinned(dir: &Path) -> bool {
     dir.join(UTS).is_file()
 }
 
-/// Unmounts and deletes the namespace files and `dir`. Tolerates a partial `pin` and a second run after a crash.
-pub fn remove(dir: &Path) -> Result<()> {
+/// Unmounts and deletes the namespace files and `dir` of pod `id`. Tolerates a partial `pin` and a second run
+/// after a crash.
+pub fn remove(id: &str, dir: &Path) -> Result<()> {
     // Every container's teardown comes here; most have nothing.
     if !dir.exists() {
         return Ok(());
     }
+    // What undoes a bound network namespace undoes any of these (the plain files are only deleted).
     for name in [UTS, IPC, NET, PLACED, PLACING, STARTING] {
-        let p = dir.join(name);
-        // MNT_DETACH: an `nsenter` holding the file at the wrong moment must not fail the teardown; the
-        // namespace itself goes with its last user.
-        match unmount(&p, UnmountFlags::DETACH) {
-            // EINVAL: not a mount point (never mounted, or unmounted already). ENOENT: no file.
-            Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOENT) => {}
-            Err(e) => return Err(ContainerError::io(&p, e.into())),
-        }
-        match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(ContainerError::io(&p, e))
-            }
-            _ => {}
-        }
+        ucr_isolators::network::netns::remove(&dir.join(name))
+            .map_err(|e| ContainerError::isolator(id, e))?;
     }
     match std::fs::remove_dir(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ContainerError::io(dir, e)),
@@ -224,9 +214,9 @@ mod tests {
         assert_eq!(hostname_in(&dir.join(UTS)), "pod-web");
         assert!(pinned(&dir));
         assert_eq!(joined(&dir, IPC), Some(dir.join(IPC)));
-        remove(&dir).expect("remove");
+        remove("pod", &dir).expect("remove");
         assert!(!dir.exists());
-        remove(&dir).expect("a second remove finds nothing to do");
+        remove("pod", &dir).expect("a second remove finds nothing to do");
     }
 
     #[test]
@@ -244,7 +234,7 @@ mod tests {
         .expect("pin");
         assert!(pinned(&dir));
         assert_eq!((joined(&dir, IPC), joined(&dir, NET)), (None, None));
-        remove(&dir).expect("remove");
+        remove("pod", &dir).expect("remove");
         assert!(!dir.exists());
     }
 

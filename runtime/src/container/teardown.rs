@@ -25,7 +25,7 @@ pub fn teardown(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<
     keep(destroy_rootfs(paths, store_dir, st));
     // A pod's /dev/shm and namespaces, once its members are gone (they are torn down before their parent).
     keep(remove_pod_shm(paths, &st.id));
-    keep(super::pod_ns::remove(&paths.pod_ns(&st.id)));
+    keep(super::pod_ns::remove(&st.id, &paths.pod_ns(&st.id)));
     // Secret volumes' files: no longer needed by anyone once the task is gone.
     let secrets = paths.secrets_dir(&st.id);
     match std::fs::remove_dir_all(&secrets) {

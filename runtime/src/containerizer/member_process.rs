@@ -18,7 +18,7 @@ use super::config::Config;
 use super::fork::{become_supervisor, single_threaded};
 use super::launch::{claim, prepare, undo};
 use super::pending::naming;
-use super::spawn::{supervise_command, Starting};
+use super::spawn::{report_pipe, supervise_command, Starting};
 use crate::container::error::{ContainerError, Result};
 use crate::container::state::ContainerState;
 use crate::images::{Images, Notices};
@@ -36,13 +36,10 @@ pub fn fork_member(
     if let Some(n) = &cfg.nesting {
         super::nested::check_id(cfg, n)?;
     }
-    let (paths, id) = (&config.paths, cfg.id.as_str());
+    let id = cfg.id.as_str();
     let mut st = claim(config, cfg, Some(parent))?;
     let started = (|| {
-        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| ContainerError::io("pipe", e.into()))?;
-        let log_path = paths.supervisor_log(id);
-        let log = File::create(&log_path).map_err(|e| ContainerError::io(&log_path, e))?;
+        let (read, write, log) = report_pipe(&config.paths, id)?;
         // SAFETY: the caller guarantees one thread, so the child is a whole copy of this process; it never
         // returns into the caller's code.
         match unsafe { libc::fork() } {

@@ -113,10 +113,7 @@ pub fn start(
     forker: Option<&Forker>,
     id: &str,
 ) -> Result<Starting> {
-    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| ContainerError::io("pipe", e.into()))?;
-    let log_path = paths.supervisor_log(id);
-    let log = File::create(&log_path).map_err(|e| ContainerError::io(&log_path, e))?;
+    let (read, write, log) = report_pipe(paths, id)?;
     let child = if single_threaded() {
         Supervisor::Forked(fork_supervisor(paths, store_dir, id, &write, log)?)
     } else {
@@ -135,6 +132,15 @@ pub fn start(
         done: BufReader::new(File::from(read)),
         child,
     })
+}
+
+/// The supervisor's report pipe (read end, write end) and its log file, made new.
+pub(super) fn report_pipe(paths: &Paths, id: &str) -> Result<(OwnedFd, OwnedFd, File)> {
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| ContainerError::io("pipe", e.into()))?;
+    let log_path = paths.supervisor_log(id);
+    let log = File::create(&log_path).map_err(|e| ContainerError::io(&log_path, e))?;
+    Ok((read, write, log))
 }
 
 impl Starting {
