@@ -312,6 +312,30 @@ fn a_pod_launched_on_an_empty_store_pulls_for_each_member_and_runs() {
     assert!(mounts_under(c.dir.path()).is_empty());
 }
 
+/// Members that all force a pull of the same image pull it once: each waits for the pull under way and takes
+/// the image it ended with, which is as fresh as its own would be (Mesos's store joins a pull under way). A
+/// later forced launch pulls again. In the foreground, where a launch prints "Pulling" for each pull.
+#[test]
+fn members_that_force_the_same_image_pull_it_once() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    let member = |name: &str| {
+        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32},
+               "image": {"kind": "DOCKER", "id": image, "forcePull": true},
+               "exec": {"command": {"argv": ["true"]}, "overrideEntrypoint": true}})
+    };
+    for (base, members) in [("forced", vec!["a", "b", "c"]), ("again", vec!["a"])] {
+        let id = c.id(base);
+        let pod =
+            json!({"id": id, "containers": members.iter().map(|m| member(m)).collect::<Vec<_>>()});
+        let out = c.run_stdin(&["launch", "--rm", "-"], &pod.to_string());
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert_eq!(out.stderr.matches("Pulling ").count(), 1, "{}", out.all());
+        assert!(procs_in_cgroup(&id).is_empty());
+        assert!(c.ps(&id).is_none(), "{id} kept");
+    }
+}
+
 /// A Mesos task group (a scheduler's LAUNCH_GROUP) runs as the default executor runs it: each task nested in the
 /// executor's container, with its own limits, the group's end waited for.
 #[test]

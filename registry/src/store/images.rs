@@ -2,6 +2,7 @@
 //! layers (blob digest + diff_id) of one reference. Written atomically (temp, fsync, rename).
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +102,26 @@ impl Store {
         Ok(self.get_image(reference)?.filter(|r| self.is_complete(r)))
     }
 
+    /// The complete image of `reference` if its record was written at `since` or later: by a pull (or load)
+    /// that ended then, as fresh as one started at `since` would be. A file's time is the kernel's coarse clock,
+    /// never later than the moment of the write, so a record written before `since` never passes.
+    pub fn complete_image_since(
+        &self,
+        reference: &str,
+        since: SystemTime,
+    ) -> Result<Option<ImageRecord>> {
+        let p = self.image_path(reference);
+        let written = match std::fs::metadata(&p).and_then(|m| m.modified()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).at(&p),
+        };
+        if written < since {
+            return Ok(None);
+        }
+        self.complete_image(reference)
+    }
+
     pub fn list_images(&self) -> Result<Vec<ImageRecord>> {
         let dir = self.root.join("images");
         let mut out = Vec::new();
@@ -157,5 +178,58 @@ impl Store {
                 .collect());
         }
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    fn record(store: &Store, reference: &str) -> ImageRecord {
+        let config = b"{}";
+        let config_digest = Digest::sha256_of(config);
+        store.put_blob(&config_digest, config).expect("config blob");
+        ImageRecord {
+            reference: reference.into(),
+            manifest_digest: Digest::sha256_of(b"manifest"),
+            manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            index_digest: None,
+            config_digest,
+            layers: Vec::new(),
+            platform: "linux/amd64".into(),
+            pulled_at: 0,
+            created: None,
+        }
+    }
+
+    #[test]
+    fn an_image_written_before_the_moment_asked_about_is_not_as_fresh_and_one_written_after_is() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(t.path()).expect("store");
+        let r = "reg.example/app:1";
+        assert!(store
+            .complete_image_since(r, SystemTime::UNIX_EPOCH)
+            .expect("absent")
+            .is_none());
+        let before = SystemTime::now() - Duration::from_secs(1);
+        store.put_image(&record(&store, r)).expect("put");
+        let after = SystemTime::now() + Duration::from_secs(1);
+        assert!(store
+            .complete_image_since(r, before)
+            .expect("read")
+            .is_some());
+        assert!(store
+            .complete_image_since(r, after)
+            .expect("read")
+            .is_none());
+        // Incomplete: its config blob is gone.
+        let rec = record(&store, r);
+        std::fs::remove_file(store.blob_path(&rec.config_digest)).expect("rm blob");
+        assert!(store
+            .complete_image_since(r, before)
+            .expect("read")
+            .is_none());
     }
 }

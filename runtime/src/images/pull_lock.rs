@@ -1,9 +1,10 @@
-//! One pull of a missing image at a time per store: launches that need the same image that is not in the store
-//! yet (a pod's members, each made by a process of its own; an agent's tasks started together) take this lock
-//! before pulling, and the ones that waited find the image complete and pull nothing. Without it each would
-//! pull the whole image, and the store would keep one of the identical copies. A lock file per reference under
-//! `<store>/pulling`, named by the SHA-256 of the reference; the kernel drops the lock when its holder ends,
-//! killed or not, so a crashed pull never blocks the next.
+//! One pull of an image at a time per store: launches that pull the same image (a pod's members, each made by a
+//! process of its own; an agent's tasks started together) take this lock before pulling. The ones that waited
+//! find the image complete and pull nothing: one that needs the image only present takes whatever is there, a
+//! forced one (`forcePull`) only an image whose pull ended after it asked (`Images::pull_once`). Without it each
+//! would pull the whole image, and the store would keep one of the identical copies. A lock file per reference
+//! under `<store>/pulling`, named by the SHA-256 of the reference; the kernel drops the lock when its holder
+//! ends, killed or not, so a crashed pull never blocks the next.
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;

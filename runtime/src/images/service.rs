@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use ucr_registry::archive::{self, LoadOptions};
 use ucr_registry::client::Registries;
@@ -167,6 +168,37 @@ impl Images {
         )
     }
 
+    /// Pulls `image`, one pull of it at a time in this store (`pull_lock`): the others wait for it. One that
+    /// needs the image only present then finds it complete; a forced one takes the image a pull ended with
+    /// after it asked, as Mesos's store joins a pull under way (the members of a pod that all force the same
+    /// image so pull it once).
+    fn pull_once(
+        &self,
+        store: &Store,
+        image: &ImageRef,
+        spec: &ImageSpec,
+        notices: &dyn Notices,
+    ) -> Result<ImageRecord> {
+        let asked = SystemTime::now();
+        let reference = image.to_string();
+        let _lock = super::pull_lock::hold(self.store_dir(), &reference)?;
+        let done = match spec.cached {
+            true => store.complete_image(&reference)?,
+            false => store.complete_image_since(&reference, asked)?,
+        };
+        if let Some(r) = done {
+            return Ok(r);
+        }
+        let popts = PullOptions {
+            platform: self.platform.clone(),
+            force: !spec.cached,
+            ..PullOptions::default()
+        };
+        notices.pulling(image);
+        let pull = self.pull_registry(image, &popts, spec.docker_config.as_deref(), &());
+        rt::block_on(pull).map_err(ImageError::Runtime)?
+    }
+
     /// The image of a container: from the store when it is complete there (and the request allows a cached
     /// image), else loaded from its file or pulled with the registry options (the request's own docker config
     /// winning over the front end's).
@@ -192,36 +224,10 @@ impl Images {
                 } else {
                     None
                 };
-                // One pull of a missing image at a time in this store: the others wait for it and then find
-                // it complete (`pull_lock`).
-                let mut lock = None;
-                let stored = match stored {
-                    Some(r) => Some(r),
-                    None if spec.cached => {
-                        lock = Some(super::pull_lock::hold(
-                            self.store_dir(),
-                            &image.to_string(),
-                        )?);
-                        store.complete_image(&image.to_string())?
-                    }
-                    None => None,
-                };
-                let rec = match stored {
+                match stored {
                     Some(r) => r,
-                    None => {
-                        let popts = PullOptions {
-                            platform: self.platform.clone(),
-                            force: !spec.cached,
-                            ..PullOptions::default()
-                        };
-                        notices.pulling(&image);
-                        let pull =
-                            self.pull_registry(&image, &popts, spec.docker_config.as_deref(), &());
-                        rt::block_on(pull).map_err(ImageError::Runtime)??
-                    }
-                };
-                drop(lock);
-                rec
+                    None => self.pull_once(&store, &image, spec, notices)?,
+                }
             }
             Source::Appc(name) => {
                 let puller = self.appc()?;
