@@ -137,20 +137,53 @@ pub fn pinned(dir: &Path) -> bool {
 }
 
 /// Unmounts and deletes the namespace files and `dir` of pod `id`. Tolerates a partial `pin` and a second run
-/// after a crash.
+/// after a crash. The members still waiting for the parent are woken first, to find it gone.
 pub fn remove(id: &str, dir: &Path) -> Result<()> {
     // Every container's teardown comes here; most have nothing.
     if !dir.exists() {
         return Ok(());
     }
+    // Held open across their deletion and closed after it: the members still waiting wake then, and find them
+    // gone.
+    let wakes: Vec<_> = [PLACING, STARTING]
+        .iter()
+        .filter_map(|f| {
+            let fifo = dir.join(f);
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(fifo)
+                .ok()
+        })
+        .collect();
     // What undoes a bound network namespace undoes any of these (the plain files are only deleted).
     for name in [UTS, IPC, NET, PLACED, PLACING, STARTING] {
         ucr_isolators::network::netns::remove(&dir.join(name))
             .map_err(|e| ContainerError::isolator(id, e))?;
     }
+    drop(wakes);
     match std::fs::remove_dir(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ContainerError::io(dir, e)),
         _ => Ok(()),
+    }
+}
+
+/// Wakes the members waiting on `fifo` (`PLACING` or `STARTING`): a writer that comes and goes makes their
+/// poll report POLLHUP. Read-write, as a FIFO's write-only open fails while no reader has it open.
+pub fn wake(fifo: &Path) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(fifo)
+        .map(drop)
+        .map_err(|e| ContainerError::io(fifo, e))
+}
+
+/// Wakes every member waiting for the parent of the pod at `dir`, whatever for, to look again: the parent
+/// ended, or they were killed. Nothing for a pod whose namespaces are not pinned.
+pub fn wake_waiters(dir: &Path) {
+    for f in [PLACING, STARTING] {
+        let _ = wake(&dir.join(f));
     }
 }
 

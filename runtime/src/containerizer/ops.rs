@@ -286,6 +286,8 @@ pub fn stop_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
         }
         waiting.push((c.id, grace));
     }
+    // Members started beside their parent and still waiting for it see their kill now, not at their next look.
+    crate::container::pod_ns::wake_waiters(&paths.pod_ns(id));
     for (child, grace) in &waiting {
         let left = grace.saturating_sub(start.elapsed());
         if wait_until(paths, store_dir, child, Some(left))?.is_none() {

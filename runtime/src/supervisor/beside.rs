@@ -7,7 +7,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -43,7 +42,7 @@ pub fn placed(paths: &Paths, id: &str) -> Result<()> {
     }
     let f = dir.join(pod_ns::PLACED);
     File::create(&f).map_err(|e| ContainerError::io(&f, e))?;
-    wake(&dir.join(pod_ns::PLACING))
+    pod_ns::wake(&dir.join(pod_ns::PLACING))
 }
 
 /// A pod's parent, its namespaces pinned, runs (its state says so): the waiting members are woken.
@@ -52,23 +51,13 @@ pub fn running(paths: &Paths, id: &str) -> Result<()> {
     if !pod_ns::pinned(&dir) {
         return Ok(());
     }
-    wake(&dir.join(pod_ns::STARTING))
-}
-
-/// Wakes the readers of `fifo`: a writer that comes and goes makes their poll report POLLHUP. Read-write, as
-/// a FIFO's write-only open fails while no reader has it open.
-fn wake(fifo: &Path) -> Result<()> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(fifo)
-        .map(drop)
-        .map_err(|e| ContainerError::io(fifo, e))
+    pod_ns::wake(&dir.join(pod_ns::STARTING))
 }
 
 /// A pod member started beside its parent waits for the parent to reach `until`. Fails when the parent ended
 /// instead, when this member was killed meanwhile, or after [`PARENT_START`]. Woken through the FIFO for
-/// `until` ([`placed`], [`running`]); inotify would do, but closing an inotify instance waits for an SRCU grace
+/// `until` ([`placed`], [`running`]), or through both by the parent's teardown and by a stop of the pod's
+/// members (`pod_ns::wake_waiters`); inotify would do, but closing an inotify instance waits for an SRCU grace
 /// period, milliseconds.
 pub fn wait_for_parent(paths: &Paths, parent: &str, id: &str, until: Until) -> Result<()> {
     let deadline = Instant::now() + PARENT_START;
@@ -193,29 +182,50 @@ mod tests {
     }
 
     #[test]
-    fn a_parent_that_ends_or_a_kill_ends_the_wait_with_an_error() {
-        let (_t, paths) = pod(State::Isolating);
-        let w = waiter(&paths, Until::Running);
-        std::thread::sleep(Duration::from_millis(50));
-        set(&paths, State::Exited);
-        let (r, _) = w.join().expect("thread");
-        let e = r.expect_err("the parent ended");
-        assert!(
-            e.to_string()
-                .contains("the pod's parent pod ended before it ran"),
-            "{e}"
-        );
+    fn a_parent_that_ends_or_a_kill_ends_the_wait_with_an_error_at_once_when_woken() {
+        // Each way, a few times: the look every 100 ms alone would end some waits 50 ms or more after the cause.
+        for round in 0..4 {
+            let (_t, paths) = pod(State::Isolating);
+            let w = waiter(&paths, Until::Running);
+            std::thread::sleep(Duration::from_millis(30));
+            let cause = Instant::now();
+            set(&paths, State::Exited);
+            pod_ns::wake_waiters(&paths.pod_ns("pod"));
+            let (r, _) = w.join().expect("thread");
+            let late = cause.elapsed();
+            let e = r.expect_err("the parent ended");
+            assert!(
+                e.to_string()
+                    .contains("the pod's parent pod ended before it ran"),
+                "{e}"
+            );
+            assert!(late < Duration::from_millis(50), "round {round}: {late:?}");
 
-        set(&paths, State::Isolating);
-        let w = waiter(&paths, Until::Placed);
-        std::thread::sleep(Duration::from_millis(50));
-        std::fs::write(paths.kill_marker("pod/m"), "9").expect("kill marker");
-        let (r, _) = w.join().expect("thread");
-        let e = r.expect_err("killed");
-        let e = e.to_string();
-        assert!(
-            e.contains("pod/m") && e.contains("killed before the task started"),
-            "{e}"
-        );
+            set(&paths, State::Isolating);
+            let w = waiter(&paths, Until::Placed);
+            std::thread::sleep(Duration::from_millis(30));
+            let cause = Instant::now();
+            std::fs::write(paths.kill_marker("pod/m"), "9").expect("kill marker");
+            pod_ns::wake_waiters(&paths.pod_ns("pod"));
+            let (r, _) = w.join().expect("thread");
+            let late = cause.elapsed();
+            let e = r.expect_err("killed").to_string();
+            assert!(
+                e.contains("pod/m") && e.contains("killed before the task started"),
+                "{e}"
+            );
+            assert!(late < Duration::from_millis(50), "round {round}: {late:?}");
+            std::fs::remove_file(paths.kill_marker("pod/m")).expect("unkill");
+
+            // The parent's teardown wakes them too, and they find it gone.
+            let w = waiter(&paths, Until::Placed);
+            std::thread::sleep(Duration::from_millis(30));
+            let cause = Instant::now();
+            pod_ns::remove("pod", &paths.pod_ns("pod")).expect("remove");
+            let (r, _) = w.join().expect("thread");
+            let late = cause.elapsed();
+            r.expect_err("torn down");
+            assert!(late < Duration::from_millis(50), "round {round}: {late:?}");
+        }
     }
 }
