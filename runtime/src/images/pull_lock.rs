@@ -1,7 +1,9 @@
 //! One pull of an image at a time per store: launches that pull the same image (a pod's members, each made by a
 //! process of its own; an agent's tasks started together) take this lock before pulling. The ones that waited
 //! find the image complete and pull nothing: one that needs the image only present takes whatever is there, a
-//! forced one (`forcePull`) only an image whose pull ended after it asked (`Images::pull_once`). Without it each
+//! forced one (`forcePull`) only an image whose pull ended after it asked (`Images::pull_once`). Mesos joins a
+//! pull under way of the same name whatever the request (`StoreProcess::_get`, provisioner/docker/store.cpp:
+//! cached or not, any credentials); a forced pull here joins only one that ends after it asked. Without it each
 //! would pull the whole image, and the store would keep one of the identical copies. A lock file per reference
 //! under `<store>/pulling`, named by the SHA-256 of the reference; the kernel drops the lock when its holder
 //! ends, killed or not, so a crashed pull never blocks the next.
