@@ -137,7 +137,7 @@ pub fn pinned(dir: &Path) -> bool {
 }
 
 /// Unmounts and deletes the namespace files and `dir` of pod `id`. Tolerates a partial `pin` and a second run
-/// after a crash. The members still waiting for the parent are woken first, to find it gone.
+/// after a crash. The members still waiting for the parent are woken once the files are gone.
 pub fn remove(id: &str, dir: &Path) -> Result<()> {
     // Every container's teardown comes here; most have nothing.
     if !dir.exists() {
@@ -147,14 +147,7 @@ pub fn remove(id: &str, dir: &Path) -> Result<()> {
     // gone.
     let wakes: Vec<_> = [PLACING, STARTING]
         .iter()
-        .filter_map(|f| {
-            let fifo = dir.join(f);
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(fifo)
-                .ok()
-        })
+        .filter_map(|f| open_writer(&dir.join(f)).ok())
         .collect();
     // What undoes a bound network namespace undoes any of these (the plain files are only deleted).
     for name in [UTS, IPC, NET, PLACED, PLACING, STARTING] {
@@ -171,12 +164,17 @@ pub fn remove(id: &str, dir: &Path) -> Result<()> {
 /// Wakes the members waiting on `fifo` (`PLACING` or `STARTING`): a writer that comes and goes makes their
 /// poll report POLLHUP. Read-write, as a FIFO's write-only open fails while no reader has it open.
 pub fn wake(fifo: &Path) -> Result<()> {
+    open_writer(fifo)
+        .map(drop)
+        .map_err(|e| ContainerError::io(fifo, e))
+}
+
+/// A writer of `fifo`, whose close wakes its readers.
+fn open_writer(fifo: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(fifo)
-        .map(drop)
-        .map_err(|e| ContainerError::io(fifo, e))
 }
 
 /// Wakes every member waiting for the parent of the pod at `dir`, whatever for, to look again: the parent
