@@ -288,10 +288,11 @@ fn a_pod_launch_killed_at_any_moment_is_removed_whole() {
     }
 }
 
-/// A pod whose image is not in the store yet: each member pulls it in the process that makes it (a process
-/// with the pull's threads then execs its supervisor rather than becoming it), and the pod runs whole.
+/// A pod whose image is not in the store yet: the first member to need it pulls it in the process that makes
+/// it (which, left with the pull's threads, then execs its supervisor rather than becoming it), the others wait
+/// for that pull (`pull_lock`) and find the image complete, and the pod runs whole.
 #[test]
-fn a_pod_launched_on_an_empty_store_pulls_for_each_member_and_runs() {
+fn a_pod_launched_on_an_empty_store_pulls_in_a_members_process_and_runs() {
     let (_reg, image) = crate::common::busybox_registry();
     let c = crate::common::Containers::new();
     let member = |name: &str| {

@@ -105,16 +105,13 @@ fn start_beside(
 ) -> Result<(Launched, Vec<Starting>)> {
     let (paths, id) = (&config.paths, begun.id.as_str());
     let mut starting = Vec::new();
-    for c in &pod.children {
-        match fork_member(config, images, c, begun, notices) {
-            Ok(s) => starting.push(s),
-            Err(e) => {
-                let _ = parent.started(paths);
-                return Err(fail(config, images, id, Vec::new(), starting, e));
-            }
-        }
-    }
-    match parent.started(paths) {
+    let forked = pod.children.iter().try_for_each(|c| {
+        starting.push(fork_member(config, images, c, begun, notices)?);
+        Ok(())
+    });
+    // Heard from whatever happened, so that nothing of the parent's launch is under way if the pod is destroyed.
+    let parent = parent.started(paths);
+    match forked.and(parent) {
         Ok(l) => Ok((l, starting)),
         Err(e) => Err(fail(config, images, id, Vec::new(), starting, e)),
     }
@@ -157,13 +154,17 @@ fn start_after(
 /// Whether the members can join everything they share by path, before the parent's init exists: not when they
 /// share its pid namespace, nor its IPC namespace when that is the host's (there is no file to bind then).
 fn pinnable(pod: &PodConfig) -> bool {
-    let own_ipc = pod.parent.linux.ipc_mode.as_deref()
-        != Some(ucr_isolators::filesystem::linux::SHARE_PARENT);
+    let own_ipc = own_ipc(&pod.parent);
     pod.children.iter().all(|c| {
         c.nesting
             .as_ref()
             .is_some_and(|n| !n.share_pid && (own_ipc || !n.share_ipc))
     })
+}
+
+/// Whether the pod's parent `cfg` has an IPC namespace of its own (not the host's).
+fn own_ipc(cfg: &ContainerConfig) -> bool {
+    cfg.linux.ipc_mode.as_deref() != Some(ucr_isolators::filesystem::linux::SHARE_PARENT)
 }
 
 /// Makes the pod's namespaces (`pod_ns`) for the parent `cfg` and has it join them: a UTS namespace with its
@@ -174,11 +175,10 @@ fn pin_namespaces(paths: &Paths, cfg: &ContainerConfig, c: &mut Contribution) ->
         .iter()
         .find(|n| n.typ() == LinuxNamespaceType::Network)
         .and_then(|n| n.path().clone());
-    let ipc = cfg.linux.ipc_mode.as_deref() != Some(ucr_isolators::filesystem::linux::SHARE_PARENT);
     let dir = paths.pod_ns(&cfg.id);
     let wanted = Wanted {
         hostname: &hostname(cfg, c),
-        ipc,
+        ipc: own_ipc(cfg),
         net: net.as_deref(),
     };
     pod_ns::pin(&dir, &wanted).map_err(|e| {
