@@ -5,8 +5,11 @@
 #                               host networking: returns once the pod's parent and all 3 members run
 #   3 x ucr run -d IMAGE ...    the same 3 containers as separate top-level containers, one after the other
 #   1 x ucr run -d IMAGE ...    one of them alone
+#   3 x ucr run -d at once      the same 3 containers, three CLIs started together: what this machine's cores
+#                               allow three independent starts, the floor a pod's start is measured against
 # Each timed step ends when every task runs; teardown (`rm --force`) is not timed. Prints the medians and the
-# ratios pod / one container (issue 20: the pod costs <= 1.5x one container) and pod / three containers. Also
+# ratios pod / one container (issue 20: the pod costs <= 1.5x one container), pod / three containers, and
+# three at once / one container (no pod can beat three starts that share nothing on the same cores). Also
 # the CPU that the pod's start and one container's start take (the CLI's own, and that of every supervisor and
 # task they leave running), and what that CPU alone allows on this machine's cores: a start that needs more CPU
 # than its time multiplied by the cores cannot be that quick, however it is scheduled.
@@ -41,6 +44,13 @@ pod_json() { # id
 run3() { # suffix: the three containers, one after the other
   for n in a b c; do "${U[@]}" run -d --name "sep-$1-$n" --cpus 0.1 --mem 32 "$IMAGE" sleep 600; done
 }
+at_once() { # suffix: the three containers, their CLIs started together; fails if any of them fails
+  local n pids=() rc=0
+  for n in a b c; do "${U[@]}" run -d --name "par-$1-$n" --cpus 0.1 --mem 32 "$IMAGE" sleep 600 & pids+=($!); done
+  # By pid: a bare `wait` would wait for the registry too.
+  for n in "${pids[@]}"; do wait "$n" || rc=1; done
+  return "$rc"
+}
 
 # `times` in this shell: the CPU of the children it reaped (the CLI, and not the supervisors it leaves running)
 # as ms, from its second line ("0m0.004s 0m0.008s": user, system).
@@ -66,7 +76,7 @@ running_cpu() { # jq-filter: on-CPU ms so far of the tasks of the containers it 
 
 # One of each untimed first: page cache, the overlay probe, the first cgroups.
 pod_json warm-pod; "${U[@]}" launch -d "$WORK/pod.json" >/dev/null; run3 warm >/dev/null; rm_all
-: >"$WORK/pod.t"; : >"$WORK/three.t"; : >"$WORK/one.t"; : >"$WORK/pod.cli"; : >"$WORK/one.cli"
+: >"$WORK/pod.t"; : >"$WORK/three.t"; : >"$WORK/one.t"; : >"$WORK/par.t"; : >"$WORK/pod.cli"; : >"$WORK/one.cli"
 : >"$WORK/pod.cpu"; : >"$WORK/one.cpu"
 for i in $(seq "$RUNS"); do
   pod_json "pod-$i"
@@ -83,16 +93,19 @@ for i in $(seq "$RUNS"); do
     { echo "pod-$i is not running whole" >&2; exit 1; }
   echo "$p" >>"$WORK/pod.t"; echo "$t" >>"$WORK/three.t"; echo "$o" >>"$WORK/one.t"
   rm_all
+  ms at_once "$i" >>"$WORK/par.t"
+  rm_all
 done
-P=$(median <"$WORK/pod.t"); T=$(median <"$WORK/three.t"); O=$(median <"$WORK/one.t")
+P=$(median <"$WORK/pod.t"); T=$(median <"$WORK/three.t"); O=$(median <"$WORK/one.t"); A=$(median <"$WORK/par.t")
 # A start's CPU: its CLI's plus that of the processes it left running, run by run.
 PC=$(paste "$WORK/pod.cli" "$WORK/pod.cpu" | awk '{ print $1 + $2 }' | median)
 OC=$(paste "$WORK/one.cli" "$WORK/one.cpu" | awk '{ print $1 + $2 }' | median)
-awk -v p="$P" -v t="$T" -v o="$O" -v n="$RUNS" -v pc="$PC" -v oc="$OC" -v cores="$(nproc)" 'BEGIN {
+awk -v p="$P" -v t="$T" -v o="$O" -v a="$A" -v n="$RUNS" -v pc="$PC" -v oc="$OC" -v cores="$(nproc)" 'BEGIN {
   printf "%d runs each, warm image, tmpfs, start-to-running\n", n
   printf "median wall: pod of 3 %.1f ms | 3 x ucr run -d %.1f ms | 1 x ucr run -d %.1f ms\n", p, t, o
   printf "ratio pod / three containers = %.2f\n", p / t
   printf "ratio pod / one container = %.2f (target <= 1.5)\n", p / o
+  printf "3 x ucr run -d at once %.1f ms: ratio to one container = %.2f, pod / three at once = %.2f\n", a, a / o, p / a
   printf "median CPU of a start (the CLI, each supervisor and task): pod %.1f ms | one container %.1f ms\n", pc, oc
   printf "on %d cores that CPU alone keeps the pod at >= %.1f ms = %.2f x one container\n", cores, pc / cores, pc / cores / o
 }'
