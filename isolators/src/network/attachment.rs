@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::host_lock::HostLock;
 use super::plugin::{Cmd, Invocation};
 use crate::error::{IsolatorError, Result};
 
@@ -45,7 +46,7 @@ fn version(v: &str) -> (u32, u32, u32) {
 }
 
 impl Attachment {
-    /// What every plugin of this attachment is told.
+    /// What every plugin of this attachment is told (ADD and DEL add the lock they hold).
     pub fn invocation(&self) -> Invocation<'_> {
         Invocation {
             network: &self.network,
@@ -53,6 +54,7 @@ impl Attachment {
             netns: &self.netns,
             ifname: &self.ifname,
             cni_path: &self.cni_path,
+            lock: None,
         }
     }
 
@@ -98,9 +100,12 @@ impl Attachment {
         c
     }
 
-    /// ADD through the chain; returns the final result.
-    pub fn add(&self) -> Result<Value> {
-        let inv = self.invocation();
+    /// ADD through the chain, under the host's CNI `lock`; returns the final result.
+    pub fn add(&self, lock: &HostLock) -> Result<Value> {
+        let inv = Invocation {
+            lock: Some(lock.fd()),
+            ..self.invocation()
+        };
         // prevResult chaining exists from 0.3.0 on.
         let chain = version(&self.cni_version) >= (0, 3, 0);
         let mut prev: Option<Value> = None;
@@ -117,9 +122,12 @@ impl Attachment {
     }
 
     /// DEL through the chain in reverse. Every plugin is run even if one fails (each DEL must clean up what it
-    /// can); the first failure is returned, and the whole DEL is safe to repeat.
-    pub fn del(&self) -> Result<()> {
-        let mut inv = self.invocation();
+    /// can); the first failure is returned, and the whole DEL is safe to repeat. Under the host's CNI `lock`.
+    pub fn del(&self, lock: &HostLock) -> Result<()> {
+        let mut inv = Invocation {
+            lock: Some(lock.fd()),
+            ..self.invocation()
+        };
         // A namespace that is gone is passed as none (CNI_NETNS empty), as the spec allows for DEL: plugins then
         // release what lives outside it (address leases, host rules) instead of failing on a stale path.
         if !super::netns::is_netns(&self.netns) {
@@ -225,13 +233,18 @@ mod tests {
             .collect()
     }
 
+    /// A lock of the test's own: the host's would serialize the tests with every other CNI user.
+    fn lock(dir: &Path) -> HostLock {
+        HostLock::take_at(&dir.join("cni.lock"), std::time::Duration::from_secs(5)).expect("lock")
+    }
+
     #[test]
     fn add_chains_prev_results_and_runtime_config_del_reverses() {
         let d = tempfile::tempdir().expect("tempdir");
         fake(d.path(), "one", "none");
         fake(d.path(), "two", "none");
         let mut a = attachment(d.path());
-        let r = a.add().expect("add");
+        let r = a.add(&lock(d.path())).expect("add");
         assert_eq!(r["interfaces"][0]["name"], "two");
         let l = log(d.path());
         assert_eq!(l[0]["cfg"]["name"], "n");
@@ -247,7 +260,7 @@ mod tests {
             31000
         );
         a.result = Some(r);
-        a.del().expect("del");
+        a.del(&lock(d.path())).expect("del");
         let l = log(d.path());
         assert_eq!(
             (l[2]["cmd"].as_str(), l[2]["plugin"].as_str()),
@@ -257,7 +270,7 @@ mod tests {
         assert_eq!(l[3]["cfg"]["prevResult"]["interfaces"][0]["name"], "two");
         // 0.3.x: no prevResult on DEL.
         a.cni_version = "0.3.1".into();
-        a.del().expect("del");
+        a.del(&lock(d.path())).expect("del");
         assert!(log(d.path())[4]["cfg"].get("prevResult").is_none());
     }
 
@@ -267,7 +280,7 @@ mod tests {
         fake(d.path(), "one", "DEL");
         fake(d.path(), "two", "DEL");
         let e = attachment(d.path())
-            .del()
+            .del(&lock(d.path()))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

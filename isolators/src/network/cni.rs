@@ -22,6 +22,7 @@ use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceTyp
 use serde_json::{json, Value};
 
 use super::attachment::Attachment;
+use super::host_lock::HostLock;
 use super::plugin::PLUGIN_TIMEOUT;
 use super::{conf, files, netns, result};
 use crate::error::{IsolatorError, Result};
@@ -167,28 +168,6 @@ fn maps_on(p: &PortMapping, name: &str, index: usize) -> bool {
     }
 }
 
-/// One host-wide lock around CNI ADD/DEL: plugins edit host-global state (iptables chains they create on first
-/// use, the bridge) and some of that is check-then-create, so two containers starting at once could fail each
-/// other. A plugin chain takes tens of milliseconds, so serializing them costs little.
-fn host_lock() -> Result<std::fs::File> {
-    let dir = Path::new("/run/lock");
-    let dir = if dir.is_dir() {
-        dir.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    let p = dir.join("ucr-cni.lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .map_err(|e| IsolatorError::io(&p, e))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
-        .map_err(|e| IsolatorError::io(&p, e.into()))?;
-    Ok(f)
-}
-
 impl Cni {
     fn prepare_mode(&self, c: &Container<'_>, r: &Request<'_>, dir: &Path) -> Result<Contribution> {
         let network = match &r.network.mode {
@@ -230,9 +209,9 @@ impl Cni {
             let file = checkpoint_file_of(dir, i);
             att.write(&file)?;
             let added = {
-                let _lock = host_lock()?;
+                let lock = HostLock::take()?;
                 let started = std::time::Instant::now();
-                let r = att.add();
+                let r = att.add(&lock);
                 tracing::debug!(network = att.network, elapsed = ?started.elapsed(), "CNI ADD");
                 r?
             };
@@ -395,9 +374,9 @@ impl Isolator for Cni {
                 // An ADD never recorded as complete: its caller may have died with a plugin still running.
                 super::stray::wait_for_plugins(&att.container_id, &att.netns, PLUGIN_TIMEOUT);
             }
-            let _lock = host_lock()?;
+            let lock = HostLock::take()?;
             let started = std::time::Instant::now();
-            match att.del() {
+            match att.del(&lock) {
                 Ok(()) => {}
                 // The ADD never completed: the chain failed on this very config (which the checkpoint keeps, so
                 // no retry can do better), and the ADD's error already said why. What the plugins made before

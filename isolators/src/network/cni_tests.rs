@@ -362,7 +362,10 @@ fn a_cleanup_after_its_caller_died_mid_add_dels_once_the_add_is_over() {
     std::fs::create_dir_all(&dir).expect("dir");
     netns::create(&ns).expect("netns");
     att.write(&checkpoint_file_of(&dir, 0)).expect("checkpoint");
-    let adding = std::thread::spawn(move || att.add().map(|_| ()).map_err(|e| e.to_string()));
+    let adding = std::thread::spawn(move || {
+        let lock = HostLock::take().map_err(|e| e.to_string())?;
+        att.add(&lock).map(|_| ()).map_err(|e| e.to_string())
+    });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !log(&bin).contains("ADD mapper") && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));

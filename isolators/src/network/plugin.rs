@@ -6,6 +6,7 @@
 //! environment, credentials included, reaches a plugin.
 
 use std::io::Write;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,6 +31,8 @@ pub struct Invocation<'a> {
     pub ifname: &'a str,
     /// `:`-separated plugin search path (CNI_PATH).
     pub cni_path: &'a str,
+    /// The host's CNI lock (`host_lock.rs`), given to every plugin so that it holds the lock as long as it runs.
+    pub lock: Option<BorrowedFd<'a>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +88,20 @@ impl Invocation<'_> {
             other => other,
         })?;
         let input = serde_json::to_vec(config).map_err(|e| self.err(kind, cmd, e.to_string()))?;
-        let mut child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        if let Some(lock) = self.lock.map(|l| l.as_raw_fd()) {
+            // SAFETY: fcntl is async-signal-safe, and it changes the child's copy of the descriptor only.
+            unsafe {
+                command.pre_exec(move || {
+                    rustix::io::fcntl_setfd(
+                        BorrowedFd::borrow_raw(lock),
+                        rustix::io::FdFlags::empty(),
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let mut child = command
             .env_clear()
             .env(
                 "PATH",
@@ -230,6 +246,7 @@ mod tests {
             netns,
             ifname: "eth0",
             cni_path: path,
+            lock: None,
         }
     }
 

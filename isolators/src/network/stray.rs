@@ -6,7 +6,8 @@
 //! addresses it finds in the namespace. Those rules would then outlive the container.
 //!
 //! So the cleanup of an ADD that was never recorded as complete first waits for every process of that ADD to
-//! end. It kills those still there after the plugin timeout, as the caller's watchdog would have done.
+//! end. It kills those still there after the plugin timeout, as the caller's watchdog would have done. Other
+//! containers' ADDs and DELs wait for them too: they still hold the host's CNI lock (`host_lock.rs`).
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
