@@ -288,6 +288,82 @@ fn a_pod_launch_killed_at_any_moment_is_removed_whole() {
     }
 }
 
+/// The processes whose command line names `needle` (a forked member keeps its launcher's command line).
+fn processes_naming(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+/// A pod's members are made by processes of their own. When the `ucr launch` that forked them is killed, they
+/// go on, and they are their launch's owners: `rm --force` stops each at its next step and waits for it to
+/// undo, instead of taking the members for lost (their launcher dead) and tearing them down under the feet of
+/// the processes still making them. Here the member is held in its fetch when its launcher dies.
+#[test]
+fn rm_of_a_pod_whose_launcher_was_killed_waits_for_the_members_still_being_made() {
+    use std::io::{Read, Write};
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    // A server that answers the member's fetch only after a while.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (asked, asked_rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let mut req = [0u8; 4096];
+        let _ = s.read(&mut req);
+        let _ = asked.send(());
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+    });
+    let id = c.id("held");
+    let file = c.dir.path().join(format!("{id}.json"));
+    let pod = json!({"id": id, "containers": [
+        {"name": "a", "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
+         "artifacts": [{"uri": format!("http://127.0.0.1:{port}/data")}],
+         "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}}]});
+    std::fs::write(&file, pod.to_string()).expect("pod file");
+    let path = file.display().to_string();
+    let mut launch = c.spawn(&["launch", "-d", &path]);
+    asked_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the member fetches");
+    let _ = launch.child.kill();
+    let _ = launch.child.wait();
+    assert!(
+        !processes_naming(&path).is_empty(),
+        "the member's process goes on without its launcher"
+    );
+    let out = c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
+    assert_eq!(out.code, 0, "{}", out.all());
+    // The member's process ends right after it records its end, which is what the rm waited for.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    while !processes_naming(&path).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        processes_naming(&path).is_empty(),
+        "a process still makes a member of the removed pod"
+    );
+    assert!(c.ps(&id).is_none(), "the pod's record is left");
+    assert!(procs_in_cgroup(&id).is_empty(), "processes left");
+    assert!(cgroup_dirs(&id).is_empty(), "cgroups left");
+    assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
+    server.join().expect("server");
+}
+
 /// A pod whose image is not in the store yet: the first member to need it pulls it in the process that makes
 /// it (which, left with the pull's threads, then execs its supervisor rather than becoming it), the others wait
 /// for that pull (`pull_lock`) and find the image complete, and the pod runs whole.

@@ -29,6 +29,7 @@ pub fn fork_supervisor(
     notify: &OwnedFd,
     log: File,
 ) -> Result<i32> {
+    let null = null_device()?;
     // SAFETY: the caller checked that this process has one thread, so the child is a whole copy of it. The
     // child never returns into the caller's code: it runs the supervisor and `_exit`s.
     match unsafe { libc::fork() } {
@@ -36,19 +37,30 @@ pub fn fork_supervisor(
         0 => {
             // SAFETY: setsid on this new process.
             unsafe { libc::setsid() };
-            become_supervisor(paths, store_dir, id, notify, log)
+            become_supervisor(paths, store_dir, id, null, notify, log)
         }
         pid => Ok(pid),
     }
 }
 
+/// /dev/null for a supervisor's stdin and stdout, opened before it is forked, where a failure is the launch's
+/// error rather than a supervisor left with its launcher's stdio.
+pub fn null_device() -> Result<File> {
+    File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| ContainerError::io("/dev/null", e))
+}
+
 /// Runs the supervisor of `id` in this process, a child of the launching process in its own session, and exits
-/// with its code: stdin and stdout are /dev/null, stderr is `log`, the pipe's write end `notify` is fd 3, and
+/// with its code: stdin and stdout are `null` (`null_device`), stderr is `log`, the pipe's write end `notify` is fd 3, and
 /// nothing else stays open. The process must have one thread (`single_threaded`).
 pub fn become_supervisor(
     paths: &Paths,
     store_dir: &Path,
     id: &str,
+    null: File,
     notify: &OwnedFd,
     log: File,
 ) -> ! {
@@ -56,9 +68,8 @@ pub fn become_supervisor(
     unsafe {
         // The forker ignores SIGCHLD (the kernel reaps its children); the supervisor waits for its task.
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        libc::dup2(null, 0);
-        libc::dup2(null, 1);
+        libc::dup2(null.as_raw_fd(), 0);
+        libc::dup2(null.as_raw_fd(), 1);
         libc::dup2(log.as_raw_fd(), 2);
         // Nothing of the caller's stays open here (a lock it holds, the pipe's read end): only the pipe's write
         // end, at 3 as for the exec'd supervisor.

@@ -15,12 +15,12 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 
 use super::config::Config;
-use super::fork::{become_supervisor, single_threaded};
+use super::fork::{become_supervisor, null_device, single_threaded};
 use super::launch::{claim, prepare, undo};
 use super::pending::naming;
 use super::spawn::{report_pipe, supervise_command, Starting};
 use crate::container::error::{ContainerError, Result};
-use crate::container::state::ContainerState;
+use crate::container::state::{ContainerState, Owner};
 use crate::images::{Images, Notices};
 use crate::spec::ContainerConfig;
 
@@ -68,14 +68,24 @@ fn make_and_supervise(
 ) -> ! {
     // SAFETY: setsid on this new process: Ctrl-C at the launcher's terminal is not for its supervisor.
     unsafe { libc::setsid() };
+    // This process launches the member from here on, and says so at its first checkpoint (`prepare`'s). With
+    // the launching process as its owner, a launching process killed now would leave the member looking
+    // lost, and a destroy would tear it down while this process still makes it.
+    st.owner = Some(Owner::current());
     let made = prepare(config, images, cfg, &mut st, Some(parent), notices)
         .and_then(|p| p.finish(config, &mut st, Some(parent), notices))
+        .and_then(|()| null_device())
         .map_err(|e| naming(&cfg.id, e));
-    if made.is_ok() && single_threaded() {
-        become_supervisor(&config.paths, images.store_dir(), &cfg.id, &notify, log)
-    }
     let e = match made {
-        Ok(()) => {
+        Ok(null) if single_threaded() => become_supervisor(
+            &config.paths,
+            images.store_dir(),
+            &cfg.id,
+            null,
+            &notify,
+            log,
+        ),
+        Ok(_) => {
             let e = exec_supervisor(config, &cfg.id, &notify, log);
             let why = format!("starting its supervisor: {e}");
             ContainerError::launch(&cfg.id, "starting", why, 125)
