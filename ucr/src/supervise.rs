@@ -25,12 +25,15 @@ pub struct SuperviseCmd {
 
 pub fn supervise_cmd(g: &Globals, a: &SuperviseCmd) -> i32 {
     let p = paths(g);
-    supervise(&SuperviseArgs {
-        paths: &p,
-        store_dir: &g.store_dir(),
-        id: &a.id,
-        notify_fd: a.notify_fd,
-    })
+    supervise(
+        &SuperviseArgs {
+            paths: &p,
+            store_dir: &g.store_dir(),
+            id: &a.id,
+            notify_fd: a.notify_fd,
+        },
+        None,
+    )
 }
 
 /// What the fast path read from `ucr <globals> __supervise [--notify-fd N] -- ID`.
@@ -84,12 +87,15 @@ pub fn fast() -> Option<i32> {
     let f = parse(&args)?;
     logging::init(&f.log_level, false);
     let p = Paths::new(&f.root, &f.runtime_dir);
-    Some(supervise(&SuperviseArgs {
-        paths: &p,
-        store_dir: &f.store_dir,
-        id: &f.id,
-        notify_fd: f.notify_fd,
-    }))
+    Some(supervise(
+        &SuperviseArgs {
+            paths: &p,
+            store_dir: &f.store_dir,
+            id: &f.id,
+            notify_fd: f.notify_fd,
+        },
+        None,
+    ))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::container::error::{ContainerError, Result};
 use crate::container::paths::Paths;
-use crate::supervisor::{supervise, SuperviseArgs};
+use crate::supervisor::{supervise, Known, SuperviseArgs};
 
 /// One thread only: then a fork is a complete copy that may run any code (no lock is held by a thread that
 /// the child would not have).
@@ -22,12 +22,14 @@ pub fn single_threaded() -> bool {
 }
 
 /// Forks the supervisor of `id` from this single-threaded process (the CLI, or the forker); returns its pid.
+/// `known`: what the caller has just written of the container, if it launched it (`supervisor::Known`).
 pub fn fork_supervisor(
     paths: &Paths,
     store_dir: &Path,
     id: &str,
     notify: &OwnedFd,
     log: File,
+    known: Option<Known>,
 ) -> Result<i32> {
     let null = null_device()?;
     // SAFETY: the caller checked that this process has one thread, so the child is a whole copy of it. The
@@ -37,7 +39,7 @@ pub fn fork_supervisor(
         0 => {
             // SAFETY: setsid on this new process.
             unsafe { libc::setsid() };
-            become_supervisor(paths, store_dir, id, null, notify, log)
+            become_supervisor(paths, store_dir, id, null, notify, log, known)
         }
         pid => Ok(pid),
     }
@@ -63,6 +65,7 @@ pub fn become_supervisor(
     null: File,
     notify: &OwnedFd,
     log: File,
+    known: Option<Known>,
 ) -> ! {
     // SAFETY: plain fd and signal calls on fds this process owns.
     unsafe {
@@ -78,12 +81,13 @@ pub fn become_supervisor(
         }
         libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
     }
-    let code = supervise(&SuperviseArgs {
+    let args = SuperviseArgs {
         paths,
         store_dir,
         id,
         notify_fd: Some(3),
-    });
+    };
+    let code = supervise(&args, known);
     // SAFETY: ends the process without running the caller's exit handlers or unwinding into its code.
     unsafe { libc::_exit(code) }
 }

@@ -144,7 +144,7 @@ fn serve(paths: &Paths, store_dir: &Path, sock: OwnedFd) -> ! {
         if let (Some(id), 2) = (id, fds.len()) {
             let log = fds.pop().map(File::from);
             if let (Some(notify), Some(log)) = (fds.pop(), log) {
-                let _ = fork_supervisor(paths, store_dir, id, &notify, log);
+                let _ = fork_supervisor(paths, store_dir, id, &notify, log, None);
             }
         }
     }

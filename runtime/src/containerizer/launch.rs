@@ -33,6 +33,7 @@ use crate::process::resolve::Process;
 use crate::process::resolve_process;
 use crate::provisioner;
 use crate::spec::{self, ContainerConfig};
+use crate::supervisor::Known;
 use crate::volumes::VolumeRecord;
 
 pub fn launch(
@@ -76,21 +77,20 @@ pub(super) fn begin_with(
             Ok(p)
         })
         .and_then(|p| p.finish(config, &mut st, nested_in.as_ref(), notices))
-        .and_then(|()| start_supervisor(config, images, cfg))
+        .and_then(|known| start_supervisor(config, images, known))
         .map_err(|e| undo(config, images, cfg, &mut st, e))
 }
 
-pub(super) fn start_supervisor(
-    config: &Config,
-    images: &Images,
-    cfg: &ContainerConfig,
-) -> Result<Starting> {
+/// Starts the supervisor of the container `known` describes, as [`Prepared::finish`] left it.
+pub(super) fn start_supervisor(config: &Config, images: &Images, known: Known) -> Result<Starting> {
+    let id = known.state.id.clone();
     start(
         &config.paths,
         images.store_dir(),
         &config.supervisor,
         config.forker.as_deref(),
-        &cfg.id,
+        &id,
+        known,
     )
 }
 
@@ -308,14 +308,14 @@ pub(super) fn prepare<'a>(
 
 impl Prepared<'_> {
     /// Joins the parent's namespaces (`nested_in` now running), writes the bundle and the secrets, and fetches
-    /// the URIs into the sandbox.
+    /// the URIs into the sandbox. Returns what it wrote, for a supervisor forked from this process.
     pub(super) fn finish(
         self,
         config: &Config,
         st: &mut ContainerState,
         nested_in: Option<&ContainerState>,
         notices: &dyn Notices,
-    ) -> Result<()> {
+    ) -> Result<Known> {
         let Prepared {
             cfg,
             process: p,
@@ -373,7 +373,12 @@ impl Prepared<'_> {
                 ContainerError::launch(id, "fetching", why, 125)
             })?;
         }
-        killed_yet(config, id, "fetching")
+        killed_yet(config, id, "fetching")?;
+        Ok(Known {
+            state: st.clone(),
+            config: cfg.into_owned(),
+            spec,
+        })
     }
 }
 

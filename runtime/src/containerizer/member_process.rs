@@ -74,16 +74,17 @@ fn make_and_supervise(
     st.owner = Some(Owner::current());
     let made = prepare(config, images, cfg, &mut st, Some(parent), notices)
         .and_then(|p| p.finish(config, &mut st, Some(parent), notices))
-        .and_then(|()| null_device())
+        .and_then(|known| Ok((known, null_device()?)))
         .map_err(|e| naming(&cfg.id, e));
     let e = match made {
-        Ok(null) if single_threaded() => become_supervisor(
+        Ok((known, null)) if single_threaded() => become_supervisor(
             &config.paths,
             images.store_dir(),
             &cfg.id,
             null,
             &notify,
             log,
+            Some(known),
         ),
         Ok(_) => {
             let e = exec_supervisor(config, &cfg.id, &notify, log);

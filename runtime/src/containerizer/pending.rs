@@ -78,7 +78,7 @@ impl Pending<'_> {
         } = self;
         prepared
             .finish(config, &mut st, Some(parent), notices)
-            .and_then(|()| start_supervisor(config, images, cfg))
+            .and_then(|known| start_supervisor(config, images, known))
             .map_err(|e| undo(config, images, cfg, &mut st, naming(&cfg.id, e)))
     }
 

@@ -19,6 +19,7 @@ use super::fork::{fork_supervisor, single_threaded};
 use super::forker::Forker;
 use crate::container::error::{ContainerError, Result};
 use crate::container::paths::Paths;
+use crate::supervisor::Known;
 
 /// A started container: the supervisor's pipe (a line `exited <termination json>`, then EOF when it is done) and
 /// the supervisor itself. The reader is kept buffered: the `exited` line may already sit behind `started`.
@@ -85,18 +86,6 @@ impl Reaper {
     }
 }
 
-/// Start the supervisor of `id` and read its first line: forked here when this process has one thread, else
-/// by the forker if there is one (and it is still there), else `ucr __supervise` exec'd.
-pub fn spawn(
-    paths: &Paths,
-    store_dir: &Path,
-    command: &SupervisorCommand,
-    forker: Option<&Forker>,
-    id: &str,
-) -> Result<Launched> {
-    start(paths, store_dir, command, forker, id)?.started(paths)
-}
-
 /// A supervisor started and not yet heard from: the caller may prepare another container meanwhile (a pod's
 /// members start side by side).
 pub struct Starting {
@@ -105,17 +94,27 @@ pub struct Starting {
     child: Supervisor,
 }
 
-/// [`spawn`] up to the supervisor's start, without waiting for its first word.
+/// Starts the supervisor of `id`, without waiting for its first word (`Starting::started`): forked here when this
+/// process has one thread (from `known`, what the caller just wrote of the container), else by the forker if
+/// there is one (and it is still there), else `ucr __supervise` exec'd (both read the checkpoints).
 pub fn start(
     paths: &Paths,
     store_dir: &Path,
     command: &SupervisorCommand,
     forker: Option<&Forker>,
     id: &str,
+    known: Known,
 ) -> Result<Starting> {
     let (read, write, log) = report_pipe(paths, id)?;
     let child = if single_threaded() {
-        Supervisor::Forked(fork_supervisor(paths, store_dir, id, &write, log)?)
+        Supervisor::Forked(fork_supervisor(
+            paths,
+            store_dir,
+            id,
+            &write,
+            log,
+            Some(known),
+        )?)
     } else {
         match forker.map(|f| f.request(id, &write, &log)) {
             Some(Ok(())) => Supervisor::ByForker,

@@ -37,6 +37,16 @@ use crate::container::termination::Termination;
 use crate::launcher;
 use crate::spec::ContainerConfig;
 
+/// What the launching process has in memory of the container as it forks the supervisor
+/// (`containerizer::fork`): its state, its request and its bundle's spec, exactly as it has just written them, so
+/// that a forked supervisor does not read back and parse what its launcher wrote. One started by exec reads
+/// them from the checkpoints.
+pub struct Known {
+    pub state: ContainerState,
+    pub config: ContainerConfig,
+    pub spec: Spec,
+}
+
 pub struct SuperviseArgs<'a> {
     pub paths: &'a Paths,
     pub store_dir: &'a std::path::Path,
@@ -45,8 +55,9 @@ pub struct SuperviseArgs<'a> {
     pub notify_fd: Option<i32>,
 }
 
-/// Runs the container to its end; returns the process exit code (0 when the supervision itself worked).
-pub fn supervise(a: &SuperviseArgs<'_>) -> i32 {
+/// Runs the container to its end, from `known` when its launcher forked this process, else from its
+/// checkpoints; returns the process exit code (0 when the supervision itself worked).
+pub fn supervise(a: &SuperviseArgs<'_>, known: Option<Known>) -> i32 {
     // Terminal and session signals must not take the supervisor down with the shell that started `ucr run`.
     for s in [libc::SIGINT, libc::SIGHUP, libc::SIGPIPE, libc::SIGQUIT] {
         // SAFETY: setting a signal's disposition to SIG_IGN has no handler to race with.
@@ -60,7 +71,7 @@ pub fn supervise(a: &SuperviseArgs<'_>) -> i32 {
         let _ = rustix::io::fcntl_setfd(&f, rustix::io::FdFlags::CLOEXEC);
         f
     });
-    match run(a, &mut notify) {
+    match run(a, known, &mut notify) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("{e}");
@@ -80,11 +91,16 @@ fn load_state(paths: &Paths, id: &str) -> Result<ContainerState> {
     read_json(&paths.state_file(id))?.ok_or_else(|| ContainerError::NotFound(id.to_string()))
 }
 
-fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
+fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -> Result<()> {
     let (paths, id) = (a.paths, a.id);
-    let mut st = load_state(paths, id)?;
-    let cfg: ContainerConfig = read_json(&paths.config_file(id))?
-        .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
+    let (mut st, cfg, spec) = match known {
+        Some(k) => (k.state, k.config, Some(k.spec)),
+        None => {
+            let cfg = read_json(&paths.config_file(id))?
+                .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
+            (load_state(paths, id)?, cfg, None)
+        }
+    };
     st.owner = Some(Owner::current());
     write_json(&paths.state_file(id), &st)?;
 
@@ -95,7 +111,7 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
         .as_ref()
         .map(|n| n.parent.as_str())
         .filter(|p| crate::container::pod_ns::pinned(&paths.pod_ns(p)));
-    let (pid, plan, console) = match start(paths, &st, parent) {
+    let (pid, plan, console) = match start(paths, &st, spec, parent) {
         Ok(started) => started,
         Err(e) => {
             let code = e.exit_code();
@@ -150,7 +166,7 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
     finish(a, &mut st, &cfg, termination, notify)
 }
 
-/// Create the container's cgroup and init from the bundle, run the isolators' `isolate`, start the task; the
+/// Create the container's cgroup and init from the bundle (its `spec`, read from it when not given), run the isolators' `isolate`, start the task; the
 /// init is our child. A pod's parent tells its members when its init is placed; a pod member started beside
 /// its `parent` makes its cgroup once the parent's init is in the parent's, and starts its task once the parent
 /// runs (`beside`). Returns its pid, the launch plan (what a process entering the container follows) and the
@@ -158,6 +174,7 @@ fn run(a: &SuperviseArgs<'_>, notify: &mut Option<File>) -> Result<()> {
 fn start(
     paths: &Paths,
     st: &ContainerState,
+    spec: Option<Spec>,
     parent: Option<&str>,
 ) -> Result<(i32, launcher::Plan, Option<console::Console>)> {
     let id = &st.id;
@@ -169,8 +186,13 @@ fn start(
     let out = open_log(&sandbox.join("stdout"))?;
     let err = open_log(&sandbox.join("stderr"))?;
     let null = File::open("/dev/null").map_err(|e| ContainerError::io("/dev/null", e))?;
-    let config = paths.bundle(id).join("config.json");
-    let spec = Spec::load(&config).map_err(|e| fail(format!("{}: {e}", config.display())))?;
+    let spec = match spec {
+        Some(s) => s,
+        None => {
+            let config = paths.bundle(id).join("config.json");
+            Spec::load(&config).map_err(|e| fail(format!("{}: {e}", config.display())))?
+        }
+    };
     let program = spec
         .annotations()
         .as_ref()
