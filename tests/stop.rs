@@ -156,3 +156,30 @@ fn without_t_the_grace_is_the_apps_taskkillgraceperiodseconds_else_three_seconds
         assert_eq!(termination(&c, id)["state"], "TASK_KILLED");
     }
 }
+
+/// Two `rm --force` of one running container at once (two operators, or a script and an agent): one removes
+/// it, the other either does too or finds it gone ("no such container"); neither fails on a step the other
+/// already took (its cgroup's freezer gone, a directory removed), and nothing is left.
+#[test]
+fn two_forced_removals_at_once_remove_the_container_and_fail_only_on_its_absence() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    for i in 0..20 {
+        let id = c.id(&format!("twice{i}"));
+        let out = ucr(&c, &["run", "-d", "--name", &id, &image, "sleep", "600"]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        let (a, b) = (
+            c.spawn(&["rm", "--force", &id]),
+            c.spawn(&["rm", "--force", &id]),
+        );
+        for out in [a.wait_for(CMD_TIMEOUT), b.wait_for(CMD_TIMEOUT)] {
+            assert!(
+                out.code == 0 || out.stderr.trim_end().ends_with("no such container"),
+                "round {i}: {}",
+                out.all()
+            );
+        }
+        assert!(c.ps(&id).is_none(), "round {i}: the record is left");
+        assert!(procs_in_cgroup(&id).is_empty(), "round {i}: processes left");
+    }
+}

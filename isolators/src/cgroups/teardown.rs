@@ -146,7 +146,7 @@ fn kill_all(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
     let freezer = h.freezer_dir(cgroup)?.filter(|f| f.is_dir());
     match (h.version(), freezer) {
         (Version::V2, Some(dir)) if dir.join("cgroup.kill").exists() => {
-            write(&dir.join("cgroup.kill"), "1", cgroup)
+            write_unless_gone(&dir.join("cgroup.kill"), "1", cgroup).map(drop)
         }
         (Version::V2, Some(dir)) => frozen(&dir, cgroup, "cgroup.freeze", ("1", "0"), || {
             signal_listed(dirs, libc::SIGKILL)
@@ -170,7 +170,8 @@ fn kill_all(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
 }
 
 /// Run `kill` with the cgroup frozen: freeze, wait until the kernel says every member is frozen, kill, thaw (a
-/// SIGKILL is acted on only once the process runs again).
+/// SIGKILL is acted on only once the process runs again). Nothing when the cgroup is gone, or goes before the
+/// thaw: a teardown beside this one (two `rm --force` at once) removed it, which it can only once it is empty.
 fn frozen(
     dir: &Path,
     cgroup: &Path,
@@ -179,7 +180,9 @@ fn frozen(
     kill: impl FnOnce(),
 ) -> Result<()> {
     let path = dir.join(file);
-    write(&path, freeze, cgroup)?;
+    if !write_unless_gone(&path, freeze, cgroup)? {
+        return Ok(());
+    }
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut delay = Duration::from_micros(100);
     // v1 reads FREEZING until every task stopped; v2 reports the frozen state in cgroup.events.
@@ -188,7 +191,7 @@ fn frozen(
         delay = (delay * 2).min(Duration::from_millis(20));
     }
     kill();
-    write(&path, thaw, cgroup)
+    write_unless_gone(&path, thaw, cgroup).map(drop)
 }
 
 fn is_frozen(dir: &Path, file: &str) -> bool {
@@ -244,9 +247,17 @@ fn remove_tree(dir: &Path, cgroup: &Path, deadline: Instant) -> Result<()> {
     }
 }
 
-fn write(path: &Path, value: &str, cgroup: &Path) -> Result<()> {
-    std::fs::write(path, value)
-        .map_err(|e| cgroup_err("cgroups", cgroup, format!("{}: {e}", path.display())))
+/// Writes `value` to the cgroup file `path`; false if the file is gone (its cgroup removed).
+fn write_unless_gone(path: &Path, value: &str, cgroup: &Path) -> Result<bool> {
+    match std::fs::write(path, value) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(cgroup_err(
+            "cgroups",
+            cgroup,
+            format!("{}: {e}", path.display()),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +267,23 @@ mod tests {
 
     use super::super::{host, V1};
     use super::*;
+
+    #[test]
+    fn a_cgroup_removed_by_another_teardown_has_nothing_to_freeze_or_kill() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let gone = tmp.path().join("gone");
+        let mut killed = false;
+        let r = frozen(&gone, &gone, "freezer.state", ("FROZEN", "THAWED"), || {
+            killed = true
+        });
+        assert!(r.is_ok(), "{r:?}");
+        assert!(!killed);
+        // Any other failure is still one.
+        std::fs::create_dir(&gone).expect("dir");
+        std::fs::create_dir(gone.join("freezer.state")).expect("a directory where the file is");
+        let e = frozen(&gone, &gone, "freezer.state", ("FROZEN", "THAWED"), || {}).err();
+        assert!(e.is_some_and(|e| e.to_string().contains("freezer.state")));
+    }
 
     #[test]
     fn removes_empty_dirs_deepest_first_and_tolerates_absence() {
