@@ -364,6 +364,47 @@ fn rm_of_a_pod_whose_launcher_was_killed_waits_for_the_members_still_being_made(
     server.join().expect("server");
 }
 
+/// `rm --force` of a pod and of one of its members at once (or a stop of another member): each succeeds or
+/// finds its container gone, and the pod goes whole. The pod's destroy lists its members and then destroys each,
+/// so a member removed meanwhile is one it no longer has to destroy, not an error that leaves the parent running.
+#[test]
+fn a_pod_removed_while_its_members_are_removed_and_stopped_goes_whole() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let member = |name: &str| {
+        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
+               "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
+    };
+    for round in 0..6 {
+        let id = c.id(&format!("race{round}"));
+        let pod = json!({"id": id, "containers": [member("a"), member("b"), member("c")]});
+        let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
+        assert_eq!(out.code, 0, "{}", out.all());
+        let (a, b) = (format!("{id}/a"), format!("{id}/b"));
+        let all = [
+            c.spawn(&["rm", "--force", &id]),
+            c.spawn(&["rm", "--force", &b]),
+            c.spawn(&["stop", "-t", "1", &a]),
+        ];
+        let [pod_rm, rest @ ..] = all.map(|s| s.wait_for(CMD_TIMEOUT));
+        assert_eq!(pod_rm.code, 0, "round {round}: {}", pod_rm.all());
+        for out in rest {
+            let gone = ["no such container", "not running (it has exited)"]
+                .iter()
+                .any(|m| out.stderr.trim_end().ends_with(m));
+            assert!(out.code == 0 || gone, "round {round}: {}", out.all());
+        }
+        assert!(c.ps(&id).is_none(), "round {round}: the pod is left");
+        assert!(
+            procs_in_cgroup(&id).is_empty(),
+            "round {round}: processes left"
+        );
+        assert!(cgroup_dirs(&id).is_empty(), "round {round}: cgroups left");
+    }
+    assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
+}
+
 /// A pod whose image is not in the store yet: the first member to need it pulls it in the process that makes
 /// it (which, left with the pull's threads, then execs its supervisor rather than becoming it), the others wait
 /// for that pull (`pull_lock`) and find the image complete, and the pod runs whole.

@@ -257,8 +257,12 @@ fn ask_to_stop(paths: &Paths, st: &ContainerState) -> Result<()> {
 pub fn destroy_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
     let mut first = None;
     for c in children(paths, id)? {
-        if let Err(e) = destroy(paths, store_dir, &c.id) {
-            first.get_or_insert(e);
+        match destroy(paths, store_dir, &c.id) {
+            // Removed since the listing (a `rm` of that child beside this one): nothing of it is left.
+            Ok(_) | Err(ContainerError::NotFound(_)) => {}
+            Err(e) => {
+                first.get_or_insert(e);
+            }
         }
     }
     first.map_or(Ok(()), Err)
@@ -277,10 +281,17 @@ pub fn stop_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
             .map_or(crate::spec::config::DEFAULT_KILL_GRACE, |cfg| {
                 cfg.kill_grace()
             });
-        write_atomic(
+        let marked = write_atomic(
             &paths.kill_marker(&c.id),
             libc::SIGTERM.to_string().as_bytes(),
-        )?;
+        );
+        if let Err(e) = marked {
+            // Removed since the listing (a `rm` of that child beside this stop): nothing of it is left to stop.
+            match load(paths, &c.id) {
+                Err(ContainerError::NotFound(_)) => continue,
+                _ => return Err(e),
+            }
+        }
         if let Err(e) = ask_to_stop(paths, &c) {
             tracing::warn!(container = %c.id, error = %e, "stopping a nested container");
         }
@@ -290,8 +301,12 @@ pub fn stop_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
     crate::container::pod_ns::wake_waiters(&paths.pod_ns(id));
     for (child, grace) in &waiting {
         let left = grace.saturating_sub(start.elapsed());
-        if wait_until(paths, store_dir, child, Some(left))?.is_none() {
-            let _ = kill(paths, child, libc::SIGKILL);
+        match wait_until(paths, store_dir, child, Some(left)) {
+            Ok(Some(_)) | Err(ContainerError::NotFound(_)) => {}
+            Ok(None) => {
+                let _ = kill(paths, child, libc::SIGKILL);
+            }
+            Err(e) => return Err(e),
         }
     }
     destroy_children(paths, store_dir, id)
