@@ -250,3 +250,36 @@ fn kill_9_during_pull_never_corrupts_the_store() {
     u.assert_store_ok();
     assert!(!u.store_entries().iter().any(|e| e.starts_with("staging/")));
 }
+
+/// `rmi` of an image racing a launch from it. The launch holds the store's lock from finding the image until it
+/// has recorded that it uses it, and `rmi` asks who uses images while it holds the lock exclusively, so either
+/// `rmi` refuses (in use) or the launch finds the image gone and pulls it again. Whichever, the container's image
+/// is never removed under it: a `prune` afterwards leaves its rootfs whole.
+#[test]
+fn rmi_racing_a_launch_never_removes_the_image_under_the_container() {
+    use crate::common::{busybox_registry, Containers, CMD_TIMEOUT};
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    for round in 0..24u64 {
+        let out = c.run_for(&["pull", "-q", &image], CMD_TIMEOUT);
+        assert_eq!(out.code, 0, "{}", out.all());
+        let id = c.id(&format!("race{round}"));
+        let run = c.spawn(&["run", "-d", "--name", &id, &image, "sleep", "600"]);
+        // Each round's rmi comes at another moment of the launch.
+        std::thread::sleep(Duration::from_millis(round % 4));
+        let rmi = c.run_for(&["rmi", &image], CMD_TIMEOUT);
+        let run = run.wait_for(CMD_TIMEOUT);
+        assert_eq!(run.code, 0, "round {round}: {}", run.all());
+        let out = c.run_for(&["prune"], CMD_TIMEOUT);
+        assert_eq!(out.code, 0, "{}", out.all());
+        let out = c.run_for(&["exec", &id, "ls", "/bin/sleep"], CMD_TIMEOUT);
+        assert_eq!(
+            out.code,
+            0,
+            "round {round}: the container's rootfs after the rmi ({}) and a prune: {}",
+            rmi.all(),
+            out.all()
+        );
+        c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
+    }
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-use ucr_runtime::images::{PullRequest, Pulled, Source};
+use ucr_runtime::images::{Keep, PullRequest, Pulled, Source};
 use ucr_runtime::registry::manifest::ImageConfig;
 use ucr_runtime::registry::store::{ImageRecord, Store};
 use ucr_runtime::registry::{ImageName, ImageRef};
@@ -91,13 +91,11 @@ fn store(g: &Globals) -> anyhow::Result<std::sync::Arc<Store>> {
 }
 
 /// The manifest digests of the images live containers stand on.
-fn in_use(g: &Globals) -> anyhow::Result<Vec<String>> {
-    Ok(context::existing(g)?
-        .all_containers()?
-        .into_iter()
-        .filter(|c| c.is_live())
-        .filter_map(|c| c.image_digest)
-        .collect())
+/// What live containers use (`Containerizer::images_in_use`), asked by `rmi` and `prune` under the store's
+/// lock.
+fn in_use(g: &Globals) -> Result<Keep, String> {
+    let c = context::existing(g).map_err(|e| e.to_string())?;
+    c.images_in_use().map_err(|e| e.to_string())
 }
 
 pub fn list(g: &Globals, a: &ImagesArgs) -> anyhow::Result<i32> {
@@ -234,7 +232,7 @@ pub fn rmi(g: &Globals, a: &RmiArgs) -> anyhow::Result<i32> {
     let service = context::images(g, None)?;
     for q in a.images.iter().filter(|q| appc_images::is_appc(q)) {
         let img = appc_images::find(&service, q)?;
-        service.remove_appc(&img, &in_use(g)?)?;
+        service.remove_appc(&img, &|| in_use(g))?;
         println!("Deleted: {} ({})", img.reference(), img.id());
     }
     let _lock = store.lock_exclusive()?;
@@ -270,20 +268,16 @@ pub struct PruneArgs {
 }
 
 pub fn prune(g: &Globals, a: &PruneArgs) -> anyhow::Result<i32> {
-    let store = store(g)?;
-    if a.all {
-        let in_use = in_use(g)?;
-        for gone in context::images(g, None)?.prune_appc(&in_use, &[])? {
-            println!("Deleted: {gone}");
-        }
-        let _lock = store.lock_exclusive()?;
-        for r in store.list_images()? {
-            if !in_use.contains(&r.manifest_digest.to_string()) {
-                store.remove_image(&r.reference)?;
+    let freed = match a.all {
+        true => {
+            let pruned = context::images(g, None)?.prune_unused(&|| in_use(g))?;
+            for gone in &pruned.images {
+                println!("Deleted: {gone}");
             }
+            pruned.freed
         }
-    }
-    let freed = store.prune()?;
+        false => store(g)?.prune()?,
+    };
     println!(
         "Total reclaimed space: {} ({freed} bytes)",
         human_size(freed)

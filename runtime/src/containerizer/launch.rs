@@ -422,7 +422,7 @@ fn provide_rootfs(
             );
             let mut with = i.clone();
             with.docker_config = Some(docker_config);
-            images.provide(&with, notices).map_err(|e| {
+            images.provide_held(&with, notices).map_err(|e| {
                 ContainerError::launch(
                     id,
                     "provisioning",
@@ -431,8 +431,11 @@ fn provide_rootfs(
                 )
             })?
         }
-        _ => images.provide(i, notices)?,
+        _ => images.provide_held(i, notices)?,
     };
+    // Held until the checkpoint below says this container uses the image: `rmi` and `prune` cannot remove it
+    // between (`Images::provide_held`).
+    let (image, held) = image;
     st.image = Some(image.reference.clone());
     st.image_digest = Some(image.digest.clone());
     let backend = provisioner::select(
@@ -442,6 +445,7 @@ fn provide_rootfs(
     )?;
     st.backend = Some(backend.name().to_string());
     checkpoint(config, st, State::Provisioning)?;
+    drop(held);
     let rootfs = backend.provision(&crate::container::paths::provision_key(id), &image.layers)?;
     st.rootfs = Some(rootfs.to_string_lossy().into_owned());
     Ok(Some((image.config, rootfs, image.app)))

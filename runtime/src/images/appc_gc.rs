@@ -9,6 +9,7 @@ use ucr_registry::appc::store::{AppcImage, AppcStore};
 use ucr_registry::appc::{AppcError, AppcName};
 
 use super::error::Result;
+use super::prune::{ask, Keep, Keeping};
 use super::service::Images;
 
 /// The ids of `ids` and of every image they stand on, as the store resolves their dependencies now.
@@ -30,6 +31,18 @@ pub fn closure(store: &AppcStore, ids: &[String]) -> Result<BTreeSet<String>> {
         }
     }
     Ok(out)
+}
+
+/// The ids of the AppC images `keep` keeps: live containers' (their digests are AppC ids), and those named
+/// (excluded, or by a container not provisioned yet).
+fn roots(store: &AppcStore, keep: &Keep) -> Result<Vec<String>> {
+    let mut roots = keep.digests.clone();
+    for n in &keep.appc_names() {
+        if let Some(i) = store.find(n)? {
+            roots.push(i.id().to_string());
+        }
+    }
+    Ok(roots)
 }
 
 impl Images {
@@ -56,12 +69,13 @@ impl Images {
         Ok(None)
     }
 
-    /// `ucr rmi` of an AppC image; `live` holds the image ids live containers use.
-    pub fn remove_appc(&self, img: &AppcImage, live: &[String]) -> Result<()> {
+    /// `ucr rmi` of an AppC image, unless a live container uses it (`keeping`'s digests, AppC image ids for
+    /// AppC containers, asked under the lock as in `prune.rs`).
+    pub fn remove_appc(&self, img: &AppcImage, keeping: Keeping<'_>) -> Result<()> {
         let puller = self.appc()?;
         let store = puller.store();
         let _lock = store.lock_exclusive()?;
-        if closure(store, live)?.contains(img.id()) {
+        if closure(store, &roots(store, &ask(keeping)?)?)?.contains(img.id()) {
             return Err(AppcError::Needed {
                 image: img.reference(),
                 by: "a live container (remove it first)".into(),
@@ -80,19 +94,13 @@ impl Images {
         Ok(())
     }
 
-    /// Removes every AppC image not kept: `keep` are ids (live containers') and names (excluded); what they
-    /// stand on stays too. Returns the references removed.
-    pub fn prune_appc(&self, keep_ids: &[String], keep_names: &[AppcName]) -> Result<Vec<String>> {
+    /// Removes every AppC image not kept (`keeping`, asked under the lock: the ids live containers use, the
+    /// names excluded or not provisioned yet); what they stand on stays too. Returns the references removed.
+    pub fn prune_appc(&self, keeping: Keeping<'_>) -> Result<Vec<String>> {
         let puller = self.appc()?;
         let store = puller.store();
         let _lock = store.lock_exclusive()?;
-        let mut roots: Vec<String> = keep_ids.to_vec();
-        for n in keep_names {
-            if let Some(i) = store.find(n)? {
-                roots.push(i.id().to_string());
-            }
-        }
-        let kept = closure(store, &roots)?;
+        let kept = closure(store, &roots(store, &ask(keeping)?)?)?;
         let mut removed = Vec::new();
         for img in store.list()? {
             if !kept.contains(img.id()) && store.remove(img.id())? {

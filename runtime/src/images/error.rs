@@ -7,6 +7,9 @@ pub enum ImageError {
     Registry(#[from] ucr_registry::Error),
     #[error(transparent)]
     Appc(#[from] ucr_registry::appc::AppcError),
+    /// The live containers' images could not be listed, so nothing is removed.
+    #[error("listing the images live containers use: {0}")]
+    InUse(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("{}: {source}", path.display())]

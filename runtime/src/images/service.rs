@@ -16,7 +16,7 @@ use ucr_registry::client::Registries;
 use ucr_registry::manifest::{ImageConfig, RunConfig};
 use ucr_registry::platform::Platform;
 use ucr_registry::pull::{Observer, PullOptions, Puller};
-use ucr_registry::store::{ImageRecord, Store};
+use ucr_registry::store::{ImageRecord, Store, StoreLock};
 use ucr_registry::tls::TlsOptions;
 use ucr_registry::{ImageName, ImageRef};
 
@@ -237,6 +237,22 @@ impl Images {
             }
         };
         provided(&store, &rec)
+    }
+
+    /// [`Images::provide`] holding the shared lock of the store the image is in, which the caller keeps until it
+    /// has recorded that its container uses the image. `rmi` and `prune` take that lock exclusively and, holding
+    /// it, spare the images that live containers record (`prune.rs`, `appc_gc.rs`): an image provided here
+    /// cannot be removed before its user says it uses it.
+    pub fn provide_held(
+        &self,
+        spec: &ImageSpec,
+        notices: &dyn Notices,
+    ) -> Result<(ProvidedImage, StoreLock)> {
+        let lock = match self.locate(&spec.reference)? {
+            Source::Appc(_) => self.appc()?.store().lock_shared()?,
+            _ => self.store()?.lock_shared()?,
+        };
+        Ok((self.provide(spec, notices)?, lock))
     }
 
     /// What `name` stands for when the store already has it complete, nothing pulled or loaded (`launch

@@ -92,12 +92,15 @@ impl GcConfig {
 async fn collect(agent: &Arc<Agent>, excluded: Vec<ImageName>) -> Result<u64, String> {
     let a = agent.clone();
     let r = blocking(move || -> Result<u64, String> {
-        let mut keep = a.c.images_in_use().map_err(|e| e.to_string())?;
-        keep.names = excluded;
-        keep.names.extend(a.gc_excluded.iter().cloned());
+        let keeping = || {
+            let mut keep = a.c.images_in_use().map_err(|e| e.to_string())?;
+            keep.names = excluded.clone();
+            keep.names.extend(a.gc_excluded.iter().cloned());
+            Ok(keep)
+        };
         let pruned =
             a.c.images()
-                .prune_unused(&keep)
+                .prune_unused(&keeping)
                 .map_err(|e| e.to_string())?;
         tracing::info!(removed = ?pruned.images, freed = pruned.freed, "images pruned");
         Ok(pruned.freed)
