@@ -139,7 +139,14 @@ fn enter(
     caller: Option<u32>,
 ) -> i32 {
     if let Err(f) = launcher::join_container(&Linux, plan, init_pid) {
-        let _ = writeln!(std::io::stderr(), "ucr: exec: entering the container: {f}");
+        let why = match task_ended(init_pid) {
+            true => "the container's task ended meanwhile".to_string(),
+            false => f.to_string(),
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "ucr: exec: entering the container: {why}"
+        );
         return 126;
     }
     // SAFETY: this process is single-threaded (a fork of a single-threaded one).
@@ -164,10 +171,26 @@ fn enter(
             wait(child)
         }
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "ucr: exec: fork: {e}");
+            // A fork into a pid namespace whose init is gone fails with ENOMEM.
+            let why = match task_ended(init_pid) {
+                true => "the container's task ended meanwhile".to_string(),
+                false => e.to_string(),
+            };
+            let _ = writeln!(std::io::stderr(), "ucr: exec: fork: {why}");
             126
         }
     }
+}
+
+/// Whether the container's init has ended (gone, or a zombie: its namespaces are gone with it), which is why
+/// entering it failed when the container was stopped or removed while the command entered it.
+fn task_ended(init_pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{init_pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_none_or(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(true)
 }
 
 /// A child's exit code, 128 + signal for a signal.
@@ -179,5 +202,27 @@ fn wait(child: Pid) -> i32 {
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => return 126,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::task_ended;
+
+    #[test]
+    fn a_task_has_ended_once_it_is_a_zombie_or_gone() {
+        assert!(!task_ended(std::process::id() as i32));
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id() as i32;
+        // Not reaped yet: a zombie once it has exited.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !task_ended(pid) {
+            assert!(std::time::Instant::now() < deadline, "true never ended");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("a zombie's stat");
+        assert!(stat.contains(") Z"), "{stat}");
+        child.wait().expect("reap");
+        assert!(task_ended(pid));
     }
 }
