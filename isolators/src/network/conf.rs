@@ -230,7 +230,10 @@ pub fn default_bridge(subnet: Ipv4Addr) -> Value {
 fn write_new(file: &Path, data: &[u8]) -> Result<()> {
     let dir = file.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(|e| IsolatorError::io(dir, e))?;
-    let tmp = dir.join(format!(".{}.tmp", std::process::id()));
+    // Unique per call: the agent's threads write configs here at once.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}.{n}.tmp", std::process::id()));
     std::fs::write(&tmp, data).map_err(|e| IsolatorError::io(&tmp, e))?;
     let linked = std::fs::hard_link(&tmp, file);
     let _ = std::fs::remove_file(&tmp);

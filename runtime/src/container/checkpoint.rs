@@ -5,6 +5,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +18,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per call, not per process: the agent's threads write the same file at once (a container's kill
+    // marker by its own KILL and by its parent's), and a shared name let one rename the other's half-written
+    // file, or fail on a name already renamed away.
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let io = |e| ContainerError::io(path, e);
+    // Truncated if a process that had this pid before left it behind.
     let mut f = fs::File::create(&tmp).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
@@ -60,6 +67,28 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>>
 mod tests {
     use super::*;
     use crate::container::termination::Termination;
+
+    #[test]
+    fn threads_writing_one_file_at_once_each_succeed_and_leave_one_whole_write() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let path = d.path().join("killed");
+        // Each thread's payload has its own length and byte, so a mix of two writes shows.
+        let payload = |t: usize| vec![b'a' + t as u8; 1000 + 997 * t];
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (path, bytes) = (&path, payload(t));
+                s.spawn(move || {
+                    for _ in 0..200 {
+                        write_atomic(path, &bytes).expect("every write succeeds");
+                    }
+                });
+            }
+        });
+        let got = fs::read(&path).expect("read");
+        assert!((0..8).any(|t| got == payload(t)), "a mix of writes");
+        let left: Vec<_> = fs::read_dir(d.path()).expect("dir").flatten().collect();
+        assert_eq!(left.len(), 1, "temp files left: {left:?}");
+    }
 
     #[test]
     fn empty_checkpoint_is_absent_and_writes_are_whole() {

@@ -110,7 +110,8 @@ impl Root {
     /// Written to a temporary name and renamed: a reader sees the whole record or none.
     pub fn save(&self, rec: &Record) -> Result<()> {
         let dir = self.container_dir(&rec.id);
-        let tmp = dir.join(".state.json.tmp");
+        // Two commands on one container at once (a kill beside a delete) each write their own.
+        let tmp = dir.join(format!(".state.json.{}.tmp", std::process::id()));
         let bytes = serde_json::to_vec(rec).map_err(|e| OciError::Config {
             path: tmp.clone(),
             why: e.to_string(),
