@@ -292,3 +292,42 @@ fn a_nested_container_shares_its_parents_pid_namespace_when_asked() {
     assert!(procs_in_cgroup(&parent).is_empty());
     assert!(cgroup_dirs(&parent).is_empty());
 }
+
+/// KILL_CONTAINER of a nested container and of its parent at once: the parent's kill takes the child along, so
+/// the child's own kill finds it running, ending, or gone. Each answer is 200 or Mesos's 404 ("cannot be found
+/// (or is already killed)"), never a 500 for a container that ended between the agent's look and its signal.
+#[test]
+fn killing_a_nested_container_and_its_parent_at_once_answers_200_or_404() {
+    let a = Agent::start(&[]);
+    a.wait_ready();
+    for round in 0..24 {
+        let parent = a.c.id(&format!("kp{round}"));
+        let top = json!({
+            "type": "LAUNCH_CONTAINER",
+            "launch_container": {"container_id": {"value": parent}, "command": {"value": "sleep 600"}}
+        });
+        assert_eq!(a.call(&top.to_string()).status, 200);
+        let r = a.call(&nested_call(&parent, "a", "sleep 600", json!({})));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let kill = |id: serde_json::Value| {
+            json!({"type": "KILL_CONTAINER", "kill_container": {"container_id": id}}).to_string()
+        };
+        let of_parent = a.call_in_background(kill(json!({"value": parent})));
+        let child = a.call(&kill(json!({"value": "a", "parent": {"value": parent}})));
+        assert!(
+            [200, 404].contains(&child.status),
+            "round {round}: {} {}",
+            child.status,
+            child.body
+        );
+        let out = of_parent.join().expect("join").expect("curl");
+        assert!(out.status.success(), "round {round}: the parent's kill");
+        a.wait(&parent);
+        let rm = json!({"type": "REMOVE_CONTAINER", "remove_container": {"container_id": {"value": parent}}});
+        assert_eq!(a.call(&rm.to_string()).status, 200);
+        assert!(
+            procs_in_cgroup(&parent).is_empty(),
+            "round {round}: processes left"
+        );
+    }
+}

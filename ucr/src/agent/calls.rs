@@ -180,12 +180,19 @@ async fn kill(agent: &Arc<Agent>, call: &Value, field: &str) -> Reply {
         Err(e) => return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
     // A container with no task yet is destroyed: the launch stops at its next step and undoes what it did.
-    match blocking(move || c.kill(&id, signal)).await {
+    let (killer, target) = (c.clone(), id.clone());
+    match blocking(move || killer.kill(&target, signal)).await {
         Ok(Ok(())) => Reply::empty(StatusCode::OK),
-        Ok(Err(e)) => Reply::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Unable to send signal to container: {e}"),
-        ),
+        Ok(Err(e)) => match c.container(&id) {
+            // It ended, or was removed, between the look above and the signal (its parent's kill beside this
+            // one): the answer it would have had a moment later.
+            Ok(st) if st.state == State::Exited => gone(),
+            Err(ContainerError::NotFound(_)) => gone(),
+            _ => Reply::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Unable to send signal to container: {e}"),
+            ),
+        },
         Err(r) => r,
     }
 }
