@@ -187,10 +187,18 @@ fn find_one(store: &Store, query: &str) -> anyhow::Result<ImageRecord> {
     }
 }
 
+/// `ucr inspect` of what is not a container (`main.rs` looks for one first).
 pub fn inspect(g: &Globals, a: &InspectArgs) -> anyhow::Result<i32> {
     let out = match appc_images::is_appc(&a.image) {
         true => appc_images::inspect(&context::images(g, None)?, &a.image)?,
-        false => docker_inspect(&*store(g)?, &a.image)?,
+        false => {
+            let store = store(g)?;
+            // Neither: the name may have been either (a container removed meanwhile, an image not pulled).
+            if store.find_images(&a.image)?.is_empty() {
+                bail!("{}: no such container or image", a.image);
+            }
+            docker_inspect(&store, &a.image)?
+        }
     };
     if a.json {
         println!("{}", serde_json::to_string(&out)?);

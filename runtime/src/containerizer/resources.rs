@@ -46,7 +46,7 @@ pub fn usage(p: &Paths, id: &str) -> Result<ResourceStatistics> {
     let places = Places::of(p, &st);
     isolation::isolators(&st)?
         .usage(&places.container())
-        .map_err(|e| state_err(id, format!("statistics: {e}")))
+        .map_err(|e| ended_meanwhile(p, id, state_err(id, format!("statistics: {e}"))))
 }
 
 pub fn update(p: &Paths, id: &str, u: &Update) -> Result<()> {
@@ -90,7 +90,14 @@ pub fn update(p: &Paths, id: &str, u: &Update) -> Result<()> {
     let places = Places::of(p, &st);
     isolation::isolators(&st)?
         .update(&places.container(), &cfg.resources, &cfg.limits)
-        .map_err(|e| state_err(id, format!("update: {e}")))?;
-    // Recorded only once the kernel took the values: the checkpoint never claims what the cgroup lacks.
-    write_json(&p.config_file(id), &cfg)
+        .map_err(|e| state_err(id, format!("update: {e}")))
+        // Recorded only once the kernel took the values: the checkpoint never claims what the cgroup lacks.
+        .and_then(|()| write_json(&p.config_file(id), &cfg))
+        .map_err(|e| ended_meanwhile(p, id, e))
+}
+
+/// `e`, or, when the container stopped running or was removed while it was being read or changed (its
+/// cgroup files gone under the call), what a call a moment later gets: not running, or no such container.
+fn ended_meanwhile(p: &Paths, id: &str, e: ContainerError) -> ContainerError {
+    running(p, id).err().unwrap_or(e)
 }
