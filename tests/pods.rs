@@ -405,6 +405,54 @@ fn a_pod_removed_while_its_members_are_removed_and_stopped_goes_whole() {
     assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
 }
 
+/// `ucr stop -t 0` of a pod while `ucr launch` still makes it: the launch ends as a launch that a kill stopped
+/// (exit 137, "killed before the task started", whichever member or step the kill reached first, even one whose
+/// cgroup the stop took away under it), or whole if it was done first; nothing is left either way. The `-t`
+/// given is every member's grace too.
+#[test]
+fn a_pod_stopped_while_it_launches_reports_the_kill() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let member = |name: &str| {
+        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
+               "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
+    };
+    for round in 0..9u64 {
+        let id = c.id(&format!("stopped{round}"));
+        let file = c.dir.path().join(format!("{id}.json"));
+        let pod = json!({"id": id, "containers": [member("a"), member("b"), member("c")]});
+        std::fs::write(&file, pod.to_string()).expect("pod file");
+        let launch = c.spawn(&["launch", "-d", &file.display().to_string()]);
+        std::thread::sleep(std::time::Duration::from_millis(round * 3));
+        let stop = c.run_for(&["stop", "-t", "0", &id], CMD_TIMEOUT);
+        let launch = launch.wait_for(CMD_TIMEOUT);
+        match launch.code {
+            0 => {}
+            137 => assert!(
+                launch.stderr.contains("killed before the task started"),
+                "round {round}: {}",
+                launch.all()
+            ),
+            _ => panic!("round {round}: {}", launch.all()),
+        }
+        let gone = stop.code == 0 || stop.stderr.contains("no such container");
+        assert!(gone, "round {round}: {}", stop.all());
+        let out = c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
+        assert!(
+            out.code == 0 || out.stderr.contains("no such container"),
+            "{}",
+            out.all()
+        );
+        assert!(
+            procs_in_cgroup(&id).is_empty(),
+            "round {round}: processes left"
+        );
+        assert!(cgroup_dirs(&id).is_empty(), "round {round}: cgroups left");
+    }
+    assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
+}
+
 /// A pod whose image is not in the store yet: the first member to need it pulls it in the process that makes
 /// it (which, left with the pull's threads, then execs its supervisor rather than becoming it), the others wait
 /// for that pull (`pull_lock`) and find the image complete, and the pod runs whole.

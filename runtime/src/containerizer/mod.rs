@@ -112,14 +112,9 @@ impl Containerizer {
     /// The kill policy: SIGTERM to every process, SIGKILL after `grace` (None: the container's own
     /// `kill_policy.grace_period` / `taskKillGracePeriodSeconds`, else Mesos's default of 3 seconds); returns
     /// the termination.
+    /// A given `grace` applies to its nested containers too (`ucr stop -t 0` of a pod stops every member at
+    /// once); without one, each has its own.
     pub fn stop(&self, id: &str, grace: Option<Duration>) -> Result<Termination> {
-        let grace = match grace {
-            Some(g) => g,
-            None => self
-                .container_config(id)?
-                .map(|c| c.kill_grace())
-                .unwrap_or(DEFAULT_KILL_GRACE),
-        };
         ops::stop(self.paths(), self.images.store_dir(), id, grace)
     }
 

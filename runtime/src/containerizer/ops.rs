@@ -120,12 +120,18 @@ fn wait_until(
 /// tree (a task that is pid 1 of its namespace only receives a signal it handles; what it started does), then
 /// SIGKILL to every process if it has not exited within `grace`. The termination says TASK_KILLED either way,
 /// with the status the task really ended with.
-pub fn stop(paths: &Paths, store_dir: &Path, id: &str, grace: Duration) -> Result<Termination> {
+pub fn stop(
+    paths: &Paths,
+    store_dir: &Path,
+    id: &str,
+    grace: Option<Duration>,
+) -> Result<Termination> {
     let st = load_live(paths, id)?;
     write_atomic(&paths.kill_marker(id), libc::SIGTERM.to_string().as_bytes())?;
-    // Nested containers first, each with its own kill policy (the signal below reaches their processes too, and
-    // they must know it is a kill, not a failure).
-    stop_children(paths, store_dir, id)?;
+    // Nested containers first, each with `grace` or its own kill policy (the signal below reaches their
+    // processes too, and they must know it is a kill, not a failure).
+    stop_children(paths, store_dir, id, grace)?;
+    let grace = grace.unwrap_or_else(|| kill_grace(paths, id));
     ask_to_stop(paths, &st)?;
     if let Some(t) = wait_until(paths, store_dir, id, Some(grace))? {
         return Ok(t);
@@ -268,19 +274,30 @@ pub fn destroy_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()>
     first.map_or(Ok(()), Err)
 }
 
+/// A container's own grace period: its kill policy's (`kill_policy.grace_period`, Marathon's
+/// `taskKillGracePeriodSeconds`), else Mesos's default of 3 seconds.
+fn kill_grace(paths: &Paths, id: &str) -> Duration {
+    crate::container::records::config(paths, id)
+        .ok()
+        .flatten()
+        .map_or(crate::spec::config::DEFAULT_KILL_GRACE, |cfg| {
+            cfg.kill_grace()
+        })
+}
+
 /// The kill policy for every running nested container of `id` at once (a pod's end: Marathon kills each of its
 /// containers with its own grace period): SIGTERM to each, SIGKILL to those still running after their grace
 /// period, then destroyed.
-pub fn stop_children(paths: &Paths, store_dir: &Path, id: &str) -> Result<()> {
+pub fn stop_children(
+    paths: &Paths,
+    store_dir: &Path,
+    id: &str,
+    grace: Option<Duration>,
+) -> Result<()> {
     let start = Instant::now();
     let mut waiting = Vec::new();
     for c in children(paths, id)?.into_iter().filter(|c| c.is_live()) {
-        let grace = crate::container::records::config(paths, &c.id)
-            .ok()
-            .flatten()
-            .map_or(crate::spec::config::DEFAULT_KILL_GRACE, |cfg| {
-                cfg.kill_grace()
-            });
+        let grace = grace.unwrap_or_else(|| kill_grace(paths, &c.id));
         let marked = write_atomic(
             &paths.kill_marker(&c.id),
             libc::SIGTERM.to_string().as_bytes(),

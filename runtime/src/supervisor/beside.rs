@@ -54,6 +54,11 @@ pub fn running(paths: &Paths, id: &str) -> Result<()> {
     pod_ns::wake(&dir.join(pod_ns::STARTING))
 }
 
+/// The end of a launch stopped by a kill before its task ran (as `launch.rs` reports one at any of its steps).
+pub fn killed(id: &str) -> ContainerError {
+    ContainerError::launch(id, "starting", "killed before the task started", 137)
+}
+
 /// A pod member started beside its parent waits for the parent to reach `until`. Fails when the parent ended
 /// instead, when this member was killed meanwhile, or after [`PARENT_START`]. Woken through the FIFO for
 /// `until` ([`placed`], [`running`]), or through both by the parent's teardown and by a stop of the pod's
@@ -100,7 +105,7 @@ pub fn wait_for_parent(paths: &Paths, parent: &str, id: &str, until: Until) -> R
             )));
         }
         if paths.kill_marker(id).exists() {
-            return Err(failed("killed before the task started".into()));
+            return Err(killed(id));
         }
         if Instant::now() > deadline {
             let why = format!("the pod's parent {parent} did not start in {PARENT_START:?}");

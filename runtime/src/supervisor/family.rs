@@ -26,7 +26,7 @@ const ALL_LAUNCHED: &str = "members-launched";
 
 /// Before the container's own teardown: every nested container stopped and torn down.
 pub fn stop_nested(paths: &Paths, store_dir: &Path, id: &str) {
-    if let Err(e) = crate::containerizer::ops::stop_children(paths, store_dir, id) {
+    if let Err(e) = crate::containerizer::ops::stop_children(paths, store_dir, id, None) {
         tracing::warn!(container = id, error = %e, "stopping nested containers");
     }
 }

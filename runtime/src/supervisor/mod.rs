@@ -111,7 +111,15 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
         .as_ref()
         .map(|n| n.parent.as_str())
         .filter(|p| crate::container::pod_ns::pinned(&paths.pod_ns(p)));
-    let (pid, plan, console) = match start(paths, &st, spec, parent) {
+    let started = start(paths, &st, spec, parent).map_err(|e| {
+        // A kill while the task was being started may have taken its cgroup or its parent away under this
+        // step: that kill is what happened.
+        match paths.kill_marker(id).exists() {
+            true => beside::killed(id),
+            false => e,
+        }
+    });
+    let (pid, plan, console) = match started {
         Ok(started) => started,
         Err(e) => {
             let code = e.exit_code();
