@@ -22,6 +22,17 @@ fn nested_call(parent: &str, child: &str, cmd: &str, linux: serde_json::Value) -
     .to_string()
 }
 
+/// Through the agent: `parent`, a top-level container that sleeps, and its nested container `a`, which too.
+fn launch_with_child(a: &Agent, parent: &str) {
+    let top = json!({
+        "type": "LAUNCH_CONTAINER",
+        "launch_container": {"container_id": {"value": parent}, "command": {"value": "sleep 600"}}
+    });
+    assert_eq!(a.call(&top.to_string()).status, 200);
+    let r = a.call(&nested_call(parent, "a", "sleep 600", json!({})));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 fn ns(pid: i32, kind: &str) -> String {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
         .map(|p| p.to_string_lossy().into_owned())
@@ -100,13 +111,7 @@ fn the_agent_serves_nested_containers_with_the_current_and_the_deprecated_calls(
     let a = Agent::start(&[]);
     a.wait_ready();
     let parent = a.c.id("agpar");
-    let top = json!({
-        "type": "LAUNCH_CONTAINER",
-        "launch_container": {"container_id": {"value": parent}, "command": {"value": "sleep 600"}}
-    });
-    assert_eq!(a.call(&top.to_string()).status, 200);
-    let r = a.call(&nested_call(&parent, "a", "sleep 600", json!({})));
-    assert_eq!(r.status, 200, "{}", r.body);
+    launch_with_child(&a, &parent);
     // The deprecated launch: no resources, a parent required.
     let dep = json!({
         "type": "LAUNCH_NESTED_CONTAINER",
@@ -302,13 +307,7 @@ fn killing_a_nested_container_and_its_parent_at_once_answers_200_or_404() {
     a.wait_ready();
     for round in 0..24 {
         let parent = a.c.id(&format!("kp{round}"));
-        let top = json!({
-            "type": "LAUNCH_CONTAINER",
-            "launch_container": {"container_id": {"value": parent}, "command": {"value": "sleep 600"}}
-        });
-        assert_eq!(a.call(&top.to_string()).status, 200);
-        let r = a.call(&nested_call(&parent, "a", "sleep 600", json!({})));
-        assert_eq!(r.status, 200, "{}", r.body);
+        launch_with_child(&a, &parent);
         let kill = |id: serde_json::Value| {
             json!({"type": "KILL_CONTAINER", "kill_container": {"container_id": id}}).to_string()
         };

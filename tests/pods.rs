@@ -9,6 +9,19 @@ use serde_json::json;
 use crate::common::{cgroup_dirs, mounts_under, procs_in_cgroup, CMD_TIMEOUT};
 use crate::network::support::*;
 
+/// A pod member that sleeps, as Marathon writes one: an argv over the image's entrypoint, small resources.
+fn sleeper(image: &str, name: &str) -> serde_json::Value {
+    json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
+           "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
+}
+
+/// No process, cgroup or record of the pod `id` is left (`when` says at which point of the test).
+fn left_nothing(c: &crate::common::Containers, id: &str, when: &str) {
+    assert!(c.ps(id).is_none(), "{when}: the pod's record is left");
+    assert!(procs_in_cgroup(id).is_empty(), "{when}: processes left");
+    assert!(cgroup_dirs(id).is_empty(), "{when}: cgroups left");
+}
+
 fn limit(pod: &str, member: &str) -> Option<u64> {
     cgroup_dirs(pod).iter().find_map(|d| {
         let dir = if member.is_empty() {
@@ -252,10 +265,7 @@ fn a_pod_launch_killed_at_any_moment_is_removed_whole() {
     let (_reg, image) = crate::common::busybox_registry();
     let c = crate::common::Containers::new();
     c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
-    let member = |name: &str| {
-        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
-               "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
-    };
+    let member = |name: &str| sleeper(&image, name);
     for delay_ms in [0u64, 2, 4, 6, 8, 10, 13, 16, 20, 30] {
         let id = c.id(&format!("cut{delay_ms}"));
         let file = c.dir.path().join(format!("{id}.json"));
@@ -357,9 +367,7 @@ fn rm_of_a_pod_whose_launcher_was_killed_waits_for_the_members_still_being_made(
         processes_naming(&path).is_empty(),
         "a process still makes a member of the removed pod"
     );
-    assert!(c.ps(&id).is_none(), "the pod's record is left");
-    assert!(procs_in_cgroup(&id).is_empty(), "processes left");
-    assert!(cgroup_dirs(&id).is_empty(), "cgroups left");
+    left_nothing(&c, &id, "after the rm");
     assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
     server.join().expect("server");
 }
@@ -372,10 +380,7 @@ fn a_pod_removed_while_its_members_are_removed_and_stopped_goes_whole() {
     let (_reg, image) = crate::common::busybox_registry();
     let c = crate::common::Containers::new();
     c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
-    let member = |name: &str| {
-        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
-               "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
-    };
+    let member = |name: &str| sleeper(&image, name);
     for round in 0..6 {
         let id = c.id(&format!("race{round}"));
         let pod = json!({"id": id, "containers": [member("a"), member("b"), member("c")]});
@@ -395,12 +400,7 @@ fn a_pod_removed_while_its_members_are_removed_and_stopped_goes_whole() {
                 .any(|m| out.stderr.trim_end().ends_with(m));
             assert!(out.code == 0 || gone, "round {round}: {}", out.all());
         }
-        assert!(c.ps(&id).is_none(), "round {round}: the pod is left");
-        assert!(
-            procs_in_cgroup(&id).is_empty(),
-            "round {round}: processes left"
-        );
-        assert!(cgroup_dirs(&id).is_empty(), "round {round}: cgroups left");
+        left_nothing(&c, &id, &format!("round {round}"));
     }
     assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
 }
@@ -414,10 +414,7 @@ fn a_pod_stopped_while_it_launches_reports_the_kill() {
     let (_reg, image) = crate::common::busybox_registry();
     let c = crate::common::Containers::new();
     c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
-    let member = |name: &str| {
-        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
-               "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
-    };
+    let member = |name: &str| sleeper(&image, name);
     for round in 0..9u64 {
         let id = c.id(&format!("stopped{round}"));
         let file = c.dir.path().join(format!("{id}.json"));
@@ -444,11 +441,7 @@ fn a_pod_stopped_while_it_launches_reports_the_kill() {
             "{}",
             out.all()
         );
-        assert!(
-            procs_in_cgroup(&id).is_empty(),
-            "round {round}: processes left"
-        );
-        assert!(cgroup_dirs(&id).is_empty(), "round {round}: cgroups left");
+        left_nothing(&c, &id, &format!("round {round}"));
     }
     assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
 }
@@ -460,10 +453,7 @@ fn a_pod_stopped_while_it_launches_reports_the_kill() {
 fn a_pod_launched_on_an_empty_store_pulls_in_a_members_process_and_runs() {
     let (_reg, image) = crate::common::busybox_registry();
     let c = crate::common::Containers::new();
-    let member = |name: &str| {
-        json!({"name": name, "resources": {"cpus": 0.1, "mem": 32}, "image": {"kind": "DOCKER", "id": image},
-               "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
-    };
+    let member = |name: &str| sleeper(&image, name);
     let id = c.id("cold");
     let pod = json!({"id": id, "containers": [member("a"), member("b")]});
     let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
