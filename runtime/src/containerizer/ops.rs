@@ -118,7 +118,8 @@ fn wait_until(
 /// The kill policy (`ucr stop`; Mesos `kill_policy.grace_period`, Marathon `taskKillGracePeriodSeconds`):
 /// SIGTERM to every process of the container, as Mesos's command executor signals the task's whole process
 /// tree (a task that is pid 1 of its namespace only receives a signal it handles; what it started does), then
-/// SIGKILL to every process if it has not exited within `grace`. The termination says TASK_KILLED either way,
+/// SIGKILL to every process if it has not exited within `grace` (None: its own kill policy's; a given one is its
+/// nested containers' too, each of which otherwise keeps its own). The termination says TASK_KILLED either way,
 /// with the status the task really ended with.
 pub fn stop(
     paths: &Paths,
