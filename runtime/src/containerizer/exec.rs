@@ -185,12 +185,7 @@ fn enter(
 /// Whether the container's init has ended (gone, or a zombie: its namespaces are gone with it), which is why
 /// entering it failed when the container was stopped or removed while the command entered it.
 fn task_ended(init_pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{init_pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(')')
-                .is_none_or(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
-        })
-        .unwrap_or(true)
+    crate::container::state::process_start_time(init_pid).is_none()
 }
 
 /// A child's exit code, 128 + signal for a signal.

@@ -56,8 +56,8 @@ pub fn null_device() -> Result<File> {
 }
 
 /// Runs the supervisor of `id` in this process, a child of the launching process in its own session, and exits
-/// with its code: stdin and stdout are `null` (`null_device`), stderr is `log`, the pipe's write end `notify` is fd 3, and
-/// nothing else stays open. The process must have one thread (`single_threaded`).
+/// with its code: stdin and stdout are `null` (`null_device`), stderr is `log`, the pipe's write end `notify` is
+/// fd 3, and nothing else stays open. The process must have one thread (`single_threaded`).
 pub fn become_supervisor(
     paths: &Paths,
     store_dir: &Path,
