@@ -405,6 +405,34 @@ fn a_pod_removed_while_its_members_are_removed_and_stopped_goes_whole() {
     assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
 }
 
+/// `ucr stop -t 0` of a running pod: each member's supervisor tears its cgroup down as its task dies, beside the
+/// stop's own teardown of the same cgroup. The stop must take a cgroup the other removed right after its freeze
+/// for one with nothing left to kill, not wait for the frozen state of a file that is gone until the freezer's
+/// one-second deadline (which it did in most stops).
+#[test]
+fn a_running_pod_stopped_at_once_is_not_held_by_a_member_torn_down_beside_the_stop() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let member = |name: &str| sleeper(&image, name);
+    for round in 0..4 {
+        let id = c.id(&format!("held{round}"));
+        let pod = json!({"id": id, "containers": [member("a"), member("b"), member("c")]});
+        let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
+        assert_eq!(out.code, 0, "{}", out.all());
+        let t = std::time::Instant::now();
+        let out = c.run_for(&["stop", "-t", "0", &id], CMD_TIMEOUT);
+        let took = t.elapsed();
+        assert_eq!(out.code, 0, "round {round}: {}", out.all());
+        assert!(
+            took < std::time::Duration::from_millis(800),
+            "round {round}: the stop took {took:?}"
+        );
+        c.run_for(&["rm", &id], CMD_TIMEOUT).ok();
+        left_nothing(&c, &id, &format!("round {round}"));
+    }
+}
+
 /// `ucr stop -t 0` of a pod while `ucr launch` still makes it: the launch ends as a launch that a kill stopped
 /// (exit 137, "killed before the task started", whichever member or step the kill reached first, even one whose
 /// cgroup the stop took away under it), or whole if it was done first; nothing is left either way. The `-t`

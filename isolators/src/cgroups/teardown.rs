@@ -186,7 +186,15 @@ fn frozen(
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut delay = Duration::from_micros(100);
     // v1 reads FREEZING until every task stopped; v2 reports the frozen state in cgroup.events.
-    while !is_frozen(dir, file) && Instant::now() < deadline {
+    loop {
+        match frozen_state(dir, file) {
+            // Removed meanwhile by the teardown beside this one: it was empty, so nothing is left to kill (and
+            // waiting out the deadline for a file that is gone was a second's stall at every such race).
+            None => return Ok(()),
+            Some(true) => break,
+            Some(false) if Instant::now() >= deadline => break,
+            Some(false) => {}
+        }
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(20));
     }
@@ -194,12 +202,21 @@ fn frozen(
     write_unless_gone(&path, thaw, cgroup).map(drop)
 }
 
-fn is_frozen(dir: &Path, file: &str) -> bool {
-    if file == "freezer.state" {
-        return std::fs::read_to_string(dir.join(file)).is_ok_and(|s| s.trim() == "FROZEN");
+/// Whether the cgroup at `dir` is frozen; `None` when it is gone. Any other read error counts as not frozen
+/// yet (the deadline bounds the wait).
+fn frozen_state(dir: &Path, file: &str) -> Option<bool> {
+    let (name, is_frozen): (&str, fn(&str) -> bool) = if file == "freezer.state" {
+        (file, |s| s.trim() == "FROZEN")
+    } else {
+        ("cgroup.events", |s| {
+            s.lines().any(|l| l.trim() == "frozen 1")
+        })
+    };
+    match std::fs::read_to_string(dir.join(name)) {
+        Ok(s) => Some(is_frozen(&s)),
+        Err(e) if gone(&e) => None,
+        Err(_) => Some(false),
     }
-    std::fs::read_to_string(dir.join("cgroup.events"))
-        .is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
 }
 
 /// Signal every process listed in the directories and their sub-cgroups (on v1 each process is listed once
@@ -251,13 +268,19 @@ fn remove_tree(dir: &Path, cgroup: &Path, deadline: Instant) -> Result<()> {
 fn write_unless_gone(path: &Path, value: &str, cgroup: &Path) -> Result<bool> {
     match std::fs::write(path, value) {
         Ok(()) => Ok(true),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) if gone(&e) => Ok(false),
         Err(e) => Err(cgroup_err(
             "cgroups",
             cgroup,
             format!("{}: {e}", path.display()),
         )),
     }
+}
+
+/// The error of a cgroup file whose cgroup was removed: ENOENT once the directory is gone, ENODEV while an
+/// rmdir beside us is taking it away (the file is still open or listed, the cgroup already dead).
+fn gone(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
 }
 
 #[cfg(test)]
@@ -283,6 +306,27 @@ mod tests {
         std::fs::create_dir(gone.join("freezer.state")).expect("a directory where the file is");
         let e = frozen(&gone, &gone, "freezer.state", ("FROZEN", "THAWED"), || {}).err();
         assert!(e.is_some_and(|e| e.to_string().contains("freezer.state")));
+    }
+
+    /// The other teardown can remove the cgroup between this one's freeze and its first look at the state: that
+    /// too is "nothing to kill", at once, not a wait for the freezer's deadline on a file that is gone.
+    #[test]
+    fn a_cgroup_removed_right_after_the_freeze_is_not_waited_for() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // A v2 cgroup whose cgroup.freeze is still there and whose cgroup.events is already gone.
+        std::fs::write(tmp.path().join("cgroup.freeze"), "0").expect("freeze file");
+        let mut killed = false;
+        let t = Instant::now();
+        let r = frozen(tmp.path(), tmp.path(), "cgroup.freeze", ("1", "0"), || {
+            killed = true
+        });
+        assert!(r.is_ok(), "{r:?}");
+        assert!(!killed);
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
