@@ -335,12 +335,20 @@ pub fn stop_children(
 /// first takes the container's finish lock, the others read what it recorded.
 pub fn finish_lost(paths: &Paths, store_dir: &Path, id: &str) -> Result<Termination> {
     let lock_path = paths.runtime(id).join("finish.lock");
-    let lock = std::fs::OpenOptions::new()
+    let lock = match std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| ContainerError::io(&lock_path, e))?;
+    {
+        Ok(lock) => lock,
+        // Its runtime directory is gone: a `rm` beside this call removed the container whole (`NotFound`).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            load(paths, id)?;
+            return Err(ContainerError::io(&lock_path, e));
+        }
+        Err(e) => return Err(ContainerError::io(&lock_path, e)),
+    };
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| ContainerError::io(&lock_path, e.into()))?;
     let mut st = load(paths, id)?;
