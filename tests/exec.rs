@@ -70,6 +70,100 @@ fn exec_runs_in_the_container_as_its_task_with_the_exit_code() {
     assert!(out.stderr.contains("not running"), "{}", out.stderr);
 }
 
+/// `ucr exec` beside a `rm --force` of its container: the command runs (0), is killed with the container
+/// (137), or `exec` says in one whole line why it could not enter: the container is not running any more, or its
+/// task ended meanwhile — also when the task was still exiting, its namespaces already given up — never a raw
+/// errno.
+#[test]
+fn exec_racing_the_containers_removal_ends_cleanly() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    for round in 0..30u64 {
+        let id = c.id(&format!("gone{round}"));
+        let out = c.run_for(
+            &["run", "-d", "--name", &id, &image, "sleep", "600"],
+            CMD_TIMEOUT,
+        );
+        assert_eq!(out.code, 0, "{}", out.all());
+        let execs: Vec<_> = (0..3).map(|_| c.spawn(&["exec", &id, "true"])).collect();
+        std::thread::sleep(Duration::from_millis(round % 6));
+        let rm = c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
+        assert_eq!(rm.code, 0, "round {round}: {}", rm.all());
+        for out in execs.into_iter().map(|e| e.wait_for(CMD_TIMEOUT)) {
+            let why = out.stderr.trim_end();
+            // Killed with the container (137) before or after its one whole line.
+            let clean = match out.code {
+                0 => why.is_empty(),
+                _ => {
+                    (out.code == 137 && why.is_empty())
+                        || ["not running", "ended meanwhile", "no such container"]
+                            .iter()
+                            .any(|m| why.ends_with(m))
+                }
+            };
+            assert!(clean, "round {round}: {} {:?}", out.code, out.stderr);
+        }
+    }
+}
+
+/// The processes whose parent is `ppid` (from /proc: no helper process that would be one of them).
+fn children_of(ppid: u32) -> Vec<u32> {
+    let ppid_of = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+    };
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| ppid_of(pid) == Some(ppid))
+        .collect()
+}
+
+/// `ucr exec`'s first child (the one in the container's cgroup that forks the command into its pid namespace)
+/// killed before its command: the command comes back to the `ucr exec` process, which waits for it and reaps it,
+/// rather than to the host's init, whose late reaping held the container's pid namespace, and so its stop, for
+/// seconds. The exec ends when its command does, here with the container's removal.
+#[test]
+fn an_exec_whose_first_child_is_killed_reaps_its_command_itself() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let id = running(&c, &image);
+    let exec = c.spawn(&["exec", &id, "sleep", "300"]);
+    let cli = exec.child.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (first, command) = loop {
+        let first = children_of(cli);
+        if let [first] = first[..] {
+            if let [command] = children_of(first)[..] {
+                break (first, command);
+            }
+        }
+        assert!(Instant::now() < deadline, "exec never forked its command");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SAFETY: kill(2) of a pid this test just found as a child of its own `ucr exec`.
+    assert_eq!(unsafe { libc::kill(first as i32, libc::SIGKILL) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while children_of(cli) != [command] {
+        assert!(
+            Instant::now() < deadline,
+            "the command {command} was not handed to ucr exec ({cli}): its children are {:?}",
+            children_of(cli)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rm = c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
+    assert_eq!(rm.code, 0, "{}", rm.all());
+    let out = exec.wait_for(CMD_TIMEOUT);
+    assert_eq!(out.code, 137, "{}", out.all());
+    assert!(
+        !std::path::Path::new(&format!("/proc/{command}")).exists(),
+        "the command is left"
+    );
+}
+
 /// The test's side of a terminal: the master of a pty whose slave is `ucr exec -it`'s stdio.
 struct Term {
     master: OwnedFd,

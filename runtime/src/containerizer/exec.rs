@@ -7,7 +7,11 @@
 //!
 //! The calling process forks twice, since a pid namespace applies only to children: the first child joins, the
 //! second execs, and the first passes the second's end on as its own exit status. So the caller must be
-//! single-threaded (the CLI starts no async runtime for this command).
+//! single-threaded (the CLI starts no async runtime for this command). The first child is in the container's
+//! cgroup, so a stop or removal kills it with the container, before its command maybe: the caller is a child
+//! subreaper so that the command comes back to it and is reaped, where it would otherwise go to the host's init
+//! (the container's init is the one ending) and hold the container's pid namespace, and with it the
+//! supervisor's end, until that init reaps it.
 //!
 //! A `session` exec is the agent's LAUNCH_NESTED_CONTAINER_SESSION: the caller's stdio belongs to the session
 //! alone (pipes, or a pty the agent holds the master of), so with a terminal the caller's stdin is given to the
@@ -30,7 +34,7 @@ use crate::container::error::{ContainerError, Result};
 use crate::container::isolation;
 use crate::container::paths::Paths;
 use crate::container::records::load;
-use crate::container::state::State;
+use crate::container::state::{ContainerState, State};
 use crate::launcher::{self, pty, Cgroups, Entry, Linux};
 
 /// What to run, and how it is attached.
@@ -67,20 +71,11 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
     if !super::fork::single_threaded() {
         return Err(state("exec: the calling process must be single-threaded"));
     }
-    let config = paths.bundle(id).join("config.json");
-    let spec = Spec::load(&config).map_err(|e| state(&format!("{}: {e}", config.display())))?;
-    let isolators = isolation::isolators(&st)?;
-    let places = isolation::Places::of(paths, &st);
-    let dirs = isolators
-        .cgroup_dirs(&places.container())
-        .map_err(|e| isolation::isolator_err(id, e))?;
-    let cgroups = Cgroups {
-        dirs,
-        join: Vec::new(),
+    let plan = match plan(paths, &st) {
+        Ok(plan) => plan,
+        // Its bundle, sandbox or cgroup went with a stop or `rm` beside this call: say that, not what was missing.
+        Err(e) => return Err(ended_meanwhile(paths, id, pid).unwrap_or(e)),
     };
-    let mut plan = launcher::plan(&spec, None, cgroups, &paths.seccomp_cache())
-        .map_err(|e| state(&format!("exec: {e}")))?;
-    plan.env.extend(super::secrets::read_env(paths, id)?);
     let args = req
         .argv
         .iter()
@@ -112,6 +107,8 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
         ([stdin, out, err], None)
     };
     let caller = req.session.then(std::process::id);
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|e| state(&format!("exec: becoming a child subreaper: {e}")))?;
     // SAFETY: the process is single-threaded (checked above).
     let child = match unsafe { fork() }.map_err(|e| state(&format!("exec: fork: {e}")))? {
         ForkResult::Child => {
@@ -126,7 +123,54 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
     if let Some(m) = master {
         relay::run(&m, req.stdin);
     }
-    Ok(wait(child))
+    let code = wait(child);
+    reap_orphans();
+    Ok(code)
+}
+
+/// Reap what the first child left when it was killed (see the module docs): its command, which ends with it
+/// or is killed with the container.
+fn reap_orphans() {
+    while let Ok(_) | Err(nix::errno::Errno::EINTR) = waitpid(Pid::from_raw(-1), None) {}
+}
+
+/// How to enter the running container `st` and run a command there, from its bundle and cgroups.
+fn plan(paths: &Paths, st: &ContainerState) -> Result<launcher::Plan> {
+    let id = st.id.as_str();
+    let state = |why: String| ContainerError::State {
+        id: id.to_string(),
+        why,
+    };
+    let config = paths.bundle(id).join("config.json");
+    let spec = Spec::load(&config).map_err(|e| state(format!("{}: {e}", config.display())))?;
+    let isolators = isolation::isolators(st)?;
+    let places = isolation::Places::of(paths, st);
+    let dirs = isolators
+        .cgroup_dirs(&places.container())
+        .map_err(|e| isolation::isolator_err(id, e))?;
+    let cgroups = Cgroups {
+        dirs,
+        join: Vec::new(),
+    };
+    let mut plan = launcher::plan(&spec, None, cgroups, &paths.seccomp_cache())
+        .map_err(|e| state(format!("exec: {e}")))?;
+    plan.env.extend(super::secrets::read_env(paths, id)?);
+    Ok(plan)
+}
+
+/// The answer for a container that stopped running since `exec` found it running with task `pid`: gone, not
+/// running any more, or its task ending; None if it still runs as it did.
+fn ended_meanwhile(paths: &Paths, id: &str, pid: i32) -> Option<ContainerError> {
+    let state = |why: &str| ContainerError::State {
+        id: id.to_string(),
+        why: why.to_string(),
+    };
+    match load(paths, id) {
+        Err(e @ ContainerError::NotFound(_)) => Some(e),
+        Ok(st) if st.state != State::Running || st.pid != Some(pid) => Some(state("not running")),
+        _ if task_ended(pid) => Some(state("exec: the container's task ended meanwhile")),
+        _ => None,
+    }
 }
 
 /// The first child: join the container, fork the command, pass its end on. Returns the exit code. With
@@ -143,17 +187,14 @@ fn enter(
             true => "the container's task ended meanwhile".to_string(),
             false => f.to_string(),
         };
-        let _ = writeln!(
-            std::io::stderr(),
-            "ucr: exec: entering the container: {why}"
-        );
+        say(&format!("ucr: exec: entering the container: {why}"));
         return 126;
     }
     // SAFETY: this process is single-threaded (a fork of a single-threaded one).
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             let f = launcher::exec_entered(&Linux, plan, entry, stdio);
-            let _ = writeln!(std::io::stderr(), "ucr: {f}");
+            say(&format!("ucr: {f}"));
             // Not found (127) or found but not runnable (126), as a shell says.
             let code = if f.to_string().contains("not found") {
                 127
@@ -176,16 +217,25 @@ fn enter(
                 true => "the container's task ended meanwhile".to_string(),
                 false => e.to_string(),
             };
-            let _ = writeln!(std::io::stderr(), "ucr: exec: fork: {why}");
+            say(&format!("ucr: exec: fork: {why}"));
             126
         }
     }
 }
 
-/// Whether the container's init has ended (gone, or a zombie: its namespaces are gone with it), which is why
-/// entering it failed when the container was stopped or removed while the command entered it.
+/// One line on stderr in one write: these processes are in the container's cgroup, and a teardown beside them
+/// kills them where they stand (`write!` of a formatted line writes it piece by piece, so a kill between two
+/// pieces left half a message).
+fn say(line: &str) {
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+}
+
+/// Whether the container's init has ended or is ending, which is why entering it failed when the container was
+/// stopped or removed while the command entered it: gone, a zombie, or exiting (an exiting process gives up its
+/// namespaces before it is a zombie, and its `/proc/PID/ns` links are gone from then on).
 fn task_ended(init_pid: i32) -> bool {
     crate::container::state::process_start_time(init_pid).is_none()
+        || std::fs::read_link(format!("/proc/{init_pid}/ns/mnt")).is_err()
 }
 
 /// A child's exit code, 128 + signal for a signal.
