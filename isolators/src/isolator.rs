@@ -22,6 +22,7 @@ use crate::vocab::{Limits, LinuxSpec, NetworkSpec, PortMapping, Resources, Rlimi
 /// root (v1) or to the unified root (v2), exactly as the OCI bundle's `cgroupsPath`.
 #[derive(Clone, Copy, Debug)]
 pub struct Container<'a> {
+    /// A nested container's is `<parent>/<name>`: its cgroup is a child of its parent's.
     pub id: &'a str,
     /// e.g. `/ucr/<id>`.
     pub cgroup: &'a Path,
@@ -36,6 +37,11 @@ pub struct Container<'a> {
 }
 
 impl Container<'_> {
+    /// Whether it is nested in another container (see `id`).
+    pub fn is_nested(&self) -> bool {
+        self.id.contains('/')
+    }
+
     /// The directory where `module` keeps its checkpoint for this container.
     pub fn module_dir(&self, module: &str) -> PathBuf {
         self.state_dir

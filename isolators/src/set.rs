@@ -82,7 +82,11 @@ impl Isolators {
     pub fn destroy(&self, c: &Container<'_>) -> Result<()> {
         let removed = self.tree.get().and_then(|h| {
             teardown::destroy(h.as_ref(), c.cgroup)?;
-            teardown::remove_parent(h.as_ref(), c.cgroup);
+            // A nested container's parent cgroup is its parent container's (a pod's envelope), which may be empty
+            // only because the parent's init has not joined it yet: it goes with the parent, never with a child.
+            if !c.is_nested() {
+                teardown::remove_parent(h.as_ref(), c.cgroup);
+            }
             Ok(())
         });
         if let Err(e) = &removed {
@@ -217,5 +221,51 @@ impl Isolators {
             }
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cgroups::{Hierarchy, V1};
+
+    fn container<'a>(id: &'a str, cgroup: &'a Path, dir: &'a Path) -> Container<'a> {
+        Container {
+            id,
+            cgroup,
+            state_dir: dir,
+            sandbox: dir,
+            sandbox_in_container: "/mnt/mesos/sandbox",
+            rootfs: None,
+        }
+    }
+
+    /// A pod's member torn down while the pod's cgroup is still empty (its parent's init not in it yet, as
+    /// during the pod's launch) leaves that cgroup to the parent; a top-level container's teardown removes the
+    /// instance's cgroup it leaves empty.
+    #[test]
+    fn a_nested_containers_teardown_leaves_its_parents_cgroup() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let h = Arc::new(V1::at(tmp.path()));
+        let set = Isolators::new(&[], &Config::default())
+            .expect("no isolators")
+            .with_tree(Tree::Given(h.clone()));
+        let (pod, member) = (Path::new("/ucr/i1/pod"), Path::new("/ucr/i1/pod/a"));
+        for d in h.all_dirs(member).expect("dirs") {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        set.destroy(&container("pod/a", member, tmp.path()))
+            .expect("the member's teardown");
+        for d in h.all_dirs(pod).expect("dirs") {
+            assert!(d.is_dir(), "{} went with the member", d.display());
+        }
+        set.destroy(&container("pod", pod, tmp.path()))
+            .expect("the pod's teardown");
+        for d in h.all_dirs(Path::new("/ucr/i1")).expect("dirs") {
+            assert!(!d.exists(), "{} is left empty", d.display());
+        }
     }
 }
