@@ -24,7 +24,11 @@ pub fn kill(paths: &Paths, id: &str, signal: i32) -> Result<()> {
         // Nested containers first: they live in this one's namespaces and cgroup.
         for c in children(paths, id)?.into_iter().filter(|c| c.is_live()) {
             if let Err(e) = kill(paths, &c.id, signal) {
-                tracing::warn!(container = %c.id, error = %e, "killing a nested container");
+                // One that ended or was removed since the listing needed no kill.
+                let ended = load(paths, &c.id).map_or(true, |c| c.state == State::Exited);
+                if !ended {
+                    tracing::warn!(container = %c.id, error = %e, "killing a nested container");
+                }
             }
         }
     }
