@@ -39,7 +39,12 @@ pub struct Container<'a> {
 impl Container<'_> {
     /// Whether it is nested in another container (see `id`).
     pub fn is_nested(&self) -> bool {
-        self.id.contains('/')
+        self.depth() > 0
+    }
+
+    /// How many containers it is nested in: the containers whose cgroups are its cgroup's nearest parents.
+    pub fn depth(&self) -> usize {
+        self.id.matches('/').count()
     }
 
     /// The directory where `module` keeps its checkpoint for this container.

@@ -68,7 +68,9 @@ impl Isolators {
 
     /// SIGKILL every process in the container's cgroup, frozen first so none forks away (v2: `cgroup.kill`).
     pub fn kill(&self, c: &Container<'_>) -> Result<()> {
-        teardown::kill(self.tree.get()?.as_ref(), c.cgroup)
+        let h = self.tree.get()?;
+        teardown::thaw_parents(h.as_ref(), c.cgroup, c.depth())?;
+        teardown::kill(h.as_ref(), c.cgroup)
     }
 
     /// Send `signal` to every process in the container's cgroup (the kill policy's SIGTERM).
@@ -81,6 +83,7 @@ impl Isolators {
     /// container that was never placed or only partly prepared, and runs again after a crash midway.
     pub fn destroy(&self, c: &Container<'_>) -> Result<()> {
         let removed = self.tree.get().and_then(|h| {
+            teardown::thaw_parents(h.as_ref(), c.cgroup, c.depth())?;
             teardown::destroy(h.as_ref(), c.cgroup)?;
             // A nested container's parent cgroup is its parent container's (a pod's envelope), which may be empty
             // only because the parent's init has not joined it yet: it goes with the parent, never with a child.

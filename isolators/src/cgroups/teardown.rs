@@ -81,6 +81,27 @@ pub fn kill(h: &dyn Hierarchy, cgroup: &Path) -> Result<()> {
     kill_members(h, cgroup, &existing_dirs(h, cgroup)?)
 }
 
+/// Thaw the `ancestors` nearest parents of `cgroup` where a kill that was itself killed between its freeze and
+/// its thaw left them frozen (a pod's cgroup, when `ucr kill POD` was): on v1 a cgroup is frozen while any parent
+/// is, whatever its own state says, and a frozen process never acts on its SIGKILL. Only a parent frozen itself
+/// is thawed (v1 `freezer.self_freezing`, v2 `cgroup.freeze`); one without a freezer, or gone, is left as it is.
+pub fn thaw_parents(h: &dyn Hierarchy, cgroup: &Path, ancestors: usize) -> Result<()> {
+    let (own, file, thawed) = match h.version() {
+        Version::V1 => ("freezer.self_freezing", "freezer.state", "THAWED"),
+        Version::V2 => ("cgroup.freeze", "cgroup.freeze", "0"),
+    };
+    for parent in cgroup.ancestors().skip(1).take(ancestors) {
+        let Some(dir) = h.freezer_dir(parent)? else {
+            return Ok(());
+        };
+        let frozen = std::fs::read_to_string(dir.join(own)).is_ok_and(|s| s.trim() == "1");
+        if frozen {
+            write_unless_gone(&dir.join(file), thawed, parent)?;
+        }
+    }
+    Ok(())
+}
+
 /// Every process in `cgroup` or below it, in any hierarchy, each once (`runc ps`).
 pub fn members(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<i32>> {
     fn collect(dir: &Path, out: &mut Vec<i32>) {
@@ -374,6 +395,58 @@ mod tests {
             for d in &self.dirs {
                 let _ = std::fs::remove_dir(d);
             }
+        }
+    }
+
+    /// On the host's real v1 freezer (root): a member of a cgroup whose parent a killed `ucr kill` left frozen
+    /// dies of the next kill, which thaws that parent first.
+    #[test]
+    fn a_kill_thaws_a_parent_left_frozen_first() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let h = host().expect("host cgroups");
+        if h.version() != Version::V1 {
+            eprintln!("skipped: the v1 freezer");
+            return;
+        }
+        let parent = PathBuf::from(format!("/ucr-test-thaw-{}", std::process::id()));
+        let cg = parent.join("c");
+        let (pdir, dir) = match (h.freezer_dir(&parent), h.freezer_dir(&cg)) {
+            (Ok(Some(p)), Ok(Some(d))) => (p, d),
+            _ => {
+                eprintln!("skipped: no freezer hierarchy");
+                return;
+            }
+        };
+        /// Thaws and removes what the test made, and kills its process, even when the test fails.
+        struct Undo(PathBuf, PathBuf, std::process::Child);
+        impl Drop for Undo {
+            fn drop(&mut self) {
+                let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+                let _ = self.2.kill();
+                let _ = self.2.wait();
+                let _ = std::fs::remove_dir(&self.1);
+                let _ = std::fs::remove_dir(&self.0);
+            }
+        }
+        std::fs::create_dir_all(&dir).expect("mkdir cgroup");
+        let sleeper = Command::new("sleep").arg("300").spawn().expect("sleep");
+        let mut undo = Undo(pdir.clone(), dir.clone(), sleeper);
+        std::fs::write(dir.join("cgroup.procs"), undo.2.id().to_string()).expect("join");
+        std::fs::write(pdir.join("freezer.state"), "FROZEN").expect("freeze the parent");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while frozen_state(&dir, "freezer.state") != Some(true) {
+            assert!(Instant::now() < deadline, "the parent never froze");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        thaw_parents(h.as_ref(), &cg, 1).expect("thaw");
+        kill(h.as_ref(), &cg).expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while undo.2.try_wait().expect("try_wait").is_none() {
+            assert!(Instant::now() < deadline, "the member still lives, frozen");
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
