@@ -15,6 +15,14 @@ fn sleeper(image: &str, name: &str) -> serde_json::Value {
            "exec": {"command": {"argv": ["sleep", "600"]}, "overrideEntrypoint": true}})
 }
 
+/// Launches the pod `id` of three sleeping members, a, b and c, detached.
+fn launch_three(c: &crate::common::Containers, image: &str, id: &str) {
+    let members = ["a", "b", "c"].map(|name| sleeper(image, name));
+    let pod = json!({"id": id, "containers": members});
+    let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
+    assert_eq!(out.code, 0, "{}", out.all());
+}
+
 /// No process, cgroup or record of the pod `id` is left (`when` says at which point of the test).
 fn left_nothing(c: &crate::common::Containers, id: &str, when: &str) {
     assert!(c.ps(id).is_none(), "{when}: the pod's record is left");
@@ -380,12 +388,9 @@ fn a_pod_removed_while_its_members_are_removed_and_stopped_goes_whole() {
     let (_reg, image) = crate::common::busybox_registry();
     let c = crate::common::Containers::new();
     c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
-    let member = |name: &str| sleeper(&image, name);
     for round in 0..6 {
         let id = c.id(&format!("race{round}"));
-        let pod = json!({"id": id, "containers": [member("a"), member("b"), member("c")]});
-        let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
-        assert_eq!(out.code, 0, "{}", out.all());
+        launch_three(&c, &image, &id);
         let (a, b) = (format!("{id}/a"), format!("{id}/b"));
         let all = [
             c.spawn(&["rm", "--force", &id]),
@@ -414,12 +419,9 @@ fn a_running_pod_stopped_at_once_is_not_held_by_a_member_torn_down_beside_the_st
     let (_reg, image) = crate::common::busybox_registry();
     let c = crate::common::Containers::new();
     c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
-    let member = |name: &str| sleeper(&image, name);
     for round in 0..4 {
         let id = c.id(&format!("held{round}"));
-        let pod = json!({"id": id, "containers": [member("a"), member("b"), member("c")]});
-        let out = c.run_stdin(&["launch", "-d", "-"], &pod.to_string());
-        assert_eq!(out.code, 0, "{}", out.all());
+        launch_three(&c, &image, &id);
         let t = std::time::Instant::now();
         let out = c.run_for(&["stop", "-t", "0", &id], CMD_TIMEOUT);
         let took = t.elapsed();

@@ -398,15 +398,22 @@ mod tests {
         }
     }
 
+    /// The host's cgroups, for a test run as root (else it is skipped).
+    fn host_as_root() -> Option<std::sync::Arc<dyn Hierarchy>> {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return None;
+        }
+        Some(host().expect("host cgroups"))
+    }
+
     /// On the host's real v1 freezer (root): a member of a cgroup whose parent a killed `ucr kill` left frozen
     /// dies of the next kill, which thaws that parent first.
     #[test]
     fn a_kill_thaws_a_parent_left_frozen_first() {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root");
+        let Some(h) = host_as_root() else {
             return;
-        }
-        let h = host().expect("host cgroups");
+        };
         if h.version() != Version::V1 {
             eprintln!("skipped: the v1 freezer");
             return;
@@ -454,11 +461,9 @@ mod tests {
     /// child, and the cgroup is gone from every hierarchy.
     #[test]
     fn kills_every_member_and_removes_the_cgroup_on_the_host() {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root");
+        let Some(h) = host_as_root() else {
             return;
-        }
-        let h = host().expect("host cgroups");
+        };
         let cg = PathBuf::from(format!("/ucr-test-teardown-{}", std::process::id()));
         let mut made = Made {
             dirs: h.all_dirs(&cg).expect("dirs"),
