@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod error;
+pub mod handoff;
 pub mod health;
 pub mod isolation;
 pub mod paths;

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use crate::container::error::{ContainerError, Result};
+use crate::container::handoff;
 use crate::container::paths::Paths;
 use crate::supervisor::{supervise, Known, SuperviseArgs};
 
@@ -32,11 +33,13 @@ pub fn fork_supervisor(
     known: Option<Known>,
 ) -> Result<i32> {
     let null = null_device()?;
+    let launcher = std::process::id() as i32;
     // SAFETY: the caller checked that this process has one thread, so the child is a whole copy of it. The
     // child never returns into the caller's code: it runs the supervisor and `_exit`s.
     match unsafe { libc::fork() } {
         -1 => Err(ContainerError::io("fork", std::io::Error::last_os_error())),
         0 => {
+            handoff::die_with_launcher(launcher);
             // SAFETY: setsid on this new process.
             unsafe { libc::setsid() };
             become_supervisor(paths, store_dir, id, null, notify, log, known)

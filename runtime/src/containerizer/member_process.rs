@@ -19,7 +19,9 @@ use super::fork::{become_supervisor, null_device, single_threaded};
 use super::launch::{claim, prepare, undo};
 use super::pending::naming;
 use super::spawn::{report_pipe, supervise_command, Starting};
+use crate::container::checkpoint::write_json;
 use crate::container::error::{ContainerError, Result};
+use crate::container::handoff;
 use crate::container::state::{ContainerState, Owner};
 use crate::images::{Images, Notices};
 use crate::spec::ContainerConfig;
@@ -40,11 +42,13 @@ pub fn fork_member(
     let mut st = claim(config, cfg, Some(parent))?;
     let started = (|| {
         let (read, write, log) = report_pipe(&config.paths, id)?;
+        let launcher = std::process::id() as i32;
         // SAFETY: the caller guarantees one thread, so the child is a whole copy of this process; it never
         // returns into the caller's code.
         match unsafe { libc::fork() } {
             -1 => Err(ContainerError::io("fork", std::io::Error::last_os_error())),
             0 => {
+                handoff::die_with_launcher(launcher);
                 drop(read);
                 make_and_supervise(config, images, cfg, st.clone(), parent, notices, write, log)
             }
@@ -68,11 +72,13 @@ fn make_and_supervise(
 ) -> ! {
     // SAFETY: setsid on this new process: Ctrl-C at the launcher's terminal is not for its supervisor.
     unsafe { libc::setsid() };
-    // This process launches the member from here on, and says so at its first checkpoint (`prepare`'s). With
-    // the launching process as its owner, a launching process killed now would leave the member looking
-    // lost, and a destroy would tear it down while this process still makes it.
+    // This process launches the member from here on, and says so first (`container::handoff`): with the
+    // launching process as its owner, a launching process killed now would leave the member looking lost, and
+    // a destroy would tear it down while this process still makes it.
     st.owner = Some(Owner::current());
-    let made = prepare(config, images, cfg, &mut st, Some(parent), notices)
+    let made = write_json(&config.paths.state_file(&cfg.id), &st)
+        .and_then(|()| handoff::owned().map_err(|e| ContainerError::io("prctl", e)))
+        .and_then(|()| prepare(config, images, cfg, &mut st, Some(parent), notices))
         .and_then(|p| p.finish(config, &mut st, Some(parent), notices))
         .and_then(|known| Ok((known, null_device()?)))
         .map_err(|e| naming(&cfg.id, e));

@@ -103,6 +103,8 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
     };
     st.owner = Some(Owner::current());
     write_json(&paths.state_file(id), &st)?;
+    // Its own now: it no longer dies with the launcher that forked it (`container::handoff`).
+    crate::container::handoff::owned().map_err(|e| ContainerError::io("prctl", e))?;
 
     // A pod's members start beside its parent when the pod's namespaces are made beforehand
     // (`container::pod_ns`): the parent marks when its init is in its cgroup, and they wait for that.
