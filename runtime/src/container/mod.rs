@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod checkpoint;
+pub mod claim;
 pub mod error;
 pub mod handoff;
 pub mod health;

@@ -10,6 +10,10 @@ use sha2::{Digest as _, Sha256};
 /// The in-container sandbox path (Mesos `--sandbox_directory`).
 pub const DEFAULT_SANDBOX_DIRECTORY: &str = "/mnt/mesos/sandbox";
 
+/// The names of a container's request and state checkpoints in its runtime directory.
+pub const CONFIG_FILE: &str = "config.json";
+pub const STATE_FILE: &str = "state.json";
+
 #[derive(Clone, Debug)]
 pub struct Paths {
     pub root: PathBuf,
@@ -30,6 +34,11 @@ impl Paths {
     }
 
     /// `<runtime-dir>/seccomp`: compiled seccomp filters, one file per profile digest (a cache).
+    /// Where a container's runtime directory is made before it is renamed into place (`claim`).
+    pub fn claims(&self) -> PathBuf {
+        self.runtime_dir.join("claims")
+    }
+
     pub fn seccomp_cache(&self) -> PathBuf {
         self.runtime_dir.join("seccomp")
     }
@@ -46,11 +55,11 @@ impl Paths {
     }
 
     pub fn config_file(&self, id: &str) -> PathBuf {
-        self.runtime(id).join("config.json")
+        self.runtime(id).join(CONFIG_FILE)
     }
 
     pub fn state_file(&self, id: &str) -> PathBuf {
-        self.runtime(id).join("state.json")
+        self.runtime(id).join(STATE_FILE)
     }
 
     /// The raw wait status of the task, written by the supervisor; outlives supervisor and caller.

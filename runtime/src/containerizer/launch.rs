@@ -18,9 +18,10 @@ use super::config::Config;
 use super::spawn::{start, Launched, Starting};
 use crate::container::bundle::{runtime_spec, BundleInput};
 use crate::container::checkpoint::write_json;
+use crate::container::claim::ErasedJson;
 use crate::container::error::{ContainerError, Result};
 use crate::container::isolation;
-use crate::container::paths::{cgroup_name, cgroup_parent};
+use crate::container::paths::{cgroup_name, cgroup_parent, CONFIG_FILE, STATE_FILE};
 use crate::container::ports;
 use crate::container::remove::remove_files;
 use crate::container::state::{now, ContainerState, Owner, State};
@@ -113,13 +114,6 @@ pub(super) fn claim(
         }
     };
     fs::create_dir_all(&claim_in).map_err(|e| ContainerError::io(&claim_in, e))?;
-    match fs::create_dir(paths.runtime(id)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(ContainerError::InUse(id.to_string()))
-        }
-        Err(e) => return Err(ContainerError::io(paths.runtime(id), e)),
-    }
     let name = cgroup
         .file_name()
         .map_or_else(|| cgroup_name(id), |n| n.to_string_lossy().into_owned());
@@ -148,8 +142,8 @@ pub(super) fn claim(
         termination: None,
         torn_down: false,
     };
-    write_json(&paths.config_file(id), cfg)?;
-    write_json(&paths.state_file(id), &st)?;
+    let files: [(&str, &dyn ErasedJson); 2] = [(CONFIG_FILE, cfg), (STATE_FILE, &st)];
+    crate::container::claim::claim(paths, id, &files)?;
     Ok(st)
 }
 
