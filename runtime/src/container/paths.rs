@@ -33,12 +33,12 @@ impl Paths {
         self.runtime_dir.join("containers")
     }
 
-    /// `<runtime-dir>/seccomp`: compiled seccomp filters, one file per profile digest (a cache).
     /// Where a container's runtime directory is made before it is renamed into place (`claim`).
     pub fn claims(&self) -> PathBuf {
         self.runtime_dir.join("claims")
     }
 
+    /// `<runtime-dir>/seccomp`: compiled seccomp filters, one file per profile digest (a cache).
     pub fn seccomp_cache(&self) -> PathBuf {
         self.runtime_dir.join("seccomp")
     }
