@@ -27,9 +27,12 @@ pub fn claim(paths: &Paths, id: &str, files: &[(&str, &dyn ErasedJson)]) -> Resu
     static CALLS: AtomicU64 = AtomicU64::new(0);
     let n = CALLS.fetch_add(1, Ordering::Relaxed);
     let tmp = claims.join(format!("{}.{n}", std::process::id()));
-    // Left by a process that had this pid before: not ours to keep.
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir(&tmp).map_err(|e| ContainerError::io(&tmp, e))?;
+    let made = fs::create_dir(&tmp).or_else(|e| match e.kind() {
+        // Left by a process that had this pid before: not ours to keep.
+        ErrorKind::AlreadyExists => fs::remove_dir_all(&tmp).and_then(|()| fs::create_dir(&tmp)),
+        _ => Err(e),
+    });
+    made.map_err(|e| ContainerError::io(&tmp, e))?;
     let made = files
         .iter()
         .try_for_each(|(name, v)| v.write(&tmp.join(name)))
