@@ -1,7 +1,6 @@
 //! The container's checkpointed state (`state.json`): its lifecycle state, what it was made from and with,
 //! who owns it now, and its termination once it ended. Written through `checkpoint.rs`.
 
-use std::fs;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -70,17 +69,11 @@ impl Owner {
     }
 }
 
-/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks); None if the process is gone or a zombie.
+/// The start time of process `pid` (`process::stat`); None if it is gone or a zombie.
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &s[s.rfind(')')? + 1..];
-    let mut it = rest.split_whitespace();
-    let state = it.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    it.nth(18)?.parse().ok()
+    crate::process::stat::Stat::of(pid)
+        .filter(|s| !s.exited())
+        .map(|s| s.start_time)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

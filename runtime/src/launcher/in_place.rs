@@ -66,8 +66,7 @@ fn show_command_line(args: &[CString]) {
 /// `arg_start` and `arg_end` from a `/proc/PID/stat` line (fields 48 and 49; the command name in parentheses
 /// may hold spaces, so counting starts after its closing one, at field 3).
 fn arg_area(stat: &str) -> Option<(usize, usize)> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(48 - 3);
+    let mut fields = crate::process::stat::fields(stat)?.skip(48 - 3);
     let start = fields.next()?.parse().ok()?;
     let end = fields.next()?.parse().ok()?;
     (start < end).then_some((start, end))

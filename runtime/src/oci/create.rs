@@ -15,8 +15,9 @@ use ucr_isolators::cgroups::{self, Hierarchy, Version};
 use super::console;
 use super::error::{OciError, Result};
 use super::hooks::{self, Kind};
-use super::record::{check_id, proc_stat, rfc3339, Record, Root};
+use super::record::{check_id, rfc3339, Record, Root};
 use crate::launcher::{self, Cgroups};
+use crate::process::stat::Stat;
 
 #[derive(Clone, Debug, Default)]
 pub struct CreateOptions {
@@ -210,8 +211,8 @@ fn made(root: &Root, id: &str, opts: &CreateOptions, undo: &mut Undo) -> Result<
     .map_err(|e| OciError::Launch(e.to_string()))?;
     undo.pid = Some(pid);
     rec.pid = pid;
-    rec.start_time = proc_stat(pid)
-        .map(|(_, t)| t)
+    rec.start_time = Stat::of(pid)
+        .map(|s| s.start_time)
         .ok_or_else(|| OciError::Launch("the init exited before it was ready".into()))?;
     root.save(&rec)?;
     if let Some(p) = &opts.pid_file {

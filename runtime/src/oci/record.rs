@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{OciError, Result};
+use crate::process::stat::Stat;
 
 /// The runtime-spec version the state and `features` follow.
 pub const OCI_VERSION: &str = "1.2.0";
@@ -178,20 +179,9 @@ impl Root {
     }
 }
 
-/// `/proc/<pid>/stat`: (state, starttime), past the command name (which may hold spaces and parentheses).
-pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?.chars().next()?;
-    // starttime is field 22 of the line; `rest` starts at field 3.
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
-}
-
 /// The init with this pid and start time exists and has not exited.
 pub fn alive(pid: i32, start_time: u64) -> bool {
-    matches!(proc_stat(pid), Some((s, t)) if t == start_time && s != 'Z' && s != 'X')
+    Stat::of(pid).is_some_and(|s| s.start_time == start_time && !s.exited())
 }
 
 /// The cgroup is frozen (v1 `freezer.state`, v2 `cgroup.freeze`).
@@ -243,7 +233,7 @@ mod tests {
     #[test]
     fn own_process_is_alive_with_its_start_time_only() {
         let me = std::process::id() as i32;
-        let (_, start) = proc_stat(me).expect("own stat");
+        let start = Stat::of(me).expect("own stat").start_time;
         assert!(alive(me, start));
         assert!(!alive(me, start + 1));
     }

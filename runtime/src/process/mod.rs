@@ -3,13 +3,15 @@
 //! working directory (`env`), the uid/gids from the image's or the host's passwd and group files (`user`), and
 //! the program's path inside the rootfs (`lookup`); `resolve` puts them together. Request parsing is `spec`'s;
 //! nothing here reads a request, and everything here that reads the rootfs goes through the confined resolver.
-//! After the start, `tree` finds and signals an exec'd session's processes from the host.
+//! After the start, `tree` finds and signals an exec'd session's processes from the host; `stat` reads a
+//! process's `/proc/<pid>/stat` for every caller.
 
 pub mod command;
 pub mod env;
 pub mod error;
 pub mod lookup;
 pub mod resolve;
+pub mod stat;
 pub mod tree;
 pub mod user;
 

@@ -121,16 +121,13 @@ fn scan() -> io::Result<Vec<Proc>> {
     Ok(out)
 }
 
-/// `pid (comm) state ppid pgrp session ...`; comm may hold spaces and parentheses, so the fields are read after
-/// its last `)`.
 fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace();
-    let _state = f.next()?;
-    let ppid = f.next()?.parse().ok()?;
-    let _pgrp = f.next()?;
-    let sid = f.next()?.parse().ok()?;
-    Some(Proc { pid, ppid, sid })
+    let s = super::stat::Stat::parse(stat)?;
+    Some(Proc {
+        pid,
+        ppid: s.ppid,
+        sid: s.session,
+    })
 }
 
 #[cfg(test)]
@@ -143,7 +140,9 @@ mod tests {
 
     #[test]
     fn stat_lines_with_odd_command_names() {
-        let s = "42 (a b) c)) S 7 42 40 0 -1 4194560";
+        // A whole line as the kernel writes it (52 fields), with a command name of spaces and parentheses.
+        let s = "42 (a b) c)) S 7 42 40 0 -1 4194560 86 0 0 0 0 0 0 0 20 0 1 0 5123 2420736 92 \
+                 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0";
         assert_eq!(parse_stat(42, s), Some(p(42, 7, 40)));
         assert_eq!(parse_stat(1, "garbage"), None);
     }
