@@ -142,7 +142,7 @@ mod tests {
     fn stat_lines_with_odd_command_names() {
         // A whole line as the kernel writes it (52 fields), with a command name of spaces and parentheses.
         let s = "42 (a b) c)) S 7 42 40 0 -1 4194560 86 0 0 0 0 0 0 0 20 0 1 0 5123 2420736 92 \
-                 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0";
+                 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0";
         assert_eq!(parse_stat(42, s), Some(p(42, 7, 40)));
         assert_eq!(parse_stat(1, "garbage"), None);
     }
