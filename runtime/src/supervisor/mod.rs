@@ -101,8 +101,12 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
             (load_state(paths, id)?, cfg, None)
         }
     };
-    st.owner = Some(Owner::current());
-    write_json(&paths.state_file(id), &st)?;
+    // A pod member's process made the member and owns it already (`member_process.rs`): no second write.
+    let me = Owner::current();
+    if st.owner != Some(me) {
+        st.owner = Some(me);
+        write_json(&paths.state_file(id), &st)?;
+    }
     // Its own now: it no longer dies with the launcher that forked it (`container::handoff`).
     crate::container::handoff::owned().map_err(|e| ContainerError::io("prctl", e))?;
 
