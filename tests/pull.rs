@@ -78,6 +78,14 @@ fn pull_by_tag_and_digest_over_tls_basic_with_ca_file() {
     assert_eq!(v["digest"], digest.as_str());
     assert_eq!(v["config"]["Cmd"][0], "/bin/sh");
     assert_eq!(v["layers"].as_array().map(Vec::len), Some(img.layers.len()));
+    // Neither a container nor an image: one line naming it.
+    let none = u.run(&["inspect", &format!("{}/team/other:1", reg.host)]);
+    assert_eq!(none.code, 125, "{}", none.all());
+    let want = format!(
+        "ucr: {}/team/other:1: no such container or image\n",
+        reg.host
+    );
+    assert_eq!(none.stderr, want);
     u.assert_store_ok();
 }
 

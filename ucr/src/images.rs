@@ -179,7 +179,11 @@ pub struct InspectArgs {
 
 /// The one image `query` names, or an error saying why not.
 fn find_one(store: &Store, query: &str) -> anyhow::Result<ImageRecord> {
-    let mut found = store.find_images(query)?;
+    one(store.find_images(query)?, query)
+}
+
+/// The one image of the store's matches `found` for `query`, or an error saying why not.
+fn one(mut found: Vec<ImageRecord>, query: &str) -> anyhow::Result<ImageRecord> {
     match found.len() {
         0 => bail!("image {query}: not in the store (pull it first)"),
         1 => Ok(found.remove(0)),
@@ -193,11 +197,12 @@ pub fn inspect(g: &Globals, a: &InspectArgs) -> anyhow::Result<i32> {
         true => appc_images::inspect(&context::images(g, None)?, &a.image)?,
         false => {
             let store = store(g)?;
+            let found = store.find_images(&a.image)?;
             // Neither: the name may have been either (a container removed meanwhile, an image not pulled).
-            if store.find_images(&a.image)?.is_empty() {
+            if found.is_empty() {
                 bail!("{}: no such container or image", a.image);
             }
-            docker_inspect(&store, &a.image)?
+            docker_inspect(&store, one(found, &a.image)?)?
         }
     };
     if a.json {
@@ -208,8 +213,7 @@ pub fn inspect(g: &Globals, a: &InspectArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn docker_inspect(store: &Store, query: &str) -> anyhow::Result<serde_json::Value> {
-    let rec = find_one(store, query)?;
+fn docker_inspect(store: &Store, rec: ImageRecord) -> anyhow::Result<serde_json::Value> {
     let config = ImageConfig::parse(&store.read_blob(&rec.config_digest)?, &rec.config_digest)?;
     Ok(serde_json::json!({
         "reference": rec.reference,
