@@ -16,6 +16,7 @@ pub mod cpu;
 pub mod create;
 pub mod device_rules;
 pub mod devices;
+mod dirs;
 mod files;
 mod limits_v1;
 pub mod mem;

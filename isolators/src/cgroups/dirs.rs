@@ -1,0 +1,199 @@
+//! Making a container's cgroup directory in one hierarchy (`create.rs` writes its limits): the cgroup itself
+//! when its parents are there, else each component from the hierarchy's root, v2's controllers handed down
+//! level by level and v1's cpuset copied into each new directory.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use super::cgroup_err;
+use super::files::{fail, put, read};
+use crate::error::{IsolatorError, Result};
+
+/// v2's leaf of a container that has nested containers with limits of their own: a cgroup that hands
+/// controllers to its children may hold no process itself, so the container's own processes move here (as
+/// Mesos keeps every container's processes in `<cgroup>/leaf` on v2).
+pub const LEAF: &str = "leaf";
+
+/// `rel` made under `mount`, with the `wanted` v2 controllers handed down to it and, on v1's `cpuset`
+/// hierarchy, the cpus and mems copied into what is new; every directory made is pushed to `made`. Returns the
+/// cgroup's directory.
+pub(super) fn make(
+    mount: &Path,
+    rel: &Path,
+    wanted: &[&str],
+    cpuset: bool,
+    cgroup: &Path,
+    made: &mut Vec<PathBuf>,
+) -> Result<PathBuf> {
+    // A parent that another container's teardown removed as empty between our steps (see
+    // `teardown::remove_parent`) makes a mkdir fail with ENOENT: the chain is walked again.
+    let mut attempts = 0;
+    loop {
+        match chain(mount, rel, wanted, cpuset, cgroup, made) {
+            Err(Chain::ParentGone) if attempts < 3 => attempts += 1,
+            Err(Chain::ParentGone) => {
+                return Err(cgroup_err(
+                    "cgroups",
+                    cgroup,
+                    "its parent keeps disappearing",
+                ))
+            }
+            Err(Chain::Failed(e)) => return Err(e),
+            Ok(dir) => return Ok(dir),
+        }
+    }
+}
+
+enum Chain {
+    ParentGone,
+    Failed(IsolatorError),
+}
+
+impl From<IsolatorError> for Chain {
+    fn from(e: IsolatorError) -> Chain {
+        Chain::Failed(e)
+    }
+}
+
+/// Make `rel` under `mount`; returns the cgroup's directory. The cgroup itself is tried first: its parents are
+/// usually there (the store's cgroup, a pod's), and a nested container's walk from the root costs 3 mkdirs
+/// that find a directory in each of v1's 8 hierarchies, and 6 cpuset reads, on every launch. Only when a parent
+/// is missing, or its cpuset has nothing to copy, is the path made one component at a time.
+fn chain(
+    mount: &Path,
+    rel: &Path,
+    wanted: &[&str],
+    cpuset: bool,
+    cgroup: &Path,
+    made: &mut Vec<PathBuf>,
+) -> std::result::Result<PathBuf, Chain> {
+    // v2 hands controllers down level by level (`enable`), so its walk is needed every time.
+    if wanted.is_empty() {
+        if let Some(dir) = leaf_first(mount, rel, cpuset, cgroup, made)? {
+            return Ok(dir);
+        }
+    }
+    let mut dir = mount.to_path_buf();
+    for c in rel.components() {
+        // v2: a controller reaches a cgroup through its parent's subtree_control only. Never the container's
+        // own: a cgroup that enables controllers for children may hold no process.
+        enable(&dir, wanted, cgroup)?;
+        let parent = dir.clone();
+        dir.push(c);
+        mkdir(&dir, cgroup, made)?;
+        // A v1 cpuset cgroup with no cpus or mems takes no task (ENOSPC): the parent's are copied.
+        if cpuset {
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                copy_if_empty(&parent.join(f), &dir.join(f), cgroup)?;
+            }
+        }
+    }
+    Ok(dir)
+}
+
+/// `mount/rel` made (or found) in one step, its cpuset copied from its parent's; None when a parent is missing
+/// or has an empty cpuset, for the walk to make and fill.
+fn leaf_first(
+    mount: &Path,
+    rel: &Path,
+    cpuset: bool,
+    cgroup: &Path,
+    made: &mut Vec<PathBuf>,
+) -> std::result::Result<Option<PathBuf>, Chain> {
+    let dir = mount.join(rel);
+    let Some(parent) = dir.parent().filter(|_| rel.components().nth(1).is_some()) else {
+        return Ok(None);
+    };
+    match mkdir(&dir, cgroup, made) {
+        Ok(()) => {}
+        Err(Chain::ParentGone) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if cpuset {
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if !read(&dir.join(f), cgroup)?.trim().is_empty() {
+                continue;
+            }
+            let v = read(&parent.join(f), cgroup)?;
+            if v.trim().is_empty() {
+                // The walk fills the parents from the root down (the dir made here stays in `made`).
+                return Ok(None);
+            }
+            put(&dir.join(f), v.trim(), cgroup)?;
+        }
+    }
+    Ok(Some(dir))
+}
+
+fn mkdir(dir: &Path, cgroup: &Path, made: &mut Vec<PathBuf>) -> std::result::Result<(), Chain> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => {
+            made.push(dir.to_path_buf());
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(Chain::ParentGone),
+        Err(e) => Err(Chain::Failed(fail(cgroup, dir, e))),
+    }
+}
+
+/// Enable the `wanted` controllers that are not on yet in `dir`'s `cgroup.subtree_control`, in one write.
+fn enable(dir: &Path, wanted: &[&str], cgroup: &Path) -> Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let f = dir.join("cgroup.subtree_control");
+    let on = read(&f, cgroup)?;
+    let on: Vec<&str> = on.split_whitespace().collect();
+    let add: Vec<String> = wanted
+        .iter()
+        .filter(|c| !on.contains(c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if add.is_empty() {
+        return Ok(());
+    }
+    let value = add.join(" ");
+    for _ in 0..3 {
+        match std::fs::write(&f, &value) {
+            Ok(()) => return Ok(()),
+            // v2's "no internal processes": the processes of a container that now gets a nested container
+            // with limits of its own move to its leaf, then the controllers can be handed down.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => to_leaf(dir, cgroup)?,
+            Err(_) => break,
+        }
+    }
+    // Once more, for the error with the cgroup and file named.
+    put(&f, &value, cgroup)
+}
+
+/// Moves every process of v2 cgroup `dir` into `dir/leaf` (made if missing).
+fn to_leaf(dir: &Path, cgroup: &Path) -> Result<()> {
+    let leaf = dir.join(LEAF);
+    match std::fs::create_dir(&leaf) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fail(cgroup, &leaf, e)),
+    }
+    for pid in read(&dir.join("cgroup.procs"), cgroup)?.split_whitespace() {
+        // A process that exited meanwhile is fine.
+        if let Err(e) = std::fs::write(leaf.join("cgroup.procs"), pid) {
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(fail(cgroup, &leaf, e));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn copy_if_empty(parent: &Path, child: &Path, cgroup: &Path) -> Result<()> {
+    if !read(child, cgroup)?.trim().is_empty() {
+        return Ok(());
+    }
+    let v = read(parent, cgroup)?;
+    if v.trim().is_empty() {
+        let why = format!("empty, nothing to copy to {}", child.display());
+        return Err(fail(cgroup, parent, why));
+    }
+    put(child, v.trim(), cgroup)
+}
