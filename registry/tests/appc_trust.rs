@@ -70,3 +70,61 @@ fn gnupg_signatures_verify_only_with_keys_trusted_for_the_name() {
         "an unreadable key file is an error naming it"
     );
 }
+
+/// Launches that trust the same key at once (a pod's members pulling one signed image): the key file is always
+/// whole, never truncated by another writer, and no temporary file stays behind.
+#[test]
+fn keys_added_at_once_are_always_whole() {
+    let d = tempfile::tempdir().expect("dir");
+    let alice = Gpg::new("Alice <alice@example.com>");
+    let armored = alice.public_key();
+    let dir = d.path().join("trust");
+    let file = dir
+        .join("prefix.d/example.com")
+        .join(format!("{}.asc", alice.fingerprint()));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (torn, failed) = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut torn = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(b) = std::fs::read(&file) {
+                    torn += usize::from(b != armored);
+                }
+            }
+            torn
+        });
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..300)
+                        .filter_map(|_| Trust::add(&dir, "example.com", &armored).err())
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // Every writer's errors, then the reader stopped, whatever happened: nothing here panics first.
+        let failed: Vec<String> = writers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| vec!["a writer panicked".into()])
+            })
+            .collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (reader.join().unwrap_or(usize::MAX), failed)
+    });
+    assert!(
+        failed.is_empty(),
+        "{} adds failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    assert_eq!(torn, 0, "reads of a torn key file");
+    let left: Vec<_> = std::fs::read_dir(file.parent().expect("dir"))
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}

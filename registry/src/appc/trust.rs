@@ -8,6 +8,7 @@
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
 use pgp::types::{KeyDetails, VerifyingKey};
@@ -156,10 +157,16 @@ impl Trust {
         let sub = dir.join("prefix.d").join(prefix);
         std::fs::create_dir_all(&sub).map_err(|e| bad(format!("{}: {e}", sub.display())))?;
         let dest = sub.join(format!("{fp}.asc"));
-        let tmp = sub.join(format!(".{fp}.tmp"));
-        std::fs::write(&tmp, armored)
-            .and_then(|()| std::fs::rename(&tmp, &dest))
-            .map_err(|e| bad(format!("{}: {e}", dest.display())))?;
+        // Unique per call: two launches that trust the same key at once each write their own file, where one
+        // shared name let the second truncate the first's after its rename, under `dest`.
+        static CALLS: AtomicU64 = AtomicU64::new(0);
+        let n = CALLS.fetch_add(1, Ordering::Relaxed);
+        let tmp = sub.join(format!(".{fp}.{}.{n}.tmp", std::process::id()));
+        let written = std::fs::write(&tmp, armored).and_then(|()| std::fs::rename(&tmp, &dest));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(|e| bad(format!("{}: {e}", dest.display())))?;
         Ok(fp)
     }
 }
