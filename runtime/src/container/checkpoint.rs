@@ -21,9 +21,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // Unique per call, not per process: the agent's threads write the same file at once (a container's kill
     // marker by its own KILL and by its parent's), and a shared name let one rename the other's half-written
     // file, or fail on a name already renamed away.
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let n = CALLS.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{name}.{}.tmp", unique()));
     let io = |e| ContainerError::io(path, e);
     // Truncated if a process that had this pid before left it behind.
     let mut f = fs::File::create(&tmp).map_err(io)?;
@@ -34,6 +32,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         ContainerError::io(path, e)
     })
+}
+
+/// `<pid>.<n>`, n counting this process's calls: a name no other call of any live process makes at once, for
+/// temporary files and directories made beside others of their kind.
+pub fn unique() -> String {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    format!("{}.{n}", std::process::id())
 }
 
 pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {

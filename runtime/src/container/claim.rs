@@ -10,11 +10,10 @@
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use super::checkpoint::write_json;
+use super::checkpoint::{unique, write_json};
 use super::error::{ContainerError, Result};
 use super::paths::Paths;
 
@@ -24,9 +23,7 @@ pub fn claim(paths: &Paths, id: &str, files: &[(&str, &dyn ErasedJson)]) -> Resu
     let claims = paths.claims();
     fs::create_dir_all(&claims).map_err(|e| ContainerError::io(&claims, e))?;
     remove_abandoned(&claims);
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let n = CALLS.fetch_add(1, Ordering::Relaxed);
-    let tmp = claims.join(format!("{}.{n}", std::process::id()));
+    let tmp = claims.join(unique());
     let made = fs::create_dir(&tmp).or_else(|e| match e.kind() {
         // Left by a process that had this pid before: not ours to keep.
         ErrorKind::AlreadyExists => fs::remove_dir_all(&tmp).and_then(|()| fs::create_dir(&tmp)),

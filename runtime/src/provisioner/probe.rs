@@ -16,13 +16,13 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{self as rfs, FileType, XattrFlags};
 
 use super::error::ProvisionError;
 use super::remove::{self, DIR_FLAGS};
 use super::{layout, mount};
+use crate::container::checkpoint::unique;
 
 const CACHE: &str = ".backend probe";
 const FORMAT: &str = "ucr-provisioner-probe-v1";
@@ -114,16 +114,6 @@ fn write_cache(rootfd: &OwnedFd, key: &str, usable: bool, why: &str) -> io::Resu
         let _ = rfs::unlinkat(rootfd, tmp.as_str(), rfs::AtFlags::empty());
     }
     done
-}
-
-/// `<pid>.<n>`: unique among concurrent probes of all processes.
-fn unique() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}.{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Mounts a test overlay in `<root>/.probe <unique>` and removes it again.
