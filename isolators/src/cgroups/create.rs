@@ -132,8 +132,14 @@ fn make(
             .into_iter()
             .filter(|c| have.contains(c))
             .collect();
-        let cpuset = cpuset.as_ref() == Some(mount);
-        let dir = dirs::make(mount, rel, &wanted, cpuset, cgroup, made)?;
+        let target = dirs::Target {
+            mount,
+            rel,
+            wanted: &wanted,
+            cpuset: cpuset.as_ref() == Some(mount),
+            cgroup,
+        };
+        let dir = dirs::make(&target, made)?;
         dirs.push((mount.clone(), dir));
     }
     let mut fd = None;

@@ -14,27 +14,28 @@ use crate::error::{IsolatorError, Result};
 /// Mesos keeps every container's processes in `<cgroup>/leaf` on v2).
 pub const LEAF: &str = "leaf";
 
-/// `rel` made under `mount`, with the `wanted` v2 controllers handed down to it and, on v1's `cpuset`
-/// hierarchy, the cpus and mems copied into what is new; every directory made is pushed to `made`. Returns the
-/// cgroup's directory.
-pub(super) fn make(
-    mount: &Path,
-    rel: &Path,
-    wanted: &[&str],
-    cpuset: bool,
-    cgroup: &Path,
-    made: &mut Vec<PathBuf>,
-) -> Result<PathBuf> {
+/// One hierarchy's directory of a cgroup: `rel` under `mount`, with the `wanted` v2 controllers handed down to
+/// it and, on v1's `cpuset` hierarchy, the cpus and mems copied into what is new. `cgroup` names it in errors.
+pub(super) struct Target<'a> {
+    pub mount: &'a Path,
+    pub rel: &'a Path,
+    pub wanted: &'a [&'a str],
+    pub cpuset: bool,
+    pub cgroup: &'a Path,
+}
+
+/// Makes `t`'s directory, each directory made pushed to `made`; returns it.
+pub(super) fn make(t: &Target<'_>, made: &mut Vec<PathBuf>) -> Result<PathBuf> {
     // A parent that another container's teardown removed as empty between our steps (see
     // `teardown::remove_parent`) makes a mkdir fail with ENOENT: the chain is walked again.
     let mut attempts = 0;
     loop {
-        match chain(mount, rel, wanted, cpuset, cgroup, made) {
+        match chain(t, made) {
             Err(Chain::ParentGone) if attempts < 3 => attempts += 1,
             Err(Chain::ParentGone) => {
                 return Err(cgroup_err(
                     "cgroups",
-                    cgroup,
+                    t.cgroup,
                     "its parent keeps disappearing",
                 ))
             }
@@ -59,17 +60,17 @@ impl From<IsolatorError> for Chain {
 /// usually there (the store's cgroup, a pod's), and a nested container's walk from the root costs 3 mkdirs
 /// that find a directory in each of v1's 8 hierarchies, and 6 cpuset reads, on every launch. Only when a parent
 /// is missing, or its cpuset has nothing to copy, is the path made one component at a time.
-fn chain(
-    mount: &Path,
-    rel: &Path,
-    wanted: &[&str],
-    cpuset: bool,
-    cgroup: &Path,
-    made: &mut Vec<PathBuf>,
-) -> std::result::Result<PathBuf, Chain> {
+fn chain(t: &Target<'_>, made: &mut Vec<PathBuf>) -> std::result::Result<PathBuf, Chain> {
+    let Target {
+        mount,
+        rel,
+        wanted,
+        cpuset,
+        cgroup,
+    } = *t;
     // v2 hands controllers down level by level (`enable`), so its walk is needed every time.
     if wanted.is_empty() {
-        if let Some(dir) = leaf_first(mount, rel, cpuset, cgroup, made)? {
+        if let Some(dir) = leaf_first(t, made)? {
             return Ok(dir);
         }
     }
@@ -94,13 +95,11 @@ fn chain(
 /// `mount/rel` made (or found) in one step, its cpuset copied from its parent's; None when a parent is missing
 /// or has an empty cpuset, for the walk to make and fill.
 fn leaf_first(
-    mount: &Path,
-    rel: &Path,
-    cpuset: bool,
-    cgroup: &Path,
+    t: &Target<'_>,
     made: &mut Vec<PathBuf>,
 ) -> std::result::Result<Option<PathBuf>, Chain> {
-    let dir = mount.join(rel);
+    let (rel, cgroup) = (t.rel, t.cgroup);
+    let dir = t.mount.join(rel);
     let Some(parent) = dir.parent().filter(|_| rel.components().nth(1).is_some()) else {
         return Ok(None);
     };
@@ -109,7 +108,7 @@ fn leaf_first(
         Err(Chain::ParentGone) => return Ok(None),
         Err(e) => return Err(e),
     }
-    if cpuset {
+    if t.cpuset {
         for f in ["cpuset.cpus", "cpuset.mems"] {
             if !read(&dir.join(f), cgroup)?.trim().is_empty() {
                 continue;
