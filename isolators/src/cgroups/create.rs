@@ -300,6 +300,17 @@ mod tests {
         // One component is the walk's, as before.
         create(&h, Path::new("/top"), &none).expect("top");
         check(&root.join("cpuset/top"), &full);
+        // Nothing to copy anywhere: an error naming the file, and nothing of the new cgroup left.
+        files(&root.join("cpuset"), &empty);
+        files(&ucr, &empty);
+        files(&pod, &empty);
+        let e = create(&h, Path::new("/ucr/pod/c"), &none).expect_err("no cpus");
+        let e = e.to_string();
+        assert!(
+            e.contains("cpuset/cpuset.cpus: empty, nothing to copy"),
+            "{e}"
+        );
+        assert!(!pod.join("c").exists());
     }
 
     #[test]

@@ -14,6 +14,9 @@ use crate::error::{IsolatorError, Result};
 /// Mesos keeps every container's processes in `<cgroup>/leaf` on v2).
 pub const LEAF: &str = "leaf";
 
+/// A v1 cpuset cgroup's files that must not be empty for it to take a task (ENOSPC otherwise).
+const CPUSET: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
+
 /// One hierarchy's directory of a cgroup: `rel` under `mount`, with the `wanted` v2 controllers handed down to
 /// it and, on v1's `cpuset` hierarchy, the cpus and mems copied into what is new. `cgroup` names it in errors.
 pub(super) struct Target<'a> {
@@ -84,8 +87,11 @@ fn chain(t: &Target<'_>, made: &mut Vec<PathBuf>) -> std::result::Result<PathBuf
         mkdir(&dir, cgroup, made)?;
         // A v1 cpuset cgroup with no cpus or mems takes no task (ENOSPC): the parent's are copied.
         if cpuset {
-            for f in ["cpuset.cpus", "cpuset.mems"] {
-                copy_if_empty(&parent.join(f), &dir.join(f), cgroup)?;
+            for f in CPUSET {
+                if !copy_if_empty(&parent, &dir, f, cgroup)? {
+                    let why = format!("empty, nothing to copy to {}", dir.display());
+                    return Err(Chain::Failed(fail(cgroup, &parent.join(f), why)));
+                }
             }
         }
     }
@@ -109,16 +115,11 @@ fn leaf_first(
         Err(e) => return Err(e),
     }
     if t.cpuset {
-        for f in ["cpuset.cpus", "cpuset.mems"] {
-            if !read(&dir.join(f), cgroup)?.trim().is_empty() {
-                continue;
-            }
-            let v = read(&parent.join(f), cgroup)?;
-            if v.trim().is_empty() {
+        for f in CPUSET {
+            if !copy_if_empty(parent, &dir, f, cgroup)? {
                 // The walk fills the parents from the root down (the dir made here stays in `made`).
                 return Ok(None);
             }
-            put(&dir.join(f), v.trim(), cgroup)?;
         }
     }
     Ok(Some(dir))
@@ -185,14 +186,16 @@ fn to_leaf(dir: &Path, cgroup: &Path) -> Result<()> {
     Ok(())
 }
 
-fn copy_if_empty(parent: &Path, child: &Path, cgroup: &Path) -> Result<()> {
-    if !read(child, cgroup)?.trim().is_empty() {
-        return Ok(());
+/// Fills v1 cpuset `file` of `child` from `parent` when the child's is empty. Ok(false) when the parent's is
+/// empty too: nothing to copy.
+fn copy_if_empty(parent: &Path, child: &Path, file: &str, cgroup: &Path) -> Result<bool> {
+    let to = child.join(file);
+    if !read(&to, cgroup)?.trim().is_empty() {
+        return Ok(true);
     }
-    let v = read(parent, cgroup)?;
+    let v = read(&parent.join(file), cgroup)?;
     if v.trim().is_empty() {
-        let why = format!("empty, nothing to copy to {}", child.display());
-        return Err(fail(cgroup, parent, why));
+        return Ok(false);
     }
-    put(child, v.trim(), cgroup)
+    put(&to, v.trim(), cgroup).map(|()| true)
 }
