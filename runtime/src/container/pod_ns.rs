@@ -191,6 +191,16 @@ mod tests {
 
     use super::*;
 
+    /// Unmounts what a test pinned at the path when dropped, also when an assertion failed: the bind mounts
+    /// would outlive the test and keep its tempdir.
+    struct Unpin<'a>(&'a Path);
+
+    impl Drop for Unpin<'_> {
+        fn drop(&mut self) {
+            let _ = remove("pod", self.0);
+        }
+    }
+
     /// The inode of this thread's namespace of `kind` (what `/proc/thread-self/ns/KIND` links to).
     fn own(kind: &str) -> u64 {
         std::fs::metadata(format!("/proc/thread-self/ns/{kind}"))
@@ -232,6 +242,7 @@ mod tests {
             },
         )
         .expect("pin");
+        let _unpin = Unpin(&dir);
         assert_eq!((own(UTS), own(IPC)), (uts, ipc), "the caller moved");
         assert_eq!(rustix::system::uname().nodename(), host.as_c_str());
         let ino = |k: &str| std::fs::metadata(dir.join(k)).expect("bound").ino();
@@ -263,6 +274,7 @@ mod tests {
             },
         )
         .expect("pin");
+        let _unpin = Unpin(&dir);
         assert!(pinned(&dir));
         assert_eq!((joined(&dir, IPC), joined(&dir, NET)), (None, None));
         remove("pod", &dir).expect("remove");

@@ -132,8 +132,18 @@ mod tests {
     use crate::container::pod_ns::{pin, Wanted};
     use crate::container::state::ContainerState;
 
+    /// A tempdir whose pod's namespaces, bind mounts that would outlive the test and keep the tempdir, are
+    /// unmounted when it is dropped, also when an assertion failed.
+    struct Pinned(tempfile::TempDir, Paths);
+
+    impl Drop for Pinned {
+        fn drop(&mut self) {
+            let _ = pod_ns::remove("pod", &self.1.pod_ns("pod"));
+        }
+    }
+
     /// A pinned pod `pod` in state `s`, and its member `pod/m` claimed, under a tempdir.
-    fn pod(s: State) -> (tempfile::TempDir, Paths) {
+    fn pod(s: State) -> (Pinned, Paths) {
         let t = tempfile::tempdir().expect("tempdir");
         let paths = Paths::new(t.path().join("root"), t.path().join("run"));
         for id in ["pod", "pod/m"] {
@@ -145,8 +155,9 @@ mod tests {
             net: None,
         };
         pin(&paths.pod_ns("pod"), &w).expect("pin");
+        let pinned = Pinned(t, paths.clone());
         set(&paths, s);
-        (t, paths)
+        (pinned, paths)
     }
 
     fn set(paths: &Paths, s: State) {
