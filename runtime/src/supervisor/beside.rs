@@ -134,11 +134,15 @@ mod tests {
 
     /// A tempdir whose pod's namespaces, bind mounts that would outlive the test and keep the tempdir, are
     /// unmounted when it is dropped, also when an assertion failed.
-    struct Pinned(tempfile::TempDir, Paths);
+    struct Pinned {
+        paths: Paths,
+        /// Removed after the unmount (fields are dropped after `drop`).
+        _dir: tempfile::TempDir,
+    }
 
     impl Drop for Pinned {
         fn drop(&mut self) {
-            let _ = pod_ns::remove("pod", &self.1.pod_ns("pod"));
+            let _ = pod_ns::remove("pod", &self.paths.pod_ns("pod"));
         }
     }
 
@@ -155,7 +159,10 @@ mod tests {
             net: None,
         };
         pin(&paths.pod_ns("pod"), &w).expect("pin");
-        let pinned = Pinned(t, paths.clone());
+        let pinned = Pinned {
+            paths: paths.clone(),
+            _dir: t,
+        };
         set(&paths, s);
         (pinned, paths)
     }
