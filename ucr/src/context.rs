@@ -135,13 +135,13 @@ pub struct Printed {
 impl Notices for Printed {
     fn loading(&self, path: &std::path::Path) {
         if !self.quiet {
-            eprintln!("Loading {}", path.display());
+            crate::progress::notice(format_args!("Loading {}", path.display()));
         }
     }
 
     fn pulling(&self, image: &ImageRef) {
         if !self.quiet {
-            eprintln!("Pulling {image}");
+            crate::progress::notice(format_args!("Pulling {image}"));
         }
     }
 

@@ -3,7 +3,7 @@
 
 use ucr_runtime::fetcher::{FetchEvent, FetchObserver, Origin};
 
-use crate::progress::{json_line, Bars};
+use crate::progress::{json_line, notice, Bars};
 
 pub struct FetchProgress {
     json: bool,
@@ -59,7 +59,10 @@ pub struct FetchLines;
 impl FetchObserver for FetchLines {
     fn on(&self, e: FetchEvent) {
         if let FetchEvent::Done { uri, bytes, from } = e {
-            eprintln!("Fetched {uri} ({bytes} bytes, {})", from_text(from));
+            notice(format_args!(
+                "Fetched {uri} ({bytes} bytes, {})",
+                from_text(from)
+            ));
         }
     }
 }

@@ -76,6 +76,19 @@ pub fn json_line(e: &impl serde::Serialize) {
     }
 }
 
+/// One line on stderr in one write(2). A pod's members are made, and print what they pull and fetch, by
+/// processes of their own at once; `eprintln!` would write each piece of the line apart (stderr has no buffer),
+/// so their lines could mix mid-line. One write of a line under the pipe's atomic size is never split.
+pub fn notice(args: std::fmt::Arguments<'_>) {
+    let _ = line_to(&mut std::io::stderr().lock(), args);
+}
+
+fn line_to(w: &mut impl Write, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    let mut line = args.to_string();
+    line.push('\n');
+    w.write_all(line.as_bytes())
+}
+
 pub struct Progress {
     json: bool,
     bars: Option<Bars>,
@@ -127,5 +140,43 @@ impl Observer for Progress {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records each write it is given, as the kernel would see them.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_notice_is_one_write_of_the_whole_line() {
+        let (uri, bytes, from) = ("http://127.0.0.1:8080/a.tgz", 42, "downloaded");
+        let mut w = Writes::default();
+        line_to(
+            &mut w,
+            format_args!("Fetched {uri} ({bytes} bytes, {})", "downloaded"),
+        )
+        .expect("write");
+        assert_eq!(
+            w.0,
+            [b"Fetched http://127.0.0.1:8080/a.tgz (42 bytes, downloaded)\n".to_vec()]
+        );
+        // What `eprintln!` does with the same line: a write per piece, which another process's can come between.
+        let mut pieces = Writes::default();
+        writeln!(pieces, "Fetched {uri} ({bytes} bytes, {from})").expect("write");
+        assert!(pieces.0.len() > 1, "{:?}", pieces.0);
     }
 }
