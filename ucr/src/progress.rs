@@ -1,6 +1,7 @@
 //! Progress on the terminal, shared by the pull and the fetcher: a bar per layer or download on a TTY
 //! (indicatif, [`Bars`]), one JSON event per line with `--json` ([`json_line`]), nothing with `--quiet` or when
-//! stderr is not a terminal. The pull's observer is here; the fetcher's is `fetch_progress.rs`.
+//! stderr is not a terminal. The pull's observer is here; the fetcher's is `fetch_progress.rs`. A launch's
+//! one-line notices on stderr ("Pulling", "Fetched") go through [`notice`].
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -167,7 +168,7 @@ mod tests {
         let mut w = Writes::default();
         line_to(
             &mut w,
-            format_args!("Fetched {uri} ({bytes} bytes, {})", "downloaded"),
+            format_args!("Fetched {uri} ({bytes} bytes, {from})"),
         )
         .expect("write");
         assert_eq!(
