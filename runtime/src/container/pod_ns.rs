@@ -185,21 +185,23 @@ pub fn wake_waiters(dir: &Path) {
     }
 }
 
+/// For tests that pin namespaces: unmounts what was pinned at the path when dropped, also when an assertion
+/// failed; the bind mounts would outlive the test and keep its tempdir.
+#[cfg(test)]
+pub(crate) struct Unpin(pub PathBuf);
+
+#[cfg(test)]
+impl Drop for Unpin {
+    fn drop(&mut self) {
+        let _ = remove("test", &self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
-
-    /// Unmounts what a test pinned at the path when dropped, also when an assertion failed: the bind mounts
-    /// would outlive the test and keep its tempdir.
-    struct Unpin<'a>(&'a Path);
-
-    impl Drop for Unpin<'_> {
-        fn drop(&mut self) {
-            let _ = remove("pod", self.0);
-        }
-    }
 
     /// The inode of this thread's namespace of `kind` (what `/proc/thread-self/ns/KIND` links to).
     fn own(kind: &str) -> u64 {
@@ -242,7 +244,7 @@ mod tests {
             },
         )
         .expect("pin");
-        let _unpin = Unpin(&dir);
+        let _unpin = Unpin(dir.clone());
         assert_eq!((own(UTS), own(IPC)), (uts, ipc), "the caller moved");
         assert_eq!(rustix::system::uname().nodename(), host.as_c_str());
         let ino = |k: &str| std::fs::metadata(dir.join(k)).expect("bound").ino();
@@ -274,7 +276,7 @@ mod tests {
             },
         )
         .expect("pin");
-        let _unpin = Unpin(&dir);
+        let _unpin = Unpin(dir.clone());
         assert!(pinned(&dir));
         assert_eq!((joined(&dir, IPC), joined(&dir, NET)), (None, None));
         remove("pod", &dir).expect("remove");

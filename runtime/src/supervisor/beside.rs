@@ -132,18 +132,11 @@ mod tests {
     use crate::container::pod_ns::{pin, Wanted};
     use crate::container::state::ContainerState;
 
-    /// A tempdir whose pod's namespaces, bind mounts that would outlive the test and keep the tempdir, are
-    /// unmounted when it is dropped, also when an assertion failed.
+    /// A tempdir with a pod's namespaces pinned in it, unmounted when dropped.
     struct Pinned {
-        paths: Paths,
-        /// Removed after the unmount (fields are dropped after `drop`).
+        // Fields drop in order: the unmount first, then the tempdir can go.
+        _unpin: pod_ns::Unpin,
         _dir: tempfile::TempDir,
-    }
-
-    impl Drop for Pinned {
-        fn drop(&mut self) {
-            let _ = pod_ns::remove("pod", &self.paths.pod_ns("pod"));
-        }
     }
 
     /// A pinned pod `pod` in state `s`, and its member `pod/m` claimed, under a tempdir.
@@ -160,7 +153,7 @@ mod tests {
         };
         pin(&paths.pod_ns("pod"), &w).expect("pin");
         let pinned = Pinned {
-            paths: paths.clone(),
+            _unpin: pod_ns::Unpin(paths.pod_ns("pod")),
             _dir: t,
         };
         set(&paths, s);
