@@ -204,6 +204,22 @@ fn inflate(file: File, c: Compression, tmp: &Path) -> Result<File, LoadError> {
     Ok(out)
 }
 
+/// The tar parser's words for a broken header, as one printable line: it quotes the header's raw bytes (a
+/// field it cannot read, the name it was reading), which for a file that is no tar at all are binary noise, so
+/// a message that holds any is cut before its quote. `first`: no member was read, so the file is not a tar.
+fn tar_why(first: bool, e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let clean = |c: char| !c.is_control() && c != char::REPLACEMENT_CHARACTER;
+    let why = match text.chars().all(clean) {
+        true => text.as_str(),
+        false => text.split(": ").next().unwrap_or_default(),
+    };
+    match first {
+        true => format!("not a tar archive: {why}"),
+        false => why.to_string(),
+    }
+}
+
 /// One pass over the tar headers, seeking over contents: member name → where its bytes are.
 fn index_tar(file: &File, path: &Path) -> Result<HashMap<String, TarEntry>, LoadError> {
     let len = file
@@ -218,7 +234,7 @@ fn index_tar(file: &File, path: &Path) -> Result<HashMap<String, TarEntry>, Load
     let mut last: Option<String> = None;
     let broken = |after: &Option<String>, e: std::io::Error| LoadError::Tar {
         after: after.clone(),
-        why: e.to_string(),
+        why: tar_why(after.is_none(), &e),
     };
     let entries = archive.entries_with_seek().map_err(|e| broken(&last, e))?;
     for entry in entries {
