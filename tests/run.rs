@@ -161,6 +161,93 @@ fn missing_executable_is_127_and_non_executable_126() {
     assert!(cgroup_dirs(&id).is_empty());
 }
 
+/// The program is looked for where the task will see it: a volume's, or a file fetched into the sandbox, run
+/// without a shell (Marathon `args`, Mesos `shell: false`), by path or by a bare name found in the working
+/// directory (the sandbox); one that turns out not to start there is still 127, with one line.
+#[test]
+fn programs_in_volumes_and_fetched_into_the_sandbox_run_without_a_shell() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        p.to_string_lossy().into_owned()
+    };
+    script("tool.sh", "#!/bin/sh\necho tool \"$@\"\n");
+    script("broken.sh", "#!/no/such/interpreter\necho never\n");
+    let volume = format!("{}:/opt/tools:ro", dir.path().display());
+    let out = ucr(
+        &c,
+        &[
+            "run",
+            "--rm",
+            "--volume",
+            &volume,
+            &image,
+            "/opt/tools/tool.sh",
+            "a",
+        ],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "tool a\n"),
+        "{}",
+        out.all()
+    );
+    // Found where it was looked for, but its interpreter is not in the container: the exec says so, 127.
+    let out = ucr(
+        &c,
+        &[
+            "run",
+            "--rm",
+            "--volume",
+            &volume,
+            &image,
+            "/opt/tools/broken.sh",
+        ],
+    );
+    assert_eq!(out.code, 127, "{}", out.all());
+    assert_one_line_error(&out, "/opt/tools/broken.sh");
+    let out = ucr(
+        &c,
+        &[
+            "run",
+            "--rm",
+            "--volume",
+            &volume,
+            &image,
+            "/opt/tools/none.sh",
+        ],
+    );
+    assert_eq!(out.code, 127, "{}", out.all());
+    // Fetched into the sandbox, the working directory, and run by its bare name (Mesos looks there first).
+    let fetched = script("fetched.sh", "#!/bin/sh\necho fetched \"$@\"\n");
+    let task = |id: &str, value: &str| {
+        serde_json::json!({"type": "LAUNCH_CONTAINER", "launch_container": {
+            "container_id": {"value": c.id(id)},
+            "command": {"shell": false, "value": value, "arguments": ["fetched.sh", "x"],
+                "uris": [{"value": fetched, "executable": true}]},
+            "container": {"type": "MESOS", "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}}}
+        }})
+        .to_string()
+    };
+    for value in [
+        "fetched.sh",
+        "./fetched.sh",
+        "/mnt/mesos/sandbox/fetched.sh",
+    ] {
+        let out = c.run_stdin(&["launch", "--rm", "-"], &task("fetched", value));
+        assert_eq!(out.code, 0, "{value}: {}", out.all());
+        assert_eq!(out.stdout, "fetched x\n", "{value}: {}", out.all());
+    }
+    let out = c.run_stdin(&["launch", "--rm", "-"], &task("unfetched", "other.sh"));
+    assert_eq!(out.code, 127, "{}", out.all());
+    assert!(out.stderr.contains("other.sh: not found"), "{}", out.stderr);
+}
+
 #[test]
 fn sandbox_is_shared_and_holds_stdout_and_stderr() {
     let (_reg, image) = busybox_registry();

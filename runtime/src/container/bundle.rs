@@ -24,7 +24,7 @@ use oci_spec::runtime::{
 use oci_spec::OciSpecError;
 use ucr_isolators::Contribution;
 
-use crate::process::Process;
+use crate::process::{Process, View};
 use crate::spec::{ContainerConfig, Tty};
 
 pub struct BundleInput<'a> {
@@ -198,6 +198,36 @@ pub fn runtime_spec(b: &BundleInput<'_>) -> Result<Spec, OciSpecError> {
     Ok(spec)
 }
 
+/// What the task of `spec` will see at a path before it starts: its root (the host's without one) with the
+/// spec's mounts over it, a bind showing its source (`process::view`).
+pub fn view(spec: &Spec) -> View {
+    let root = spec
+        .root()
+        .as_ref()
+        .map_or(Path::new("/"), |r| r.path().as_path());
+    let mut view = View::new(root);
+    for m in spec.mounts().iter().flatten() {
+        let bind = m.typ().as_deref() == Some("bind")
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
+        let dest = m.destination().to_string_lossy();
+        view.mount(&dest, m.source().as_deref().filter(|_| bind));
+    }
+    view
+}
+
+/// Names `program` in `spec` as the one to exec ([`PROGRAM_ANNOTATION`]), or none but `args[0]`.
+pub fn set_program(spec: &mut Spec, program: Option<&str>) {
+    let mut annotations = spec.annotations().clone().unwrap_or_default();
+    match program {
+        Some(p) => annotations.insert(PROGRAM_ANNOTATION.to_string(), p.to_string()),
+        None => annotations.remove(PROGRAM_ANNOTATION),
+    };
+    spec.set_annotations(Some(annotations));
+}
+
 /// The container's hostname: the request's, else an isolator's, else its short id when it has a network
 /// namespace of its own, else the host's.
 pub fn hostname(cfg: &ContainerConfig, c: &Contribution) -> String {
@@ -245,6 +275,7 @@ mod tests {
 
     fn process() -> Process {
         Process {
+            executable: "sh".into(),
             program: Some("/bin/busybox".into()),
             args: vec!["sh".into(), "-c".into(), "true".into()],
             env: vec!["PATH=/bin".into(), "MESOS_CONTAINER_IP=old".into()],

@@ -1,6 +1,6 @@
 //! The caller's half of a launch (CLI or agent): claim the id, provide the image (credential URIs fetched
-//! first, see `fetcher::credentials`), provision the rootfs, resolve
-//! the process, let the isolators prepare, write the OCI bundle, fetch URIs, then start the per-container
+//! first, see `fetcher::credentials`), provision the rootfs, resolve the process, let the isolators prepare,
+//! fetch URIs, find the program and write the OCI bundle, then start the per-container
 //! supervisor and wait for its first word. Every step is checkpointed before it starts; a failure at any step
 //! records a `REASON_CONTAINER_LAUNCH_FAILED` termination and undoes what was done, so nothing is left
 //! half-made. The steps split where a nested container joins its parent's namespaces (`Prepared::finish`),
@@ -16,7 +16,7 @@ use ucr_registry::manifest::RunConfig;
 
 use super::config::Config;
 use super::spawn::{start, Launched, Starting};
-use crate::container::bundle::{runtime_spec, BundleInput};
+use crate::container::bundle::{self, runtime_spec, BundleInput};
 use crate::container::checkpoint::write_json;
 use crate::container::claim::ErasedJson;
 use crate::container::error::{ContainerError, Result};
@@ -31,7 +31,7 @@ use crate::fetcher::credentials::{fetch_credentials, is_credential_uri};
 use crate::fetcher::{fetch_uris, FetchOptions};
 use crate::images::{Images, Notices};
 use crate::process::resolve::Process;
-use crate::process::resolve_process;
+use crate::process::{find_program, resolve_process};
 use crate::provisioner;
 use crate::spec::{self, ContainerConfig};
 use crate::supervisor::Known;
@@ -301,8 +301,9 @@ pub(super) fn prepare<'a>(
 }
 
 impl Prepared<'_> {
-    /// Joins the parent's namespaces (`nested_in` now running), writes the bundle and the secrets, and fetches
-    /// the URIs into the sandbox. Returns what it wrote, for a supervisor forked from this process.
+    /// Joins the parent's namespaces (`nested_in` now running), writes the secrets, fetches the URIs into the
+    /// sandbox, finds the program (where the task will see it, mounts and fetched files included) and writes
+    /// the bundle. Returns what it wrote, for a supervisor forked from this process.
     pub(super) fn finish(
         self,
         config: &Config,
@@ -312,7 +313,7 @@ impl Prepared<'_> {
     ) -> Result<Known> {
         let Prepared {
             cfg,
-            process: p,
+            process: mut p,
             rootfs,
             mut contribution,
             persistent,
@@ -329,9 +330,9 @@ impl Prepared<'_> {
         }
         checkpoint(config, st, State::Preparing)?;
         killed_yet(config, id, "preparing")?;
-        let (bundle, sandbox) = (paths.bundle(id), paths.sandbox(id));
-        fs::create_dir_all(&bundle).map_err(|e| ContainerError::io(&bundle, e))?;
-        let spec = runtime_spec(&BundleInput {
+        let (bundle_dir, sandbox) = (paths.bundle(id), paths.sandbox(id));
+        fs::create_dir_all(&bundle_dir).map_err(|e| ContainerError::io(&bundle_dir, e))?;
+        let mut spec = runtime_spec(&BundleInput {
             config: &cfg,
             process: &p,
             rootfs: rootfs.as_deref(),
@@ -341,7 +342,6 @@ impl Prepared<'_> {
             contribution: &contribution,
         })
         .map_err(|e| ContainerError::launch(id, "preparing", format!("OCI bundle: {e}"), 125))?;
-        write_json(&bundle.join("config.json"), &spec)?;
         super::secrets::write_env(paths, &cfg)?;
 
         // The cgroup is made (limits written) and the init placed in it by the supervisor as it starts; it runs
@@ -368,6 +368,12 @@ impl Prepared<'_> {
             })?;
         }
         killed_yet(config, id, "fetching")?;
+        // The program where the task will find it: in a volume, or fetched into the sandbox just now, as well as
+        // in the image. Not found is 127, found but not runnable 126, before anything starts.
+        find_program(&mut p, &bundle::view(&spec))
+            .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), e.exit_code()))?;
+        bundle::set_program(&mut spec, p.program.as_deref());
+        write_json(&bundle_dir.join("config.json"), &spec)?;
         Ok(Known {
             state: st.clone(),
             config: cfg.into_owned(),

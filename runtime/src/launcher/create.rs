@@ -136,7 +136,7 @@ unsafe fn spawn(
                 )
             }));
             let msg = match out {
-                Ok(f) => f.to_string(),
+                Ok(f) => f.report(),
                 Err(_) => "panicked".to_string(),
             };
             let _ = report_w.write_all(format!("E{msg}").as_bytes());
@@ -202,7 +202,7 @@ fn read_report(report: &mut File, want: usize) -> Result<Vec<u8>, LaunchError> {
 
 fn failure(r: Vec<u8>) -> LaunchError {
     match r.strip_prefix(b"E") {
-        Some(m) => LaunchError::Init(String::from_utf8_lossy(m).into_owned()),
+        Some(m) => LaunchError::from_init(&String::from_utf8_lossy(m)),
         None => LaunchError::Init("exited before it was ready".into()),
     }
 }

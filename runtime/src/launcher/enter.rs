@@ -79,10 +79,7 @@ pub fn exec(os: &dyn Launcher, plan: &Plan, entry: &Entry, stdio: [OwnedFd; 3]) 
         let program = lookup(os, &entry.program, &plan.env)?;
         lock_down(os, plan)?;
         let e = os.exec(&program, &entry.args, &env);
-        Err(Failure::new(
-            format!("exec {}", program.to_string_lossy()),
-            e,
-        ))
+        Err(Failure::exec(&program.to_string_lossy(), e))
     };
     match run() {
         Ok(never) => match never {},

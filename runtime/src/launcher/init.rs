@@ -143,10 +143,7 @@ fn setup(
     wait_for(go, "waiting for start", "the supervisor")?;
     start_hooks(os, plan, go)?;
     let e = os.exec(&program, &plan.args, &env);
-    Err(Failure::new(
-        format!("exec {}", program.to_string_lossy()),
-        e,
-    ))
+    Err(Failure::exec(&program.to_string_lossy(), e))
 }
 
 /// The init's first step when staged (`stage.rs`): wait until the intermediate has written its maps, then become root in
@@ -333,8 +330,8 @@ fn find_program(os: &dyn Launcher, plan: &Plan) -> Result<CString, Failure> {
 /// `name` as is when it holds a `/`, else the first executable of that name in `env`'s PATH (or the default).
 pub(super) fn lookup(os: &dyn Launcher, name: &str, env: &[String]) -> Result<CString, Failure> {
     let not_found = || {
-        Failure::new(
-            format!("exec {name}"),
+        Failure::exec(
+            name,
             io::Error::new(io::ErrorKind::NotFound, "not found in PATH"),
         )
     };

@@ -109,7 +109,15 @@ fn started(rec: &Record, back: &mut std::fs::File) -> Result<()> {
         }
     }
     match said.strip_prefix(b"E") {
-        Some(why) => Err(OciError::Launch(String::from_utf8_lossy(why).into_owned())),
+        Some(why) => {
+            use crate::launcher::LaunchError;
+            match LaunchError::from_init(&String::from_utf8_lossy(why)) {
+                LaunchError::Exec { why, .. } | LaunchError::Init(why) => {
+                    Err(OciError::Launch(why))
+                }
+                e => Err(OciError::Launch(e.to_string())),
+            }
+        }
         None => Ok(()),
     }
 }

@@ -1,4 +1,4 @@
-//! Finding the program a container runs, inside its root filesystem, before anything starts, so a missing
+//! Finding the program a container runs, where its task will find it, before anything starts, so a missing
 //! program is told apart (exit 127) from one that cannot be run (exit 126).
 //!
 //! Rules (Mesos launcher: `os::which(executable, working_directory)`, then `execvpe`):
@@ -8,16 +8,14 @@
 //!   when it is a regular file with an execute bit. When none does, a candidate that exists but cannot be run
 //!   makes it "not executable" (as `execvp` reports EACCES), else it is "not found".
 //!
-//! Paths are resolved with `openat2(RESOLVE_IN_ROOT)` from the rootfs, so absolute symlinks in the image (e.g.
-//! `/bin/sh -> /bin/busybox`) resolve in the image, never on the host.
+//! Paths are followed in the container's [`View`]: its root filesystem with its mounts over it (a program in a
+//! volume or fetched into the sandbox is found there), symlinks resolved in the container (e.g.
+//! `/bin/sh -> /bin/busybox` in the image), never on the host.
 
 use std::io;
-use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
 
-use rustix::fs::{fstat, FileType, OFlags};
-
-use ucr_registry::confined::{self, open_root};
+use super::view::View;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -51,29 +49,20 @@ enum Candidate {
 
 /// The in-container path of the program `argv0` names; see the module comment for the rules. `cwd` is the
 /// container's working directory (absolute), `path_env` its PATH.
-pub fn lookup(
-    rootfs: &Path,
-    cwd: &str,
-    path_env: &str,
-    argv0: &str,
-) -> Result<String, LookupError> {
+pub fn lookup(view: &View, cwd: &str, path_env: &str, argv0: &str) -> Result<String, LookupError> {
     if argv0.is_empty() {
         return Err(LookupError::NotFound {
             name: "\"\"".into(),
             searched: "empty program name".into(),
         });
     }
-    let root = open_root(rootfs).map_err(|source| LookupError::Io {
-        path: rootfs.display().to_string(),
-        source,
-    })?;
     if argv0.contains('/') {
         let path = if argv0.starts_with('/') {
             argv0.to_string()
         } else {
             join(cwd, argv0)
         };
-        return match check(&root, &path)? {
+        return match check(view, &path)? {
             Candidate::Executable => Ok(path),
             Candidate::NotExecutable(why) => Err(LookupError::NotExecutable { path, why }),
             Candidate::Missing => Err(LookupError::NotFound {
@@ -92,7 +81,7 @@ pub fn lookup(
             join(cwd, dir)
         };
         let path = join(&dir, argv0);
-        match check(&root, &path)? {
+        match check(view, &path)? {
             Candidate::Executable => return Ok(path),
             Candidate::NotExecutable(why) => {
                 refused.get_or_insert(LookupError::NotExecutable { path, why });
@@ -106,13 +95,16 @@ pub fn lookup(
     }))
 }
 
-fn check(root: &OwnedFd, path: &str) -> Result<Candidate, LookupError> {
-    let fd = match confined::open(root, path, OFlags::PATH) {
-        Ok(fd) => fd,
+fn check(view: &View, path: &str) -> Result<Candidate, LookupError> {
+    let st = match view.metadata(path) {
+        Ok(st) => st,
         Err(e) => {
             return match e.raw_os_error() {
                 Some(libc::ENOENT) | Some(libc::ENOTDIR) => Ok(Candidate::Missing),
                 Some(libc::EACCES) => Ok(Candidate::NotExecutable("permission denied")),
+                Some(libc::ELOOP) => Ok(Candidate::NotExecutable(
+                    "too many levels of symbolic links",
+                )),
                 _ => Err(LookupError::Io {
                     path: path.to_string(),
                     source: e,
@@ -120,17 +112,15 @@ fn check(root: &OwnedFd, path: &str) -> Result<Candidate, LookupError> {
             }
         }
     };
-    let st = fstat(&fd).map_err(|e| LookupError::Io {
-        path: path.to_string(),
-        source: e.into(),
-    })?;
-    Ok(match FileType::from_raw_mode(st.st_mode) {
-        FileType::Directory => Candidate::NotExecutable("is a directory"),
-        FileType::RegularFile if st.st_mode & 0o111 == 0 => {
-            Candidate::NotExecutable("no execute permission")
-        }
-        FileType::RegularFile => Candidate::Executable,
-        _ => Candidate::NotExecutable("not a regular file"),
+    let ft = st.file_type();
+    Ok(if ft.is_dir() {
+        Candidate::NotExecutable("is a directory")
+    } else if ft.is_file() && st.permissions().mode() & 0o111 == 0 {
+        Candidate::NotExecutable("no execute permission")
+    } else if ft.is_file() {
+        Candidate::Executable
+    } else {
+        Candidate::NotExecutable("not a regular file")
     })
 }
 
@@ -155,7 +145,8 @@ fn join(dir: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{symlink, PermissionsExt};
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
 
     fn file(root: &Path, path: &str, mode: u32) {
         let p = root.join(path.trim_start_matches('/'));
@@ -185,7 +176,8 @@ mod tests {
     #[test]
     fn absolute_and_relative() {
         let d = rootfs();
-        let l = |cwd: &str, a: &str| lookup(d.path(), cwd, PATH, a);
+        let v = View::new(d.path());
+        let l = |cwd: &str, a: &str| lookup(&v, cwd, PATH, a);
         assert_eq!(l("/", "/bin/sh").ok().as_deref(), Some("/bin/sh"));
         assert_eq!(l("/app", "./run.sh").ok().as_deref(), Some("/app/run.sh"));
         assert_eq!(l("/app", "bin/x").ok().as_deref(), Some("/app/bin/x"));
@@ -203,7 +195,8 @@ mod tests {
     #[test]
     fn bare_names() {
         let d = rootfs();
-        let l = |cwd: &str, path: &str, a: &str| lookup(d.path(), cwd, path, a);
+        let v = View::new(d.path());
+        let l = |cwd: &str, path: &str, a: &str| lookup(&v, cwd, path, a);
         // Working directory first (Mesos), then PATH.
         assert_eq!(
             l("/app", PATH, "run.sh").ok().as_deref(),
@@ -222,6 +215,37 @@ mod tests {
         );
         assert!(l("/", "/usr/sbin", "dir").is_err_and(|e| !e.is_not_found()));
         assert!(l("/", PATH, "").is_err_and(|e| e.is_not_found()));
+    }
+
+    #[test]
+    fn programs_in_mounts_are_found_where_the_task_sees_them() {
+        let d = rootfs();
+        let (sandbox, vol) = (
+            tempfile::tempdir().expect("tempdir"),
+            tempfile::tempdir().expect("tempdir"),
+        );
+        file(sandbox.path(), "/fetched.sh", 0o755);
+        file(vol.path(), "/bin/tool2", 0o755);
+        file(vol.path(), "/notes", 0o644);
+        let mut v = View::new(d.path());
+        v.mount("/mnt/mesos/sandbox", Some(sandbox.path()));
+        v.mount("/opt/tools", Some(vol.path()));
+        let l = |cwd: &str, path: &str, a: &str| lookup(&v, cwd, path, a);
+        let sb = "/mnt/mesos/sandbox";
+        assert_eq!(
+            l(sb, PATH, "fetched.sh").ok().as_deref(),
+            Some("/mnt/mesos/sandbox/fetched.sh")
+        );
+        assert_eq!(
+            l(sb, PATH, "./fetched.sh").ok().as_deref(),
+            Some("/mnt/mesos/sandbox/fetched.sh")
+        );
+        assert_eq!(
+            l("/", "/opt/tools/bin:/bin", "tool2").ok().as_deref(),
+            Some("/opt/tools/bin/tool2")
+        );
+        assert!(l("/", PATH, "/opt/tools/notes").is_err_and(|e| !e.is_not_found()));
+        assert!(l(sb, PATH, "/opt/tools/none").is_err_and(|e| e.is_not_found()));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! From a config and an image to the exact process: argv by the Mesos (or Docker) command rules, the merged
-//! environment, the working directory (created in the rootfs when the image names one that is missing), the
-//! user (the request's, resolved on the host; else the image USER, resolved in the rootfs), and the executable
-//! checked inside the rootfs so "not found" (127) and "not executable" (126) are told before anything starts.
-//! Without an image the rootfs is the host's `/` and nothing is created in it.
+//! environment, the working directory (created in the rootfs when the image names one that is missing) and
+//! the user (the request's, resolved on the host; else the image USER, resolved in the rootfs). The program is
+//! looked for once the container's mounts are known and its URIs fetched ([`find_program`]), so "not found"
+//! (127) and "not executable" (126) are told before anything starts, also for a program in a volume or the
+//! sandbox. Without an image the rootfs is the host's `/` and nothing is created in it.
 
 use std::path::Path;
 
@@ -14,11 +15,15 @@ use super::env::{build_env, working_dir, DEFAULT_PATH};
 use super::error::{ProcessError, Result};
 use super::lookup::lookup;
 use super::user::{resolve_user, ResolvedUser};
+use super::view::View;
 use crate::spec::ContainerConfig;
 
-/// The process to run, fully resolved (argv, env, cwd and ids are final here).
+/// The process to run, fully resolved (argv, env, cwd and ids are final here; the program once [`find_program`]
+/// has looked for it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Process {
+    /// The name the program is looked up by (Mesos: the command's value, else `args[0]`).
+    pub executable: String,
     /// The program to exec when it is not `args[0]` (Mesos `shell: false` with a value and its own `argv[0]`).
     pub program: Option<String>,
     pub args: Vec<String>,
@@ -76,21 +81,13 @@ pub fn resolve_process(
         }
         _ => (ResolvedUser::root(), None),
     };
-    let path_env = env
-        .iter()
-        .find_map(|kv| kv.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH)
-        .to_string();
-    let resolved = lookup(rootfs, &cwd, &path_env, &command.executable)?;
-    // args[0] is what the task sees, as given (like runc); the program is the path found in the rootfs (Mesos'
-    // relative lookup: cwd, then PATH). When they differ, the executor execs the program with this argv.
     if args.is_empty() {
         return Err(ProcessError::EmptyCommand);
     }
-    let program = (args[0] != resolved).then_some(resolved);
     Ok(ResolvedProcess {
         process: Process {
-            program,
+            executable: command.executable,
+            program: None,
             args,
             env,
             cwd,
@@ -100,6 +97,20 @@ pub fn resolve_process(
         },
         user_note,
     })
+}
+
+/// Finds `p`'s program where its task will see it (`lookup.rs`: working directory, then PATH, in `view`).
+/// `args[0]` is what the task sees, as given (like runc); the program is the path found (Mesos' relative
+/// lookup). When they differ, the launcher execs the program with this argv.
+pub fn find_program(p: &mut Process, view: &View) -> Result<()> {
+    let path_env = p
+        .env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let found = lookup(view, &p.cwd, path_env, &p.executable)?;
+    p.program = (p.args.first() != Some(&found)).then_some(found);
+    Ok(())
 }
 
 /// mkdir -p of an in-container path, confined to the rootfs ([`confined::ensure`]), so an image symlink

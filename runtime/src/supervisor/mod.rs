@@ -278,7 +278,11 @@ fn start(
         created.abort();
         return Err(e);
     }
-    created.start().map_err(|e| fail(e.to_string()))?;
+    created.start().map_err(|e| match e.exit_code() {
+        // The program, there in the view its lookup had, was not when the init exec'd it: 127 or 126 still.
+        Some(code) => ContainerError::launch(id, "starting", e.to_string(), code),
+        None => fail(e.to_string()),
+    })?;
     Ok((pid, plan, console))
 }
 
