@@ -1,7 +1,7 @@
 //! The agent's streaming calls end to end, driven by a small HTTP client of the tests' own
 //! (`agent::stream`): LAUNCH_NESTED_CONTAINER_SESSION with a terminal (typed commands echoed, a resize seen by
 //! `stty size`, the exit code by WAIT_CONTAINER, several outputs at once, one input at a time), without one
-//! (stdin piped to `cat`, EOF by an empty record, STDERR records), a dropped connection (or a dead agent) that
+//! (stdin piped to `cat`, EOF by an empty record, STDERR records, the command's user), a dropped connection (or a dead agent) that
 //! kills the command inside the container, ATTACH_CONTAINER_INPUT into a container launched with `tty_info`, and Mesos's status
 //! codes for the streaming calls.
 
@@ -187,6 +187,32 @@ fn agent_session_without_a_terminal_pipes_stdin_to_eof_and_codes_in_mesos_order(
     ));
     env.read_to_end();
     assert_eq!(env.stdout, "hi there\n");
+
+    // CommandInfo.user: the command runs as that user of the container (the task runs as root here); one the
+    // container's /etc/passwd does not name is a 400 before any stream.
+    let as_user = json!({"value": "id -u; id -g", "user": "nobody"});
+    let mut who = Output::new(streaming_call(
+        &sock,
+        &session_call(&target, "user1", as_user, None),
+    ));
+    who.read_to_end();
+    assert_eq!(who.stdout, "65534\n65534\n", "{}", a.log());
+    let unknown_user = streaming_call(
+        &sock,
+        &session_call(
+            &target,
+            "user2",
+            json!({"value": "true", "user": "no-such-user"}),
+            None,
+        ),
+    );
+    assert_eq!(unknown_user.status, 400);
+    let why = unknown_user.text();
+    assert!(
+        why.contains("command.user") && why.contains("no-such-user") && why.contains("/etc/passwd"),
+        "{why}"
+    );
+    assert!(!why.contains("/proc/"), "{why}");
 
     // Mesos's status codes for the streaming calls.
     let json_only = post(

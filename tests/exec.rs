@@ -1,7 +1,7 @@
 //! `ucr exec`: a command in a running container — its hostname, pid namespace and task user — with the
-//! command's exit code; a program that is not there is 127 with one line; `-i` attaches stdin; `-it` gives a
-//! working shell on a terminal, driven here from a pty as a person's terminal would drive it (type, read the
-//! echo, resize, exit code).
+//! command's exit code; a program that is not there is 127 with one line; `-u`/`-w` give another user and
+//! working directory; `-i` attaches stdin; `-it` gives a working shell on a terminal, driven here from a pty as
+//! a person's terminal would drive it (type, read the echo, resize, exit code).
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -56,6 +56,62 @@ fn exec_runs_in_the_container_as_its_task_with_the_exit_code() {
     assert_eq!(out.code, 127, "{}", out.all());
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("no-such-program"), "{}", out.stderr);
+    // Named by its path, the program is looked for by the exec itself: still 127, and 126 for one that is
+    // there but cannot run.
+    let out = c.run_for(&["exec", &id, "/no/such/program"], CMD_TIMEOUT);
+    assert_eq!(out.code, 127, "{}", out.all());
+    assert!(out.stderr.contains("/no/such/program"), "{}", out.stderr);
+    let out = c.run_for(&["exec", &id, "/etc/passwd"], CMD_TIMEOUT);
+    assert_eq!(out.code, 126, "{}", out.all());
+    // Another user and working directory than the task's, as `docker exec -u -w`; names are the container's.
+    let out = c.run_for(
+        &[
+            "exec",
+            "-u",
+            "root",
+            "-w",
+            "/etc",
+            &id,
+            "sh",
+            "-c",
+            "id -u; pwd",
+        ],
+        CMD_TIMEOUT,
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "0\n/etc\n"),
+        "{}",
+        out.all()
+    );
+    let out = c.run_for(
+        &[
+            "exec",
+            "--user",
+            "123:45",
+            &id,
+            "sh",
+            "-c",
+            "id -u; id -g; id -G",
+        ],
+        CMD_TIMEOUT,
+    );
+    assert_eq!(out.stdout, "123\n45\n45\n", "{}", out.all());
+    let out = c.run_for(&["exec", "-u", "no-such-user", &id, "true"], CMD_TIMEOUT);
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no-such-user") && out.stderr.contains("/etc/passwd in the container"),
+        "{}",
+        out.stderr
+    );
+    // A directory that is not there is no missing program: 126, as for one that cannot run.
+    let out = c.run_for(&["exec", "-w", "/no/such/dir", &id, "true"], CMD_TIMEOUT);
+    assert_eq!(out.code, 126, "{}", out.all());
+    assert!(out.stderr.contains("/no/such/dir"), "{}", out.stderr);
+    let out = c.run_for(&["exec", "-w", "etc", &id, "true"], CMD_TIMEOUT);
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert!(out.stderr.contains("--workdir etc"), "{}", out.stderr);
     let out = c.run_stdin(&["exec", "-i", &id, "sh"], "echo from-stdin; exit 4\n");
     assert_eq!(
         (out.code, out.stdout.as_str()),

@@ -44,6 +44,11 @@ pub struct ExecRequest {
     pub argv: Vec<String>,
     /// Variables over the task's environment.
     pub env: Vec<(String, String)>,
+    /// Another user than the task's (`USER[:GROUP]`, names looked up in the container's /etc/passwd and
+    /// /etc/group, as `docker exec --user` does).
+    pub user: Option<String>,
+    /// Another working directory than the task's (a path in the container).
+    pub workdir: Option<String>,
     /// Attach the caller's stdin (else /dev/null).
     pub stdin: bool,
     /// A terminal, relayed to the caller's stdin and stdout.
@@ -71,7 +76,7 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
     if !super::fork::single_threaded() {
         return Err(state("exec: the calling process must be single-threaded"));
     }
-    let plan = match plan(paths, &st) {
+    let plan = match plan(paths, &st).and_then(|p| instead(p, id, pid, req)) {
         Ok(plan) => plan,
         // Its bundle, sandbox or cgroup went with a stop or `rm` beside this call: say that, not what was missing.
         Err(e) => return Err(ended_meanwhile(paths, id, pid).unwrap_or(e)),
@@ -158,6 +163,48 @@ fn plan(paths: &Paths, st: &ContainerState) -> Result<launcher::Plan> {
     Ok(plan)
 }
 
+/// `plan` with the request's user and working directory in place of the task's. The user is looked up in the
+/// files the task sees, through its init's root (`/proc/PID/root`), whatever root filesystem it has.
+fn instead(
+    mut plan: launcher::Plan,
+    id: &str,
+    pid: i32,
+    req: &ExecRequest,
+) -> Result<launcher::Plan> {
+    let state = |why: String| ContainerError::State {
+        id: id.to_string(),
+        why,
+    };
+    if let Some(dir) = &req.workdir {
+        if !dir.starts_with('/') {
+            return Err(state(format!(
+                "exec: --workdir {dir}: not an absolute path in the container"
+            )));
+        }
+        plan.cwd = dir.into();
+    }
+    if let Some(user) = &req.user {
+        let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
+        let u = crate::process::user::resolve_user(user, &root).map_err(|e| match e {
+            crate::process::ProcessError::User { user, why, file } => {
+                let file = file
+                    .strip_prefix(&root)
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string();
+                state(format!(
+                    "exec: user {user:?}: {why} (/{file} in the container)"
+                ))
+            }
+            e => state(format!("exec: user {user:?}: {e}")),
+        })?;
+        plan.uid = u.uid;
+        plan.gid = u.gid;
+        plan.additional_gids = u.additional_gids;
+    }
+    Ok(plan)
+}
+
 /// The answer for a container that stopped running since `exec` found it running with task `pid`: gone, not
 /// running any more, or its task ending; None if it still runs as it did.
 fn ended_meanwhile(paths: &Paths, id: &str, pid: i32) -> Option<ContainerError> {
@@ -196,11 +243,7 @@ fn enter(
             let f = launcher::exec_entered(&Linux, plan, entry, stdio);
             say(&format!("ucr: {f}"));
             // Not found (127) or found but not runnable (126), as a shell says.
-            let code = if f.to_string().contains("not found") {
-                127
-            } else {
-                126
-            };
+            let code = f.exit_code().unwrap_or(126);
             // SAFETY: see above.
             unsafe { libc::_exit(code) }
         }

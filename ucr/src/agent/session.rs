@@ -54,6 +54,8 @@ struct Request {
     target: String,
     argv: Vec<String>,
     env: Vec<(String, String)>,
+    /// The command's user, if not the task's.
+    user: Option<String>,
     /// A terminal, with its size if given.
     tty: Option<Option<(u16, u16)>>,
 }
@@ -101,11 +103,12 @@ fn parse(call: &Value) -> Result<Request, Reply> {
             )))
         }
     };
-    if cmd.get("user").is_some_and(|u| !u.is_null()) {
-        return Err(bad(format!(
-            "'{F}.command.user' is not supported: a session runs as its container's task user"
-        )));
-    }
+    // Mesos runs a nested container as its CommandInfo's user; without one, as its container's task user.
+    let user = match cmd.get("user") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(u)) if !u.is_empty() => Some(u.clone()),
+        Some(u) => return Err(bad(format!("'{F}.command.user' is invalid: {u}"))),
+    };
     let mut env = Vec::new();
     let vars = cmd
         .get("environment")
@@ -149,6 +152,7 @@ fn parse(call: &Value) -> Result<Request, Reply> {
         id,
         argv,
         env,
+        user,
         tty,
     })
 }
@@ -164,10 +168,19 @@ pub async fn launch(agent: &Arc<Agent>, call: &Value) -> Reply {
             format!("Container {} cannot be found", req.target),
         )
     };
-    match agent.c.container(&req.target) {
-        Ok(st) if st.state == State::Running && st.task_alive() => {}
+    let pid = match agent.c.container(&req.target) {
+        Ok(st) if st.state == State::Running && st.task_alive() => st.pid,
         Ok(_) | Err(ContainerError::NotFound(_)) => return not_found(),
         Err(e) => return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    // A user the container does not know is the request's fault, said before any stream: looked up in the
+    // files the task sees, as `ucr exec` will.
+    if let (Some(user), Some(pid)) = (&req.user, pid) {
+        let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
+        if let Err(e) = ucr_runtime::process::resolve_user(user, &root) {
+            let e = e.to_string().replace(&format!("{}/", root.display()), "/");
+            return bad(format!("'{F}.command.user' is invalid: {e}"));
+        }
     }
     let running = agent.sessions.get(&req.id).is_some_and(|s| !s.has_ended());
     if running || agent.c.exists(&req.id) {
@@ -262,6 +275,9 @@ fn spawn(agent: &Agent, req: &Request) -> std::io::Result<Spawned> {
     }
     for (k, v) in &req.env {
         cmd.arg("-e").arg(format!("{k}={v}"));
+    }
+    if let Some(u) = &req.user {
+        cmd.arg(format!("--user={u}"));
     }
     cmd.arg(&req.target).arg("--").args(&req.argv);
     cmd.env_remove("UCR_LOG");
