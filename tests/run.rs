@@ -248,6 +248,40 @@ fn programs_in_volumes_and_fetched_into_the_sandbox_run_without_a_shell() {
     assert!(out.stderr.contains("other.sh: not found"), "{}", out.stderr);
 }
 
+/// A hostname the kernel would refuse is refused before anything is made: one line naming it, no container.
+#[test]
+fn a_hostname_the_kernel_refuses_is_refused_before_the_launch() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    let id = c.id("host");
+    let long = "h".repeat(65);
+    let out = ucr(
+        &c,
+        &["run", "--name", &id, "--hostname", &long, &image, "true"],
+    );
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert_one_line_error(&out, "hostname");
+    assert!(out.stderr.contains("64 bytes"), "{}", out.stderr);
+    assert!(c.ps(&id).is_none(), "nothing was made");
+    let out = ucr(
+        &c,
+        &[
+            "run",
+            "--rm",
+            "--hostname",
+            &"h".repeat(64),
+            &image,
+            "hostname",
+        ],
+    );
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (0, long[1..].as_ref()),
+        "{}",
+        out.all()
+    );
+}
+
 #[test]
 fn sandbox_is_shared_and_holds_stdout_and_stderr() {
     let (_reg, image) = busybox_registry();

@@ -104,6 +104,9 @@ pub(super) fn claim(
 ) -> Result<ContainerState> {
     let id = cfg.id.as_str();
     let paths = &config.paths;
+    if let Some(h) = &cfg.hostname {
+        spec::validate_hostname(h)?;
+    }
     let (cgroup, claim_in) = match nested_in {
         Some(p) => (super::nested::cgroup(p, id), paths.children(&p.id)),
         None => {

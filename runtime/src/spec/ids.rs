@@ -1,4 +1,5 @@
-//! Container ids, and the one id derivation that is not the identity: Marathon app ids.
+//! Container ids, the one id derivation that is not the identity (Marathon app ids), and the hostname a request
+//! may give its container.
 //!
 //! An id becomes a directory name (`<root>/containers/<id>`), a cgroup name and a log field, hence the rules.
 //! They are the MESOS-SEMANTICS.md rules; note Mesos itself also refuses `.` anywhere and `\`, ucr does not
@@ -39,6 +40,24 @@ pub fn validate_id(id: &str) -> Result<()> {
         return bad("must not contain control characters");
     }
     Ok(())
+}
+
+/// The kernel's longest hostname (`__NEW_UTS_LEN`).
+pub const MAX_HOSTNAME_LEN: usize = 64;
+
+/// Checks a requested hostname before anything is made, rather than the container's init failing on it: what
+/// sethostname(2) takes (1 to [`MAX_HOSTNAME_LEN`] bytes), with no whitespace or control characters.
+pub fn validate_hostname(name: &str) -> Result<()> {
+    let why = if name.is_empty() {
+        "must not be empty"
+    } else if name.len() > MAX_HOSTNAME_LEN {
+        "must be at most 64 bytes long (the kernel's limit)"
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "must not contain spaces or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(SpecError::field("hostname", format!("{name:?} {why}")))
 }
 
 /// The container id of a Marathon app: the app id made absolute (`.` and `..` resolved against the root group,
@@ -95,6 +114,16 @@ fn valid_marathon_segment(seg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostnames_are_what_the_kernel_takes() {
+        assert!(validate_hostname("web-1.example").is_ok());
+        assert!(validate_hostname(&"a".repeat(64)).is_ok());
+        for bad in ["", "a b", "tab\t", &"a".repeat(65)] {
+            let e = validate_hostname(bad).expect_err(bad);
+            assert!(e.to_string().starts_with("hostname: "), "{e}");
+        }
+    }
 
     fn rule(id: &str) -> String {
         match validate_id(id) {

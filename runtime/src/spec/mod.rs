@@ -28,7 +28,7 @@ pub use detect::{
     read_request, read_request_with, read_request_with_store, Format, Parsed, ParsedPod, Request,
 };
 pub use error::SpecError;
-pub use ids::{marathon_container_id, validate_id, MAX_ID_LEN};
+pub use ids::{marathon_container_id, validate_hostname, validate_id, MAX_ID_LEN};
 pub use json::Unknown;
 pub use pod::PodConfig;
 pub use secrets::{DirSecrets, FileSecrets, SecretSource};
