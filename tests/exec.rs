@@ -3,11 +3,10 @@
 //! working directory; `-i` attaches stdin; `-it` gives a working shell on a terminal, driven here from a pty as
 //! a person's terminal would drive it (type, read the echo, resize, exit code).
 
-use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::term::Term;
 use crate::common::{busybox_registry, Containers, CMD_TIMEOUT};
 
 fn running(c: &Containers, image: &str) -> String {
@@ -220,82 +219,22 @@ fn an_exec_whose_first_child_is_killed_reaps_its_command_itself() {
     );
 }
 
-/// The test's side of a terminal: the master of a pty whose slave is `ucr exec -it`'s stdio.
-struct Term {
-    master: OwnedFd,
-    seen: String,
-}
-
-impl Term {
-    /// Read until `want` has appeared after what was already consumed; panics at the deadline.
-    fn expect(&mut self, want: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut buf = [0u8; 4096];
-        while !self.seen.contains(want) {
-            assert!(
-                Instant::now() < deadline,
-                "never saw {want:?} in {:?}",
-                self.seen
-            );
-            let mut set = [rustix::event::PollFd::new(
-                &self.master,
-                rustix::event::PollFlags::IN,
-            )];
-            let t = rustix::event::Timespec {
-                tv_sec: 0,
-                tv_nsec: 100_000_000,
-            };
-            let _ = rustix::event::poll(&mut set, Some(&t));
-            if let Ok(n) = rustix::io::read(&self.master, &mut buf) {
-                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        }
-        let at = self.seen.find(want).unwrap_or(0) + want.len();
-        self.seen.drain(..at);
-    }
-
-    fn type_line(&self, line: &str) {
-        let mut f = std::fs::File::from(self.master.try_clone().expect("dup"));
-        f.write_all(line.as_bytes()).expect("type");
-    }
-}
-
 #[test]
 fn exec_it_gives_a_working_shell_on_a_terminal() {
-    use rustix::pty::OpenptFlags;
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     let id = running(&c, &image);
-    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
-    rustix::pty::grantpt(&master).expect("grantpt");
-    rustix::pty::unlockpt(&master).expect("unlockpt");
-    let name = rustix::pty::ptsname(&master, Vec::new()).expect("ptsname");
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_string_lossy().as_ref())
-        .expect("slave");
-    let size = |rows, cols| rustix::termios::Winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    rustix::termios::tcsetwinsize(slave.as_fd(), size(24, 80)).expect("size");
+    let (mut t, slave) = Term::open(24, 80);
     let mut cmd = c.command(&["exec", "-it", &id, "sh"]);
     let fd = |f: &std::fs::File| Stdio::from(f.try_clone().expect("dup"));
     cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
     let mut child = cmd.spawn().expect("ucr exec -it");
     drop(slave);
-    let mut t = Term {
-        master,
-        seen: String::new(),
-    };
     // The shell's own echo of what is typed, then its output.
     t.type_line("stty size; echo mark''er\n");
     t.expect("24 80");
     t.expect("marker");
-    rustix::termios::tcsetwinsize(t.master.as_fd(), size(30, 100)).expect("resize");
+    t.resize(30, 100);
     std::thread::sleep(Duration::from_millis(500));
     t.type_line("stty size; test -t 0 && echo is''tty\n");
     t.expect("30 100");
@@ -309,6 +248,6 @@ fn exec_it_gives_a_working_shell_on_a_terminal() {
         assert!(Instant::now() < deadline, "ucr exec -it did not end");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(code, Some(5), "{:?}", t.seen);
+    assert_eq!(code, Some(5), "{:?}", t.seen());
     c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
 }

@@ -1,9 +1,14 @@
 //! A task with a terminal (Marathon `tty`, Mesos `tty_info`, `ucr run -t`): its stdin, stdout and stderr are one
 //! pty, TERM is set, Mesos's window size is the terminal's, and everything it writes reaches the sandbox's
-//! stdout through the supervisor.
+//! stdout through the supervisor. `ucr run -it` makes the caller's terminal the task's (driven here from a pty:
+//! type, read the echo, resize, exit code); `ucr run -i` gives the task the caller's stdin.
 
 use serde_json::json;
 
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::term::Term;
 use crate::common::{busybox_registry, Containers, CMD_TIMEOUT};
 
 /// The task's output lines, without the terminal's carriage returns.
@@ -50,4 +55,51 @@ fn a_mesos_tty_info_window_size_is_the_terminals() {
     let out = c.run_stdin(&["launch", "-"], &call.to_string());
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(lines(&out.stdout), ["40 120"], "{}", out.all());
+}
+
+#[test]
+fn run_it_gives_a_working_shell_and_run_i_a_pipe() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let (mut t, slave) = Term::open(24, 80);
+    let mut cmd = c.command(&["run", "--rm", "-it", &image, "sh"]);
+    let fd = |f: &std::fs::File| Stdio::from(f.try_clone().expect("dup"));
+    cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
+    let mut child = cmd.spawn().expect("ucr run -it");
+    drop(slave);
+    // Typed keys reach the shell, which echoes them (the caller's terminal is raw); the size is the caller's.
+    t.type_line("stty size; echo mark''er\n");
+    t.expect("24 80");
+    t.expect("marker");
+    t.resize(30, 100);
+    std::thread::sleep(Duration::from_millis(500));
+    t.type_line("stty size; test -t 0 && echo is''tty\n");
+    t.expect("30 100");
+    t.expect("istty");
+    t.type_line("exit 5\n");
+    let deadline = Instant::now() + CMD_TIMEOUT;
+    let code = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s.code();
+        }
+        assert!(Instant::now() < deadline, "ucr run -it did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(5), "{:?}", t.seen());
+
+    // -i: the task reads the caller's stdin to its end.
+    let out = c.run_stdin(
+        &["run", "--rm", "-i", &image, "sh", "-c", "wc -l; exit 4"],
+        "a\nb\nc\n",
+    );
+    assert_eq!((out.code, out.stdout.trim()), (4, "3"), "{}", out.all());
+    // -it without a terminal, and -i detached: refused, nothing made.
+    let out = c.run_stdin(&["run", "--rm", "-it", &image, "sh"], "exit\n");
+    assert_eq!(out.code, 125, "{}", out.all());
+    assert!(out.stderr.contains("not a terminal"), "{}", out.stderr);
+    let out = c.run_for(&["run", "-d", "-i", &image, "cat"], CMD_TIMEOUT);
+    assert_ne!(out.code, 0, "{}", out.all());
+    let all = c.run_for(&["ps", "--all", "--json"], CMD_TIMEOUT);
+    assert_eq!(all.stdout, "", "{}", all.all());
 }

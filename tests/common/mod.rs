@@ -11,6 +11,7 @@ use ucr_fixtures::image::{busybox_image, ManifestFormat};
 use ucr_fixtures::registry::Registry;
 
 pub mod oci;
+pub mod term;
 
 pub const UCR: &str = env!("CARGO_BIN_EXE_ucr");
 

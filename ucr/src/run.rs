@@ -20,7 +20,12 @@ use crate::run_flags::{config_from_args, RunArgs};
 
 pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
     let cfg = config_from_args(a)?;
-    start(g, &a.registry, cfg, a.detach, a.rm)
+    let console = a.interactive && a.tty;
+    // A terminal's keys, or nothing: a pipe's bytes to a shell's prompt would leave it waiting at their end.
+    if console && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        anyhow::bail!("-it: stdin is not a terminal (-i alone gives the task a pipe's input)");
+    }
+    start(g, &a.registry, cfg, a.detach, a.rm, console)
 }
 
 #[derive(Args, Debug)]
@@ -85,15 +90,17 @@ pub fn launch(g: &Globals, a: &LaunchArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(0);
     }
-    start(g, &a.registry, cfg, a.detach, a.rm)
+    start(g, &a.registry, cfg, a.detach, a.rm, false)
 }
 
+/// `console`: the caller's terminal is the task's (`run -it`): its input goes to the task's console.
 fn start(
     g: &Globals,
     registry: &RegistryArgs,
     mut cfg: ContainerConfig,
     detach: bool,
     rm: bool,
+    console: bool,
 ) -> anyhow::Result<i32> {
     // Detached: the supervisor removes it at the end; in the foreground we read the termination first.
     cfg.remove_on_exit = rm && detach;
@@ -114,7 +121,17 @@ fn start(
         println!("{}", cfg.id);
         return Ok(0);
     }
-    let t = follow(&c, &cfg.id, launched)?;
+    // The caller's terminal raw while the task runs, restored before anything more is printed.
+    let raw = match console {
+        true => ucr_runtime::containerizer::relay::feed_console(c.paths(), &cfg.id)
+            .inspect_err(|e| eprintln!("ucr: container {}: no input to its terminal: {e}", cfg.id))
+            .ok()
+            .flatten(),
+        false => None,
+    };
+    let t = follow(&c, &cfg.id, launched);
+    drop(raw);
+    let t = t?;
     // A task ended for a limit exits 137 like any SIGKILL: say why, or the operator cannot tell an OOM from a
     // kill. The message's first clause names the limit and the peak.
     if let Some(reason) = t.reason.as_deref().filter(|r| r.contains("LIMITATION")) {

@@ -108,6 +108,10 @@ pub struct RunArgs {
     /// stdout), as Marathon's `tty` and Mesos's `tty_info`.
     #[arg(long, short = 't')]
     pub tty: bool,
+    /// Keep stdin open for the task: it reads ucr's stdin (with -t, ucr's terminal is the task's, raw, its size
+    /// followed). In the foreground only.
+    #[arg(long, short = 'i', conflicts_with = "detach")]
+    pub interactive: bool,
     /// Run on the host's root filesystem, without an image (a Mesos command task): IMAGE is then the command's
     /// first word, run in the sandbox under the same isolators.
     #[arg(long)]
@@ -242,6 +246,8 @@ pub fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
         },
         hostname: a.hostname.clone(),
         tty: a.tty.then(spec::Tty::default),
+        // With a terminal, the input goes through the task's console instead (`run.rs`).
+        stdin: a.interactive && !a.tty,
         limits: spec::Limits {
             cpus: a.cpus_limit,
             mem_mb: a.mem_limit,

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::container::error::{ContainerError, Result};
 use crate::container::handoff;
 use crate::container::paths::Paths;
-use crate::supervisor::{supervise, Known, SuperviseArgs};
+use crate::supervisor::{supervise, Known, SuperviseArgs, STDIN_FD};
 
 /// One thread only: then a fork is a complete copy that may run any code (no lock is held by a thread that
 /// the child would not have).
@@ -60,7 +60,8 @@ pub fn null_device() -> Result<File> {
 
 /// Runs the supervisor of `id` in this process, a child of the launching process in its own session, and exits
 /// with its code: stdin and stdout are `null` (`null_device`), stderr is `log`, the pipe's write end `notify` is
-/// fd 3, and nothing else stays open. The process must have one thread (`single_threaded`).
+/// fd 3, this process's stdin is at `STDIN_FD` for a task that reads it, and nothing else stays open. The
+/// process must have one thread (`single_threaded`).
 pub fn become_supervisor(
     paths: &Paths,
     store_dir: &Path,
@@ -70,10 +71,17 @@ pub fn become_supervisor(
     log: File,
     known: Option<Known>,
 ) -> ! {
+    // The launcher's stdin, for a task that reads it, kept at STDIN_FD.
+    let stdin = known.as_ref().is_some_and(|k| k.config.stdin);
     // SAFETY: plain fd and signal calls on fds this process owns.
     unsafe {
         // The forker ignores SIGCHLD (the kernel reaps its children); the supervisor waits for its task.
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        // Set aside above the fds being placed (any of which may be at STDIN_FD now), put there last.
+        let saved = match stdin {
+            true => libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 10),
+            false => -1,
+        };
         libc::dup2(null.as_raw_fd(), 0);
         libc::dup2(null.as_raw_fd(), 1);
         libc::dup2(log.as_raw_fd(), 2);
@@ -82,7 +90,11 @@ pub fn become_supervisor(
         if notify.as_raw_fd() != 3 {
             libc::dup2(notify.as_raw_fd(), 3);
         }
-        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+        if saved >= 0 {
+            libc::dup2(saved, STDIN_FD);
+        }
+        let first_closed = if saved >= 0 { STDIN_FD + 1 } else { 4 };
+        libc::syscall(libc::SYS_close_range, first_closed as u32, u32::MAX, 0u32);
     }
     let args = SuperviseArgs {
         paths,

@@ -20,7 +20,7 @@ pub mod ops;
 mod pending;
 pub mod pod;
 pub mod recover;
-mod relay;
+pub mod relay;
 pub mod resources;
 pub mod secrets;
 pub mod spawn;

@@ -1,6 +1,8 @@
 //! `exec -t`'s terminal on the caller's side: the caller's own terminal in raw mode while the command runs (keys
 //! reach the command unchanged, and the command's terminal does the only echo), input copied to the pty,
-//! output copied back, and the caller's window size followed. The size is checked at each wakeup of the poll
+//! output copied back, and the caller's window size followed. `run -it` has the same terminal on the caller's
+//! side, its input sent to the task's console socket (`supervisor::console_input`; the supervisor holds the pty
+//! and the output comes through the sandbox's stdout, as for any task). The size is checked at each wakeup of the poll
 //! (at most every 100 ms) rather than on SIGWINCH: a handler would need a signalfd or a self-pipe for no gain at
 //! the speed a person resizes a window.
 
@@ -10,7 +12,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::termios::{self, OptionalActions, Termios};
 
+use crate::container::paths::Paths;
 use crate::launcher::pty;
+use crate::supervisor::console_input;
 
 /// The caller's terminal size (rows, columns), if its stdout or stdin is one.
 pub fn caller_size() -> Option<(u16, u16)> {
@@ -22,7 +26,7 @@ pub fn caller_size() -> Option<(u16, u16)> {
 }
 
 /// The caller's terminal, raw until dropped.
-struct Raw {
+pub struct Raw {
     saved: Termios,
 }
 
@@ -85,6 +89,60 @@ pub fn run(master: &OwnedFd, stdin: bool) {
             }
         }
     }
+}
+
+/// Feeds the console of container `id` from the caller: its terminal raw (until the returned guard drops, if
+/// stdin is one), its keys as data frames, its size as window frames, from a thread of its own that ends with
+/// the console or the input (whose end is sent as the terminal's end-of-file, ^D).
+pub fn feed_console(paths: &Paths, id: &str) -> std::io::Result<Option<Raw>> {
+    use std::io::Write;
+    let mut console = console_input::connect(paths, id)?;
+    let mut greeting = [0u8; 1];
+    console.read_exact(&mut greeting)?;
+    if greeting[0] != console_input::GREETING {
+        return Err(std::io::Error::other("the console takes another client"));
+    }
+    let raw = Raw::enter(std::io::stdin().as_fd());
+    let mut size = caller_size();
+    if let Some((rows, columns)) = size {
+        console.write_all(&console_input::window_frame(rows, columns))?;
+    }
+    std::thread::spawn(move || {
+        let tick = Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let stdin = std::io::stdin();
+            let mut set = [PollFd::from_borrowed_fd(stdin.as_fd(), PollFlags::IN)];
+            match poll(&mut set, Some(&tick)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return,
+            }
+            let ready = !set[0].revents().is_empty();
+            let sent = match ready.then(|| stdin.lock().read(&mut buf)) {
+                None => Ok(()),
+                Some(Ok(0)) | Some(Err(_)) => {
+                    let _ = console.write_all(&console_input::data_frame(b"\x04"));
+                    return;
+                }
+                Some(Ok(n)) => console.write_all(&console_input::data_frame(&buf[..n])),
+            };
+            let now = caller_size();
+            let resized = match (now != size, now) {
+                (true, Some((rows, columns))) => {
+                    console.write_all(&console_input::window_frame(rows, columns))
+                }
+                _ => Ok(()),
+            };
+            size = now;
+            if sent.and(resized).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(raw)
 }
 
 /// Write all of `data` to the non-blocking master, waiting while its buffer is full.

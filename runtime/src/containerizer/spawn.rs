@@ -120,9 +120,9 @@ pub fn start(
             Some(Ok(())) => Supervisor::ByForker,
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "the forker is gone; starting `ucr __supervise` instead");
-                exec_supervisor(command, id, &write, log)?
+                exec_supervisor(command, id, &write, log, known.config.stdin)?
             }
-            None => exec_supervisor(command, id, &write, log)?,
+            None => exec_supervisor(command, id, &write, log, known.config.stdin)?,
         }
     };
     drop::<OwnedFd>(write);
@@ -203,11 +203,36 @@ fn exec_supervisor(
     id: &str,
     notify: &OwnedFd,
     log: File,
+    stdin: bool,
 ) -> Result<Supervisor> {
-    let child = supervise_command(command, id, notify, log)
+    let mut cmd = supervise_command(command, id, notify, log);
+    if stdin {
+        give_stdin(&mut cmd);
+    }
+    let child = cmd
         .spawn()
         .map_err(|e| ContainerError::io(&command.exe, e))?;
     Ok(Supervisor::Exec(child))
+}
+
+/// `cmd` (a `ucr __supervise`) gets this process's stdin at `STDIN_FD`, for a task that reads it, and /dev/null as
+/// its own.
+fn give_stdin(cmd: &mut Command) {
+    cmd.stdin(Stdio::inherit());
+    // SAFETY: only async-signal-safe calls (dup2, open, close) between fork and exec; the path is a literal.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::dup2(0, crate::supervisor::STDIN_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null < 0 || libc::dup2(null, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(null);
+            Ok(())
+        });
+    }
 }
 
 /// `ucr __supervise ID` with the caller's global options: its pipe's write end `notify` at fd 3, stdin and

@@ -70,6 +70,10 @@ pub struct ContainerConfig {
     /// A terminal for the task (Marathon `tty`, Mesos `tty_info`, `ucr run -t`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tty: Option<Tty>,
+    /// The task reads its launcher's stdin rather than /dev/null (`ucr run -i` in the foreground): the
+    /// supervisor is given it at [`crate::supervisor::STDIN_FD`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stdin: bool,
     /// Remove everything, sandbox included, once the task has exited (`run --rm`).
     #[serde(default)]
     pub remove_on_exit: bool,

@@ -41,6 +41,9 @@ use crate::spec::ContainerConfig;
 /// (`containerizer::fork`): its state, its request and its bundle's spec, exactly as it has just written them, so
 /// that a forked supervisor does not read back and parse what its launcher wrote. One started by exec reads
 /// them from the checkpoints.
+/// Where a supervisor started for a task that reads its launcher's stdin (`ContainerConfig::stdin`) finds it.
+pub const STDIN_FD: i32 = 4;
+
 pub struct Known {
     pub state: ContainerState,
     pub config: ContainerConfig,
@@ -117,7 +120,9 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
         .as_ref()
         .map(|n| n.parent.as_str())
         .filter(|p| crate::container::pod_ns::pinned(&paths.pod_ns(p)));
-    let started = start(paths, &st, spec, parent).map_err(|e| {
+    // Taken at once, so it is closed whatever happens to the launch (its writer then sees the task gone).
+    let stdin = cfg.stdin.then(caller_stdin).flatten();
+    let started = start(paths, &st, spec, parent, stdin).map_err(|e| {
         // A kill while the task was being started may have taken its cgroup or its parent away under this
         // step: that kill is what happened.
         match paths.kill_marker(id).exists() {
@@ -190,6 +195,7 @@ fn start(
     st: &ContainerState,
     spec: Option<Spec>,
     parent: Option<&str>,
+    stdin: Option<OwnedFd>,
 ) -> Result<(i32, launcher::Plan, Option<console::Console>)> {
     let id = &st.id;
     let fail = |why: String| ContainerError::Launcher {
@@ -250,7 +256,7 @@ fn start(
         (stdio, Some(console))
     } else {
         let stdio = launcher::Stdio {
-            stdin: OwnedFd::from(null),
+            stdin: stdin.unwrap_or_else(|| OwnedFd::from(null)),
             stdout: OwnedFd::from(out),
             stderr: OwnedFd::from(err),
         };
@@ -284,6 +290,18 @@ fn start(
         None => fail(e.to_string()),
     })?;
     Ok((pid, plan, console))
+}
+
+/// The launcher's stdin, given at [`STDIN_FD`] (`containerizer::fork`, `spawn::supervise_command`); None when
+/// that fd is not open.
+fn caller_stdin() -> Option<OwnedFd> {
+    // SAFETY: F_GETFD only asks whether the fd is open.
+    if unsafe { libc::fcntl(STDIN_FD, libc::F_GETFD) } < 0 {
+        tracing::warn!("the launcher's stdin is not at fd {STDIN_FD}: the task reads /dev/null");
+        return None;
+    }
+    // SAFETY: the fd is open and nothing else in this process owns it: it was put there for the task.
+    Some(unsafe { OwnedFd::from_raw_fd(STDIN_FD) })
 }
 
 fn open_log(p: &std::path::Path) -> Result<File> {
