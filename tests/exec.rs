@@ -3,7 +3,6 @@
 //! working directory; `-i` attaches stdin; `-it` gives a working shell on a terminal, driven here from a pty as
 //! a person's terminal would drive it (type, read the echo, resize, exit code).
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::term::Term;
@@ -225,29 +224,7 @@ fn exec_it_gives_a_working_shell_on_a_terminal() {
     let c = Containers::new();
     let id = running(&c, &image);
     let (mut t, slave) = Term::open(24, 80);
-    let mut cmd = c.command(&["exec", "-it", &id, "sh"]);
-    let fd = |f: &std::fs::File| Stdio::from(f.try_clone().expect("dup"));
-    cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
-    let mut child = cmd.spawn().expect("ucr exec -it");
-    drop(slave);
-    // The shell's own echo of what is typed, then its output.
-    t.type_line("stty size; echo mark''er\n");
-    t.expect("24 80");
-    t.expect("marker");
-    t.resize(30, 100);
-    std::thread::sleep(Duration::from_millis(500));
-    t.type_line("stty size; test -t 0 && echo is''tty\n");
-    t.expect("30 100");
-    t.expect("istty");
-    t.type_line("exit 5\n");
-    let deadline = Instant::now() + CMD_TIMEOUT;
-    let code = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s.code();
-        }
-        assert!(Instant::now() < deadline, "ucr exec -it did not end");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = t.shell_session(c.command(&["exec", "-it", &id, "sh"]), slave);
     assert_eq!(code, Some(5), "{:?}", t.seen());
     c.run_for(&["rm", "--force", &id], CMD_TIMEOUT);
 }

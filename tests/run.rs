@@ -179,18 +179,13 @@ fn programs_in_volumes_and_fetched_into_the_sandbox_run_without_a_shell() {
     script("tool.sh", "#!/bin/sh\necho tool \"$@\"\n");
     script("broken.sh", "#!/no/such/interpreter\necho never\n");
     let volume = format!("{}:/opt/tools:ro", dir.path().display());
-    let out = ucr(
-        &c,
-        &[
-            "run",
-            "--rm",
-            "--volume",
-            &volume,
-            &image,
-            "/opt/tools/tool.sh",
-            "a",
-        ],
-    );
+    let in_volume = |program: &str| {
+        ucr(
+            &c,
+            &["run", "--rm", "--volume", &volume, &image, program, "a"],
+        )
+    };
+    let out = in_volume("/opt/tools/tool.sh");
     assert_eq!(
         (out.code, out.stdout.as_str()),
         (0, "tool a\n"),
@@ -198,30 +193,10 @@ fn programs_in_volumes_and_fetched_into_the_sandbox_run_without_a_shell() {
         out.all()
     );
     // Found where it was looked for, but its interpreter is not in the container: the exec says so, 127.
-    let out = ucr(
-        &c,
-        &[
-            "run",
-            "--rm",
-            "--volume",
-            &volume,
-            &image,
-            "/opt/tools/broken.sh",
-        ],
-    );
+    let out = in_volume("/opt/tools/broken.sh");
     assert_eq!(out.code, 127, "{}", out.all());
     assert_one_line_error(&out, "/opt/tools/broken.sh");
-    let out = ucr(
-        &c,
-        &[
-            "run",
-            "--rm",
-            "--volume",
-            &volume,
-            &image,
-            "/opt/tools/none.sh",
-        ],
-    );
+    let out = in_volume("/opt/tools/none.sh");
     assert_eq!(out.code, 127, "{}", out.all());
     // Fetched into the sandbox, the working directory, and run by its bare name (Mesos looks there first).
     let fetched = script("fetched.sh", "#!/bin/sh\necho fetched \"$@\"\n");

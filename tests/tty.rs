@@ -5,9 +5,6 @@
 
 use serde_json::json;
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use crate::common::term::Term;
 use crate::common::{busybox_registry, Containers, CMD_TIMEOUT};
 
@@ -62,30 +59,9 @@ fn run_it_gives_a_working_shell_and_run_i_a_pipe() {
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
-    let (mut t, slave) = Term::open(24, 80);
-    let mut cmd = c.command(&["run", "--rm", "-it", &image, "sh"]);
-    let fd = |f: &std::fs::File| Stdio::from(f.try_clone().expect("dup"));
-    cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
-    let mut child = cmd.spawn().expect("ucr run -it");
-    drop(slave);
     // Typed keys reach the shell, which echoes them (the caller's terminal is raw); the size is the caller's.
-    t.type_line("stty size; echo mark''er\n");
-    t.expect("24 80");
-    t.expect("marker");
-    t.resize(30, 100);
-    std::thread::sleep(Duration::from_millis(500));
-    t.type_line("stty size; test -t 0 && echo is''tty\n");
-    t.expect("30 100");
-    t.expect("istty");
-    t.type_line("exit 5\n");
-    let deadline = Instant::now() + CMD_TIMEOUT;
-    let code = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s.code();
-        }
-        assert!(Instant::now() < deadline, "ucr run -it did not end");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (mut t, slave) = Term::open(24, 80);
+    let code = t.shell_session(c.command(&["run", "--rm", "-it", &image, "sh"]), slave);
     assert_eq!(code, Some(5), "{:?}", t.seen());
 
     // -i: the task reads the caller's stdin to its end.

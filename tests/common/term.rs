@@ -1,9 +1,11 @@
 //! The test's side of a terminal: a pty whose slave is given as the stdio of `ucr exec -it` or `ucr run -it`,
-//! the master read for what appears there and written to as typed keys, as a person's terminal would.
+//! the master read for what appears there and written to as typed keys, as a person's terminal would; and the
+//! one session both are driven through (`shell_session`).
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Term {
@@ -78,5 +80,36 @@ impl Term {
     pub fn type_line(&self, line: &str) {
         let mut f = File::from(self.master.try_clone().expect("dup"));
         f.write_all(line.as_bytes()).expect("type");
+    }
+
+    /// `cmd` (a shell on a terminal: `ucr exec -it`, `ucr run -it`) started on this terminal's `slave`, then
+    /// a person's session with it: a command typed and its output read (the shell's own echo of the keys
+    /// first), the window resized and the new size seen, `exit 5`. Returns the exit code `cmd` ended with.
+    pub fn shell_session(&mut self, mut cmd: Command, slave: File) -> Option<i32> {
+        let fd = |f: &File| Stdio::from(f.try_clone().expect("dup"));
+        cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
+        let mut child = cmd.spawn().expect("spawn on the terminal");
+        drop(slave);
+        self.type_line("stty size; echo mark''er\n");
+        self.expect("24 80");
+        self.expect("marker");
+        self.resize(30, 100);
+        std::thread::sleep(Duration::from_millis(500));
+        self.type_line("stty size; test -t 0 && echo is''tty\n");
+        self.expect("30 100");
+        self.expect("istty");
+        self.type_line("exit 5\n");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                return s.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the session did not end: {:?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
