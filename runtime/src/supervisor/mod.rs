@@ -37,13 +37,13 @@ use crate::container::termination::Termination;
 use crate::launcher;
 use crate::spec::ContainerConfig;
 
+/// Where a supervisor started for a task that reads its launcher's stdin (`ContainerConfig::stdin`) finds it.
+pub const STDIN_FD: i32 = 4;
+
 /// What the launching process has in memory of the container as it forks the supervisor
 /// (`containerizer::fork`): its state, its request and its bundle's spec, exactly as it has just written them, so
 /// that a forked supervisor does not read back and parse what its launcher wrote. One started by exec reads
 /// them from the checkpoints.
-/// Where a supervisor started for a task that reads its launcher's stdin (`ContainerConfig::stdin`) finds it.
-pub const STDIN_FD: i32 = 4;
-
 pub struct Known {
     pub state: ContainerState,
     pub config: ContainerConfig,
