@@ -257,6 +257,35 @@ fn a_hostname_the_kernel_refuses_is_refused_before_the_launch() {
     );
 }
 
+/// A resource amount that is not a positive number is refused with the flag named, a negative one too (not
+/// taken for an unknown option), before anything is made.
+#[test]
+fn resource_amounts_that_are_not_positive_are_refused() {
+    let c = Containers::new();
+    let id = c.id("res");
+    for (flag, value) in [
+        ("--cpus", "-1"),
+        ("--mem", "0"),
+        ("--mem-limit", "-5"),
+        ("--cpus", "x"),
+    ] {
+        let out = ucr(
+            &c,
+            &["run", "--name", &id, flag, value, "no-such-image", "true"],
+        );
+        assert_eq!(out.code, 125, "{flag} {value}: {}", out.all());
+        let first = out.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(flag)
+                && first.contains(&format!("{value:?} is"))
+                && first.contains("positive number"),
+            "{flag} {value}: {}",
+            out.stderr
+        );
+    }
+    assert!(c.ps(&id).is_none(), "nothing was made");
+}
+
 #[test]
 fn sandbox_is_shared_and_holds_stdout_and_stderr() {
     let (_reg, image) = busybox_registry();

@@ -29,18 +29,18 @@ pub struct RunArgs {
     /// Remove the container (sandbox included) once it exits.
     #[arg(long)]
     pub rm: bool,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     pub cpus: Option<f64>,
     /// Memory in MB.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     pub mem: Option<f64>,
     #[arg(long)]
     pub pids: Option<u64>,
     /// Hard CPU cap (Mesos `limits.cpus`): a CFS quota; `--cpus` then only weighs shares.
-    #[arg(long = "cpus-limit")]
+    #[arg(long = "cpus-limit", allow_negative_numbers = true, value_parser = positive_or_inf)]
     pub cpus_limit: Option<f64>,
     /// Hard memory cap in MB (Mesos `limits.mem`), above `--mem`.
-    #[arg(long = "mem-limit")]
+    #[arg(long = "mem-limit", allow_negative_numbers = true, value_parser = positive_or_inf)]
     pub mem_limit: Option<f64>,
     /// Every capability, every device, no seccomp filter, unmasked /proc and /sys.
     #[arg(long)]
@@ -284,6 +284,22 @@ pub fn config_from_args(a: &RunArgs) -> anyhow::Result<ContainerConfig> {
 }
 
 /// Docker's `--ulimit` form: `nofile=4096:8192`, `core=unlimited`, `stack=8192` (soft = hard).
+/// A resource amount: a number above 0 (a negative one reaches here rather than being taken for an option).
+pub fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
+}
+
+/// A limit: a number above 0, or `inf` (Mesos's unlimited).
+fn positive_or_inf(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is neither a positive number nor inf")),
+    }
+}
+
 fn parse_ulimit(u: &str) -> anyhow::Result<spec::Rlimit> {
     let Some((kind, values)) = u.split_once('=') else {
         bail!("--ulimit {u}: expected TYPE=SOFT[:HARD]");

@@ -26,10 +26,10 @@ pub struct UpdateArgs {
     pub id: String,
     /// CPU shares (1024 per cpu; cpu.weight 100 per cpu on cgroup v2), and the CFS quota with
     /// --cgroups_enable_cfs when the container has no CPU limit.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::run_flags::positive)]
     pub cpus: Option<f64>,
     /// Memory in MB: the soft limit, and the hard limit unless the container has a memory limit.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::run_flags::positive)]
     pub mem: Option<f64>,
 }
 
