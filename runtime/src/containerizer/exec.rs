@@ -36,6 +36,7 @@ use crate::container::paths::Paths;
 use crate::container::records::load;
 use crate::container::state::{ContainerState, State};
 use crate::launcher::{self, pty, Cgroups, Entry, Linux};
+use crate::process::{resolve_user, ProcessError, ResolvedUser};
 
 /// What to run, and how it is attached.
 #[derive(Clone, Debug, Default)]
@@ -184,25 +185,30 @@ fn instead(
         plan.cwd = dir.into();
     }
     if let Some(user) = &req.user {
-        let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
-        let u = crate::process::user::resolve_user(user, &root).map_err(|e| match e {
-            crate::process::ProcessError::User { user, why, file } => {
-                let file = file
-                    .strip_prefix(&root)
-                    .unwrap_or(&file)
-                    .display()
-                    .to_string();
-                state(format!(
-                    "exec: user {user:?}: {why} (/{file} in the container)"
-                ))
-            }
-            e => state(format!("exec: user {user:?}: {e}")),
-        })?;
+        let u = task_user(pid, user).map_err(|why| state(format!("exec: {why}")))?;
         plan.uid = u.uid;
         plan.gid = u.gid;
         plan.additional_gids = u.additional_gids;
     }
     Ok(plan)
+}
+
+/// `user` (`USER[:GROUP]`) as the container whose init is `pid` knows it: looked up in the files its task
+/// sees, through `/proc/PID/root`, whatever root filesystem it has. The error names the file as the container
+/// sees it.
+pub fn task_user(pid: i32, user: &str) -> std::result::Result<ResolvedUser, String> {
+    let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
+    resolve_user(user, &root).map_err(|e| match e {
+        ProcessError::User { user, why, file } => {
+            let file = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            format!("user {user:?}: {why} (/{file} in the container)")
+        }
+        e => format!("user {user:?}: {e}"),
+    })
 }
 
 /// The answer for a container that stopped running since `exec` found it running with task `pid`: gone, not

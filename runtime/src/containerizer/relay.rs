@@ -2,9 +2,9 @@
 //! reach the command unchanged, and the command's terminal does the only echo), input copied to the pty,
 //! output copied back, and the caller's window size followed. `run -it` has the same terminal on the caller's
 //! side, its input sent to the task's console socket (`supervisor::console_input`; the supervisor holds the pty
-//! and the output comes through the sandbox's stdout, as for any task). The size is checked at each wakeup of the poll
-//! (at most every 100 ms) rather than on SIGWINCH: a handler would need a signalfd or a self-pipe for no gain at
-//! the speed a person resizes a window.
+//! and the output comes through the sandbox's stdout, as for any task). The size is checked at each wakeup of
+//! the poll (at most every [`TICK`]) rather than on SIGWINCH: a handler would need a signalfd or a self-pipe
+//! for no gain at the speed a person resizes a window.
 
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -23,6 +23,29 @@ pub fn caller_size() -> Option<(u16, u16)> {
         .find_map(|fd| termios::tcgetwinsize(fd).ok())
         .filter(|w| w.ws_row > 0 && w.ws_col > 0)
         .map(|w| (w.ws_row, w.ws_col))
+}
+
+/// The longest wait of a relay's poll: how soon a resized window is seen.
+const TICK: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 100_000_000,
+};
+
+/// The caller's window size as last sent on.
+struct Window(Option<(u16, u16)>);
+
+impl Window {
+    fn now() -> Window {
+        Window(caller_size())
+    }
+
+    /// The caller's size if it changed since the last look.
+    fn changed(&mut self) -> Option<(u16, u16)> {
+        let now = caller_size();
+        let changed = (now != self.0).then_some(now).flatten();
+        self.0 = now;
+        changed
+    }
 }
 
 /// The caller's terminal, raw until dropped.
@@ -53,19 +76,15 @@ pub fn run(master: &OwnedFd, stdin: bool) {
         .then(|| Raw::enter(std::io::stdin().as_fd()))
         .flatten();
     let mut input_open = stdin;
-    let mut size = caller_size();
+    let mut window = Window::now();
     let mut buf = [0u8; 16 * 1024];
-    let tick = Timespec {
-        tv_sec: 0,
-        tv_nsec: 100_000_000,
-    };
     loop {
         let stdin_fd = std::io::stdin();
         let mut set = vec![PollFd::new(master, PollFlags::IN)];
         if input_open {
             set.push(PollFd::from_borrowed_fd(stdin_fd.as_fd(), PollFlags::IN));
         }
-        match poll(&mut set, Some(&tick)) {
+        match poll(&mut set, Some(&TICK)) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(_) => return,
         }
@@ -81,12 +100,8 @@ pub fn run(master: &OwnedFd, stdin: bool) {
                 Ok(n) => write_all(master, &buf[..n]),
             }
         }
-        let now = caller_size();
-        if now != size {
-            size = now;
-            if let Some(s) = now {
-                let _ = pty::resize(master, s);
-            }
+        if let Some(s) = window.changed() {
+            let _ = pty::resize(master, s);
         }
     }
 }
@@ -103,20 +118,16 @@ pub fn feed_console(paths: &Paths, id: &str) -> std::io::Result<Option<Raw>> {
         return Err(std::io::Error::other("the console takes another client"));
     }
     let raw = Raw::enter(std::io::stdin().as_fd());
-    let mut size = caller_size();
-    if let Some((rows, columns)) = size {
+    let mut window = Window::now();
+    if let Some((rows, columns)) = window.0 {
         console.write_all(&console_input::window_frame(rows, columns))?;
     }
     std::thread::spawn(move || {
-        let tick = Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let stdin = std::io::stdin();
             let mut set = [PollFd::from_borrowed_fd(stdin.as_fd(), PollFlags::IN)];
-            match poll(&mut set, Some(&tick)) {
+            match poll(&mut set, Some(&TICK)) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(_) => return,
             }
@@ -129,14 +140,12 @@ pub fn feed_console(paths: &Paths, id: &str) -> std::io::Result<Option<Raw>> {
                 }
                 Some(Ok(n)) => console.write_all(&console_input::data_frame(&buf[..n])),
             };
-            let now = caller_size();
-            let resized = match (now != size, now) {
-                (true, Some((rows, columns))) => {
+            let resized = match window.changed() {
+                Some((rows, columns)) => {
                     console.write_all(&console_input::window_frame(rows, columns))
                 }
-                _ => Ok(()),
+                None => Ok(()),
             };
-            size = now;
             if sent.and(resized).is_err() {
                 return;
             }

@@ -176,10 +176,8 @@ pub async fn launch(agent: &Arc<Agent>, call: &Value) -> Reply {
     // A user the container does not know is the request's fault, said before any stream: looked up in the
     // files the task sees, as `ucr exec` will.
     if let (Some(user), Some(pid)) = (&req.user, pid) {
-        let root = std::path::PathBuf::from(format!("/proc/{pid}/root"));
-        if let Err(e) = ucr_runtime::process::resolve_user(user, &root) {
-            let e = e.to_string().replace(&format!("{}/", root.display()), "/");
-            return bad(format!("'{F}.command.user' is invalid: {e}"));
+        if let Err(why) = ucr_runtime::containerizer::exec::task_user(pid, user) {
+            return bad(format!("'{F}.command.user' is invalid: {why}"));
         }
     }
     let running = agent.sessions.get(&req.id).is_some_and(|s| !s.has_ended());
