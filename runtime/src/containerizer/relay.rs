@@ -3,7 +3,7 @@
 //! output copied back, and the caller's window size followed. `run -it` has the same terminal on the caller's
 //! side, its input sent to the task's console socket (`supervisor::console_input`; the supervisor holds the pty
 //! and the output comes through the sandbox's stdout, as for any task). The size is checked at each wakeup of
-//! the poll (at most every [`TICK`]) rather than on SIGWINCH: a handler would need a signalfd or a self-pipe
+//! the poll (at most every `TICK`) rather than on SIGWINCH: a handler would need a signalfd or a self-pipe
 //! for no gain at the speed a person resizes a window.
 
 use std::io::Read;
