@@ -126,6 +126,9 @@ fn agent_session_with_a_terminal_types_resizes_and_exits_with_its_code() {
     assert!(input.send(&stdin(b"stty size; test -t 0 && echo is''tty\n")));
     out.expect("30 100");
     out.expect("istty");
+    // The command's terminal is the container's own, behind the session's.
+    assert!(input.send(&stdin(b"tty\n")));
+    out.expect("\n/dev/pts/");
     assert!(input.send(&heartbeat()));
     assert!(input.send(&stdin(b"exit 3\n")));
     out.read_to_end();

@@ -158,7 +158,7 @@ fn ctr_run_t_gives_the_task_a_working_terminal() {
     let mut child = cmd.spawn().expect("ctr");
     drop(cmd);
     master
-        .write_all(b"echo tty-$((6*7)); test -t 0 && echo stdin-is-a-tty; exit 4\n")
+        .write_all(b"echo tty-$((6*7)); test -t 0 && echo stdin-is-a-tty; tty; exit 4\n")
         .expect("type");
     let reader = std::thread::spawn(move || {
         let mut all = Vec::new();
@@ -176,6 +176,8 @@ fn ctr_run_t_gives_the_task_a_working_terminal() {
     let out = reader.join().expect("reader");
     assert!(out.contains("tty-42"), "{out:?}\n{}", c.log());
     assert!(out.contains("stdin-is-a-tty"), "{out:?}");
+    // The pty is the container's own, made in its devpts, as runc makes it.
+    assert!(out.contains("\n/dev/pts/0"), "{out:?}");
     assert_eq!(status.code(), Some(4), "{out:?}");
 }
 

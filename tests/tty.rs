@@ -24,7 +24,7 @@ fn a_marathon_tty_app_runs_on_a_terminal() {
     let app = json!({
         "id": id,
         "tty": true,
-        "cmd": "test -t 0 && echo in-tty; test -t 1 && echo out-tty; echo $TERM; echo to-stderr >&2",
+        "cmd": "test -t 0 && echo in-tty; test -t 1 && echo out-tty; tty; test -c /dev/console && echo console; echo $TERM; echo to-stderr >&2",
         "container": {"type": "MESOS", "docker": {"image": image}}
     });
     let out = c.run_stdin(&["launch", "-"], &app.to_string());
@@ -32,7 +32,14 @@ fn a_marathon_tty_app_runs_on_a_terminal() {
     let logs = c.run_for(&["logs", &id], CMD_TIMEOUT).ok().stdout;
     assert_eq!(
         lines(&logs),
-        ["in-tty", "out-tty", "xterm", "to-stderr"],
+        [
+            "in-tty",
+            "out-tty",
+            "/dev/pts/0",
+            "console",
+            "xterm",
+            "to-stderr"
+        ],
         "{logs:?}"
     );
 }

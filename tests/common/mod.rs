@@ -280,8 +280,11 @@ impl Ucr {
         let mut c = self.command(args);
         let mut s = self.spawn_cmd(c.stdin(Stdio::piped()));
         let mut pipe = s.child.stdin.take().expect("stdin");
-        pipe.write_all(stdin.as_bytes()).expect("write stdin");
-        drop(pipe);
+        // A command may end without reading its input (a refusal): the write then finds no reader.
+        match pipe.write_all(stdin.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write stdin: {e}"),
+            _ => drop(pipe),
+        }
         s.wait_for(CMD_TIMEOUT)
     }
 }

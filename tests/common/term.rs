@@ -84,7 +84,8 @@ impl Term {
 
     /// `cmd` (a shell on a terminal: `ucr exec -it`, `ucr run -it`) started on this terminal's `slave`, then
     /// a person's session with it: a command typed and its output read (the shell's own echo of the keys
-    /// first), the window resized and the new size seen, `exit 5`. Returns the exit code `cmd` ended with.
+    /// first), the window resized and the new size seen, the terminal named by `tty` in the container's
+    /// `/dev/pts`, `exit 5`. Returns the exit code `cmd` ended with.
     pub fn shell_session(&mut self, mut cmd: Command, slave: File) -> Option<i32> {
         let fd = |f: &File| Stdio::from(f.try_clone().expect("dup"));
         cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
@@ -98,6 +99,9 @@ impl Term {
         self.type_line("stty size; test -t 0 && echo is''tty\n");
         self.expect("30 100");
         self.expect("istty");
+        // The terminal is the container's own: its devpts names it.
+        self.type_line("tty\n");
+        self.expect("\n/dev/pts/");
         self.type_line("exit 5\n");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

@@ -13,10 +13,12 @@
 //! (the container's init is the one ending) and hold the container's pid namespace, and with it the
 //! supervisor's end, until that init reaps it.
 //!
+//! A terminal is made by the command itself, in the container's devpts (`launcher::pty`), so that `tty` names
+//! it there; its master comes back to the caller, which relays it to its own stdin and stdout.
+//!
 //! A `session` exec is the agent's LAUNCH_NESTED_CONTAINER_SESSION: the caller's stdio belongs to the session
-//! alone (pipes, or a pty the agent holds the master of), so with a terminal the caller's stdin is given to the
-//! command as its controlling terminal (no second pty, no relay: resizes and hangups reach the command
-//! directly); and the command's life is bound to the caller's: the first child watches its parent and kills
+//! alone (pipes, or a pty the agent holds the master of, which the relay makes raw and whose resizes it
+//! passes on); and the command's life is bound to the caller's: the first child watches its parent and kills
 //! the command's process group when the parent is gone (the agent kills the whole tree on a dropped
 //! connection; this covers the `ucr exec` process being killed on its own, or with the agent).
 
@@ -54,8 +56,7 @@ pub struct ExecRequest {
     pub stdin: bool,
     /// A terminal, relayed to the caller's stdin and stdout.
     pub tty: bool,
-    /// The agent's session (see the module docs): stdio passed through (stdin is the terminal with `tty`), and
-    /// the command killed when the caller is gone.
+    /// The agent's session (see the module docs): the command killed when the caller is gone.
     pub session: bool,
 }
 
@@ -91,18 +92,13 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
         program: program.clone(),
         args,
         env: req.env.clone(),
-        terminal: req.tty,
     };
     let io = |e: std::io::Error| state(&format!("exec: {e}"));
-    let (stdio, master) = if req.tty && req.session {
-        // The caller's stdin is the session's own pty slave: the command's terminal as it is.
-        let stdin = std::io::stdin().as_fd().try_clone_to_owned().map_err(io)?;
-        let dup = |fd: &OwnedFd| fd.try_clone().map_err(io);
-        ([dup(&stdin)?, dup(&stdin)?, stdin], None)
-    } else if req.tty {
-        let (master, slave) = pty::open(relay::caller_size()).map_err(io)?;
-        let dup = |fd: &OwnedFd| fd.try_clone().map_err(io);
-        ([dup(&slave)?, dup(&slave)?, slave], Some(master))
+    // With a terminal, the command makes it in the container's devpts and sends its master back on `terminal`.
+    let (stdio, terminal) = if req.tty {
+        let (mine, to) = pty::channel().map_err(io)?;
+        let size = relay::caller_size();
+        (launcher::Stdio::Terminal { to, size }, Some(mine))
     } else {
         let stdin = match req.stdin {
             true => std::io::stdin().as_fd().try_clone_to_owned().map_err(io)?,
@@ -110,7 +106,7 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
         };
         let out = std::io::stdout().as_fd().try_clone_to_owned().map_err(io)?;
         let err = std::io::stderr().as_fd().try_clone_to_owned().map_err(io)?;
-        ([stdin, out, err], None)
+        (launcher::Stdio::Fds([stdin, out, err]), None)
     };
     let caller = req.session.then(std::process::id);
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
@@ -118,7 +114,7 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
     // SAFETY: the process is single-threaded (checked above).
     let child = match unsafe { fork() }.map_err(|e| state(&format!("exec: fork: {e}")))? {
         ForkResult::Child => {
-            drop(master);
+            drop(terminal);
             let code = enter(&plan, pid, &entry, stdio, caller);
             // SAFETY: leave the forked child without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
@@ -126,8 +122,11 @@ pub fn exec(paths: &Paths, id: &str, req: &ExecRequest) -> Result<i32> {
         ForkResult::Parent { child } => child,
     };
     drop(stdio);
-    if let Some(m) = master {
-        relay::run(&m, req.stdin);
+    // None: the command failed before its terminal existed, and said why on the caller's stderr.
+    match terminal.map(|t| pty::receive(&t)) {
+        Some(Ok(Some(master))) => relay::run(&master, req.stdin),
+        Some(Err(e)) => say(&format!("ucr: exec: terminal: {e}")),
+        _ => {}
     }
     let code = wait(child);
     reap_orphans();
@@ -232,7 +231,7 @@ fn enter(
     plan: &launcher::Plan,
     init_pid: i32,
     entry: &Entry,
-    stdio: [OwnedFd; 3],
+    stdio: launcher::Stdio,
     caller: Option<u32>,
 ) -> i32 {
     if let Err(f) = launcher::join_container(&Linux, plan, init_pid) {

@@ -12,17 +12,10 @@ use ucr_isolators::Placement;
 use super::clone::{clone3, pipe, Forked};
 use super::error::{Failure, LaunchError};
 use super::idmap;
-use super::init;
+use super::init::{self, Stdio};
 use super::linux::Linux;
 use super::plan::Plan;
 use super::stage::{self, Role};
-
-/// The init's standard input, output and error.
-pub struct Stdio {
-    pub stdin: OwnedFd,
-    pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
-}
 
 /// An init that is ready and waits for start.
 pub struct Created {
@@ -124,7 +117,6 @@ unsafe fn spawn(
                         Err(f) => return f,
                     }
                 }
-                let stdio = [stdio.stdin, stdio.stdout, stdio.stderr];
                 init::run(
                     &Linux,
                     plan,

@@ -5,11 +5,11 @@
 //! single-threaded supervisor, then, in a child of that process, [`exec`].
 
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use super::error::Failure;
-use super::init::{identity, lock_down, lookup, step, with_home};
+use super::init::{identity, lock_down, lookup, make_terminal, step, with_home, Stdio};
 use super::os::Launcher;
 use super::plan::Plan;
 
@@ -35,8 +35,6 @@ pub struct Entry {
     pub program: String,
     pub args: Vec<CString>,
     pub env: Vec<(String, String)>,
-    /// Stdin is a pty's slave, to become the session's controlling terminal (`exec -t`).
-    pub terminal: bool,
 }
 
 /// Join the cgroups of the container (while the host's cgroup filesystem is still in view) and the namespaces
@@ -65,14 +63,14 @@ pub fn join(os: &dyn Launcher, plan: &Plan, init_pid: i32) -> Result<(), Failure
     Ok(())
 }
 
-/// In the joined namespaces: a session of its own, `stdio`, the task's identity, then exec `entry`. Returns
-/// only on failure.
-pub fn exec(os: &dyn Launcher, plan: &Plan, entry: &Entry, stdio: [OwnedFd; 3]) -> Failure {
+/// In the joined namespaces: a session of its own, `stdio` (a terminal is made in the container's devpts, which
+/// the joined mount namespace shows), the task's identity, then exec `entry`. Returns only on failure.
+pub fn exec(os: &dyn Launcher, plan: &Plan, entry: &Entry, stdio: Stdio) -> Failure {
     let run = || -> Result<std::convert::Infallible, Failure> {
         step("setsid", os.setsid())?;
-        step("stdio", os.set_stdio(stdio))?;
-        if entry.terminal {
-            step("controlling terminal", os.set_controlling_terminal())?;
+        match stdio {
+            Stdio::Fds(fds) => step("stdio", os.set_stdio(fds))?,
+            Stdio::Terminal { to, size } => make_terminal(os, to.as_fd(), size, false)?,
         }
         identity(os, plan)?;
         let env = with_home(os, plan, merged(&plan.env, &entry.env));
@@ -168,10 +166,9 @@ mod tests {
             program: "sh".into(),
             args: vec![c"sh".into(), c"-c".into(), c"true".into()],
             env: vec![("A".into(), "check".into())],
-            terminal: false,
         };
-        let stdio = || OwnedFd::from(std::fs::File::open("/dev/null").expect("null"));
-        let f = exec(&os, &p, &entry, [stdio(), stdio(), stdio()]);
+        let stdio = || std::os::fd::OwnedFd::from(std::fs::File::open("/dev/null").expect("null"));
+        let f = exec(&os, &p, &entry, Stdio::Fds([stdio(), stdio(), stdio()]));
         assert!(f.to_string().contains("exec /bin/sh"), "{f}");
         let ids = os.only(&["setids", "exec"]);
         assert_eq!(ids[0], "setids 1000 1000");

@@ -17,6 +17,19 @@ use super::error::Failure;
 use super::os::Launcher;
 use super::plan::Plan;
 
+/// A launched process's standard input, output and error.
+pub enum Stdio {
+    /// These three, as they are (pipes, files, `/dev/null`).
+    Fds([OwnedFd; 3]),
+    /// A terminal of `size` (rows, columns) that the process makes inside the container once it sees the
+    /// container's filesystem (`pty::pair`): its slave becomes all three and the controlling terminal, and its
+    /// master goes over the socket `to` (`pty::send`, with the slave's name).
+    Terminal {
+        to: OwnedFd,
+        size: Option<(u16, u16)>,
+    },
+}
+
 /// Runs the init to the exec; returns only on failure. With `stage` it was cloned by the intermediate
 /// (`stage.rs`), which has joined the v1 cgroups, set `oom_score_adj`, joined the namespaces given by path,
 /// and releases the init through it. `trees`: per mount of the plan, a tree the caller already detached
@@ -27,7 +40,7 @@ pub fn run(
     stage: Option<&mut File>,
     go: &mut File,
     report: &mut File,
-    stdio: [OwnedFd; 3],
+    stdio: Stdio,
     trees: &mut [Option<OwnedFd>],
 ) -> Failure {
     match setup(os, plan, stage, go, report, stdio, trees) {
@@ -85,7 +98,7 @@ fn setup(
     stage: Option<&mut File>,
     go: &mut File,
     report: &mut File,
-    stdio: [OwnedFd; 3],
+    stdio: Stdio,
     trees: &mut [Option<OwnedFd>],
 ) -> Result<std::convert::Infallible, Failure> {
     match stage {
@@ -93,10 +106,14 @@ fn setup(
         None => placement(os, plan)?,
     }
     step("setsid", os.setsid())?;
-    step("stdio", os.set_stdio(stdio))?;
-    if plan.terminal {
-        step("controlling terminal", os.set_controlling_terminal())?;
-    }
+    // A terminal is made once the container's /dev/pts is in view, after `pivot_root`.
+    let terminal = match stdio {
+        Stdio::Fds(fds) => {
+            step("stdio", os.set_stdio(fds))?;
+            None
+        }
+        Stdio::Terminal { to, size } => Some((to, size)),
+    };
     if let Some(name) = &plan.session_keyring {
         step("session keyring", os.join_session_keyring(name))?;
     }
@@ -119,6 +136,9 @@ fn setup(
         }
         false => Ok(()),
     })?;
+    if let Some((to, size)) = terminal {
+        make_terminal(os, to.as_fd(), size, plan.rootfs.is_some())?;
+    }
     // Kernel parameters before /proc/sys turns read-only.
     for (file, value) in &plan.sysctl {
         step(
@@ -144,6 +164,29 @@ fn setup(
     start_hooks(os, plan, go)?;
     let e = os.exec(&program, &plan.args, &env);
     Err(Failure::exec(&program.to_string_lossy(), e))
+}
+
+/// A pty of `size` made here (`pty::pair`: in the container's devpts, when its filesystem is in view), its
+/// slave this process's stdio and controlling terminal (the session is ours already), and, with `console`,
+/// bound over `/dev/console` too, as runtime-spec asks of a container with a terminal. Its master goes to the
+/// socket `to`, with the slave's name; this process keeps no copy. Shared with `enter.rs`.
+pub(super) fn make_terminal(
+    os: &dyn Launcher,
+    to: BorrowedFd<'_>,
+    size: Option<(u16, u16)>,
+    console: bool,
+) -> Result<(), Failure> {
+    let (master, slave, name) = step("terminal /dev/ptmx", os.open_pty(size))?;
+    if console {
+        step("terminal /dev/console", os.mount_console(&name))?;
+    }
+    let dup = || step("terminal", slave.try_clone());
+    step("terminal", os.set_stdio([dup()?, dup()?, slave]))?;
+    step("controlling terminal", os.set_controlling_terminal())?;
+    step(
+        "terminal: sending its master",
+        os.send_fd(to, master.as_fd(), name.as_bytes()),
+    )
 }
 
 /// The init's first step when staged (`stage.rs`): wait until the intermediate has written its maps, then become root in

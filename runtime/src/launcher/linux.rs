@@ -19,6 +19,7 @@ use super::mounts::{self, Planned};
 use super::os::Launcher;
 use super::plan::HookCmd;
 use super::protect;
+use super::pty;
 use super::seccomp::{self, Filter};
 
 /// This process, on Linux.
@@ -50,6 +51,30 @@ impl Launcher for Linux {
             }
         }
         Ok(())
+    }
+
+    fn open_pty(&self, size: Option<(u16, u16)>) -> io::Result<(OwnedFd, OwnedFd, CString)> {
+        pty::pair(size)
+    }
+
+    fn mount_console(&self, name: &CStr) -> io::Result<()> {
+        // The mount point: a plain file on the container's /dev (an image's own node there is mounted over).
+        match rustix::fs::mknodat(
+            rustix::fs::CWD,
+            "/dev/console",
+            rustix::fs::FileType::RegularFile,
+            Mode::from_raw_mode(0o666),
+            0,
+        ) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        rustix::mount::mount_bind(name, "/dev/console")?;
+        Ok(())
+    }
+
+    fn send_fd(&self, to: BorrowedFd<'_>, fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
+        pty::send(to, fd, data)
     }
 
     fn set_controlling_terminal(&self) -> io::Result<()> {

@@ -50,9 +50,10 @@ mod seccomp;
 mod stage;
 
 pub use clone::pipe;
-pub use create::{clone_init, create, create_waiting, Created, Stdio};
+pub use create::{clone_init, create, create_waiting, Created};
 pub use enter::{exec as exec_entered, join as join_container, Entry, NAMESPACES as ENTER_ORDER};
 pub use error::{Failure, LaunchError};
+pub use init::Stdio;
 pub use linux::Linux;
 pub use options::names as mount_option_names;
 pub use os::Launcher;

@@ -54,6 +54,12 @@ pub trait Launcher {
     fn make_device(&self, root: BorrowedFd<'_>, n: &Node) -> io::Result<()>;
     /// `/dev/fd`, `/dev/std{in,out,err}`, `/dev/ptmx`.
     fn dev_links(&self, root: BorrowedFd<'_>) -> io::Result<()>;
+    /// A new pty from `/dev/ptmx` as this process sees it (`pty::pair`): master, slave, the slave's name.
+    fn open_pty(&self, size: Option<(u16, u16)>) -> io::Result<(OwnedFd, OwnedFd, CString)>;
+    /// Bind the pty slave `name` over `/dev/console` (made if missing), inside the container's root.
+    fn mount_console(&self, name: &CStr) -> io::Result<()>;
+    /// Send `fd`, with `data`, as one message on the socket `to` (`pty::send`).
+    fn send_fd(&self, to: BorrowedFd<'_>, fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()>;
     /// Make stdin (a pty's slave) the session's controlling terminal.
     fn set_controlling_terminal(&self) -> io::Result<()>;
     /// Without a rootfs, in a new mount namespace: cut mount propagation to the host; returns an fd of `/`.

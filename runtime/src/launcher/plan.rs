@@ -55,7 +55,8 @@ pub struct Plan {
     pub time_ns: bool,
     pub hostname: Option<String>,
     pub oom_score_adj: Option<i32>,
-    /// `process.terminal`: the caller gives a pty's slave as stdio; the init makes it its controlling terminal.
+    /// `process.terminal`: the init makes a pty in the container (`Stdio::Terminal`) as its stdio and controlling
+    /// terminal.
     pub terminal: bool,
     /// `process.consoleSize` as (rows, columns).
     pub console_size: Option<(u16, u16)>,

@@ -103,6 +103,17 @@ impl Launcher for Recording {
     fn dev_links(&self, _: BorrowedFd<'_>) -> io::Result<()> {
         self.call("devlinks".into())
     }
+    fn open_pty(&self, size: Option<(u16, u16)>) -> io::Result<(OwnedFd, OwnedFd, CString)> {
+        self.call(format!("pty {size:?}"))?;
+        let null = || std::fs::File::open("/dev/null").map(OwnedFd::from);
+        Ok((null()?, null()?, c"/dev/pts/0".into()))
+    }
+    fn mount_console(&self, name: &CStr) -> io::Result<()> {
+        self.call(format!("console {}", name.to_string_lossy()))
+    }
+    fn send_fd(&self, _: BorrowedFd<'_>, _: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
+        self.call(format!("send {}", String::from_utf8_lossy(data)))
+    }
     fn set_controlling_terminal(&self) -> io::Result<()> {
         self.call("ctty".into())
     }
@@ -207,7 +218,7 @@ pub(super) mod tests {
     };
 
     use super::*;
-    use crate::launcher::init;
+    use crate::launcher::init::{self, Stdio};
     use crate::launcher::plan::{plan, Cgroups, Plan};
 
     pub(crate) fn spec(nnp: bool, readonly_root: bool) -> Spec {
@@ -279,19 +290,15 @@ pub(super) mod tests {
 
     /// Runs the init against `os` with "go" already sent; returns its failure and what it reported.
     fn run(os: &Recording, p: &Plan) -> (String, Vec<u8>) {
+        let null = || OwnedFd::from(File::open("/dev/null").expect("null"));
+        run_with(os, p, Stdio::Fds([null(), null(), null()]))
+    }
+
+    fn run_with(os: &Recording, p: &Plan, stdio: Stdio) -> (String, Vec<u8>) {
         let (mut go_r, mut go_w) = pipe();
         let (mut rep_r, mut rep_w) = pipe();
         go_w.write_all(b"G").expect("go");
-        let null = || OwnedFd::from(File::open("/dev/null").expect("null"));
-        let f = init::run(
-            os,
-            p,
-            None,
-            &mut go_r,
-            &mut rep_w,
-            [null(), null(), null()],
-            &mut [],
-        );
+        let f = init::run(os, p, None, &mut go_r, &mut rep_w, stdio, &mut []);
         drop(rep_w);
         let mut reported = Vec::new();
         rep_r.read_to_end(&mut reported).expect("report");
@@ -478,22 +485,49 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_terminal_becomes_the_controlling_one_right_after_stdio() {
+    fn a_terminal_is_made_in_the_containers_devpts_after_pivot_root_and_its_master_sent() {
+        let os = Recording {
+            executables: vec![PathBuf::from("/bin/sh")],
+            ..Recording::default()
+        };
+        let (_mine, to) = crate::launcher::pty::channel().expect("channel");
+        let stdio = Stdio::Terminal {
+            to,
+            size: Some((24, 80)),
+        };
+        let (failure, _) = run_with(&os, &planned(&spec(false, false)), stdio);
+        assert!(failure.starts_with("exec"), "{failure}");
+        let calls = os.calls.borrow().clone();
+        let at = |c: &str| calls.iter().position(|x| x.starts_with(c));
+        let order = [
+            "setsid",
+            "pivot_root",
+            "pty Some((24, 80))",
+            "console /dev/pts/0",
+            "stdio",
+            "ctty",
+            "send /dev/pts/0",
+        ];
+        let seen: Vec<_> = order.iter().map(|c| at(c)).collect();
+        assert!(
+            seen.iter().all(Option::is_some) && seen.windows(2).all(|w| w[0] < w[1]),
+            "{calls:?}"
+        );
+        assert_eq!(os.only(&["stdio"]).len(), 1, "{calls:?}");
+    }
+
+    #[test]
+    fn a_terminal_without_a_rootfs_has_no_dev_console_to_bind() {
         let os = Recording {
             executables: vec![PathBuf::from("/bin/sh")],
             ..Recording::default()
         };
         let mut s = spec(false, false);
-        if let Some(p) = s.process_mut() {
-            p.set_terminal(Some(true));
-        }
-        let (failure, _) = run(&os, &planned(&s));
+        s.set_root(None);
+        let (_mine, to) = crate::launcher::pty::channel().expect("channel");
+        let stdio = Stdio::Terminal { to, size: None };
+        let (failure, _) = run_with(&os, &planned(&s), stdio);
         assert!(failure.starts_with("exec"), "{failure}");
-        let calls = os.calls.borrow().clone();
-        let at = |c: &str| calls.iter().position(|x| x == c);
-        assert!(
-            at("ctty").is_some() && at("setsid") < at("ctty"),
-            "{calls:?}"
-        );
+        assert_eq!(os.only(&["pty", "console", "ctty"]).len(), 2);
     }
 }

@@ -64,7 +64,6 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32> {
         program,
         args: plan.args.clone(),
         env: Vec::new(),
-        terminal: plan.terminal,
     };
     let stdio = console::stdio(opts.console_socket.as_deref(), &plan)?;
     let pipe = || launcher::pipe().map_err(|e| OciError::Launch(e.to_string()));
@@ -129,12 +128,7 @@ fn join_and_run(
     let child = unsafe { libc::fork() };
     if child == 0 {
         drop(pid_w);
-        let f = launcher::exec_entered(
-            &Linux,
-            plan,
-            entry,
-            [stdio.stdin, stdio.stdout, stdio.stderr],
-        );
+        let f = launcher::exec_entered(&Linux, plan, entry, stdio);
         let _ = report_w.write_all(f.to_string().as_bytes());
         // SAFETY: leave without running exit handlers.
         unsafe { libc::_exit(127) }

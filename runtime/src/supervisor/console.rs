@@ -23,20 +23,16 @@ pub struct Console {
     input: Option<ConsoleInput>,
 }
 
-/// A new pty of `size` (rows, columns): the console over `log`, and the slave for the task's stdio.
-pub fn open(size: Option<(u16, u16)>, log: File) -> io::Result<(Console, OwnedFd)> {
-    let (master, slave) = pty::open(size)?;
-    Ok((
+impl Console {
+    /// The console of the pty whose (non-blocking) `master` the task's init sent, copied to `log`.
+    pub fn new(master: OwnedFd, log: File) -> Console {
         Console {
             master,
             log,
             input: None,
-        },
-        slave,
-    ))
-}
+        }
+    }
 
-impl Console {
     /// Serve the console socket at `path` while the console lives (the socket is removed with it).
     pub fn listen(&mut self, path: &Path) -> io::Result<()> {
         self.input = Some(ConsoleInput::bind(path)?);

@@ -34,7 +34,7 @@ use crate::container::remove::remove_files;
 use crate::container::state::{now, ContainerState, Owner, State};
 use crate::container::teardown::teardown;
 use crate::container::termination::Termination;
-use crate::launcher;
+use crate::launcher::{self, pty};
 use crate::spec::ContainerConfig;
 
 /// Where a supervisor started for a task that reads its launcher's stdin (`ContainerConfig::stdin`) finds it.
@@ -239,28 +239,15 @@ fn start(
     .map_err(|e| fail(e.to_string()))?;
     plan.env
         .extend(crate::containerizer::secrets::read_env(paths, id)?);
-    // With a terminal, one pty is all three (the slave's copies here close once the init has its own).
-    let (stdio, console) = if plan.terminal {
-        let (mut console, slave) =
-            console::open(plan.console_size, out).map_err(|e| fail(format!("terminal: {e}")))?;
-        // Without its input socket the task still runs; only ATTACH_CONTAINER_INPUT is refused.
-        if let Err(e) = console.listen(&paths.console_socket(id)) {
-            tracing::warn!("console input socket: {e}");
-        }
-        let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| fail(format!("terminal: {e}")));
-        let stdio = launcher::Stdio {
-            stdin: dup(&slave)?,
-            stdout: dup(&slave)?,
-            stderr: slave,
-        };
-        (stdio, Some(console))
+    // With a terminal, the init makes the pty in the container's devpts and sends its master back here.
+    let (stdio, terminal) = if plan.terminal {
+        let (mine, to) = pty::channel().map_err(|e| fail(format!("terminal: {e}")))?;
+        let size = plan.console_size;
+        (launcher::Stdio::Terminal { to, size }, Some((mine, out)))
     } else {
-        let stdio = launcher::Stdio {
-            stdin: stdin.unwrap_or_else(|| OwnedFd::from(null)),
-            stdout: OwnedFd::from(out),
-            stderr: OwnedFd::from(err),
-        };
-        (stdio, None)
+        let stdin = stdin.unwrap_or_else(|| OwnedFd::from(null));
+        let fds = [stdin, OwnedFd::from(out), OwnedFd::from(err)];
+        (launcher::Stdio::Fds(fds), None)
     };
     // SAFETY: the supervisor is single-threaded (see the module docs).
     let mut created = unsafe { launcher::clone_init(&plan, &placement, stdio) }
@@ -270,6 +257,16 @@ fn start(
         return Err(e);
     }
     created.ready().map_err(|e| fail(e.to_string()))?;
+    let console = match terminal {
+        Some((from, out)) => match terminal_of(&from, out, paths, id) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                created.abort();
+                return Err(fail(format!("terminal: {e}")));
+            }
+        },
+        None => None,
+    };
     let pid = created.pid;
     // The init exists, in its cgroups and namespaces, and has not run the task yet: Mesos's `isolate` point.
     let isolated = isolators
@@ -290,6 +287,24 @@ fn start(
         None => fail(e.to_string()),
     })?;
     Ok((pid, plan, console))
+}
+
+/// The console of a task whose init made its terminal: the master it sent on `from` (before it said "ready"),
+/// copied to `out`, with its input socket served.
+fn terminal_of(
+    from: &OwnedFd,
+    out: File,
+    paths: &Paths,
+    id: &str,
+) -> std::io::Result<console::Console> {
+    let master =
+        pty::receive(from)?.ok_or_else(|| std::io::Error::other("the init sent no terminal"))?;
+    let mut console = console::Console::new(master, out);
+    // Without its input socket the task still runs; only ATTACH_CONTAINER_INPUT is refused.
+    if let Err(e) = console.listen(&paths.console_socket(id)) {
+        tracing::warn!("console input socket: {e}");
+    }
+    Ok(console)
 }
 
 /// The launcher's stdin, given at [`STDIN_FD`] (`containerizer::fork`, `spawn::supervise_command`); None when

@@ -8,9 +8,9 @@
 //! called from a single-threaded process, which the agent (multi-threaded tokio) is not; a child process is
 //! also what makes the tie to the connection cheap to keep: it is spawned in a session of its own with
 //! `PR_SET_PDEATHSIG` (SIGKILL), so it dies with the agent too, and its exec kills the command when it dies
-//! (`containerizer::exec`'s session mode). With a terminal the agent holds the pty master and the slave is the
-//! command's controlling terminal as it is (no second pty): TTY_INFO resizes reach the command at once. A
-//! dropped connection kills the tree from the host (`process::tree`): `ucr exec`, the command, its jobs and what
+//! (`containerizer::exec`'s session mode). With a terminal the agent holds a pty's master and `ucr exec` its slave,
+//! which it relays to the command's own terminal, made in the container's devpts (so `tty` names it there);
+//! TTY_INFO resizes reach the command within the relay's tick. A dropped connection kills the tree from the host (`process::tree`): `ucr exec`, the command, its jobs and what
 //! it left in its session.
 //!
 //! The spawn happens on an async worker thread, on purpose: `PR_SET_PDEATHSIG` fires when the *thread* that

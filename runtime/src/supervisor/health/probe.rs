@@ -167,7 +167,7 @@ fn command(
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(out);
-            let f = launcher::exec_entered(&Linux, plan, entry, stdio);
+            let f = launcher::exec_entered(&Linux, plan, entry, launcher::Stdio::Fds(stdio));
             // stderr is the pipe by now, or the failure happened before it was.
             let _ = writeln!(std::io::stderr(), "{f}");
             // SAFETY: see `spawn`.
@@ -282,6 +282,5 @@ pub fn entry(cmd: &CheckCommand) -> Entry {
             .filter_map(|a| CString::new(a).ok())
             .collect(),
         env: cmd.env.clone(),
-        terminal: false,
     }
 }
