@@ -83,6 +83,19 @@ fn podman_run_rm_with_ucr_as_its_runtime() {
     ]);
     assert_eq!(r.code, 6, "{}", r.all());
     assert_eq!(r.stdout.trim(), "hi", "{}", r.all());
+    let t = p.run(&[
+        "run",
+        "--rm",
+        "-t",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "tty",
+    ]);
+    assert_eq!(t.code, 0, "{}", t.all());
+    assert_eq!(t.stdout.trim(), "/dev/pts/0", "{}", t.all());
     assert!(p.run(&["ps", "-aq"]).stdout.trim().is_empty());
 }
 
@@ -111,6 +124,10 @@ fn podman_exec_and_stop_a_detached_container() {
     ]);
     assert_eq!(e.code, 2, "{}", e.all());
     assert_eq!(e.stdout.trim(), "from sh");
+    // conmon takes the terminal's master from the console socket: a pty of the container's own devpts.
+    let t = p.run(&["exec", "-t", "bg", "sh", "-c", "tty; exit 3"]);
+    assert_eq!(t.code, 3, "{}", t.all());
+    assert!(t.stdout.starts_with("/dev/pts/"), "{}", t.all());
     let s = p.run(&["stop", "--time", "10", "bg"]);
     assert_eq!(s.code, 0, "{}", s.all());
     let state = p.run(&[
