@@ -124,14 +124,18 @@ fn wait_until(
 /// tree (a task that is pid 1 of its namespace only receives a signal it handles; what it started does), then
 /// SIGKILL to every process if it has not exited within `grace` (None: its own kill policy's; a given one is its
 /// nested containers' too, each of which otherwise keeps its own). The termination says TASK_KILLED either way,
-/// with the status the task really ended with.
+/// with the status the task really ended with. A container that has exited is stopped already: its termination
+/// as it was (`docker stop` and `podman stop` answer 0 too).
 pub fn stop(
     paths: &Paths,
     store_dir: &Path,
     id: &str,
     grace: Option<Duration>,
 ) -> Result<Termination> {
-    let st = load_live(paths, id)?;
+    let st = load(paths, id)?;
+    if st.state == State::Exited {
+        return wait(paths, store_dir, id, None);
+    }
     write_atomic(&paths.kill_marker(id), libc::SIGTERM.to_string().as_bytes())?;
     // Nested containers first, each with `grace` or its own kill policy (the signal below reaches their
     // processes too, and they must know it is a kill, not a failure).
