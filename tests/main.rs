@@ -8,6 +8,7 @@ mod agent_recovery;
 mod agent_session;
 mod appc;
 mod archive;
+mod attach;
 mod docker_params;
 mod dry_run;
 mod exec;

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Term {
@@ -86,11 +86,8 @@ impl Term {
     /// a person's session with it: a command typed and its output read (the shell's own echo of the keys
     /// first), the window resized and the new size seen, the terminal named by `tty` in the container's
     /// `/dev/pts`, `exit 5`. Returns the exit code `cmd` ended with.
-    pub fn shell_session(&mut self, mut cmd: Command, slave: File) -> Option<i32> {
-        let fd = |f: &File| Stdio::from(f.try_clone().expect("dup"));
-        cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
-        let mut child = cmd.spawn().expect("spawn on the terminal");
-        drop(slave);
+    pub fn shell_session(&mut self, cmd: Command, slave: File) -> Option<i32> {
+        let mut child = spawn_on(cmd, slave);
         self.type_line("stty size; echo mark''er\n");
         self.expect("24 80");
         self.expect("marker");
@@ -103,6 +100,12 @@ impl Term {
         self.type_line("tty\n");
         self.expect("\n/dev/pts/");
         self.type_line("exit 5\n");
+        self.wait(&mut child)
+    }
+
+    /// The exit code of `child`, a process on this terminal; panics (with what the terminal showed) if it has
+    /// not ended within a minute.
+    pub fn wait(&self, child: &mut Child) -> Option<i32> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(s) = child.try_wait().expect("wait") {
@@ -116,4 +119,11 @@ impl Term {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// `cmd` started with a terminal's `slave` as its stdin, stdout and stderr (this process keeps no copy).
+pub fn spawn_on(mut cmd: Command, slave: File) -> Child {
+    let fd = |f: &File| Stdio::from(f.try_clone().expect("dup"));
+    cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
+    cmd.spawn().expect("spawn on the terminal")
 }

@@ -14,8 +14,8 @@ use clap::{Arg, CommandFactory, Parser, Subcommand};
 
 use crate::globals::Globals;
 use crate::{
-    agent, archive, containers, exec, fetch, images, manual, run, run_flags, stats, supervise,
-    volume,
+    agent, archive, attach, containers, exec, fetch, images, manual, run, run_flags, stats,
+    supervise, volume,
 };
 
 #[derive(Parser, Debug)]
@@ -68,6 +68,9 @@ pub enum Command {
     Fetch(Box<fetch::FetchArgs>),
     /// Run a command in a running container (its namespaces, cgroups and task identity); exits with its code.
     Exec(exec::ExecArgs),
+    /// Attach to a running container: its output from now on, your keys to its terminal (ctrl-p ctrl-q
+    /// detaches); exits with its code.
+    Attach(attach::AttachArgs),
     /// List containers.
     Ps(containers::PsArgs),
     /// Print a container's stdout (or stderr).

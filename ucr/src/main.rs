@@ -16,6 +16,7 @@ mod agent;
 mod appc_images;
 mod archive;
 mod args;
+mod attach;
 mod bytes;
 mod config_file;
 mod containers;
@@ -29,6 +30,7 @@ mod images;
 mod isolation;
 mod logging;
 mod manual;
+mod output;
 mod progress;
 mod run;
 mod run_flags;
@@ -111,6 +113,7 @@ fn run_cli() -> i32 {
         Command::Launch(a) => run::launch(g, a),
         Command::Fetch(a) => fetch::run(g, a),
         Command::Exec(a) => exec::exec(g, a),
+        Command::Attach(a) => attach::attach(g, a),
         Command::Ps(a) => containers::ps(g, a),
         Command::Logs(a) => containers::logs(g, a),
         Command::Wait(a) => containers::wait(g, a),

@@ -2,10 +2,8 @@
 //! containerizer; in the foreground the task's output is streamed from the sandbox files and ucr exits with
 //! the task's code.
 
-use std::fs::File;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Read};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::Context;
 use clap::Args;
@@ -16,6 +14,7 @@ use ucr_runtime::{ContainerError, Containerizer, Termination};
 
 use crate::context::{self, Printed};
 use crate::globals::{Globals, RegistryArgs};
+use crate::output::{self, Output};
 use crate::run_flags::{config_from_args, RunArgs};
 
 pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
@@ -123,7 +122,7 @@ fn start(
     }
     // The caller's terminal raw while the task runs, restored before anything more is printed.
     let raw = match console {
-        true => ucr_runtime::containerizer::relay::feed_console(c.paths(), &cfg.id)
+        true => ucr_runtime::containerizer::relay::feed_console(c.paths(), &cfg.id, None)
             .inspect_err(|e| eprintln!("ucr: container {}: no input to its terminal: {e}", cfg.id))
             .ok()
             .flatten(),
@@ -193,102 +192,6 @@ pub fn start_pod(
     Ok(t.code)
 }
 
-static SIGNALLED: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    SIGNALLED.store(sig, Ordering::SeqCst);
-}
-
-/// One container's output being followed: its sandbox's stdout and stderr, and for a pod's member the prefix
-/// of each of its lines (`web | `), as `docker compose up` shows several containers.
-struct Output {
-    out: File,
-    err: File,
-    prefix: Option<String>,
-    /// An unfinished last line of each, held until its end arrives (prefixed output only).
-    partial: [Vec<u8>; 2],
-}
-
-impl Output {
-    fn open(sandbox: &std::path::Path, prefix: Option<String>) -> anyhow::Result<Output> {
-        Ok(Output {
-            out: File::open(sandbox.join("stdout")).context("sandbox stdout")?,
-            err: File::open(sandbox.join("stderr")).context("sandbox stderr")?,
-            prefix,
-            partial: [Vec::new(), Vec::new()],
-        })
-    }
-
-    /// Copies what is new; whether there was anything.
-    fn pump(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
-        let a = Self::copy(
-            &mut self.out,
-            &mut self.partial[0],
-            &self.prefix,
-            buf,
-            &mut std::io::stdout(),
-        )?;
-        let b = Self::copy(
-            &mut self.err,
-            &mut self.partial[1],
-            &self.prefix,
-            buf,
-            &mut std::io::stderr(),
-        )?;
-        Ok(a || b)
-    }
-
-    fn copy(
-        f: &mut File,
-        partial: &mut Vec<u8>,
-        prefix: &Option<String>,
-        buf: &mut [u8],
-        to: &mut dyn Write,
-    ) -> std::io::Result<bool> {
-        let mut any = false;
-        loop {
-            let n = f.read(buf)?;
-            if n == 0 {
-                return Ok(any);
-            }
-            any = true;
-            match prefix {
-                None => to.write_all(&buf[..n])?,
-                Some(p) => {
-                    partial.extend_from_slice(&buf[..n]);
-                    while let Some(end) = partial.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = partial.drain(..=end).collect();
-                        to.write_all(p.as_bytes())?;
-                        to.write_all(&line)?;
-                    }
-                }
-            }
-            to.flush()?;
-        }
-    }
-
-    /// At the end: an unfinished last line, with its prefix and a newline.
-    fn flush_partial(&mut self) -> std::io::Result<()> {
-        if let Some(p) = &self.prefix {
-            for (i, part) in self.partial.iter_mut().enumerate() {
-                if part.is_empty() {
-                    continue;
-                }
-                let mut to: Box<dyn Write> = if i == 0 {
-                    Box::new(std::io::stdout())
-                } else {
-                    Box::new(std::io::stderr())
-                };
-                to.write_all(p.as_bytes())?;
-                to.write_all(part)?;
-                to.write_all(b"\n")?;
-                part.clear();
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Stream the sandbox's stdout/stderr until the supervisor says the task exited; forward SIGINT/SIGTERM/SIGHUP
 /// to the task, like `docker run` does.
 fn follow(c: &Containerizer, id: &str, l: Launched) -> anyhow::Result<Termination> {
@@ -303,14 +206,7 @@ fn follow_outputs(
     mut l: Launched,
     mut outputs: Vec<Output>,
 ) -> anyhow::Result<Termination> {
-    for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic; no SA_RESTART so poll() returns EINTR promptly.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as *const () as usize;
-            libc::sigaction(s, &sa, std::ptr::null_mut());
-        }
-    }
+    output::catch_signals();
     let mut buf = vec![0u8; 64 * 1024];
     let mut pump_all = |outputs: &mut Vec<Output>| -> std::io::Result<bool> {
         let mut any = false;
@@ -322,8 +218,7 @@ fn follow_outputs(
     let mut idle_ms = 1;
     let termination = loop {
         let any = pump_all(&mut outputs)?;
-        let sig = SIGNALLED.swap(0, Ordering::SeqCst);
-        if sig != 0 {
+        if let Some(sig) = output::signalled() {
             let _ = c.kill(id, sig);
         }
         if l.done.buffer().is_empty() {

@@ -4,10 +4,12 @@
 //! side, its input sent to the task's console socket (`supervisor::console_input`; the supervisor holds the pty
 //! and the output comes through the sandbox's stdout, as for any task). The size is checked at each wakeup of
 //! the poll (at most every `TICK`) rather than on SIGWINCH: a handler would need a signalfd or a self-pipe
-//! for no gain at the speed a person resizes a window.
+//! for no gain at the speed a person resizes a window. `attach` feeds a console the same way, and watches the
+//! keys for its detach sequence (`DETACH_KEYS`, ctrl-p ctrl-q, as docker's).
 
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::termios::{self, OptionalActions, Termios};
@@ -106,10 +108,18 @@ pub fn run(master: &OwnedFd, stdin: bool) {
     }
 }
 
+/// The keys that detach `ucr attach` from a console, leaving the task running: ctrl-p ctrl-q, as docker's.
+pub const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+
 /// Feeds the console of container `id` from the caller: its terminal raw (until the returned guard drops, if
 /// stdin is one), its keys as data frames, its size as window frames, from a thread of its own that ends with
-/// the console or the input (whose end is sent as the terminal's end-of-file, ^D).
-pub fn feed_console(paths: &Paths, id: &str) -> std::io::Result<Option<Raw>> {
+/// the console or the input (whose end is sent as the terminal's end-of-file, ^D). With `detach`, the keys
+/// `DETACH_KEYS` typed in a row are not sent: the thread sets `detach` and ends.
+pub fn feed_console(
+    paths: &Paths,
+    id: &str,
+    detach: Option<&'static AtomicBool>,
+) -> std::io::Result<Option<Raw>> {
     use std::io::Write;
     let mut console = console_input::connect(paths, id)?;
     let mut greeting = [0u8; 1];
@@ -124,6 +134,7 @@ pub fn feed_console(paths: &Paths, id: &str) -> std::io::Result<Option<Raw>> {
     }
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 16 * 1024];
+        let mut keys = Keys::default();
         loop {
             let stdin = std::io::stdin();
             let mut set = [PollFd::from_borrowed_fd(stdin.as_fd(), PollFlags::IN)];
@@ -138,7 +149,21 @@ pub fn feed_console(paths: &Paths, id: &str) -> std::io::Result<Option<Raw>> {
                     let _ = console.write_all(&console_input::data_frame(b"\x04"));
                     return;
                 }
-                Some(Ok(n)) => console.write_all(&console_input::data_frame(&buf[..n])),
+                Some(Ok(n)) => match detach {
+                    Some(flag) => {
+                        let (data, detached) = keys.take(&buf[..n]);
+                        let sent = match data.is_empty() {
+                            true => Ok(()),
+                            false => console.write_all(&console_input::data_frame(&data)),
+                        };
+                        if detached {
+                            flag.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        sent
+                    }
+                    None => console.write_all(&console_input::data_frame(&buf[..n])),
+                },
             };
             let resized = match window.changed() {
                 Some((rows, columns)) => {
@@ -154,6 +179,34 @@ pub fn feed_console(paths: &Paths, id: &str) -> std::io::Result<Option<Raw>> {
     Ok(raw)
 }
 
+/// The watch for `DETACH_KEYS` in a stream of keys that may split them across reads.
+#[derive(Default)]
+struct Keys {
+    /// The first detach key ended the last read: held until the next key says whether it was one.
+    held: bool,
+}
+
+impl Keys {
+    /// What of `input` to send on, and whether the detach keys were typed (nothing after them is sent).
+    fn take(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len() + 1);
+        for &b in input {
+            if self.held {
+                self.held = false;
+                if b == DETACH_KEYS[1] {
+                    return (out, true);
+                }
+                out.push(DETACH_KEYS[0]);
+            }
+            match b == DETACH_KEYS[0] {
+                true => self.held = true,
+                false => out.push(b),
+            }
+        }
+        (out, false)
+    }
+}
+
 /// Write all of `data` to the non-blocking master, waiting while its buffer is full.
 fn write_all(master: &OwnedFd, mut data: &[u8]) {
     while !data.is_empty() {
@@ -166,5 +219,23 @@ fn write_all(master: &OwnedFd, mut data: &[u8]) {
             Err(rustix::io::Errno::INTR) => {}
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_detach_keys_are_found_across_reads_and_never_sent() {
+        let mut k = Keys::default();
+        assert_eq!(k.take(b"ls\n"), (b"ls\n".to_vec(), false));
+        // ctrl-p alone is held, then sent with the key after it; ctrl-p ctrl-p ctrl-q is one ctrl-p and a detach.
+        assert_eq!(k.take(b"a\x10"), (b"a".to_vec(), false));
+        assert_eq!(k.take(b"b"), (b"\x10b".to_vec(), false));
+        assert_eq!(k.take(b"\x10\x10"), (b"\x10".to_vec(), false));
+        assert_eq!(k.take(b"\x11rest"), (Vec::new(), true));
+        let mut k = Keys::default();
+        assert_eq!(k.take(b"x\x10\x11y"), (b"x".to_vec(), true));
     }
 }
