@@ -120,12 +120,18 @@ fn a_detached_task_takes_exec_ps_pause_resume_metrics_and_kill() {
 /// `ctr run -t` from a terminal the test holds: the shim receives the pty master over ucr-runc's console socket.
 #[test]
 fn ctr_run_t_gives_the_task_a_working_terminal() {
+    let c = Containerd::start();
+    c.import_busybox();
+    terminal_session(&c, &[], "tty");
+}
+
+/// `ctr run -t EXTRA...` of a shell on a terminal the test holds (ctr's controlling terminal): a line typed,
+/// its output read, `exit 4`.
+fn terminal_session(c: &Containerd, extra: &[&str], name: &str) {
     use std::io::{Read, Write};
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
 
-    let c = Containerd::start();
-    c.import_busybox();
     let (mut master, slave) = {
         let (mut m, mut s) = (0, 0);
         // SAFETY: openpty fills two fds we then own.
@@ -142,7 +148,9 @@ fn ctr_run_t_gives_the_task_a_working_terminal() {
         // SAFETY: fresh fds from openpty.
         unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
     };
-    let args = c.run_args(&["-t", "--rm"], "tty", &["sh"]);
+    let mut flags = vec!["-t", "--rm"];
+    flags.extend(extra);
+    let args = c.run_args(&flags, name, &["sh"]);
     let mut cmd = c.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
     cmd.stdin(slave.try_clone().expect("dup"))
         .stdout(slave.try_clone().expect("dup"))
@@ -197,6 +205,8 @@ fn ctr_run_in_a_user_namespace() {
     assert_eq!(r.code, 0, "{}\n{}", r.all(), c.log());
     let words: Vec<&str> = r.stdout.split_whitespace().collect();
     assert_eq!(words, ["0", "100000", "65536", "0", "0"], "{}", r.stdout);
+    // A terminal there too: made in the devpts the container's user namespace mounted.
+    terminal_session(&c, &map, "userns-tty");
     assert!(leftovers(&c.ns).is_empty());
     assert!(cgroup_dirs(&c.ns).is_empty(), "{:?}", cgroup_dirs(&c.ns));
 }
