@@ -41,4 +41,5 @@ mod secrets;
 mod stop;
 mod store;
 mod supervisor_death;
+mod top;
 mod tty;

@@ -422,6 +422,17 @@ fn a_running_pod_stopped_at_once_is_not_held_by_a_member_torn_down_beside_the_st
     for round in 0..4 {
         let id = c.id(&format!("held{round}"));
         launch_three(&c, &image, &id);
+        if round == 0 {
+            // `top` of a pod lists its members' processes too: the pause and three sleeps.
+            let top = c.run_for(&["top", &id, "--json"], CMD_TIMEOUT).ok().stdout;
+            let commands: Vec<String> = top
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter_map(|r| r["command"].as_str().map(str::to_string))
+                .collect();
+            let sleeps = commands.iter().filter(|c| *c == "sleep 600").count();
+            assert_eq!((commands.len(), sleeps), (4, 3), "{top}");
+        }
         let t = std::time::Instant::now();
         let out = c.run_for(&["stop", "-t", "0", &id], CMD_TIMEOUT);
         let took = t.elapsed();

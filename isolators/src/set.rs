@@ -73,6 +73,11 @@ impl Isolators {
         teardown::kill(h.as_ref(), c.cgroup)
     }
 
+    /// Every process in the container's cgroup or below it (a pod's members), each once, by pid.
+    pub fn processes(&self, c: &Container<'_>) -> Result<Vec<i32>> {
+        teardown::members(self.tree.get()?.as_ref(), c.cgroup)
+    }
+
     /// Send `signal` to every process in the container's cgroup (the kill policy's SIGTERM).
     pub fn signal(&self, c: &Container<'_>, signal: i32) -> Result<()> {
         teardown::signal(self.tree.get()?.as_ref(), c.cgroup, signal)

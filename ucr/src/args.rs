@@ -15,7 +15,7 @@ use clap::{Arg, CommandFactory, Parser, Subcommand};
 use crate::globals::Globals;
 use crate::{
     agent, archive, attach, containers, exec, fetch, images, manual, run, run_flags, stats,
-    supervise, volume,
+    supervise, top, volume,
 };
 
 #[derive(Parser, Debug)]
@@ -85,6 +85,8 @@ pub enum Command {
     Rm(containers::RmArgs),
     #[command(flatten)]
     Volume(VolumeGroup),
+    /// What a running container's processes are doing (a pod's members included).
+    Top(top::TopArgs),
     /// A running container's resource statistics (Mesos ResourceStatistics).
     Stats(stats::StatsArgs),
     /// Change a running container's cpus and memory.

@@ -37,6 +37,7 @@ mod run_flags;
 mod runc;
 mod stats;
 mod supervise;
+mod top;
 mod volume;
 
 use clap::CommandFactory;
@@ -114,6 +115,7 @@ fn run_cli() -> i32 {
         Command::Fetch(a) => fetch::run(g, a),
         Command::Exec(a) => exec::exec(g, a),
         Command::Attach(a) => attach::attach(g, a),
+        Command::Top(a) => top::top(g, a),
         Command::Ps(a) => containers::ps(g, a),
         Command::Logs(a) => containers::logs(g, a),
         Command::Wait(a) => containers::wait(g, a),

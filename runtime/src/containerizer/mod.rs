@@ -176,6 +176,11 @@ impl Containerizer {
         resources::usage(self.paths(), id)
     }
 
+    /// What the running container's processes are doing (`ucr top`).
+    pub fn processes(&self, id: &str) -> Result<Vec<crate::process::top::Row>> {
+        resources::processes(self.paths(), id)
+    }
+
     pub fn update(&self, id: &str, update: &Update) -> Result<()> {
         resources::update(self.paths(), id, update)
     }

@@ -1,7 +1,7 @@
-//! A running container's resources: its statistics (Mesos `ResourceStatistics`, from its isolators' `usage`)
-//! and a change of its cpus and memory (the isolators' `update`, then the new values recorded in its
-//! checkpointed config, so `inspect` shows what the container now has). Both use the isolators the container
-//! was made with (its checkpoint), never the calling process's `--isolation`.
+//! A running container's resources: its statistics (Mesos `ResourceStatistics`, from its isolators' `usage`),
+//! its processes (`top`, from its cgroup) and a change of its cpus and memory (the isolators' `update`, then the
+//! new values recorded in its checkpointed config, so `inspect` shows what the container now has). All use the
+//! isolators the container was made with (its checkpoint), never the calling process's `--isolation`.
 
 use ucr_isolators::ResourceStatistics;
 
@@ -47,6 +47,16 @@ pub fn usage(p: &Paths, id: &str) -> Result<ResourceStatistics> {
     isolation::isolators(&st)?
         .usage(&places.container())
         .map_err(|e| ended_meanwhile(p, id, state_err(id, format!("statistics: {e}"))))
+}
+
+/// What every process of the running container (a pod's members included) is doing (`ucr top`).
+pub fn processes(p: &Paths, id: &str) -> Result<Vec<crate::process::top::Row>> {
+    let st = running(p, id)?;
+    let places = Places::of(p, &st);
+    let pids = isolation::isolators(&st)?
+        .processes(&places.container())
+        .map_err(|e| ended_meanwhile(p, id, state_err(id, format!("processes: {e}"))))?;
+    Ok(crate::process::top::rows(&pids))
 }
 
 pub fn update(p: &Paths, id: &str, u: &Update) -> Result<()> {

@@ -5,7 +5,8 @@
 //! program where the task will see it, in the root filesystem and the mounts over it (`view`). Request parsing
 //! is `spec`'s; nothing here reads a request, and nothing here that reads the rootfs follows a symlink out of
 //! the container. After the start, `tree` finds and signals an exec'd session's processes from the host;
-//! `stat` reads a process's `/proc/<pid>/stat` for every caller.
+//! `stat` reads a process's `/proc/<pid>/stat` for every caller; `top` lists what a container's processes
+//! are doing.
 
 pub mod command;
 pub mod env;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod lookup;
 pub mod resolve;
 pub mod stat;
+pub mod top;
 pub mod tree;
 pub mod user;
 pub mod view;

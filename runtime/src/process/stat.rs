@@ -1,5 +1,5 @@
 //! `/proc/<pid>/stat`, parsed in one place for every reader (a process's liveness and start time, the process
-//! tree an exec'd session is found in, the pause's argument area). The command name, field 2, is in parentheses
+//! tree an exec'd session is found in, the pause's argument area, `top`'s CPU time and memory). The command name, field 2, is in parentheses
 //! and may itself hold spaces and parentheses, so the fields are counted after its last `)`.
 
 /// The fields of a stat line that ucr reads.
@@ -11,8 +11,12 @@ pub struct Stat {
     pub ppid: i32,
     /// Field 6: the session id.
     pub session: i32,
+    /// Fields 14 and 15: CPU time in user and kernel mode, in clock ticks.
+    pub cpu_ticks: u64,
     /// Field 22: when the process started, in clock ticks after boot; with the pid it names one process.
     pub start_time: u64,
+    /// Field 24: resident set size, in pages.
+    pub rss_pages: u64,
 }
 
 impl Stat {
@@ -23,16 +27,16 @@ impl Stat {
 
     /// The fields of one stat line; None for a line that is not one.
     pub fn parse(line: &str) -> Option<Stat> {
-        let mut f = fields(line)?;
-        let state = f.next()?.chars().next()?;
-        let ppid = f.next()?.parse().ok()?;
-        let session = f.nth(1)?.parse().ok()?;
-        let start_time = f.nth(15)?.parse().ok()?;
+        let f: Vec<&str> = fields(line)?.collect();
+        // Field n of the line is f[n - 3].
+        let num = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
         Some(Stat {
-            state,
-            ppid,
-            session,
-            start_time,
+            state: f.first()?.chars().next()?,
+            ppid: f.get(1)?.parse().ok()?,
+            session: f.get(3)?.parse().ok()?,
+            cpu_ticks: num(14)?.saturating_add(num(15)?),
+            start_time: num(22)?,
+            rss_pages: num(24)?,
         })
     }
 
@@ -53,11 +57,11 @@ mod tests {
 
     #[test]
     fn fields_count_from_after_the_last_parenthesis_of_the_name() {
-        let tail = (7..=22)
+        let tail = (7..=24)
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        let line = format!("42 (a b) c)) S 7 42 40 {tail} 23");
+        let line = format!("42 (a b) c)) S 7 42 40 {tail} 25");
         let s = Stat::parse(&line).expect("a stat line");
         assert_eq!(
             s,
@@ -65,7 +69,9 @@ mod tests {
                 state: 'S',
                 ppid: 7,
                 session: 40,
-                start_time: 22
+                cpu_ticks: 14 + 15,
+                start_time: 22,
+                rss_pages: 24,
             }
         );
         assert!(!s.exited());
@@ -73,6 +79,10 @@ mod tests {
         assert_eq!(Stat::parse("garbage"), None);
         assert_eq!(Stat::parse("1 (short) S 0"), None);
         assert_eq!(Stat::parse("1 (x)"), None);
+        assert_eq!(
+            Stat::parse(&format!("42 (a) S 7 42 40 {}", "1 ".repeat(10))),
+            None
+        );
     }
 
     #[test]

@@ -183,6 +183,17 @@ fn numeric(s: &str) -> std::result::Result<Option<u32>, String> {
 
 /// `name:password:uid:gid:gecos:home:shell`; comments, NIS `+`/`-` lines and malformed lines are skipped, as
 /// the C library skips them.
+/// The user names of `root`'s /etc/passwd by uid (read confined to `root`); empty when it has none.
+pub fn user_names(root: &Path) -> std::collections::HashMap<u32, String> {
+    let text = read_text(root, "/etc/passwd", MAX_FILE).ok().flatten();
+    let mut names = std::collections::HashMap::new();
+    for p in text.as_deref().map(parse_passwd).unwrap_or_default() {
+        // The first line for a uid names it, as getpwuid finds it.
+        names.entry(p.uid).or_insert_with(|| p.name.to_string());
+    }
+    names
+}
+
 fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
     text.lines()
         .filter(|l| !l.starts_with(['#', '+', '-']))
