@@ -9,6 +9,7 @@ mod agent_session;
 mod appc;
 mod archive;
 mod attach;
+mod disk_quota;
 mod docker_params;
 mod dry_run;
 mod exec;

@@ -11,6 +11,7 @@ use crate::cgroups::cpu::CpuConfig;
 use crate::cgroups::pids::PidsConfig;
 use crate::linux::seccomp::SeccompConfig;
 use crate::network::cni::CniConfig;
+use crate::posix::disk::DiskConfig;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "Wire")]
@@ -19,6 +20,7 @@ pub struct Config {
     pub pids: PidsConfig,
     pub seccomp: SeccompConfig,
     pub cni: CniConfig,
+    pub disk: DiskConfig,
 }
 
 /// What a checkpoint may hold: this shape, or the single flat `Flags` of containers made before the isolators
@@ -30,6 +32,7 @@ struct Wire {
     pids: Option<PidsConfig>,
     seccomp: Option<SeccompConfig>,
     cni: Option<CniConfig>,
+    disk: Option<DiskConfig>,
     cgroups_enable_cfs: bool,
     default_pids_limit: Option<u64>,
     seccomp_config_dir: Option<PathBuf>,
@@ -55,6 +58,7 @@ impl From<Wire> for Config {
                 config_dir: w.network_cni_config_dir,
                 plugins_dir: w.network_cni_plugins_dir,
             }),
+            disk: w.disk.unwrap_or_default(),
         }
     }
 }

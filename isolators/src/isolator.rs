@@ -34,6 +34,10 @@ pub struct Container<'a> {
     pub sandbox_in_container: &'a str,
     /// The provisioned root filesystem (None when the container has no image).
     pub rootfs: Option<&'a Path>,
+    /// Everything the container writes that its `disk` resource counts (Mesos's sandbox and
+    /// `ephemeral_volumes`): its work directory (its sandbox and its nested containers' sandboxes) and its root
+    /// filesystem's writable part (an overlay's upper and work dirs, or a copied rootfs whole).
+    pub ephemeral: &'a [PathBuf],
 }
 
 impl Container<'_> {
@@ -226,6 +230,7 @@ pub(crate) mod tests_support {
             sandbox: Path::new("/nonexistent/sandbox"),
             sandbox_in_container: "/mnt/mesos/sandbox",
             rootfs: Some(Path::new("/nonexistent/rootfs")),
+            ephemeral: &[],
         }
     }
 }

@@ -39,5 +39,6 @@ pub use linux::seccomp::SeccompConfig;
 pub use names::{default_names, parse_isolation, KNOWN};
 pub use network::cni::CniConfig;
 pub use orphans::{cgroup_children, destroy_cgroup};
+pub use posix::disk::DiskConfig;
 pub use set::Isolators;
 pub use stats::{Limitation, LimitedResource, ResourceStatistics};

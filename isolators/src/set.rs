@@ -248,6 +248,7 @@ mod tests {
             sandbox: dir,
             sandbox_in_container: "/mnt/mesos/sandbox",
             rootfs: None,
+            ephemeral: &[],
         }
     }
 

@@ -43,6 +43,11 @@ pub struct ResourceStatistics {
     pub mem_file_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mem_anon_bytes: Option<u64>,
+    /// The `disk` resource, when `disk/du` measures the container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_limit_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_used_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub net_rx_packets: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

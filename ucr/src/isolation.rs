@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use ucr_runtime::container::ports::parse_resources;
 use ucr_runtime::isolators::{
-    default_names, parse_isolation, CniConfig, Config, CpuConfig, PidsConfig, SeccompConfig,
+    default_names, parse_isolation, CniConfig, Config, CpuConfig, DiskConfig, PidsConfig,
+    SeccompConfig,
 };
 
 /// What the isolation options decide for a new container.
@@ -18,7 +19,7 @@ pub struct Isolation {
     pub ports: Vec<(u16, u16)>,
 }
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct IsolationArgs {
     /// Isolators by Mesos name, comma-separated (default: all of them). `cgroups/all` = every cgroups one.
     #[arg(long)]
@@ -41,6 +42,22 @@ pub struct IsolationArgs {
     /// CNI plugin binaries.
     #[arg(long = "network-cni-plugins-dir", alias = "network_cni_plugins_dir")]
     pub network_cni_plugins_dir: Option<PathBuf>,
+    /// Mesos --enforce_container_disk_quota: `disk/du` kills a container whose sandbox and root filesystem
+    /// writes exceed its `disk` (REASON_CONTAINER_LIMITATION_DISK).
+    #[arg(
+        long = "enforce-container-disk-quota",
+        alias = "enforce_container_disk_quota"
+    )]
+    pub enforce_container_disk_quota: bool,
+    /// Mesos --container_disk_watch_interval: how often `disk/du` measures a container with a quota
+    /// (`15secs`, `500ms`).
+    #[arg(
+        long = "container-disk-watch-interval",
+        alias = "container_disk_watch_interval",
+        default_value = "15secs",
+        value_parser = crate::duration::parse
+    )]
+    pub container_disk_watch_interval: std::time::Duration,
     /// The agent's resources, Mesos syntax (`cpus:8;mem:4096;ports:[31000-32000]`, or the JSON list); ucr reads
     /// `ports`, the host ports it gives containers (default 31000-32000).
     #[arg(long)]
@@ -89,6 +106,10 @@ impl IsolationArgs {
                             .into())
                     })
                     .transpose()?,
+            },
+            disk: DiskConfig {
+                enforce_quota: self.enforce_container_disk_quota,
+                watch_interval_ms: self.container_disk_watch_interval.as_millis().max(1) as u64,
             },
         };
         let ports = match &self.resources {

@@ -82,6 +82,8 @@ fn rows(s: &ResourceStatistics) -> Vec<(&'static str, String)> {
         mem_mapped_file_bytes,
         mem_file_bytes,
         mem_anon_bytes,
+        disk_limit_bytes,
+        disk_used_bytes,
         net_rx_packets,
         net_rx_bytes,
         net_rx_errors,

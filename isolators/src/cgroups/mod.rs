@@ -119,6 +119,7 @@ pub(crate) mod fake {
             sandbox: state,
             sandbox_in_container: "/mnt/mesos/sandbox",
             rootfs: None,
+            ephemeral: &[],
         }
     }
 

@@ -89,6 +89,7 @@ mod tests {
             sandbox,
             sandbox_in_container: &sandbox.to_string_lossy(),
             rootfs: None,
+            ephemeral: &[],
         };
         let r = Request {
             resources: &Resources::default(),

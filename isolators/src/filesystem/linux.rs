@@ -145,6 +145,7 @@ mod tests {
             sandbox: Path::new("/tmp/sandbox"),
             sandbox_in_container: "/mnt/mesos/sandbox",
             rootfs: Some(root),
+            ephemeral: &[],
         };
         let r = Request {
             resources: &Resources::default(),

@@ -51,6 +51,7 @@ impl Env {
             sandbox: Path::new("/nonexistent"),
             sandbox_in_container: "/mnt/mesos/sandbox",
             rootfs: None,
+            ephemeral: &[],
         }
     }
 

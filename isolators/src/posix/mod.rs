@@ -1,3 +1,6 @@
-//! POSIX process limits: `posix/rlimits`.
+//! POSIX isolation, which needs no kernel feature beyond the filesystem: process limits (`posix/rlimits`) and
+//! disk use against the `disk` resource (`disk/du`, measured by `du.rs`).
 
+pub mod disk;
+mod du;
 pub mod rlimits;

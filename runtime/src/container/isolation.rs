@@ -19,6 +19,7 @@ pub struct Places {
     pub sandbox: PathBuf,
     pub sandbox_in_container: String,
     pub rootfs: Option<PathBuf>,
+    pub ephemeral: Vec<PathBuf>,
 }
 
 impl Places {
@@ -30,6 +31,7 @@ impl Places {
             sandbox: PathBuf::from(&st.sandbox),
             sandbox_in_container: st.sandbox_directory.clone(),
             rootfs: st.rootfs.as_ref().map(PathBuf::from),
+            ephemeral: ephemeral(paths, st),
         }
     }
 
@@ -41,8 +43,19 @@ impl Places {
             sandbox: &self.sandbox,
             sandbox_in_container: &self.sandbox_in_container,
             rootfs: self.rootfs.as_deref(),
+            ephemeral: &self.ephemeral,
         }
     }
+}
+
+/// What a container writes that its `disk` counts: its work directory (its sandbox and, below it, its nested
+/// containers' sandboxes) and its root filesystem's writable part.
+fn ephemeral(paths: &Paths, st: &ContainerState) -> Vec<PathBuf> {
+    let mut out = vec![paths.work(&st.id)];
+    if let Some(rootfs) = &st.rootfs {
+        out.extend(crate::provisioner::writable(std::path::Path::new(rootfs)));
+    }
+    out
 }
 
 /// The isolators recorded in the container's state.

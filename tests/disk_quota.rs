@@ -1,0 +1,100 @@
+//! `disk/du` (Mesos's isolator of that name): a container with a `disk` resource has what it writes (its
+//! sandbox and its root filesystem's writable layer) measured in its statistics, and with
+//! `--enforce_container_disk_quota` one past its quota is killed: TASK_FAILED,
+//! REASON_CONTAINER_LIMITATION_DISK, Mesos's message and the `disk` resource in the limitation.
+
+use serde_json::{json, Value};
+
+use crate::common::{busybox_registry, Containers, CMD_TIMEOUT};
+
+const MB: u64 = 1 << 20;
+
+/// A Marathon app of `disk` MB running `cmd` on busybox.
+fn app(id: &str, image: &str, disk: f64, cmd: &str) -> String {
+    json!({"id": id, "cmd": cmd, "cpus": 0.1, "mem": 32, "disk": disk,
+           "container": {"type": "MESOS", "docker": {"image": image}}})
+    .to_string()
+}
+
+/// 3 MB into the sandbox, 2 MB into the root filesystem (the overlay's upper layer).
+const WRITE: &str = "dd if=/dev/zero of=$MESOS_SANDBOX/fill bs=1M count=3 2>/dev/null && \
+                     dd if=/dev/zero of=/fill bs=1M count=2 2>/dev/null && echo written; sleep 60";
+
+#[test]
+fn a_container_past_its_disk_quota_is_killed_for_it_when_enforced() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let id = c.id("disk-over");
+    let enforce = [
+        "--enforce-container-disk-quota",
+        "--container-disk-watch-interval",
+        "200ms",
+    ];
+    let args = [&enforce[..], &["launch", "-d", "-"]].concat();
+    let out = c.run_stdin(&args, &app(&id, &image, 4.0, WRITE));
+    assert_eq!(out.code, 0, "{}", out.all());
+    let w = c.run_for(&["wait", &id, "--json"], CMD_TIMEOUT);
+    let t: Value = serde_json::from_str(w.stdout.trim()).expect("wait --json");
+    assert_eq!(t["state"], "TASK_FAILED", "{t}");
+    assert_eq!(t["reason"], "REASON_CONTAINER_LIMITATION_DISK", "{t}");
+    let msg = t["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("Disk usage (") && msg.contains(") exceeds quota (4MB)"),
+        "{t}"
+    );
+    let r = &t["limitation"]["resources"][0];
+    assert_eq!(
+        (r["name"].as_str(), r["scalar"]["value"].as_f64()),
+        (Some("disk"), Some(4.0)),
+        "{t}"
+    );
+    let logs = c.run_for(&["logs", &id], CMD_TIMEOUT).ok().stdout;
+    assert_eq!(logs, "written\n", "killed once past its quota, not before");
+}
+
+#[test]
+fn a_containers_disk_use_is_in_its_statistics_and_not_enforced_by_default() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let id = c.id("disk-stats");
+    let out = c.run_stdin(&["launch", "-d", "-"], &app(&id, &image, 4.0, WRITE));
+    assert_eq!(out.code, 0, "{}", out.all());
+    let deadline = std::time::Instant::now() + CMD_TIMEOUT;
+    let stats = loop {
+        let s = c
+            .run_for(&["stats", &id, "--json"], CMD_TIMEOUT)
+            .ok()
+            .stdout;
+        let v: Value = serde_json::from_str(s.trim()).expect("stats --json");
+        let used = v["disk_used_bytes"].as_u64().unwrap_or(0);
+        if used >= 5 * MB || std::time::Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(stats["disk_limit_bytes"].as_u64(), Some(4 * MB), "{stats}");
+    let used = stats["disk_used_bytes"].as_u64().unwrap_or(0);
+    assert!(
+        (5 * MB..8 * MB).contains(&used),
+        "both writes, the image not: {stats}"
+    );
+    assert_eq!(
+        c.ps(&id).expect("listed")["state"],
+        "RUNNING",
+        "not enforced"
+    );
+    // A container with no disk resource is not measured.
+    let plain = c.id("disk-none");
+    let out = c.run_stdin(
+        &["launch", "-d", "-"],
+        &app(&plain, &image, 0.0, "sleep 60"),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    let s = c
+        .run_for(&["stats", &plain, "--json"], CMD_TIMEOUT)
+        .ok()
+        .stdout;
+    assert!(!s.contains("disk_"), "{s}");
+}
