@@ -79,6 +79,22 @@ fn a_detached_task_takes_exec_ps_pause_resume_metrics_and_kill() {
     ]);
     assert_eq!(e.code, 3, "{}", e.all());
     assert_eq!(e.stdout.trim(), "in with sh");
+    // With a terminal: the exec'd process makes it in the container's devpts and sends the master to the shim.
+    let exec_t = [
+        "task",
+        "exec",
+        "-t",
+        "--exec-id",
+        "e2",
+        "long",
+        "sh",
+        "-c",
+        "tty; exit 6",
+    ];
+    let exec_t: Vec<String> = exec_t.iter().map(|s| s.to_string()).collect();
+    let (out, code) = on_terminal(&c, &exec_t, b"");
+    assert_eq!(code, Some(6), "{out:?}\n{}", c.log());
+    assert!(out.contains("/dev/pts/0"), "{out:?}");
 
     let ps = c.ctr(&["task", "ps", "long"]);
     assert_eq!(ps.code, 0, "{}", ps.all());
@@ -128,6 +144,21 @@ fn ctr_run_t_gives_the_task_a_working_terminal() {
 /// `ctr run -t EXTRA...` of a shell on a terminal the test holds (ctr's controlling terminal): a line typed,
 /// its output read, `exit 4`.
 fn terminal_session(c: &Containerd, extra: &[&str], name: &str) {
+    let mut flags = vec!["-t", "--rm"];
+    flags.extend(extra);
+    let args = c.run_args(&flags, name, &["sh"]);
+    let keys = b"echo tty-$((6*7)); test -t 0 && echo stdin-is-a-tty; tty; exit 4\n";
+    let (out, code) = on_terminal(c, &args, keys);
+    assert!(out.contains("tty-42"), "{out:?}\n{}", c.log());
+    assert!(out.contains("stdin-is-a-tty"), "{out:?}");
+    // The pty is the container's own, made in its devpts, as runc makes it.
+    assert!(out.contains("\n/dev/pts/0"), "{out:?}");
+    assert_eq!(code, Some(4), "{out:?}");
+}
+
+/// `ctr ARGS` on a terminal the test holds (ctr's controlling terminal), `keys` typed at it: what the terminal
+/// showed until ctr ended, and ctr's exit code.
+fn on_terminal(c: &Containerd, args: &[String], keys: &[u8]) -> (String, Option<i32>) {
     use std::io::{Read, Write};
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
@@ -148,9 +179,6 @@ fn terminal_session(c: &Containerd, extra: &[&str], name: &str) {
         // SAFETY: fresh fds from openpty.
         unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
     };
-    let mut flags = vec!["-t", "--rm"];
-    flags.extend(extra);
-    let args = c.run_args(&flags, name, &["sh"]);
     let mut cmd = c.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
     cmd.stdin(slave.try_clone().expect("dup"))
         .stdout(slave.try_clone().expect("dup"))
@@ -165,9 +193,7 @@ fn terminal_session(c: &Containerd, extra: &[&str], name: &str) {
     }
     let mut child = cmd.spawn().expect("ctr");
     drop(cmd);
-    master
-        .write_all(b"echo tty-$((6*7)); test -t 0 && echo stdin-is-a-tty; tty; exit 4\n")
-        .expect("type");
+    master.write_all(keys).expect("type");
     let reader = std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut buf = [0u8; 4096];
@@ -181,12 +207,7 @@ fn terminal_session(c: &Containerd, extra: &[&str], name: &str) {
         String::from_utf8_lossy(&all).into_owned()
     });
     let status = child.wait().expect("wait ctr");
-    let out = reader.join().expect("reader");
-    assert!(out.contains("tty-42"), "{out:?}\n{}", c.log());
-    assert!(out.contains("stdin-is-a-tty"), "{out:?}");
-    // The pty is the container's own, made in its devpts, as runc makes it.
-    assert!(out.contains("\n/dev/pts/0"), "{out:?}");
-    assert_eq!(status.code(), Some(4), "{out:?}");
+    (reader.join().expect("reader"), status.code())
 }
 
 /// `ctr run --uidmap/--gidmap` (containerd chowns a copy of the snapshot): the task runs as root of a user
