@@ -51,6 +51,22 @@ fn a_container_past_its_disk_quota_is_killed_for_it_when_enforced() {
     );
     let logs = c.run_for(&["logs", &id], CMD_TIMEOUT).ok().stdout;
     assert_eq!(logs, "written\n", "killed once past its quota, not before");
+
+    // A task that ends by itself before a check finds it past its quota has finished, as in Mesos.
+    let quick = c.id("disk-quick");
+    let args = [
+        "--enforce-container-disk-quota",
+        "--container-disk-watch-interval",
+        "1hrs",
+        "launch",
+        "-",
+    ];
+    let cmd = "dd if=/dev/zero of=/fill bs=1M count=6 2>/dev/null";
+    let out = c.run_stdin(&args, &app(&quick, &image, 4.0, cmd));
+    assert_eq!(out.code, 0, "{}", out.all());
+    let w = c.run_for(&["wait", &quick, "--json"], CMD_TIMEOUT);
+    let t: Value = serde_json::from_str(w.stdout.trim()).expect("wait --json");
+    assert_eq!(t["state"], "TASK_FINISHED", "{t}");
 }
 
 #[test]

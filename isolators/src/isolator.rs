@@ -159,8 +159,9 @@ pub trait Isolator: Send + Sync {
         Ok(None)
     }
 
-    /// Has the container hit a limit it must die for? Called when a `watch_fd` fires and when the task exits.
-    fn watch(&self, _c: &Container<'_>) -> Option<Limitation> {
+    /// Has the container hit a limit it must die for? Called when a `watch_fd` fires, and once the task has
+    /// exited (`exited`), when only a limit the kernel acted on (an OOM kill) can have ended it.
+    fn watch(&self, _c: &Container<'_>, _exited: bool) -> Option<Limitation> {
         None
     }
 

@@ -195,8 +195,8 @@ impl Isolators {
     }
 
     /// The first limitation any isolator reports.
-    pub fn watch(&self, c: &Container<'_>) -> Option<Limitation> {
-        self.list.iter().find_map(|i| i.watch(c))
+    pub fn watch(&self, c: &Container<'_>, exited: bool) -> Option<Limitation> {
+        self.list.iter().find_map(|i| i.watch(c, exited))
     }
 
     pub fn update(&self, c: &Container<'_>, resources: &Resources, limits: &Limits) -> Result<()> {

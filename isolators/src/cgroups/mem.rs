@@ -145,7 +145,7 @@ impl Isolator for Mem {
         oom::watch_fd(&*h, c.cgroup).map(Some)
     }
 
-    fn watch(&self, c: &Container<'_>) -> Option<Limitation> {
+    fn watch(&self, c: &Container<'_>, _exited: bool) -> Option<Limitation> {
         let h = match self.tree.get() {
             Ok(h) => h,
             Err(e) => {

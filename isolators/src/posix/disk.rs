@@ -154,8 +154,9 @@ impl Isolator for DiskDu {
         Ok(Some(fd))
     }
 
-    fn watch(&self, c: &Container<'_>) -> Option<Limitation> {
-        if !self.config.enforce_quota {
+    fn watch(&self, c: &Container<'_>, exited: bool) -> Option<Limitation> {
+        // A task that ended by itself ended for its own reasons, whatever it left on disk.
+        if !self.config.enforce_quota || exited {
             return None;
         }
         let q = quota(c)?;

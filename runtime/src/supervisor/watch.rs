@@ -92,7 +92,7 @@ pub fn wait(
     Ended {
         status,
         // The kernel may have acted (OOM kill of the init) before the notification was read.
-        limitation: limitation.or_else(|| isolators.watch(&c)),
+        limitation: limitation.or_else(|| isolators.watch(&c, true)),
         unhealthy,
     }
 }
@@ -196,7 +196,7 @@ impl Watch<'_> {
             for i in fired {
                 drain(&fds[i]);
             }
-            if let Some(l) = self.isolators.watch(&self.places.container()) {
+            if let Some(l) = self.isolators.watch(&self.places.container(), false) {
                 tracing::info!(reason = l.reason, "limitation: {}", l.message);
                 // SAFETY: plain kill(2) of our own child, which we have not reaped, so the pid is still ours.
                 unsafe {
