@@ -250,13 +250,17 @@ pub fn rmi(g: &Globals, a: &RmiArgs) -> anyhow::Result<i32> {
     let _lock = store.lock_exclusive()?;
     for q in a.images.iter().filter(|q| !appc_images::is_appc(q)) {
         let rec = find_one(&store, q)?;
-        // A live container's rootfs stands on this image's layers: removing the record would let `prune` pull
-        // them out from under it.
+        // A live container's rootfs (or an image volume's) stands on this image's layers: removing the record
+        // would let `prune` pull them out from under it.
         let digest = rec.manifest_digest.to_string();
         let users: Vec<String> = containers
             .all_containers()?
             .into_iter()
-            .filter(|c| c.is_live() && c.image_digest.as_deref() == Some(digest.as_str()))
+            .filter(|c| {
+                c.is_live()
+                    && (c.image_digest.as_deref() == Some(digest.as_str())
+                        || c.volume_images.contains(&digest))
+            })
             .map(|c| c.id)
             .collect();
         if !users.is_empty() {

@@ -149,6 +149,13 @@ fn nest(mut base: PathBuf, id: &str) -> PathBuf {
     base
 }
 
+/// The provisioner's names for the root filesystems of container `id`'s first `count` image volumes (beside its
+/// own, [`provision_key`]).
+pub fn volume_keys(id: &str, count: usize) -> Vec<String> {
+    let key = provision_key(id);
+    (0..count).map(|i| format!("{key}.v{i}")).collect()
+}
+
 /// The provisioner's name for a container's rootfs: one directory entry, so a nested id (`pod/web`) gets a
 /// stable hash-derived name, as an odd cgroup name does.
 pub fn provision_key(id: &str) -> String {

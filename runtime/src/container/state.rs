@@ -89,6 +89,11 @@ pub struct ContainerState {
     pub backend: Option<String>,
     #[serde(default)]
     pub rootfs: Option<String>,
+    /// The manifest digests of its image volumes, in the request's order, each recorded before its root
+    /// filesystem is provisioned (`containerizer::image_volumes`): image garbage collection keeps them, and the
+    /// teardown removes that many volume rootfs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_images: Vec<String>,
     /// The name of its cgroup (`/ucr/<cgroup_name>`): the id, or a hash of an id the kernel would refuse.
     /// (`libcontainer_id` in checkpoints of the first launcher, which handed it to libcontainer.)
     #[serde(alias = "libcontainer_id")]
@@ -152,6 +157,7 @@ impl ContainerState {
             image_digest: None,
             backend: None,
             rootfs: None,
+            volume_images: Vec::new(),
             cgroup: String::new(),
             cgroup_name: String::new(),
             sandbox: String::new(),

@@ -48,18 +48,20 @@ fn destroy_isolated(paths: &Paths, st: &ContainerState) -> Result<()> {
 }
 
 fn destroy_rootfs(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<()> {
+    let mut keys = vec![super::paths::provision_key(&st.id)];
+    keys.extend(super::paths::volume_keys(&st.id, st.volume_images.len()));
     let Some(name) = st.backend.as_deref() else {
         // Never provisioned, or the backend was not recorded before a crash: try every backend; each tolerates
         // an unknown id.
         for name in ["overlay", "copy"] {
             if let Ok(b) = provisioner::select(Some(name), &paths.provisioner(), store_dir) {
-                b.destroy(&super::paths::provision_key(&st.id))?;
+                keys.iter().try_for_each(|k| b.destroy(k))?;
             }
         }
         return Ok(());
     };
     let backend = provisioner::select(Some(name), &paths.provisioner(), store_dir)?;
-    backend.destroy(&super::paths::provision_key(&st.id))?;
+    keys.iter().try_for_each(|k| backend.destroy(k))?;
     Ok(())
 }
 

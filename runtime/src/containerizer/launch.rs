@@ -121,6 +121,7 @@ pub(super) fn claim(
         .file_name()
         .map_or_else(|| cgroup_name(id), |n| n.to_string_lossy().into_owned());
     let st = ContainerState {
+        volume_images: Vec::new(),
         id: id.to_string(),
         state: State::Starting,
         image: cfg.image.as_ref().map(|i| i.reference.to_string()),
@@ -215,6 +216,7 @@ pub(super) fn prepare<'a>(
         Some((run, rootfs, app)) => (Some((run, rootfs)), app),
         None => (None, None),
     };
+    let image_volumes = super::image_volumes::provide(config, images, cfg, st, notices)?;
     let rootfs = image.as_ref().map(|(_, r)| r.as_path());
     // An AppC app section fills in ports, mount points and resources the request left open.
     let with_app = match &app {
@@ -274,6 +276,7 @@ pub(super) fn prepare<'a>(
     let places = isolation::Places::of(paths, st);
     let p = &process.process;
     let (mut volumes, persistent) = super::volumes::attach(paths, cfg, p.uid, p.gid)?;
+    volumes.extend(image_volumes);
     let shared = ucr_isolators::vocab::Resources::default();
     let no_limits = ucr_isolators::vocab::Limits::default();
     if let Some(parent) = nested_in {

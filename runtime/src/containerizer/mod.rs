@@ -13,6 +13,7 @@ pub mod dry_run;
 pub mod exec;
 pub(crate) mod fork;
 pub mod forker;
+pub mod image_volumes;
 pub mod launch;
 mod member_process;
 pub mod nested;
@@ -195,6 +196,7 @@ impl Containerizer {
                 (None, Some(r)) => keep.references.push(r),
                 (None, None) => {}
             }
+            keep.digests.extend(c.volume_images);
         }
         Ok(keep)
     }

@@ -51,6 +51,9 @@ pub struct ContainerConfig {
     pub limits: Limits,
     #[serde(default)]
     pub volumes: Vec<Volume>,
+    /// Images whose root filesystems are volumes (Mesos `Volume.image`), provisioned at launch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_volumes: Vec<ImageVolume>,
     /// Local persistent volumes (Marathon `persistent`, Mesos `disk.persistence`), attached at launch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub persistent_volumes: Vec<PersistentVolume>,
@@ -124,6 +127,16 @@ impl ContainerConfig {
             .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
             .unwrap_or(DEFAULT_KILL_GRACE)
     }
+}
+
+/// An image's root filesystem as a volume (Mesos `Volume.image`, the `volume/image` isolator): pulled and
+/// provisioned at launch as the container's own image is, and mounted at `container_path` (relative: in the
+/// sandbox), read-only or read-write (writes go to the volume's own copy, gone with the container).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageVolume {
+    pub container_path: String,
+    pub mode: VolumeMode,
+    pub image: ImageSpec,
 }
 
 // Debug is written by hand below: `docker_config` is a credential and must never reach a log line.

@@ -116,8 +116,8 @@ pub struct Volume {
     pub container_path: String,
     /// Legacy form of a host path volume.
     pub host_path: Option<String>,
-    /// Image volumes: not supported, an error when present.
-    pub image: Option<IgnoredAny>,
+    /// An image volume: the image's root filesystem mounted at `container_path`.
+    pub image: Option<Image>,
     pub source: Option<VolumeSource>,
 }
 

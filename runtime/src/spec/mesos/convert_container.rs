@@ -1,25 +1,19 @@
 //! Mesos `ContainerInfo` → the container half of a `ContainerConfig`: image, container type, volumes, network,
 //! hostname, Linux settings and rlimits.
 
-use ucr_registry::appc::name::check_id;
-use ucr_registry::appc::AppcName;
-use ucr_registry::ImageName;
-
 use super::container::{
-    ContainerInfo, ContainerKind, DockerNetwork, Image, ImageType, IpcMode, LinuxInfo,
-    PortMapping as MesosPort, PropagationMode, RLimitInfo, RLimitType, SandboxType, SourceType,
-    Volume as MesosVolume,
+    ContainerInfo, ContainerKind, DockerNetwork, IpcMode, LinuxInfo, PortMapping as MesosPort,
+    PropagationMode, RLimitInfo, RLimitType, SandboxType, SourceType, Volume as MesosVolume,
 };
-use super::convert::{labels, secret_value, Store};
+use super::convert::{secret_value, Store};
+pub use super::image::{image_name, image_spec};
 use super::types::VolumeMode as MesosMode;
 use crate::spec::config::{
     ContainerConfig, ContainerType, ImageSpec, NetworkMode, PortMapping, Rlimit, Tty, Volume,
     VolumeMode, VolumeSource,
 };
-use crate::spec::credential::docker_config_for;
 use crate::spec::docker_params::apply_docker_parameters;
 use crate::spec::error::{Result, SpecError};
-use crate::spec::secrets::check_docker_config;
 use ucr_registry::secret::Secret;
 
 /// The CNI network Marathon's `container/bridge` and Docker's `BRIDGE` become (Mesos' `mesos-bridge`).
@@ -96,6 +90,9 @@ pub fn apply_container(
         let at = format!("{path}.volumes[{i}]");
         match secret_volume(v, &at, store)? {
             Ok(file) => cfg.secret_volumes.push(file),
+            Err(v) if v.image.is_some() => cfg
+                .image_volumes
+                .push(super::image::image_volume(v, &at, store)?),
             Err(v) => cfg.volumes.push(volume(v, &at)?),
         }
     }
@@ -110,84 +107,6 @@ pub fn apply_container(
         cfg.rlimits = rlimits(r, &format!("{path}.rlimit_info"))?;
     }
     Ok(())
-}
-
-/// An image name as the request writes it, parsed now so a bad one fails naming its field.
-pub fn image_name(written: &str, at: &str) -> Result<ImageName> {
-    ImageName::parse(written).map_err(|e| SpecError::field(at, e.to_string()))
-}
-
-/// `Image` → image spec. AppC images become `appc:NAME[:VERSION][,LABEL=VALUE...][@ID]` (`os`/`arch` default
-/// to the host's when not given).
-pub fn image_spec(image: Image, path: &str, store: Store<'_>) -> Result<ImageSpec> {
-    let cached = image.cached.unwrap_or(true);
-    match image.kind {
-        ImageType::Docker => {
-            if image.appc.is_some() {
-                return Err(SpecError::field(
-                    format!("{path}.appc"),
-                    "set on a DOCKER image",
-                ));
-            }
-            let docker = image.docker.ok_or_else(|| {
-                SpecError::field(format!("{path}.docker"), "missing for a DOCKER image")
-            })?;
-            if docker.name.is_empty() {
-                return Err(SpecError::field(format!("{path}.docker.name"), "empty"));
-            }
-            let reference = image_name(&docker.name, &format!("{path}.docker.name"))?;
-            let docker_config = match (docker.config, docker.credential) {
-                (Some(_), Some(_)) => {
-                    return Err(SpecError::field(
-                        format!("{path}.docker.credential"),
-                        "given with docker.config; give only one",
-                    ))
-                }
-                (Some(secret), None) => {
-                    let at = format!("{path}.docker.config");
-                    let value = secret_value(secret, &at, store)?;
-                    check_docker_config(value.expose())
-                        .map_err(|why| SpecError::field(&at, why))?;
-                    Some(value.expose().to_string())
-                }
-                (None, Some(c)) => Some(docker_config_for(
-                    &reference,
-                    &c,
-                    &format!("{path}.docker.credential"),
-                )?),
-                (None, None) => None,
-            };
-            Ok(ImageSpec {
-                reference,
-                cached,
-                docker_config,
-            })
-        }
-        ImageType::Appc => {
-            if image.docker.is_some() {
-                return Err(SpecError::field(
-                    format!("{path}.docker"),
-                    "set on an APPC image",
-                ));
-            }
-            let appc = image.appc.ok_or_else(|| {
-                SpecError::field(format!("{path}.appc"), "missing for an APPC image")
-            })?;
-            if appc.name.is_empty() {
-                return Err(SpecError::field(format!("{path}.appc.name"), "empty"));
-            }
-            if let Some(id) = appc.id.as_deref().filter(|i| !i.is_empty()) {
-                check_id(id).map_err(|why| SpecError::field(format!("{path}.appc.id"), why))?;
-            }
-            let reference =
-                AppcName::reference(&appc.name, &labels(appc.labels), appc.id.as_deref());
-            Ok(ImageSpec {
-                reference: image_name(&reference, &format!("{path}.appc.name"))?,
-                cached,
-                docker_config: None,
-            })
-        }
-    }
 }
 
 /// A SECRET volume as (container path, value): a read-only file holding the secret. Any other volume is given
@@ -219,12 +138,6 @@ fn secret_volume(
 }
 
 fn volume(v: MesosVolume, at: &str) -> Result<Volume> {
-    if v.image.is_some() {
-        return Err(SpecError::field(
-            format!("{at}.image"),
-            "image volumes are not supported",
-        ));
-    }
     if v.container_path.is_empty() {
         return Err(SpecError::field(format!("{at}.container_path"), "empty"));
     }

@@ -9,6 +9,7 @@ pub mod container;
 pub mod convert;
 pub mod convert_container;
 mod health;
+mod image;
 mod nesting;
 pub mod task_group;
 #[cfg(test)]

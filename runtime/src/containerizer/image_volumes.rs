@@ -1,0 +1,58 @@
+//! Image volumes (Mesos `Volume.image`, its `volume/image` isolator): each image pulled (or found) and held as
+//! the container's own image is, its root filesystem provisioned by the same backend under the key
+//! `<the container's provisioner key>.v<N>`, and given to the isolators as a volume whose source is that
+//! rootfs. Each digest is checkpointed (`ContainerState::volume_images`) before its provision, so image garbage
+//! collection keeps it while the container lives and the teardown removes every volume rootfs a crash may have
+//! left (`paths::volume_keys`).
+
+use crate::container::checkpoint::write_json;
+use crate::container::error::Result;
+use crate::container::paths::volume_keys;
+use crate::container::state::{ContainerState, State};
+use crate::images::{Images, Notices};
+use crate::provisioner;
+use crate::spec::{ContainerConfig, Volume, VolumeSource};
+
+use super::config::Config;
+
+/// The image volumes of `cfg`, provisioned, as volumes for the isolators (in the request's order).
+pub(super) fn provide(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    st: &mut ContainerState,
+    notices: &dyn Notices,
+) -> Result<Vec<Volume>> {
+    if cfg.image_volumes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths = &config.paths;
+    let backend = match st.backend.as_deref() {
+        // The container's own rootfs chose it: the same for its volumes.
+        Some(name) => provisioner::select(Some(name), &paths.provisioner(), images.store_dir())?,
+        None => provisioner::select(
+            config.backend.as_deref(),
+            &paths.provisioner(),
+            images.store_dir(),
+        )?,
+    };
+    st.backend = Some(backend.name().to_string());
+    let keys = volume_keys(&cfg.id, cfg.image_volumes.len());
+    let mut out = Vec::with_capacity(keys.len());
+    for (v, key) in cfg.image_volumes.iter().zip(keys) {
+        let (image, held) = images.provide_held(&v.image, notices)?;
+        st.volume_images.push(image.digest.clone());
+        st.state = State::Provisioning;
+        write_json(&paths.state_file(&st.id), st)?;
+        drop(held);
+        let rootfs = backend.provision(&key, &image.layers)?;
+        out.push(Volume {
+            container_path: v.container_path.clone(),
+            mode: v.mode,
+            source: VolumeSource::HostPath {
+                path: rootfs.to_string_lossy().into_owned(),
+            },
+        });
+    }
+    Ok(out)
+}
