@@ -23,13 +23,16 @@ pub const KNOWN: &[&str] = &[
 ];
 
 /// Mesos names accepted for what ucr always does, so an agent's existing `--isolation` works unchanged:
-/// every container gets its own pid and ipc namespace (unless its `linux_info` shares them) and the image's
-/// runtime config (`docker/runtime`, `appc/runtime`) is always applied by the launcher.
+/// every container gets its own pid and ipc namespace (unless its `linux_info` shares them), the image's
+/// runtime config (`docker/runtime`, `appc/runtime`) is always applied by the launcher, and image and secret
+/// volumes (`volume/image`, `volume/secret`) are always the runtime's to provide.
 const ALWAYS_ON: &[&str] = &[
     "namespaces/pid",
     "namespaces/ipc",
     "docker/runtime",
     "appc/runtime",
+    "volume/image",
+    "volume/secret",
 ];
 
 /// The default when `--isolation` is not given: everything. A shared agent must be safe without tuning.
@@ -88,6 +91,10 @@ mod tests {
     fn isolation_names() {
         let n = parse_isolation("cgroups/mem, filesystem/linux,namespaces/pid").unwrap_or_default();
         assert_eq!(n, vec!["filesystem/linux", "cgroups/mem"]);
+        // DC/OS's agents name these, beside modules ucr does not have.
+        let n =
+            parse_isolation("disk/du,volume/secret,volume/image,posix/rlimits").unwrap_or_default();
+        assert_eq!(n, vec!["posix/rlimits", "disk/du"]);
         let all = parse_isolation("cgroups/all").unwrap_or_default();
         assert_eq!(all.len(), 4);
         let err = parse_isolation("cgroups/cpu,gpu/nvidia")
