@@ -87,3 +87,34 @@ fn attach_without_a_terminal_passes_signals_on_or_detaches_on_them() {
         out.all()
     );
 }
+
+/// `run -d --rm`: a `wait` and an `attach` under way when the task ends get its code (and the attach its last
+/// output) before the container removes itself, as with Docker; nothing is left after.
+#[test]
+fn wait_and_attach_of_a_container_that_removes_itself_get_its_code() {
+    let (_reg, image) = busybox_registry();
+    let c = Containers::new();
+    c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
+    let id = c.id("att-rm");
+    let run = [
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        &id,
+        &image,
+        "sh",
+        "-c",
+        "sleep 1; echo bye; exit 3",
+    ];
+    c.run_for(&run, CMD_TIMEOUT).ok();
+    let (w, a) = (c.spawn(&["wait", &id]), c.spawn(&["attach", &id]));
+    let (w, a) = (w.wait_for(CMD_TIMEOUT), a.wait_for(CMD_TIMEOUT));
+    assert_eq!((w.code, w.stdout.trim()), (3, "3"), "{}", w.all());
+    assert_eq!((a.code, a.stdout.as_str()), (3, "bye\n"), "{}", a.all());
+    let deadline = std::time::Instant::now() + CMD_TIMEOUT;
+    while c.ps(&id).is_some() {
+        assert!(std::time::Instant::now() < deadline, "never removed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

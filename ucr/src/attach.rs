@@ -43,6 +43,8 @@ pub fn attach(g: &Globals, a: &AttachArgs) -> anyhow::Result<i32> {
     if st.state == State::Exited || st.is_lost() {
         bail!("container {id}: not running (it has exited): nothing to attach to");
     }
+    // A container that removes itself at its end keeps its record until this attach has read the end.
+    let _hold = ucr_runtime::container::waiters::hold(c.paths(), &id);
     let tty = c
         .container_config(&id)?
         .is_some_and(|cfg| cfg.tty.is_some());

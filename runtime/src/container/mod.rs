@@ -21,6 +21,7 @@ pub mod sandbox;
 pub mod state;
 pub mod teardown;
 pub mod termination;
+pub mod waiters;
 
 pub use error::{ContainerError, Result};
 pub use paths::Paths;

@@ -103,6 +103,8 @@ fn wait_until(
 ) -> Result<Option<Termination>> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(2);
+    // A container that removes itself at its end waits for this hold to be let go (`container::waiters`).
+    let _hold = crate::container::waiters::hold(paths, id);
     loop {
         let st = load(paths, id)?;
         if let Some(t) = st.termination.clone().filter(|_| st.state == State::Exited) {

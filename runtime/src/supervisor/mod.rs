@@ -122,6 +122,9 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
         .filter(|p| crate::container::pod_ns::pinned(&paths.pod_ns(p)));
     // Taken at once, so it is closed whatever happens to the launch (its writer then sees the task gone).
     let stdin = cfg.stdin.then(caller_stdin).flatten();
+    if cfg.remove_on_exit {
+        crate::container::waiters::make(paths, id)?;
+    }
     let started = start(paths, &st, spec, parent, stdin).map_err(|e| {
         // A kill while the task was being started may have taken its cgroup or its parent away under this
         // step: that kill is what happened.
@@ -360,6 +363,7 @@ fn finish(
         let _ = writeln!(n, "exited {}", serde_json::to_string(t).unwrap_or_default());
     }
     if cfg.remove_on_exit && torn.is_ok() {
+        crate::container::waiters::let_waiters_read(paths, id);
         remove_files(paths, id)?;
     }
     torn
