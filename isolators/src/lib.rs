@@ -9,6 +9,7 @@
 //! - **filesystem**: `filesystem/linux` (/proc, /sys, /dev, shm, masked paths, host network files) and the volume
 //!   isolators `volume/host_path` and `volume/sandbox_path`.
 //! - **process limits**: `posix/rlimits`, `linux/capabilities`, `linux/seccomp`.
+//! - **disk**: `disk/du`, what a container writes measured against its `disk` resource (`posix::disk`).
 //! - **network**: `network/cni` (none and named CNI networks, port mappings); host networking needs no isolator.
 //!
 //! The request vocabulary (`vocab`) lives here so isolators and the runtime share one definition. This crate

@@ -2,7 +2,8 @@
 //! (`paths`), its checkpointed state and termination (`state`, `termination`, written through `checkpoint`,
 //! read by `records`), its health checks' results (`health`), its OCI bundle (`bundle`), a pod's shared
 //! namespaces (`pod_ns`), its host ports (`ports`), the isolators it was made with (`isolation`), its teardown
-//! (`teardown`), the removal of its files (`remove`) and its sandbox's owner (`sandbox`). The containerizer
+//! (`teardown`), the removal of its files (`remove`), its sandbox's owner (`sandbox`) and the waiters a container
+//! that removes itself lets read its end first (`waiters`). The containerizer
 //! (`crate::containerizer`) and the supervisor (`crate::supervisor`) are built from these.
 
 pub mod bundle;

@@ -3,8 +3,8 @@
 //! killed and removed by any other, and a restarted agent recovers it.
 //!
 //! Each operation is its own file, a function of the configuration and the paths: `launch` (claim, provision,
-//! prepare, bundle, fetch) with `spawn` (the supervisor), `ops` (kill, stop, wait, destroy, remove), `resources`
-//! (usage, update), `recover`. This file only holds them together with the `Images` service.
+//! prepare, bundle, fetch) with `image_volumes` and `spawn` (the supervisor), `ops` (kill, stop, wait, destroy,
+//! remove), `resources` (usage, processes, update), `exec` with `relay`, `recover`. This file only holds them together with the `Images` service.
 
 mod appc_app;
 mod bound;
