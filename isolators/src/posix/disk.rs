@@ -75,7 +75,7 @@ fn measure(c: &Container<'_>) -> Result<u64> {
 }
 
 /// A size as Mesos prints one (stout's `Bytes`): in the largest unit that loses nothing (`5MB`, `1536KB`).
-pub fn mesos_bytes(b: u64) -> String {
+fn mesos_bytes(b: u64) -> String {
     const K: u64 = 1024;
     match b {
         0 => "0B".into(),

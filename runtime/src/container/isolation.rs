@@ -53,7 +53,11 @@ impl Places {
 fn ephemeral(paths: &Paths, st: &ContainerState) -> Vec<PathBuf> {
     let mut out = vec![paths.work(&st.id)];
     if let Some(rootfs) = &st.rootfs {
-        out.extend(crate::provisioner::writable(std::path::Path::new(rootfs)));
+        let backend = st.backend.as_deref();
+        out.extend(crate::provisioner::writable(
+            backend,
+            std::path::Path::new(rootfs),
+        ));
     }
     out
 }

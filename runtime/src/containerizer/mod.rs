@@ -4,7 +4,8 @@
 //!
 //! Each operation is its own file, a function of the configuration and the paths: `launch` (claim, provision,
 //! prepare, bundle, fetch) with `image_volumes` and `spawn` (the supervisor), `ops` (kill, stop, wait, destroy,
-//! remove), `resources` (usage, processes, update), `exec` with `relay`, `recover`. This file only holds them together with the `Images` service.
+//! remove), `resources` (usage, processes, update), `exec` with `relay`, `recover`. This file only holds them
+//! together with the `Images` service.
 
 mod appc_app;
 mod bound;

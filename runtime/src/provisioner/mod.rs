@@ -36,11 +36,12 @@ pub use backend::Backend;
 pub use error::ProvisionError;
 pub use select::{select, BACKENDS};
 
-/// Where a container's writes to the root filesystem `rootfs` (`<id>/rootfs`) land: an overlay's `upper` and
-/// `work` beside it, or, copied, the rootfs itself. What `disk/du` counts of a root filesystem.
-pub fn writable(rootfs: &std::path::Path) -> Vec<std::path::PathBuf> {
-    match rootfs.parent().map(|d| (d.join("upper"), d.join("work"))) {
-        Some((upper, work)) if upper.is_dir() => vec![upper, work],
+/// Where a container's writes to the root filesystem `rootfs` (`<id>/rootfs`) that `backend` provisioned land:
+/// an overlay's `upper` and `work` beside it, or, copied, the rootfs itself. What `disk/du` counts of a root
+/// filesystem. Derived from the names alone: nothing is read.
+pub fn writable(backend: Option<&str>, rootfs: &std::path::Path) -> Vec<std::path::PathBuf> {
+    match (backend, rootfs.parent()) {
+        (Some(overlay::NAME), Some(d)) => vec![d.join("upper"), d.join("work")],
         _ => vec![rootfs.to_path_buf()],
     }
 }

@@ -13,6 +13,9 @@ use super::error::ProvisionError;
 use super::layout;
 use super::mount::{self, Api};
 
+/// The backend's name, as `--image_provisioner_backend` and the container's checkpoint give it.
+pub const NAME: &str = "overlay";
+
 /// See the module docs.
 #[derive(Debug)]
 pub struct Overlay {
@@ -77,7 +80,7 @@ impl Overlay {
 
 impl Backend for Overlay {
     fn name(&self) -> &'static str {
-        "overlay"
+        NAME
     }
 
     fn provision(&self, id: &str, layers: &[PathBuf]) -> Result<PathBuf, ProvisionError> {
