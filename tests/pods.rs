@@ -265,6 +265,52 @@ fn a_pod_whose_member_cannot_launch_leaves_nothing_behind() {
     }
 }
 
+/// The members are forked as soon as the pod's parent is claimed and provide their rootfs while the parent is
+/// made; they wait for it at the pod's gate. A parent that cannot be made (its network does not exist) closes
+/// the gate: the launch fails with the parent's error, every member ends "the pod's parent ... was not made"
+/// with its rootfs unmounted, and the records stay until `rm` (or go at once with `--rm`).
+#[test]
+fn a_pod_whose_parent_cannot_be_made_ends_the_members_waiting_for_it() {
+    let (_reg, image) = crate::common::busybox_registry();
+    let c = crate::common::Containers::new();
+    let out = c.run(&["pull", "--quiet", &image]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for rm in [false, true] {
+        let id = c.id(if rm { "unmade-rm" } else { "unmade" });
+        let pod = json!({"id": id, "networks": [{"mode": "container", "name": "ucr-test-nosuch"}],
+                         "containers": [sleeper(&image, "a"), sleeper(&image, "b")]});
+        let mut args = vec!["launch", "-d"];
+        if rm {
+            args.push("--rm");
+        }
+        args.push("-");
+        let out = c.run_stdin(&args, &pod.to_string());
+        assert_eq!(out.code, 125, "{}", out.all());
+        assert!(out.stderr.contains("ucr-test-nosuch"), "{}", out.all());
+        assert!(procs_in_cgroup(&id).is_empty(), "processes left");
+        assert!(cgroup_dirs(&id).is_empty(), "cgroups left");
+        assert!(mounts_under(c.dir.path()).is_empty(), "mounts left");
+        if rm {
+            assert!(c.ps(&id).is_none(), "--rm: the pod's record is left");
+            continue;
+        }
+        for m in ["a", "b"] {
+            let v = c
+                .ps(&format!("{id}/{m}"))
+                .expect("the member keeps its record");
+            assert_eq!(v["state"], "EXITED", "{v}");
+            let why = v.to_string();
+            assert!(
+                why.contains(&format!("the pod's parent {id} was not made")),
+                "{v}"
+            );
+        }
+        let out = c.run(&["rm", &id]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert!(c.ps(&format!("{id}/a")).is_none());
+    }
+}
+
 /// `ucr launch` of a pod killed (SIGKILL) at any moment of the pod's start, whatever its members were doing
 /// then (being made before the parent runs, joining it, starting), leaves nothing that `rm --force` of the pod
 /// does not take away: no process, cgroup or mount, and no record.

@@ -11,10 +11,9 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use ucr_isolators::{Contribution, Request};
-use ucr_registry::appc::manifest::App;
-use ucr_registry::manifest::RunConfig;
 
 use super::config::Config;
+use super::provision::{checkpoint, killed_yet, provision, Provisioned};
 use super::spawn::{start, Launched, Starting};
 use crate::container::bundle::{self, runtime_spec, BundleInput};
 use crate::container::checkpoint::write_json;
@@ -27,12 +26,11 @@ use crate::container::remove::remove_files;
 use crate::container::state::{now, ContainerState, Owner, State};
 use crate::container::teardown::teardown;
 use crate::container::termination::Termination;
-use crate::fetcher::credentials::{fetch_credentials, is_credential_uri};
+use crate::fetcher::credentials::is_credential_uri;
 use crate::fetcher::{fetch_uris, FetchOptions};
 use crate::images::{Images, Notices};
 use crate::process::resolve::Process;
 use crate::process::{find_program, resolve_process};
-use crate::provisioner;
 use crate::spec::{self, ContainerConfig};
 use crate::supervisor::Known;
 use crate::volumes::VolumeRecord;
@@ -72,14 +70,39 @@ pub(super) fn begin_with(
         None => None,
     };
     let mut st = claim(config, cfg, nested_in.as_ref())?;
-    prepare(config, images, cfg, &mut st, nested_in.as_ref(), notices)
+    begin_claimed(
+        config,
+        images,
+        cfg,
+        &mut st,
+        nested_in.as_ref(),
+        notices,
+        amend,
+    )
+    .map_err(|e| removed_if_asked(config, cfg, &st, e))
+}
+
+/// [`begin_with`] of a container already claimed as `st`. A failure is undone and recorded, and the record
+/// kept even when the request asks for its removal at exit: a pod's members, made beside it, are still in its
+/// directory then (`pod.rs`); [`removed_if_asked`] is the caller's.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn begin_claimed(
+    config: &Config,
+    images: &Images,
+    cfg: &ContainerConfig,
+    st: &mut ContainerState,
+    nested_in: Option<&ContainerState>,
+    notices: &dyn Notices,
+    amend: impl FnOnce(&ContainerConfig, &mut Contribution) -> Result<()>,
+) -> Result<Starting> {
+    prepare(config, images, cfg, st, nested_in, notices)
         .and_then(|mut p| {
             amend(&p.cfg, &mut p.contribution)?;
             Ok(p)
         })
-        .and_then(|p| p.finish(config, &mut st, nested_in.as_ref(), notices))
+        .and_then(|p| p.finish(config, st, nested_in, notices))
         .and_then(|known| start_supervisor(config, images, known))
-        .map_err(|e| undo(config, images, cfg, &mut st, e))
+        .map_err(|e| undo_kept(config, images, st, e))
 }
 
 /// Starts the supervisor of the container `known` describes, as [`Prepared::finish`] left it.
@@ -152,11 +175,23 @@ pub(super) fn claim(
 }
 
 /// The undo of a failed launch, recorded: the id keeps its checkpoint (EXITED, launch failed) until `rm`, as
-/// Mesos keeps a failed container's termination for WAIT_CONTAINER. Returns the error.
+/// Mesos keeps a failed container's termination for WAIT_CONTAINER, unless the request asks for its removal at
+/// exit. Returns the error.
 pub(super) fn undo(
     config: &Config,
     images: &Images,
     cfg: &ContainerConfig,
+    st: &mut ContainerState,
+    e: ContainerError,
+) -> ContainerError {
+    let e = undo_kept(config, images, st, e);
+    removed_if_asked(config, cfg, st, e)
+}
+
+/// [`undo`] with the record kept whatever the request asks.
+pub(super) fn undo_kept(
+    config: &Config,
+    images: &Images,
     st: &mut ContainerState,
     e: ContainerError,
 ) -> ContainerError {
@@ -169,15 +204,20 @@ pub(super) fn undo(
     st.owner = None;
     st.termination = Some(Termination::launch_failed(e.to_string(), e.exit_code()));
     let _ = write_json(&paths.state_file(&st.id), st);
-    if cfg.remove_on_exit {
-        let _ = remove_files(paths, &st.id);
-    }
     e
 }
 
-fn checkpoint(config: &Config, st: &mut ContainerState, s: State) -> Result<()> {
-    st.state = s;
-    write_json(&config.paths.state_file(&st.id), st)
+/// The record of a launch that failed with `e`, removed when the request asks for that at exit. Returns `e`.
+pub(super) fn removed_if_asked(
+    config: &Config,
+    cfg: &ContainerConfig,
+    st: &ContainerState,
+    e: ContainerError,
+) -> ContainerError {
+    if cfg.remove_on_exit {
+        let _ = remove_files(&config.paths, &st.id);
+    }
+    e
 }
 
 /// A launch prepared up to the namespaces of its parent: what [`Prepared::finish`] needs to write the bundle and
@@ -203,107 +243,93 @@ pub(super) fn prepare<'a>(
     nested_in: Option<&ContainerState>,
     notices: &dyn Notices,
 ) -> Result<Prepared<'a>> {
-    let (paths, id) = (&config.paths, cfg.id.as_str());
-    checkpoint(config, st, State::Provisioning)?;
-    let sandbox = paths.sandbox(id);
-    let fetch = FetchOptions {
-        tls: images.tls(),
-        stall_timeout: config.fetcher_stall_timeout,
-        ..FetchOptions::default()
-    };
-    // (the image's run config, its provisioned rootfs), or None: the task runs on the host's root.
-    let (image, app) = match provide_rootfs(config, images, cfg, st, &fetch, notices)? {
-        Some((run, rootfs, app)) => (Some((run, rootfs)), app),
-        None => (None, None),
-    };
-    let image_volumes = super::image_volumes::provide(config, images, cfg, st, notices)?;
-    let rootfs = image.as_ref().map(|(_, r)| r.as_path());
-    // An AppC app section fills in ports, mount points and resources the request left open.
-    let with_app = match &app {
-        Some(app) => super::appc_app::with_app(cfg, app)
-            .map_err(|why| ContainerError::launch(id, "provisioning", why, 125))?,
-        None => None,
-    };
-    let given = match with_app {
-        Some(c) => {
-            write_json(&paths.config_file(id), &c)?;
-            Cow::Owned(c)
-        }
-        None => Cow::Borrowed(cfg),
-    };
-    let cfg: &ContainerConfig = &given;
-    // On the host's root the task sees its sandbox where it is (Mesos sets MESOS_SANDBOX to the host path).
-    let sandbox_dir = match rootfs {
-        Some(_) => config.sandbox_directory.clone(),
-        None => sandbox.to_string_lossy().into_owned(),
-    };
-    st.sandbox_directory = sandbox_dir.clone();
-    killed_yet(config, id, "provisioning")?;
+    provision(config, images, cfg, st, notices)?.prepare(config, st, nested_in)
+}
 
-    checkpoint(config, st, State::Preparing)?;
-    fs::create_dir_all(&sandbox).map_err(|e| ContainerError::io(&sandbox, e))?;
-    for f in ["stdout", "stderr"] {
-        let p = sandbox.join(f);
-        File::create(&p).map_err(|e| ContainerError::io(&p, e))?;
-    }
-    let port_lock = ports::lock(paths)?;
-    st.ports = ports::allocate_in(paths, cfg, &config.agent_ports)?;
-    checkpoint(config, st, State::Preparing)?;
-    drop(port_lock);
-    let mut extra_env = ports::marathon_env(cfg, &st.ports);
-    if let Some(parent) = nested_in {
-        extra_env.extend(super::nested::endpoint_env(paths, parent));
-    }
-    let process = resolve_process(
-        cfg,
-        image.as_ref().map(|(i, _)| i),
-        rootfs,
-        &sandbox_dir,
-        &extra_env,
-    )
-    .map_err(|e| {
-        if e.found_in_rootfs() {
-            ContainerError::launch(id, "preparing", e.to_string(), e.exit_code())
-        } else {
-            ContainerError::Process(e)
+impl<'a> Provisioned<'a> {
+    /// The rest of [`prepare`]: the sandbox, the ports, the process and the isolators' preparation.
+    pub(super) fn prepare(
+        self,
+        config: &Config,
+        st: &mut ContainerState,
+        nested_in: Option<&ContainerState>,
+    ) -> Result<Prepared<'a>> {
+        let Provisioned {
+            cfg: given,
+            image,
+            image_volumes,
+            sandbox_dir,
+            fetch,
+        } = self;
+        let (paths, id) = (&config.paths, given.id.as_str());
+        let sandbox = paths.sandbox(id);
+        let rootfs = image.as_ref().map(|(_, r)| r.as_path());
+        let cfg: &ContainerConfig = &given;
+        checkpoint(config, st, State::Preparing)?;
+        fs::create_dir_all(&sandbox).map_err(|e| ContainerError::io(&sandbox, e))?;
+        for f in ["stdout", "stderr"] {
+            let p = sandbox.join(f);
+            File::create(&p).map_err(|e| ContainerError::io(&p, e))?;
         }
-    })?;
-    st.user = process.user_note.clone();
-    // The isolators decide everything the bundle adds to the process and its root (mounts, cgroup resources,
-    // devices, limits, capabilities, seccomp, network). A failure here has cleaned up after itself; the teardown
-    // after a failed launch runs cleanup again, which every isolator tolerates.
-    let isolators = isolation::isolators(st)?;
-    let places = isolation::Places::of(paths, st);
-    let p = &process.process;
-    let (mut volumes, persistent) = super::volumes::attach(paths, cfg, p.uid, p.gid)?;
-    volumes.extend(image_volumes);
-    let shared = ucr_isolators::vocab::Resources::default();
-    let no_limits = ucr_isolators::vocab::Limits::default();
-    if let Some(parent) = nested_in {
-        super::nested::parent_volumes(paths, cfg, parent, &mut volumes, p.uid, p.gid)?;
-    }
-    let mut request = Request {
-        volumes: &volumes,
-        ..isolation::request(cfg, st, p.uid, p.gid)
-    };
-    if let Some(n) = &cfg.nesting {
-        if n.share_cgroups {
-            // Only the parent's envelope limits it.
-            request.resources = &shared;
-            request.limits = &no_limits;
+        let port_lock = ports::lock(paths)?;
+        st.ports = ports::allocate_in(paths, cfg, &config.agent_ports)?;
+        checkpoint(config, st, State::Preparing)?;
+        drop(port_lock);
+        let mut extra_env = ports::marathon_env(cfg, &st.ports);
+        if let Some(parent) = nested_in {
+            extra_env.extend(super::nested::endpoint_env(paths, parent));
         }
+        let process = resolve_process(
+            cfg,
+            image.as_ref().map(|(i, _)| i),
+            rootfs,
+            &sandbox_dir,
+            &extra_env,
+        )
+        .map_err(|e| {
+            if e.found_in_rootfs() {
+                ContainerError::launch(id, "preparing", e.to_string(), e.exit_code())
+            } else {
+                ContainerError::Process(e)
+            }
+        })?;
+        st.user = process.user_note.clone();
+        // The isolators decide everything the bundle adds to the process and its root (mounts, cgroup resources,
+        // devices, limits, capabilities, seccomp, network). A failure here has cleaned up after itself; the teardown
+        // after a failed launch runs cleanup again, which every isolator tolerates.
+        let isolators = isolation::isolators(st)?;
+        let places = isolation::Places::of(paths, st);
+        let p = &process.process;
+        let (mut volumes, persistent) = super::volumes::attach(paths, cfg, p.uid, p.gid)?;
+        volumes.extend(image_volumes);
+        let shared = ucr_isolators::vocab::Resources::default();
+        let no_limits = ucr_isolators::vocab::Limits::default();
+        if let Some(parent) = nested_in {
+            super::nested::parent_volumes(paths, cfg, parent, &mut volumes, p.uid, p.gid)?;
+        }
+        let mut request = Request {
+            volumes: &volumes,
+            ..isolation::request(cfg, st, p.uid, p.gid)
+        };
+        if let Some(n) = &cfg.nesting {
+            if n.share_cgroups {
+                // Only the parent's envelope limits it.
+                request.resources = &shared;
+                request.limits = &no_limits;
+            }
+        }
+        let contribution = isolators
+            .prepare(&places.container(), &request)
+            .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), 125))?;
+        Ok(Prepared {
+            cfg: given,
+            process: process.process,
+            rootfs: image.map(|(_, r)| r),
+            contribution,
+            persistent,
+            fetch,
+        })
     }
-    let contribution = isolators
-        .prepare(&places.container(), &request)
-        .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), 125))?;
-    Ok(Prepared {
-        cfg: given,
-        process: process.process,
-        rootfs: image.map(|(_, r)| r),
-        contribution,
-        persistent,
-        fetch,
-    })
 }
 
 impl Prepared<'_> {
@@ -386,73 +412,4 @@ impl Prepared<'_> {
             spec,
         })
     }
-}
-
-/// A kill that arrived while the container was being made (Mesos destroys a container that has no task yet):
-/// the launch stops at the next step and undoes what it did.
-fn killed_yet(config: &Config, id: &str, step: &'static str) -> Result<()> {
-    if config.paths.kill_marker(id).exists() {
-        return Err(ContainerError::launch(
-            id,
-            step,
-            "killed before the task started",
-            137,
-        ));
-    }
-    Ok(())
-}
-
-/// Pull (or find) the image, with pull credentials fetched into the sandbox when the request has none of its
-/// own (fetched before the image says who the task runs as: never through the cache), and provision its rootfs.
-/// Returns the image's run config, the rootfs and an AppC image's app section.
-fn provide_rootfs(
-    config: &Config,
-    images: &Images,
-    cfg: &ContainerConfig,
-    st: &mut ContainerState,
-    fetch: &FetchOptions,
-    notices: &dyn Notices,
-) -> Result<Option<(RunConfig, PathBuf, Option<App>)>> {
-    let Some(i) = &cfg.image else {
-        return Ok(None);
-    };
-    let (paths, id) = (&config.paths, cfg.id.as_str());
-    let sandbox = paths.sandbox(id);
-    let image = match fetch_credentials(id, &cfg.command.uris, &sandbox, fetch)? {
-        // The request's own credentials (docker.config, pullConfig, docker.credential) come first.
-        Some((docker_config, from)) if i.docker_config.is_none() => {
-            tracing::info!(
-                container = id,
-                file = from,
-                "pull credentials from the sandbox"
-            );
-            let mut with = i.clone();
-            with.docker_config = Some(docker_config);
-            images.provide_held(&with, notices).map_err(|e| {
-                ContainerError::launch(
-                    id,
-                    "provisioning",
-                    format!("{e} (credentials from the sandbox's {from})"),
-                    125,
-                )
-            })?
-        }
-        _ => images.provide_held(i, notices)?,
-    };
-    // Held until the checkpoint below says this container uses the image: `rmi` and `prune` cannot remove it
-    // between (`Images::provide_held`).
-    let (image, held) = image;
-    st.image = Some(image.reference.clone());
-    st.image_digest = Some(image.digest.clone());
-    let backend = provisioner::select(
-        config.backend.as_deref(),
-        &paths.provisioner(),
-        images.store_dir(),
-    )?;
-    st.backend = Some(backend.name().to_string());
-    checkpoint(config, st, State::Provisioning)?;
-    drop(held);
-    let rootfs = backend.provision(&crate::container::paths::provision_key(id), &image.layers)?;
-    st.rootfs = Some(rootfs.to_string_lossy().into_owned());
-    Ok(Some((image.config, rootfs, image.app)))
 }

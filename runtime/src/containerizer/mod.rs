@@ -21,6 +21,7 @@ pub mod nested;
 pub mod ops;
 mod pending;
 pub mod pod;
+mod provision;
 pub mod recover;
 pub mod relay;
 pub mod resources;

@@ -3,22 +3,23 @@
 //! launch, the pod is destroyed (members first) and the member's error returned, its record kept for WAIT. What
 //! happens when a member ends is the supervisors' (`supervisor::family`).
 //!
-//! The members are made while the parent starts. The pod's shared namespaces are made first, bound onto files
-//! (`container::pod_ns`), and the parent and the members join them by path, so each member is made and
-//! supervised by a process of its own, forked at once (`member_process.rs`): the members are made side by side
-//! on every core while the parent starts. Each member's supervisor makes its cgroup once the parent's init is
-//! in the parent's, and lets its task start once the parent runs (`supervisor::beside`). A pod whose members
-//! share the parent's pid namespace, which exists only with the parent's init, or one launched by a process
-//! with threads (which cannot fork a process that runs Rust code), has its members made here while the parent
-//! starts and started once it runs.
+//! The members are made while the parent is made and while it starts. The pod's shared namespaces are bound
+//! onto files (`container::pod_ns`) as the parent is made, and the parent and the members join them by path, so
+//! each member is made and supervised by a process of its own, forked as soon as the parent is claimed
+//! (`member_process.rs`): each provides its rootfs while this process makes the parent, then waits at the pod's
+//! gate until the parent is made (its ports, sandbox, namespaces and /dev/shm there) and goes on. Each member's
+//! supervisor makes its cgroup once the parent's init is in the parent's, and lets its task start once the parent
+//! runs (`supervisor::beside`). A pod whose members share the parent's pid namespace, which exists only with the
+//! parent's init, or one launched by a process with threads (which cannot fork a process that runs Rust code),
+//! has its members made here while the parent starts and started once it runs.
 
 use oci_spec::runtime::LinuxNamespaceType;
 use ucr_isolators::Contribution;
 
 use super::config::Config;
 use super::fork::single_threaded;
-use super::launch::begin_with;
-use super::member_process::fork_member;
+use super::launch::{begin_claimed, begin_with, claim, removed_if_asked, undo, undo_kept};
+use super::member_process::{fork_member, Gate};
 use super::nested::namespace_at;
 use super::pending::{prepare_member, Pending};
 use super::spawn::{Launched, Starting};
@@ -27,7 +28,6 @@ use crate::container::error::{ContainerError, Result};
 use crate::container::paths::Paths;
 use crate::container::pod_ns::{self, Wanted};
 use crate::container::records::load;
-use crate::container::state::ContainerState;
 use crate::images::{Images, Notices};
 use crate::spec::{ContainerConfig, PodConfig};
 
@@ -57,24 +57,11 @@ pub fn launch_pod(
         parent.command.value = Some(exe.clone());
         parent.command.arguments[0] = exe;
     }
-    let paths = &config.paths;
     let pinned = pinnable(pod);
-    let parent_starting = begin_with(config, images, &parent, notices, |cfg, c| match pinned {
-        true => pin_namespaces(paths, cfg, c),
-        false => Ok(()),
-    })?;
-    let begun = match super::nested::make_pod_shm(paths, id).and_then(|()| load(paths, id)) {
-        Ok(b) => b,
-        Err(e) => {
-            // Heard from before the pod is destroyed, so that nothing of its launch is still under way.
-            let _ = parent_starting.started(paths);
-            return Err(fail(config, images, id, Vec::new(), Vec::new(), e));
-        }
-    };
     // A process with threads (the CLI after a pull) cannot fork one that runs Rust code.
     let (parent_launched, starting) = match pinned && single_threaded() {
-        true => start_beside(config, images, pod, &begun, parent_starting, notices)?,
-        false => start_after(config, images, pod, &begun, parent_starting, notices)?,
+        true => start_beside(config, images, pod, &parent, notices)?,
+        false => start_after(config, images, pod, &parent, notices)?,
     };
     let mut out = vec![parent_launched];
     let mut failed = None;
@@ -87,57 +74,101 @@ pub fn launch_pod(
         }
     }
     if let Some(e) = failed {
-        return Err(fail(config, images, id, Vec::new(), Vec::new(), e));
+        return Err(fail(config, images, &parent, Vec::new(), Vec::new(), e));
     }
     crate::supervisor::family::all_launched(&config.paths, id)?;
     Ok(out)
 }
 
-/// The members of a pod with pinned namespaces, started while the parent starts: each made by a process of its
-/// own that becomes its supervisor (`member_process.rs`). Returns the parent's launch and each member's start.
+/// The members of a pod with pinned namespaces, made while the parent is made and started while it starts: the
+/// parent claimed, each member forked to a process of its own that provides its rootfs, waits at the pod's gate
+/// until the parent is made, and becomes its supervisor (`member_process.rs`); the parent made here meanwhile.
+/// Returns the parent's launch and each member's start.
 fn start_beside(
     config: &Config,
     images: &Images,
     pod: &PodConfig,
-    begun: &ContainerState,
-    parent: Starting,
+    parent: &ContainerConfig,
     notices: &dyn Notices,
 ) -> Result<(Launched, Vec<Starting>)> {
-    let (paths, id) = (&config.paths, begun.id.as_str());
+    let (paths, id) = (&config.paths, parent.id.as_str());
+    let mut claimed = claim(config, parent, None)?;
+    let gate = match Gate::new() {
+        Ok(g) => g,
+        Err(e) => return Err(undo(config, images, parent, &mut claimed, e)),
+    };
     let mut starting = Vec::new();
     let forked = pod.children.iter().try_for_each(|c| {
-        starting.push(fork_member(config, images, c, begun, notices)?);
+        starting.push(fork_member(config, images, c, &claimed, &gate, notices)?);
         Ok(())
     });
-    // Heard from whatever happened, so that nothing of the parent's launch is under way if the pod is destroyed.
-    let parent = parent.started(paths);
-    match forked.and(parent) {
+    let made = match forked {
+        Ok(()) => begin_claimed(
+            config,
+            images,
+            parent,
+            &mut claimed,
+            None,
+            notices,
+            |cfg, c| pin_namespaces(paths, cfg, c),
+        )
+        .and_then(|s| match super::nested::make_pod_shm(paths, id) {
+            Ok(()) => Ok(s),
+            Err(e) => {
+                // Heard from before the pod is destroyed, so that nothing of its launch is still under way.
+                let _ = s.started(paths);
+                Err(e)
+            }
+        }),
+        Err(e) => Err(undo_kept(config, images, &mut claimed, e)),
+    };
+    let parent_starting = match made.and_then(|s| gate.open(starting.len()).map(|()| s)) {
+        Ok(s) => s,
+        // The gate closes without a word first (dropped here): the members waiting at it end.
+        Err(e) => return Err(fail(config, images, parent, Vec::new(), starting, e)),
+    };
+    match parent_starting.started(paths) {
         Ok(l) => Ok((l, starting)),
-        Err(e) => Err(fail(config, images, id, Vec::new(), starting, e)),
+        Err(e) => Err(fail(config, images, parent, Vec::new(), starting, e)),
     }
 }
 
-/// The members made here while the parent starts, and started once it runs: they join the namespaces of the
-/// parent's init (by its pid) when the pod's are not pinned; this process cannot fork them otherwise. Returns
-/// the parent's launch and each member's start.
+/// The parent launched first, and the members made here while it starts, and started once it runs: they join the
+/// namespaces of the parent's init (by its pid) when the pod's are not pinned; this process cannot fork them
+/// otherwise. Returns the parent's launch and each member's start.
 fn start_after(
     config: &Config,
     images: &Images,
     pod: &PodConfig,
-    begun: &ContainerState,
-    parent: Starting,
+    parent: &ContainerConfig,
     notices: &dyn Notices,
 ) -> Result<(Launched, Vec<Starting>)> {
-    let (paths, id) = (&config.paths, begun.id.as_str());
+    let (paths, id) = (&config.paths, parent.id.as_str());
+    let pinned = pinnable(pod);
+    let parent_starting = begin_with(config, images, parent, notices, |cfg, c| match pinned {
+        true => pin_namespaces(paths, cfg, c),
+        false => Ok(()),
+    })?;
+    let begun = match super::nested::make_pod_shm(paths, id).and_then(|()| load(paths, id)) {
+        Ok(b) => b,
+        Err(e) => {
+            // Heard from before the pod is destroyed, so that nothing of its launch is still under way.
+            let _ = parent_starting.started(paths);
+            return Err(fail(config, images, parent, Vec::new(), Vec::new(), e));
+        }
+    };
     let mut pending = Vec::new();
     let made = pod.children.iter().try_for_each(|c| {
-        pending.push(prepare_member(config, images, c, begun, notices)?);
+        pending.push(prepare_member(config, images, c, &begun, notices)?);
         Ok(())
     });
-    let parent = parent.started(paths);
-    let (parent, running) = match made.and(parent).and_then(|l| Ok((l, load(paths, id)?))) {
+    let parent_started = parent_starting.started(paths);
+    let (launched, running) = match made
+        .and(parent_started)
+        .and_then(|l| Ok((l, load(paths, id)?)))
+    {
         Ok(p) => p,
-        Err(e) => return Err(fail(config, images, id, pending, Vec::new(), e)),
+        Err(e) => return Err(fail(config, images, parent, pending, Vec::new(), e)),
     };
     // Each member's supervisor starts its task while the next member is finished here.
     let mut starting = Vec::new();
@@ -145,10 +176,10 @@ fn start_after(
     for p in rest.by_ref() {
         match p.start(&running, notices) {
             Ok(s) => starting.push(s),
-            Err(e) => return Err(fail(config, images, id, rest.collect(), starting, e)),
+            Err(e) => return Err(fail(config, images, parent, rest.collect(), starting, e)),
         }
     }
-    Ok((parent, starting))
+    Ok((launched, starting))
 }
 
 /// Whether the members can join everything they share by path, before the parent's init exists: not when they
@@ -198,15 +229,17 @@ fn pin_namespaces(paths: &Paths, cfg: &ContainerConfig, c: &mut Contribution) ->
 }
 
 /// A pod that did not start whole: the members not started are undone, those starting are waited for, and the
-/// pod is destroyed (members first). Returns `e`, the first failure.
+/// pod is destroyed (members first), and removed when the request asks for that at exit. Returns `e`, the first
+/// failure.
 fn fail(
     config: &Config,
     images: &Images,
-    id: &str,
+    parent: &ContainerConfig,
     pending: Vec<Pending>,
     starting: Vec<Starting>,
     e: ContainerError,
 ) -> ContainerError {
+    let id = parent.id.as_str();
     for p in pending {
         p.abandon(&e);
     }
@@ -216,5 +249,8 @@ fn fail(
     if let Err(d) = super::ops::destroy(&config.paths, images.store_dir(), id) {
         tracing::warn!(pod = id, error = %d, "destroying a pod that failed to launch");
     }
-    e
+    match load(&config.paths, id) {
+        Ok(st) => removed_if_asked(config, parent, &st, e),
+        Err(_) => e,
+    }
 }
