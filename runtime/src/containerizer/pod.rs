@@ -122,9 +122,22 @@ fn start_beside(
         }),
         Err(e) => Err(undo_kept(config, images, &mut claimed, e)),
     };
-    let parent_starting = match made.and_then(|s| gate.open(starting.len()).map(|()| s)) {
+    let opened = match made {
+        Ok(s) => match gate.open(starting.len()) {
+            Ok(()) => Ok(s),
+            Err(e) => {
+                let _ = s.started(paths);
+                Err(e)
+            }
+        },
+        Err(e) => {
+            // The gate closes without a word: the members waiting at it end.
+            drop(gate);
+            Err(e)
+        }
+    };
+    let parent_starting = match opened {
         Ok(s) => s,
-        // The gate closes without a word first (dropped here): the members waiting at it end.
         Err(e) => return Err(fail(config, images, parent, Vec::new(), starting, e)),
     };
     match parent_starting.started(paths) {
