@@ -156,6 +156,14 @@ pub fn volume_keys(id: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{key}.v{i}")).collect()
 }
 
+/// Every root filesystem the provisioner may hold for container `id` with `volumes` image volumes: its own
+/// ([`provision_key`]) and its volumes' ([`volume_keys`]), as the teardown and the recovery look for them.
+pub fn rootfs_keys(id: &str, volumes: usize) -> Vec<String> {
+    let mut keys = vec![provision_key(id)];
+    keys.extend(volume_keys(id, volumes));
+    keys
+}
+
 /// The provisioner's name for a container's rootfs: one directory entry, so a nested id (`pod/web`) gets a
 /// stable hash-derived name, as an odd cgroup name does.
 pub fn provision_key(id: &str) -> String {

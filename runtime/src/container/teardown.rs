@@ -48,8 +48,7 @@ fn destroy_isolated(paths: &Paths, st: &ContainerState) -> Result<()> {
 }
 
 fn destroy_rootfs(paths: &Paths, store_dir: &Path, st: &ContainerState) -> Result<()> {
-    let mut keys = vec![super::paths::provision_key(&st.id)];
-    keys.extend(super::paths::volume_keys(&st.id, st.volume_images.len()));
+    let keys = super::paths::rootfs_keys(&st.id, st.volume_images.len());
     let Some(name) = st.backend.as_deref() else {
         // Never provisioned, or the backend was not recorded before a crash: try every backend; each tolerates
         // an unknown id.

@@ -27,15 +27,9 @@ pub(super) fn provide(
         return Ok(Vec::new());
     }
     let paths = &config.paths;
-    let backend = match st.backend.as_deref() {
-        // The container's own rootfs chose it: the same for its volumes.
-        Some(name) => provisioner::select(Some(name), &paths.provisioner(), images.store_dir())?,
-        None => provisioner::select(
-            config.backend.as_deref(),
-            &paths.provisioner(),
-            images.store_dir(),
-        )?,
-    };
+    // The backend the container's own rootfs chose, if it has one: the same for its volumes.
+    let name = st.backend.as_deref().or(config.backend.as_deref());
+    let backend = provisioner::select(name, &paths.provisioner(), images.store_dir())?;
     st.backend = Some(backend.name().to_string());
     let keys = volume_keys(&cfg.id, cfg.image_volumes.len());
     let mut out = Vec::with_capacity(keys.len());

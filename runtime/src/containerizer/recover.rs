@@ -18,8 +18,8 @@ use super::ops::finish_lost;
 use crate::container::checkpoint::write_json;
 use crate::container::error::Result;
 use crate::container::isolation::{self, Places};
+use crate::container::paths::rootfs_keys;
 use crate::container::paths::Paths;
-use crate::container::paths::{provision_key, volume_keys};
 use crate::container::records::tree;
 use crate::container::state::State;
 use crate::container::teardown::teardown;
@@ -82,9 +82,7 @@ pub fn recover(paths: &Paths, store_dir: &Path, cgroup_parent: &Path) -> Result<
     // Each container's rootfs and its image volumes'.
     let keys: Vec<String> = all
         .iter()
-        .flat_map(|c| {
-            std::iter::once(provision_key(&c.id)).chain(volume_keys(&c.id, c.volume_images.len()))
-        })
+        .flat_map(|c| rootfs_keys(&c.id, c.volume_images.len()))
         .collect();
     for name in provisioner::BACKENDS {
         let Ok(backend) = provisioner::select(Some(name), &paths.provisioner(), store_dir) else {
