@@ -97,6 +97,10 @@ fn start_beside(
         Ok(g) => g,
         Err(e) => return Err(undo(config, images, parent, &mut claimed, e)),
     };
+    // The host's cgroups, detected once here and inherited by every member's process, rather than once in each:
+    // its mountinfo, read by each, lists every rootfs and pinned namespace of the pods being made (an error is
+    // left for the isolator that needs them to report).
+    let _ = ucr_isolators::cgroups::host();
     let mut starting = Vec::new();
     let forked = pod.children.iter().try_for_each(|c| {
         starting.push(fork_member(config, images, c, &claimed, &gate, notices)?);
