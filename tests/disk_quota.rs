@@ -114,3 +114,113 @@ fn a_containers_disk_use_is_in_its_statistics_and_not_enforced_by_default() {
         .stdout;
     assert!(!s.contains("disk_"), "{s}");
 }
+
+/// A Mesos LAUNCH_CONTAINER of a command task with a `disk` of 8 MB and a 2 MB persistent volume
+/// `roles/web/<vol>` at `data`.
+fn with_volume(id: &str, vol: &str, cmd: &str) -> String {
+    json!({
+        "type": "LAUNCH_CONTAINER",
+        "launch_container": {
+            "container_id": {"value": id},
+            "command": {"value": cmd},
+            "resources": [
+                {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+                {"name": "disk", "type": "SCALAR", "scalar": {"value": 8}},
+                {"name": "disk", "type": "SCALAR", "scalar": {"value": 2}, "role": "web",
+                 "disk": {"persistence": {"id": vol}, "volume": {"container_path": "data", "mode": "RW"}}}
+            ]
+        }
+    })
+    .to_string()
+}
+
+/// 3 MB into the volume (past its 2 MB), 1 MB into the sandbox (within its 8 MB).
+const FILL_VOLUME: &str = "dd if=/dev/zero of=data/fill bs=1M count=3 2>/dev/null && \
+                           dd if=/dev/zero of=fill bs=1M count=1 2>/dev/null && echo written; sleep 60";
+
+/// The size the test root (tmpfs) leaves unenforced by a project quota, as `ucr volume ls` says: then `disk/du`
+/// alone holds the volume to it.
+fn not_enforced_by_the_filesystem(c: &Containers, name: &str) {
+    let out = c.run_for(&["volume", "ls", "--json"], CMD_TIMEOUT).ok();
+    let v: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let v = v.iter().find(|v| v["name"] == name).expect("listed");
+    assert_eq!(v["enforcement"]["quota"], "not_enforced", "{v}");
+}
+
+#[test]
+fn a_persistent_volume_is_measured_apart_and_past_its_size_is_killed_for_it_when_enforced() {
+    let c = Containers::new();
+    let id = c.id("pv-stats");
+    let out = c.run_stdin(&["launch", "-d", "-"], &with_volume(&id, "kv", FILL_VOLUME));
+    assert_eq!(out.code, 0, "{}", out.all());
+    not_enforced_by_the_filesystem(&c, "roles/web/kv");
+    let deadline = std::time::Instant::now() + CMD_TIMEOUT;
+    let stats = loop {
+        let s = c
+            .run_for(&["stats", &id, "--json"], CMD_TIMEOUT)
+            .ok()
+            .stdout;
+        let v: Value = serde_json::from_str(s.trim()).expect("stats --json");
+        let sandbox = v["disk_used_bytes"].as_u64().unwrap_or(0);
+        if sandbox >= MB || std::time::Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let disks = stats["disk_statistics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(disks.len(), 2, "the volume's, then the sandbox's: {stats}");
+    assert_eq!(disks[0]["persistence"]["id"], "kv", "{stats}");
+    assert_eq!(disks[0]["limit_bytes"].as_u64(), Some(2 * MB), "{stats}");
+    let volume = disks[0]["used_bytes"].as_u64().unwrap_or(0);
+    assert!((3 * MB..4 * MB).contains(&volume), "{stats}");
+    assert_eq!(disks[1].get("persistence"), None, "{stats}");
+    assert_eq!(disks[1]["limit_bytes"].as_u64(), Some(8 * MB), "{stats}");
+    let sandbox = stats["disk_used_bytes"].as_u64().unwrap_or(0);
+    assert_eq!(disks[1]["used_bytes"].as_u64(), Some(sandbox), "{stats}");
+    assert!(
+        (MB..2 * MB).contains(&sandbox),
+        "the sandbox without the volume: {stats}"
+    );
+    let rows = c.run_for(&["stats", &id], CMD_TIMEOUT).ok().stdout;
+    assert!(rows.contains("volume kv used_bytes"), "{rows}");
+    assert_eq!(
+        c.ps(&id).expect("listed")["state"],
+        "RUNNING",
+        "not enforced by default"
+    );
+    c.run_for(&["rm", "-f", &id], CMD_TIMEOUT).ok();
+
+    let enforced = c.id("pv-over");
+    let args = [
+        "--enforce-container-disk-quota",
+        "--container-disk-watch-interval",
+        "200ms",
+        "launch",
+        "-d",
+        "-",
+    ];
+    let out = c.run_stdin(&args, &with_volume(&enforced, "kv2", FILL_VOLUME));
+    assert_eq!(out.code, 0, "{}", out.all());
+    let w = c.run_for(&["wait", &enforced, "--json"], CMD_TIMEOUT);
+    let t: Value = serde_json::from_str(w.stdout.trim()).expect("wait --json");
+    assert_eq!(t["state"], "TASK_FAILED", "{t}");
+    assert_eq!(t["reason"], "REASON_CONTAINER_LIMITATION_DISK", "{t}");
+    let msg = t["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("Disk usage (3") && msg.contains(") exceeds quota (2MB)"),
+        "the volume's use against its size: {t}"
+    );
+    let r = &t["limitation"]["resources"][0];
+    assert_eq!(
+        (r["name"].as_str(), r["scalar"]["value"].as_f64()),
+        (Some("disk"), Some(2.0)),
+        "{t}"
+    );
+}

@@ -16,7 +16,9 @@ use oci_spec::runtime::{
 
 use crate::error::Result;
 use crate::stats::{Limitation, ResourceStatistics};
-use crate::vocab::{Limits, LinuxSpec, NetworkSpec, PortMapping, Resources, Rlimit, Volume};
+use crate::vocab::{
+    Limits, LinuxSpec, NetworkSpec, PersistentDisk, PortMapping, Resources, Rlimit, Volume,
+};
 
 /// Where one container lives. Paths are absolute on the host; the cgroup path is relative to each hierarchy's
 /// root (v1) or to the unified root (v2), exactly as the OCI bundle's `cgroupsPath`.
@@ -65,6 +67,8 @@ pub struct Request<'a> {
     pub resources: &'a Resources,
     pub limits: &'a Limits,
     pub volumes: &'a [Volume],
+    /// The persistent volumes among `volumes` that have a size (`disk/du` measures each against it).
+    pub persistent: &'a [PersistentDisk],
     pub network: &'a NetworkSpec,
     /// Host ports allocated to the container (hostPort 0 already replaced).
     pub ports: &'a [PortMapping],
@@ -193,6 +197,7 @@ pub(crate) mod tests_support {
         pub resources: Resources,
         pub limits: Limits,
         pub volumes: Vec<Volume>,
+        pub persistent: Vec<PersistentDisk>,
         pub network: NetworkSpec,
         pub rlimits: Vec<Rlimit>,
         pub linux: LinuxSpec,
@@ -205,6 +210,7 @@ pub(crate) mod tests_support {
                 resources: &self.resources,
                 limits: &self.limits,
                 volumes: &self.volumes,
+                persistent: &self.persistent,
                 network: &self.network,
                 ports: &[],
                 hostname: None,

@@ -48,6 +48,10 @@ pub struct ResourceStatistics {
     pub disk_limit_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_used_bytes: Option<u64>,
+    /// One for each persistent volume with a size, then one for the `disk` resource (what
+    /// `disk_limit_bytes` and `disk_used_bytes` say), as Mesos's `disk/du` reports them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disk_statistics: Vec<DiskStatistics>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub net_rx_packets: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +68,23 @@ pub struct ResourceStatistics {
     pub net_tx_errors: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub net_tx_dropped: Option<u64>,
+}
+
+/// Mesos `DiskStatistics`: the use of one disk resource against its size.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskStatistics {
+    /// The persistent volume's (none for the `disk` resource's sandbox and root filesystem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<Persistence>,
+    pub limit_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_bytes: Option<u64>,
+}
+
+/// Mesos `Resource.DiskInfo.Persistence`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Persistence {
+    pub id: String,
 }
 
 /// One resource named in a limitation, as Mesos's `Resource` (`{"name":"mem","type":"SCALAR","scalar":{..}}`).

@@ -85,6 +85,17 @@ pub struct Volume {
     pub source: VolumeSource,
 }
 
+/// A persistent volume with a size, as `disk/du` measures it: Mesos's disk resource with `disk.persistence`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistentDisk {
+    /// Mesos's `persistence.id` (the volume's name where it has no Mesos id).
+    pub id: String,
+    /// Its directory on the host.
+    pub path: std::path::PathBuf,
+    /// Its size.
+    pub bytes: u64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "mode", content = "name")]
 pub enum NetworkMode {

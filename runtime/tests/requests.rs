@@ -582,3 +582,30 @@ fn several_container_networks_and_their_port_mappings() {
         "{e}"
     );
 }
+
+/// A persistent volume's disk resource is the volume's size, not the sandbox's: Mesos's `disk/du` measures the
+/// volume apart, so the container's `disk` is the plain disk resources' sum alone.
+#[test]
+fn mesos_persistent_volume_disk_is_not_the_sandboxs() {
+    let cfg = parse(
+        r#"{"type": "LAUNCH_CONTAINER", "launch_container": {
+            "container_id": {"value": "pv"}, "command": {"value": "true"},
+            "resources": [
+                {"name": "disk", "type": "SCALAR", "scalar": {"value": 8}},
+                {"name": "disk", "type": "SCALAR", "scalar": {"value": 3}, "role": "web"},
+                {"name": "disk", "type": "SCALAR", "scalar": {"value": 2}, "role": "web",
+                 "disk": {"persistence": {"id": "kv"}, "volume": {"container_path": "data", "mode": "RW"}}}
+            ]}}"#,
+    );
+    assert_eq!(
+        cfg.resources.disk_mb,
+        Some(11.0),
+        "both plain disks, not the volume"
+    );
+    let v = &cfg.persistent_volumes;
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(
+        (v[0].name.as_str(), v[0].size_mb),
+        ("roles/web/kv", Some(2))
+    );
+}

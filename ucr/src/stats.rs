@@ -47,13 +47,14 @@ pub fn stats(g: &Globals, a: &StatsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The measured fields, in Mesos's order, with their values as text (times in seconds, sizes in bytes).
-fn rows(s: &ResourceStatistics) -> Vec<(&'static str, String)> {
+/// The measured fields, in Mesos's order, with their values as text (times in seconds, sizes in bytes); each
+/// persistent volume's after the `disk` resource's, named by its id.
+fn rows(s: &ResourceStatistics) -> Vec<(String, String)> {
     let mut out = Vec::new();
     macro_rules! row {
         ($($f:ident),* $(,)?) => {$(
             if let Some(v) = s.$f {
-                out.push((stringify!($f), v.to_string()));
+                out.push((stringify!($f).to_string(), v.to_string()));
             }
         )*};
     }
@@ -65,11 +66,11 @@ fn rows(s: &ResourceStatistics) -> Vec<(&'static str, String)> {
     ];
     out.extend(
         secs.iter()
-            .filter_map(|(k, v)| Some((*k, format!("{:.3}", (*v)?)))),
+            .filter_map(|(k, v)| Some((k.to_string(), format!("{:.3}", (*v)?)))),
     );
     row!(cpus_nr_periods, cpus_nr_throttled);
     if let Some(v) = s.cpus_throttled_time_secs {
-        out.push(("cpus_throttled_time_secs", format!("{v:.3}")));
+        out.push(("cpus_throttled_time_secs".into(), format!("{v:.3}")));
     }
     row!(
         mem_total_bytes,
@@ -84,6 +85,18 @@ fn rows(s: &ResourceStatistics) -> Vec<(&'static str, String)> {
         mem_anon_bytes,
         disk_limit_bytes,
         disk_used_bytes,
+    );
+    for d in &s.disk_statistics {
+        let Some(p) = &d.persistence else { continue };
+        out.push((
+            format!("volume {} limit_bytes", p.id),
+            d.limit_bytes.to_string(),
+        ));
+        if let Some(u) = d.used_bytes {
+            out.push((format!("volume {} used_bytes", p.id), u.to_string()));
+        }
+    }
+    row!(
         net_rx_packets,
         net_rx_bytes,
         net_rx_errors,
@@ -127,25 +140,45 @@ mod tests {
 
     #[test]
     fn rows_in_mesos_order_with_units() {
+        use ucr_runtime::isolators::stats::{DiskStatistics, Persistence};
         let s = ResourceStatistics {
             processes: Some(2),
             cpus_user_time_secs: Some(1.23456),
             cpus_limit: Some(0.5),
             mem_total_bytes: Some(1024),
+            disk_limit_bytes: Some(4096),
+            disk_statistics: vec![
+                DiskStatistics {
+                    persistence: Some(Persistence { id: "kv".into() }),
+                    limit_bytes: 2048,
+                    used_bytes: Some(10),
+                },
+                DiskStatistics {
+                    persistence: None,
+                    limit_bytes: 4096,
+                    used_bytes: None,
+                },
+            ],
+            net_rx_bytes: Some(7),
             ..Default::default()
         };
         let r = rows(&s);
-        let keys: Vec<&str> = r.iter().map(|(k, _)| *k).collect();
+        let keys: Vec<&str> = r.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
             [
                 "processes",
                 "cpus_user_time_secs",
                 "cpus_limit",
-                "mem_total_bytes"
+                "mem_total_bytes",
+                "disk_limit_bytes",
+                "volume kv limit_bytes",
+                "volume kv used_bytes",
+                "net_rx_bytes"
             ]
         );
         assert_eq!(r[1].1, "1.235");
         assert_eq!(r[3].1, "1024");
+        assert_eq!((r[5].1.as_str(), r[6].1.as_str()), ("2048", "10"));
     }
 }

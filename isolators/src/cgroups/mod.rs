@@ -138,6 +138,7 @@ pub(crate) mod fake {
                 resources: &self.resources,
                 limits: &self.limits,
                 volumes: &[],
+                persistent: &[],
                 network: &self.network,
                 ports: &[],
                 hostname: None,

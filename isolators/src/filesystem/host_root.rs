@@ -95,6 +95,7 @@ mod tests {
             resources: &Resources::default(),
             limits: &Limits::default(),
             volumes: &[],
+            persistent: &[],
             network: &NetworkSpec::default(),
             ports: &[],
             hostname: None,

@@ -151,6 +151,7 @@ mod tests {
             resources: &Resources::default(),
             limits: &Limits::default(),
             volumes: &[],
+            persistent: &[],
             network: &net,
             ports: &[],
             hostname: None,

@@ -60,6 +60,7 @@ impl Env {
             resources: &self.resources,
             limits: &self.limits,
             volumes: &[],
+            persistent: &[],
             network: &self.network,
             ports: &self.ports,
             hostname: self.hostname.as_deref(),

@@ -78,6 +78,7 @@ pub fn request<'a>(
         resources: &cfg.resources,
         limits: &cfg.limits,
         volumes: &cfg.volumes,
+        persistent: &[],
         network: &cfg.network,
         ports: &st.ports,
         hostname: cfg.hostname.as_deref(),

@@ -307,8 +307,10 @@ impl<'a> Provisioned<'a> {
         if let Some(parent) = nested_in {
             super::nested::parent_volumes(paths, cfg, parent, &mut volumes, p.uid, p.gid)?;
         }
+        let disks: Vec<_> = persistent.iter().filter_map(VolumeRecord::disk).collect();
         let mut request = Request {
             volumes: &volumes,
+            persistent: &disks,
             ..isolation::request(cfg, st, p.uid, p.gid)
         };
         if let Some(n) = &cfg.nesting {

@@ -30,6 +30,22 @@ pub struct VolumeRecord {
     pub enforcement: Option<serde_json::Value>,
 }
 
+impl VolumeRecord {
+    /// The volume as `disk/du` measures it, when it has a size. Its id is Mesos's `persistence.id` for a Mesos
+    /// volume (`roles/<role>/<id>`), and its name for a Marathon one (which has no Mesos id here).
+    pub fn disk(&self) -> Option<ucr_isolators::vocab::PersistentDisk> {
+        let id = match self.name.split('/').collect::<Vec<_>>()[..] {
+            ["roles", _, id] => id.to_string(),
+            _ => self.name.clone(),
+        };
+        Some(ucr_isolators::vocab::PersistentDisk {
+            id,
+            path: self.path.clone(),
+            bytes: self.size_mb?.saturating_mul(1024 * 1024),
+        })
+    }
+}
+
 /// The persistent volumes under one work dir.
 pub struct Volumes {
     dir: PathBuf,
@@ -160,7 +176,17 @@ mod tests {
             Some("kept")
         );
         assert!(again.enforcement.is_some(), "the size's fate is recorded");
-        v.attach("roles/*/pg", None).expect("attach");
+        let disk = again.disk().expect("a size");
+        assert_eq!(
+            (disk.id.as_str(), disk.path, disk.bytes),
+            ("apps/web/data", again.path.clone(), 1 << 20)
+        );
+        assert_eq!(rec.disk(), None, "no size, nothing to measure it against");
+        let pg = v.attach("roles/*/pg", Some(2)).expect("attach");
+        assert_eq!(
+            pg.disk().map(|d| (d.id, d.bytes)),
+            Some(("pg".into(), 2 << 20))
+        );
         let names: Vec<_> = v
             .list()
             .expect("list")

@@ -255,9 +255,13 @@ pub fn resources(list: Vec<Resource>, path: &str) -> Result<Resources> {
                     ));
                 }
                 let add = |slot: &mut Option<f64>| *slot = Some(slot.unwrap_or(0.0) + v);
+                // A disk with a volume (a persistent volume) is that volume's size, not the sandbox's: Mesos's
+                // `disk/du` measures it apart (`persistent_volumes`), so it is not in the container's `disk`.
+                let own_volume = r.disk.as_ref().is_some_and(|d| d.volume.is_some());
                 match r.name.as_str() {
                     "cpus" => add(&mut out.cpus),
                     "mem" => add(&mut out.mem_mb),
+                    "disk" if own_volume => {}
                     "disk" => add(&mut out.disk_mb),
                     _ => {
                         if v.fract() != 0.0 {
