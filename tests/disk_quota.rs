@@ -16,6 +16,37 @@ fn app(id: &str, image: &str, disk: f64, cmd: &str) -> String {
     .to_string()
 }
 
+/// Launches `request` (of container `id`) with the quota enforced every 200 ms, and checks that it ends
+/// killed for a disk of `mb` MB past its size, in Mesos's words; returns its `wait --json`.
+fn killed_for_disk(c: &Containers, id: &str, request: &str, mb: u64) -> Value {
+    let args = [
+        "--enforce-container-disk-quota",
+        "--container-disk-watch-interval",
+        "200ms",
+        "launch",
+        "-d",
+        "-",
+    ];
+    let out = c.run_stdin(&args, request);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let w = c.run_for(&["wait", id, "--json"], CMD_TIMEOUT);
+    let t: Value = serde_json::from_str(w.stdout.trim()).expect("wait --json");
+    assert_eq!(t["state"], "TASK_FAILED", "{t}");
+    assert_eq!(t["reason"], "REASON_CONTAINER_LIMITATION_DISK", "{t}");
+    let msg = t["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("Disk usage (") && msg.contains(&format!(") exceeds quota ({mb}MB)")),
+        "{t}"
+    );
+    let r = &t["limitation"]["resources"][0];
+    assert_eq!(
+        (r["name"].as_str(), r["scalar"]["value"].as_f64()),
+        (Some("disk"), Some(mb as f64)),
+        "{t}"
+    );
+    t
+}
+
 /// 3 MB into the sandbox, 2 MB into the root filesystem (the overlay's upper layer).
 const WRITE: &str = "dd if=/dev/zero of=$MESOS_SANDBOX/fill bs=1M count=3 2>/dev/null && \
                      dd if=/dev/zero of=/fill bs=1M count=2 2>/dev/null && echo written; sleep 60";
@@ -26,29 +57,7 @@ fn a_container_past_its_disk_quota_is_killed_for_it_when_enforced() {
     let c = Containers::new();
     c.run_for(&["pull", "-q", &image], CMD_TIMEOUT).ok();
     let id = c.id("disk-over");
-    let enforce = [
-        "--enforce-container-disk-quota",
-        "--container-disk-watch-interval",
-        "200ms",
-    ];
-    let args = [&enforce[..], &["launch", "-d", "-"]].concat();
-    let out = c.run_stdin(&args, &app(&id, &image, 4.0, WRITE));
-    assert_eq!(out.code, 0, "{}", out.all());
-    let w = c.run_for(&["wait", &id, "--json"], CMD_TIMEOUT);
-    let t: Value = serde_json::from_str(w.stdout.trim()).expect("wait --json");
-    assert_eq!(t["state"], "TASK_FAILED", "{t}");
-    assert_eq!(t["reason"], "REASON_CONTAINER_LIMITATION_DISK", "{t}");
-    let msg = t["message"].as_str().unwrap_or_default();
-    assert!(
-        msg.starts_with("Disk usage (") && msg.contains(") exceeds quota (4MB)"),
-        "{t}"
-    );
-    let r = &t["limitation"]["resources"][0];
-    assert_eq!(
-        (r["name"].as_str(), r["scalar"]["value"].as_f64()),
-        (Some("disk"), Some(4.0)),
-        "{t}"
-    );
+    killed_for_disk(&c, &id, &app(&id, &image, 4.0, WRITE), 4);
     let logs = c.run_for(&["logs", &id], CMD_TIMEOUT).ok().stdout;
     assert_eq!(logs, "written\n", "killed once past its quota, not before");
 
@@ -198,29 +207,11 @@ fn a_persistent_volume_is_measured_apart_and_past_its_size_is_killed_for_it_when
     c.run_for(&["rm", "-f", &id], CMD_TIMEOUT).ok();
 
     let enforced = c.id("pv-over");
-    let args = [
-        "--enforce-container-disk-quota",
-        "--container-disk-watch-interval",
-        "200ms",
-        "launch",
-        "-d",
-        "-",
-    ];
-    let out = c.run_stdin(&args, &with_volume(&enforced, "kv2", FILL_VOLUME));
-    assert_eq!(out.code, 0, "{}", out.all());
-    let w = c.run_for(&["wait", &enforced, "--json"], CMD_TIMEOUT);
-    let t: Value = serde_json::from_str(w.stdout.trim()).expect("wait --json");
-    assert_eq!(t["state"], "TASK_FAILED", "{t}");
-    assert_eq!(t["reason"], "REASON_CONTAINER_LIMITATION_DISK", "{t}");
+    let request = with_volume(&enforced, "kv2", FILL_VOLUME);
+    let t = killed_for_disk(&c, &enforced, &request, 2);
     let msg = t["message"].as_str().unwrap_or_default();
     assert!(
-        msg.starts_with("Disk usage (3") && msg.contains(") exceeds quota (2MB)"),
-        "the volume's use against its size: {t}"
-    );
-    let r = &t["limitation"]["resources"][0];
-    assert_eq!(
-        (r["name"].as_str(), r["scalar"]["value"].as_f64()),
-        (Some("disk"), Some(2.0)),
-        "{t}"
+        msg.starts_with("Disk usage (3MB)"),
+        "the volume's 3 MB: {t}"
     );
 }
