@@ -47,6 +47,20 @@ fn killed_for_disk(c: &Containers, id: &str, request: &str, mb: u64) -> Value {
     t
 }
 
+/// `stats --json` of `id` once its `disk` resource's use is `bytes` or more (or after [`CMD_TIMEOUT`]).
+fn stats_once_used(c: &Containers, id: &str, bytes: u64) -> Value {
+    let deadline = std::time::Instant::now() + CMD_TIMEOUT;
+    loop {
+        let s = c.run_for(&["stats", id, "--json"], CMD_TIMEOUT).ok().stdout;
+        let v: Value = serde_json::from_str(s.trim()).expect("stats --json");
+        let used = v["disk_used_bytes"].as_u64().unwrap_or(0);
+        if used >= bytes || std::time::Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// 3 MB into the sandbox, 2 MB into the root filesystem (the overlay's upper layer).
 const WRITE: &str = "dd if=/dev/zero of=$MESOS_SANDBOX/fill bs=1M count=3 2>/dev/null && \
                      dd if=/dev/zero of=/fill bs=1M count=2 2>/dev/null && echo written; sleep 60";
@@ -86,19 +100,7 @@ fn a_containers_disk_use_is_in_its_statistics_and_not_enforced_by_default() {
     let id = c.id("disk-stats");
     let out = c.run_stdin(&["launch", "-d", "-"], &app(&id, &image, 4.0, WRITE));
     assert_eq!(out.code, 0, "{}", out.all());
-    let deadline = std::time::Instant::now() + CMD_TIMEOUT;
-    let stats = loop {
-        let s = c
-            .run_for(&["stats", &id, "--json"], CMD_TIMEOUT)
-            .ok()
-            .stdout;
-        let v: Value = serde_json::from_str(s.trim()).expect("stats --json");
-        let used = v["disk_used_bytes"].as_u64().unwrap_or(0);
-        if used >= 5 * MB || std::time::Instant::now() > deadline {
-            break v;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let stats = stats_once_used(&c, &id, 5 * MB);
     assert_eq!(stats["disk_limit_bytes"].as_u64(), Some(4 * MB), "{stats}");
     let used = stats["disk_used_bytes"].as_u64().unwrap_or(0);
     assert!(
@@ -167,19 +169,7 @@ fn a_persistent_volume_is_measured_apart_and_past_its_size_is_killed_for_it_when
     let out = c.run_stdin(&["launch", "-d", "-"], &with_volume(&id, "kv", FILL_VOLUME));
     assert_eq!(out.code, 0, "{}", out.all());
     not_enforced_by_the_filesystem(&c, "roles/web/kv");
-    let deadline = std::time::Instant::now() + CMD_TIMEOUT;
-    let stats = loop {
-        let s = c
-            .run_for(&["stats", &id, "--json"], CMD_TIMEOUT)
-            .ok()
-            .stdout;
-        let v: Value = serde_json::from_str(s.trim()).expect("stats --json");
-        let sandbox = v["disk_used_bytes"].as_u64().unwrap_or(0);
-        if sandbox >= MB || std::time::Instant::now() > deadline {
-            break v;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let stats = stats_once_used(&c, &id, MB);
     let disks = stats["disk_statistics"]
         .as_array()
         .cloned()
