@@ -126,23 +126,17 @@ fn a_containers_disk_use_is_in_its_statistics_and_not_enforced_by_default() {
     assert!(!s.contains("disk_"), "{s}");
 }
 
-/// A Mesos LAUNCH_CONTAINER of a command task with a `disk` of 8 MB and a 2 MB persistent volume
-/// `roles/web/<vol>` at `data`.
+/// A Mesos LAUNCH_CONTAINER of a command task with a 2 MB persistent volume `roles/web/<vol>` at `data`
+/// (`persistent_volumes::task`) and a `disk` of 8 MB.
 fn with_volume(id: &str, vol: &str, cmd: &str) -> String {
-    json!({
-        "type": "LAUNCH_CONTAINER",
-        "launch_container": {
-            "container_id": {"value": id},
-            "command": {"value": cmd},
-            "resources": [
-                {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
-                {"name": "disk", "type": "SCALAR", "scalar": {"value": 8}},
-                {"name": "disk", "type": "SCALAR", "scalar": {"value": 2}, "role": "web",
-                 "disk": {"persistence": {"id": vol}, "volume": {"container_path": "data", "mode": "RW"}}}
-            ]
-        }
-    })
-    .to_string()
+    let mut t: Value =
+        serde_json::from_str(&crate::persistent_volumes::task(id, vol, 2, cmd)).expect("json");
+    let plain = json!({"name": "disk", "type": "SCALAR", "scalar": {"value": 8}});
+    match t["launch_container"]["resources"].as_array_mut() {
+        Some(r) => r.push(plain),
+        None => panic!("no resources: {t}"),
+    }
+    t.to_string()
 }
 
 /// 3 MB into the volume (past its 2 MB), 1 MB into the sandbox (within its 8 MB).

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::common::{busybox_registry, Containers, CMD_TIMEOUT};
 
 /// A Mesos LAUNCH_CONTAINER call of a command task with one persistent volume `roles/web/<vol>` at `data`.
-fn task(id: &str, vol: &str, size_mb: u64, cmd: &str) -> String {
+pub(crate) fn task(id: &str, vol: &str, size_mb: u64, cmd: &str) -> String {
     json!({
         "type": "LAUNCH_CONTAINER",
         "launch_container": {
