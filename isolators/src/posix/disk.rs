@@ -14,9 +14,9 @@
 //!   sandbox's use), reported as one `disk_statistics` entry (with its `persistence.id`) before the sandbox's,
 //!   and, enforced, a volume past its size kills the container as the sandbox does. A pod's volumes are its
 //!   members' (each member measures the ones it mounts; a member killed for one takes its pod along), where
-//!   Mesos counts them in the executor's container. Where a project quota
-//!   enforces the size (`runtime::volumes::quota`) a write past it fails first; where none can, this is what
-//!   holds a volume to its size, as Mesos's `disk/du` does.
+//!   Mesos counts them in the executor's container. Where a project quota enforces the size
+//!   (`runtime::volumes::quota`) a write past it fails first; where none can, this is what holds a volume to
+//!   its size, as Mesos's `disk/du` does.
 //!
 //! The quota and the volumes are checkpointed by `prepare` (`<module dir>/quota`, bytes, and
 //! `<module dir>/volumes.json`), since `watch` and `usage` run in later processes.
