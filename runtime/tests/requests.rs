@@ -609,3 +609,19 @@ fn mesos_persistent_volume_disk_is_not_the_sandboxs() {
         ("roles/web/kv", Some(2))
     );
 }
+
+/// A hierarchical role's volume is named as Mesos keeps it (`getPersistentVolumePath`): the role's `/` a space,
+/// so that a sub-role never reads as a directory of its parent role's volumes.
+#[test]
+fn mesos_hierarchical_roles_volume_is_named_as_mesos_keeps_it() {
+    let sub = parse(
+        r#"{"type": "LAUNCH_CONTAINER", "launch_container": {
+            "container_id": {"value": "pv"}, "command": {"value": "true"},
+            "resources": [
+                {"name": "disk", "type": "SCALAR", "scalar": {"value": 2},
+                 "reservations": [{"type": "STATIC", "role": "eng"}, {"type": "DYNAMIC", "role": "eng/web"}],
+                 "disk": {"persistence": {"id": "kv"}, "volume": {"container_path": "data", "mode": "RW"}}}
+            ]}}"#,
+    );
+    assert_eq!(sub.persistent_volumes[0].name, "roles/eng web/kv");
+}

@@ -177,7 +177,9 @@ pub fn secret_value(secret: SecretMsg, path: &str, store: Store<'_>) -> Result<S
 }
 
 /// The persistent volumes among `list` (disk resources with `persistence`), each named `roles/<role>/<id>`
-/// as Mesos keeps it; a disk with a `source` (a PATH or MOUNT disk the master would pick) is refused.
+/// as Mesos keeps it, a hierarchical role's `/` written as a space (Mesos's `getPersistentVolumePath`: a role
+/// has no whitespace, and a sub-role must not read as a directory of its parent role's volumes); a disk with a
+/// `source` (a PATH or MOUNT disk the master would pick) is refused.
 pub fn persistent_volumes(list: &[Resource], path: &str) -> Result<Vec<PersistentVolume>> {
     let mut out = Vec::new();
     for (i, r) in list.iter().enumerate() {
@@ -202,7 +204,7 @@ pub fn persistent_volumes(list: &[Resource], path: &str) -> Result<Vec<Persisten
             .find_map(|x| x.role.clone())
             .or_else(|| r.role.clone())
             .unwrap_or_else(|| "*".into());
-        let name = format!("roles/{role}/{}", p.id);
+        let name = format!("roles/{}/{}", role.replace('/', " "), p.id);
         crate::volumes::Volumes::check_name(&name)
             .map_err(|e| SpecError::field(format!("{at}.persistence.id"), e.to_string()))?;
         let size_mb = r.scalar.as_ref().map(|s| s.value.0).filter(|v| *v >= 1.0);
