@@ -583,19 +583,26 @@ fn several_container_networks_and_their_port_mappings() {
     );
 }
 
+/// A LAUNCH_CONTAINER of a command task with `resources` (JSON list items), where `KV` stands for the `disk` of a
+/// persistent volume `kv` at `data`.
+fn with_resources(resources: &str) -> ContainerConfig {
+    let kv = r#"{"persistence": {"id": "kv"}, "volume": {"container_path": "data", "mode": "RW"}}"#;
+    parse(&format!(
+        r#"{{"type": "LAUNCH_CONTAINER", "launch_container": {{
+            "container_id": {{"value": "pv"}}, "command": {{"value": "true"}},
+            "resources": [{}]}}}}"#,
+        resources.replace("KV", kv)
+    ))
+}
+
 /// A persistent volume's disk resource is the volume's size, not the sandbox's: Mesos's `disk/du` measures the
 /// volume apart, so the container's `disk` is the plain disk resources' sum alone.
 #[test]
 fn mesos_persistent_volume_disk_is_not_the_sandboxs() {
-    let cfg = parse(
-        r#"{"type": "LAUNCH_CONTAINER", "launch_container": {
-            "container_id": {"value": "pv"}, "command": {"value": "true"},
-            "resources": [
-                {"name": "disk", "type": "SCALAR", "scalar": {"value": 8}},
-                {"name": "disk", "type": "SCALAR", "scalar": {"value": 3}, "role": "web"},
-                {"name": "disk", "type": "SCALAR", "scalar": {"value": 2}, "role": "web",
-                 "disk": {"persistence": {"id": "kv"}, "volume": {"container_path": "data", "mode": "RW"}}}
-            ]}}"#,
+    let cfg = with_resources(
+        r#"{"name": "disk", "type": "SCALAR", "scalar": {"value": 8}},
+           {"name": "disk", "type": "SCALAR", "scalar": {"value": 3}, "role": "web"},
+           {"name": "disk", "type": "SCALAR", "scalar": {"value": 2}, "role": "web", "disk": KV}"#,
     );
     assert_eq!(
         cfg.resources.disk_mb,
@@ -614,14 +621,9 @@ fn mesos_persistent_volume_disk_is_not_the_sandboxs() {
 /// so that a sub-role never reads as a directory of its parent role's volumes.
 #[test]
 fn mesos_hierarchical_roles_volume_is_named_as_mesos_keeps_it() {
-    let sub = parse(
-        r#"{"type": "LAUNCH_CONTAINER", "launch_container": {
-            "container_id": {"value": "pv"}, "command": {"value": "true"},
-            "resources": [
-                {"name": "disk", "type": "SCALAR", "scalar": {"value": 2},
-                 "reservations": [{"type": "STATIC", "role": "eng"}, {"type": "DYNAMIC", "role": "eng/web"}],
-                 "disk": {"persistence": {"id": "kv"}, "volume": {"container_path": "data", "mode": "RW"}}}
-            ]}}"#,
+    let sub = with_resources(
+        r#"{"name": "disk", "type": "SCALAR", "scalar": {"value": 2}, "disk": KV,
+            "reservations": [{"type": "STATIC", "role": "eng"}, {"type": "DYNAMIC", "role": "eng/web"}]}"#,
     );
     assert_eq!(sub.persistent_volumes[0].name, "roles/eng web/kv");
 }
