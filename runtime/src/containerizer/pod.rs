@@ -118,21 +118,14 @@ fn start_beside(
         )
         .and_then(|s| match super::nested::make_pod_shm(paths, id) {
             Ok(()) => Ok(s),
-            Err(e) => {
-                // Heard from before the pod is destroyed, so that nothing of its launch is still under way.
-                let _ = s.started(paths);
-                Err(e)
-            }
+            Err(e) => Err(heard(paths, s, e)),
         }),
         Err(e) => Err(undo_kept(config, images, &mut claimed, e)),
     };
     let opened = match made {
         Ok(s) => match gate.open(starting.len()) {
             Ok(()) => Ok(s),
-            Err(e) => {
-                let _ = s.started(paths);
-                Err(e)
-            }
+            Err(e) => Err(heard(paths, s, e)),
         },
         Err(e) => {
             // The gate closes without a word: the members waiting at it end.
@@ -169,8 +162,7 @@ fn start_after(
     let begun = match super::nested::make_pod_shm(paths, id).and_then(|()| load(paths, id)) {
         Ok(b) => b,
         Err(e) => {
-            // Heard from before the pod is destroyed, so that nothing of its launch is still under way.
-            let _ = parent_starting.started(paths);
+            let e = heard(paths, parent_starting, e);
             return Err(fail(config, images, parent, Vec::new(), Vec::new(), e));
         }
     };
@@ -243,6 +235,13 @@ fn pin_namespaces(paths: &Paths, cfg: &ContainerConfig, c: &mut Contribution) ->
         }
     }
     Ok(())
+}
+
+/// The parent's start `s` heard from, whatever it says, before the pod is destroyed for `e`: nothing of the
+/// parent's launch is still under way then. Returns `e`.
+fn heard(paths: &Paths, s: Starting, e: ContainerError) -> ContainerError {
+    let _ = s.started(paths);
+    e
 }
 
 /// A pod that did not start whole: the members not started are undone, those starting are waited for, and the
