@@ -139,11 +139,25 @@ fn missing_executable_is_127_and_non_executable_126() {
         ("/no/such/binary", 127),
         ("nosuchcommand", 127),
         ("/etc/passwd", 126),
+        ("/dev/nosuch", 127),
     ] {
         let out = ucr(&c, &["run", "--rm", &image, cmd]);
         assert_eq!(out.code, code, "{cmd}: {}", out.all());
         assert_eq!(out.stdout, "", "{cmd}");
         assert_one_line_error(&out, cmd);
+    }
+    // A working directory on a tmpfs holds nothing yet: a bare name is PATH's (it was a 126 once).
+    for w in ["/dev", "/scratch"] {
+        let args = [
+            "run", "--rm", "--tmpfs", "/scratch", "-w", w, &image, "echo", "hi",
+        ];
+        let out = ucr(&c, &args);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "hi\n"),
+            "{}",
+            out.all()
+        );
     }
     // Without --rm the failed container stays, with the launch failure as its termination.
     let id = c.id("noexec");

@@ -249,6 +249,23 @@ mod tests {
     }
 
     #[test]
+    fn nothing_in_a_mount_of_its_own_so_the_search_goes_on_in_path() {
+        let d = rootfs();
+        let mut v = View::new(d.path());
+        v.mount("/dev", None);
+        v.mount("/scratch", None);
+        let l = |cwd: &str, a: &str| lookup(&v, cwd, PATH, a);
+        // A working directory on a tmpfs (`-w /scratch`, `-w /dev`): the name is PATH's.
+        assert_eq!(l("/scratch", "sh").ok().as_deref(), Some("/bin/sh"));
+        assert_eq!(l("/dev", "sh").ok().as_deref(), Some("/bin/sh"));
+        // Not there: 127, not an error of the lookup (126).
+        assert!(l("/", "/dev/nosuch").is_err_and(|e| e.is_not_found()));
+        assert!(l("/scratch", "./nosuch").is_err_and(|e| e.is_not_found()));
+        let e = l("/", "/scratch").expect_err("a directory");
+        assert!(e.to_string().contains("is a directory"), "{e}");
+    }
+
+    #[test]
     fn joins() {
         assert_eq!(join("/app", "./run.sh"), "/app/run.sh");
         assert_eq!(join("/", "bin/x"), "/bin/x");

@@ -54,7 +54,16 @@ impl View {
                 continue;
             }
             let next = done.join(&part);
-            let host = self.host(&next).ok_or_else(not_found)?;
+            let Some(host) = self.host(&next) else {
+                // A mount of its own (tmpfs, proc) holds nothing known yet; its root, and the way through it to
+                // a later mount (a sandbox bound at its own path under /dev/shm), are directories.
+                if self.own_root(&next) || self.on_the_way_to_a_later_mount(&next) {
+                    done = next;
+                    last = None;
+                    continue;
+                }
+                return Err(not_found());
+            };
             let md = match std::fs::symlink_metadata(&host) {
                 Ok(md) => md,
                 // The runtime makes the directories a mount point needs.
@@ -88,12 +97,16 @@ impl View {
         }
         match last {
             Some(md) => Ok(md),
-            None => match std::fs::metadata(self.host(&done).ok_or_else(not_found)?) {
-                // A directory made for a mount point: the root stands for it (only its kind is asked).
-                Err(e) if e.kind() == io::ErrorKind::NotFound && self.above_a_mount(&done) => {
+            // A directory made for a mount point, or one in a mount of its own: the root stands for it (only
+            // its kind is asked).
+            None => match self.host(&done).map(std::fs::metadata) {
+                Some(Err(e))
+                    if e.kind() == io::ErrorKind::NotFound && self.above_a_mount(&done) =>
+                {
                     std::fs::metadata(&self.root)
                 }
-                r => r,
+                Some(r) => r,
+                None => std::fs::metadata(&self.root),
             },
         }
     }
@@ -105,24 +118,41 @@ impl View {
             .any(|(dest, _)| dest.starts_with(path) && dest != path)
     }
 
+    /// Whether `path` is the root of the last mount that covers it.
+    fn own_root(&self, path: &Path) -> bool {
+        self.covering(path)
+            .is_some_and(|i| self.mounts[i].0 == path)
+    }
+
+    /// Whether a mount made after the last one that covers `path` is below it: one it does not hide.
+    fn on_the_way_to_a_later_mount(&self, path: &Path) -> bool {
+        let after = self.covering(path).map_or(0, |i| i + 1);
+        self.mounts[after..]
+            .iter()
+            .any(|(dest, _)| dest.starts_with(path) && dest != path)
+    }
+
+    /// The index of the last mount that covers `path`.
+    fn covering(&self, path: &Path) -> Option<usize> {
+        self.mounts
+            .iter()
+            .rposition(|(dest, _)| path.starts_with(dest))
+    }
+
     /// Where on the host the container's `path` (absolute, without symlinks, `.` or `..`) is: under the last
     /// mount that covers it, else in the root filesystem; None under a mount that is not a bind.
     fn host(&self, path: &Path) -> Option<PathBuf> {
-        let covering = self
-            .mounts
-            .iter()
-            .rev()
-            .find_map(|(dest, bind)| Some((path.strip_prefix(dest).ok()?, bind)));
-        match covering {
-            Some((rest, Some(source))) => Some(source.join(rest)),
+        match self.covering(path).map(|i| &self.mounts[i]) {
+            Some((dest, Some(source))) => Some(source.join(path.strip_prefix(dest).ok()?)),
             Some((_, None)) => None,
             None => Some(self.root.join(path.strip_prefix("/").unwrap_or(path))),
         }
     }
 }
 
+/// ENOENT, as the kernel will answer: the lookup takes only an errno for "not there", and goes on with PATH.
 fn not_found() -> io::Error {
-    io::Error::from(io::ErrorKind::NotFound)
+    io::Error::from_raw_os_error(libc::ENOENT)
 }
 
 /// `path`'s names and `..`s, in order (the root and `.` dropped).
@@ -187,6 +217,29 @@ mod tests {
         // A later mount over an earlier one's parent hides it.
         v.mount("/data", None);
         assert!(v.metadata("/data/sub/inner").is_err());
+    }
+
+    #[test]
+    fn a_mount_of_its_own_is_a_directory_with_nothing_known_in_it_but_later_mounts() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (root, sandbox) = (d.path().join("root"), d.path().join("sandbox"));
+        touch(&root.join("dev/shm/on-the-host"));
+        touch(&sandbox.join("run.sh"));
+        let mut v = View::new(&root);
+        v.mount("/dev/shm", None);
+        // A task without an image whose sandbox is under the host's /dev/shm: bound there at its own path.
+        v.mount("/dev/shm/ucr/sandbox", Some(&sandbox));
+        assert!(v
+            .metadata("/dev/shm/ucr/sandbox/run.sh")
+            .is_ok_and(|m| m.is_file()));
+        for dir in ["/dev/shm", "/dev/shm/ucr", "/dev/shm/ucr/sandbox"] {
+            assert!(v.metadata(dir).is_ok_and(|m| m.is_dir()), "{dir}");
+        }
+        // The tmpfs hides the host's file; what is not there is ENOENT, as the kernel will say.
+        for missing in ["/dev/shm/on-the-host", "/dev/shm/ucr/other", "/dev/shm/x/y"] {
+            let e = v.metadata(missing).map(drop).map_err(|e| e.raw_os_error());
+            assert_eq!(e, Err(Some(libc::ENOENT)), "{missing}");
+        }
     }
 
     #[test]
