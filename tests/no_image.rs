@@ -257,3 +257,37 @@ fn host_name() -> String {
         .trim()
         .to_string()
 }
+
+/// A listing whose reader has gone (`ucr ps | head -1`) ends by SIGPIPE, as coreutils' do, without a word; the
+/// container it listed runs on.
+#[test]
+fn a_listing_into_a_closed_pipe_ends_by_sigpipe_not_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let c = Containers::new();
+    let id = c.id("piped");
+    let out = c.run_for(
+        &["run", "-d", "--name", &id, "--no-image", "sleep", "60"],
+        CMD_TIMEOUT,
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    for args in [vec!["ps", "--all"], vec!["inspect", id.as_str()]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let done = c
+            .command(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("ucr");
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(
+            done.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr, "", "{args:?}");
+    }
+    assert_eq!(c.ps(&id).expect("listed")["state"], "RUNNING");
+    assert_eq!(c.run_for(&["rm", "--force", &id], CMD_TIMEOUT).code, 0);
+    assert!(cgroup_dirs(&id).is_empty());
+}

@@ -100,6 +100,13 @@ fn run_cli() -> i32 {
             *p = Some(abs);
         }
     }
+    if ends_with_its_reader(&cli.cmd) {
+        // A listing piped into `head` ends as coreutils' do, by SIGPIPE, not by a panic of println! on EPIPE.
+        // SAFETY: the default disposition of a signal has no handler to race with.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let json_logs = matches!(&cli.cmd, Command::Agent(a) if a.log_format == "json");
     logging::init(&g.log_level, json_logs);
     let g = &cli.globals;
@@ -145,6 +152,23 @@ fn run_cli() -> i32 {
             EXIT_UCR
         }
     }
+}
+
+/// The commands that only print what they read: nothing is left half done when their reader goes. Not those
+/// that start or change something (a supervisor forked by `run` ignores SIGPIPE itself; `rmi` and `save` must
+/// end their work), nor the agent, whose clients may hang up.
+fn ends_with_its_reader(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Ps(_)
+            | Command::Inspect(_)
+            | Command::Images(_)
+            | Command::Logs(_)
+            | Command::Stats(_)
+            | Command::Top(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+    )
 }
 
 /// For placing `--config`'s options; only asked when there is a `--config`.
