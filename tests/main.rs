@@ -18,6 +18,7 @@ mod fetch;
 mod foreign_layers;
 mod full_disk;
 mod health;
+mod image_providers;
 mod image_volumes;
 mod isolation_cgroups;
 mod isolation_fs;

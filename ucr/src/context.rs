@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ucr_runtime::containerizer::{Config, Forker, SupervisorCommand};
 use ucr_runtime::fetcher::{CacheOptions, FetchObserver};
-use ucr_runtime::images::{Images, ImagesConfig, Notices, RegistryOptions};
+use ucr_runtime::images::{Images, ImagesConfig, Notices, Providers, RegistryOptions};
 use ucr_runtime::registry::ImageRef;
 use ucr_runtime::{Containerizer, Paths};
 
@@ -30,6 +30,12 @@ pub fn images(cli: &Globals, registry: Option<&RegistryArgs>) -> anyhow::Result<
         docker_registry: cli.docker_registry.clone(),
         docker_registry_fallback: cli.docker_registry_fallback,
         appc: cli.appc(),
+        providers: match &cli.image_providers {
+            Some(list) => {
+                Providers::parse(list).map_err(|e| anyhow::anyhow!("--image_providers: {e}"))?
+            }
+            None => Providers::default(),
+        },
     })?)
 }
 

@@ -61,6 +61,14 @@ pub struct Globals {
     /// error, warn, info, debug, trace.
     #[arg(long = "log-level", default_value = "warn", alias = "log_level")]
     pub log_level: String,
+    /// Mesos --image_providers: the kinds of image containers may have, comma-separated: docker, appc (default:
+    /// both). A container with an image of another kind is refused.
+    #[arg(
+        long = "image-providers",
+        alias = "image_providers",
+        value_name = "LIST"
+    )]
+    pub image_providers: Option<String>,
     /// Provisioner backend: overlay or copy (default: overlay where the filesystem supports it).
     #[arg(
         long = "image-provisioner-backend",

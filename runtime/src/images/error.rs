@@ -10,6 +10,13 @@ pub enum ImageError {
     /// The live containers' images could not be listed, so nothing is removed.
     #[error("listing the images live containers use: {0}")]
     InUse(String),
+    /// Mesos `--image_providers` leaves this kind of image out.
+    #[error("{image}: the {kind} image provider is not enabled (--image_providers={enabled})")]
+    ProviderOff {
+        image: String,
+        kind: &'static str,
+        enabled: String,
+    },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("{}: {source}", path.display())]

@@ -27,6 +27,7 @@ use ucr_registry::appc::AppcError;
 use super::appc::AppcSettings;
 use super::error::{ImageError, Result};
 use super::options::RegistryOptions;
+use super::providers::Providers;
 use super::source::{locate, DockerRegistry, Source};
 use crate::rt;
 use crate::spec::ImageSpec;
@@ -48,6 +49,8 @@ pub struct ImagesConfig {
     pub docker_registry_fallback: bool,
     /// The AppC store, discovery and trust.
     pub appc: AppcSettings,
+    /// Mesos `--image_providers`: the kinds of image a container may have.
+    pub providers: Providers,
 }
 
 /// What `ucr pull` got.
@@ -203,8 +206,13 @@ impl Images {
     /// image), else loaded from its file or pulled with the registry options (the request's own docker config
     /// winning over the front end's).
     pub fn provide(&self, spec: &ImageSpec, notices: &dyn Notices) -> Result<ProvidedImage> {
+        let source = self.locate(&spec.reference)?;
+        let appc = matches!(source, Source::Appc(_));
+        self.config
+            .providers
+            .check(appc, &spec.reference.to_string())?;
         let store = self.store()?;
-        let rec = match self.locate(&spec.reference)? {
+        let rec = match source {
             Source::File { path, opts, image } => {
                 let stored = match image.filter(|_| spec.cached) {
                     Some(i) => store.complete_image(&i.to_string())?,
