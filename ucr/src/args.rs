@@ -124,6 +124,23 @@ pub enum VolumeGroup {
 
 /// Parses `args` (the program's name first) into `ucr`'s command line ([`Cli`]) or `ucr-runc`'s: the global
 /// options are the top level's, its commands deferred.
+/// A usage error as ucr's other errors are, one line (`ucr: <what>`): clap's text without its `error:`, its
+/// usage and its pointer to --help, the lines it lists (the missing arguments) and its tips joined on.
+pub fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
+    let mut out = format!("ucr: {}", first.strip_prefix("error: ").unwrap_or(first));
+    for l in lines {
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        out.push_str(if out.ends_with(':') { " " } else { "; " });
+        out.push_str(l);
+    }
+    out
+}
+
 pub fn parse<C: Parser>(args: Vec<OsString>) -> Result<C, clap::Error> {
     let cmd = C::command();
     let name = args
@@ -200,6 +217,37 @@ mod tests {
     fn cli(words: &str) -> Cli {
         let args: Vec<OsString> = words.split(' ').map(OsString::from).collect();
         parse::<Cli>(args).unwrap_or_else(|e| panic!("{words}: {e}"))
+    }
+
+    fn usage_error(words: &str) -> String {
+        let args: Vec<OsString> = words.split(' ').map(OsString::from).collect();
+        match parse::<Cli>(args) {
+            Ok(_) => panic!("{words}: parsed"),
+            Err(e) => one_line(&e),
+        }
+    }
+
+    #[test]
+    fn a_usage_error_is_one_line_with_what_clap_lists_and_its_tips() {
+        assert_eq!(
+            usage_error("ucr run --cpus abc img"),
+            "ucr: invalid value 'abc' for '--cpus <CPUS>': \"abc\" is not a positive number"
+        );
+        assert_eq!(
+            usage_error("ucr run"),
+            "ucr: the following required arguments were not provided: <IMAGE>"
+        );
+        let e = usage_error("ucr run --memory 5 img");
+        assert!(
+            e.starts_with("ucr: unexpected argument '--memory' found; tip: a similar argument exists: '--mem'"),
+            "{e}"
+        );
+        for e in [e, usage_error("ucr bogus")] {
+            assert!(
+                !e.contains('\n') && !e.contains("Usage") && !e.contains("--help"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -70,6 +70,28 @@ pub fn expand(args: Vec<OsString>, opts: &Options) -> Result<Vec<OsString>, Stri
     Ok(rest)
 }
 
+/// The `--config` file of `args` (the command line, without the program) when the usage error `e` is about an
+/// option the command line does not name: one of the file's.
+pub fn blamed(e: &clap::Error, args: &[OsString]) -> Option<PathBuf> {
+    let at = args
+        .iter()
+        .position(|a| a == "--config" || a.to_string_lossy().starts_with("--config="))?;
+    let file = match args[at].to_string_lossy().strip_prefix("--config=") {
+        Some(f) => PathBuf::from(f),
+        None => PathBuf::from(args.get(at + 1)?),
+    };
+    let Some(clap::error::ContextValue::String(arg)) = e.get(clap::error::ContextKind::InvalidArg)
+    else {
+        return None;
+    };
+    let name = long_name(arg.split(' ').next()?.strip_prefix("--")?);
+    let named = args
+        .iter()
+        .filter_map(|a| a.to_str()?.strip_prefix("--"))
+        .any(|a| long_name(a) == name);
+    (!named).then_some(file)
+}
+
 /// `docker_store_dir=x` and `docker-store-dir` are both `docker-store-dir`.
 fn long_name(option: &str) -> String {
     option.split('=').next().unwrap_or(option).replace('_', "-")
@@ -115,6 +137,24 @@ mod tests {
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_usage_error_about_an_option_the_command_line_does_not_name_blames_the_file() {
+        let parsed =
+            crate::args::parse::<crate::args::Cli>(os(&["ucr", "run", "--bogus_key", "1", "i"]));
+        let Err(e) = parsed else { panic!("parsed") };
+        let file = Some(PathBuf::from("/f.toml"));
+        assert_eq!(blamed(&e, &os(&["--config", "/f.toml", "run", "i"])), file);
+        assert_eq!(blamed(&e, &os(&["run", "--config=/f.toml", "i"])), file);
+        assert_eq!(
+            blamed(
+                &e,
+                &os(&["--config", "/f.toml", "run", "--bogus-key", "1", "i"])
+            ),
+            None
+        );
+        assert_eq!(blamed(&e, &os(&["run", "--bogus-key", "1", "i"])), None);
     }
 
     fn takes_value(name: &str) -> bool {

@@ -79,9 +79,17 @@ fn run_cli() -> i32 {
     let mut cli = match args::parse::<Cli>(args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_UCR } else { 0 };
-            let _ = e.print();
-            return code;
+            // Help and --version are what was asked for; a usage error is one line, as every error.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return 0;
+            }
+            let mut line = args::one_line(&e);
+            if let Some(file) = config_file::blamed(&e, &argv) {
+                line.push_str(&format!(" (an option of --config {})", file.display()));
+            }
+            eprintln!("{line}");
+            return EXIT_UCR;
         }
     };
     let g = &mut cli.globals;
