@@ -104,9 +104,15 @@ fn shell_true_with_value_runs_sh_c_and_ignores_entrypoint() {
 fn shell_true_without_value_is_an_error() {
     let t = table();
     let out = t.launch(&t.ep, json!({"shell": true}));
-    assert_fails(&out, 125, "shell specified but no command value");
+    assert_fails(
+        &out,
+        125,
+        "launch_container.command.value: shell specified but no command value",
+    );
     let out = t.launch(&t.ep, json!({"arguments": ["x"]}));
     assert_fails(&out, 125, "shell specified but no command value");
+    // Refused before a container is claimed: nothing to list.
+    assert_eq!(t.c.run(&["ps", "--all", "--json"]).ok().stdout, "");
 }
 
 #[test]

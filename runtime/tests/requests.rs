@@ -404,7 +404,7 @@ fn field_paths_in_errors() {
     );
     let e = err(
         r#"{"type":"LAUNCH_CONTAINER","launch_container":{"container_id":{"value":"c"},
-        "resources":[{"name":"gpus","type":"SCALAR","scalar":{"value":1}}]}}"#,
+        "command":{"value":"x"},"resources":[{"name":"gpus","type":"SCALAR","scalar":{"value":1}}]}}"#,
     );
     assert!(
         e.starts_with("launch_container.resources[0].name: gpus"),

@@ -286,13 +286,7 @@ impl<'a> Provisioned<'a> {
             &sandbox_dir,
             &extra_env,
         )
-        .map_err(|e| {
-            if e.found_in_rootfs() {
-                ContainerError::launch(id, "preparing", e.to_string(), e.exit_code())
-            } else {
-                ContainerError::Process(e)
-            }
-        })?;
+        .map_err(|e| ContainerError::launch(id, "preparing", e.to_string(), e.exit_code()))?;
         st.user = process.user_note.clone();
         // The isolators decide everything the bundle adds to the process and its root (mounts, cgroup resources,
         // devices, limits, capabilities, seccomp, network). A failure here has cleaned up after itself; the teardown

@@ -53,13 +53,4 @@ impl ProcessError {
             _ => 125,
         }
     }
-
-    /// Found by looking into the root filesystem (reported as a failed launch step), rather than a fault of the
-    /// request itself.
-    pub fn found_in_rootfs(&self) -> bool {
-        matches!(
-            self,
-            ProcessError::Workdir { .. } | ProcessError::Lookup(_) | ProcessError::EmptyCommand
-        )
-    }
 }

@@ -89,6 +89,13 @@ pub fn command(
             output_file: u.output_file,
         })
         .collect();
+    // Mesos's docker/runtime isolator refuses it at launch, image or not; refused here, no container is claimed.
+    if cmd.shell.unwrap_or(true) && cmd.value.is_none() {
+        return Err(SpecError::field(
+            format!("{path}.value"),
+            "shell specified but no command value (shell is true unless set to false)",
+        ));
+    }
     let spec = CommandSpec {
         shell: cmd.shell.unwrap_or(true),
         value: cmd.value,
