@@ -46,7 +46,8 @@ pub enum Command {
     Pull(images::PullArgs),
     /// List images in the store.
     Images(images::ImagesArgs),
-    /// Show an image's manifest digest, config and layers.
+    /// Show a container's state, config and nested containers, or an image's manifest digest, config and
+    /// layers, as JSON.
     Inspect(images::InspectArgs),
     /// Remove image records (layers stay until `prune`).
     Rmi(images::RmiArgs),

@@ -172,7 +172,10 @@ fn human_size(b: u64) -> String {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// A container's id, or an image's name or digest (a container of that id wins).
+    #[arg(value_name = "ID|IMAGE")]
     pub image: String,
+    /// One line of JSON instead of indented JSON.
     #[arg(long)]
     pub json: bool,
 }
