@@ -66,7 +66,15 @@ fn prints_argv_env_and_the_request_without_running_or_pulling() {
         .iter()
         .filter_map(|e| e.as_str())
         .collect();
-    for want in ["A=1", "TOKEN=<secret>", "MESOS_SANDBOX=/mnt/mesos/sandbox"] {
+    for want in [
+        "A=1",
+        "TOKEN=<secret>",
+        "MESOS_SANDBOX=/mnt/mesos/sandbox",
+        // Marathon's port variables, as the launch sets them, with what only the launch knows said so.
+        "PORT0=<allocated at launch>",
+        "PORT_HTTP=<allocated at launch>",
+        "PORTS=<allocated at launch>",
+    ] {
         assert!(env.contains(&want), "{want} in {env:?}");
     }
     assert_eq!(p["cwd"], "/mnt/mesos/sandbox", "{p}");

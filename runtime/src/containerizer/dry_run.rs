@@ -10,8 +10,12 @@ use ucr_registry::manifest::RunConfig;
 
 use super::Containerizer;
 use crate::container::error::Result;
+use crate::container::ports::marathon_env;
 use crate::process::{build_env, resolve_argv, working_dir};
 use crate::spec::ContainerConfig;
+
+/// The value shown for a host port the launch allocates.
+const ALLOCATED: &str = "<allocated at launch>";
 
 pub fn dry_run(c: &Containerizer, cfg: &ContainerConfig) -> Result<Value> {
     let (image, process) = match &cfg.image {
@@ -58,7 +62,21 @@ fn process(cfg: &ContainerConfig, run: Option<&RunConfig>, sandbox: &str) -> Res
         let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
         cfg.secret_env.iter().any(|(k, _)| k == key)
     };
-    let mut env: Vec<String> = build_env(cfg, run, sandbox, &[])
+    // Marathon's PORT0…, PORTS and HOST as the launch sets them; a port the launch allocates is not known yet.
+    let ports = marathon_env(cfg, &cfg.network.port_mappings)
+        .into_iter()
+        .map(|(k, v)| match k.starts_with("PORT") {
+            true => {
+                let vs: Vec<&str> = v
+                    .split(',')
+                    .map(|p| if p == "0" { ALLOCATED } else { p })
+                    .collect();
+                (k, vs.join(","))
+            }
+            false => (k, v),
+        })
+        .collect::<Vec<_>>();
+    let mut env: Vec<String> = build_env(cfg, run, sandbox, &ports)
         .into_iter()
         .filter(|e| !secret(e))
         .collect();
