@@ -84,6 +84,25 @@ fn mesos_status_codes_in_mesos_order() {
     let unknown = a.call(r#"{"type":"GET_STATE"}"#);
     assert_eq!(unknown.status, 501, "{}", unknown.body);
     assert_eq!(a.call(r#"{"type":"NO_SUCH_CALL"}"#).status, 400);
+    // A field of the wrong JSON type is a decoding error, as Mesos's protobuf parser has it.
+    for body in [
+        r#"{"type":5}"#,
+        r#"{"type":"GET_CONTAINERS","get_containers":{"show_standalone":"yes"}}"#,
+    ] {
+        let r = a.call(body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.body.starts_with("Failed to parse body"), "{}", r.body);
+    }
+    // `<parent>.<child>` is how Mesos writes a nested id: a launched id holds no '.'.
+    let dotted = a.call(
+        r#"{"type":"LAUNCH_CONTAINER","launch_container":{"container_id":{"value":"a.b"},"command":{"value":"true"}}}"#,
+    );
+    assert_eq!(dotted.status, 400, "{}", dotted.body);
+    assert!(
+        dotted.body.contains("must not contain '.'"),
+        "{}",
+        dotted.body
+    );
     // The calls without a container.
     let h = a.call(r#"{"type":"GET_HEALTH"}"#);
     assert_eq!(

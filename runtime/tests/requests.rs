@@ -410,6 +410,20 @@ fn field_paths_in_errors() {
         e.starts_with("launch_container.resources[0].name: gpus"),
         "{e}"
     );
+    // Mesos writes a nested id `<parent>.<child>`: no level of a launched id may hold a '.'.
+    for (cid, field) in [
+        (r#"{"value":"a.b"}"#, "container_id.value"),
+        (
+            r#"{"value":"c","parent":{"value":"p.q"}}"#,
+            "container_id.parent.value",
+        ),
+    ] {
+        let e = err(&format!(
+            r#"{{"type":"LAUNCH_CONTAINER","launch_container":{{"container_id":{cid},"command":{{"value":"x"}}}}}}"#
+        ));
+        assert!(e.starts_with(&format!("launch_container.{field}: ")), "{e}");
+        assert!(e.contains("must not contain '.'"), "{e}");
+    }
     let e = err(
         r#"{"id":"/a","cmd":"x","networks":[{"mode":"host"},{"mode":"container","name":"b"}]}"#,
     );

@@ -236,15 +236,22 @@ async fn handle(
             )
         }
     };
-    let Some(kind) = call
-        .get("type")
-        .and_then(|t| t.as_str())
-        .map(str::to_string)
-    else {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "Failed to validate agent::Call: Expecting 'type' to be present",
-        );
+    let kind = match call.get("type") {
+        Some(serde_json::Value::String(t)) => t.clone(),
+        None | Some(serde_json::Value::Null) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "Failed to validate agent::Call: Expecting 'type' to be present",
+            )
+        }
+        Some(other) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                "Failed to parse body into Call protobuf: 'type' must be a call name, not {other}"
+            ),
+            )
+        }
     };
     if !MESOS_CALLS.contains(&kind.as_str()) {
         return fail(

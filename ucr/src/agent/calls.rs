@@ -240,8 +240,21 @@ async fn remove(agent: &Arc<Agent>, call: &Value, field: &str) -> Reply {
 /// them, parents listed before children), with their status (pid, network) and statistics.
 async fn get_containers(agent: &Arc<Agent>, call: &Value) -> Reply {
     let q = call.get("get_containers").cloned().unwrap_or(Value::Null);
-    let flag = |name: &str| q.get(name).and_then(|v| v.as_bool()).unwrap_or(false);
-    let (standalone, nested) = (flag("show_standalone"), flag("show_nested"));
+    // A protobuf bool: absent is false; any other JSON type is a decoding error, as Mesos's parser says.
+    let flag = |name: &str| {
+        match q.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(v) => Err(Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to parse body into Call protobuf: 'get_containers.{name}' must be a boolean, not {v}"),
+        )),
+    }
+    };
+    let (standalone, nested) = match (flag("show_standalone"), flag("show_nested")) {
+        (Ok(s), Ok(n)) => (s, n),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
     let c = agent.c.clone();
     let listed = blocking(move || -> Result<Vec<Value>, ContainerError> {
         let mut out = Vec::new();

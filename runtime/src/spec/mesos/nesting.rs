@@ -20,11 +20,13 @@ pub fn container_id(cid: &ContainerId, at: &str) -> Result<String> {
     }
     for (v, field) in &chain {
         validate_id(v).map_err(|e| SpecError::field(field.clone(), e.to_string()))?;
-        // Mesos's string form of a nested id is `<root>.<child>`: a dot cannot be told from the separator.
-        if chain.len() > 1 && v.contains('.') {
+        // Mesos's string form of a nested id is `<root>.<child>`: a dot cannot be told from the separator, in
+        // a top-level id either (validateContainerId; `ucr exec ID.CHILD` reads it so). Ids of other requests
+        // (a Marathon task's `app.uuid`) may hold one: they are never a nested id's part.
+        if v.contains('.') {
             return Err(SpecError::field(
                 field.clone(),
-                format!("{v:?}: a nested container's ids must not contain '.'"),
+                format!("{v:?}: a container id must not contain '.' (Mesos writes a nested id <parent>.<child>)"),
             ));
         }
     }
