@@ -84,6 +84,14 @@ fn mesos_status_codes_in_mesos_order() {
     let unknown = a.call(r#"{"type":"GET_STATE"}"#);
     assert_eq!(unknown.status, 501, "{}", unknown.body);
     assert_eq!(a.call(r#"{"type":"NO_SUCH_CALL"}"#).status, 400);
+    let no_payload = a.call(r#"{"type":"LAUNCH_CONTAINER"}"#);
+    assert_eq!(
+        (no_payload.status, no_payload.body.as_str()),
+        (
+            400,
+            "Failed to validate agent::Call: Expecting 'launch_container' to be present"
+        )
+    );
     // A field of the wrong JSON type is a decoding error, as Mesos's protobuf parser has it.
     for body in [
         r#"{"type":5}"#,

@@ -30,7 +30,10 @@ pub async fn dispatch(agent: &Arc<Agent>, kind: &str, call: &Value, body: &Bytes
             Reply::ok(json!({"type": "GET_FLAGS", "get_flags": {"flags": flags}}))
         }
         "GET_CONTAINERS" => get_containers(agent, call).await,
-        "LAUNCH_CONTAINER" => launch::launch(agent, body).await,
+        "LAUNCH_CONTAINER" => match payload(call, "launch_container") {
+            Ok(_) => launch::launch(agent, body).await,
+            Err(r) => r,
+        },
         "WAIT_CONTAINER" => match target(call, "wait_container") {
             Ok(id) => wait::wait(agent, id, wait::Shape::Current).await,
             Err(r) => r,
