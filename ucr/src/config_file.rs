@@ -25,22 +25,10 @@ pub struct Options<'a> {
 /// `args` with `--config FILE` replaced by the file's options; unchanged without one.
 pub fn expand(args: Vec<OsString>, opts: &Options) -> Result<Vec<OsString>, String> {
     let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
-    let mut file: Option<(usize, usize, PathBuf)> = None;
-    for (i, a) in args[..end].iter().enumerate() {
-        let a = a.to_string_lossy();
-        if let Some(v) = a.strip_prefix("--config=") {
-            file = Some((i, 1, PathBuf::from(v)));
-            break;
-        }
-        if a == "--config" {
-            let v = args.get(i + 1).ok_or("--config: a file name is needed")?;
-            file = Some((i, 2, PathBuf::from(v)));
-            break;
-        }
-    }
-    let Some((at, len, path)) = file else {
+    let Some((at, len, path)) = find(&args[..end]) else {
         return Ok(args);
     };
+    let path = path.ok_or("--config: a file name is needed")?;
     let text =
         std::fs::read_to_string(&path).map_err(|e| format!("--config {}: {e}", path.display()))?;
     let options = options(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
@@ -70,16 +58,23 @@ pub fn expand(args: Vec<OsString>, opts: &Options) -> Result<Vec<OsString>, Stri
     Ok(rest)
 }
 
+/// Where `args` name `--config`: its index, how many words it takes (`--config=F` one, `--config F` two) and
+/// the file (None: `--config` is the last word).
+fn find(args: &[OsString]) -> Option<(usize, usize, Option<PathBuf>)> {
+    args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_string_lossy();
+        match a.strip_prefix("--config=") {
+            Some(v) => Some((i, 1, Some(PathBuf::from(v)))),
+            None if a == "--config" => Some((i, 2, args.get(i + 1).map(PathBuf::from))),
+            None => None,
+        }
+    })
+}
+
 /// The `--config` file of `args` (the command line, without the program) when the usage error `e` is about an
 /// option the command line does not name: one of the file's.
 pub fn blamed(e: &clap::Error, args: &[OsString]) -> Option<PathBuf> {
-    let at = args
-        .iter()
-        .position(|a| a == "--config" || a.to_string_lossy().starts_with("--config="))?;
-    let file = match args[at].to_string_lossy().strip_prefix("--config=") {
-        Some(f) => PathBuf::from(f),
-        None => PathBuf::from(args.get(at + 1)?),
-    };
+    let (_, _, file) = find(args)?;
     let Some(clap::error::ContextValue::String(arg)) = e.get(clap::error::ContextKind::InvalidArg)
     else {
         return None;
@@ -89,7 +84,10 @@ pub fn blamed(e: &clap::Error, args: &[OsString]) -> Option<PathBuf> {
         .iter()
         .filter_map(|a| a.to_str()?.strip_prefix("--"))
         .any(|a| long_name(a) == name);
-    (!named).then_some(file)
+    if named {
+        return None;
+    }
+    file
 }
 
 /// `docker_store_dir=x` and `docker-store-dir` are both `docker-store-dir`.

@@ -39,7 +39,7 @@ impl Providers {
     }
 
     /// Whether an image of this kind (`appc`: an AppC image, else a Docker/OCI one) may be provided.
-    pub fn check(&self, appc: bool, image: &str) -> Result<()> {
+    pub fn check(&self, appc: bool, image: &dyn std::fmt::Display) -> Result<()> {
         let (on, kind) = match appc {
             true => (self.appc, "appc"),
             false => (self.docker, "docker"),
@@ -69,8 +69,8 @@ mod tests {
     fn a_list_in_any_case_enables_only_what_it_names() {
         let p = Providers::parse("APPC").expect("valid");
         assert_eq!((p.docker, p.appc), (false, true));
-        assert!(p.check(true, "example.com/app:1").is_ok());
-        let e = p.check(false, "busybox").expect_err("docker is off");
+        assert!(p.check(true, &"example.com/app:1").is_ok());
+        let e = p.check(false, &"busybox").expect_err("docker is off");
         assert_eq!(
             e.to_string(),
             "busybox: the docker image provider is not enabled (--image_providers=appc)"

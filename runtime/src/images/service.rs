@@ -208,9 +208,7 @@ impl Images {
     pub fn provide(&self, spec: &ImageSpec, notices: &dyn Notices) -> Result<ProvidedImage> {
         let source = self.locate(&spec.reference)?;
         let appc = matches!(source, Source::Appc(_));
-        self.config
-            .providers
-            .check(appc, &spec.reference.to_string())?;
+        self.config.providers.check(appc, &spec.reference)?;
         let store = self.store()?;
         let rec = match source {
             Source::File { path, opts, image } => {
