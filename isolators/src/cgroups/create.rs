@@ -246,11 +246,15 @@ mod tests {
         );
         check(&mem, &[("memory.soft_limit_in_bytes", "33554432")]);
         check(&root.join("pids/ucr/c"), &[("pids.max", "32")]);
-        let last = [
-            ("devices.deny", "a *:* rwm"),
-            ("devices.allow", "c 10:200 rwm"),
-        ];
-        check(&root.join("devices/ucr/c"), &last);
+        // Each rule one write, the allows through one open of their file: here they follow each other in it.
+        let allows: String = rules(false)
+            .iter()
+            .filter(|r| r.allow())
+            .map(|r| r.to_string())
+            .collect();
+        assert!(allows.ends_with("c 10:200 rwm"), "{allows}");
+        let written = [("devices.deny", "a *:* rwm"), ("devices.allow", &allows)];
+        check(&root.join("devices/ucr/c"), &written);
 
         p.join(4242).expect("join");
         for (_, dir) in p.dirs() {

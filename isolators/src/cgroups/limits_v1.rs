@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
-use super::files::{fail, put, read};
+use super::files::{fail, put_each, read};
 use super::{Controller, Hierarchy};
 use crate::error::Result;
 
@@ -118,7 +118,7 @@ pub(super) fn limits_v1(h: &dyn Hierarchy, cgroup: &Path, r: &LinuxResources) ->
         };
         writes.push((h.file(Controller::Devices, cgroup, f)?, d.to_string()));
     }
-    writes.iter().try_for_each(|(f, v)| put(f, v, cgroup))
+    put_each(&writes, cgroup)
 }
 
 /// libcgroups' v1 convention: 0 means "not set".
