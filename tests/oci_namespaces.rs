@@ -92,20 +92,25 @@ fn bad_mappings_are_refused_by_field() {
 #[test]
 fn a_user_namespace_joins_a_network_namespace_given_by_path() {
     let r = Runc::new();
-    let name = format!("ucr-userns-{}", std::process::id());
-    assert!(Command::new("ip")
-        .args(["netns", "add", &name])
+    // Bound to a file of the test's own, not by `ip netns add`: that makes /run/netns a mount of its own the
+    // first time, and `ip netns del` leaves it (a leak on a fresh machine).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("netns");
+    std::fs::File::create(&file).expect("netns file");
+    assert!(Command::new("unshare")
+        .arg(format!("--net={}", file.display()))
+        .arg("true")
         .status()
-        .expect("ip")
+        .expect("unshare")
         .success());
-    struct Netns(String);
-    impl Drop for Netns {
+    struct Netns<'a>(&'a Path);
+    impl Drop for Netns<'_> {
         fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+            let _ = Command::new("umount").arg(self.0).status();
         }
     }
-    let _ns = Netns(name.clone());
-    let path = format!("/run/netns/{name}");
+    let _ns = Netns(&file);
+    let path = file.display().to_string();
     let script = "cat /proc/net/dev | tail -n +3 | cut -d: -f1; id -u; \
                   test -d /sys/class && echo sys; echo x > /dev/null && echo null";
     let b = mapped_bundle(&r, "n", &["sh", "-c", script], Some(&path));
