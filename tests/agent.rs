@@ -3,6 +3,7 @@
 //! agent on one state, HTTP Basic, the root-only socket, a client that goes away mid-launch, image pruning and
 //! the metrics, the forker that forks supervisors. Recovery is in tests/agent_recovery.rs.
 
+mod negotiation;
 pub mod stream;
 pub mod support;
 mod tasks;

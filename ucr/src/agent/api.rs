@@ -17,12 +17,13 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::auth::REALM;
 use super::calls;
 use super::input;
 use super::metrics::CallLabels;
+use super::negotiate::{accepts_encoding, accepts_media, names_media};
 use super::reply::Reply;
 use super::session_calls;
 use super::state::Agent;
@@ -95,7 +96,9 @@ pub async fn api(
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
         "api call"
     );
-    let mut response = reply.into_response();
+    // Bodies of 1 KiB and more are gzipped for a client that accepts it, as libprocess does for the agent.
+    let gzip = accepts_encoding(header_str(&headers, "accept-encoding"), "gzip");
+    let mut response = reply.respond(gzip);
     if status == StatusCode::UNAUTHORIZED {
         if let Ok(v) = format!("Basic realm=\"{REALM}\"").parse() {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -115,15 +118,6 @@ fn media(v: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase()
-}
-
-/// Whether an `Accept` value lets us answer with `want`.
-fn accepts(accept: Option<&str>, want: &str) -> bool {
-    let Some(a) = accept else { return true };
-    let (kind, _) = want.split_once('/').unwrap_or((want, ""));
-    a.split(',')
-        .map(media)
-        .any(|m| m == want || m == "*/*" || m == format!("{kind}/*"))
 }
 
 /// The call's type, its container id (for the log line) and the reply.
@@ -180,7 +174,7 @@ async fn handle(
                 );
             }
             // ATTACH_CONTAINER_INPUT's answer is plain: it needs JSON accepted, and no Message-Accept.
-            if !accepts(header_str(headers, "accept"), "application/json") {
+            if !accepts_media(header_str(headers, "accept"), "application/json") {
                 return fail(
                     StatusCode::NOT_ACCEPTABLE,
                     "Expecting 'Accept' to allow application/json (ucr's agent answers JSON only)",
@@ -218,9 +212,8 @@ async fn handle(
     };
     let body = &body;
     let accept = header_str(headers, "accept");
-    let json_ok = accepts(accept, "application/json");
-    let stream_ok =
-        accept.is_some_and(|a| a.split(',').map(media).any(|m| m == "application/recordio"));
+    let json_ok = accepts_media(accept, "application/json");
+    let stream_ok = names_media(accept, "application/recordio");
     if !json_ok && !stream_ok {
         return fail(
             StatusCode::NOT_ACCEPTABLE,
@@ -301,8 +294,8 @@ async fn handle(
         );
     }
     if streaming {
-        if let Some(m) = header_str(headers, "message-accept").map(media) {
-            if m != "application/json" && m != "*/*" {
+        if let Some(m) = header_str(headers, "message-accept") {
+            if !accepts_media(Some(m), "application/json") {
                 return (
                     kind,
                     String::new(),

@@ -17,6 +17,7 @@ mod input;
 mod launch;
 mod listen;
 mod metrics;
+mod negotiate;
 mod recordio;
 mod recovery;
 mod reply;

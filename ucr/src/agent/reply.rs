@@ -36,45 +36,66 @@ impl Reply {
     }
 }
 
+/// The smallest body worth gzipping (libprocess's `GZIP_MINIMUM_BODY_LENGTH`).
+const GZIP_MINIMUM_BODY_LENGTH: usize = 1024;
+
+impl Reply {
+    /// The response; with `gzip` (the client accepts it), a body of [`GZIP_MINIMUM_BODY_LENGTH`] bytes or more
+    /// goes gzipped, as libprocess sends the agent's. Never a stream: its records must reach the client as they
+    /// come.
+    pub fn respond(self, gzip: bool) -> Response {
+        let (status, ctype, body) = match self {
+            Reply::Json(status, Some(v)) => (status, "application/json", v.to_string()),
+            Reply::Text(status, why) => {
+                (status, "text/plain; charset=utf-8", why.replace('\n', " "))
+            }
+            Reply::Json(status, None) => return status.into_response(),
+            Reply::Stream(body) => return stream(body),
+        };
+        let ctype = (header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        if gzip && body.len() >= GZIP_MINIMUM_BODY_LENGTH {
+            match gzipped(body.as_bytes()) {
+                Ok(z) => {
+                    let coding = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    return (status, [ctype, coding], z).into_response();
+                }
+                Err(e) => tracing::warn!("gzipping an answer: {e}"),
+            }
+        }
+        (status, [ctype], body).into_response()
+    }
+}
+
+fn gzipped(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(bytes)?;
+    z.finish()
+}
+
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        match self {
-            Reply::Json(status, None) => status.into_response(),
-            Reply::Json(status, Some(v)) => (
-                status,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                v.to_string(),
-            )
-                .into_response(),
-            Reply::Text(status, why) => (
-                status,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                )],
-                why.replace('\n', " "),
-            )
-                .into_response(),
-            Reply::Stream(body) => (
-                StatusCode::OK,
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/recordio"),
-                    ),
-                    (
-                        header::HeaderName::from_static("message-content-type"),
-                        HeaderValue::from_static("application/json"),
-                    ),
-                ],
-                body,
-            )
-                .into_response(),
-        }
+        self.respond(false)
     }
+}
+
+/// A RecordIO stream of JSON records.
+fn stream(body: Body) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/recordio"),
+            ),
+            (
+                header::HeaderName::from_static("message-content-type"),
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// One RecordIO record: `<decimal length>\n<bytes>`.
