@@ -238,12 +238,9 @@ async fn handle(
             )
         }
         Some(other) => {
-            return fail(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                "Failed to parse body into Call protobuf: 'type' must be a call name, not {other}"
-            ),
-            )
+            let why = format!("'type' must be a call name, not {other}");
+            let why = format!("Failed to parse body into Call protobuf: {why}");
+            return fail(StatusCode::BAD_REQUEST, &why);
         }
     };
     if !MESOS_CALLS.contains(&kind.as_str()) {

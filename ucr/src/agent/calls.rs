@@ -243,17 +243,7 @@ async fn remove(agent: &Arc<Agent>, call: &Value, field: &str) -> Reply {
 /// them, parents listed before children), with their status (pid, network) and statistics.
 async fn get_containers(agent: &Arc<Agent>, call: &Value) -> Reply {
     let q = call.get("get_containers").cloned().unwrap_or(Value::Null);
-    // A protobuf bool: absent is false; any other JSON type is a decoding error, as Mesos's parser says.
-    let flag = |name: &str| {
-        match q.get(name) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(v) => Err(Reply::error(
-            StatusCode::BAD_REQUEST,
-            format!("Failed to parse body into Call protobuf: 'get_containers.{name}' must be a boolean, not {v}"),
-        )),
-    }
-    };
+    let flag = |name: &str| bool_field(&q, "get_containers", name);
     let (standalone, nested) = match (flag("show_standalone"), flag("show_nested")) {
         (Ok(s), Ok(n)) => (s, n),
         (Err(r), _) | (_, Err(r)) => return r,
@@ -308,4 +298,20 @@ pub fn mesos_id(id: &str) -> Value {
         v = Some(cid);
     }
     v.unwrap_or_else(|| json!({"value": id}))
+}
+
+/// The protobuf bool `name` of the message `q` at `at`: absent is false; any other JSON type is a decoding
+/// error, as Mesos's parser says.
+fn bool_field(q: &Value, at: &str, name: &str) -> Result<bool, Reply> {
+    match q.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(v) => {
+            let why = format!("'{at}.{name}' must be a boolean, not {v}");
+            Err(Reply::error(
+                StatusCode::BAD_REQUEST,
+                format!("Failed to parse body into Call protobuf: {why}"),
+            ))
+        }
+    }
 }
