@@ -66,11 +66,13 @@ timed() { # cpu-file command...: like `ms`, and appends the command's own CPU in
   awk -v a="$(reaped_cpu "$WORK/times.0")" -v b="$(reaped_cpu "$WORK/times.1")" 'BEGIN { printf "%.3f\n", b - a }' >>"$out"
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 }'
 }
-running_cpu() { # jq-filter: on-CPU ms so far of the tasks of the containers it selects and of their parents,
-  # the supervisors (/proc/PID/schedstat, ns); both only sleep once the task runs.
+running_cpu() { # jq-filter: on-CPU ms so far of the inits of the containers it selects, of the tasks each
+  # forked (none for a pod's pause), and of their parents, the supervisors (/proc/PID/schedstat, ns); all only
+  # sleep once the task runs.
   local pid
   for pid in $("${U[@]}" ps --json | jq -r "select($1) | .pid // empty"); do
     cat "/proc/$pid/schedstat" "/proc/$(awk '{print $4}' "/proc/$pid/stat")/schedstat"
+    for child in $(pgrep -P "$pid"); do cat "/proc/$child/schedstat"; done
   done | awk '{ ns += $1 } END { printf "%.3f\n", ns / 1e6 }'
 }
 

@@ -43,13 +43,20 @@ fn exec_runs_in_the_container_as_its_task_with_the_exit_code() {
             &id,
             "sh",
             "-c",
-            "hostname; tr '\\0' ' ' < /proc/1/cmdline; echo; id -u; exit 3",
+            "hostname; tr '\\0' ' ' < /proc/1/cmdline; echo; tr '\\0' ' ' < /proc/2/cmdline; echo; id -u; exit 3",
         ],
         CMD_TIMEOUT,
     );
     assert_eq!(out.code, 3, "{}", out.all());
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines, ["box1", "sleep 1000 ", "65534"], "{}", out.all());
+    // The container's pid 1 is its init, the task's reaper (its command line padded with NULs, as the
+    // CLI's it overwrote was long); the task is its first child.
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim_end).collect();
+    assert_eq!(
+        lines,
+        ["box1", "ucr-init", "sleep 1000", "65534"],
+        "{}",
+        out.all()
+    );
     let out = c.run_for(&["exec", &id, "no-such-program"], CMD_TIMEOUT);
     assert_eq!(out.code, 127, "{}", out.all());
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);

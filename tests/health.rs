@@ -191,8 +191,9 @@ fn a_command_check_runs_inside_the_container_as_its_task_with_its_environment() 
         "portDefinitions": [],
         "healthChecks": [{
             "protocol": "COMMAND",
-            // Passes only in the container's root (busybox has no /usr/lib, the host does) and pid namespace.
-            "command": {"value": "test ! -e /usr/lib && echo \"$MESOS_SANDBOX $(id -u) $(cat /proc/1/cmdline | tr '\\0' ' ')\" > $MESOS_SANDBOX/probe.txt"},
+            // Passes only in the container's root (busybox has no /usr/lib, the host does) and pid namespace,
+            // where the task is the init's first child.
+            "command": {"value": "test ! -e /usr/lib && echo \"$MESOS_SANDBOX $(id -u) $(cat /proc/2/cmdline | tr '\\0' ' ')\" > $MESOS_SANDBOX/probe.txt"},
             "gracePeriodSeconds": 0, "intervalSeconds": 1, "maxConsecutiveFailures": 0, "delaySeconds": 0
         }]
     });

@@ -204,14 +204,15 @@ fn fork_bomb_never_exceeds_the_pids_limit() {
     }
     let events = read(&cg_file(&id, "pids", "pids.events", "pids.events"));
     eprintln!("fork bomb under pids 64: peak {peak} in {samples} samples; pids.events: {events}");
-    assert!(
-        peak >= 60,
-        "the bomb reached only {peak} pids in {samples} samples"
-    );
-    assert!(
-        !events.contains("max 0"),
-        "forks were refused at the limit: {events}"
-    );
+    // The bomb reached the limit: forks were refused there. (It dies out soon after, since a shell exits when a
+    // fork fails and the container's init reaps every orphan at once; while the task was pid 1, orphans nobody
+    // reaped held the limit's slots as zombies for the container's life.)
+    let refused: u64 = events
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(refused > 0, "no fork was refused at the limit: {events}");
     ucr(&c, &["kill", &id]).ok();
     wait_json(&c, &id);
 }

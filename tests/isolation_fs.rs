@@ -132,12 +132,13 @@ fn default_confinement_no_mknod_no_modules_no_host_pids_no_proc_sys() {
         "insmod must fail with EPERM: {}",
         out.all()
     );
-    // Own pid namespace: the task is pid 1 and no host process is visible.
+    // Own pid namespace: the task is pid 2 (the first child of the container's init) and no host process is
+    // visible.
     let out = sh(&c, &[], &image, "echo $$; ls /proc | grep -c '^[0-9]'");
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.first(), Some(&"1"), "{}", out.all());
+    assert_eq!(lines.first(), Some(&"2"), "{}", out.all());
     let visible: usize = lines.get(1).and_then(|n| n.parse().ok()).unwrap_or(999);
-    assert!(visible <= 4, "host pids visible: {}", out.all());
+    assert!(visible <= 5, "host pids visible: {}", out.all());
     // /proc/sys is read-only.
     let out = sh(
         &c,

@@ -469,7 +469,8 @@ fn a_running_pod_stopped_at_once_is_not_held_by_a_member_torn_down_beside_the_st
         let id = c.id(&format!("held{round}"));
         launch_three(&c, &image, &id);
         if round == 0 {
-            // `top` of a pod lists its members' processes too: the pause and three sleeps.
+            // `top` of a pod lists its members' processes too: the pause, and three sleeps each under its
+            // member's init.
             let top = c.run_for(&["top", &id, "--json"], CMD_TIMEOUT).ok().stdout;
             let commands: Vec<String> = top
                 .lines()
@@ -477,7 +478,8 @@ fn a_running_pod_stopped_at_once_is_not_held_by_a_member_torn_down_beside_the_st
                 .filter_map(|r| r["command"].as_str().map(str::to_string))
                 .collect();
             let sleeps = commands.iter().filter(|c| *c == "sleep 600").count();
-            assert_eq!((commands.len(), sleeps), (4, 3), "{top}");
+            let inits = commands.iter().filter(|c| *c == "ucr-init").count();
+            assert_eq!((commands.len(), sleeps, inits), (7, 3, 3), "{top}");
         }
         let t = std::time::Instant::now();
         let out = c.run_for(&["stop", "-t", "0", &id], CMD_TIMEOUT);

@@ -1,7 +1,8 @@
 //! A container whose supervisor died (SIGKILL) is still a container: any later `ucr` process — or the agent —
 //! can read its statistics, kill it, wait for it and remove it, and its end is recorded exactly once. The task's
-//! real exit status died with its parent, so it is reported as Mesos reports a status it cannot know: killed by
-//! SIGKILL, with a reason saying why.
+//! exit status is checkpointed by the container's init, its reaper, as Mesos's launch helper writes its status
+//! file, so it is reported as it was; only when that init died too is it reported as Mesos reports a status it
+//! cannot know: killed by SIGKILL, with a reason saying why.
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,20 @@ fn a_task_that_ends_after_its_supervisor_is_finished_by_whoever_waits() {
     let c = Containers::new();
     let id = c.id("sup-gone");
     orphan(&c, &image, &id, &["sh", "-c", "sleep 1; exit 3"]);
+    let w = ucr(&c, &["wait", &id, "--json"]);
+    let t: serde_json::Value = serde_json::from_str(&w.stdout).expect("wait json");
+    assert_eq!(t["state"], "TASK_FAILED", "{t}");
+    assert_eq!(t["exit_status"], 3 << 8, "the task's own end: {t}");
+    assert_eq!(t["message"], "Command exited with status 3", "{t}");
+    assert!(cgroup_dirs(&id).is_empty(), "torn down");
+    assert_eq!(w.code, 3);
+
+    // Its init killed as well (it was the task's parent): nobody saw the end.
+    let id = c.id("init-gone");
+    orphan(&c, &image, &id, &["sh", "-c", "sleep 1; exit 3"]);
+    let init = c.ps(&id).expect("listed")["pid"].as_i64().expect("pid") as i32;
+    // SAFETY: kill(2) of the container's init, which this test started.
+    unsafe { libc::kill(init, libc::SIGKILL) };
     let w = ucr(&c, &["wait", &id, "--json"]);
     let t: serde_json::Value = serde_json::from_str(&w.stdout).expect("wait json");
     assert_eq!(t["state"], "TASK_FAILED", "{t}");

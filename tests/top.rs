@@ -18,7 +18,8 @@ fn top_lists_a_containers_processes_with_its_user_names() {
     ];
     c.run_for(&args, CMD_TIMEOUT).ok();
     c.wait_running(&id);
-    // Both sleeps run once the shell has forked them: poll until three processes are listed.
+    // Both sleeps run once the shell has forked them: poll until four processes are listed (the container's
+    // init, the task's reaper, among them).
     let deadline = std::time::Instant::now() + CMD_TIMEOUT;
     let rows: Vec<Value> = loop {
         let out = c.run_for(&["top", &id, "--json"], CMD_TIMEOUT).ok();
@@ -27,21 +28,28 @@ fn top_lists_a_containers_processes_with_its_user_names() {
             .lines()
             .map(|l| serde_json::from_str(l).expect("a JSON line"))
             .collect();
-        if rows.len() >= 3 || std::time::Instant::now() > deadline {
+        if rows.len() >= 4 || std::time::Instant::now() > deadline {
             break rows;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    assert_eq!(rows.len(), 3, "{rows:?}");
-    let shell = rows
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let init = rows
         .iter()
         .find(|r| r["ns_pid"] == 1)
-        .expect("the task is pid 1 in the container");
+        .expect("the init is pid 1 in the container");
+    assert_eq!(init["command"], "ucr-init", "{init}");
+    let shell = rows
+        .iter()
+        .find(|r| r["ns_pid"] == 2)
+        .expect("the task is the init's first child");
     assert_eq!(shell["command"], format!("sh -c {script}"), "{shell}");
+    assert_eq!(shell["ppid"], init["pid"], "{shell}");
     for r in &rows {
+        // The init runs as the task's user too.
         assert_eq!(r["user"], "nobody", "{r}");
         assert_eq!(r["uid"], 65534, "{r}");
-        if r["ns_pid"] != 1 {
+        if r["ns_pid"] != 1 && r["ns_pid"] != 2 {
             assert_eq!(r["ppid"], shell["pid"], "{r}");
             assert!(r["command"]
                 .as_str()
@@ -54,7 +62,7 @@ fn top_lists_a_containers_processes_with_its_user_names() {
         lines[0].starts_with("PID") && lines[0].ends_with("COMMAND"),
         "{table}"
     );
-    assert_eq!(lines.len(), 4, "{table}");
+    assert_eq!(lines.len(), 5, "{table}");
     assert!(
         lines
             .iter()

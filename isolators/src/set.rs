@@ -78,9 +78,10 @@ impl Isolators {
         teardown::members(self.tree.get()?.as_ref(), c.cgroup)
     }
 
-    /// Send `signal` to every process in the container's cgroup (the kill policy's SIGTERM).
-    pub fn signal(&self, c: &Container<'_>, signal: i32) -> Result<()> {
-        teardown::signal(self.tree.get()?.as_ref(), c.cgroup, signal)
+    /// Send `signal` to every process in the container's cgroup (the kill policy's SIGTERM) but the pids in
+    /// `except` (the runtime's reapers, which would pass it on to their tasks a second time).
+    pub fn signal(&self, c: &Container<'_>, signal: i32, except: &[i32]) -> Result<()> {
+        teardown::signal(self.tree.get()?.as_ref(), c.cgroup, signal, except)
     }
 
     /// The container's end: kill every process left, remove its cgroup, then every isolator's cleanup in

@@ -127,10 +127,17 @@ fn existing_dirs(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// Send `signal` to every process in `cgroup` (the kill policy's SIGTERM: a request, so nothing is frozen; a
-/// process forked meanwhile is caught by the SIGKILL that follows the grace period).
-pub fn signal(h: &dyn Hierarchy, cgroup: &Path, signal: i32) -> Result<()> {
-    signal_listed(&existing_dirs(h, cgroup)?, signal);
+/// Send `signal` to every process in `cgroup` but those in `except` (the kill policy's SIGTERM: a request, so
+/// nothing is frozen; a process forked meanwhile is caught by the SIGKILL that follows the grace period).
+pub fn signal(h: &dyn Hierarchy, cgroup: &Path, signal: i32, except: &[i32]) -> Result<()> {
+    let mut all = std::collections::BTreeSet::new();
+    collect(&existing_dirs(h, cgroup)?, &mut all);
+    for pid in all.into_iter().filter(|p| !except.contains(p)) {
+        // SAFETY: kill(2) has no memory effects; a pid that just went away gives ESRCH.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
     Ok(())
 }
 

@@ -107,6 +107,10 @@ pub struct ContainerState {
     /// process that reused its pid, once nobody is its parent any more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_start: Option<u64>,
+    /// The init at `pid` is the task's reaper (`launcher::reaper`), not the task: a signal for every process
+    /// of the container skips it, since it forwards what it gets to the task, which would then get it twice.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reaper: bool,
     #[serde(default)]
     pub owner: Option<Owner>,
     /// Unix seconds.
@@ -175,6 +179,7 @@ impl ContainerState {
             status: serde_json::Map::new(),
             termination: None,
             torn_down: false,
+            reaper: false,
         }
     }
 

@@ -168,6 +168,7 @@ pub(super) fn claim(
         status: serde_json::Map::new(),
         termination: None,
         torn_down: false,
+        reaper: false,
     };
     let files: [(&str, &dyn ErasedJson); 2] = [(CONFIG_FILE, cfg), (STATE_FILE, &st)];
     crate::container::claim::claim(paths, id, &files)?;

@@ -262,11 +262,23 @@ fn ask_to_stop(paths: &Paths, st: &ContainerState) -> Result<()> {
     }
     let places = isolation::Places::of(paths, st);
     isolation::isolators(st)?
-        .signal(&places.container(), libc::SIGTERM)
+        .signal(&places.container(), libc::SIGTERM, &reapers(paths, st))
         .map_err(|e| ContainerError::State {
             id: st.id.clone(),
             why: e.to_string(),
         })
+}
+
+/// The pids of the reapers (`launcher::reaper`) of `st` and of its live nested containers, whose cgroups are
+/// below its own: what a signal for every process of the container passes over.
+pub fn reapers(paths: &Paths, st: &ContainerState) -> Vec<i32> {
+    let mut out: Vec<i32> = st.pid.filter(|_| st.reaper).into_iter().collect();
+    for c in children(paths, &st.id).unwrap_or_default() {
+        if c.is_live() {
+            out.extend(reapers(paths, &c));
+        }
+    }
+    out
 }
 
 /// Destroy every nested container of `id` (each after its own nested ones): a parent is torn down only after

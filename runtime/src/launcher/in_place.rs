@@ -27,6 +27,7 @@ pub fn is_own_pause(program: &CStr, args: &[CString]) -> bool {
 /// Becomes the pause and ends with its exit code; never returns.
 pub fn pause(args: &[CString]) -> ! {
     show_command_line(args);
+    hide_environment();
     // SAFETY: closes this process's fds from 3 up, none of which the pause uses, as the exec would have (every
     // one is close-on-exec by now, `init::identity`).
     unsafe {
@@ -42,10 +43,10 @@ pub fn pause(args: &[CString]) -> ! {
 
 /// Writes `args` over the inherited argument strings (what `/proc/PID/cmdline` and `ps` read), NUL-padded;
 /// left as it is when they do not fit.
-fn show_command_line(args: &[CString]) {
+pub(super) fn show_command_line(args: &[CString]) {
     let Some((start, end)) = std::fs::read_to_string("/proc/self/stat")
         .ok()
-        .and_then(|s| arg_area(&s))
+        .and_then(|s| area(&s, 48))
     else {
         return;
     };
@@ -63,10 +64,26 @@ fn show_command_line(args: &[CString]) {
     unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), start as *mut u8, len) };
 }
 
-/// `arg_start` and `arg_end` from a `/proc/PID/stat` line (fields 48 and 49; the command name in parentheses
-/// may hold spaces, so counting starts after its closing one, at field 3).
-fn arg_area(stat: &str) -> Option<(usize, usize)> {
-    let mut fields = crate::process::stat::fields(stat)?.skip(48 - 3);
+/// Zeroes the inherited environment strings (what `/proc/PID/environ` reads): a process that did not exec
+/// still holds the launching CLI's environment, which is the host's and none of the container's business.
+pub(super) fn hide_environment() {
+    let Some((start, end)) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| area(&s, 50))
+    else {
+        return;
+    };
+    // SAFETY: [start, end) is this process's environment area, on its own stack and writable; nothing reads
+    // it any more (the environment was copied into Rust's and libc's own structures at start-up, and
+    // `environ`'s pointers into it are only read by getenv, which sees empty strings then).
+    unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+}
+
+/// A start and end address pair from a `/proc/PID/stat` line: `arg_start` and `arg_end` at field 48,
+/// `env_start` and `env_end` at 50 (the command name in parentheses may hold spaces, so counting starts after
+/// its closing one, at field 3).
+fn area(stat: &str, field: usize) -> Option<(usize, usize)> {
+    let mut fields = crate::process::stat::fields(stat)?.skip(field - 3);
     let start = fields.next()?.parse().ok()?;
     let end = fields.next()?.parse().ok()?;
     (start < end).then_some((start, end))
@@ -107,11 +124,14 @@ mod tests {
         fields[48 - 3] = "1000".into();
         fields[49 - 3] = "1020".into();
         let line = format!("42 (a (b) c) {}", fields.join(" "));
-        assert_eq!(arg_area(&line), Some((1000, 1020)));
+        assert_eq!(area(&line, 48), Some((1000, 1020)));
         let own = std::fs::read_to_string("/proc/self/stat").expect("stat");
-        let (s, e) = arg_area(&own).expect("this process's area");
+        let (s, e) = area(&own, 48).expect("this process's area");
         let args: usize = std::env::args_os().map(|a| a.len() + 1).sum();
         assert_eq!(e - s, args);
-        assert_eq!(arg_area("42 (x) R 1 2"), None);
+        let (s, e) = area(&own, 50).expect("this process's environment");
+        let env = std::fs::read("/proc/self/environ").expect("environ");
+        assert_eq!(e - s, env.len());
+        assert_eq!(area("42 (x) R 1 2", 48), None);
     }
 }

@@ -293,6 +293,10 @@ impl Launcher for Linux {
         super::hook::run(hook, stdin)
     }
 
+    fn fork_reaper(&self, status_fd: i32) -> io::Result<()> {
+        super::reaper::fork(status_fd)
+    }
+
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error {
         if super::in_place::is_own_pause(program, args) {
             super::in_place::pause(args);

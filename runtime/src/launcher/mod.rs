@@ -17,7 +17,8 @@
 //!   seam: `linux.rs` makes the system calls, a recording fake (`recording.rs`) lets the init's decisions be
 //!   unit-tested. `mounts` (with `options`), `dev` and `protect` build its filesystem, `caps` its
 //!   capabilities, `seccomp` compiles filters once per profile; paths inside the rootfs are resolved by
-//!   `ucr_registry::confined`.
+//!   `ucr_registry::confined`. With [`Plan::reaper`] the init forks the task last and stays as its reaper
+//!   (`reaper.rs`), as Mesos's launch helper; without (the OCI mode, a pod's pause) it becomes the task.
 //!
 //! Why our own and not libcontainer's: its create path re-validates every path through procfs (about 1,800
 //! syscalls in the init for our standard spec, 5 ms) and runs an intermediate process whose libcgroups manager
@@ -44,6 +45,7 @@ mod os;
 mod plan;
 mod protect;
 pub mod pty;
+mod reaper;
 #[cfg(test)]
 mod recording;
 mod seccomp;
@@ -53,6 +55,7 @@ pub use clone::pipe;
 pub use create::{clone_init, create, create_waiting, Created};
 pub use enter::{exec as exec_entered, join as join_container, Entry, NAMESPACES as ENTER_ORDER};
 pub use error::{Failure, LaunchError};
+pub use in_place::is_own_pause;
 pub use init::Stdio;
 pub use linux::Linux;
 pub use options::names as mount_option_names;

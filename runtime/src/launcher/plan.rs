@@ -85,6 +85,9 @@ pub struct Plan {
     pub env: Vec<String>,
     /// Fds 3 .. 3+n stay open across the exec (runc's `--preserve-fds`); the rest close.
     pub preserve_fds: u32,
+    /// The task runs as a child of the init, which stays as its reaper and writes the task's wait status to
+    /// this fd (`reaper.rs`); None: the init becomes the task, as runc's does (the OCI mode, a pod's pause).
+    pub reaper: Option<i32>,
     /// Before `pivot_root` the init says "H" and waits for a byte: the OCI mode runs its prestart,
     /// createRuntime and createContainer hooks there, while the container's mount namespace still shows the
     /// runtime's paths.
@@ -228,6 +231,7 @@ pub fn plan(
         args,
         env: process.env().clone().unwrap_or_default(),
         preserve_fds: 0,
+        reaper: None,
         hooks_pause: false,
         session_keyring: None,
         no_pivot: false,

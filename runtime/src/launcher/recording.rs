@@ -190,6 +190,10 @@ impl Launcher for Recording {
         .map(|()| 0)
     }
 
+    fn fork_reaper(&self, status_fd: i32) -> io::Result<()> {
+        self.call(format!("reaper {status_fd}"))
+    }
+
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error {
         let show = |v: &[CString]| {
             v.iter()
@@ -359,6 +363,36 @@ pub(super) mod tests {
             calls.last().is_some_and(|c| c.contains("HOME=/home/app")),
             "{calls:?}"
         );
+    }
+
+    #[test]
+    fn a_reaper_is_forked_after_everything_else_and_right_before_the_exec() {
+        let os = Recording {
+            executables: vec![PathBuf::from("/bin/sh")],
+            ..Recording::default()
+        };
+        let mut plan = planned(&spec(true, true));
+        plan.reaper = Some(9);
+        let (failure, reported) = run(&os, &plan);
+        assert_eq!(reported, b"R", "ready before the fork");
+        assert!(failure.starts_with("exec /bin/sh"), "{failure}");
+        let calls = os.calls.borrow().clone();
+        let n = calls.len();
+        assert!(n >= 3, "{calls:?}");
+        assert_eq!(
+            calls[n - 3],
+            "no_new_privs",
+            "the lock-down, then the fork: {calls:?}"
+        );
+        assert_eq!(calls[n - 2], "reaper 9");
+        assert!(calls[n - 1].starts_with("exec /bin/sh"), "{calls:?}");
+        // Without one (the OCI mode, a pod's pause) the init execs the task itself.
+        let os = Recording {
+            executables: vec![PathBuf::from("/bin/sh")],
+            ..Recording::default()
+        };
+        run(&os, &planned(&spec(true, true)));
+        assert!(os.only(&["reaper"]).is_empty());
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub fn kill(root: &Root, id: &str, signal: i32, all: bool) -> Result<()> {
     }
     if all {
         let h = host()?;
-        teardown::signal(h.as_ref(), &rec.cgroup, signal)
+        teardown::signal(h.as_ref(), &rec.cgroup, signal, &[])
             .map_err(|e| OciError::Cgroup(e.to_string()))?;
     } else {
         // SAFETY: kill(2) of the container's init, checked alive (same pid and start time) just above.

@@ -20,7 +20,7 @@ mod watch;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 use oci_spec::runtime::Spec;
@@ -133,7 +133,7 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
             false => e,
         }
     });
-    let (pid, plan, console) = match started {
+    let (pid, plan, console, reaper) = match started {
         Ok(started) => started,
         Err(e) => {
             let code = e.exit_code();
@@ -153,6 +153,7 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
     };
     st.state = State::Running;
     st.pid = Some(pid);
+    st.reaper = reaper;
     st.pid_start = Some(Owner::of(pid).start_time).filter(|t| *t > 0);
     st.started = Some(now());
     write_json(&paths.state_file(id), &st)?;
@@ -174,7 +175,11 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
     }
 
     let health = health::Checker::new(paths, &st, &cfg.health_checks, &plan, pid);
-    let ended = watch::wait(paths, &st, pid, health, console, cfg.kill_grace());
+    let mut ended = watch::wait(paths, &st, pid, health, console, cfg.kill_grace());
+    // The init was the task's reaper: the task's own status, unless the reaper was killed before it ended.
+    if let Some(status) = reaper.then(|| read_status(paths, id)).flatten() {
+        ended.status = status;
+    }
     // The status first, on its own: whatever happens during teardown, the task's end is known.
     write_atomic(&paths.status_file(id), ended.status.to_string().as_bytes())?;
     let killed = paths.kill_marker(id).exists();
@@ -188,6 +193,10 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
     finish(a, &mut st, &cfg, termination, notify)
 }
 
+/// What `start` gives back: the init's pid, the launch plan (what a process entering the container follows), the
+/// task's terminal, and whether the init is the task's reaper.
+type Started = (i32, launcher::Plan, Option<console::Console>, bool);
+
 /// Create the container's cgroup and init from the bundle (its `spec`, read from it when not given), run the isolators' `isolate`, start the task; the
 /// init is our child. A pod's parent tells its members when its init is placed; a pod member started beside
 /// its `parent` makes its cgroup once the parent's init is in the parent's, and starts its task once the parent
@@ -199,7 +208,7 @@ fn start(
     spec: Option<Spec>,
     parent: Option<&str>,
     stdin: Option<OwnedFd>,
-) -> Result<(i32, launcher::Plan, Option<console::Console>)> {
+) -> Result<Started> {
     let id = &st.id;
     let fail = |why: String| ContainerError::Launcher {
         id: id.clone(),
@@ -252,9 +261,27 @@ fn start(
         let fds = [stdin, OwnedFd::from(out), OwnedFd::from(err)];
         (launcher::Stdio::Fds(fds), None)
     };
+    // The init stays as the task's reaper, but for a pod's pause, which reaps for itself. It writes the task's
+    // status to the container's status file, opened here where the runtime dir is in view, as Mesos's launch
+    // helper does: the task's real end is known even if this supervisor dies before it.
+    let reaper = match own_pause(&plan) {
+        true => None,
+        false => Some(
+            File::options()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(paths.status_file(id))
+                .map_err(|e| ContainerError::io(paths.status_file(id), e))?,
+        ),
+    };
+    plan.reaper = reaper.as_ref().map(|f| f.as_raw_fd());
     // SAFETY: the supervisor is single-threaded (see the module docs).
-    let mut created = unsafe { launcher::clone_init(&plan, &placement, stdio) }
-        .map_err(|e| fail(e.to_string()))?;
+    let created = unsafe { launcher::clone_init(&plan, &placement, stdio) };
+    // The init has its copy; the fd number means nothing to a process entering the container later.
+    plan.reaper = None;
+    let reaper = reaper.is_some();
+    let mut created = created.map_err(|e| fail(e.to_string()))?;
     if let Err(e) = beside::placed(paths, id) {
         created.abort();
         return Err(e);
@@ -289,7 +316,25 @@ fn start(
         Some(code) => ContainerError::launch(id, "starting", e.to_string(), code),
         None => fail(e.to_string()),
     })?;
-    Ok((pid, plan, console))
+    Ok((pid, plan, console, reaper))
+}
+
+/// The raw wait status in the container's status file, if one was written there.
+fn read_status(paths: &Paths, id: &str) -> Option<i32> {
+    std::fs::read_to_string(paths.status_file(id))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The task is this executable's pause (`launcher::is_own_pause`), by the program the init will exec.
+fn own_pause(plan: &launcher::Plan) -> bool {
+    let program = match &plan.program {
+        Some(p) => std::ffi::CString::new(p.as_str()).ok(),
+        None => plan.args.first().cloned(),
+    };
+    program.is_some_and(|p| launcher::is_own_pause(&p, &plan.args))
 }
 
 /// The console of a task whose init made its terminal: the master it sent on `from` (before it said "ready"),

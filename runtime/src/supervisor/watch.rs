@@ -224,10 +224,11 @@ impl Watch<'_> {
         if let Err(e) = write_atomic(&marker, libc::SIGTERM.to_string().as_bytes()) {
             tracing::warn!("kill marker: {e}");
         }
-        if let Err(e) = self
-            .isolators
-            .signal(&self.places.container(), libc::SIGTERM)
-        {
+        if let Err(e) = self.isolators.signal(
+            &self.places.container(),
+            libc::SIGTERM,
+            &crate::containerizer::ops::reapers(self.paths, self.st),
+        ) {
             tracing::warn!("SIGTERM: {e}");
         }
     }

@@ -1,0 +1,155 @@
+//! The task's reaper: the container's init stays the parent of the task instead of becoming it. Mesos's launch
+//! helper does this for every container (`mesos-containerizer launch`, src/slave/containerizer/mesos/launch.cpp:
+//! it forks the command, forwards every signal it gets to it, reaps every descendant, and checkpoints the
+//! command's wait status), as `docker run --init` (tini) and `podman --init` (catatonit) do on request.
+//!
+//! Why: a task that is pid 1 of its pid namespace receives only the signals it has a handler for. `ucr stop`
+//! of `sh -c 'sleep 600'`, or of any program without a SIGTERM handler, waited out the whole grace period for
+//! the SIGKILL, where under Mesos the same task ends at the SIGTERM; and pid 1 inherits every orphan of the
+//! container, which a task that never waits for children leaves behind as zombies.
+//!
+//! The fork is the init's very last step, after the identity switch, no_new_privs and seccomp: the reaper has
+//! the task's user, capabilities and filter, and makes only rt_sigprocmask, rt_sigtimedwait, wait4, kill,
+//! write, close and exit calls. Every signal is blocked before the fork, so one sent in between waits for the
+//! reaper (a blocked signal is queued even for a pid 1 without a handler) and the task unblocks them before its
+//! exec. The task gets a process group of its own and, when the init's stdin is a terminal, the terminal's
+//! foreground, as tini gives it: a ^C typed at the terminal reaches the task once, not also through the
+//! reaper. The task's raw wait status goes to `status_fd`, the container's status file, which the supervisor
+//! opened before the init left the host's view and reads after reaping the reaper (Mesos's helper writes its
+//! status file for the agent to read, launch.cpp); a reaper killed before the task ended writes nothing, and its
+//! own end (SIGKILL) stands.
+
+use std::io;
+
+/// Forks the task off this process. Returns in the child, which goes on to exec the task; in this process it
+/// serves as the task's reaper and never returns. `status_fd` is where the task's wait status goes.
+pub fn fork(status_fd: i32) -> io::Result<()> {
+    let mut all = empty_set();
+    let mut old = empty_set();
+    // SAFETY: sigfillset/sigprocmask on local sets; the process has one thread.
+    unsafe {
+        libc::sigfillset(&mut all);
+        if libc::sigprocmask(libc::SIG_SETMASK, &all, &mut old) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: one thread; the child only makes system calls before its exec (or returns the exec's failure
+    // to the init's report, as the init itself would).
+    match unsafe { libc::fork() } {
+        -1 => {
+            let e = io::Error::last_os_error();
+            // SAFETY: restores the mask taken above.
+            unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+            Err(e)
+        }
+        0 => {
+            // SAFETY: plain calls on this new process. tcsetpgrp from a background group would raise SIGTTOU,
+            // which is blocked here, so it succeeds; ENOTTY (no terminal) is the usual answer and fine.
+            unsafe {
+                libc::setpgid(0, 0);
+                libc::tcsetpgrp(0, libc::getpid());
+                libc::close(status_fd);
+                libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            }
+            Ok(())
+        }
+        task => serve(task, status_fd, &all),
+    }
+}
+
+fn empty_set() -> libc::sigset_t {
+    // SAFETY: a zeroed sigset_t is a valid value, emptied by sigemptyset.
+    unsafe {
+        let mut s: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut s);
+        s
+    }
+}
+
+/// The reaper's life: forward every signal but SIGCHLD to `task`, reap every child, and once `task` is reaped
+/// write its raw status to `status_fd` and exit with what a shell would show (its code, or 128 + its signal).
+fn serve(task: i32, status_fd: i32, all: &libc::sigset_t) -> ! {
+    close_others(status_fd);
+    // What `ps` in the container shows, and no more: this is a copy of the supervisor, whose command line and
+    // environment are the launching CLI's.
+    super::in_place::show_command_line(&[c"ucr-init".to_owned()]);
+    super::in_place::hide_environment();
+    // SAFETY: plain prctl; orphans of the task come here even when this is not pid 1 (a shared pid namespace).
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    loop {
+        // SAFETY: waits for one of the blocked signals; `info` is written by the kernel.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let sig = unsafe { libc::sigwaitinfo(all, &mut info) };
+        match sig {
+            -1 => continue,
+            libc::SIGCHLD => {
+                if let Some(status) = reap(task) {
+                    finish(status, status_fd);
+                }
+            }
+            // SAFETY: kill(2) of our own child, not reaped yet, so the pid is still the task's.
+            s => unsafe {
+                libc::kill(task, s);
+            },
+        }
+    }
+}
+
+/// Reaps every child that has ended; the task's raw status if it was among them.
+fn reap(task: i32) -> Option<i32> {
+    let mut found = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on our own children, without blocking.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::__WALL) };
+        if pid <= 0 {
+            return found;
+        }
+        if pid == task && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+            found = Some(status);
+        }
+    }
+}
+
+/// Writes the raw status as decimal text (the status file's format) and exits.
+fn finish(status: i32, status_fd: i32) -> ! {
+    let bytes = status.to_string().into_bytes();
+    // SAFETY: one write of a few bytes to the status file the supervisor opened for us, then _exit, which runs
+    // none of the supervisor's exit handlers copied by the clone.
+    unsafe {
+        libc::write(status_fd, bytes.as_ptr().cast(), bytes.len());
+        let code = match libc::WIFEXITED(status) {
+            true => libc::WEXITSTATUS(status),
+            false => 128 + libc::WTERMSIG(status),
+        };
+        libc::_exit(code)
+    }
+}
+
+/// Closes every fd from 3 up but `keep`: the init's report and go pipes among them, whose other ends tell the
+/// supervisor when the task has exec'd. close_range first; a filter that refuses it leaves close(2) per fd
+/// up to the soft fd limit.
+fn close_others(keep: i32) {
+    let keep = keep as u32;
+    // SAFETY: closes fds of this process that nothing in it uses any more.
+    let ranged = unsafe {
+        (keep <= 3 || libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32) == 0)
+            && libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32) == 0
+    };
+    if ranged {
+        return;
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit into a local; close of fds nothing uses.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        for fd in 3..lim.rlim_cur.min(1 << 20) as i32 {
+            if fd != keep as i32 {
+                libc::close(fd);
+            }
+        }
+    }
+}
