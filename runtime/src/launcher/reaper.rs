@@ -8,9 +8,9 @@
 //! the SIGKILL, where under Mesos the same task ends at the SIGTERM; and pid 1 inherits every orphan of the
 //! container, which a task that never waits for children leaves behind as zombies.
 //!
-//! The fork is the init's very last step, after the identity switch, no_new_privs and seccomp: the reaper has
-//! the task's user, capabilities and filter, and makes only rt_sigprocmask, rt_sigtimedwait, wait4, kill,
-//! write, close and exit calls. Every signal is blocked before the fork, so one sent in between waits for the
+//! The fork is the init's very last step, after the identity switch, no_new_privs and seccomp, as in Mesos's
+//! helper: the reaper has the task's user, capabilities and filter, and past its start (close_range, a read of
+//! its own /proc/self/stat, prctl) makes only rt_sigtimedwait, wait4, kill, write and exit calls. Every signal is blocked before the fork, so one sent in between waits for the
 //! reaper (a blocked signal is queued even for a pid 1 without a handler) and the task unblocks them before its
 //! exec. The task gets a process group of its own and, when the init's stdin is a terminal, the terminal's
 //! foreground, as tini gives it: a ^C typed at the terminal reaches the task once, not also through the
