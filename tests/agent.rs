@@ -82,7 +82,7 @@ fn mesos_status_codes_in_mesos_order() {
             .status,
         404
     );
-    let unknown = a.call(r#"{"type":"GET_STATE"}"#);
+    let unknown = a.call(r#"{"type":"GET_AGENT"}"#);
     assert_eq!(unknown.status, 501, "{}", unknown.body);
     assert_eq!(a.call(r#"{"type":"NO_SUCH_CALL"}"#).status, 400);
     let no_payload = a.call(r#"{"type":"LAUNCH_CONTAINER"}"#);
@@ -154,6 +154,48 @@ fn launch_wait_attach_kill_remove_and_the_cli_sees_the_same_containers() {
         202,
         "the id is in use"
     );
+    // GET_STATE and its parts list a framework's tasks, executors and frameworks, never a standalone container:
+    // with one launched, every list is there and empty, as Mesos's agent writes them.
+    let s = a.call(r#"{"type":"GET_STATE"}"#);
+    assert_eq!(s.status, 200, "{}", s.body);
+    let state = s.json();
+    let empty = serde_json::json!([]);
+    let lists = [
+        (
+            "get_tasks",
+            "GET_TASKS",
+            &[
+                "pending_tasks",
+                "queued_tasks",
+                "launched_tasks",
+                "terminated_tasks",
+                "completed_tasks",
+            ][..],
+        ),
+        (
+            "get_executors",
+            "GET_EXECUTORS",
+            &["executors", "completed_executors"][..],
+        ),
+        (
+            "get_frameworks",
+            "GET_FRAMEWORKS",
+            &["frameworks", "completed_frameworks"][..],
+        ),
+    ];
+    for (part, kind, fields) in lists {
+        for f in fields {
+            assert_eq!(state["get_state"][part][f], empty, "{part}.{f}: {state}");
+        }
+        let r = a.call(&format!(r#"{{"type":"{kind}"}}"#));
+        assert_eq!(r.status, 200, "{kind}: {}", r.body);
+        let r = r.json();
+        assert_eq!(
+            (&r["type"], &r[part]),
+            (&kind.into(), &state["get_state"][part]),
+            "{r}"
+        );
+    }
     let w = a.wait(&c1);
     assert_eq!(w.status, 200, "{}", w.body);
     let t = &w.json()["wait_container"];

@@ -30,6 +30,10 @@ pub async fn dispatch(agent: &Arc<Agent>, kind: &str, call: &Value, body: &Bytes
             Reply::ok(json!({"type": "GET_FLAGS", "get_flags": {"flags": flags}}))
         }
         "GET_CONTAINERS" => get_containers(agent, call).await,
+        "GET_STATE" => Reply::ok(json!({"type": kind, "get_state": no_state()})),
+        "GET_TASKS" => Reply::ok(json!({"type": kind, "get_tasks": no_tasks()})),
+        "GET_EXECUTORS" => Reply::ok(json!({"type": kind, "get_executors": no_executors()})),
+        "GET_FRAMEWORKS" => Reply::ok(json!({"type": kind, "get_frameworks": no_frameworks()})),
         "LAUNCH_CONTAINER" => match payload(call, "launch_container") {
             Ok(_) => launch::launch(agent, body).await,
             Err(r) => r,
@@ -67,6 +71,37 @@ pub async fn dispatch(agent: &Arc<Agent>, kind: &str, call: &Value, body: &Bytes
             format!("Unsupported call {other}: ucr's agent serves container calls only (see INTERFACE.md)"),
         ),
     }
+}
+
+// GET_STATE and its parts. The agent runs standalone containers only, launched by the operator API, never a
+// framework's task or executor, and Mesos lists none of those in these answers (MESOS-AGENT-API.md): each list
+// is empty, in the shape Mesos's agent writes, every field an array even when empty (`Http::jsonifyGetTasks`,
+// src/slave/http.cpp), so a client that reads the agent's state gets the truth, not a 501.
+
+fn no_state() -> Value {
+    json!({
+        "get_tasks": no_tasks(),
+        "get_executors": no_executors(),
+        "get_frameworks": no_frameworks(),
+    })
+}
+
+fn no_tasks() -> Value {
+    json!({
+        "pending_tasks": [],
+        "queued_tasks": [],
+        "launched_tasks": [],
+        "terminated_tasks": [],
+        "completed_tasks": [],
+    })
+}
+
+fn no_executors() -> Value {
+    json!({"executors": [], "completed_executors": []})
+}
+
+fn no_frameworks() -> Value {
+    json!({"frameworks": [], "completed_frameworks": []})
 }
 
 /// `<field>` of the call, which Mesos requires for its type.
