@@ -28,6 +28,13 @@ fn stop(c: &Containers, args: &[&str]) -> Duration {
     took
 }
 
+/// `ucr run -d --name ID IMAGE CMD...`, then until it runs: its init's pid.
+#[track_caller]
+fn detached(c: &Containers, image: &str, id: &str, cmd: &[&str]) -> i32 {
+    ucr(c, &[&["run", "-d", "--name", id, image][..], cmd].concat()).ok();
+    c.wait_running(id)
+}
+
 #[track_caller]
 fn termination(c: &Containers, id: &str) -> serde_json::Value {
     let v = c.ps(id).expect("listed");
@@ -47,12 +54,7 @@ child &
 trap 'wait; echo bye; exit 7' TERM
 wait
 sleep 1000";
-    ucr(
-        &c,
-        &["run", "-d", "--name", &id, &image, "sh", "-c", script],
-    )
-    .ok();
-    c.wait_running(&id);
+    detached(&c, &image, &id, &["sh", "-c", script]);
     // Both shells run once the cgroup has four processes (the reaper, and the loop's sleep among them).
     let deadline = Instant::now() + CMD_TIMEOUT;
     while procs_in_cgroup(&id).len() < 4 && Instant::now() < deadline {
@@ -80,13 +82,7 @@ fn a_task_that_ignores_sigterm_is_killed_after_the_grace_period() {
     let c = Containers::new();
     let id = c.id("ignore");
     // The shell ignores TERM, and so does the sleep it execs (an ignored signal stays ignored across exec).
-    let task = ["sh", "-c", "trap '' TERM; sleep 1000"];
-    ucr(
-        &c,
-        &[&["run", "-d", "--name", &id, &image][..], &task].concat(),
-    )
-    .ok();
-    c.wait_running(&id);
+    detached(&c, &image, &id, &["sh", "-c", "trap '' TERM; sleep 1000"]);
     let took = stop(&c, &["--time", "1.5", &id]);
     assert!(
         took >= Duration::from_millis(1500),
@@ -128,22 +124,13 @@ fn without_t_the_grace_is_the_apps_taskkillgraceperiodseconds_else_three_seconds
         out.all()
     );
     let plain = c.id("plain");
-    ucr(
+    detached(
         &c,
-        &[
-            "run",
-            "-d",
-            "--name",
-            &plain,
-            &image,
-            "sh",
-            "-c",
-            "trap '' TERM; sleep 1000",
-        ],
-    )
-    .ok();
+        &image,
+        &plain,
+        &["sh", "-c", "trap '' TERM; sleep 1000"],
+    );
     c.wait_running(&app_id);
-    c.wait_running(&plain);
     // Both at once: the plain one's default (3 s) ends first, the app's 5 s later.
     let t0 = Instant::now();
     let (app_stop, plain_stop) = (c.spawn(&["stop", &app_id]), c.spawn(&["stop", &plain]));
@@ -245,8 +232,7 @@ fn a_task_without_a_sigterm_handler_ends_at_the_sigterm_and_signals_reach_it_thr
     let (_reg, image) = busybox_registry();
     let c = Containers::new();
     let id = c.id("plain");
-    ucr(&c, &["run", "-d", "--name", &id, &image, "sleep", "1000"]).ok();
-    let init = c.wait_running(&id);
+    let init = detached(&c, &image, &id, &["sleep", "1000"]);
     // The init shows as the reaper in the container, with none of the launching CLI's environment.
     let cmdline = std::fs::read(format!("/proc/{init}/cmdline")).expect("cmdline");
     assert!(
@@ -274,12 +260,7 @@ fn a_task_without_a_sigterm_handler_ends_at_the_sigterm_and_signals_reach_it_thr
 
     let id = c.id("usr1");
     let script = "trap 'echo got-usr1; exit 3' USR1; while :; do sleep 0.1; done";
-    ucr(
-        &c,
-        &["run", "-d", "--name", &id, &image, "sh", "-c", script],
-    )
-    .ok();
-    let init = c.wait_running(&id);
+    let init = detached(&c, &image, &id, &["sh", "-c", script]);
     // The trap is set once the loop runs: the shell has a child of its own.
     until("the loop", || {
         children_of(init)
@@ -303,12 +284,7 @@ fn orphans_of_the_task_are_reaped_by_the_init() {
     let c = Containers::new();
     let id = c.id("orphan");
     let script = "(sleep 1 &); exec sleep 1000";
-    ucr(
-        &c,
-        &["run", "-d", "--name", &id, &image, "sh", "-c", script],
-    )
-    .ok();
-    let init = c.wait_running(&id);
+    let init = detached(&c, &image, &id, &["sh", "-c", script]);
     let orphan_of = |init: i32| {
         children_of(init).into_iter().find(|p| {
             proc_stat(*p).is_some_and(|(_, _, name)| name == "sleep") && {
