@@ -130,14 +130,7 @@ fn existing_dirs(h: &dyn Hierarchy, cgroup: &Path) -> Result<Vec<PathBuf>> {
 /// Send `signal` to every process in `cgroup` but those in `except` (the kill policy's SIGTERM: a request, so
 /// nothing is frozen; a process forked meanwhile is caught by the SIGKILL that follows the grace period).
 pub fn signal(h: &dyn Hierarchy, cgroup: &Path, signal: i32, except: &[i32]) -> Result<()> {
-    let mut all = std::collections::BTreeSet::new();
-    collect(&existing_dirs(h, cgroup)?, &mut all);
-    for pid in all.into_iter().filter(|p| !except.contains(p)) {
-        // SAFETY: kill(2) has no memory effects; a pid that just went away gives ESRCH.
-        unsafe {
-            libc::kill(pid, signal);
-        }
-    }
+    signal_listed(&existing_dirs(h, cgroup)?, signal, except);
     Ok(())
 }
 
@@ -177,11 +170,11 @@ fn kill_all(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
             write_unless_gone(&dir.join("cgroup.kill"), "1", cgroup).map(drop)
         }
         (Version::V2, Some(dir)) => frozen(&dir, cgroup, "cgroup.freeze", ("1", "0"), || {
-            signal_listed(dirs, libc::SIGKILL)
+            signal_listed(dirs, libc::SIGKILL, &[])
         }),
         (Version::V1, Some(dir)) => {
             frozen(&dir, cgroup, "freezer.state", ("FROZEN", "THAWED"), || {
-                signal_listed(dirs, libc::SIGKILL)
+                signal_listed(dirs, libc::SIGKILL, &[])
             })
         }
         // No freezer: kill what is listed until nothing is (a forking process loses the race eventually, as
@@ -189,7 +182,7 @@ fn kill_all(h: &dyn Hierarchy, cgroup: &Path, dirs: &[PathBuf]) -> Result<()> {
         _ => {
             let deadline = Instant::now() + PATIENCE;
             while dirs.iter().any(|d| populated(d)) && Instant::now() < deadline {
-                signal_listed(dirs, libc::SIGKILL);
+                signal_listed(dirs, libc::SIGKILL, &[]);
                 std::thread::sleep(Duration::from_millis(5));
             }
             Ok(())
@@ -248,11 +241,11 @@ fn frozen_state(dir: &Path, file: &str) -> Option<bool> {
 }
 
 /// Signal every process listed in the directories and their sub-cgroups (on v1 each process is listed once
-/// per hierarchy: one signal each is enough).
-fn signal_listed(dirs: &[PathBuf], signal: i32) {
+/// per hierarchy: one signal each is enough), but the pids in `except`.
+fn signal_listed(dirs: &[PathBuf], signal: i32, except: &[i32]) {
     let mut all = std::collections::BTreeSet::new();
     collect(dirs, &mut all);
-    for pid in all {
+    for pid in all.into_iter().filter(|p| !except.contains(p)) {
         // SAFETY: kill(2) has no memory effects; a pid that just went away gives ESRCH.
         unsafe {
             libc::kill(pid, signal);

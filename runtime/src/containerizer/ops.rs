@@ -156,16 +156,22 @@ pub fn stop(
     wait(paths, store_dir, id, None)
 }
 
+/// The task's raw wait status in the container's status file, once its reaper or its supervisor wrote it.
+pub fn recorded_status(paths: &Paths, id: &str) -> Option<i32> {
+    std::fs::read_to_string(paths.status_file(id))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The end of a container whose owner died. The task's raw status when the supervisor recorded it before dying;
 /// else, for a task that ran, SIGKILL (Mesos reports `W_EXITCODE(0, SIGKILL)` for a status it cannot know) with
 /// the reason saying why; for one that never ran, a failed launch.
 pub fn lost_termination(paths: &Paths, st: &ContainerState) -> Termination {
     let killed = paths.kill_marker(&st.id).exists();
-    // The supervisor writes the raw status before teardown; if it got that far, that's the task's end.
-    if let Some(status) = std::fs::read_to_string(paths.status_file(&st.id))
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    {
+    // The task's reaper writes its raw status as it ends, and the supervisor before teardown: that's its end.
+    if let Some(status) = recorded_status(paths, &st.id) {
         return Termination::from_wait_status(status, killed);
     }
     let owner = st.owner.map(|o| o.pid).unwrap_or(0);

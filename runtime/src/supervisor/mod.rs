@@ -34,6 +34,7 @@ use crate::container::remove::remove_files;
 use crate::container::state::{now, ContainerState, Owner, State};
 use crate::container::teardown::teardown;
 use crate::container::termination::Termination;
+use crate::containerizer::ops;
 use crate::launcher::{self, pty};
 use crate::spec::ContainerConfig;
 
@@ -166,7 +167,7 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
     // the other.
     if let Ok(text) = std::fs::read_to_string(paths.kill_marker(id)) {
         let signal = text.trim().parse().unwrap_or(libc::SIGKILL);
-        if let Err(e) = crate::containerizer::ops::kill(paths, id, signal) {
+        if let Err(e) = ops::kill(paths, id, signal) {
             tracing::warn!("signalling a task killed while it started: {e}");
         }
     }
@@ -176,12 +177,13 @@ fn run(a: &SuperviseArgs<'_>, known: Option<Known>, notify: &mut Option<File>) -
 
     let health = health::Checker::new(paths, &st, &cfg.health_checks, &plan, pid);
     let mut ended = watch::wait(paths, &st, pid, health, console, cfg.kill_grace());
-    // The init was the task's reaper: the task's own status, unless the reaper was killed before it ended.
-    if let Some(status) = reaper.then(|| read_status(paths, id)).flatten() {
-        ended.status = status;
+    // The init was the task's reaper: the task's own status is in the status file already, unless the reaper
+    // was killed before it ended; else the status first, on its own: whatever happens during teardown, the
+    // task's end is known.
+    match reaper.then(|| ops::recorded_status(paths, id)).flatten() {
+        Some(status) => ended.status = status,
+        None => write_atomic(&paths.status_file(id), ended.status.to_string().as_bytes())?,
     }
-    // The status first, on its own: whatever happens during teardown, the task's end is known.
-    write_atomic(&paths.status_file(id), ended.status.to_string().as_bytes())?;
     let killed = paths.kill_marker(id).exists();
     let mut termination = Termination::from_wait_status(ended.status, killed);
     if let Some(l) = ended.limitation {
@@ -317,15 +319,6 @@ fn start(
         None => fail(e.to_string()),
     })?;
     Ok((pid, plan, console, reaper))
-}
-
-/// The raw wait status in the container's status file, if one was written there.
-fn read_status(paths: &Paths, id: &str) -> Option<i32> {
-    std::fs::read_to_string(paths.status_file(id))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// The task is this executable's pause (`launcher::is_own_pause`), by the program the init will exec.
