@@ -100,6 +100,12 @@ fn build(p: &LinuxSeccomp) -> Result<ScmpFilterContext, String> {
     }
     ctx.set_ctl_nnp(false)
         .map_err(e("no_new_privs attribute"))?;
+    // The rules as a binary tree by syscall number rather than a list, the same decisions. The kernel runs a
+    // filter once for every syscall number when it is loaded (its cache of syscalls always allowed, since
+    // Linux 5.11), and then for every syscall not in that cache: a tree is a few comparisons where the list
+    // was up to a hundred, so the load in every container's init takes a fraction of the time. libseccomp
+    // before 2.5 has no tree: the list stays.
+    let _ = ctx.set_ctl_optimize(2);
     for rule in p.syscalls().iter().flatten() {
         let act = action(rule.action(), rule.errno_ret())?;
         if act == default {
@@ -151,6 +157,10 @@ fn flags(p: &LinuxSeccomp) -> Result<libc::c_ulong, String> {
     Ok(f)
 }
 
+/// How `build` lays the filter out, in the cache key: a filter cached by an older ucr is not taken for one of
+/// this layout.
+const LAYOUT: &str = "tree";
+
 /// The filter for `profile`, from the cache under `cache` or compiled (and cached) now.
 pub fn prepare(profile: &LinuxSeccomp, cache: &Path) -> Result<Filter, String> {
     let flags = flags(profile)?;
@@ -160,7 +170,7 @@ pub fn prepare(profile: &LinuxSeccomp, cache: &Path) -> Result<Filter, String> {
         Sha256::new()
             .chain_update(&json)
             .chain_update(format!(
-                "{}.{}.{} {}",
+                "{}.{}.{} {} {LAYOUT}",
                 v.major,
                 v.minor,
                 v.micro,
@@ -178,7 +188,15 @@ pub fn prepare(profile: &LinuxSeccomp, cache: &Path) -> Result<Filter, String> {
             b
         }
     };
-    let program = bytes
+    Ok(Filter {
+        program: program(&bytes),
+        flags,
+    })
+}
+
+/// The instructions of a BPF program as libseccomp exports it.
+fn program(bytes: &[u8]) -> Vec<libc::sock_filter> {
+    bytes
         .chunks_exact(SOCK_FILTER)
         .map(|c| libc::sock_filter {
             code: u16::from_ne_bytes([c[0], c[1]]),
@@ -186,8 +204,7 @@ pub fn prepare(profile: &LinuxSeccomp, cache: &Path) -> Result<Filter, String> {
             jf: c[3],
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
-        .collect();
-    Ok(Filter { program, flags })
+        .collect()
 }
 
 /// The BPF program libseccomp generates for `ctx`, through an in-memory file.
@@ -270,6 +287,86 @@ mod tests {
         other.set_default_action(A::ScmpActKillProcess);
         prepare(&other, t.path()).expect("compiles");
         assert_eq!(std::fs::read_dir(t.path()).expect("cache dir").count(), 2);
+    }
+
+    /// What the classic BPF `program` returns for `data` (a `struct seccomp_data`), and how many instructions
+    /// it ran to say so: the kernel's interpreter, for the instructions libseccomp emits.
+    fn run(program: &[libc::sock_filter], data: &[u8; 64]) -> (u32, usize) {
+        let (mut a, mut x, mut mem, mut pc, mut steps) = (0u32, 0u32, [0u32; 16], 0usize, 0);
+        loop {
+            let i = program[pc];
+            (pc, steps) = (pc + 1, steps + 1);
+            let at = i.k as usize;
+            let jump = |taken: bool| usize::from(if taken { i.jt } else { i.jf });
+            match i.code {
+                0x20 => a = u32::from_ne_bytes(data[at..at + 4].try_into().expect("a word")),
+                0x00 => a = i.k,
+                0x01 => x = i.k,
+                0x60 => a = mem[at],
+                0x61 => x = mem[at],
+                0x02 => mem[at] = a,
+                0x03 => mem[at] = x,
+                0x54 => a &= i.k,
+                0x07 => x = a,
+                0x87 => a = x,
+                0x05 => pc += at,
+                0x15 => pc += jump(a == i.k),
+                0x25 => pc += jump(a > i.k),
+                0x35 => pc += jump(a >= i.k),
+                0x45 => pc += jump(a & i.k != 0),
+                0x1d => pc += jump(a == x),
+                0x2d => pc += jump(a > x),
+                0x3d => pc += jump(a >= x),
+                0x06 => return (i.k, steps),
+                0x16 => return (a, steps),
+                c => panic!("instruction {c:#x} at {}", pc - 1),
+            }
+        }
+    }
+
+    #[test]
+    fn the_tree_decides_as_the_list_in_a_fraction_of_the_steps() {
+        let p: LinuxSeccomp =
+            serde_json::from_value(ucr_isolators::linux::seccomp_default::profile())
+                .expect("the default profile");
+        let tree = program(&export(&build(&p).expect("builds")).expect("exports"));
+        let mut list = build(&p).expect("builds");
+        list.set_ctl_optimize(1).expect("the list layout");
+        let list = program(&export(&list).expect("exports"));
+        // x86_64, i386, and x32 (x86_64's arch with bit 30 of the number set); clone's namespace flags, which
+        // the profile refuses, among the first argument's values.
+        let arches = [
+            (0xc000_003e_u32, 0u32),
+            (0x4000_0003, 0),
+            (0xc000_003e, 0x4000_0000),
+        ];
+        let firsts = [
+            0u64,
+            libc::CLONE_NEWNS as u64,
+            libc::SIGCHLD as u64,
+            u64::MAX,
+        ];
+        let (mut tree_steps, mut list_steps) = (0, 0);
+        for (arch, x32) in arches {
+            for nr in 0..460u32 {
+                for first in firsts {
+                    let mut d = [0u8; 64];
+                    d[0..4].copy_from_slice(&(nr | x32).to_ne_bytes());
+                    d[4..8].copy_from_slice(&arch.to_ne_bytes());
+                    d[16..24].copy_from_slice(&first.to_ne_bytes());
+                    let ((t, ts), (l, ls)) = (run(&tree, &d), run(&list, &d));
+                    assert_eq!(
+                        t, l,
+                        "syscall {nr:#x} of arch {arch:#x}, first argument {first:#x}"
+                    );
+                    (tree_steps, list_steps) = (tree_steps + ts, list_steps + ls);
+                }
+            }
+        }
+        assert!(
+            tree_steps * 3 < list_steps,
+            "tree {tree_steps} steps, list {list_steps}"
+        );
     }
 
     #[test]
