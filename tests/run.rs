@@ -146,6 +146,18 @@ fn missing_executable_is_127_and_non_executable_126() {
         assert_eq!(out.stdout, "", "{cmd}");
         assert_one_line_error(&out, cmd);
     }
+    // Executable by its mode, refused by the kernel's exec (ENOEXEC): the init's child reports the exec's
+    // error, 126, before anything runs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, b"\x7fELF garbage").expect("write");
+    std::fs::set_permissions(&bad, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let volume = format!("{}:/bad", dir.path().display());
+    let out = ucr(&c, &["run", "--rm", "-v", &volume, &image, "/bad/bad"]);
+    assert_eq!(out.code, 126, "{}", out.all());
+    assert_eq!(out.stdout, "");
+    assert_one_line_error(&out, "exec /bad/bad: Exec format error");
     // A working directory on a tmpfs holds nothing yet: a bare name is PATH's (it was a 126 once).
     for w in ["/dev", "/scratch"] {
         let args = [

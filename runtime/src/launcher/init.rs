@@ -162,10 +162,10 @@ fn setup(
     step("ready", report.write_all(b"R"))?;
     wait_for(go, "waiting for start", "the supervisor")?;
     start_hooks(os, plan, go)?;
-    if let Some(fd) = plan.reaper {
-        step("reaper", os.fork_reaper(fd))?;
-    }
-    let e = os.exec(&program, &plan.args, &env);
+    let e = match plan.reaper {
+        Some(fd) => step("reaper", os.exec_reaped(fd, &program, &plan.args, &env))?,
+        None => os.exec(&program, &plan.args, &env),
+    };
     Err(Failure::exec(&program.to_string_lossy(), e))
 }
 

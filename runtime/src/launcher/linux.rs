@@ -293,8 +293,14 @@ impl Launcher for Linux {
         super::hook::run(hook, stdin)
     }
 
-    fn fork_reaper(&self, status_fd: i32) -> io::Result<()> {
-        super::reaper::fork(status_fd)
+    fn exec_reaped(
+        &self,
+        status_fd: i32,
+        program: &CStr,
+        args: &[CString],
+        env: &[CString],
+    ) -> io::Result<io::Error> {
+        super::reaper::exec(status_fd, program, args, env)
     }
 
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error {

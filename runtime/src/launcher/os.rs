@@ -94,9 +94,16 @@ pub trait Launcher {
     fn load_seccomp(&self, filter: &Filter) -> io::Result<()>;
     /// Run a hook to its end: `stdin` written to it, killed after `timeout` seconds. Its exit code.
     fn run_hook(&self, hook: &HookCmd, stdin: &[u8]) -> io::Result<i32>;
-    /// Fork the task off this process, which stays as its reaper (`reaper.rs`) and reports the task's wait
-    /// status on `status_fd`; returns in the task's process only.
-    fn fork_reaper(&self, status_fd: i32) -> io::Result<()>;
+    /// Run the task in a child of this process, which stays as its reaper (`reaper.rs`) and reports the task's
+    /// wait status on `status_fd`. Returns only when the task did not start: `Err` when no child was made,
+    /// `Ok` with the error of the child's exec.
+    fn exec_reaped(
+        &self,
+        status_fd: i32,
+        program: &CStr,
+        args: &[CString],
+        env: &[CString],
+    ) -> io::Result<io::Error>;
     /// Replace the process; returns only the error.
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error;
 }

@@ -190,8 +190,15 @@ impl Launcher for Recording {
         .map(|()| 0)
     }
 
-    fn fork_reaper(&self, status_fd: i32) -> io::Result<()> {
-        self.call(format!("reaper {status_fd}"))
+    fn exec_reaped(
+        &self,
+        status_fd: i32,
+        program: &CStr,
+        args: &[CString],
+        env: &[CString],
+    ) -> io::Result<io::Error> {
+        self.call(format!("reaper {status_fd}"))?;
+        Ok(self.exec(program, args, env))
     }
 
     fn exec(&self, program: &CStr, args: &[CString], env: &[CString]) -> io::Error {
