@@ -78,7 +78,8 @@ pub(crate) fn default_signals() {
     }
 }
 
-fn pointers(v: &[CString]) -> Vec<*const libc::c_char> {
+/// `v` as exec wants it: pointers into the strings, then a null one.
+pub(super) fn pointers(v: &[CString]) -> Vec<*const libc::c_char> {
     v.iter()
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))

@@ -307,16 +307,7 @@ impl Launcher for Linux {
         if super::in_place::is_own_pause(program, args) {
             super::in_place::pause(args);
         }
-        let argv: Vec<*const libc::c_char> = args
-            .iter()
-            .map(|a| a.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect();
-        let envp: Vec<*const libc::c_char> = env
-            .iter()
-            .map(|a| a.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect();
+        let (argv, envp) = (super::hook::pointers(args), super::hook::pointers(env));
         // SAFETY: NUL-terminated arrays of pointers into CStrings that outlive the call.
         unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         io::Error::last_os_error()

@@ -17,8 +17,8 @@
 //!   seam: `linux.rs` makes the system calls, a recording fake (`recording.rs`) lets the init's decisions be
 //!   unit-tested. `mounts` (with `options`), `dev` and `protect` build its filesystem, `caps` its
 //!   capabilities, `seccomp` compiles filters once per profile; paths inside the rootfs are resolved by
-//!   `ucr_registry::confined`. With [`Plan::reaper`] the init forks the task last and stays as its reaper
-//!   (`reaper.rs`), as Mesos's launch helper; without (the OCI mode, a pod's pause) it becomes the task.
+//!   `ucr_registry::confined`. With [`Plan::reaper`] the init starts the task last, in a child, and stays as its
+//!   reaper (`reaper.rs`), as Mesos's launch helper; without (the OCI mode, a pod's pause) it becomes the task.
 //!
 //! Why our own and not libcontainer's: its create path re-validates every path through procfs (about 1,800
 //! syscalls in the init for our standard spec, 5 ms) and runs an intermediate process whose libcgroups manager

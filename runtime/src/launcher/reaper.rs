@@ -53,16 +53,7 @@ pub fn exec(
     args: &[CString],
     env: &[CString],
 ) -> io::Result<io::Error> {
-    let argv: Vec<*const c_char> = args
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let envp: Vec<*const c_char> = env
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
+    let (argv, envp) = (super::hook::pointers(args), super::hook::pointers(env));
     let mut all = empty_set();
     let mut child = Child {
         program: program.as_ptr(),
@@ -192,11 +183,7 @@ fn finish(status: i32, status_fd: i32) -> ! {
     // none of the supervisor's exit handlers copied by the clone.
     unsafe {
         libc::write(status_fd, bytes.as_ptr().cast(), bytes.len());
-        let code = match libc::WIFEXITED(status) {
-            true => libc::WEXITSTATUS(status),
-            false => 128 + libc::WTERMSIG(status),
-        };
-        libc::_exit(code)
+        libc::_exit(super::hook::exit_code(status))
     }
 }
 
